@@ -1,0 +1,688 @@
+// The local APIC: xAPIC MMIO registers, x2APIC MSRs, IA32_APIC_BASE, priority, acceptance, EOI, ESR, LVT,
+// and the APIC timer. State lives in the machine's Uint32Array (see layout.ts); this class is a view on it.
+
+import {
+  ApicBase, DFR_FLAT, DeliveryMode, Esr, FIRST_LEGAL_VECTOR, Icr, LVT_COUNT, LVT_OFFSETS, LVT_WRITABLE,
+  LvtIndex, Lvt, Reg, SPURIOUS_RESET, Shorthand, Svr, TDCR_WRITABLE, TimerMode, VersionReg, X2APIC_MSR_BASE,
+  timerDivisor, x2apicMsrToOffset,
+} from '../arch/apic.js';
+import type { Vendor } from '../arch/cpu.js';
+import { A, get64, set64 } from './layout.js';
+
+export type ApicMode = 'disabled' | 'xapic' | 'x2apic' | 'invalid';
+
+export interface ApicConfig {
+  vendor: Vendor;
+  /** CPUID.01H:ECX[21]: x2APIC supported (IA32_APIC_BASE.EXTD writable). */
+  x2apic: boolean;
+  /** CPUID.01H:ECX[24]: TSC-deadline timer mode supported. */
+  tscDeadline: boolean;
+  /** TSC ticks per APIC timer tick at divide-by-1. */
+  timerRatio: number;
+  /** CPUID.80000008H:EAX[7:0]; IA32_APIC_BASE bits at and above it are reserved. */
+  maxPhysAddr: number;
+}
+
+export interface ApicHost {
+  /** Virtual time in TSC ticks. */
+  now(): number;
+  /** An ICR write: put the IPI on the APIC bus. */
+  sendIpi(source: number, icrLo: number, destination: number, x2apic: boolean): void;
+  /** Whether an IPI this APIC sent is still in flight (xAPIC ICR delivery status). */
+  ipiInFlight(source: number): boolean;
+  /** EOI of a level-triggered vector, broadcast to the I/O APICs. */
+  eoiBroadcast(vector: number): void;
+  /** An LVT entry with delivery mode NMI, SMI, INIT or ExtINT: signal this APIC's own processor. */
+  localEvent(cpu: number, mode: DeliveryMode, vector: number): void;
+  trace?(cpu: number, text: string): void;
+}
+
+/** The result of an MSR access: a #GP fault or success. SDM Vol 3A 11.12.1.3 Reserved Bit Checking. */
+export const GP = 'GP' as const;
+
+/** One local APIC, a view on its words of the machine state. */
+export class LocalApic {
+  constructor(
+    private readonly s: Uint32Array,
+    private readonly b: number,
+    readonly cpu: number,
+    private readonly cfg: ApicConfig,
+    private readonly host: ApicHost,
+  ) {}
+
+  // ---------------------------------------------------------------- reset
+
+  /**
+   * Power-up / RESET. SDM Vol 3A 11.4.7.1 Local APIC State After Power-Up or Reset: IRR, ISR, TMR, ICR, LDR
+   * and TPR are 0; timer registers 0; DFR all 1s; LVT entries masked (only the mask bit set); SVR 0xFF
+   * (software disabled). SDM Vol 3A 11.4.4: IA32_APIC_BASE = 0xFEE00000 | EN | BSP for the BSP;
+   * SDM Vol 3A 11.12.5.1 x2APIC States: RESET puts the APIC in xAPIC mode.
+   */
+  reset(initialId: number, bsp: boolean): void {
+    const s = this.s, b = this.b;
+    s.fill(0, b, b + A.WORDS);
+    s[b + A.BASE_LO] = ApicBase.DEFAULT_BASE | ApicBase.EN | (bsp ? ApicBase.BSP : 0);
+    s[b + A.INITIAL_ID] = initialId >>> 0;
+    s[b + A.ID] = initialId >>> 0;
+    this.resetRegisters();
+  }
+
+  /**
+   * INIT. SDM Vol 3A 11.4.7.3 Local APIC State After an INIT Reset ("Wait-for-SIPI" State): as after
+   * power-up, except that the APIC ID and arbitration ID are unaffected. IA32_APIC_BASE (and so xAPIC or
+   * x2APIC mode) is unchanged: SDM Vol 3A 11.12.5.1 x2APIC States ("INIT ... x2APIC mode is retained").
+   */
+  initReset(): void {
+    this.resetRegisters();
+  }
+
+  private resetRegisters(): void {
+    const s = this.s, b = this.b;
+    s.fill(0, b + A.TPR, b + A.WORDS);
+    s[b + A.DFR] = DFR_FLAT;
+    s[b + A.SVR] = SPURIOUS_RESET;
+    for (let i = 0; i < LVT_COUNT; i++) s[b + A.LVT + i] = Lvt.MASKED;
+  }
+
+  // ---------------------------------------------------------------- mode and IA32_APIC_BASE
+
+  mode(): ApicMode {
+    const lo = this.s[this.b + A.BASE_LO];
+    const en = (lo & ApicBase.EN) !== 0, extd = (lo & ApicBase.EXTD) !== 0;
+    return en ? (extd ? 'x2apic' : 'xapic') : extd ? 'invalid' : 'disabled';
+  }
+  isX2apic(): boolean {
+    return (this.s[this.b + A.BASE_LO] & (ApicBase.EN | ApicBase.EXTD)) === (ApicBase.EN | ApicBase.EXTD);
+  }
+  globallyEnabled(): boolean {
+    return (this.s[this.b + A.BASE_LO] & ApicBase.EN) !== 0;
+  }
+  /** SDM Vol 3A 11.4.3 Enabling or Disabling the Local APIC: SVR bit 8. */
+  softwareEnabled(): boolean {
+    return (this.s[this.b + A.SVR] & Svr.APIC_ENABLED) !== 0;
+  }
+  isBsp(): boolean {
+    return (this.s[this.b + A.BASE_LO] & ApicBase.BSP) !== 0;
+  }
+  /** The xAPIC MMIO page's physical address. */
+  mmioBase(): number {
+    return get64(this.s, this.b + A.BASE_LO) - (this.s[this.b + A.BASE_LO] & 0xfff);
+  }
+  /** SDM Vol 3A 11.12.1.2 x2APIC Register Address Space: in x2APIC mode, and when globally disabled, MMIO is not decoded. */
+  decodesMmio(address: number): boolean {
+    return this.mode() === 'xapic' && address - this.mmioBase() >= 0 && address - this.mmioBase() < 0x1000;
+  }
+
+  apicBase(): bigint {
+    return (BigInt(this.s[this.b + A.BASE_HI]) << 32n) | BigInt(this.s[this.b + A.BASE_LO]);
+  }
+
+  /**
+   * WRMSR IA32_APIC_BASE. SDM Vol 3A 11.12.5 x2APIC State Transitions (Figure 11-29): legal transitions are
+   * disabled<->xAPIC, xAPIC->x2APIC and x2APIC->disabled; x2APIC->xAPIC, disabled->x2APIC and any write of
+   * EN=0/EXTD=1 raise #GP. Reserved bits (0-7, 9, at or above MAXPHYADDR; EXTD without x2APIC support) raise #GP.
+   * The BSP flag is set by hardware at RESET; a write to it is ignored (decision D-2 in docs/decisions.md).
+   */
+  writeApicBase(value: bigint): boolean {
+    const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
+    const reservedHi = this.cfg.maxPhysAddr >= 64 ? 0 : ((0xffffffff << (this.cfg.maxPhysAddr - 32)) >>> 0);
+    if (value >> 64n !== 0n || value < 0n) return false;
+    if ((lo & ApicBase.RESERVED_LOW) !== 0 || (hi & reservedHi) !== 0) return false;
+    if ((lo & ApicBase.EXTD) !== 0 && !this.cfg.x2apic) return false;
+    const from = this.mode();
+    const en = (lo & ApicBase.EN) !== 0, extd = (lo & ApicBase.EXTD) !== 0;
+    const to: ApicMode = en ? (extd ? 'x2apic' : 'xapic') : extd ? 'invalid' : 'disabled';
+    if (to === 'invalid') return false;
+    if (from === 'x2apic' && to === 'xapic') return false;
+    if (from === 'disabled' && to === 'x2apic') return false;
+    const s = this.s, b = this.b;
+    s[b + A.BASE_LO] = (lo & ~ApicBase.BSP) | (s[b + A.BASE_LO] & ApicBase.BSP);
+    s[b + A.BASE_HI] = hi;
+    if (from !== to) {
+      this.host.trace?.(this.cpu, `apic mode ${from} -> ${to}`);
+      if (to === 'disabled') {
+        // SDM Vol 3A 11.4.3: a globally disabled APIC may lose its state and return to the power-up state;
+        // decision D-3: it does, so that re-enabling always starts from a defined state.
+        s[b + A.ID] = s[b + A.INITIAL_ID];
+        this.resetRegisters();
+      } else if (to === 'x2apic') {
+        // SDM Vol 3A 11.12.5.1 x2APIC States: on xAPIC->x2APIC the x2APIC ID is the initial x2APIC ID and
+        // the LDR is derived from it; other registers keep their xAPIC values.
+        s[b + A.ID] = s[b + A.INITIAL_ID];
+      }
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- derived registers
+
+  id(): number {
+    return this.s[this.b + A.ID];
+  }
+  /** SDM Vol 3A 11.12.10.2 Deriving Logical x2APIC ID from the Local x2APIC ID. */
+  x2apicLdr(): number {
+    const id = this.s[this.b + A.ID];
+    return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
+  }
+  ldr(): number {
+    return this.isX2apic() ? this.x2apicLdr() : this.s[this.b + A.LDR];
+  }
+
+  version(): number {
+    return this.cfg.vendor === 'amd'
+      ? VersionReg.INTEGRATED_AMD | ((LVT_COUNT - 2) << 16)
+      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - 1) << 16) | VersionReg.EOI_SUPPRESSION_SUPPORTED;
+  }
+
+  private hasLvt(i: number): boolean {
+    // AMD has no CMCI LVT (APM Vol 2 16.4 Local Vector Table lists timer, thermal, performance, LINT0/1, error).
+    return i !== LvtIndex.CMCI || this.cfg.vendor === 'intel';
+  }
+
+  /** Highest set vector of an 8x32 bit register (IRR, ISR), or -1. */
+  private highest(at: number): number {
+    const s = this.s;
+    for (let w = 7; w >= 0; w--) {
+      const x = s[at + w];
+      if (x !== 0) return (w << 5) | (31 - Math.clz32(x));
+    }
+    return -1;
+  }
+  highestIrr(): number {
+    return this.highest(this.b + A.IRR);
+  }
+  highestIsr(): number {
+    return this.highest(this.b + A.ISR);
+  }
+  private bit(at: number, v: number): boolean {
+    return (this.s[at + (v >>> 5)] & (1 << (v & 31))) !== 0;
+  }
+  irr(v: number): boolean {
+    return this.bit(this.b + A.IRR, v);
+  }
+  isr(v: number): boolean {
+    return this.bit(this.b + A.ISR, v);
+  }
+  tmr(v: number): boolean {
+    return this.bit(this.b + A.TMR, v);
+  }
+
+  /**
+   * SDM Vol 3A 11.8.3.1 Task and Processor Priorities: PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] << 4,
+   * where ISRV is the highest in-service vector (0 if none).
+   */
+  ppr(): number {
+    const tpr = this.s[this.b + A.TPR] & 0xff;
+    const isrv = Math.max(this.highestIsr(), 0);
+    return (tpr & 0xf0) >= (isrv & 0xf0) ? tpr : isrv & 0xf0;
+  }
+
+  /**
+   * Arbitration priority. SDM Vol 3A 11.6.2.4 (P6 family APR) and AMD APM Vol 2 16.6.2 (ArbPri):
+   * APR = TPR if TPR[7:4] >= max(IRRV, ISRV)[7:4], else that maximum's class << 4.
+   */
+  apr(): number {
+    const tpr = this.s[this.b + A.TPR] & 0xff;
+    const v = Math.max(this.highestIsr(), this.highestIrr(), 0) & 0xf0;
+    return (tpr & 0xf0) >= v ? tpr : v;
+  }
+
+  /**
+   * The vector the APIC would present to the processor now, or -1. SDM Vol 3A 11.8.4 Interrupt Acceptance
+   * for Fixed Interrupts: the highest IRR vector is dispatched when its priority class is above PPR[7:4].
+   * A software-disabled APIC still presents held IRR bits (SDM Vol 3A 11.4.7.2: "pending interrupts in the
+   * IRR and ISR registers are held and require masking or handling by the CPU"; decision D-1).
+   */
+  deliverableVector(): number {
+    const v = this.highestIrr();
+    if (v < 0) return -1;
+    return (v & 0xf0) > (this.ppr() & 0xf0) ? v : -1;
+  }
+
+  /**
+   * Interrupt acknowledge (INTA). SDM Vol 3A 11.8.4: the highest IRR bit moves to ISR. SDM Vol 3A 11.9 Spurious
+   * Interrupt: if nothing is deliverable at acknowledge the spurious vector (SVR[7:0]) is returned and ISR is
+   * untouched. A software-disabled APIC hands a held IRR bit over as a spurious interrupt (decision D-1).
+   */
+  acknowledge(): number {
+    const s = this.s, b = this.b;
+    const v = this.deliverableVector();
+    const spurious = s[b + A.SVR] & Svr.VECTOR;
+    if (v < 0) return spurious;
+    s[b + A.IRR + (v >>> 5)] &= ~(1 << (v & 31));
+    if (!this.softwareEnabled()) return spurious;
+    s[b + A.ISR + (v >>> 5)] |= 1 << (v & 31);
+    return v;
+  }
+
+  /**
+   * EOI. SDM Vol 3A 11.8.5 Signaling Interrupt Servicing Completion: clears the highest ISR bit; if that
+   * vector's TMR bit is set the EOI is broadcast to the I/O APICs unless SVR[12] suppresses it
+   * (SDM Vol 3A 11.8.5, "directed EOI"). An EOI with an empty ISR does nothing.
+   */
+  eoi(): void {
+    const s = this.s, b = this.b;
+    const v = this.highestIsr();
+    if (v < 0) return;
+    s[b + A.ISR + (v >>> 5)] &= ~(1 << (v & 31));
+    if (this.tmr(v) && (s[b + A.SVR] & Svr.EOI_BROADCAST_SUPPRESSION) === 0) this.host.eoiBroadcast(v);
+  }
+
+  // ---------------------------------------------------------------- acceptance
+
+  /**
+   * A fixed or lowest-priority interrupt arriving from the bus or an LVT entry.
+   * SDM Vol 3A 11.5.2 Valid Interrupt Vectors: vectors 0-15 are rejected with ESR "receive illegal vector".
+   * SDM Vol 3A 11.8.4: IRR is set; TMR is set for level-triggered and cleared for edge-triggered interrupts.
+   * A software-disabled APIC does not accept new fixed interrupts (decision D-1). Returns whether accepted.
+   */
+  acceptFixed(vector: number, levelTriggered: boolean): boolean {
+    if (vector < FIRST_LEGAL_VECTOR) {
+      this.error(Esr.RECEIVE_ILLEGAL_VECTOR);
+      return false;
+    }
+    if (!this.softwareEnabled()) {
+      this.host.trace?.(this.cpu, `apic: vector 0x${vector.toString(16)} dropped, APIC software-disabled`);
+      return false;
+    }
+    const s = this.s, w = vector >>> 5, m = 1 << (vector & 31);
+    s[this.b + A.IRR + w] |= m;
+    if (levelTriggered) s[this.b + A.TMR + w] |= m;
+    else s[this.b + A.TMR + w] &= ~m;
+    return true;
+  }
+
+  /**
+   * Signal one LVT entry (timer, error, LINT0/1, thermal, PMC, CMCI). SDM Vol 3A 11.5.1 Local Vector Table:
+   * a masked entry delivers nothing; the delivery mode decides where it goes.
+   */
+  signalLvt(i: LvtIndex): void {
+    const lvt = this.s[this.b + A.LVT + i];
+    if ((lvt & Lvt.MASKED) !== 0 || !this.hasLvt(i)) return;
+    const vector = lvt & Lvt.VECTOR;
+    const mode = i === LvtIndex.TIMER || i === LvtIndex.ERROR ? DeliveryMode.FIXED : ((lvt & Lvt.DELIVERY_MODE_MASK) >>> Lvt.DELIVERY_MODE_SHIFT) as DeliveryMode;
+    if (mode === DeliveryMode.FIXED) {
+      if (vector < FIRST_LEGAL_VECTOR && i === LvtIndex.ERROR) {
+        // An illegal error vector would report itself forever; latch the error without another interrupt.
+        this.s[this.b + A.ESR_LATCH] |= Esr.RECEIVE_ILLEGAL_VECTOR;
+        return;
+      }
+      const level = (i === LvtIndex.LINT0 || i === LvtIndex.LINT1) && (lvt & Lvt.TRIGGER_LEVEL) !== 0;
+      this.acceptFixed(vector, level);
+    } else {
+      this.host.localEvent(this.cpu, mode, vector);
+    }
+  }
+
+  /**
+   * Detect an error. SDM Vol 3A 11.5.3 Error Handling: errors are latched and become visible in ESR on the
+   * next ESR write; each detection signals the LVT error entry.
+   */
+  error(bits: number): void {
+    this.s[this.b + A.ESR_LATCH] |= bits;
+    this.host.trace?.(this.cpu, `apic: error 0x${bits.toString(16)}`);
+    this.signalLvt(LvtIndex.ERROR);
+  }
+
+  // ---------------------------------------------------------------- register access
+
+  /**
+   * xAPIC MMIO read at a register offset (the page offset; the caller has checked decodesMmio).
+   * Reserved offsets read 0 and set ESR "illegal register address" (SDM Vol 3A 11.5.3, bit 7).
+   * Offsets inside a register's 16-byte slot other than +0 read 0 (SDM Vol 3A 11.4.1: registers are
+   * 128-bit aligned and accessed with 32-bit loads; other accesses are undefined; decision D-4).
+   */
+  xapicRead(offset: number): number {
+    offset &= 0xfff;
+    if ((offset & 0xf) !== 0) return 0;
+    const v = this.readRegister(offset, false);
+    if (v < 0) {
+      this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
+      return 0;
+    }
+    return v;
+  }
+
+  /**
+   * Register read common to both interfaces; -1 when the register does not exist or is write-only.
+   * In xAPIC mode ID reads as ID[31:24]; in x2APIC mode as the 32-bit x2APIC ID.
+   */
+  private readRegister(offset: number, x2: boolean): number {
+    const s = this.s, b = this.b;
+    switch (offset) {
+      case Reg.ID: return x2 ? s[b + A.ID] : (s[b + A.ID] << 24) >>> 0;
+      case Reg.VERSION: return this.version();
+      case Reg.TPR: return s[b + A.TPR];
+      case Reg.APR: return x2 ? -1 : this.apr();
+      case Reg.PPR: return this.ppr();
+      case Reg.EOI: return x2 ? -1 : 0;
+      case Reg.RRD: return x2 ? -1 : 0;
+      case Reg.LDR: return x2 ? this.x2apicLdr() : s[b + A.LDR];
+      case Reg.DFR: return x2 ? -1 : s[b + A.DFR];
+      case Reg.SVR: return s[b + A.SVR];
+      case Reg.ESR: return s[b + A.ESR];
+      case Reg.ICR_LO:
+        return x2 ? s[b + A.ICR_LO] : s[b + A.ICR_LO] | (this.host.ipiInFlight(this.cpu) ? Icr.DELIVERY_STATUS : 0);
+      case Reg.ICR_HI: return x2 ? -1 : s[b + A.ICR_HI];
+      case Reg.TIMER_ICR: return s[b + A.TMICT];
+      case Reg.TIMER_CCR: return this.currentCount();
+      case Reg.TIMER_DCR: return s[b + A.TDCR];
+      case Reg.SELF_IPI: return -1;
+    }
+    if (offset >= Reg.ISR0 && offset < Reg.ESR) return s[b + A.ISR + ((offset - Reg.ISR0) >>> 4)];
+    const lvt = LVT_OFFSETS.indexOf(offset);
+    if (lvt >= 0 && this.hasLvt(lvt)) return s[b + A.LVT + lvt];
+    return -1;
+  }
+
+  /** xAPIC MMIO write. Writes to read-only registers are ignored; reserved offsets set ESR bit 7. */
+  xapicWrite(offset: number, value: number): void {
+    offset &= 0xfff;
+    if ((offset & 0xf) !== 0) return;
+    value >>>= 0;
+    const s = this.s, b = this.b;
+    switch (offset) {
+      case Reg.ID:
+        // SDM Vol 3A 11.4.6 Local APIC ID: writability is model specific; decision D-5: writable in xAPIC mode.
+        s[b + A.ID] = value >>> 24;
+        return;
+      case Reg.TPR: s[b + A.TPR] = value & 0xff; return;
+      case Reg.EOI: this.eoi(); return;
+      case Reg.LDR: s[b + A.LDR] = value & 0xff000000; return;
+      // SDM Vol 3A 11.6.2.2 Logical Destination Mode: DFR bits 27:0 are reserved and read as 1s.
+      case Reg.DFR: s[b + A.DFR] = (value | 0x0fffffff) >>> 0; return;
+      case Reg.SVR: this.writeSvr(value); return;
+      case Reg.ESR: this.writeEsr(); return;
+      case Reg.ICR_LO: this.writeIcr(value & Icr.XAPIC_LO_WRITABLE, s[b + A.ICR_HI] >>> 24, false); return;
+      case Reg.ICR_HI: s[b + A.ICR_HI] = value & Icr.XAPIC_HI_WRITABLE; return;
+      case Reg.TIMER_ICR: this.writeTmict(value); return;
+      case Reg.TIMER_DCR: this.writeTdcr(value & TDCR_WRITABLE); return;
+      case Reg.VERSION: case Reg.APR: case Reg.PPR: case Reg.RRD: case Reg.TIMER_CCR:
+        return;
+    }
+    if (offset >= Reg.ISR0 && offset < Reg.ESR) return;
+    const lvt = LVT_OFFSETS.indexOf(offset);
+    if (lvt >= 0 && this.hasLvt(lvt)) {
+      this.writeLvt(lvt, value & LVT_WRITABLE[lvt]);
+      return;
+    }
+    this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
+  }
+
+  /**
+   * RDMSR of an x2APIC register (0x800-0x8FF). SDM Vol 3A 11.12.1.2 x2APIC Register Address Space, Table 11-6:
+   * #GP when not in x2APIC mode, for MSRs with no register, and for write-only registers (EOI, SELF IPI).
+   */
+  x2apicRead(msr: number): bigint | typeof GP {
+    if (!this.isX2apic()) return GP;
+    const offset = x2apicMsrToOffset(msr);
+    if (offset === Reg.ICR_LO) return (BigInt(this.s[this.b + A.ICR_HI]) << 32n) | BigInt(this.s[this.b + A.ICR_LO]);
+    const v = this.readRegister(offset, true);
+    return v < 0 ? GP : BigInt(v);
+  }
+
+  /**
+   * WRMSR of an x2APIC register. SDM Vol 3A 11.12.1.3 Reserved Bit Checking: a set reserved bit raises #GP,
+   * as do writes to read-only registers, a non-zero write to EOI or ESR (SDM Vol 3A 11.12.1.2), and the
+   * upper 32 bits of any register but ICR. Returns false for #GP.
+   */
+  x2apicWrite(msr: number, value: bigint): boolean {
+    if (!this.isX2apic() || msr < X2APIC_MSR_BASE || msr > 0x8ff) return false;
+    const offset = x2apicMsrToOffset(msr);
+    const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
+    if (value < 0n || value >> 64n !== 0n) return false;
+    if (offset === Reg.ICR_LO) {
+      if ((lo & Icr.X2APIC_LO_RESERVED) !== 0) return false;
+      this.s[this.b + A.ICR_HI] = hi;
+      this.writeIcr(lo, hi, true);
+      return true;
+    }
+    if (hi !== 0) return false;
+    const s = this.s, b = this.b;
+    switch (offset) {
+      case Reg.TPR:
+        if (lo & ~0xff) return false;
+        s[b + A.TPR] = lo;
+        return true;
+      case Reg.EOI:
+        if (lo !== 0) return false;
+        this.eoi();
+        return true;
+      case Reg.SVR:
+        if (lo & ~this.svrWritable()) return false;
+        this.writeSvr(lo);
+        return true;
+      case Reg.ESR:
+        if (lo !== 0) return false;
+        this.writeEsr();
+        return true;
+      case Reg.TIMER_ICR: this.writeTmict(lo); return true;
+      case Reg.TIMER_DCR:
+        if (lo & ~TDCR_WRITABLE) return false;
+        this.writeTdcr(lo);
+        return true;
+      case Reg.SELF_IPI:
+        // SDM Vol 3A 11.12.11 SELF IPI Register: bits 31:8 reserved; a fixed, edge IPI to self.
+        if (lo & ~0xff) return false;
+        this.sendSelf(lo);
+        return true;
+    }
+    const lvt = LVT_OFFSETS.indexOf(offset);
+    if (lvt >= 0 && this.hasLvt(lvt)) {
+      if (lo & ~LVT_WRITABLE[lvt]) return false;
+      this.writeLvt(lvt, lo);
+      return true;
+    }
+    return false;
+  }
+
+  private svrWritable(): number {
+    const eoiSuppression = (this.version() & VersionReg.EOI_SUPPRESSION_SUPPORTED) !== 0;
+    return Svr.VECTOR | Svr.APIC_ENABLED | Svr.FOCUS_DISABLED | (eoiSuppression ? Svr.EOI_BROADCAST_SUPPRESSION : 0);
+  }
+
+  /**
+   * SDM Vol 3A 11.4.7.2 Local APIC State After It Has Been Software Disabled: clearing SVR[8] sets every LVT
+   * mask bit, and they cannot be cleared while the APIC stays software-disabled.
+   */
+  private writeSvr(value: number): void {
+    const s = this.s, b = this.b;
+    s[b + A.SVR] = value & this.svrWritable();
+    if ((value & Svr.APIC_ENABLED) === 0) {
+      for (let i = 0; i < LVT_COUNT; i++) s[b + A.LVT + i] |= Lvt.MASKED;
+    }
+  }
+
+  /** SDM Vol 3A 11.5.3 Error Handling: an ESR write makes the errors latched since the last write visible. */
+  private writeEsr(): void {
+    const s = this.s, b = this.b;
+    s[b + A.ESR] = s[b + A.ESR_LATCH];
+    s[b + A.ESR_LATCH] = 0;
+  }
+
+  private writeLvt(i: number, value: number): void {
+    const s = this.s, b = this.b;
+    if (!this.softwareEnabled()) value |= Lvt.MASKED;
+    if (i === LvtIndex.TIMER) {
+      // TSC-deadline mode (bit 18) is writable only when CPUID advertises it; the reserved mode 3 is
+      // not taken (decision D-6): the mode field keeps its old value.
+      if (!this.cfg.tscDeadline) value &= ~(2 << Lvt.TIMER_MODE_SHIFT);
+      const old = s[b + A.LVT + i];
+      if (((value & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT) === TimerMode.RESERVED) {
+        value = (value & ~Lvt.TIMER_MODE_MASK) | (old & Lvt.TIMER_MODE_MASK);
+      }
+      const oldMode = this.timerModeOf(old), newMode = this.timerModeOf(value);
+      if (oldMode !== newMode) {
+        if (oldMode === TimerMode.TSC_DEADLINE || newMode === TimerMode.TSC_DEADLINE) {
+          // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: a transition between TSC-deadline mode and the other
+          // modes disarms the timer.
+          s[b + A.TMICT] = 0;
+          s[b + A.TIMER_BASE] = 0;
+          set64(s, b + A.TSC_DEADLINE_LO, 0);
+        } else {
+          this.rebaseTimer(); // one-shot <-> periodic: the count continues (decision D-7)
+        }
+      }
+    }
+    // Delivery status and remote IRR are read-only and not modelled as set.
+    s[b + A.LVT + i] = value;
+  }
+
+  /**
+   * SDM Vol 3A 11.6.1 Interrupt Command Register: writing the low half sends the IPI. SDM Vol 3A 11.5.2 and
+   * 11.5.3: a fixed or lowest-priority IPI with vector 0-15 is not sent and sets ESR "send illegal vector".
+   */
+  private writeIcr(lo: number, destination: number, x2: boolean): void {
+    this.s[this.b + A.ICR_LO] = lo;
+    const mode = (lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT;
+    if ((mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST) && (lo & Icr.VECTOR) < FIRST_LEGAL_VECTOR) {
+      this.error(Esr.SEND_ILLEGAL_VECTOR);
+      return;
+    }
+    this.host.sendIpi(this.cpu, lo, destination, x2);
+  }
+
+  private sendSelf(vector: number): void {
+    if (vector < FIRST_LEGAL_VECTOR) {
+      this.error(Esr.SEND_ILLEGAL_VECTOR);
+      return;
+    }
+    this.host.sendIpi(this.cpu, vector | (Shorthand.SELF << Icr.SHORTHAND_SHIFT), 0, true);
+  }
+
+  // ---------------------------------------------------------------- timer
+
+  private timerModeOf(lvt: number): TimerMode {
+    return ((lvt & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT) as TimerMode;
+  }
+  timerMode(): TimerMode {
+    return this.timerModeOf(this.s[this.b + A.LVT + LvtIndex.TIMER]);
+  }
+  /** TSC ticks per timer count: timer-ratio x divisor. SDM Vol 3A 11.5.4 APIC Timer. */
+  private tick(): number {
+    return this.cfg.timerRatio * timerDivisor(this.s[this.b + A.TDCR]);
+  }
+
+  /** Whole counts elapsed since the count was loaded. */
+  private elapsedCounts(now: number): number {
+    return Math.floor((now - get64(this.s, this.b + A.TIMER_START_LO)) / this.tick());
+  }
+
+  /**
+   * SDM Vol 3A 11.5.4 APIC Timer: the current count decrements from the initial count; one-shot stops at 0,
+   * periodic reloads the initial count. In TSC-deadline mode it reads 0 (SDM Vol 3A 11.5.4.1).
+   */
+  currentCount(now = this.host.now()): number {
+    const s = this.s, b = this.b;
+    const tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
+    if (this.timerMode() === TimerMode.TSC_DEADLINE || tmict === 0 || base === 0) return 0;
+    const e = this.elapsedCounts(now);
+    if (e < base) return base - e;
+    return this.timerMode() === TimerMode.PERIODIC ? tmict - ((e - base) % tmict) : 0;
+  }
+
+  /** The next virtual time > now at which the timer fires, or Infinity. */
+  timerDeadline(now = this.host.now()): number {
+    const s = this.s, b = this.b;
+    if (this.timerMode() === TimerMode.TSC_DEADLINE) {
+      const d = get64(s, b + A.TSC_DEADLINE_LO);
+      return d !== 0 && d > now ? d : Infinity;
+    }
+    const tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
+    if (tmict === 0 || base === 0) return Infinity;
+    const tick = this.tick();
+    const first = get64(s, b + A.TIMER_START_LO) + base * tick;
+    if (first > now) return first;
+    if (this.timerMode() !== TimerMode.PERIODIC) return Infinity;
+    const period = tmict * tick;
+    return first + (Math.floor((now - first) / period) + 1) * period;
+  }
+
+  /**
+   * The timer reached zero (or the TSC reached the deadline) at time `now`. SDM Vol 3A 11.5.4.1: in TSC-deadline
+   * mode the timer disarms itself and IA32_TSC_DEADLINE reads 0 afterwards.
+   */
+  timerFire(): void {
+    if (this.timerMode() === TimerMode.TSC_DEADLINE) set64(this.s, this.b + A.TSC_DEADLINE_LO, 0);
+    this.host.trace?.(this.cpu, 'apic: timer fired');
+    this.signalLvt(LvtIndex.TIMER);
+  }
+
+  /** SDM Vol 3A 11.5.4: a write to the initial-count register (re)starts the count; 0 stops the timer. */
+  private writeTmict(value: number): void {
+    if (this.timerMode() === TimerMode.TSC_DEADLINE) return; // SDM Vol 3A 11.5.4.1: ignored
+    const s = this.s, b = this.b;
+    s[b + A.TMICT] = value;
+    s[b + A.TIMER_BASE] = value;
+    set64(s, b + A.TIMER_START_LO, this.host.now());
+  }
+
+  /** A divide change mid-count: the count continues from its current value at the new rate (decision D-7). */
+  private writeTdcr(value: number): void {
+    this.rebaseTimer();
+    this.s[this.b + A.TDCR] = value;
+  }
+
+  /** Make the current count the base count, at the last whole count boundary. */
+  private rebaseTimer(): void {
+    const s = this.s, b = this.b;
+    if (s[b + A.TMICT] === 0 || s[b + A.TIMER_BASE] === 0) return;
+    const now = this.host.now();
+    const e = this.elapsedCounts(now);
+    const count = this.currentCount(now);
+    set64(s, b + A.TIMER_START_LO, get64(s, b + A.TIMER_START_LO) + e * this.tick());
+    s[b + A.TIMER_BASE] = count;
+  }
+
+  tscDeadline(): number {
+    return this.timerMode() === TimerMode.TSC_DEADLINE ? get64(this.s, this.b + A.TSC_DEADLINE_LO) : 0;
+  }
+
+  /**
+   * WRMSR IA32_TSC_DEADLINE. SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: outside TSC-deadline mode writes are
+   * ignored and reads return 0; 0 disarms; a deadline at or before the current TSC fires at once.
+   */
+  writeTscDeadline(value: number): void {
+    if (this.timerMode() !== TimerMode.TSC_DEADLINE) return;
+    set64(this.s, this.b + A.TSC_DEADLINE_LO, value);
+    if (value !== 0 && value <= this.host.now()) this.timerFire();
+  }
+
+  // ---------------------------------------------------------------- destination matching (the receiving side)
+
+  /** SDM Vol 3A 11.6.2.1 Physical Destination Mode; SDM Vol 3A 11.12.10 (x2APIC: the 32-bit ID). */
+  matchesPhysical(destination: number): boolean {
+    return this.isX2apic() ? destination >>> 0 === this.s[this.b + A.ID] : (destination & 0xff) === (this.s[this.b + A.ID] & 0xff);
+  }
+
+  /**
+   * SDM Vol 3A 11.6.2.2 Logical Destination Mode: flat model (DFR[31:28] = 1111b) matches when LDR[31:24] AND
+   * MDA is non-zero; cluster model (0000b) matches when MDA[7:4] equals LDR[31:28] (or is 0xF, all clusters)
+   * and MDA[3:0] AND LDR[27:24] is non-zero. SDM Vol 3A 11.12.10.1: in x2APIC mode MDA[31:16] names the
+   * cluster and MDA[15:0] the members.
+   */
+  matchesLogical(destination: number): boolean {
+    if (this.isX2apic()) {
+      const ldr = this.x2apicLdr();
+      return destination >>> 16 === ldr >>> 16 && (destination & ldr & 0xffff) !== 0;
+    }
+    const mda = destination & 0xff, ldr = this.s[this.b + A.LDR] >>> 24;
+    if ((this.s[this.b + A.DFR] >>> 28) === 0xf) return (mda & ldr) !== 0;
+    const cluster = mda >>> 4;
+    return (cluster === 0xf || cluster === ldr >>> 4) && (mda & ldr & 0xf) !== 0;
+  }
+
+  /** SVR[9] = 0: focus processor checking enabled. SDM Vol 3A 11.9 Spurious Interrupt (Figure 11-23). */
+  focusCheckingEnabled(): boolean {
+    return (this.s[this.b + A.SVR] & Svr.FOCUS_DISABLED) === 0;
+  }
+
+  /** Raw state words, for encodings and tests. */
+  word(offset: number): number {
+    return this.s[this.b + offset];
+  }
+  /** Set a raw register value from an `init` block or a restore; bypasses guest write semantics. */
+  setWord(offset: number, value: number): void {
+    this.s[this.b + offset] = value >>> 0;
+  }
+}

@@ -1,0 +1,51 @@
+// Processor-level architectural constants: activity states, SMM save-state layout, vendors.
+// Citations of the SMM chapter use its 2016-2022 numbering (SDM Vol 3C chapter 34); see docs/spec-map.md.
+
+/**
+ * Activity states. SDM Vol 3C 25.4.2 Guest Non-Register State (activity state: active, HLT, shutdown,
+ * wait-for-SIPI) and SDM Vol 3A 9.4 Multiple-Processor (MP) Initialization. `unplugged` is a CPU slot with
+ * no processor in it (ACPI CPU hotplug): it answers nothing until it is plugged in.
+ */
+export const enum Activity {
+  ACTIVE = 0,
+  HALTED = 1,
+  SHUTDOWN = 2,
+  WAIT_FOR_SIPI = 3,
+  UNPLUGGED = 4,
+}
+export const ACTIVITY_NAMES = ['active', 'halted', 'shutdown', 'wait-for-sipi', 'unplugged'] as const;
+export type ActivityName = (typeof ACTIVITY_NAMES)[number];
+
+export type Vendor = 'intel' | 'amd';
+
+/** VMX operation of a logical processor. SDM Vol 3C 24.1 Overview (VMX root and non-root operation). */
+export const enum VmxMode {
+  OFF = 0,
+  ROOT = 1,
+  NON_ROOT = 2,
+}
+export const VMX_MODE_NAMES = ['off', 'root', 'non-root'] as const;
+
+/** SDM Vol 3C 34.4 SMRAM: default SMBASE after RESET; SMM code starts at SMBASE + 0x8000. */
+export const DEFAULT_SMBASE = 0x30000;
+export const SMM_ENTRY_OFFSET = 0x8000;
+/** SDM Vol 3C 34.4.1 SMRAM State Save Map: the save-state area is SMBASE + 0xFE00 .. SMBASE + 0xFFFF. */
+export const SMM_SAVE_STATE_OFFSET = 0xfe00;
+/**
+ * SDM Vol 3C 34.11 SMBASE Relocation and 34.4.1 SMRAM State Save Map: the SMBASE field is at save-map offset
+ * 0x7EF8 (SMBASE + 0xFEF8) in the 32-bit map and 0x7F00 (SMBASE + 0xFF00) in the Intel 64 map.
+ */
+export const SMM_SAVE_SMBASE_OFFSET_32 = 0xfef8;
+export const SMM_SAVE_SMBASE_OFFSET_64 = 0xff00;
+/** SDM Vol 3C 34.4.1: SMM revision identifier at 0xFEFC; bit 17 = SMBASE relocation supported. */
+export const SMM_SAVE_REVISION_OFFSET = 0xfefc;
+/** SDM Vol 3C 34.10 Auto HALT Restart: the field is at SMBASE + 0xFF02 (32-bit map) or SMBASE + 0xFEC9 (Intel 64 map). */
+export const SMM_SAVE_AUTO_HALT_OFFSET_32 = 0xff02;
+export const SMM_SAVE_AUTO_HALT_OFFSET_64 = 0xfec9;
+export const SMM_REVISION_ID = 0x00030064 | (1 << 17);
+
+/** The BSP starts at the reset vector; an AP started by SIPI vector V starts at physical V << 12. */
+export const RESET_VECTOR = 0xfffffff0;
+export function sipiStartAddress(vector: number): number {
+  return (vector & 0xff) << 12;
+}

@@ -1,0 +1,167 @@
+// The pending-event ladder: which event a processor takes at the next instruction boundary, in priority order.
+// SDM Vol 3A 7.9 Priority Among Concurrent Events (Table 7-2): external hardware
+// interventions (SMI, then INIT) before NMI before maskable hardware interrupts. One row per event; each row
+// says when the event is pending, what blocks (and so latches) it, and what taking it does.
+
+import { Activity, VmxMode } from '../arch/cpu.js';
+import { Cpu, F } from './cpu.js';
+
+export const enum EventKind {
+  NONE = 0,
+  SMI = 1,
+  INIT = 2,
+  /** INIT in VMX non-root operation: a VM exit to the VMM instead of a reset. SDM Vol 3C 26.2 Other Causes of VM Exits. */
+  INIT_VMEXIT = 3,
+  NMI = 4,
+  EXTINT = 5,
+  INTR = 6,
+}
+export const EVENT_NAMES = ['none', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'intr'] as const;
+
+interface EventRule {
+  kind: EventKind;
+  pending(cpu: Cpu): boolean;
+  /** Why the event cannot be taken now (it stays pending), or null. */
+  blockedBy(cpu: Cpu): string | null;
+  /** Take it; returns the vector delivered (or -1). */
+  take(cpu: Cpu): number;
+}
+
+/** Maskable interrupts: IF = 1, no STI/MOV SS shadow, the processor active or halted, GIF = 1 (AMD). */
+function maskableBlockedBy(cpu: Cpu): string | null {
+  if (!cpu.has(F.IF)) return 'IF=0';
+  if (cpu.has(F.STI_SHADOW)) return 'STI shadow';
+  if (cpu.has(F.MOVSS_SHADOW)) return 'MOV SS shadow';
+  const a = cpu.activity();
+  if (a !== Activity.ACTIVE && a !== Activity.HALTED) return 'activity state';
+  if (!cpu.gif()) return 'GIF=0';
+  return null;
+}
+
+export const EVENT_LADDER: readonly EventRule[] = [
+  {
+    kind: EventKind.SMI,
+    pending: (cpu) => cpu.has(F.SMI_PENDING),
+    blockedBy: (cpu) => {
+      // SDM Vol 3C 34.3.1 Entering SMM: the first SMI taken while in SMM is latched and serviced after RSM.
+      if (cpu.has(F.SMM)) return 'in SMM';
+      // SDM Vol 3C 27.6.2 Activity State: wait-for-SIPI blocks SMIs; SDM Vol 3C 34.2 (Notes): it is pended
+      // and serviced on receipt of the SIPI (the SIPI starts the processor, then the SMI is taken).
+      if (cpu.activity() === Activity.WAIT_FOR_SIPI) return 'wait-for-sipi';
+      if (!cpu.gif()) return 'GIF=0';
+      return null;
+    },
+    take: (cpu) => {
+      cpu.enterSmm();
+      return -1;
+    },
+  },
+  {
+    kind: EventKind.INIT,
+    pending: (cpu) => cpu.has(F.INIT_PENDING),
+    blockedBy: (cpu) => {
+      // INIT is held pending in SMM: the SDM lists it with SMI under SMM's blocked events only implicitly; KVM
+      // latches it (arch/x86/kvm/lapic.c kvm_apic_accept_events) and the seed-000 thread relies on it (D-13).
+      if (cpu.has(F.SMM)) return 'in SMM';
+      // SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation.
+      if (cpu.vmx() === VmxMode.ROOT) return 'VMX root operation';
+      // APM Vol 2 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
+      if (!cpu.gif()) return 'GIF=0';
+      return null;
+    },
+    take: (cpu) => {
+      cpu.init();
+      return -1;
+    },
+  },
+  {
+    kind: EventKind.NMI,
+    pending: (cpu) => cpu.has(F.NMI_PENDING),
+    blockedBy: (cpu) => {
+      // SDM Vol 3A 7.7.1 Handling Multiple NMIs: blocked from delivery until the next IRET.
+      if (cpu.has(F.NMI_BLOCKED)) return 'NMI blocked';
+      // SDM Vol 3A 7.8.3: MOV SS blocks NMIs for one instruction. STI's shadow does not (decision D-9).
+      if (cpu.has(F.MOVSS_SHADOW)) return 'MOV SS shadow';
+      if (cpu.activity() === Activity.WAIT_FOR_SIPI) return 'wait-for-sipi';
+      if (!cpu.gif()) return 'GIF=0';
+      return null;
+    },
+    take: (cpu) => {
+      const f = cpu.flags();
+      cpu.setFlags((f & ~F.NMI_PENDING) | F.NMI_BLOCKED);
+      cpu.setActivity(Activity.ACTIVE);
+      return 2;
+    },
+  },
+  {
+    kind: EventKind.EXTINT,
+    pending: (cpu) => cpu.has(F.EXTINT_PENDING),
+    blockedBy: maskableBlockedBy,
+    take: (cpu) => {
+      cpu.setFlags(cpu.flags() & ~F.EXTINT_PENDING);
+      cpu.setActivity(Activity.ACTIVE);
+      return cpu.extintVector();
+    },
+  },
+  {
+    kind: EventKind.INTR,
+    pending: (cpu) => cpu.apic.deliverableVector() >= 0,
+    blockedBy: maskableBlockedBy,
+    take: (cpu) => {
+      cpu.setActivity(Activity.ACTIVE);
+      return cpu.apic.acknowledge();
+    },
+  },
+];
+
+const RULE_BY_KIND: EventRule[] = [];
+for (const r of EVENT_LADDER) RULE_BY_KIND[r.kind] = r;
+
+/** The event the processor would take at its next instruction boundary, or NONE. */
+export function nextEvent(cpu: Cpu): EventKind {
+  if (!cpu.present()) return EventKind.NONE;
+  for (const rule of EVENT_LADDER) {
+    if (rule.pending(cpu) && rule.blockedBy(cpu) === null) {
+      return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT ? EventKind.INIT_VMEXIT : rule.kind;
+    }
+  }
+  return EventKind.NONE;
+}
+
+/** Every pending event with the reason it is held, for traces and explanations. */
+export function heldEvents(cpu: Cpu): { kind: EventKind; blockedBy: string }[] {
+  const out: { kind: EventKind; blockedBy: string }[] = [];
+  for (const rule of EVENT_LADDER) {
+    if (!rule.pending(cpu)) continue;
+    const why = rule.blockedBy(cpu);
+    if (why !== null) out.push({ kind: rule.kind, blockedBy: why });
+  }
+  return out;
+}
+
+/**
+ * Take the highest-priority event that can be taken now. Returns the kind in bits 0-7 and the vector
+ * (+1, so 0 means none) in bits 8-16, so that the hot path allocates nothing.
+ */
+export function takeEvent(cpu: Cpu): number {
+  const kind = nextEvent(cpu);
+  if (kind === EventKind.NONE) return 0;
+  if (kind === EventKind.INIT_VMEXIT) {
+    // SDM Vol 3C 26.2 Other Causes of VM Exits: INIT in VMX non-root operation causes a VM exit.
+    cpu.setFlags(cpu.flags() & ~F.INIT_PENDING);
+    cpu.setVmx(VmxMode.ROOT);
+    cpu.setActivity(Activity.ACTIVE);
+    return kind;
+  }
+  const rule = RULE_BY_KIND[kind];
+  if (kind === EventKind.INIT) cpu.setFlags(cpu.flags() & ~F.INIT_PENDING);
+  const vector = rule.take(cpu);
+  return kind | ((vector + 1) << 8);
+}
+
+export function eventKind(taken: number): EventKind {
+  return (taken & 0xff) as EventKind;
+}
+export function eventVector(taken: number): number {
+  return (taken >>> 8) - 1;
+}

@@ -1,0 +1,438 @@
+// A machine: N processors with their local APICs, the APIC bus, an I/O APIC and a virtual clock, all in one
+// Uint32Array so that a snapshot is a copy and a state hash is a pass over words.
+
+import { DeliveryMode, Icr, LvtIndex, Shorthand } from '../arch/apic.js';
+import { Activity, type Vendor } from '../arch/cpu.js';
+import { HostError, checkU32 } from '../arch/errors.js';
+import { A } from '../apic/layout.js';
+import { GP, LocalApic, type ApicConfig, type ApicHost } from '../apic/localApic.js';
+import { C, Cpu } from '../cpu/cpu.js';
+import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
+import { rdmsr, wrmsr } from '../cpu/msr.js';
+import { IoApic } from '../ioapic/ioapic.js';
+import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityChooser, type Message } from './bus.js';
+import { hashWords } from './hash.js';
+
+export interface MachineConfig {
+  /** 1..256 processors; P0 is the BSP. */
+  cpus: number;
+  vendor?: Vendor;
+  x2apic?: boolean;
+  tscDeadline?: boolean;
+  ioapic?: boolean;
+  ioapicVersion?: 0x11 | 0x20;
+  /** TSC ticks per APIC timer tick at divide-by-1. */
+  timerRatio?: number;
+  /** Initial APIC IDs; default CPU index. */
+  apicIds?: readonly number[];
+  /** Which slots hold a processor at power-up; default all. */
+  present?: readonly boolean[];
+  maxPhysAddr?: number;
+  /**
+   * `immediate`: a message arrives at its targets as it is sent (an emulator's view).
+   * `queued`: messages stay in flight until `deliver(i)` (an explorer's view).
+   */
+  delivery?: 'immediate' | 'queued';
+  busCapacity?: number;
+  chooseLowestPriority?: LowestPriorityChooser;
+  onTrace?: (e: TraceEvent) => void;
+}
+
+export interface TraceEvent {
+  time: number;
+  layer: 'cpu' | 'apic' | 'bus' | 'ioapic';
+  /** The processor concerned, or -1 for the platform. */
+  cpu: number;
+  text: string;
+}
+
+export type MsrRead = { ok: true; value: bigint } | { ok: false; fault: 'GP' };
+export type MsrWrite = { ok: true } | { ok: false; fault: 'GP' };
+const WRITE_OK: MsrWrite = Object.freeze({ ok: true });
+const WRITE_GP: MsrWrite = Object.freeze({ ok: false, fault: 'GP' });
+
+export interface TakenEvent {
+  kind: (typeof EVENT_NAMES)[number];
+  /** The vector delivered (interrupts: the IDT vector; NMI: 2), or -1. */
+  vector: number;
+}
+
+const H_TIME = 0;
+const HEADER = 2;
+const CPU_WORDS = C.WORDS + A.WORDS;
+
+export class Machine {
+  readonly state: Uint32Array;
+  readonly cpus: readonly Cpu[];
+  readonly apics: readonly LocalApic[];
+  readonly ioapic: IoApic | null;
+  readonly bus: ApicBus;
+  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority'>> & {
+    apicIds: readonly number[];
+  };
+  private readonly busBase: number;
+  private readonly onTrace?: (e: TraceEvent) => void;
+  private readonly choose: LowestPriorityChooser;
+  private readonly scratch: number[] = [];
+
+  constructor(config: MachineConfig) {
+    const n = config.cpus;
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new HostError('bad-argument', `cpus must be 1..256, got ${n}`);
+    const apicIds = config.apicIds ?? Array.from({ length: n }, (_, i) => i);
+    if (apicIds.length !== n) throw new HostError('bad-argument', `apicIds has ${apicIds.length} entries for ${n} cpus`);
+    if (new Set(apicIds).size !== n) throw new HostError('bad-argument', 'apicIds must be distinct');
+    for (const id of apicIds) checkU32(id, 'APIC ID');
+    const x2apic = config.x2apic ?? true;
+    if (!x2apic && apicIds.some((id) => id > 0xfe)) throw new HostError('bad-argument', 'APIC IDs above 0xFE need x2APIC');
+    const timerRatio = config.timerRatio ?? 1;
+    if (!Number.isInteger(timerRatio) || timerRatio < 1) throw new HostError('bad-argument', `timerRatio must be a positive integer, got ${timerRatio}`);
+    this.config = {
+      cpus: n,
+      vendor: config.vendor ?? 'intel',
+      x2apic,
+      tscDeadline: config.tscDeadline ?? true,
+      ioapic: config.ioapic ?? true,
+      ioapicVersion: config.ioapicVersion ?? 0x20,
+      timerRatio,
+      apicIds,
+      maxPhysAddr: config.maxPhysAddr ?? 46,
+      delivery: config.delivery ?? 'immediate',
+      busCapacity: config.busCapacity ?? Math.max(64, 4 * n),
+    };
+    this.onTrace = config.onTrace;
+    this.choose = config.chooseLowestPriority ?? lowestIndex;
+
+    const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
+    const ioBase = HEADER + n * CPU_WORDS;
+    this.busBase = ioBase + ioWords;
+    this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
+
+    const apicCfg: ApicConfig = {
+      vendor: this.config.vendor, x2apic, tscDeadline: this.config.tscDeadline, timerRatio, maxPhysAddr: this.config.maxPhysAddr,
+    };
+    const apicHost: ApicHost = {
+      now: () => this.now(),
+      sendIpi: (src, lo, dest, x2) => this.sendFromIcr(src, lo, dest, x2),
+      ipiInFlight: (src) => this.bus.inFlightFrom(src),
+      eoiBroadcast: (v) => {
+        this.trace('apic', -1, `eoi broadcast vector 0x${v.toString(16)}`);
+        this.ioapic?.eoi(v);
+      },
+      localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
+      trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
+    };
+    const cpuHost = { trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    const apics: LocalApic[] = [], cpus: Cpu[] = [];
+    for (let i = 0; i < n; i++) {
+      const base = HEADER + i * CPU_WORDS;
+      const apic = new LocalApic(this.state, base + C.WORDS, i, apicCfg, apicHost);
+      apics.push(apic);
+      cpus.push(new Cpu(this.state, base, i, apic, cpuHost));
+    }
+    this.apics = apics;
+    this.cpus = cpus;
+    this.bus = new ApicBus(this.state, this.busBase, this.config.busCapacity, cpus, this.config.vendor);
+    this.ioapic = this.config.ioapic
+      ? new IoApic(this.state, ioBase, {
+          deliver: (vector, mode, logical, destination, level) =>
+            this.send(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
+          trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
+        }, { version: this.config.ioapicVersion })
+      : null;
+    this.powerOn(config.present);
+  }
+
+  /** Power-up RESET of the whole machine. */
+  powerOn(present?: readonly boolean[]): void {
+    this.state.fill(0);
+    for (let i = 0; i < this.cpus.length; i++) {
+      if (present && present[i] === false) this.cpus[i].unplug();
+      else this.cpus[i].powerOn(this.config.apicIds[i], i === 0);
+    }
+    this.ioapic?.reset();
+  }
+
+  private trace(layer: TraceEvent['layer'], cpu: number, text: string): void {
+    this.onTrace?.({ time: this.now(), layer, cpu, text });
+  }
+
+  cpu(i: number): Cpu {
+    if (!Number.isInteger(i) || i < 0 || i >= this.cpus.length) {
+      throw new HostError('bad-cpu', `no CPU ${i}: this machine has CPUs 0..${this.cpus.length - 1}`);
+    }
+    return this.cpus[i];
+  }
+  apic(i: number): LocalApic {
+    return this.cpu(i).apic;
+  }
+
+  // ---------------------------------------------------------------- clock
+
+  now(): number {
+    return this.state[H_TIME + 1] * 0x100000000 + this.state[H_TIME];
+  }
+  private setNow(t: number): void {
+    this.state[H_TIME] = t >>> 0;
+    this.state[H_TIME + 1] = Math.floor(t / 0x100000000);
+  }
+
+  /** The earliest time > now at which a timer fires, or Infinity. */
+  nextDeadline(): number {
+    const now = this.now();
+    let d = Infinity;
+    for (const c of this.cpus) if (c.present()) d = Math.min(d, c.apic.timerDeadline(now));
+    return d;
+  }
+
+  /** Let virtual time pass up to `t`, firing every timer deadline on the way in order. */
+  advanceTo(t: number): void {
+    if (!Number.isFinite(t) || t < this.now()) throw new HostError('bad-argument', `cannot move time back or to ${t}`);
+    for (;;) {
+      const d = this.nextDeadline();
+      if (d > t) break;
+      const before = this.now();
+      this.setNow(d);
+      for (const c of this.cpus) if (c.present() && c.apic.timerDeadline(before) === d) c.apic.timerFire();
+    }
+    this.setNow(t);
+  }
+  advanceBy(dt: number): void {
+    this.advanceTo(this.now() + dt);
+  }
+
+  // ---------------------------------------------------------------- guest register access
+
+  /** A 32-bit MMIO read by CPU `cpu`; undefined when its APIC does not decode the address. */
+  mmioRead(cpu: number, address: number): number | undefined {
+    const a = this.apic(cpu);
+    if (!a.decodesMmio(address)) return undefined;
+    return a.xapicRead(address - a.mmioBase());
+  }
+  /** A 32-bit MMIO write by CPU `cpu`; false when its APIC does not decode the address. */
+  mmioWrite(cpu: number, address: number, value: number): boolean {
+    const a = this.apic(cpu);
+    if (!a.decodesMmio(address)) return false;
+    checkU32(value, 'MMIO value');
+    a.xapicWrite(address - a.mmioBase(), value);
+    return true;
+  }
+  /** xAPIC register read by page offset, as the guest would see it at its APIC base. */
+  apicRead(cpu: number, offset: number): number | undefined {
+    const a = this.apic(cpu);
+    return this.mmioRead(cpu, a.mmioBase() + (offset & 0xfff));
+  }
+  apicWrite(cpu: number, offset: number, value: number): boolean {
+    const a = this.apic(cpu);
+    return this.mmioWrite(cpu, a.mmioBase() + (offset & 0xfff), value);
+  }
+
+  rdmsr(cpu: number, msr: number): MsrRead {
+    const a = this.apic(cpu);
+    const v = rdmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, now: () => this.now() }, msr);
+    return v === GP ? { ok: false, fault: 'GP' } : { ok: true, value: v };
+  }
+  wrmsr(cpu: number, msr: number, value: bigint): MsrWrite {
+    const a = this.apic(cpu);
+    return wrmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, now: () => this.now() }, msr, value) ? WRITE_OK : WRITE_GP;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** The event CPU `cpu` would take at its next instruction boundary ('none' if nothing can be taken). */
+  pendingEvent(cpu: number): TakenEvent['kind'] {
+    return EVENT_NAMES[nextEvent(this.cpu(cpu))];
+  }
+  /** Is a maskable interrupt deliverable to CPU `cpu` now? */
+  interruptDeliverable(cpu: number): boolean {
+    const k = nextEvent(this.cpu(cpu));
+    return k === EventKind.INTR || k === EventKind.EXTINT;
+  }
+  /** Take the highest-priority event that can be taken now and perform its architectural entry. */
+  takeEvent(cpu: number): TakenEvent {
+    const taken = takeEvent(this.cpu(cpu));
+    if (eventKind(taken) !== EventKind.NONE) this.trace('cpu', cpu, `take ${EVENT_NAMES[eventKind(taken)]}${eventVector(taken) >= 0 ? ` vector 0x${eventVector(taken).toString(16)}` : ''}`);
+    return { kind: EVENT_NAMES[eventKind(taken)], vector: eventVector(taken) };
+  }
+
+  // ---------------------------------------------------------------- pins and platform messages
+
+  /** The NMI pin (or an NMI message from the platform). */
+  nmi(cpu: number): void {
+    this.cpu(cpu).receiveNmi();
+  }
+  /** The SMI# pin. */
+  smi(cpu: number): void {
+    this.cpu(cpu).receiveSmi();
+  }
+  /** The INIT# pin. */
+  init(cpu: number): void {
+    this.cpu(cpu).receiveInit();
+  }
+  /** LINT0/LINT1 of a CPU's APIC, through its LVT entry. SDM Vol 3A 11.5.1. */
+  lint(cpu: number, pin: 0 | 1): void {
+    this.apic(cpu).signalLvt(pin === 0 ? LvtIndex.LINT0 : LvtIndex.LINT1);
+  }
+
+  /**
+   * A message-signalled interrupt. SDM Vol 3A 11.11.1 Message Address Register Format (destination ID bits
+   * 19:12, DM bit 2) and 11.11.2 Message Data Register Format (vector 7:0, delivery mode 10:8, level 14,
+   * trigger 15).
+   */
+  msi(address: number, data: number): void {
+    checkU32(address, 'MSI address');
+    checkU32(data, 'MSI data');
+    if (address >>> 20 !== 0xfee) {
+      this.trace('bus', -1, `msi to 0x${address.toString(16)} is not an interrupt message; ignored`);
+      return;
+    }
+    this.send(PLATFORM, {
+      vector: data & 0xff,
+      mode: ((data >>> 8) & 7) as DeliveryMode,
+      levelTriggered: (data & (1 << 15)) !== 0,
+      assert: (data & (1 << 14)) !== 0,
+      logical: (address & 4) !== 0,
+      shorthand: Shorthand.NONE,
+      destination: (address >>> 12) & 0xff,
+      x2apic: false,
+    });
+  }
+
+  /** Drive an I/O APIC input. */
+  irq(gsi: number, asserted: boolean): void {
+    this.requireIoapic().setPin(gsi, asserted);
+  }
+  pulse(gsi: number): void {
+    this.requireIoapic().pulse(gsi);
+  }
+  private requireIoapic(): IoApic {
+    if (!this.ioapic) throw new HostError('bad-argument', 'this machine has no I/O APIC');
+    return this.ioapic;
+  }
+
+  /** ACPI hotplug of a processor into an empty slot; it appears in wait-for-SIPI. */
+  hotplug(cpu: number): void {
+    const c = this.cpu(cpu);
+    if (c.present()) throw new HostError('bad-argument', `CPU ${cpu} is already present`);
+    c.plug(this.config.apicIds[cpu]);
+  }
+  unplug(cpu: number): void {
+    const c = this.cpu(cpu);
+    if (cpu === 0) throw new HostError('bad-argument', 'the BSP cannot be unplugged');
+    c.unplug();
+  }
+
+  // ---------------------------------------------------------------- the bus
+
+  /**
+   * An ICR write. SDM Vol 3A 11.6.1 Interrupt Command Register, Table 11-4 (valid combinations for the
+   * Pentium 4 and Intel Xeon xAPIC ICR): the self shorthand takes only fixed; all-including-self only fixed;
+   * level-triggered fixed, lowest-priority and NMI IPIs act edge-triggered when level = 1 and are ignored when
+   * level = 0; SMI and SIPI ignore the trigger mode; INIT with trigger = level and level = 0 is INIT level
+   * de-assert. Delivery modes 011 and 111 are reserved for the ICR. Invalid combinations are not sent (D-12).
+   */
+  private sendFromIcr(source: number, lo: number, destination: number, x2apic: boolean): void {
+    const vector = lo & Icr.VECTOR;
+    const mode = ((lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT) as DeliveryMode;
+    const shorthand = ((lo & Icr.SHORTHAND_MASK) >>> Icr.SHORTHAND_SHIFT) as Shorthand;
+    const level = (lo & Icr.TRIGGER_LEVEL) !== 0, assert = (lo & Icr.LEVEL_ASSERT) !== 0;
+    const invalid = (why: string) => this.trace('bus', source, `ipi not sent: ${why}`);
+    if (mode === DeliveryMode.REMOTE_READ || mode === DeliveryMode.EXTINT) return invalid('reserved delivery mode');
+    if ((shorthand === Shorthand.SELF || shorthand === Shorthand.ALL) && mode !== DeliveryMode.FIXED) {
+      return invalid('shorthand allows only fixed delivery');
+    }
+    let levelTriggered = false;
+    if (level && mode === DeliveryMode.INIT && !assert) {
+      levelTriggered = true; // INIT level de-assert
+    } else if (level && !assert && (mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST || mode === DeliveryMode.NMI)) {
+      return invalid('level-triggered IPI with level 0');
+    }
+    this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
+    this.send(source + 1, { vector, mode, levelTriggered, assert: assert || !level, logical: (lo & Icr.DEST_LOGICAL) !== 0, shorthand, destination, x2apic });
+  }
+
+  /** Put a message on the bus from `source` (0 = platform, n = CPU n-1). */
+  send(source: number, m: Message): void {
+    const targets = this.scratch;
+    this.bus.targets(source - 1, m, targets);
+    if (m.mode === DeliveryMode.LOWEST && targets.length > 1) {
+      const t = this.bus.arbitrate(targets, m.vector, this.choose);
+      targets.length = 1;
+      targets[0] = t;
+    }
+    for (let i = 0; i < targets.length; i++) {
+      const w = Msg.pack(m.vector, m.mode, m.levelTriggered, m.assert, targets[i], source);
+      if (this.config.delivery === 'immediate') this.arrive(w);
+      else this.bus.push(w);
+    }
+  }
+
+  /** Messages in flight (queued delivery), oldest first. */
+  inFlight(): { target: number; source: number; mode: string; vector: number; eligible: boolean }[] {
+    const out = [];
+    for (let i = 0; i < this.bus.count(); i++) {
+      const w = this.bus.record(i);
+      out.push({ target: Msg.target(w), source: Msg.source(w) - 1, mode: DELIVERY_NAME[Msg.mode(w)], vector: Msg.vector(w), eligible: this.bus.eligible(i) });
+    }
+    return out;
+  }
+
+  /** Let in-flight message i arrive at its target. */
+  deliver(i: number): void {
+    if (!Number.isInteger(i) || i < 0 || i >= this.bus.count()) throw new HostError('bad-argument', `no in-flight message ${i}`);
+    this.arrive(this.bus.remove(i));
+  }
+
+  /**
+   * A message arrives at its target. SDM Vol 3A 11.6.3 IPI Delivery and Acceptance; SDM Vol 3A 11.4.7.2: a
+   * software-disabled APIC still takes INIT, NMI, SMI and SIPI; a globally disabled or absent one takes nothing.
+   */
+  private arrive(w: number): void {
+    const t = Msg.target(w), c = this.cpus[t];
+    const vector = Msg.vector(w), mode = Msg.mode(w);
+    if (!c.present() || !c.apic.globallyEnabled()) {
+      this.trace('bus', t, `${DELIVERY_NAME[mode]} dropped: no listening APIC`);
+      return;
+    }
+    switch (mode) {
+      case DeliveryMode.FIXED:
+      case DeliveryMode.LOWEST:
+        c.apic.acceptFixed(vector, Msg.levelTriggered(w));
+        return;
+      case DeliveryMode.NMI: c.receiveNmi(); return;
+      case DeliveryMode.SMI: c.receiveSmi(); return;
+      case DeliveryMode.INIT:
+        // SDM Vol 3A 11.6.1: INIT level de-assert is not supported by Pentium 4 and later; it has no effect.
+        if (Msg.levelTriggered(w) && !Msg.assert(w)) this.trace('bus', t, 'init level de-assert: no effect');
+        else c.receiveInit();
+        return;
+      case DeliveryMode.STARTUP: c.receiveSipi(vector); return;
+      case DeliveryMode.EXTINT: c.receiveExtint(vector); return;
+      default:
+        this.trace('bus', t, `reserved delivery mode ${mode} dropped`);
+    }
+  }
+
+  // ---------------------------------------------------------------- snapshot and hash
+
+  snapshot(): Uint32Array {
+    return this.state.slice();
+  }
+  restore(snapshot: Uint32Array): void {
+    if (!(snapshot instanceof Uint32Array) || snapshot.length !== this.state.length) {
+      throw new HostError('bad-snapshot', `snapshot has ${snapshot?.length} words, this machine ${this.state.length}`);
+    }
+    this.state.set(snapshot);
+  }
+  /** The state's canonical encoding is its words; unused bus slots are always zero and are not hashed. */
+  hash(): number {
+    return hashWords(this.state, this.busBase + BUS_RECORDS + this.bus.count());
+  }
+
+  /** Is CPU `cpu` in a state where nothing can start it but a SIPI? */
+  waitingForSipi(cpu: number): boolean {
+    return this.cpu(cpu).activity() === Activity.WAIT_FOR_SIPI;
+  }
+}
+
+const DELIVERY_NAME = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
+
