@@ -115,7 +115,7 @@ export class Machine {
       sendIpi: (src, lo, dest, x2) => this.sendFromIcr(src, lo, dest, x2),
       ipiInFlight: (src) => this.bus.inFlightFrom(src),
       eoiBroadcast: (v) => {
-        this.trace('apic', -1, `eoi broadcast vector 0x${v.toString(16)}`);
+        if (this.tracing) this.trace('apic', -1, `eoi broadcast vector 0x${v.toString(16)}`);
         this.ioapic?.eoi(v);
       },
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
@@ -154,6 +154,9 @@ export class Machine {
 
   private trace(layer: TraceEvent['layer'], cpu: number, text: string): void {
     this.onTrace?.({ time: this.now(), layer, cpu, text });
+  }
+  private get tracing(): boolean {
+    return this.onTrace !== undefined;
   }
 
   cpu(i: number): Cpu {
@@ -250,7 +253,7 @@ export class Machine {
   /** Take the highest-priority event that can be taken now and perform its architectural entry. */
   takeEvent(cpu: number): TakenEvent {
     const taken = takeEvent(this.cpu(cpu));
-    if (eventKind(taken) !== EventKind.NONE) this.trace('cpu', cpu, `take ${EVENT_NAMES[eventKind(taken)]}${eventVector(taken) >= 0 ? ` vector 0x${eventVector(taken).toString(16)}` : ''}`);
+    if (this.tracing && eventKind(taken) !== EventKind.NONE) this.trace('cpu', cpu, `take ${EVENT_NAMES[eventKind(taken)]}${eventVector(taken) >= 0 ? ` vector 0x${eventVector(taken).toString(16)}` : ''}`);
     return { kind: EVENT_NAMES[eventKind(taken)], vector: eventVector(taken) };
   }
 
@@ -282,7 +285,7 @@ export class Machine {
     checkU32(address, 'MSI address');
     checkU32(data, 'MSI data');
     if (address >>> 20 !== 0xfee) {
-      this.trace('bus', -1, `msi to 0x${address.toString(16)} is not an interrupt message; ignored`);
+      if (this.tracing) this.trace('bus', -1, `msi to 0x${address.toString(16)} is not an interrupt message; ignored`);
       return;
     }
     this.send(PLATFORM, {
@@ -335,7 +338,7 @@ export class Machine {
     const mode = ((lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT) as DeliveryMode;
     const shorthand = ((lo & Icr.SHORTHAND_MASK) >>> Icr.SHORTHAND_SHIFT) as Shorthand;
     const level = (lo & Icr.TRIGGER_LEVEL) !== 0, assert = (lo & Icr.LEVEL_ASSERT) !== 0;
-    const invalid = (why: string) => this.trace('bus', source, `ipi not sent: ${why}`);
+    const invalid = (why: string) => void (this.tracing && this.trace('bus', source, `ipi not sent: ${why}`));
     if (mode === DeliveryMode.REMOTE_READ || mode === DeliveryMode.EXTINT) return invalid('reserved delivery mode');
     if ((shorthand === Shorthand.SELF || shorthand === Shorthand.ALL) && mode !== DeliveryMode.FIXED) {
       return invalid('shorthand allows only fixed delivery');
@@ -346,7 +349,7 @@ export class Machine {
     } else if (level && !assert && (mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST || mode === DeliveryMode.NMI)) {
       return invalid('level-triggered IPI with level 0');
     }
-    this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
+    if (this.tracing) this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
     this.send(source + 1, { vector, mode, levelTriggered, assert: assert || !level, logical: (lo & Icr.DEST_LOGICAL) !== 0, shorthand, destination, x2apic });
   }
 
@@ -390,7 +393,7 @@ export class Machine {
     const t = Msg.target(w), c = this.cpus[t];
     const vector = Msg.vector(w), mode = Msg.mode(w);
     if (!c.present() || !c.apic.globallyEnabled()) {
-      this.trace('bus', t, `${DELIVERY_NAME[mode]} dropped: no listening APIC`);
+      if (this.tracing) this.trace('bus', t, `${DELIVERY_NAME[mode]} dropped: no listening APIC`);
       return;
     }
     switch (mode) {
@@ -408,7 +411,7 @@ export class Machine {
       case DeliveryMode.STARTUP: c.receiveSipi(vector); return;
       case DeliveryMode.EXTINT: c.receiveExtint(vector); return;
       default:
-        this.trace('bus', t, `reserved delivery mode ${mode} dropped`);
+        if (this.tracing) this.trace('bus', t, `reserved delivery mode ${mode} dropped`);
     }
   }
 

@@ -1,0 +1,99 @@
+// npm run bench [-- --write]: micro-benchmarks of the model. Prints a table; --write records it in BENCHMARKS.md
+// with the machine and date. Each figure is the median of 7 timed rounds after a warm-up.
+import { cpus as osCpus, totalmem } from 'node:os';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { Machine, Reg } from '../src/index.js';
+
+interface Result { name: string; target: string; nsPerOp: number }
+
+function measure(name: string, target: string, iterations: number, body: (n: number) => void): Result {
+  body(Math.min(iterations, 20000)); // warm-up, lets the JIT settle
+  const rounds: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const t0 = process.hrtime.bigint();
+    body(iterations);
+    rounds.push(Number(process.hrtime.bigint() - t0) / iterations);
+  }
+  rounds.sort((a, b) => a - b);
+  return { name, target, nsPerOp: rounds[3] };
+}
+
+function enabled(cpus: number): Machine {
+  const m = new Machine({ cpus });
+  for (let i = 0; i < cpus; i++) {
+    m.apicWrite(i, Reg.SVR, 0x1ff);
+    m.cpus[i].setActivity(0);
+    m.cpus[i].setIf(true);
+  }
+  return m;
+}
+
+const results: Result[] = [];
+let sink = 0;
+
+{
+  const m = enabled(1);
+  results.push(measure('xAPIC register read (TPR)', '<= 30 ns', 2_000_000, (n) => {
+    for (let i = 0; i < n; i++) sink += m.apicRead(0, Reg.TPR)!;
+  }));
+  results.push(measure('xAPIC register write (TPR)', '<= 30 ns', 2_000_000, (n) => {
+    for (let i = 0; i < n; i++) m.apicWrite(0, Reg.TPR, i & 0xf);
+  }));
+  m.apicWrite(0, Reg.TPR, 0);
+  results.push(measure('self-IPI send -> accept -> acknowledge -> EOI', '<= 300 ns', 500_000, (n) => {
+    for (let i = 0; i < n; i++) {
+      m.apicWrite(0, Reg.ICR_LO, 0x40040 | (i & 0x3f)); // fixed, self shorthand, vector 0x40-0x7f
+      sink += m.takeEvent(0).vector;
+      m.apicWrite(0, Reg.EOI, 0);
+    }
+  }));
+}
+{
+  const m = enabled(64);
+  results.push(measure('physical IPI among 64 CPUs (send, acknowledge, EOI)', '', 200_000, (n) => {
+    for (let i = 0; i < n; i++) {
+      const from = i & 63, to = (i * 7 + 1) & 63;
+      m.apicWrite(from, Reg.ICR_HI, to << 24);
+      m.apicWrite(from, Reg.ICR_LO, 0x50);
+      sink += m.takeEvent(to).vector;
+      m.apicWrite(to, Reg.EOI, 0);
+    }
+  }));
+}
+{
+  const m = enabled(256);
+  results.push(measure('broadcast IPI to 256 CPUs (all-excluding-self; each target acknowledges and EOIs)', '', 2_000, (n) => {
+    for (let i = 0; i < n; i++) {
+      m.apicWrite(0, Reg.ICR_LO, 0xc0060); // fixed vector 0x60, all excluding self
+      for (let c = 1; c < 256; c++) m.apics[c].acknowledge(), m.apics[c].eoi();
+    }
+  }));
+}
+{
+  const m = enabled(4);
+  m.apicWrite(1, Reg.ICR_LO, 0xc0070);
+  results.push(measure('snapshot + hash of a 4-CPU machine', '<= 2000 ns', 200_000, (n) => {
+    for (let i = 0; i < n; i++) {
+      const s = m.snapshot();
+      sink += s[0] + m.hash();
+    }
+  }));
+  const words = m.state.length;
+  results.push({ name: `  (4-CPU state: ${words} words = ${words * 4} bytes)`, target: '', nsPerOp: NaN });
+}
+
+const cpu = osCpus()[0]?.model ?? 'unknown CPU';
+const header = `Machine: ${cpu}, ${osCpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
+const table = ['| benchmark | ns/op | target |', '|---|---:|---|', ...results.map((r) =>
+  `| ${r.name} | ${Number.isNaN(r.nsPerOp) ? '' : r.nsPerOp.toFixed(1)} | ${r.target} |`)].join('\n');
+console.log(header + '\n\n' + table);
+if (sink === 42.5) console.log('');
+
+if (process.argv.includes('--write')) {
+  const file = 'BENCHMARKS.md'; // run from the project root (npm run bench)
+  const begin = '<!-- bench:model:begin -->', end = '<!-- bench:model:end -->';
+  const block = `${begin}\n${header}\n\n${table}\n${end}`;
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const next = old.includes(begin) ? old.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Model (npm run bench)\n\n${block}\n`;
+  writeFileSync(file, next);
+}
