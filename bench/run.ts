@@ -65,7 +65,10 @@ let sink = 0;
   results.push(measure('broadcast IPI to 256 CPUs (all-excluding-self; each target acknowledges and EOIs)', '', 2_000, (n) => {
     for (let i = 0; i < n; i++) {
       m.apicWrite(0, Reg.ICR_LO, 0xc0060); // fixed vector 0x60, all excluding self
-      for (let c = 1; c < 256; c++) m.apics[c].acknowledge(), m.apics[c].eoi();
+      for (let c = 1; c < 256; c++) {
+        m.apics[c].acknowledge();
+        m.apics[c].eoi();
+      }
     }
   }));
 }
