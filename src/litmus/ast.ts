@@ -1,0 +1,209 @@
+// The typed syntax tree of a litmus test (shared/litmus-format.md, contract v1; docs/litmus.md).
+// Every node carries the line and column (both 1-based) where it starts in the source.
+// Literal values are bigint: registers, memory words and MSRs are 64-bit, and x2APIC ICR values such as
+// 0xffffffff00000400 do not fit a double. Small fields (vectors, CPU indices, counts) are numbers.
+
+import type { DELIVERY_MODE_NAMES } from '../arch/apic.js';
+import type { ActivityName, Vendor, VMX_MODE_NAMES } from '../arch/cpu.js';
+
+export interface Pos {
+  line: number;
+  col: number;
+}
+
+export type DeliveryModeName = (typeof DELIVERY_MODE_NAMES)[number];
+export type VmxModeName = (typeof VMX_MODE_NAMES)[number];
+export type ApicModeName = 'xapic' | 'x2apic' | 'disabled';
+
+export interface LitmusTest {
+  name: string;
+  description: string | null;
+  /** The config block as written (null when absent); `settings` has every key resolved. */
+  config: ConfigBlock | null;
+  settings: Settings;
+  init: InitBlock | null;
+  blocks: Block[];
+  /** Every `observe` line's entries, in order. */
+  observe: Observable[];
+  condition: FinalCondition;
+  pos: Pos;
+}
+
+// ---- config -------------------------------------------------------------------------------------------
+
+export interface Settings {
+  cpus: number;
+  vendor: Vendor;
+  x2apic: boolean;
+  tscDeadline: boolean;
+  ioapic: boolean;
+  timerRatio: number;
+}
+
+export type ConfigEntry =
+  | { key: 'cpus'; value: number; pos: Pos }
+  | { key: 'vendor'; value: Vendor; pos: Pos }
+  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic'; value: boolean; pos: Pos }
+  | { key: 'timer-ratio'; value: number; pos: Pos };
+
+export type ConfigKey = ConfigEntry['key'];
+
+export interface ConfigBlock {
+  entries: ConfigEntry[];
+  pos: Pos;
+}
+
+// ---- init ---------------------------------------------------------------------------------------------
+
+export interface InitBlock {
+  items: InitItem[];
+  pos: Pos;
+}
+
+export type InitItem =
+  | { kind: 'mem'; name: string; value: bigint; pos: Pos }
+  | { kind: 'activity'; cpu: number; value: ActivityName; pos: Pos }
+  | { kind: 'apic-mode'; cpu: number; value: ApicModeName; pos: Pos }
+  | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; value: bigint; pos: Pos }
+  | { kind: 'smbase'; cpu: number; value: bigint; pos: Pos }
+  | { kind: 'if'; cpu: number; value: 0 | 1; pos: Pos }
+  | { kind: 'vmx'; cpu: number; value: VmxModeName; pos: Pos }
+  | { kind: 'reg'; cpu: number; reg: string; value: bigint; pos: Pos }
+  | { kind: 'ioapic-entry'; pin: number; entry: RedirectionEntry; pos: Pos };
+
+/** An I/O APIC redirection entry as `init` writes it; a field left out is null (defaults: docs/litmus.md). */
+export interface RedirectionEntry {
+  vector: number | null;
+  mode: DeliveryModeName | null;
+  dest: Dest | null;
+  trigger: 'edge' | 'level' | null;
+  polarity: 'high' | 'low' | null;
+  mask: 0 | 1 | null;
+}
+
+// ---- references ---------------------------------------------------------------------------------------
+
+/** A local APIC register: `name` is the SDM name as written, or null when written as a hex MMIO offset. */
+export interface ApicRegRef {
+  name: string | null;
+  offset: number;
+  pos: Pos;
+}
+
+/** An MSR: `name` as written (IA32_APIC_BASE, X2APIC_ICR, ...), or null when written as a number. */
+export interface MsrRef {
+  name: string | null;
+  index: number;
+  pos: Pos;
+}
+
+/** An I/O APIC indirect register: `name` as written (ID, VER, ARB, REDTBLn_LO/HI), or null for a number. */
+export interface IoApicRegRef {
+  name: string | null;
+  index: number;
+  pos: Pos;
+}
+
+export type Dest =
+  | { kind: 'cpu'; cpu: number; pos: Pos }
+  | { kind: 'phys'; id: number; pos: Pos }
+  | { kind: 'logical'; mask: number; pos: Pos }
+  | { kind: 'self' | 'all' | 'others'; pos: Pos };
+
+// ---- blocks and ops -----------------------------------------------------------------------------------
+
+export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi';
+
+export interface CpuBlock {
+  kind: 'cpu';
+  cpu: number;
+  handler: HandlerKind;
+  /** The vector of an `on vector V` block, else null. */
+  vector: number | null;
+  body: Op[];
+  pos: Pos;
+}
+
+export interface AgentBlock {
+  kind: 'agent';
+  agent: number;
+  body: Op[];
+  pos: Pos;
+}
+
+export type Block = CpuBlock | AgentBlock;
+
+export type BinOp = '+' | '-' | '&' | '|' | '^' | '<<' | '>>';
+export type CmpOp = '==' | '!=' | '<' | '>' | '<=' | '>=';
+
+/** A register is `r0`..`r31`, or `sv` (the SIPI vector, read-only, only in `on sipi`). */
+export type Expr =
+  | { kind: 'num'; value: bigint; pos: Pos }
+  | { kind: 'reg'; reg: string; pos: Pos }
+  | { kind: 'bin'; op: BinOp; left: Expr; right: Expr; pos: Pos };
+
+export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm';
+
+export type Op =
+  | { kind: 'store'; loc: string; value: Expr; pos: Pos }
+  | { kind: 'load'; reg: string; loc: string; pos: Pos }
+  | { kind: 'assign'; reg: string; value: Expr; pos: Pos }
+  | { kind: 'await'; loc: string; cmp: '==' | '!='; value: Expr; pos: Pos }
+  | { kind: 'apic-write'; reg: ApicRegRef; value: Expr; pos: Pos }
+  | { kind: 'apic-read'; dst: string; reg: ApicRegRef; pos: Pos }
+  | { kind: 'wrmsr'; msr: MsrRef; value: Expr; pos: Pos }
+  | { kind: 'rdmsr'; dst: string; msr: MsrRef; pos: Pos }
+  | SendOp
+  | { kind: SimpleOpKind; pos: Pos }
+  | { kind: 'smbase'; value: Expr; pos: Pos }
+  | { kind: 'wait'; ticks: number; pos: Pos }
+  | { kind: 'label'; name: string; pos: Pos }
+  | { kind: 'goto'; label: string; pos: Pos }
+  | { kind: 'if'; reg: string; cmp: CmpOp; value: Expr; label: string; pos: Pos }
+  | { kind: 'repeat'; count: number; body: Op[]; pos: Pos }
+  | { kind: 'ioapic-write'; reg: IoApicRegRef; value: Expr; pos: Pos }
+  // platform agent ops
+  | { kind: 'signal'; signal: 'smi' | 'nmi' | 'init'; target: number | 'all'; pos: Pos }
+  | { kind: 'irq'; gsi: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
+  | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
+  | { kind: 'hotplug' | 'unplug'; cpu: number; pos: Pos };
+
+export interface SendOp {
+  kind: 'send';
+  mode: DeliveryModeName;
+  vector: number | null;
+  dest: Dest;
+  level: 'assert' | 'deassert' | null;
+  trigger: 'edge' | 'level' | null;
+  pos: Pos;
+}
+
+export type OpKind = Op['kind'];
+
+// ---- observables and the final condition -------------------------------------------------------------
+
+export type Observable =
+  | { kind: 'mem'; name: string; pos: Pos }
+  | { kind: 'reg'; cpu: number; reg: string; pos: Pos }
+  | { kind: 'agent-reg'; agent: number; reg: string; pos: Pos }
+  | { kind: 'activity' | 'smm' | 'done' | 'faults' | 'smbase' | 'apic-mode'; cpu: number; pos: Pos }
+  | { kind: 'count'; cpu: number; of: number | 'nmi' | 'smi' | 'sipi'; pos: Pos }
+  | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }
+  | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; pos: Pos }
+  | { kind: 'remote-irr'; pin: number; pos: Pos };
+
+export type Value = { kind: 'num'; value: bigint; pos: Pos } | { kind: 'sym'; name: string; pos: Pos };
+
+export type Cond =
+  | { kind: 'cmp'; loc: Observable; op: '=' | '!='; value: Value; pos: Pos }
+  | { kind: 'and' | 'or'; left: Cond; right: Cond; pos: Pos }
+  | { kind: 'not'; arg: Cond; pos: Pos }
+  | { kind: 'true' | 'false'; pos: Pos };
+
+export type Quantifier = 'exists' | '~exists' | 'forall';
+
+export interface FinalCondition {
+  quantifier: Quantifier;
+  cond: Cond;
+  pos: Pos;
+}

@@ -1,0 +1,150 @@
+// Observables (`X`, `Pn:rK`, `Pn.activity`, `Pn.count(V)`, `ioapic.N.remote-irr`, ...) and final conditions.
+// A dotted observable is one name token (names may contain `.` and `-`), so it is split here.
+
+import type { Cond, FinalCondition, Observable, Quantifier, Value } from './ast.js';
+import { Cursor, within } from './cursor.js';
+import { describe, type Token } from './lexer.js';
+import { apicRegName, vectorNum } from './parse-ops.js';
+import { IOAPIC_PINS, REG_COUNT, didYouMean, isGpr, reservedWord } from './names.js';
+
+const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'rK'];
+
+export function parseObservable(p: Cursor): Observable {
+  const t = p.expectName('an observable (`X`, `Pn:rK`, `Pn.activity`, ...)');
+  const pos = t.pos;
+  const proc = /^([PD])(0|[1-9][0-9]*)(?:\.(.*))?$/.exec(t.text);
+  if (proc) {
+    const n = Number(proc[2]);
+    const field = proc[3];
+    if (field === undefined) {
+      p.expect(':', `after \`${t.text}\` (a register is \`${t.text}:rK\`)`);
+      const r = p.expectName('a register after `:`');
+      regName(p, r.text, r.pos);
+      return proc[1] === 'P' ? { kind: 'reg', cpu: n, reg: r.text, pos } : { kind: 'agent-reg', agent: n, reg: r.text, pos };
+    }
+    const fpos = within(t, proc[1].length + proc[2].length + 1);
+    if (proc[1] === 'D') {
+      if (!/^r[0-9]+$/.test(field)) p.fail(fpos, `an agent observable is a register (\`${proc[1]}${n}:rK\`), found \`${field}\``);
+      regName(p, field, fpos);
+      return { kind: 'agent-reg', agent: n, reg: field, pos };
+    }
+    return cpuField(p, n, field, fpos, pos);
+  }
+  const io = /^ioapic\.([0-9]+)\.remote-irr$/.exec(t.text);
+  if (io) {
+    const pin = Number(io[1]);
+    if (pin >= IOAPIC_PINS) p.error(within(t, 7), `the I/O APIC has pins 0..${IOAPIC_PINS - 1}, found ${io[1]}`);
+    return { kind: 'remote-irr', pin, pos };
+  }
+  if (t.text.startsWith('ioapic')) p.fail(pos, `unknown I/O APIC observable \`${t.text}\`: expected \`ioapic.N.remote-irr\``);
+  const why = reservedWord(t.text);
+  if (why !== null) p.error(pos, `\`${t.text}\` cannot name a memory word: ${why}`);
+  return { kind: 'mem', name: t.text, pos };
+}
+
+function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos: Token['pos']): Observable {
+  switch (field) {
+    case 'activity':
+    case 'smm':
+    case 'done':
+    case 'faults':
+    case 'smbase':
+      return { kind: field, cpu, pos };
+    case 'apic.mode':
+      return { kind: 'apic-mode', cpu, pos };
+    case 'count': {
+      p.expect('(', 'after `count` (`Pn.count(V)`, `count(nmi)`, `count(smi)` or `count(sipi)`)');
+      const a = p.next();
+      let of: number | 'nmi' | 'smi' | 'sipi';
+      if (a.kind === 'num') of = vectorNum(p, a);
+      else if (a.text === 'nmi' || a.text === 'smi' || a.text === 'sipi') of = a.text;
+      else return p.fail(a.pos, `expected a vector, \`nmi\`, \`smi\` or \`sipi\` in \`count(...)\`, found ${describe(a)}`);
+      p.expect(')', 'to close `count(`');
+      return { kind: 'count', cpu, of, pos };
+    }
+    case 'irr':
+    case 'isr':
+    case 'tmr': {
+      p.expect('(', `after \`${field}\` (\`Pn.${field}(V)\`)`);
+      const vector = vectorNum(p, p.expectNum(`a vector in \`${field}(...)\``));
+      p.expect(')', `to close \`${field}(\``);
+      return { kind: field, cpu, vector, pos };
+    }
+  }
+  if (field.startsWith('apic.')) {
+    const reg = apicRegName(p, field.slice(5), { line: fpos.line, col: fpos.col + 5 });
+    return { kind: 'apic-reg', cpu, reg, pos };
+  }
+  if (/^r[0-9]+$/.test(field)) {
+    regName(p, field, fpos);
+    return { kind: 'reg', cpu, reg: field, pos };
+  }
+  return p.fail(fpos, `unknown CPU observable \`${field}\`${didYouMean(field, CPU_FIELDS) || `: expected one of ${CPU_FIELDS.join(', ')}`}`);
+}
+
+function regName(p: Cursor, name: string, pos: Token['pos']): void {
+  if (isGpr(name)) return;
+  if (/^r[0-9]+$/.test(name)) p.error(pos, `no register \`${name}\`: registers are r0..r${REG_COUNT - 1}`);
+  else p.fail(pos, `expected a register (\`r0\`..\`r${REG_COUNT - 1}\`), found \`${name}\``);
+}
+
+/** `exists C`, `~exists C` or `forall C`; the caller has checked that one of them is next. */
+export function parseFinal(p: Cursor): FinalCondition {
+  const saved = p.skipNl;
+  p.skipNl = true;
+  try {
+    const first = p.next();
+    let quantifier: Quantifier = first.text as Quantifier;
+    if (first.text === '~') {
+      p.expect('exists', 'after `~` (`~exists (C)`)');
+      quantifier = '~exists';
+    }
+    return { quantifier, cond: disjunction(p), pos: first.pos };
+  } finally {
+    p.skipNl = saved;
+  }
+}
+
+function disjunction(p: Cursor): Cond {
+  let left = conjunction(p);
+  while (p.accept('\\/')) left = { kind: 'or', left, right: conjunction(p), pos: left.pos };
+  return left;
+}
+
+function conjunction(p: Cursor): Cond {
+  let left = unary(p);
+  while (p.accept('/\\')) left = { kind: 'and', left, right: unary(p), pos: left.pos };
+  return left;
+}
+
+function unary(p: Cursor): Cond {
+  const t = p.peek();
+  if (p.accept('~')) return { kind: 'not', arg: unary(p), pos: t.pos };
+  if (p.accept('(')) {
+    const c = disjunction(p);
+    p.expect(')', `to close the \`(\` at line ${t.pos.line} column ${t.pos.col}`);
+    return c;
+  }
+  if (p.accept('true')) return { kind: 'true', pos: t.pos };
+  if (p.accept('false')) return { kind: 'false', pos: t.pos };
+  if (t.kind !== 'name') p.fail(t.pos, `expected a condition (\`LOC = V\`, \`~\`, \`(\`), found ${describe(t)}`);
+  const loc = parseObservable(p);
+  const o = p.peek();
+  if (p.at('==')) p.fail(o.pos, 'expected `=` or `!=` after an observable, found `==` (conditions use a single `=`)');
+  if (!p.at('=') && !p.at('!=')) p.fail(o.pos, `expected \`=\` or \`!=\` after \`${p.slice(t, t)}\`, found ${describe(o)}`);
+  p.next();
+  return { kind: 'cmp', loc, op: o.text as '=' | '!=', value: parseValue(p), pos: t.pos };
+}
+
+function parseValue(p: Cursor): Value {
+  const t = p.peek();
+  if (t.kind === 'num') {
+    p.next();
+    return { kind: 'num', value: t.value, pos: t.pos };
+  }
+  if (t.kind === 'name') {
+    p.next();
+    return { kind: 'sym', name: t.text, pos: t.pos };
+  }
+  return p.fail(t.pos, `expected a value (a number or a name such as \`wait-for-sipi\`), found ${describe(t)}`);
+}

@@ -1,0 +1,161 @@
+// parseLitmus: text -> LitmusTest or diagnostics. A hand-written lexer and recursive-descent parser
+// (lexer.ts, parse-*.ts), then validate.ts. No I/O here: check.ts reads files.
+
+import type { Block, ConfigBlock, FinalCondition, InitBlock, LitmusTest, Observable, Pos, Settings } from './ast.js';
+import { Cursor } from './cursor.js';
+import { Diagnostic, Reporter } from './diagnostic.js';
+import { describe, lex } from './lexer.js';
+import { parseFinal, parseObservable } from './parse-cond.js';
+import { parseConfig, parseInit } from './parse-init.js';
+import { parseBody, vectorNum } from './parse-ops.js';
+import { procIndex } from './names.js';
+import { cpuRefs, validate } from './validate.js';
+
+export type ParseResult = { ok: true; test: LitmusTest } | { ok: false; errors: Diagnostic[] };
+
+export function parseLitmus(text: string, file = '<input>'): ParseResult {
+  const rep = new Reporter(file, text);
+  const p = new Cursor(lex(text, rep), rep, text);
+  const test = parseTest(p);
+  // Name and range errors leave the tree whole, so validation still runs; a syntax error may not.
+  if (test !== null && p.syntaxErrors === 0) validate(test, rep);
+  if (test === null || rep.diagnostics.length > 0) return { ok: false, errors: rep.sorted() };
+  return { ok: true, test };
+}
+
+function parseTest(p: Cursor): LitmusTest | null {
+  p.skipSeparators();
+  const head = p.peek();
+  if (!p.at('lapis')) {
+    p.error(head.pos, `expected \`lapis NAME\` to start the test, found ${describe(head)}`);
+    return null;
+  }
+  p.next();
+  const name = testName(p, head.pos);
+  p.skipSeparators();
+  let description: string | null = null;
+  if (p.peek().kind === 'str') {
+    description = p.next().text;
+    if (!p.atEnd()) p.error(p.peek().pos, `expected end of line after the description, found ${describe(p.peek())}`);
+  }
+
+  let config: ConfigBlock | null = null;
+  let init: InitBlock | null = null;
+  const blocks: Block[] = [];
+  const observe: Observable[] = [];
+  const finals: FinalCondition[] = [];
+  for (;;) {
+    p.skipSeparators();
+    const t = p.peek();
+    if (t.kind === 'eof') break;
+    try {
+      if (p.at('config')) {
+        const c = parseConfig(p);
+        if (config) p.error(t.pos, `duplicate \`config\` block: the first is at line ${config.pos.line}`);
+        else config = c;
+      } else if (p.at('init')) {
+        const i = parseInit(p);
+        if (init) p.error(t.pos, `duplicate \`init\` block: the first is at line ${init.pos.line}`);
+        else init = i;
+      } else if (p.at('observe')) {
+        p.next();
+        for (;;) {
+          observe.push(parseObservable(p));
+          if (!p.accept(',')) break;
+          skipNls(p);
+        }
+        p.endOfItem('the `observe` list');
+      } else if (p.at('exists') || p.at('forall') || (p.at('~') && p.at('exists', 1))) {
+        const f = parseFinal(p);
+        if (finals.length > 0) p.error(f.pos, `a test has exactly one final condition: the first is at line ${finals[0].pos.line}`);
+        finals.push(f);
+        p.endOfItem('the final condition');
+      } else if (t.kind === 'name' && (procIndex(t.text, 'P') !== null || procIndex(t.text, 'D') !== null)) {
+        blocks.push(parseBlock(p));
+      } else {
+        p.fail(t.pos, `expected a block (\`config\`, \`init\`, \`Pn\`, \`Pn on ...\`, \`Dn\`, \`observe\`) or a final condition (\`exists\`, \`~exists\`, \`forall\`), found ${describe(t)}`);
+      }
+    } catch (e) {
+      p.report(e);
+      syncTopLevel(p);
+    }
+  }
+  if (finals.length === 0) {
+    // After a syntax error the condition may be what failed to parse: say nothing more.
+    if (p.syntaxErrors > 0) return null;
+    p.error(p.peek().pos, 'missing final condition: expected `exists (C)`, `~exists (C)` or `forall (C)` at the end of the test');
+    return null;
+  }
+  const test: LitmusTest = { name, description, config, settings: DEFAULTS, init, blocks, observe, condition: finals[0], pos: head.pos };
+  test.settings = resolveSettings(test);
+  return test;
+}
+
+function skipNls(p: Cursor): void {
+  while (p.peek().kind === 'nl') p.next();
+}
+
+/** The test name: the rest of the `lapis` line, one word (it may contain `+`, as herd names do). */
+function testName(p: Cursor, pos: Pos): string {
+  const first = p.peek();
+  if (p.atEnd()) {
+    p.error(first.pos, `expected a test name after \`lapis\`, found ${describe(first)}`);
+    return '';
+  }
+  let last = p.next();
+  while (!(p.peek().kind === 'nl' || p.peek().kind === 'eof')) last = p.next();
+  const name = p.slice(first, last);
+  if (/\s/.test(name)) p.error(pos, `the test name must be one word, found \`${name}\``);
+  return name;
+}
+
+function parseBlock(p: Cursor): Block {
+  const t = p.next();
+  const agent = procIndex(t.text, 'D');
+  if (agent !== null) return { kind: 'agent', agent, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
+  const cpu = procIndex(t.text, 'P') ?? 0;
+  if (!p.accept('on')) return { kind: 'cpu', cpu, handler: 'main', vector: null, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
+  const h = p.expectName('`vector V`, `nmi`, `smi` or `sipi` after `on`');
+  if (h.text === 'vector') {
+    const vector = vectorNum(p, p.expectNum('a vector after `on vector`'));
+    return { kind: 'cpu', cpu, handler: 'vector', vector, body: parseBody(p, `block \`${t.text} on vector\``), pos: t.pos };
+  }
+  if (h.text !== 'nmi' && h.text !== 'smi' && h.text !== 'sipi') {
+    p.fail(h.pos, `expected \`vector V\`, \`nmi\`, \`smi\` or \`sipi\` after \`on\`, found ${describe(h)}`);
+  }
+  return { kind: 'cpu', cpu, handler: h.text, vector: null, body: parseBody(p, `block \`${t.text} on ${h.text}\``), pos: t.pos };
+}
+
+/** Recovery at the top level: skip to the next line that starts outside any braces. */
+function syncTopLevel(p: Cursor): void {
+  p.skipNl = false;
+  let depth = 0;
+  for (;;) {
+    const t = p.next();
+    if (t.kind === 'eof') return;
+    if (t.text === '{' && t.kind === 'punct') depth++;
+    if (t.text === '}' && t.kind === 'punct') depth = Math.max(0, depth - 1);
+    if (t.kind === 'nl' && depth === 0) return;
+  }
+}
+
+const DEFAULTS: Settings = { cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1 };
+
+/**
+ * Every key resolved. Without `cpus`, the test has as many CPUs as the highest Pn it names, plus one.
+ * `tsc-deadline` defaults to true on intel (CPUID.01H:ECX[24], SDM Vol 3A 11.5.4.1) and false on amd.
+ */
+function resolveSettings(test: LitmusTest): Settings {
+  const s: Settings = { ...DEFAULTS, cpus: Math.max(1, ...cpuRefs(test).map((r) => r.cpu + 1)) };
+  let tsc: boolean | null = null;
+  for (const e of test.config?.entries ?? []) {
+    if (e.key === 'cpus') s.cpus = e.value;
+    else if (e.key === 'vendor') s.vendor = e.value;
+    else if (e.key === 'x2apic') s.x2apic = e.value;
+    else if (e.key === 'tsc-deadline') tsc = e.value;
+    else if (e.key === 'ioapic') s.ioapic = e.value;
+    else if (e.key === 'timer-ratio') s.timerRatio = e.value;
+  }
+  s.tscDeadline = tsc ?? s.vendor === 'intel';
+  return s;
+}

@@ -1,0 +1,252 @@
+// Checks on a parsed test that the grammar cannot make: indices against `cpus`, duplicate blocks and items,
+// which op may appear in which block, labels, and condition values against what they compare.
+
+import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, OpKind, Pos, Value } from './ast.js';
+import { registerName } from '../arch/apic.js';
+import type { Reporter } from './diagnostic.js';
+import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, didYouMean, oneOf } from './names.js';
+import { hex, observableName } from './print.js';
+
+/** Ops only a CPU runs (they touch the CPU, its local APIC or SMM), and ops only a platform agent runs. */
+const CPU_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['apic-write', 'apic-read', 'wrmsr', 'rdmsr', 'send', 'sti', 'cli', 'hlt', 'eoi', 'rsm', 'smbase', 'ioapic-write']);
+const AGENT_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['signal', 'irq', 'msi', 'hotplug', 'unplug']);
+
+export interface CpuRef {
+  cpu: number;
+  pos: Pos;
+}
+
+/** Walks ops depth-first; `path` is the chain of enclosing `repeat` ops. */
+export function forEachOp(body: Op[], fn: (op: Op, path: Op[]) => void, path: Op[] = []): void {
+  for (const op of body) {
+    fn(op, path);
+    if (op.kind === 'repeat') forEachOp(op.body, fn, [...path, op]);
+  }
+}
+
+/** Every place the test names a CPU, in source order. */
+export function cpuRefs(test: LitmusTest): CpuRef[] {
+  const refs: CpuRef[] = [];
+  const dest = (d: Dest | null): void => {
+    if (d?.kind === 'cpu') refs.push({ cpu: d.cpu, pos: d.pos });
+  };
+  for (const it of test.init?.items ?? []) {
+    if (it.kind === 'ioapic-entry') dest(it.entry.dest);
+    else if (it.kind !== 'mem') refs.push({ cpu: it.cpu, pos: it.pos });
+  }
+  for (const b of test.blocks) {
+    if (b.kind === 'cpu') refs.push({ cpu: b.cpu, pos: b.pos });
+    forEachOp(b.body, (op) => {
+      if (op.kind === 'send' || op.kind === 'msi') dest(op.dest);
+      else if (op.kind === 'signal' && op.target !== 'all') refs.push({ cpu: op.target, pos: op.pos });
+      else if (op.kind === 'hotplug' || op.kind === 'unplug') refs.push({ cpu: op.cpu, pos: op.pos });
+    });
+  }
+  for (const o of allObservables(test)) if ('cpu' in o) refs.push({ cpu: o.cpu, pos: o.pos });
+  return refs;
+}
+
+function allObservables(test: LitmusTest): Observable[] {
+  const out = [...test.observe];
+  const walk = (c: Cond): void => {
+    if (c.kind === 'cmp') out.push(c.loc);
+    else if (c.kind === 'and' || c.kind === 'or') {
+      walk(c.left);
+      walk(c.right);
+    } else if (c.kind === 'not') walk(c.arg);
+  };
+  walk(test.condition.cond);
+  return out;
+}
+
+export function validate(test: LitmusTest, rep: Reporter): void {
+  const { cpus } = test.settings;
+  const explicit = test.config?.entries.some((e) => e.key === 'cpus') ?? false;
+  for (const r of cpuRefs(test)) {
+    if (r.cpu < cpus) continue;
+    if (explicit) rep.error(r.pos, `no CPU P${r.cpu}: the test has cpus = ${cpus} (${cpus === 1 ? 'P0 only' : `P0..P${cpus - 1}`})`);
+    else rep.error(r.pos, `no CPU P${r.cpu}: a test has at most ${MAX_CPUS} CPUs (P0..P${MAX_CPUS - 1})`);
+  }
+  checkBlocks(test, rep);
+  checkInit(test, rep);
+  checkObservables(test, rep);
+}
+
+function blockTitle(b: Block): string {
+  if (b.kind === 'agent') return `D${b.agent}`;
+  if (b.handler === 'main') return `P${b.cpu}`;
+  return `P${b.cpu} on ${b.handler === 'vector' ? `vector ${hex(b.vector ?? 0)}` : b.handler}`;
+}
+
+function checkBlocks(test: LitmusTest, rep: Reporter): void {
+  const seen = new Map<string, Block>();
+  const labelHome = new Map<string, Block>();
+  for (const b of test.blocks) {
+    const title = blockTitle(b);
+    const first = seen.get(title);
+    if (first) rep.error(b.pos, `duplicate block \`${title}\`: the first is at line ${first.pos.line}`);
+    else seen.set(title, b);
+    if (b.kind === 'agent' && b.agent >= MAX_AGENTS) rep.error(b.pos, `no agent D${b.agent}: agents are D0..D${MAX_AGENTS - 1}`);
+    forEachOp(b.body, (op) => {
+      if (op.kind === 'label' && !labelHome.has(op.name)) labelHome.set(op.name, b);
+    });
+  }
+  for (const b of test.blocks) {
+    checkOps(test, b, rep);
+    checkLabels(b, labelHome, rep);
+    if (b.kind === 'cpu' && b.handler === 'smi') checkSmiEnd(b, rep);
+  }
+}
+
+function opWord(op: Op): string {
+  switch (op.kind) {
+    case 'apic-write':
+      return 'apic write';
+    case 'apic-read':
+      return 'apic read';
+    case 'ioapic-write':
+      return 'ioapic write';
+    case 'signal':
+      return `${op.signal} -> ...`;
+    case 'smbase':
+      return 'smbase = E';
+    default:
+      return op.kind;
+  }
+}
+
+function checkOps(test: LitmusTest, b: Block, rep: Reporter): void {
+  const where = blockTitle(b);
+  const inSmi = b.kind === 'cpu' && b.handler === 'smi';
+  const inSipi = b.kind === 'cpu' && b.handler === 'sipi';
+  const svCheck = (e: Expr): void => {
+    if (e.kind === 'reg' && e.reg === 'sv' && !inSipi) rep.error(e.pos, `\`sv\` (the received SIPI vector) exists only in an \`on sipi\` block, not in \`${where}\``);
+    if (e.kind === 'bin') {
+      svCheck(e.left);
+      svCheck(e.right);
+    }
+  };
+  forEachOp(b.body, (op) => {
+    if (b.kind === 'agent' && CPU_ONLY.has(op.kind)) {
+      const hint = op.kind === 'send' ? '; an agent signals with `smi -> Pk`, `nmi -> Pk`, `init -> Pk` or `msi DEST vector V`' : '';
+      rep.error(op.pos, `\`${opWord(op)}\` is a CPU op: platform agent ${where} cannot use it${hint}`);
+    } else if (b.kind === 'cpu' && AGENT_ONLY.has(op.kind)) {
+      const hint = op.kind === 'signal' || op.kind === 'msi' ? '; a CPU sends an IPI with `send MODE [V] -> DEST`' : '';
+      rep.error(op.pos, `\`${opWord(op)}\` is a platform agent op (Dn blocks only), not a CPU op${hint}`);
+    } else if ((op.kind === 'rsm' || op.kind === 'smbase') && !inSmi) {
+      rep.error(op.pos, `\`${opWord(op)}\` is only allowed in an \`on smi\` block (it needs SMM), not in \`${where}\``);
+    }
+    if ((op.kind === 'irq' || op.kind === 'ioapic-write') && !test.settings.ioapic) {
+      rep.error(op.pos, `\`${opWord(op)}\` needs the I/O APIC, but the test has \`ioapic = false\``);
+    }
+    if (op.kind === 'if' && op.reg === 'sv') svCheck({ kind: 'reg', reg: 'sv', pos: op.pos });
+    if ('value' in op) svCheck(op.value);
+  });
+}
+
+function checkLabels(b: Block, labelHome: Map<string, Block>, rep: Reporter): void {
+  const labels = new Map<string, { pos: Pos; path: Op[] }>();
+  forEachOp(b.body, (op, path) => {
+    if (op.kind !== 'label') return;
+    const first = labels.get(op.name);
+    if (first) rep.error(op.pos, `duplicate label \`${op.name}\`: first defined at line ${first.pos.line}`);
+    else labels.set(op.name, { pos: op.pos, path });
+  });
+  forEachOp(b.body, (op, path) => {
+    if (op.kind !== 'goto' && op.kind !== 'if') return;
+    const target = labels.get(op.label);
+    if (target === undefined) {
+      const home = labelHome.get(op.label);
+      if (home !== undefined) {
+        rep.error(op.pos, `label \`${op.label}\` is in block \`${blockTitle(home)}\` (line ${home.pos.line}): a \`goto\` cannot leave its block \`${blockTitle(b)}\``);
+      } else {
+        rep.error(op.pos, `undefined label \`${op.label}\`${didYouMean(op.label, labels.keys())}`);
+      }
+    } else if (!target.path.every((r, i) => path[i] === r)) {
+      rep.error(op.pos, `\`goto ${op.label}\` jumps into a \`repeat\` body from outside it (label at line ${target.pos.line})`);
+    }
+  });
+}
+
+/** The contract: an SMM handler must end in `rsm` (SDM Vol 3C 32.13: RSM is the only way out of SMM). */
+function checkSmiEnd(b: CpuBlock, rep: Reporter): void {
+  const last = b.body[b.body.length - 1];
+  if (last === undefined) rep.error(b.pos, `the \`${blockTitle(b)}\` block is empty: an SMM handler must end with \`rsm\``);
+  else if (last.kind !== 'rsm') rep.error(last.pos, `an SMM handler must end with \`rsm\`: the last op of \`${blockTitle(b)}\` is \`${opWord(last)}\``);
+}
+
+function initKey(it: InitItem): string {
+  switch (it.kind) {
+    case 'mem':
+      return it.name;
+    case 'ioapic-entry':
+      return `ioapic.${it.pin}`;
+    case 'apic-reg':
+      return `P${it.cpu}.apic.${registerName(it.reg.offset) ?? it.reg.offset}`;
+    case 'reg':
+      return `P${it.cpu}:${it.reg}`;
+    default:
+      return `P${it.cpu}.${it.kind}`;
+  }
+}
+
+function checkInit(test: LitmusTest, rep: Reporter): void {
+  const seen = new Map<string, Pos>();
+  for (const it of test.init?.items ?? []) {
+    const key = initKey(it);
+    const first = seen.get(key);
+    if (first) rep.error(it.pos, `\`${key}\` is already initialised at line ${first.line}`);
+    else seen.set(key, it.pos);
+    if ((it.kind === 'apic-reg' || it.kind === 'smbase') && it.value > 0xffffffffn) {
+      rep.error(it.pos, `\`${key}\` is a 32-bit register: ${it.value} does not fit`);
+    }
+    if (it.kind === 'apic-mode' && it.value === 'x2apic' && !test.settings.x2apic) {
+      rep.error(it.pos, 'x2APIC mode needs `x2apic = true` in config (CPUID.01H:ECX[21], SDM Vol 3A 11.12.1)');
+    }
+    if (it.kind === 'ioapic-entry') {
+      if (!test.settings.ioapic) rep.error(it.pos, 'the test has `ioapic = false`: there is no I/O APIC to initialise');
+      const e = it.entry;
+      if (e.vector === null && (e.mode === null || e.mode === 'fixed' || e.mode === 'lowest')) {
+        rep.error(it.pos, `\`ioapic.${it.pin}\` needs a \`vector\` for ${e.mode ?? 'fixed'} delivery`);
+      }
+      if (e.dest === null) rep.error(it.pos, `\`ioapic.${it.pin}\` needs a \`dest\` (\`Pk\`, \`phys N\` or \`logical N\`)`);
+    }
+  }
+}
+
+function checkObservables(test: LitmusTest, rep: Reporter): void {
+  const seen = new Set<string>();
+  for (const o of test.observe) {
+    const name = observableName(o);
+    if (seen.has(name)) rep.error(o.pos, `\`${name}\` is already observed`);
+    seen.add(name);
+  }
+  for (const o of allObservables(test)) {
+    if (o.kind === 'remote-irr' && !test.settings.ioapic) rep.error(o.pos, 'the test has `ioapic = false`: there is no I/O APIC to observe');
+  }
+  const walk = (c: Cond): void => {
+    if (c.kind === 'cmp') checkValue(c.loc, c.value, rep);
+    else if (c.kind === 'and' || c.kind === 'or') {
+      walk(c.left);
+      walk(c.right);
+    } else if (c.kind === 'not') walk(c.arg);
+  };
+  walk(test.condition.cond);
+}
+
+function checkValue(loc: Observable, v: Value, rep: Reporter): void {
+  const name = observableName(loc);
+  const names: readonly string[] | null = loc.kind === 'activity' ? ACTIVITY_NAMES : loc.kind === 'apic-mode' ? APIC_MODE_NAMES : null;
+  if (names !== null) {
+    if (v.kind === 'sym' && names.includes(v.name)) return;
+    const found = v.kind === 'sym' ? `\`${v.name}\`${didYouMean(v.name, names)}` : `the number ${v.value}`;
+    rep.error(v.pos, `\`${name}\` is one of ${oneOf(names)}; found ${found}`);
+    return;
+  }
+  if (v.kind === 'sym') {
+    rep.error(v.pos, `\`${name}\` is a number; found the name \`${v.name}\``);
+    return;
+  }
+  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr'].includes(loc.kind);
+  if (bit && v.value > 1n) rep.error(v.pos, `\`${name}\` is 0 or 1; found ${v.value}`);
+}
