@@ -40,6 +40,9 @@ export interface ApicHost {
 /** The result of an MSR access: a #GP fault or success. SDM Vol 3A 11.12.1.3 Reserved Bit Checking. */
 export const GP = 'GP' as const;
 
+/** The largest double below 2^64: the latest TSC deadline the model can hold. */
+const MAX_DEADLINE = 2 ** 64 - 2 ** 11;
+
 /** One local APIC, a view on its words of the machine state. */
 export class LocalApic {
   constructor(
@@ -125,9 +128,12 @@ export class LocalApic {
    */
   writeApicBase(value: bigint): boolean {
     const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
-    const reservedHi = this.cfg.maxPhysAddr >= 64 ? 0 : ((0xffffffff << (this.cfg.maxPhysAddr - 32)) >>> 0);
     if (value >> 64n !== 0n || value < 0n) return false;
-    if ((lo & ApicBase.RESERVED_LOW) !== 0 || (hi & reservedHi) !== 0) return false;
+    // SDM Vol 3A 11.4.4 Local APIC Status and Location: bits at and above MAXPHYADDR are reserved, whatever
+    // MAXPHYADDR is (a 32-bit shift count of maxPhysAddr - 32 went negative below 32 and wrapped).
+    const maxPhys = BigInt(Math.max(0, Math.min(64, this.cfg.maxPhysAddr)));
+    if ((value >> maxPhys) !== 0n) return false;
+    if ((lo & ApicBase.RESERVED_LOW) !== 0) return false;
     if ((lo & ApicBase.EXTD) !== 0 && !this.cfg.x2apic) return false;
     const from = this.mode();
     const en = (lo & ApicBase.EN) !== 0, extd = (lo & ApicBase.EXTD) !== 0;
@@ -432,9 +438,13 @@ export class LocalApic {
     const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
     if (value < 0n || value >> 64n !== 0n) return false;
     if (offset === Reg.ICR_LO) {
-      if ((lo & Icr.X2APIC_LO_RESERVED) !== 0) return false;
+      // SDM Vol 3A 11.12.9 ICR Operation in x2APIC Mode: bit 12 (the xAPIC delivery status) is reserved, but
+      // only AMD faults on it; Intel ignores it (docs/spec-map.md section 5; KVM kvm_x2apic_icr_write).
+      const reserved = this.cfg.vendor === 'amd' ? Icr.X2APIC_LO_RESERVED : Icr.X2APIC_LO_RESERVED & ~Icr.DELIVERY_STATUS;
+      if ((lo & reserved) !== 0) return false;
+      const icrLo = (lo & ~Icr.DELIVERY_STATUS) >>> 0;
       this.s[this.b + A.ICR_HI] = hi;
-      this.writeIcr(lo, hi, true);
+      this.writeIcr(icrLo, hi, true);
       return true;
     }
     if (hi !== 0) return false;
@@ -469,7 +479,11 @@ export class LocalApic {
     }
     const lvt = LVT_OFFSETS.indexOf(offset);
     if (lvt >= 0 && this.hasLvt(lvt)) {
-      if (lo & ~LVT_WRITABLE[lvt]) return false;
+      let writable = LVT_WRITABLE[lvt];
+      // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: without CPUID.01H:ECX[24] bit 18 of LVT Timer is reserved, and
+      // SDM Vol 3A 11.12.1.3 Reserved Bit Checking: setting it through WRMSR raises #GP.
+      if (lvt === LvtIndex.TIMER && !this.cfg.tscDeadline) writable &= ~(2 << Lvt.TIMER_MODE_SHIFT);
+      if (lo & ~writable) return false;
       this.writeLvt(lvt, lo);
       return true;
     }
@@ -644,6 +658,9 @@ export class LocalApic {
    */
   writeTscDeadline(value: number): void {
     if (this.timerMode() !== TimerMode.TSC_DEADLINE) return;
+    // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: any non-zero value arms the timer. Values near 2^64 round up to
+    // 2^64 as a double, which set64 would store as 0 (disarmed); keep them at the largest double below 2^64.
+    if (value >= MAX_DEADLINE) value = MAX_DEADLINE;
     set64(this.s, this.b + A.TSC_DEADLINE_LO, value);
     if (value !== 0 && value <= this.host.now()) this.timerFire();
   }
@@ -675,6 +692,11 @@ export class LocalApic {
   /** SVR[9] = 0: focus processor checking enabled. SDM Vol 3A 11.9 Spurious Interrupt (Figure 11-23). */
   focusCheckingEnabled(): boolean {
     return (this.s[this.b + A.SVR] & Svr.FOCUS_DISABLED) === 0;
+  }
+
+  /** A register's value as software would read it in the current mode, without side effects; -1 if none. */
+  peek(offset: number): number {
+    return this.readRegister(offset, this.isX2apic());
   }
 
   /** Raw state words, for encodings and tests. */

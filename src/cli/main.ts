@@ -1,20 +1,109 @@
 #!/usr/bin/env node
-// The lapis command line.
-import { Command } from 'commander';
+// The lapis command line. Exit codes: 0 every answer as expected, 1 a mismatch, 2 a usage or parse error.
+import { Command, InvalidArgumentError } from 'commander';
 import { runSeeds } from './seeds.js';
+import { loadTest, printRun, profileOrThrow, runTest, UsageError } from './run.js';
+import { PROFILES } from '../sim/profiles.js';
+import { runSuite } from './suite.js';
+import { progressLine } from './progress.js';
 
 const program = new Command();
-program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM');
+program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    return n;
+  };
+}
 
 program
   .command('seeds')
-  .description('run the seed threads\' scenarios on the model and print a table')
-  .option('--trace', 'print each scenario\'s trace')
+  .description("run the seed threads' scenarios on the model and print a table")
+  .option('--trace', "print each scenario's trace")
   .action((opts: { trace?: boolean }) => {
     process.exitCode = runSeeds(opts.trace ?? false, (line) => console.log(line));
   });
 
+program
+  .command('run')
+  .description('explore every interleaving of litmus tests on the model and answer their conditions')
+  .argument('<files...>')
+  .option('--profile <name>', 'spec, or a named implementation (lapis profiles)', 'spec')
+  .option('--json', 'one JSON object per test')
+  .option('--trace', 'print the shortest run to each outcome')
+  .option('--trace-json', 'the traces as JSON')
+  .option('--max-states <n>', 'stop after this many distinct states', int('--max-states'))
+  .option('--max-depth <n>', 'do not follow runs longer than this', int('--max-depth'))
+  .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
+  .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
+  .option('--seed <n>', 'seed for --random', int('--seed'), 1)
+  .action((files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number }) => {
+    const profile = profileOrThrow(o.profile);
+    let code = 0;
+    for (const file of files) {
+      const t = loadTest(file);
+      if ('errors' in t) {
+        for (const e of t.errors) console.error(e);
+        code = 2;
+        continue;
+      }
+      const progress = progressLine(t.test.name);
+      const r = runTest(t.test, profile, {
+        maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
+        random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
+      });
+      progress.done();
+      printRun(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false }, (s) => console.log(s));
+      if (!r.answer.ok && code === 0) code = 1;
+      if (files.length > 1 && !o.json) console.log('');
+    }
+    process.exitCode = code;
+  });
+
+program
+  .command('check')
+  .description('parse and validate litmus tests only')
+  .argument('<files...>')
+  .action((files: string[]) => {
+    let code = 0;
+    for (const file of files) {
+      const t = loadTest(file);
+      if ('errors' in t) {
+        for (const e of t.errors) console.error(e);
+        code = 2;
+      } else console.log(`${file}: ok (${t.test.name})`);
+    }
+    process.exitCode = code;
+  });
+
+program
+  .command('suite')
+  .description('run every test in a directory under each profile its expectations name; a table of expected vs got')
+  .argument('<dir>')
+  .option('--junit <file>', 'also write a JUnit XML report')
+  .option('--profile <name>', 'only this profile')
+  .option('--max-states <n>', 'per test', int('--max-states'))
+  .action((dir: string, o: { junit?: string; profile?: string; maxStates?: number }) => {
+    process.exitCode = runSuite(dir, o, (s) => console.log(s));
+  });
+
+program
+  .command('profiles')
+  .description('list the profiles and how each differs from the architecture')
+  .action(() => {
+    for (const p of PROFILES) {
+      console.log(`${p.name}: ${p.description}`);
+      for (const d of p.deviations) console.log(`  - ${d.quirk}: ${d.behaviour}\n      evidence: ${d.evidence}`);
+      if (p.deviations.length === 0) console.log('  (no deviations)');
+    }
+  });
+
 program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exitCode = 2;
+  console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
 });

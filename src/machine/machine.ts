@@ -3,7 +3,8 @@
 
 import { DeliveryMode, Icr, LvtIndex, Shorthand } from '../arch/apic.js';
 import { Activity, type Vendor } from '../arch/cpu.js';
-import { HostError, checkU32 } from '../arch/errors.js';
+import { HostError, checkU32, checkVector } from '../arch/errors.js';
+import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
 import { A } from '../apic/layout.js';
 import { GP, LocalApic, type ApicConfig, type ApicHost } from '../apic/localApic.js';
 import { C, Cpu } from '../cpu/cpu.js';
@@ -34,7 +35,14 @@ export interface MachineConfig {
    */
   delivery?: 'immediate' | 'queued';
   busCapacity?: number;
+  /**
+   * Words reserved in the state for a client (a litmus simulator's program counters and registers), between
+   * the devices and the bus, so that snapshot, restore and hash cover them too. At `extraBase`.
+   */
+  extraWords?: number;
   chooseLowestPriority?: LowestPriorityChooser;
+  /** Deviations from the architecture that a profile reproduces; default none (src/arch/quirks.ts). */
+  quirks?: Partial<Quirks>;
   onTrace?: (e: TraceEvent) => void;
 }
 
@@ -67,9 +75,12 @@ export class Machine {
   readonly apics: readonly LocalApic[];
   readonly ioapic: IoApic | null;
   readonly bus: ApicBus;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority'>> & {
+  /** Where the client's `extraWords` start in `state`. */
+  readonly extraBase: number;
+  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks'>> & {
     apicIds: readonly number[];
   };
+  readonly quirks: Readonly<Quirks>;
   private readonly busBase: number;
   private readonly onTrace?: (e: TraceEvent) => void;
   private readonly choose: LowestPriorityChooser;
@@ -100,11 +111,15 @@ export class Machine {
       busCapacity: config.busCapacity ?? Math.max(64, 4 * n),
     };
     this.onTrace = config.onTrace;
+    this.quirks = Object.freeze({ ...NO_QUIRKS, ...config.quirks });
     this.choose = config.chooseLowestPriority ?? lowestIndex;
 
     const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
     const ioBase = HEADER + n * CPU_WORDS;
-    this.busBase = ioBase + ioWords;
+    const extraWords = config.extraWords ?? 0;
+    if (!Number.isInteger(extraWords) || extraWords < 0) throw new HostError('bad-argument', `extraWords must be a non-negative integer, got ${extraWords}`);
+    this.extraBase = ioBase + ioWords;
+    this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
     const apicCfg: ApicConfig = {
@@ -355,6 +370,14 @@ export class Machine {
 
   /** Put a message on the bus from `source` (0 = platform, n = CPU n-1). */
   send(source: number, m: Message): void {
+    // Host misuse throws: the record packs the vector in 8 bits, the mode in 3, the source in 9.
+    if (!Number.isInteger(source) || source < 0 || source > this.cpus.length) {
+      throw new HostError('bad-argument', `message source must be 0 (platform) or 1..${this.cpus.length} (CPU + 1), got ${source}`);
+    }
+    checkVector(m.vector);
+    if (!Number.isInteger(m.mode) || m.mode < 0 || m.mode > 7) throw new HostError('bad-argument', `delivery mode must be 0..7, got ${m.mode}`);
+    if (!Number.isInteger(m.shorthand) || m.shorthand < 0 || m.shorthand > 3) throw new HostError('bad-argument', `shorthand must be 0..3, got ${m.shorthand}`);
+    checkU32(m.destination, 'destination');
     const targets = this.scratch;
     this.bus.targets(source - 1, m, targets);
     if (m.mode === DeliveryMode.LOWEST && targets.length > 1) {
@@ -379,9 +402,13 @@ export class Machine {
     return out;
   }
 
-  /** Let in-flight message i arrive at its target. */
+  /**
+   * Let in-flight message i arrive at its target. Only an eligible record may arrive: messages from one source
+   * to one target arrive in the order sent (decision D-11), so delivering a younger one first is host misuse.
+   */
   deliver(i: number): void {
     if (!Number.isInteger(i) || i < 0 || i >= this.bus.count()) throw new HostError('bad-argument', `no in-flight message ${i}`);
+    if (!this.bus.eligible(i)) throw new HostError('bad-argument', `in-flight message ${i} is behind an older one from the same source to the same target`);
     this.arrive(this.bus.remove(i));
   }
 
@@ -399,6 +426,13 @@ export class Machine {
     switch (mode) {
       case DeliveryMode.FIXED:
       case DeliveryMode.LOWEST:
+        // SDM Vol 3A 11.11.2 Message Data Register Format: for a level-triggered message the level bit is the
+        // state of the interrupt input; a de-assert message (an MSI with trigger = level, level = 0) reports
+        // the line going inactive and raises no interrupt (as KVM __apic_accept_irq ignores it).
+        if (Msg.levelTriggered(w) && !Msg.assert(w)) {
+          if (this.tracing) this.trace('bus', t, `${DELIVERY_NAME[mode]} level de-assert 0x${vector.toString(16)}: no interrupt`);
+          return;
+        }
         c.apic.acceptFixed(vector, Msg.levelTriggered(w));
         return;
       case DeliveryMode.NMI: c.receiveNmi(); return;
@@ -423,6 +457,9 @@ export class Machine {
   restore(snapshot: Uint32Array): void {
     if (!(snapshot instanceof Uint32Array) || snapshot.length !== this.state.length) {
       throw new HostError('bad-snapshot', `snapshot has ${snapshot?.length} words, this machine ${this.state.length}`);
+    }
+    if (snapshot[this.busBase] > this.config.busCapacity) {
+      throw new HostError('bad-snapshot', `snapshot has ${snapshot[this.busBase]} messages in flight, this machine holds ${this.config.busCapacity}`);
     }
     this.state.set(snapshot);
   }

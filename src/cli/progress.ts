@@ -1,0 +1,16 @@
+// A progress line on stderr for runs longer than a second, only when stderr is a terminal.
+export function progressLine(name: string): { update: (states: number) => void; done: () => void } {
+  const tty = process.stderr.isTTY === true;
+  const t0 = Date.now();
+  let shown = false;
+  return {
+    update: (states) => {
+      if (!tty || Date.now() - t0 < 1000) return;
+      shown = true;
+      process.stderr.write(`\r${name}: ${states} states, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    },
+    done: () => {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,51 @@
+// lapis run / check: parse, explore, answer.
+import { readFileSync } from 'node:fs';
+import { parseLitmus } from '../litmus/parse.js';
+import type { LitmusTest } from '../litmus/ast.js';
+import { Simulator } from '../sim/sim.js';
+import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
+import { explore, type ExploreOptions, type ExploreResult } from '../explore/explore.js';
+import { answer, answerJson, formatAnswer, type Answer } from '../explore/answer.js';
+import { formatTrace } from '../explore/trace.js';
+
+export class UsageError extends Error {}
+
+export function loadTest(file: string): { test: LitmusTest } | { errors: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return { errors: [`${file}: cannot read: ${(e as Error).message}`] };
+  }
+  const r = parseLitmus(text, file);
+  return r.ok ? { test: r.test } : { errors: r.errors.map((d) => d.format()) };
+}
+
+export function profileOrThrow(name: string): Profile {
+  const p = findProfile(name);
+  if (!p) throw new UsageError(`unknown profile '${name}'; profiles: ${PROFILES.map((x) => x.name).join(', ')}`);
+  return p;
+}
+
+export interface RunResult {
+  answer: Answer;
+  result: ExploreResult;
+  sim: Simulator;
+}
+
+export function runTest(test: LitmusTest, profile: Profile, opts: ExploreOptions): RunResult {
+  const sim = new Simulator(test, profile);
+  const result = explore(sim, opts);
+  return { answer: answer(test, profile.name, result), result, sim };
+}
+
+export function printRun(r: RunResult, mode: { json: boolean; trace: boolean; traceJson: boolean }, print: (s: string) => void): void {
+  if (mode.json) {
+    const extra = mode.traceJson ? { traces: formatTrace(r.sim, r.result, true) } : {};
+    print(JSON.stringify({ ...(answerJson(r.answer) as object), ...extra }));
+    return;
+  }
+  for (const line of formatAnswer(r.answer)) print(line);
+  if (mode.trace) for (const line of formatTrace(r.sim, r.result, false) as string[]) print(line);
+  if (mode.traceJson) print(JSON.stringify(formatTrace(r.sim, r.result, true)));
+}

@@ -1,0 +1,225 @@
+// Exhaustive exploration of a litmus test's state space: iterative depth-first search over the simulator's
+// steps with a visited set of state hashes, Tarjan's algorithm to find cycles with no way out (non-termination),
+// bounds that end a run early (reported as complete: false, never as a false Ok), and a random-walk mode for
+// tests too large to exhaust.
+
+import type { Simulator, OutcomeValue } from '../sim/sim.js';
+import { VisitedSet } from './visited.js';
+
+export interface ExploreOptions {
+  maxStates?: number;
+  maxDepth?: number;
+  timeoutMs?: number;
+  /** Random mode: this many random runs instead of exhaustive search. */
+  random?: { runs: number; seed: number };
+  /** Called now and then with the number of states so far (for a progress line). */
+  progress?: (states: number) => void;
+}
+
+export interface Outcome {
+  key: string;
+  values: Record<string, OutcomeValue>;
+  satisfies: boolean;
+  /** Final states with this outcome. */
+  count: number;
+  /** The steps of one run reaching it, from the initial state. */
+  witness: number[];
+}
+
+export interface ExploreResult {
+  outcomes: Outcome[];
+  states: number;
+  finals: number;
+  complete: boolean;
+  /** Why exploration stopped early, when it did. */
+  cutBy: 'max-states' | 'max-depth' | 'timeout' | 'random' | null;
+  nonTerminating: boolean;
+  /** One run into a cycle with no way out, when there is one. */
+  nonTerminatingWitness: number[] | null;
+  ms: number;
+  /** Bytes of the visited-set table. */
+  visitedBytes: number;
+}
+
+interface Frame {
+  state: Uint32Array;
+  hash: number;
+  steps: number[];
+  next: number;
+  index: number;
+  lowlink: number;
+  /** Position of this state on the Tarjan stack (stable while the frame is open). */
+  tpos: number;
+  /** An edge leaves toward a state whose SCC is complete. */
+  exit: boolean;
+  selfLoop: boolean;
+  /** The step that led here from the parent frame. */
+  via: number;
+}
+
+export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
+  const t0 = performance.now();
+  if (opts.random) return randomRuns(sim, opts, t0);
+  const maxStates = opts.maxStates ?? 5_000_000;
+  const maxDepth = opts.maxDepth ?? 100_000;
+  const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
+  const m = sim.machine;
+  const visited = new VisitedSet();
+  const outcomes = new Map<string, Outcome>();
+  const stack: Frame[] = [];
+  /** Tarjan stack: hashes of states whose SCC is not complete, with their exit flags and self-loops. */
+  const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
+  let nextIndex = 0, finals = 0, cutBy: ExploreResult['cutBy'] = null;
+  let nonTerminatingWitness: number[] | null = null;
+  const pool: Uint32Array[] = [];
+
+  const path = (): number[] => stack.slice(1).map((f) => f.via);
+
+  const push = (hash: number, via: number): void => {
+    const steps: number[] = [];
+    sim.enabled(steps);
+    const state = pool.pop() ?? new Uint32Array(m.state.length);
+    state.set(m.state);
+    const index = nextIndex++;
+    visited.add(hash, index);
+    const tpos = tHash.length;
+    tHash.push(hash);
+    tExit.push(false);
+    tSelf.push(false);
+    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via });
+    if (steps.length === 0) {
+      finals++;
+      const { key, values } = sim.outcome();
+      let o = outcomes.get(key);
+      if (!o) {
+        o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: path() };
+        outcomes.set(key, o);
+      }
+      o.count++;
+    }
+  };
+
+  push(m.hash(), -1);
+  let work = 0;
+  while (stack.length > 0) {
+    const f = stack[stack.length - 1];
+    if (f.next < f.steps.length && cutBy === null) {
+      if ((++work & 1023) === 0) {
+        if (performance.now() > deadline) cutBy = 'timeout';
+        opts.progress?.(visited.size);
+      }
+      const s = f.steps[f.next++];
+      m.state.set(f.state);
+      sim.apply(s);
+      const h = m.hash();
+      const idx = visited.index(h);
+      if (idx === undefined) {
+        if (visited.size >= maxStates) {
+          cutBy = 'max-states';
+          continue;
+        }
+        if (stack.length > maxDepth) {
+          cutBy = 'max-depth';
+          continue;
+        }
+        push(h, s);
+      } else if (idx >= 0) {
+        if (h === f.hash) f.selfLoop = true;
+        if (idx < f.lowlink) f.lowlink = idx;
+      } else {
+        f.exit = true;
+      }
+      continue;
+    }
+    // All successors done: close the frame.
+    stack.pop();
+    pool.push(f.state);
+    tExit[f.tpos] = f.exit;
+    tSelf[f.tpos] = f.selfLoop;
+    const parent = stack[stack.length - 1];
+    if (f.lowlink === f.index) {
+      // f is the root of an SCC: everything above it on the Tarjan stack belongs to it.
+      const at = f.tpos;
+      let exits = false, size = 0, selfLoop = false;
+      for (let i = at; i < tHash.length; i++) {
+        exits ||= tExit[i];
+        selfLoop ||= tSelf[i];
+        visited.setIndex(tHash[i], -1);
+        size++;
+      }
+      tHash.length = at;
+      tExit.length = at;
+      tSelf.length = at;
+      if (!exits && (size > 1 || selfLoop) && cutBy === null) {
+        nonTerminatingWitness ??= [...path(), ...(f.via >= 0 ? [f.via] : [])];
+      }
+      if (parent) parent.exit = true;
+    } else if (parent && f.lowlink < parent.lowlink) {
+      parent.lowlink = f.lowlink;
+    }
+  }
+
+  return {
+    outcomes: [...outcomes.values()],
+    states: visited.size,
+    finals,
+    complete: cutBy === null,
+    cutBy,
+    nonTerminating: nonTerminatingWitness !== null,
+    nonTerminatingWitness,
+    ms: performance.now() - t0,
+    visitedBytes: visited.bytes(),
+  };
+}
+
+/** A small, seedable PRNG (mulberry32) so random runs are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreResult {
+  const { runs, seed } = opts.random!;
+  const maxDepth = opts.maxDepth ?? 100_000;
+  const rand = prng(seed);
+  const m = sim.machine;
+  const root = m.snapshot();
+  const outcomes = new Map<string, Outcome>();
+  const seen = new VisitedSet();
+  let finals = 0;
+  const steps: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    m.restore(root);
+    const path: number[] = [];
+    for (let d = 0; d < maxDepth; d++) {
+      seen.add(m.hash(), -1);
+      sim.enabled(steps);
+      if (steps.length === 0) {
+        finals++;
+        const { key, values } = sim.outcome();
+        let o = outcomes.get(key);
+        if (!o) {
+          o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: [...path] };
+          outcomes.set(key, o);
+        }
+        o.count++;
+        break;
+      }
+      const s = steps[Math.floor(rand() * steps.length)];
+      path.push(s);
+      sim.apply(s);
+    }
+    opts.progress?.(seen.size);
+  }
+  m.restore(root);
+  return {
+    outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy: 'random',
+    nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
+  };
+}

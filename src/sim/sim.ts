@@ -1,0 +1,733 @@
+// The litmus simulator: a compiled test running on the model's Machine, one scheduler step at a time.
+// A step is one of: a CPU's next op or its taking of a pending event (whichever the architecture makes it do
+// next), a platform agent's next op, the arrival of one in-flight message at its target, or the passing of
+// virtual time to the next deadline. The explorer chooses among the enabled steps; every choice is a race a
+// real machine could run. All simulator state (program counters, handler frames, registers, memory, counts)
+// lives in the machine's state array, so a state is one Uint32Array.
+
+import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_APIC_BASE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
+import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, type VmxMode } from '../arch/cpu.js';
+import { A } from '../apic/layout.js';
+import { EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
+import type { Cpu } from '../cpu/cpu.js';
+import { Machine, type TraceEvent } from '../machine/machine.js';
+import { Msg } from '../machine/bus.js';
+import type { Cond, Dest, Expr, InitItem, LitmusTest, Observable, SendOp, Value } from '../litmus/ast.js';
+import { observableName } from '../litmus/print.js';
+import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type Insn, type ProcCode, type Program } from './program.js';
+import { DEFAULT_PROFILE, type Profile } from './profiles.js';
+
+export const enum StepKind {
+  CPU = 0,
+  AGENT = 1,
+  DELIVER = 2,
+  TIME = 3,
+}
+export function stepKind(s: number): StepKind {
+  return (s & 3) as StepKind;
+}
+export function stepIndex(s: number): number {
+  return s >>> 2;
+}
+const step = (k: StepKind, i: number): number => (i << 2) | k;
+
+/** Frame kinds on a CPU's handler stack. */
+const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2;
+
+const MASK64 = (1n << 64n) - 1n;
+
+export class SimError extends Error {
+  override readonly name = 'SimError';
+}
+
+export type OutcomeValue = number | bigint | string;
+
+export class Simulator {
+  readonly machine: Machine;
+  readonly program: Program;
+  readonly observables: Observable[];
+  private readonly s: Uint32Array;
+  private readonly base: number;
+  private readonly scratch: number[] = [];
+  private traceSink: ((line: string) => void) | null = null;
+
+  constructor(test: LitmusTest | Program, readonly profile: Profile = DEFAULT_PROFILE) {
+    this.program = 'blocks' in test ? compile(test) : test;
+    const st = this.program.test.settings;
+    this.machine = new Machine({
+      cpus: st.cpus, vendor: st.vendor, x2apic: st.x2apic, tscDeadline: st.tscDeadline, ioapic: st.ioapic,
+      timerRatio: st.timerRatio, delivery: 'queued', extraWords: this.program.words, quirks: profile.quirks,
+      busCapacity: Math.max(64, 8 * st.cpus),
+      onTrace: (e: TraceEvent) => this.traceSink?.(`${e.cpu >= 0 ? `P${e.cpu}` : 'platform'} ${e.text}`),
+    });
+    this.s = this.machine.state;
+    this.base = this.machine.extraBase;
+    const seen = new Set<string>();
+    this.observables = observablesOf(this.program.test).filter((o) => {
+      const k = observableName(o);
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
+    this.reset();
+  }
+
+  /** Lines describing what the model does, while `fn` runs (for witness traces). */
+  traced<T>(sink: (line: string) => void, fn: () => T): T {
+    this.traceSink = sink;
+    try {
+      return fn();
+    } finally {
+      this.traceSink = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- state words
+
+  private w(code: ProcCode, off: number): number {
+    return this.base + code.base + off;
+  }
+  private pc(code: ProcCode): number {
+    return this.s[this.w(code, P.PC)];
+  }
+  private setPc(code: ProcCode, pc: number): void {
+    this.s[this.w(code, P.PC)] = pc >>> 0;
+  }
+  private regAt(code: ProcCode, name: string): number {
+    const slot = code.regs.get(name);
+    if (slot === undefined) throw new SimError(`register ${name} has no slot`);
+    return this.w(code, FIXED_WORDS + code.counts.size + 2 * slot);
+  }
+  private getReg(code: ProcCode, cpu: Cpu | null, name: string): bigint {
+    if (name === 'sv') return BigInt(cpu?.sipiVector() ?? 0);
+    const at = this.regAt(code, name);
+    return (BigInt(this.s[at + 1]) << 32n) | BigInt(this.s[at]);
+  }
+  private setReg(code: ProcCode, name: string, v: bigint): void {
+    const at = this.regAt(code, name);
+    v &= MASK64;
+    this.s[at] = Number(v & 0xffffffffn);
+    this.s[at + 1] = Number(v >> 32n);
+  }
+  private memAt(name: string): number {
+    const slot = this.program.memory.get(name);
+    if (slot === undefined) throw new SimError(`memory word ${name} has no slot`);
+    return this.base + this.program.memoryBase + 2 * slot;
+  }
+  mem(name: string): bigint {
+    const at = this.memAt(name);
+    return (BigInt(this.s[at + 1]) << 32n) | BigInt(this.s[at]);
+  }
+  private setMem(name: string, v: bigint): void {
+    const at = this.memAt(name);
+    v &= MASK64;
+    this.s[at] = Number(v & 0xffffffffn);
+    this.s[at + 1] = Number(v >> 32n);
+  }
+  private count(code: ProcCode, key: number | 'nmi' | 'smi' | 'sipi'): void {
+    const slot = code.counts.get(key);
+    if (slot !== undefined) this.s[this.w(code, FIXED_WORDS + slot)]++;
+  }
+  private waitUntil(code: ProcCode): number {
+    const at = this.w(code, P.WAIT_LO);
+    return this.s[at + 1] * 0x100000000 + this.s[at];
+  }
+  private setWait(code: ProcCode, t: number): void {
+    const at = this.w(code, P.WAIT_LO);
+    this.s[at] = t >>> 0;
+    this.s[at + 1] = Math.floor(t / 0x100000000);
+    this.s[this.w(code, P.WAIT_DEPTH)] = this.s[this.w(code, P.DEPTH)];
+  }
+  /** A `wait` is in force at the current handler depth and its time has not come. */
+  private waiting(code: ProcCode): boolean {
+    const t = this.waitUntil(code);
+    if (t === 0) return false;
+    if (this.s[this.w(code, P.WAIT_DEPTH)] !== this.s[this.w(code, P.DEPTH)]) return false;
+    return t > this.machine.now();
+  }
+
+  private eval(e: Expr, code: ProcCode, cpu: Cpu | null): bigint {
+    switch (e.kind) {
+      case 'num': return e.value;
+      case 'reg': return this.getReg(code, cpu, e.reg);
+      case 'bin': {
+        const a = this.eval(e.left, code, cpu), b = this.eval(e.right, code, cpu);
+        switch (e.op) {
+          case '+': return (a + b) & MASK64;
+          case '-': return (a - b) & MASK64;
+          case '&': return a & b;
+          case '|': return a | b;
+          case '^': return a ^ b;
+          case '<<': return b >= 64n ? 0n : (a << b) & MASK64;
+          case '>>': return b >= 64n ? 0n : a >> b;
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- the initial state
+
+  /**
+   * The initial state (docs/litmus.md, "Initial state"): a CPU with a main block starts active as an OS would
+   * leave it (APIC software-enabled with spurious vector 0xFF, IF = 1); one without starts in wait-for-SIPI in its
+   * INIT state. `init` items then apply in order.
+   */
+  reset(): void {
+    const m = this.machine, test = this.program.test;
+    m.powerOn();
+    for (let c = 0; c < this.program.cpus.length; c++) {
+      const code = this.program.cpus[c], cpu = m.cpus[c];
+      this.setPc(code, NO_PC);
+      if (code.main >= 0) {
+        cpu.setActivity(Activity.ACTIVE);
+        m.apicWrite(c, Reg.SVR, 0x1ff);
+        cpu.setIf(true);
+        this.setPc(code, code.main);
+      } else {
+        cpu.setActivity(Activity.WAIT_FOR_SIPI);
+      }
+    }
+    for (const a of this.program.agents) this.setPc(a, a.main);
+    for (const it of test.init?.items ?? []) this.applyInit(it);
+  }
+
+  private applyInit(it: InitItem): void {
+    const m = this.machine;
+    switch (it.kind) {
+      case 'mem': this.setMem(it.name, it.value); return;
+      case 'activity': {
+        const act = ACTIVITY_NAMES.indexOf(it.value) as Activity;
+        const cpu = m.cpus[it.cpu], code = this.program.cpus[it.cpu];
+        if (act === Activity.UNPLUGGED) {
+          cpu.unplug();
+          this.setPc(code, NO_PC);
+        } else {
+          cpu.setActivity(act);
+          if (act === Activity.WAIT_FOR_SIPI || act === Activity.SHUTDOWN) this.setPc(code, NO_PC);
+          else if (this.pc(code) === NO_PC) this.setPc(code, code.main >= 0 ? code.main : PC_IDLE);
+        }
+        return;
+      }
+      case 'apic-mode': {
+        const lo = ApicBase.DEFAULT_BASE | (it.cpu === 0 ? ApicBase.BSP : 0);
+        const apic = m.apics[it.cpu];
+        const en = it.value === 'disabled' ? 0 : ApicBase.EN, extd = it.value === 'x2apic' ? ApicBase.EXTD : 0;
+        // Through xAPIC when going to x2APIC, as software must (SDM Vol 3A 11.12.5).
+        if (it.value === 'x2apic' && apic.mode() === 'disabled') apic.writeApicBase(BigInt(lo | ApicBase.EN));
+        apic.writeApicBase(BigInt(lo | en | extd));
+        return;
+      }
+      case 'apic-reg': this.initApicReg(it.cpu, it.reg.offset, it.value); return;
+      case 'smbase': m.cpus[it.cpu].setSmbase(Number(it.value)); return;
+      case 'if': m.cpus[it.cpu].setIf(it.value === 1); return;
+      case 'vmx': m.cpus[it.cpu].setVmx(VMX_MODE_NAMES.indexOf(it.value) as VmxMode); return;
+      case 'reg': this.setReg(this.program.cpus[it.cpu], it.reg, it.value); return;
+      case 'ioapic-entry': {
+        const io = m.ioapic;
+        if (!io) throw new SimError('init sets an I/O APIC entry but config says ioapic = false');
+        const e = it.entry;
+        const modes = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
+        let lo = (e.vector ?? 0) | (modes.indexOf(e.mode ?? 'fixed') << 8);
+        let dest = 0;
+        if (e.dest) {
+          const d = this.destination(e.dest, -1);
+          if (d.logical) lo |= 1 << 11;
+          dest = d.destination & 0xff;
+        }
+        if (e.polarity === 'low') lo |= 1 << 13;
+        if (e.trigger === 'level') lo |= 1 << 15;
+        if (e.mask === 1) lo |= 1 << 16;
+        io.writeRegister(0x11 + 2 * it.pin, dest << 24);
+        io.writeRegister(0x10 + 2 * it.pin, lo);
+        return;
+      }
+    }
+  }
+
+  /** An `init` register value: written as software would, except state no write reaches (IRR/ISR/TMR, ESR, ICR). */
+  private initApicReg(c: number, offset: number, value: bigint): void {
+    const apic = this.machine.apics[c], v = Number(value & 0xffffffffn);
+    if (offset >= Reg.ISR0 && offset < Reg.ESR) {
+      const which = (offset - Reg.ISR0) >> 7, i = ((offset - Reg.ISR0) >> 4) & 7;
+      apic.setWord([A.ISR, A.TMR, A.IRR][which] + i, v);
+      return;
+    }
+    if (offset === Reg.ESR) return apic.setWord(A.ESR, v);
+    if (offset === Reg.ICR_LO) return apic.setWord(A.ICR_LO, v);
+    if (offset === Reg.ICR_HI) return apic.setWord(A.ICR_HI, v);
+    if (offset === Reg.ID) return apic.setWord(A.ID, apic.isX2apic() ? v : v >>> 24);
+    if (apic.isX2apic()) apic.x2apicWrite(X2APIC_MSR_BASE + (offset >> 4), BigInt(v));
+    else apic.xapicWrite(offset, v);
+  }
+
+  // ---------------------------------------------------------------- enabled steps
+
+  /** The CPU's next step, if it has one: a pending event it must take, or its next op. */
+  private cpuEnabled(c: number): boolean {
+    const cpu = this.machine.cpus[c];
+    if (!cpu.present()) return false;
+    if (nextEvent(cpu) !== EventKind.NONE) return true;
+    if (cpu.activity() !== Activity.ACTIVE) return false;
+    const code = this.program.cpus[c];
+    const pc = this.pc(code);
+    if (pc === NO_PC) return false;
+    return this.opEnabled(code.insns[pc], code, cpu);
+  }
+
+  private opEnabled(op: Insn, code: ProcCode, cpu: Cpu | null): boolean {
+    if (this.waiting(code)) return false;
+    if (op.kind === 'await') return this.awaitHolds(op, code, cpu);
+    if (op.kind === 'end' && op.main === false && cpu === null) return false;
+    return true;
+  }
+
+  private awaitHolds(op: Extract<Insn, { kind: 'await' }>, code: ProcCode, cpu: Cpu | null): boolean {
+    const v = this.mem(op.loc), want = this.eval(op.value, code, cpu);
+    return op.cmp === '==' ? v === want : v !== want;
+  }
+
+  private agentEnabled(a: number): boolean {
+    const code = this.program.agents[a];
+    const pc = this.pc(code);
+    if (pc === NO_PC) return false;
+    const op = code.insns[pc];
+    if (op.kind === 'end') return false;
+    return this.opEnabled(op, code, null);
+  }
+
+  /** Whether a process's only enabled step is a `pause` (it does not hold time back). */
+  private pausing(code: ProcCode): boolean {
+    const pc = this.pc(code);
+    return pc !== NO_PC && code.insns[pc].kind === 'pause';
+  }
+
+  /** Fill `out` with every enabled step. Time passes only when nothing but `pause` steps are enabled. */
+  enabled(out: number[]): void {
+    out.length = 0;
+    let holdsTime = false;
+    const m = this.machine;
+    for (let c = 0; c < this.program.cpus.length; c++) {
+      if (!this.cpuEnabled(c)) continue;
+      out.push(step(StepKind.CPU, c));
+      if (!(nextEvent(m.cpus[c]) === EventKind.NONE && this.pausing(this.program.cpus[c]))) holdsTime = true;
+    }
+    for (let a = 0; a < this.program.agents.length; a++) {
+      if (!this.agentEnabled(a)) continue;
+      out.push(step(StepKind.AGENT, a));
+      if (!this.pausing(this.program.agents[a])) holdsTime = true;
+    }
+    const bus = m.bus;
+    for (let i = 0; i < bus.count(); i++) {
+      if (bus.eligible(i)) {
+        out.push(step(StepKind.DELIVER, i));
+        holdsTime = true;
+      }
+    }
+    if (!holdsTime && this.nextTime() < Infinity) out.push(step(StepKind.TIME, 0));
+  }
+
+  /** The next virtual time something happens: a timer, or the end of a `wait`. */
+  nextTime(): number {
+    const now = this.machine.now();
+    let t = this.machine.nextDeadline();
+    const consider = (code: ProcCode): void => {
+      const w = this.waitUntil(code);
+      if (w > now && w < t) t = w;
+    };
+    for (const c of this.program.cpus) consider(c);
+    for (const a of this.program.agents) consider(a);
+    return t;
+  }
+
+  // ---------------------------------------------------------------- taking a step
+
+  apply(s: number): void {
+    switch (stepKind(s)) {
+      case StepKind.CPU: return this.cpuStep(stepIndex(s));
+      case StepKind.AGENT: return this.agentStep(stepIndex(s));
+      case StepKind.DELIVER: return this.deliverStep(stepIndex(s));
+      case StepKind.TIME: {
+        const t = this.nextTime();
+        this.traceSink?.(`time: advance to ${t}`);
+        this.machine.advanceTo(t);
+        return;
+      }
+    }
+  }
+
+  /** A one-line description of a step, before it is taken. */
+  describe(s: number): string {
+    switch (stepKind(s)) {
+      case StepKind.CPU: {
+        const c = stepIndex(s), cpu = this.machine.cpus[c];
+        const ev = nextEvent(cpu);
+        if (ev !== EventKind.NONE) return `P${c} takes ${['', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'interrupt'][ev]}`;
+        const code = this.program.cpus[c];
+        return `P${c} ${describeInsn(code.insns[this.pc(code)])}`;
+      }
+      case StepKind.AGENT: {
+        const code = this.program.agents[stepIndex(s)];
+        return `D${this.agentName(stepIndex(s))} ${describeInsn(code.insns[this.pc(code)])}`;
+      }
+      case StepKind.DELIVER: {
+        const w = this.machine.bus.record(stepIndex(s));
+        const src = Msg.source(w);
+        return `bus: ${['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'][Msg.mode(w)]}${Msg.mode(w) === DeliveryMode.FIXED || Msg.mode(w) === DeliveryMode.LOWEST || Msg.mode(w) === DeliveryMode.STARTUP ? ` 0x${Msg.vector(w).toString(16)}` : ''} from ${src === 0 ? 'platform' : `P${src - 1}`} arrives at P${Msg.target(w)}`;
+      }
+      case StepKind.TIME:
+        return `time passes to ${this.nextTime()}`;
+    }
+  }
+
+  private agentName(a: number): number {
+    for (const [name, i] of this.program.agentIndex) if (i === a) return name;
+    return a;
+  }
+
+  private deliverStep(i: number): void {
+    const m = this.machine;
+    const w = m.bus.record(i);
+    const t = Msg.target(w), cpu = m.cpus[t];
+    const before = cpu.activity();
+    m.deliver(i);
+    if (before === Activity.WAIT_FOR_SIPI && cpu.activity() === Activity.ACTIVE && Msg.mode(w) === DeliveryMode.STARTUP) {
+      const code = this.program.cpus[t];
+      this.s[this.w(code, P.DEPTH)] = 0;
+      this.setWait(code, 0);
+      this.count(code, 'sipi');
+      this.setPc(code, code.sipi >= 0 ? code.sipi : PC_IDLE);
+      if (code.sipi < 0) cpu.hlt();
+    }
+  }
+
+  private pushFrame(code: ProcCode, returnPc: number, savedIf: boolean, kind: number): void {
+    const d = this.s[this.w(code, P.DEPTH)];
+    if (d >= MAX_DEPTH) throw new SimError(`handlers nested deeper than ${MAX_DEPTH}`);
+    const at = this.w(code, P.FRAMES + 2 * d);
+    this.s[at] = returnPc >>> 0;
+    this.s[at + 1] = (savedIf ? 1 : 0) | (kind << 1);
+    this.s[this.w(code, P.DEPTH)] = d + 1;
+  }
+
+  private popFrame(code: ProcCode): { pc: number; savedIf: boolean } {
+    const d = this.s[this.w(code, P.DEPTH)] - 1;
+    if (d < 0) throw new SimError('return from a handler with no frame');
+    const at = this.w(code, P.FRAMES + 2 * d);
+    const r = { pc: this.s[at], savedIf: (this.s[at + 1] & 1) !== 0 };
+    this.s[at] = 0;
+    this.s[at + 1] = 0;
+    this.s[this.w(code, P.DEPTH)] = d;
+    return r;
+  }
+
+  private cpuStep(c: number): void {
+    const m = this.machine, cpu = m.cpus[c], code = this.program.cpus[c];
+    if (nextEvent(cpu) !== EventKind.NONE) return this.takeEvent(c, cpu, code);
+    const pc = this.pc(code);
+    const op = code.insns[pc];
+    cpu.beginInstruction();
+    const next = this.execCpu(op, c, cpu, code);
+    if (next !== undefined) this.setPc(code, next);
+  }
+
+  private takeEvent(c: number, cpu: Cpu, code: ProcCode): void {
+    const pc = this.pc(code);
+    const ifBefore = cpu.interruptsEnabled();
+    const taken = takeEvent(cpu);
+    const kind = eventKind(taken), vector = eventVector(taken);
+    switch (kind) {
+      case EventKind.SMI:
+        this.pushFrame(code, pc, false, FRAME_SMM);
+        this.count(code, 'smi');
+        this.setPc(code, code.smi >= 0 ? code.smi : PC_RSM);
+        return;
+      case EventKind.INIT:
+        this.s.fill(0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
+        this.setWait(code, 0);
+        // The BSP restarts at the reset vector: in a litmus test, its main block from the top (docs/litmus.md).
+        this.setPc(code, cpu.activity() === Activity.ACTIVE ? (code.main >= 0 ? code.main : PC_IDLE) : NO_PC);
+        return;
+      case EventKind.INIT_VMEXIT:
+        this.traceSink?.(`P${c} init: VM exit to VMX root`);
+        return;
+      case EventKind.NMI:
+        this.pushFrame(code, pc, ifBefore, FRAME_NMI);
+        cpu.setIf(false);
+        this.count(code, 'nmi');
+        this.setPc(code, code.nmi >= 0 ? code.nmi : PC_IRET);
+        this.traceSink?.(`P${c} nmi: enter handler`);
+        return;
+      case EventKind.EXTINT:
+      case EventKind.INTR: {
+        this.pushFrame(code, pc, ifBefore, FRAME_INTR);
+        cpu.setIf(false);
+        this.count(code, vector);
+        const h = code.vectors.get(vector);
+        this.setPc(code, h ?? PC_IRET);
+        this.traceSink?.(`P${c} interrupt: vector 0x${vector.toString(16)}${h === undefined ? ' (no handler: IRET)' : ''}`);
+        return;
+      }
+    }
+  }
+
+  private fault(code: ProcCode, c: number, what: string): void {
+    this.s[this.w(code, P.FAULTS)]++;
+    this.traceSink?.(`P${c} #GP: ${what}`);
+  }
+
+  /** Execute one CPU op; returns the next PC (undefined: unchanged by the op itself). */
+  private execCpu(op: Insn, c: number, cpu: Cpu, code: ProcCode): number | undefined {
+    const m = this.machine, pc = this.pc(code), next = pc + 1;
+    switch (op.kind) {
+      case 'store': this.setMem(op.loc, this.eval(op.value, code, cpu)); return next;
+      case 'load': this.setReg(code, op.reg, this.mem(op.loc)); return next;
+      case 'assign': this.setReg(code, op.reg, this.eval(op.value, code, cpu)); return next;
+      case 'await': return next;
+      case 'apic-write': m.apicWrite(c, op.reg.offset, Number(this.eval(op.value, code, cpu) & 0xffffffffn)); return next;
+      case 'apic-read': this.setReg(code, op.dst, BigInt(m.apicRead(c, op.reg.offset) ?? 0)); return next;
+      case 'wrmsr': {
+        const r = m.wrmsr(c, op.msr.index, this.eval(op.value, code, cpu));
+        if (!r.ok) this.fault(code, c, `wrmsr 0x${op.msr.index.toString(16)}`);
+        return next;
+      }
+      case 'rdmsr': {
+        const r = m.rdmsr(c, op.msr.index);
+        if (r.ok) this.setReg(code, op.dst, r.value);
+        else this.fault(code, c, `rdmsr 0x${op.msr.index.toString(16)}`);
+        return next;
+      }
+      case 'send': this.send(op, c, code); return next;
+      case 'sti': cpu.sti(); return next;
+      case 'cli': cpu.cli(); return next;
+      case 'hlt': cpu.hlt(); return next;
+      case 'pause': case 'nop': return next;
+      case 'eoi':
+        if (m.apics[c].isX2apic()) m.wrmsr(c, X2APIC_MSR_BASE + (Reg.EOI >> 4), 0n);
+        else m.apicWrite(c, Reg.EOI, 0);
+        return next;
+      case 'rsm': {
+        if (!cpu.rsm()) {
+          this.fault(code, c, 'rsm outside SMM (#UD)');
+          return next;
+        }
+        const f = this.popFrame(code);
+        if (f.pc === PC_IDLE && cpu.activity() === Activity.ACTIVE) cpu.hlt();
+        return f.pc;
+      }
+      case 'iret': {
+        const f = this.popFrame(code);
+        cpu.iret(f.savedIf);
+        if (f.pc === PC_IDLE) cpu.hlt();
+        return f.pc;
+      }
+      case 'end':
+        if (op.main) this.s[this.w(code, P.FLAGS)] |= 1;
+        cpu.hlt();
+        return PC_IDLE;
+      case 'smbase': cpu.writeSaveStateSmbase(Number(this.eval(op.value, code, cpu) & 0xffffffffn)); return next;
+      case 'wait': this.setWait(code, m.now() + op.ticks * this.program.test.settings.timerRatio); return next;
+      case 'goto': return op.target;
+      case 'if': return this.compare(this.getReg(code, cpu, op.reg), op.cmp, this.eval(op.value, code, cpu)) ? op.target : next;
+      case 'ioapic-write': {
+        const io = m.ioapic;
+        if (io) io.writeRegister(op.reg.index, Number(this.eval(op.value, code, cpu) & 0xffffffffn));
+        return next;
+      }
+      default:
+        throw new SimError(`op ${op.kind} cannot run on a CPU`);
+    }
+  }
+
+  private compare(a: bigint, cmp: string, b: bigint): boolean {
+    switch (cmp) {
+      case '==': return a === b;
+      case '!=': return a !== b;
+      case '<': return a < b;
+      case '>': return a > b;
+      case '<=': return a <= b;
+      default: return a >= b;
+    }
+  }
+
+  /** Resolve a litmus destination to ICR fields. `Pk` is physical with Pk's current APIC ID. */
+  private destination(d: Dest, _self: number): { shorthand: Shorthand; logical: boolean; destination: number } {
+    switch (d.kind) {
+      case 'cpu': return { shorthand: Shorthand.NONE, logical: false, destination: this.machine.apics[d.cpu].id() };
+      case 'phys': return { shorthand: Shorthand.NONE, logical: false, destination: d.id };
+      case 'logical': return { shorthand: Shorthand.NONE, logical: true, destination: d.mask };
+      case 'self': return { shorthand: Shorthand.SELF, logical: false, destination: 0 };
+      case 'all': return { shorthand: Shorthand.ALL, logical: false, destination: 0 };
+      case 'others': return { shorthand: Shorthand.OTHERS, logical: false, destination: 0 };
+    }
+  }
+
+  /** `send`: the ICR write(s) a kernel would do (xAPIC: ICR_HI then ICR_LO as one step; x2APIC: one WRMSR). */
+  private send(op: SendOp, c: number, code: ProcCode): void {
+    const m = this.machine, apic = m.apics[c];
+    const modes = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
+    const d = this.destination(op.dest, c);
+    const level = op.level ?? 'assert', trigger = op.trigger ?? 'edge';
+    const lo = (op.vector ?? 0) | (modes.indexOf(op.mode) << Icr.DELIVERY_MODE_SHIFT) | (d.logical ? Icr.DEST_LOGICAL : 0)
+      | (level === 'assert' ? Icr.LEVEL_ASSERT : 0) | (trigger === 'level' ? Icr.TRIGGER_LEVEL : 0) | (d.shorthand << Icr.SHORTHAND_SHIFT);
+    if (apic.isX2apic()) {
+      const r = m.wrmsr(c, X2APIC_MSR_BASE + (Reg.ICR_LO >> 4), (BigInt(d.destination >>> 0) << 32n) | BigInt(lo >>> 0));
+      if (!r.ok) this.fault(code, c, 'wrmsr X2APIC_ICR');
+    } else {
+      m.apicWrite(c, Reg.ICR_HI, (d.destination & 0xff) << 24);
+      m.apicWrite(c, Reg.ICR_LO, lo);
+    }
+  }
+
+  private agentStep(a: number): void {
+    const code = this.program.agents[a], m = this.machine;
+    const pc = this.pc(code), op = code.insns[pc], next = pc + 1;
+    let to = next;
+    switch (op.kind) {
+      case 'store': this.setMem(op.loc, this.eval(op.value, code, null)); break;
+      case 'load': this.setReg(code, op.reg, this.mem(op.loc)); break;
+      case 'assign': this.setReg(code, op.reg, this.eval(op.value, code, null)); break;
+      case 'await': case 'pause': case 'nop': break;
+      case 'wait': this.setWait(code, m.now() + op.ticks * this.program.test.settings.timerRatio); break;
+      case 'goto': to = op.target; break;
+      case 'if': if (this.compare(this.getReg(code, null, op.reg), op.cmp, this.eval(op.value, code, null))) to = op.target; break;
+      case 'signal': {
+        const targets = op.target === 'all' ? m.cpus.map((c) => c.index) : [op.target];
+        for (const t of targets) {
+          if (op.signal === 'smi') m.smi(t);
+          else if (op.signal === 'nmi') m.nmi(t);
+          else m.init(t);
+        }
+        break;
+      }
+      case 'irq': {
+        if (!m.ioapic) throw new SimError('irq: config says ioapic = false');
+        if (op.action === 'pulse') m.pulse(op.gsi);
+        else m.irq(op.gsi, op.action === 'assert');
+        break;
+      }
+      case 'msi': {
+        const d = this.destination(op.dest, -1);
+        const mode = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'].indexOf(op.mode ?? 'fixed') as DeliveryMode;
+        m.send(0, { vector: op.vector, mode, levelTriggered: false, assert: true, logical: d.logical, shorthand: d.shorthand, destination: d.destination, x2apic: m.apics.some((x) => x.isX2apic()) && d.destination > 0xff });
+        break;
+      }
+      case 'hotplug': {
+        m.hotplug(op.cpu);
+        this.setPc(this.program.cpus[op.cpu], NO_PC);
+        break;
+      }
+      case 'unplug': {
+        m.unplug(op.cpu);
+        const cc = this.program.cpus[op.cpu];
+        this.s.fill(0, this.w(cc, P.FLAGS), this.w(cc, P.FRAMES + 2 * MAX_DEPTH));
+        this.setPc(cc, NO_PC);
+        break;
+      }
+      case 'end': to = NO_PC; break;
+      default: throw new SimError(`op ${op.kind} cannot run on an agent`);
+    }
+    this.setPc(code, to);
+  }
+
+  // ---------------------------------------------------------------- observables and the condition
+
+  /** The value of an observable in the current state. */
+  value(o: Observable): OutcomeValue {
+    const m = this.machine;
+    switch (o.kind) {
+      case 'mem': return this.mem(o.name);
+      case 'reg': return this.getReg(this.program.cpus[o.cpu], m.cpus[o.cpu], o.reg);
+      case 'agent-reg': {
+        const a = this.program.agentIndex.get(o.agent);
+        return a === undefined ? 0n : this.getReg(this.program.agents[a], null, o.reg);
+      }
+      case 'activity': return ACTIVITY_NAMES[m.cpus[o.cpu].activity()];
+      case 'smm': return m.cpus[o.cpu].inSmm() ? 1 : 0;
+      case 'done': return (this.s[this.w(this.program.cpus[o.cpu], P.FLAGS)] & 1) as number;
+      case 'faults': return this.s[this.w(this.program.cpus[o.cpu], P.FAULTS)];
+      case 'smbase': return m.cpus[o.cpu].smbase();
+      case 'apic-mode': return m.apics[o.cpu].mode();
+      case 'count': {
+        const code = this.program.cpus[o.cpu], slot = code.counts.get(o.of);
+        return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+      }
+      case 'irr': return m.apics[o.cpu].irr(o.vector) ? 1 : 0;
+      case 'isr': return m.apics[o.cpu].isr(o.vector) ? 1 : 0;
+      case 'tmr': return m.apics[o.cpu].tmr(o.vector) ? 1 : 0;
+      case 'apic-reg': return Math.max(m.apics[o.cpu].peek(o.reg.offset), 0);
+      case 'remote-irr': return m.ioapic?.remoteIrr(o.pin) ? 1 : 0;
+    }
+  }
+
+  holds(c: Cond): boolean {
+    switch (c.kind) {
+      case 'true': return true;
+      case 'false': return false;
+      case 'not': return !this.holds(c.arg);
+      case 'and': return this.holds(c.left) && this.holds(c.right);
+      case 'or': return this.holds(c.left) || this.holds(c.right);
+      case 'cmp': {
+        const eq = valueEquals(this.value(c.loc), c.value);
+        return c.op === '=' ? eq : !eq;
+      }
+    }
+  }
+
+  /** The outcome key and values of the current (final) state. */
+  outcome(): { key: string; values: Record<string, OutcomeValue> } {
+    const values: Record<string, OutcomeValue> = {};
+    const parts: string[] = [];
+    for (const o of this.observables) {
+      const name = observableName(o), v = this.value(o);
+      values[name] = v;
+      parts.push(`${name}=${formatValue(v)}`);
+    }
+    return { key: parts.join('; '), values };
+  }
+}
+
+export function valueEquals(v: OutcomeValue, want: Value): boolean {
+  if (want.kind === 'sym') return typeof v === 'string' && v === want.name;
+  if (typeof v === 'string') return false;
+  return BigInt(v) === want.value;
+}
+
+export function formatValue(v: OutcomeValue): string {
+  if (typeof v === 'string') return v;
+  const n = BigInt(v);
+  return n > 9n ? `0x${n.toString(16)}` : n.toString();
+}
+
+function describeInsn(op: Insn): string {
+  switch (op.kind) {
+    case 'iret': return 'iret';
+    case 'end': return op.main ? 'end of main block' : 'idle (hlt loop)';
+    case 'goto': return 'goto';
+    case 'if': return `if ${op.reg} ${op.cmp} ...`;
+    case 'send': return `send ${op.mode}${op.vector !== null ? ` 0x${op.vector.toString(16)}` : ''} -> ${destName(op.dest)}`;
+    case 'store': return `store ${op.loc}`;
+    case 'load': return `load ${op.reg} = ${op.loc}`;
+    case 'apic-write': return `apic write ${op.reg.name ?? `0x${op.reg.offset.toString(16)}`}`;
+    case 'apic-read': return `apic read ${op.dst} = ${op.reg.name ?? `0x${op.reg.offset.toString(16)}`}`;
+    case 'wrmsr': return `wrmsr ${op.msr.name ?? `0x${op.msr.index.toString(16)}`}`;
+    case 'rdmsr': return `rdmsr ${op.dst} = ${op.msr.name ?? `0x${op.msr.index.toString(16)}`}`;
+    case 'signal': return `${op.signal} -> ${op.target === 'all' ? 'all' : `P${op.target}`}`;
+    case 'irq': return `irq ${op.gsi} ${op.action}`;
+    case 'msi': return `msi -> ${destName(op.dest)} vector 0x${op.vector.toString(16)}`;
+    case 'hotplug': case 'unplug': return `${op.kind} P${op.cpu}`;
+    case 'wait': return `wait ${op.ticks}`;
+    case 'await': return `await ${op.loc} ${op.cmp} ...`;
+    case 'assign': return `${op.reg} = ...`;
+    case 'ioapic-write': return `ioapic write ${op.reg.name ?? op.reg.index}`;
+    default: return op.kind;
+  }
+}
+
+function destName(d: Dest): string {
+  switch (d.kind) {
+    case 'cpu': return `P${d.cpu}`;
+    case 'phys': return `phys 0x${d.id.toString(16)}`;
+    case 'logical': return `logical 0x${d.mask.toString(16)}`;
+    default: return d.kind;
+  }
+}
+
+export { MSR_IA32_APIC_BASE };
