@@ -131,7 +131,8 @@ export class LocalApic {
     if (value >> 64n !== 0n || value < 0n) return false;
     // SDM Vol 3A 11.4.4 Local APIC Status and Location: bits at and above MAXPHYADDR are reserved, whatever
     // MAXPHYADDR is (a 32-bit shift count of maxPhysAddr - 32 went negative below 32 and wrapped).
-    const maxPhys = BigInt(Math.max(0, Math.min(64, this.cfg.maxPhysAddr)));
+    const mpa = this.cfg.maxPhysAddr;
+    const maxPhys = BigInt(Number.isFinite(mpa) ? Math.max(0, Math.min(64, Math.floor(mpa))) : 64);
     if ((value >> maxPhys) !== 0n) return false;
     if ((lo & ApicBase.RESERVED_LOW) !== 0) return false;
     if ((lo & ApicBase.EXTD) !== 0 && !this.cfg.x2apic) return false;
