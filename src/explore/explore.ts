@@ -5,6 +5,7 @@
 
 import type { Simulator, OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
+import { Reducer } from './por.js';
 
 export interface ExploreOptions {
   maxStates?: number;
@@ -12,6 +13,8 @@ export interface ExploreOptions {
   timeoutMs?: number;
   /** Random mode: this many random runs instead of exhaustive search. */
   random?: { runs: number; seed: number };
+  /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
+  por?: boolean;
   /** Called now and then with the number of states so far (for a progress line). */
   progress?: (states: number) => void;
 }
@@ -55,6 +58,10 @@ interface Frame {
   selfLoop: boolean;
   /** The step that led here from the parent frame. */
   via: number;
+  /** Every enabled step, when `steps` is a reduced subset of them (null: not reduced). */
+  all: number[] | null;
+  /** Cycle proviso: a reduced step closed a cycle, so the rest must be followed too. */
+  expand: boolean;
 }
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
@@ -75,9 +82,18 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
+  const reducer = opts.por === false ? null : new Reducer(sim);
   const push = (hash: number, via: number): void => {
-    const steps: number[] = [];
-    sim.enabled(steps);
+    const all: number[] = [];
+    sim.enabled(all);
+    let steps = all, reducedFrom: number[] | null = null;
+    if (reducer) {
+      const sub: number[] = [];
+      if (reducer.reduce(all, sub)) {
+        steps = sub;
+        reducedFrom = all;
+      }
+    }
     const state = pool.pop() ?? new Uint32Array(m.state.length);
     state.set(m.state);
     const index = nextIndex++;
@@ -86,8 +102,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     tHash.push(hash);
     tExit.push(false);
     tSelf.push(false);
-    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via });
-    if (steps.length === 0) {
+    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false });
+    if (all.length === 0) {
       finals++;
       const { key, values } = sim.outcome();
       let o = outcomes.get(key);
@@ -126,9 +142,17 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
       } else if (idx >= 0) {
         if (h === f.hash) f.selfLoop = true;
         if (idx < f.lowlink) f.lowlink = idx;
+        if (f.all) f.expand = true;
       } else {
         f.exit = true;
       }
+      continue;
+    }
+    if (f.all && f.expand && cutBy === null) {
+      // Cycle proviso: a reduced expansion must not close a cycle that ignores the other steps forever.
+      const done = new Set(f.steps);
+      f.steps = [...f.steps, ...f.all.filter((s) => !done.has(s))];
+      f.all = null;
       continue;
     }
     // All successors done: close the frame.

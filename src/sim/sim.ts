@@ -85,7 +85,7 @@ export class Simulator {
   private w(code: ProcCode, off: number): number {
     return this.base + code.base + off;
   }
-  private pc(code: ProcCode): number {
+  pc(code: ProcCode): number {
     return this.s[this.w(code, P.PC)];
   }
   private setPc(code: ProcCode, pc: number): void {
@@ -137,7 +137,7 @@ export class Simulator {
     this.s[this.w(code, P.WAIT_DEPTH)] = this.s[this.w(code, P.DEPTH)];
   }
   /** A `wait` is in force at the current handler depth and its time has not come. */
-  private waiting(code: ProcCode): boolean {
+  waiting(code: ProcCode): boolean {
     const t = this.waitUntil(code);
     if (t === 0) return false;
     if (this.s[this.w(code, P.WAIT_DEPTH)] !== this.s[this.w(code, P.DEPTH)]) return false;

@@ -1,0 +1,430 @@
+// Partial-order reduction: stubborn sets over processes (Valmari), so that at each state the explorer follows
+// only the steps of a set of processes that no step outside the set can interfere with. Stubborn sets preserve
+// every final (terminal) state; with the cycle proviso in explore.ts they also keep cycles with no way out.
+//
+// Processes are the CPUs, the platform agents, and the in-flight message channels (source, target) (messages of
+// one channel arrive in order, decision D-11). Each step has a footprint over shared objects: a memory word, a
+// CPU's whole state (`cpu:c`: everything that decides its next step), its addressing configuration (`cfg:c`: APIC
+// ID, LDR, DFR, mode, presence, read when a message is addressed), its ICR delivery status (`stat:c`), and the
+// I/O APIC. Each process also has a static "future" footprint: everything any of its code could touch, including
+// the CPUs its messages may reach. A set T is closed when, for each enabled step in T, every process whose future
+// conflicts with that step is in T, and for each disabled process in T, every process that could enable it is.
+// Time cannot pass while T holds an enabled instantaneous step that nothing outside T can disable, so processes
+// that only time can enable need no enabler (docs/explorer.md).
+
+import type { Insn, ProcCode } from '../sim/program.js';
+import { NO_PC } from '../sim/program.js';
+import { StepKind, stepIndex, stepKind, type Simulator } from '../sim/sim.js';
+import { Activity } from '../arch/cpu.js';
+import { EventKind, nextEvent } from '../cpu/events.js';
+import { Msg } from '../machine/bus.js';
+import type { Dest } from '../litmus/ast.js';
+
+class Bits {
+  constructor(readonly w: Uint32Array) {}
+  static of(n: number): Bits {
+    return new Bits(new Uint32Array((n + 31) >>> 5));
+  }
+  set(i: number): void {
+    this.w[i >>> 5] |= 1 << (i & 31);
+  }
+  has(i: number): boolean {
+    return (this.w[i >>> 5] & (1 << (i & 31))) !== 0;
+  }
+  or(o: Bits): void {
+    for (let i = 0; i < this.w.length; i++) this.w[i] |= o.w[i];
+  }
+  meets(o: Bits): boolean {
+    for (let i = 0; i < this.w.length; i++) if ((this.w[i] & o.w[i]) !== 0) return true;
+    return false;
+  }
+  clear(): void {
+    this.w.fill(0);
+  }
+}
+
+interface Footprint {
+  r: Bits;
+  w: Bits;
+}
+
+function conflict(a: Footprint, b: Footprint): boolean {
+  return a.w.meets(b.w) || a.w.meets(b.r) || a.r.meets(b.w);
+}
+
+export class Reducer {
+  private readonly n: number;
+  private readonly nMem: number;
+  private readonly objects: number;
+  private readonly cpuFuture: Footprint[];
+  /** An agent is never interrupted: its future is the code reachable from its PC. */
+  private readonly agentFutureAt: Footprint[][];
+  private readonly cur: Footprint;
+  private readonly tmp: Footprint;
+  private readonly procs: number;
+  private readonly inT: Uint8Array;
+  private readonly work: number[] = [];
+  /** Per process: its enabled step in the current state, or -1. */
+  private readonly stepOf: Int32Array;
+
+  constructor(private readonly sim: Simulator) {
+    const p = sim.program;
+    this.n = p.cpus.length;
+    this.nMem = p.memory.size;
+    this.objects = this.nMem + 4 * this.n + 1;
+    this.cpuFuture = p.cpus.map((code, c) => this.future(code, c));
+    this.agentFutureAt = p.agents.map((code) => this.futuresByPc(code));
+    this.cur = this.fp();
+    this.tmp = this.fp();
+    // CPUs, agents, then channels (source 0..n, target 0..n-1).
+    this.procs = this.n + p.agents.length + (this.n + 1) * this.n;
+    this.inT = new Uint8Array(this.procs);
+    this.stepOf = new Int32Array(this.procs);
+  }
+
+  private fp(): Footprint {
+    return { r: Bits.of(this.objects), w: Bits.of(this.objects) };
+  }
+  private mem(name: string): number {
+    return this.sim.program.memory.get(name)!;
+  }
+  private cpuObj(c: number): number {
+    return this.nMem + c;
+  }
+  private cfgObj(c: number): number {
+    return this.nMem + this.n + c;
+  }
+  private statObj(c: number): number {
+    return this.nMem + 2 * this.n + c;
+  }
+  private ioapicObj(): number {
+    return this.nMem + 3 * this.n;
+  }
+  /** Logical addressing (LDR, DFR): INIT resets it. */
+  private lcfgObj(c: number): number {
+    return this.nMem + 3 * this.n + 1 + c;
+  }
+  /** A message that may reach every CPU: when it arrives it changes the CPU, and INIT its logical addressing. */
+  private allCpus(f: Footprint): void {
+    for (let c = 0; c < this.n; c++) {
+      f.w.set(this.cpuObj(c));
+      f.w.set(this.lcfgObj(c));
+    }
+  }
+
+  /** Everything a process's code could touch, whenever it runs (handlers included). */
+  private future(code: ProcCode, c: number): Footprint {
+    const f = this.fp();
+    if (c >= 0) {
+      f.w.set(this.cpuObj(c));
+      f.w.set(this.lcfgObj(c));
+    }
+    for (const op of code.insns) this.opFootprint(op, c, f, true);
+    return f;
+  }
+
+  /** For each PC, the footprint of every instruction reachable from it. */
+  private futuresByPc(code: ProcCode): Footprint[] {
+    const out: Footprint[] = [];
+    for (let pc = 0; pc < code.insns.length; pc++) {
+      const f = this.fp(), seen = new Set<number>(), todo = [pc];
+      while (todo.length > 0) {
+        const i = todo.pop()!;
+        if (seen.has(i) || i >= code.insns.length) continue;
+        seen.add(i);
+        const op = code.insns[i];
+        this.opFootprint(op, -1, f, true);
+        if (op.kind === 'end') continue;
+        if (op.kind === 'goto') todo.push(op.target);
+        else {
+          if (op.kind === 'if') todo.push(op.target);
+          todo.push(i + 1);
+        }
+      }
+      out.push(f);
+    }
+    return out;
+  }
+
+  /** Targets a destination may reach: one CPU, or all. */
+  private destCpu(d: Dest): number {
+    return d.kind === 'cpu' ? d.cpu : -1;
+  }
+
+  /**
+   * Addressing a message reads the targets' configuration (decision D-10): physical addressing their APIC ID,
+   * mode and presence (`cfg`), logical addressing also LDR and DFR (`lcfg`), lowest priority their priorities
+   * (`cpu`). Its arrival, later, writes the target.
+   */
+  private addDest(d: Dest, f: Footprint, future: boolean, lowest: boolean): void {
+    const k = this.destCpu(d);
+    const logical = d.kind === 'logical';
+    for (let c = 0; c < this.n; c++) {
+      if (k >= 0 && c !== k) continue;
+      f.r.set(this.cfgObj(c));
+      if (logical) f.r.set(this.lcfgObj(c));
+      if (lowest) f.r.set(this.cpuObj(c));
+      if (future) {
+        f.w.set(this.cpuObj(c));
+        f.w.set(this.lcfgObj(c));
+      }
+    }
+  }
+
+  /** Add one op's footprint. `future`: include the effects of the messages it sends when they arrive. */
+  private opFootprint(op: Insn, c: number, f: Footprint, future: boolean): void {
+    switch (op.kind) {
+      case 'store': f.w.set(this.mem(op.loc)); break;
+      case 'load': case 'await': f.r.set(this.mem(op.loc)); break;
+      case 'send': this.addDest(op.dest, f, future, op.mode === 'lowest'); break;
+      case 'msi': this.addDest(op.dest, f, future, op.mode === 'lowest'); break;
+      case 'apic-read': if (c >= 0) f.w.set(this.statObj(c)); break; // see channelFootprint
+      case 'apic-write': case 'wrmsr': case 'rdmsr':
+        if (c >= 0) {
+          f.w.set(this.cfgObj(c));
+          f.w.set(this.lcfgObj(c));
+        }
+        break;
+      case 'eoi': case 'ioapic-write': case 'irq':
+        f.w.set(this.ioapicObj());
+        if (future) this.allCpus(f);
+        break;
+      case 'signal':
+        if (op.target === 'all') this.allCpus(f);
+        else {
+          f.w.set(this.cpuObj(op.target));
+          f.w.set(this.lcfgObj(op.target));
+        }
+        break;
+      case 'hotplug': case 'unplug':
+        f.w.set(this.cpuObj(op.cpu));
+        f.w.set(this.cfgObj(op.cpu));
+        f.w.set(this.lcfgObj(op.cpu));
+        break;
+    }
+  }
+
+  private channelOf(w: number): number {
+    return this.n + this.sim.program.agents.length + Msg.source(w) * this.n + Msg.target(w);
+  }
+
+  /** The footprint of process p's enabled step (into this.cur). */
+  private current(p: number, step: number): void {
+    const f = this.cur;
+    f.r.clear();
+    f.w.clear();
+    const sim = this.sim;
+    switch (stepKind(step)) {
+      case StepKind.CPU: {
+        const c = stepIndex(step);
+        f.w.set(this.cpuObj(c));
+        if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) {
+          f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
+          return;
+        }
+        const code = sim.program.cpus[c];
+        this.opFootprint(code.insns[sim.pc(code)], c, f, false);
+        return;
+      }
+      case StepKind.AGENT: {
+        const code = sim.program.agents[stepIndex(step)];
+        this.opFootprint(code.insns[sim.pc(code)], -1, f, false);
+        return;
+      }
+      case StepKind.DELIVER: {
+        const w = sim.machine.bus.record(stepIndex(step));
+        this.channelFootprint(w, f);
+        return;
+      }
+      default:
+        void p;
+        this.allCpus(f);
+    }
+  }
+
+  /**
+   * An arrival changes its target, and may end its sender's "send pending" status. Arrivals commute with each
+   * other; only a read of the ICR observes the status, so the roles are swapped for `stat`: an arrival "reads"
+   * it and an ICR read "writes" it, which makes exactly those two conflict.
+   */
+  private channelFootprint(w: number, f: Footprint): void {
+    f.w.set(this.cpuObj(Msg.target(w)));
+    f.w.set(this.lcfgObj(Msg.target(w)));
+    const src = Msg.source(w);
+    if (src > 0) f.r.set(this.statObj(src - 1));
+  }
+
+  private futureOf(p: number): Footprint | null {
+    const n = this.n, a = this.sim.program.agents.length;
+    if (p < n) return this.cpuFuture[p];
+    if (p < n + a) {
+      const code = this.sim.program.agents[p - n];
+      const pc = this.sim.pc(code);
+      return pc === NO_PC ? null : this.agentFutureAt[p - n][pc];
+    }
+    return this.channelLive[p] ? this.channelFutures[p] : null;
+  }
+  private channelLive = new Uint8Array(0);
+  private channelFutures: Footprint[] = [];
+
+  /**
+   * Reduce `enabled` (every enabled step) to a stubborn subset, written to `out`. Returns false when no
+   * reduction applies (out = enabled).
+   */
+  reduce(enabled: readonly number[], out: number[]): boolean {
+    out.length = 0;
+    if (enabled.length <= 1) {
+      out.push(...enabled);
+      return false;
+    }
+    const sim = this.sim, n = this.n, nAgents = sim.program.agents.length;
+    this.stepOf.fill(-1);
+    if (this.channelLive.length !== this.procs) {
+      this.channelLive = new Uint8Array(this.procs);
+      this.channelFutures = Array.from({ length: this.procs }, () => this.fp());
+    }
+    this.channelLive.fill(0);
+    const bus = sim.machine.bus;
+    for (let i = 0; i < bus.count(); i++) {
+      const w = bus.record(i), ch = this.channelOf(w);
+      if (!this.channelLive[ch]) {
+        this.channelLive[ch] = 1;
+        const f = this.channelFutures[ch];
+        f.r.clear();
+        f.w.clear();
+        this.channelFootprint(w, f);
+      }
+    }
+    const seeds: number[] = [];
+    for (const s of enabled) {
+      let p: number;
+      switch (stepKind(s)) {
+        case StepKind.CPU: p = stepIndex(s); break;
+        case StepKind.AGENT: p = n + stepIndex(s); break;
+        case StepKind.DELIVER: p = this.channelOf(bus.record(stepIndex(s))); break;
+        default:
+          out.push(...enabled);
+          return false; // time passing: every process takes part
+      }
+      this.stepOf[p] = s;
+      if (!this.isPause(s)) seeds.push(p);
+    }
+    if (seeds.length === 0) {
+      out.push(...enabled);
+      return false;
+    }
+    let best: number[] | null = null;
+    for (const seed of seeds) {
+      const t = this.closure(seed, n, nAgents, best ? best.length : enabled.length);
+      if (t && (!best || t.length < best.length)) {
+        best = t;
+        if (best.length === 1) break;
+      }
+    }
+    if (!best || best.length >= enabled.length) {
+      out.push(...enabled);
+      return false;
+    }
+    for (const s of enabled) {
+      const p = this.procOfStep(s, n);
+      if (best.includes(p)) out.push(s);
+    }
+    return true;
+  }
+
+  private procOfStep(s: number, n: number): number {
+    switch (stepKind(s)) {
+      case StepKind.CPU: return stepIndex(s);
+      case StepKind.AGENT: return n + stepIndex(s);
+      default: return this.channelOf(this.sim.machine.bus.record(stepIndex(s)));
+    }
+  }
+
+  private isPause(s: number): boolean {
+    const k = stepKind(s), sim = this.sim;
+    if (k === StepKind.CPU) {
+      const c = stepIndex(s);
+      if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) return false;
+      const code = sim.program.cpus[c];
+      return code.insns[sim.pc(code)].kind === 'pause';
+    }
+    if (k === StepKind.AGENT) {
+      const code = sim.program.agents[stepIndex(s)];
+      return code.insns[sim.pc(code)].kind === 'pause';
+    }
+    return false;
+  }
+
+  /** The closed set from `seed` as a list of processes with an enabled step, or null if it reaches `limit`. */
+  private closure(seed: number, n: number, nAgents: number, limit: number): number[] | null {
+    const inT = this.inT;
+    inT.fill(0);
+    const work = this.work;
+    work.length = 0;
+    inT[seed] = 1;
+    work.push(seed);
+    const enabledMembers: number[] = [];
+    while (work.length > 0) {
+      const p = work.pop()!;
+      const s = this.stepOf[p];
+      if (s >= 0) {
+        enabledMembers.push(p);
+        if (enabledMembers.length >= limit) return null;
+        this.current(p, s);
+        for (let r = 0; r < this.procs; r++) {
+          if (inT[r]) continue;
+          const g = this.futureOf(r);
+          if (g && conflict(this.cur, g)) {
+            inT[r] = 1;
+            work.push(r);
+          }
+        }
+      } else {
+        // Disabled: add what could enable it. Time needs no enabler (it cannot pass while T holds an
+        // enabled instantaneous step), so a process waiting only for time adds nothing.
+        const need = this.tmp;
+        need.r.clear();
+        need.w.clear();
+        if (!this.enablers(p, n, nAgents, need)) continue;
+        for (let r = 0; r < this.procs; r++) {
+          if (inT[r]) continue;
+          const g = this.futureOf(r);
+          if (g && g.w.meets(need.r)) {
+            inT[r] = 1;
+            work.push(r);
+          }
+        }
+      }
+    }
+    return enabledMembers;
+  }
+
+  /** The objects whose change could enable disabled process p (as reads in `need`); false if none. */
+  private enablers(p: number, n: number, nAgents: number, need: Footprint): boolean {
+    const sim = this.sim;
+    if (p < n) {
+      const cpu = sim.machine.cpus[p], code = sim.program.cpus[p];
+      need.r.set(this.cpuObj(p));
+      if (cpu.activity() === Activity.ACTIVE) {
+        const pc = sim.pc(code);
+        if (pc !== NO_PC && !sim.waiting(code)) {
+          const op = code.insns[pc];
+          if (op.kind === 'await') need.r.set(this.mem(op.loc));
+        }
+      }
+      return true;
+    }
+    if (p < n + nAgents) {
+      const code = sim.program.agents[p - n];
+      const pc = sim.pc(code);
+      if (pc === NO_PC || sim.waiting(code)) return false;
+      const op = code.insns[pc];
+      if (op.kind === 'await') {
+        need.r.set(this.mem(op.loc));
+        return true;
+      }
+      return false;
+    }
+    return false; // a channel with records always has an eligible one
+  }
+}
