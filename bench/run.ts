@@ -3,6 +3,10 @@
 import { cpus as osCpus, totalmem } from 'node:os';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Machine, Reg } from '../src/index.js';
+import { parseLitmus } from '../src/litmus/parse.js';
+import { Simulator } from '../src/sim/sim.js';
+import { explore } from '../src/explore/explore.js';
+import { bringupLitmus } from '../src/scenarios/bringup.js';
 
 interface Result { name: string; target: string; nsPerOp: number }
 
@@ -85,17 +89,39 @@ let sink = 0;
   results.push({ name: `  (4-CPU state: ${words} words = ${words * 4} bytes)`, target: '', nsPerOp: NaN });
 }
 
+// ---- the explorer: N-CPU bring-up under SMIs (src/scenarios/bringup.ts)
+interface ExploreRow { n: number; variant: string; answer: string; states: number; ms: number; statesPerSec: number; bytesPerState: number }
+const exploreRows: ExploreRow[] = [];
+function exploreBench(n: number, resend: boolean, opts: { por?: boolean; stopWhenDecided?: boolean }, variant: string): void {
+  const r = parseLitmus(bringupLitmus(n, resend));
+  if (!r.ok) throw new Error('bring-up test does not parse');
+  const sim = new Simulator(r.test);
+  const res = explore(sim, { maxStates: 20_000_000, ...opts });
+  const sat = res.outcomes.some((o) => o.satisfies), unsat = res.outcomes.some((o) => !o.satisfies);
+  const q = r.test.condition.quantifier;
+  const ok = q === 'exists' ? sat : res.complete && !unsat && !res.nonTerminating;
+  exploreRows.push({ n, variant, answer: `${ok ? 'Ok' : 'No'}${res.complete ? '' : ` (${res.cutBy})`}`, states: res.states, ms: res.ms,
+    statesPerSec: res.states / (res.ms / 1000), bytesPerState: res.visitedBytes / res.states });
+}
+const only = process.argv.find((a) => a.startsWith('--max-n='));
+const maxN = only ? Number(only.slice(8)) : 8;
+exploreBench(3, true, { por: false }, 'forall, no POR (raw throughput)');
+for (let n = 2; n <= maxN; n++) exploreBench(n, true, {}, 'forall every AP booted (resend)');
+for (let n = 2; n <= maxN; n++) exploreBench(n, false, { stopWhenDecided: true }, 'naive: first counterexample');
+
 const cpu = osCpus()[0]?.model ?? 'unknown CPU';
 const header = `Machine: ${cpu}, ${osCpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
 const table = ['| benchmark | ns/op | target |', '|---|---:|---|', ...results.map((r) =>
   `| ${r.name} | ${Number.isNaN(r.nsPerOp) ? '' : r.nsPerOp.toFixed(1)} | ${r.target} |`)].join('\n');
-console.log(header + '\n\n' + table);
+const exploreTable = ['| N APs | question | answer | states | time | states/s | visited-set bytes/state |', '|---:|---|---|---:|---:|---:|---:|',
+  ...exploreRows.map((r) => `| ${r.n} | ${r.variant} | ${r.answer} | ${r.states} | ${(r.ms / 1000).toFixed(3)} s | ${Math.round(r.statesPerSec)} | ${r.bytesPerState.toFixed(1)} |`)].join('\n');
+console.log(header + '\n\n' + table + '\n\n' + exploreTable);
 if (sink === 42.5) console.log('');
 
 if (process.argv.includes('--write')) {
   const file = 'BENCHMARKS.md'; // run from the project root (npm run bench)
   const begin = '<!-- bench:model:begin -->', end = '<!-- bench:model:end -->';
-  const block = `${begin}\n${header}\n\n${table}\n${end}`;
+  const block = `${begin}\n${header}\n\n${table}\n\nExplorer, one core, bring-up test (src/scenarios/bringup.ts):\n\n${exploreTable}\n${end}`;
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const next = old.includes(begin) ? old.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Model (npm run bench)\n\n${block}\n`;
   writeFileSync(file, next);

@@ -42,7 +42,9 @@ program
   .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
   .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
   .option('--seed <n>', 'seed for --random', int('--seed'), 1)
-  .action((files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number }) => {
+  .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
+  .option('--no-por', 'explore every interleaving, without partial-order reduction')
+  .action((files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean }) => {
     const profile = profileOrThrow(o.profile);
     let code = 0;
     for (const file of files) {
@@ -56,6 +58,7 @@ program
       const r = runTest(t.test, profile, {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
+        stopWhenDecided: o.first ?? false, por: o.por,
       });
       progress.done();
       printRun(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false }, (s) => console.log(s));

@@ -1,28 +1,55 @@
-import { SEED_SCENARIOS } from '../scenarios/seeds.js';
+// npm start: the seed threads' litmus tests on the model, under `spec` and under the profile of each thread's
+// implementation, with the expected answers from litmus/expected.json.
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { loadTest, profileOrThrow, runTest } from './run.js';
+import { loadExpectations } from './suite.js';
 
-/** Print the seed table; returns the exit code (0 when every modelled scenario gives the architectural answer). */
+/** The catalog directory shipped beside the package (dist/cli -> ../../litmus). */
+export function catalogDir(): string {
+  return fileURLToPath(new URL('../../litmus/', import.meta.url));
+}
+
+/** Reserved seed tests that wait for the hardware-assist layers (issue 5). */
+const RESERVED = [
+  ['seed-001-avic-incomplete-ipi', 'AVIC incomplete-IPI exit: needs the AVIC layer'],
+  ['seed-002-nested-sipi-exit', 'nested VMX wait-for-SIPI and SIPI VM exit: needs the nested-VMX layer'],
+];
+
+/** Print the seed table; returns the exit code (0 when every answer is the expected one). */
 export function runSeeds(withTrace: boolean, print: (line: string) => void): number {
-  const rows: string[][] = [['scenario', 'seed', 'profile', 'answer', 'check', 'ms']];
+  const dir = catalogDir();
+  if (!existsSync(dir)) {
+    print(`lapis: no litmus catalog at ${dir}`);
+    return 2;
+  }
+  const expect = loadExpectations(dir);
+  const files = readdirSync(dir).filter((f) => /^seed-\d{3}-.*\.litmus$/.test(f)).sort();
+  const rows: string[][] = [['test', 'profile', 'answer', 'expected', 'states', 'time']];
   let failures = 0;
-  for (const s of SEED_SCENARIOS) {
-    if (s.pending) {
-      rows.push([s.name, s.seed, 'spec', `(${s.pending})`, 'pending', '']);
+  for (const f of files) {
+    const t = loadTest(join(dir, f));
+    if ('errors' in t) {
+      for (const e of t.errors) print(e);
+      failures++;
       continue;
     }
-    const t0 = performance.now();
-    const r = s.run();
-    const ms = (performance.now() - t0).toFixed(2);
-    if (!r.ok) failures++;
-    rows.push([s.name, s.seed, 'spec', r.answer, r.ok ? 'Ok' : 'No', ms]);
-    if (withTrace) {
-      print(`# ${s.name}: ${s.question}`);
-      for (const line of r.trace) print(`  ${line}`);
+    const wanted = expect[f] ?? { spec: undefined };
+    for (const [profile, expected] of Object.entries(wanted)) {
+      const r = runTest(t.test, profileOrThrow(profile), {});
+      const got = r.answer.ok ? 'Ok' : 'No';
+      if (got !== expected) failures++;
+      rows.push([t.test.name, profile, `${got} (${r.answer.observation.toLowerCase()})`, expected ?? '-', String(r.answer.states), `${r.answer.ms.toFixed(1)} ms`]);
+      if (withTrace) print(`# ${f} under ${profile}: ${r.answer.condition}`);
     }
   }
+  for (const [name, why] of RESERVED) rows.push([name, '-', `reserved (${why})`, '-', '', '']);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const [i, r] of rows.entries()) {
     print(r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
     if (i === 0) print(widths.map((w) => '-'.repeat(w)).join('  '));
   }
+  print(failures === 0 ? 'Every seed answer is the expected one.' : `${failures} seed answer(s) differ from litmus/expected.json.`);
   return failures === 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@
 import type { Simulator, OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
 import { Reducer } from './por.js';
+import { HostError } from '../arch/errors.js';
 
 export interface ExploreOptions {
   maxStates?: number;
@@ -13,6 +14,11 @@ export interface ExploreOptions {
   timeoutMs?: number;
   /** Random mode: this many random runs instead of exhaustive search. */
   random?: { runs: number; seed: number };
+  /**
+   * Stop at the first final state that decides the answer: one satisfying an `exists`, or one violating a
+   * `forall` / `~exists` (a counterexample). The result is then `complete: false`, cut by 'decided'.
+   */
+  stopWhenDecided?: boolean;
   /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
   por?: boolean;
   /** Called now and then with the number of states so far (for a progress line). */
@@ -35,7 +41,7 @@ export interface ExploreResult {
   finals: number;
   complete: boolean;
   /** Why exploration stopped early, when it did. */
-  cutBy: 'max-states' | 'max-depth' | 'timeout' | 'random' | null;
+  cutBy: 'max-states' | 'max-depth' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | null;
   nonTerminating: boolean;
   /** One run into a cycle with no way out, when there is one. */
   nonTerminatingWitness: number[] | null;
@@ -112,9 +118,11 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         outcomes.set(key, o);
       }
       o.count++;
+      if (opts.stopWhenDecided && cutBy === null && o.satisfies === (quantifier === 'exists')) cutBy = 'decided';
     }
   };
 
+  const quantifier = sim.program.test.condition.quantifier;
   push(m.hash(), -1);
   let work = 0;
   while (stack.length > 0) {
@@ -126,7 +134,10 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
       }
       const s = f.steps[f.next++];
       m.state.set(f.state);
-      sim.apply(s);
+      if (!applyStep(sim, s)) {
+        cutBy = 'bus-capacity';
+        continue;
+      }
       const h = m.hash();
       const idx = visited.index(h);
       if (idx === undefined) {
@@ -196,6 +207,20 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   };
 }
 
+/**
+ * Take a step; false when it would overflow the APIC bus's in-flight capacity (a test that sends without end,
+ * e.g. a loop of IPIs nobody receives): the state space is unbounded there, so the search is cut short.
+ */
+function applyStep(sim: Simulator, s: number): boolean {
+  try {
+    sim.apply(s);
+    return true;
+  } catch (e) {
+    if (e instanceof HostError && e.code === 'bus-full') return false;
+    throw e;
+  }
+}
+
 /** A small, seedable PRNG (mulberry32) so random runs are reproducible. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -237,7 +262,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
       }
       const s = steps[Math.floor(rand() * steps.length)];
       path.push(s);
-      sim.apply(s);
+      if (!applyStep(sim, s)) break;
     }
     opts.progress?.(seen.size);
   }

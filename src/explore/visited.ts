@@ -10,7 +10,7 @@ export class VisitedSet {
   private mask: number;
   size = 0;
 
-  constructor(capacityPow2 = 1 << 16) {
+  constructor(capacityPow2 = 1 << 10) {
     this.keys = new Float64Array(capacityPow2);
     this.tarjan = new Int32Array(capacityPow2);
     this.mask = capacityPow2 - 1;

@@ -235,7 +235,7 @@ export class Simulator {
         if (e.polarity === 'low') lo |= 1 << 13;
         if (e.trigger === 'level') lo |= 1 << 15;
         if (e.mask === 1) lo |= 1 << 16;
-        io.writeRegister(0x11 + 2 * it.pin, dest << 24);
+        io.writeRegister(0x11 + 2 * it.pin, (dest << 24) >>> 0);
         io.writeRegister(0x10 + 2 * it.pin, lo);
         return;
       }
@@ -442,8 +442,12 @@ export class Simulator {
       case EventKind.INIT:
         this.s.fill(0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
         this.setWait(code, 0);
-        // The BSP restarts at the reset vector: in a litmus test, its main block from the top (docs/litmus.md).
-        this.setPc(code, cpu.activity() === Activity.ACTIVE ? (code.main >= 0 ? code.main : PC_IDLE) : NO_PC);
+        // The BSP goes to the reset vector, where a litmus test has no code: it halts there with IF = 0
+        // (docs/litmus.md, "Running"); an AP waits for a SIPI.
+        if (cpu.activity() === Activity.ACTIVE) {
+          cpu.hlt();
+          this.setPc(code, PC_IDLE);
+        } else this.setPc(code, NO_PC);
         return;
       case EventKind.INIT_VMEXIT:
         this.traceSink?.(`P${c} init: VM exit to VMX root`);
@@ -571,7 +575,7 @@ export class Simulator {
       const r = m.wrmsr(c, X2APIC_MSR_BASE + (Reg.ICR_LO >> 4), (BigInt(d.destination >>> 0) << 32n) | BigInt(lo >>> 0));
       if (!r.ok) this.fault(code, c, 'wrmsr X2APIC_ICR');
     } else {
-      m.apicWrite(c, Reg.ICR_HI, (d.destination & 0xff) << 24);
+      m.apicWrite(c, Reg.ICR_HI, ((d.destination & 0xff) << 24) >>> 0);
       m.apicWrite(c, Reg.ICR_LO, lo);
     }
   }

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseLitmus } from '../../src/litmus/parse.js';
+import type { LitmusTest } from '../../src/litmus/ast.js';
+import { Simulator } from '../../src/sim/sim.js';
+import { explore, type ExploreOptions } from '../../src/explore/explore.js';
+import { answer } from '../../src/explore/answer.js';
+import { bringupLitmus } from '../../src/scenarios/bringup.js';
+import { smallTest } from './gen.js';
+
+function parse(text: string): LitmusTest {
+  const r = parseLitmus(text, 'test.litmus');
+  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
+  return r.test;
+}
+
+function run(text: string, opts: ExploreOptions = {}) {
+  const test = parse(text);
+  const res = explore(new Simulator(test), opts);
+  return { res, ans: answer(test, 'spec', res) };
+}
+
+function outcomeKeys(text: string, opts: ExploreOptions): { keys: string[]; complete: boolean; nonTerminating: boolean } {
+  const { res } = run(text, opts);
+  return { keys: res.outcomes.map((o) => o.key).sort(), complete: res.complete, nonTerminating: res.nonTerminating };
+}
+
+const SPIN_FOREVER = `lapis spin
+P0 {
+L:
+  nop
+  goto L
+}
+forall (P0.done = 1)
+`;
+
+const SPIN_UNTIL_SET = `lapis spin-until
+P0 {
+L:
+  load r1 = x
+  if r1 == 0 goto L
+}
+P1 {
+  store x = 1
+}
+forall (P0.done = 1)
+`;
+
+describe('explorer', () => {
+  it('finds both outcomes of a store/load race', () => {
+    const { ans } = run(`lapis race
+P0 {
+  store x = 1
+}
+P1 {
+  load r1 = x
+}
+exists (P1:r1 = 0)
+`);
+    expect(ans.ok).toBe(true);
+    expect(ans.observation).toBe('Sometimes');
+    expect(ans.outcomes.map((o) => o.values['P1:r1']).sort()).toEqual([0n, 1n]);
+  });
+
+  it('reports a cycle with no way out as non-terminating, and forall is then not Ok', () => {
+    const { res, ans } = run(SPIN_FOREVER);
+    expect(res.nonTerminating).toBe(true);
+    expect(res.nonTerminatingWitness).not.toBeNull();
+    expect(ans.ok).toBe(false);
+  });
+
+  it('does not call a spin loop that another CPU ends non-terminating', () => {
+    const { res, ans } = run(SPIN_UNTIL_SET);
+    expect(res.nonTerminating).toBe(false);
+    expect(ans.ok).toBe(true);
+  });
+
+  it('a bound that cuts the search short gives complete: false and never Ok for forall or ~exists', () => {
+    const text = bringupLitmus(2, true);
+    const { res, ans } = run(text, { maxStates: 10, por: false });
+    expect(res.complete).toBe(false);
+    expect(res.cutBy).toBe('max-states');
+    expect(ans.ok).toBe(false);
+    const negated = text.replace(/forall \((.*)\)\n$/, '~exists (~($1))\n');
+    expect(negated).toContain('~exists');
+    expect(run(negated, { maxStates: 10, por: false }).ans.ok).toBe(false);
+    expect(run(negated).ans.ok).toBe(true);
+  });
+
+  it('a timeout gives complete: false', () => {
+    const { res } = run(bringupLitmus(3, true), { timeoutMs: 0, por: false });
+    expect(res.complete).toBe(false);
+    expect(res.cutBy).toBe('timeout');
+  });
+
+  it('stops at the first counterexample when asked, and the answer is still right', () => {
+    const { res, ans } = run(bringupLitmus(4, false), { stopWhenDecided: true });
+    expect(res.cutBy).toBe('decided');
+    expect(ans.ok).toBe(true); // exists: some AP not booted
+    expect(res.states).toBeLessThan(1000);
+  });
+
+  it('random runs are reproducible for a seed and never claim completeness', () => {
+    const a = outcomeKeys(bringupLitmus(2, false), { random: { runs: 30, seed: 7 } });
+    const b = outcomeKeys(bringupLitmus(2, false), { random: { runs: 30, seed: 7 } });
+    expect(a).toEqual(b);
+    expect(a.complete).toBe(false);
+  });
+
+  it('bring-up with SIPI resend boots every AP; the naive protocol can leave one in wait-for-SIPI', () => {
+    for (let n = 1; n <= 3; n++) {
+      expect(run(bringupLitmus(n, true)).ans.ok).toBe(true);
+      const naive = run(bringupLitmus(n, false));
+      expect(naive.ans.ok).toBe(true);
+      expect(naive.res.outcomes.some((o) => o.satisfies)).toBe(true);
+    }
+  });
+
+  it('the catalog bring-up test is the generator output for N = 4', () => {
+    expect(readFileSync('litmus/bringup-4.litmus', 'utf8')).toBe(bringupLitmus(4, true));
+  });
+});
+
+describe('partial-order reduction keeps every final outcome', () => {
+  it.each([1, 2, 3])('bring-up with %i APs, both protocols', (n) => {
+    for (const resend of [true, false]) {
+      const text = bringupLitmus(n, resend);
+      expect(outcomeKeys(text, { por: true })).toEqual(outcomeKeys(text, { por: false }));
+    }
+  });
+
+  const catalog = readdirSync('litmus').filter((f) => f.endsWith('.litmus') && !f.startsWith('bringup'));
+  it.each(catalog)('catalog %s', (f) => {
+    const text = readFileSync(`litmus/${f}`, 'utf8');
+    const full = outcomeKeys(text, { por: false, maxStates: 300_000 });
+    if (!full.complete) return;
+    expect(outcomeKeys(text, { por: true })).toEqual(full);
+  });
+
+  it('random small tests (IPIs, pins, SMM, TPR, EOI, I/O APIC)', () => {
+    fc.assert(
+      fc.property(smallTest, (text) => {
+        const full = outcomeKeys(text, { por: false, maxStates: 100_000 });
+        fc.pre(full.complete);
+        const reduced = outcomeKeys(text, { por: true, maxStates: 100_000 });
+        expect(reduced.keys).toEqual(full.keys);
+        expect(reduced.nonTerminating).toBe(full.nonTerminating);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

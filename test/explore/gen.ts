@@ -1,0 +1,44 @@
+// A generator of small, loop-free litmus tests over the features partial-order reduction must respect:
+// shared memory, IPIs of every mode, pins, TPR, EOI, interrupt flags, SMM, waits and the I/O APIC.
+import fc from 'fast-check';
+
+const cpuOp = (cpus: number) =>
+  fc.oneof(
+    fc.constantFrom('store x = 1', 'store y = 2', 'load r1 = x', 'load r2 = y', 'sti', 'cli', 'eoi', 'nop', 'wait 3', 'hlt'),
+    fc.integer({ min: 0, max: cpus - 1 }).chain((k) =>
+      fc.constantFrom(`send fixed 0x40 -> P${k}`, `send fixed 0x50 -> P${k}`, `send nmi -> P${k}`, `send smi -> P${k}`, `send init -> P${k}`, `send sipi 0x10 -> P${k}`, `send lowest 0x60 -> P${k}`),
+    ),
+    fc.constantFrom('send fixed 0x41 -> self', 'send fixed 0x42 -> others', 'send fixed 0x43 -> all', 'apic write TPR = 0x40', 'apic write TPR = 0', 'apic read r3 = ICR_LO'),
+  );
+
+const agentOp = (cpus: number) =>
+  fc.oneof(
+    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`)),
+    fc.constantFrom('irq 1 assert', 'irq 1 deassert', 'store x = 3', 'wait 2'),
+  );
+
+export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
+  fc
+    .record({
+      mains: fc.array(fc.array(cpuOp(cpus), { minLength: 0, maxLength: 4 }), { minLength: cpus, maxLength: cpus }),
+      handler: fc.array(fc.constantFrom('store y = 1', 'eoi', 'load r4 = x', 'nop'), { maxLength: 2 }),
+      agent: fc.array(agentOp(cpus), { maxLength: 3 }),
+      quant: fc.constantFrom('exists', 'forall'),
+    })
+    .map(({ mains, handler, agent, quant }) => {
+      const lines = ['lapis gen', 'config {', `  cpus = ${cpus}`, '}', 'init {', '  x = 0', '  y = 0', '  ioapic.1 = { vector = 0x70, trigger = level, dest = P1 }', '}'];
+      mains.forEach((ops, c) => {
+        if (ops.length === 0 && c > 0) return; // starts in wait-for-SIPI
+        lines.push(`P${c} {`, ...ops.map((o) => `  ${o}`), '}');
+      });
+      for (let c = 0; c < cpus; c++) {
+        lines.push(`P${c} on vector 0x40 {`, ...handler.map((o) => `  ${o}`), '}');
+        lines.push(`P${c} on smi {`, '  store y = 3', '  rsm', '}');
+        lines.push(`P${c} on sipi {`, '  store x = 9', '}');
+      }
+      if (agent.length > 0) lines.push('D0 {', ...agent.map((o) => `  ${o}`), '}');
+      lines.push(`observe ${Array.from({ length: cpus }, (_, c) => `P${c}.activity, P${c}.count(0x40), P${c}:r1`).join(', ')}, P1.irr(0x50), ioapic.1.remote-irr`);
+      lines.push(`${quant} (x = 1 /\\ y = 2)`);
+      return lines.join('\n') + '\n';
+    }),
+);
