@@ -7,12 +7,15 @@ import {
   timerDivisor, x2apicMsrToOffset,
 } from '../arch/apic.js';
 import type { Vendor } from '../arch/cpu.js';
+import type { Quirks } from '../arch/quirks.js';
 import { A, get64, set64 } from './layout.js';
 
 export type ApicMode = 'disabled' | 'xapic' | 'x2apic' | 'invalid';
 
 export interface ApicConfig {
   vendor: Vendor;
+  /** Deviations a profile reproduces (src/arch/quirks.ts); all false for the architecture. */
+  quirks: Readonly<Quirks>;
   /** CPUID.01H:ECX[21]: x2APIC supported (IA32_APIC_BASE.EXTD writable). */
   x2apic: boolean;
   /** CPUID.01H:ECX[24]: TSC-deadline timer mode supported. */
@@ -212,6 +215,10 @@ export class LocalApic {
   }
   tmr(v: number): boolean {
     return this.bit(this.b + A.TMR, v);
+  }
+
+  tpr(): number {
+    return this.s[this.b + A.TPR] & 0xff;
   }
 
   /**
@@ -528,14 +535,14 @@ export class LocalApic {
       }
       const oldMode = this.timerModeOf(old), newMode = this.timerModeOf(value);
       if (oldMode !== newMode) {
-        if (oldMode === TimerMode.TSC_DEADLINE || newMode === TimerMode.TSC_DEADLINE) {
-          // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: a transition between TSC-deadline mode and the other
-          // modes disarms the timer.
+        if (this.cfg.quirks.timerModeSwitchKeepsCount && oldMode !== TimerMode.TSC_DEADLINE && newMode !== TimerMode.TSC_DEADLINE) {
+          this.rebaseTimer(); // KVM (apic_update_lvtt): one-shot <-> periodic keeps counting
+        } else {
+          // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: "A write to the LVT Timer Register that changes the timer mode
+          // disarms the local APIC timer."
           s[b + A.TMICT] = 0;
           s[b + A.TIMER_BASE] = 0;
           set64(s, b + A.TSC_DEADLINE_LO, 0);
-        } else {
-          this.rebaseTimer(); // one-shot <-> periodic: the count continues (decision D-7)
         }
       }
     }

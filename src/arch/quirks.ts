@@ -13,10 +13,13 @@ export interface Quirks {
   initDroppedWhenBlocked: boolean;
   /** xAPIC MMIO accesses made in SMM do not reach the APIC: reads return 0 (seed 003, KVM of 2015). */
   apicMmioUnmappedInSmm: boolean;
+  /** Switching the LVT timer between one-shot and periodic keeps the count running (KVM apic_update_lvtt). */
+  timerModeSwitchKeepsCount: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   softDisabledHidesIrr: false,
   initDroppedWhenBlocked: false,
   apicMmioUnmappedInSmm: false,
+  timerModeSwitchKeepsCount: false,
 });

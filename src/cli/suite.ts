@@ -39,10 +39,15 @@ export function runSuite(dir: string, o: { junit?: string; profile?: string; max
     const profiles = Object.keys(wanted).length > 0 ? Object.keys(wanted) : ['spec'];
     for (const p of profiles) {
       if (o.profile && p !== o.profile) continue;
-      const r = runTest(t.test, profileOrThrow(p), { maxStates: o.maxStates });
-      const got = r.answer.ok ? 'Ok' : 'No';
       const expected = wanted[p] ?? '(none)';
-      rows.push({ file: f, test: t.test.name, profile: p, expected, got: r.answer.complete ? got : `${got} (incomplete)`, states: r.answer.states, ms: r.answer.ms, pass: expected === got && (r.answer.complete || got === 'Ok') });
+      try {
+        const r = runTest(t.test, profileOrThrow(p), { maxStates: o.maxStates });
+        const got = r.answer.ok ? 'Ok' : 'No';
+        rows.push({ file: f, test: t.test.name, profile: p, expected, got: r.answer.complete ? got : `${got} (incomplete)`, states: r.answer.states, ms: r.answer.ms, pass: expected === got && (r.answer.complete || got === 'Ok') });
+      } catch (e) {
+        // One test's failure is a row of the table, not the end of the suite.
+        rows.push({ file: f, test: t.test.name, profile: p, expected, got: `error: ${(e as Error).message}`, states: 0, ms: 0, pass: false });
+      }
     }
   }
   const table = [['test', 'profile', 'expected', 'got', 'states', 'ms', ''], ...rows.map((r) => [r.test, r.profile, r.expected, r.got, String(r.states), r.ms.toFixed(1), r.pass ? '' : 'MISMATCH'])];

@@ -129,28 +129,35 @@ export class ApicBus {
   }
 
   /**
-   * Lowest-priority arbitration among the targets. SDM Vol 3A 11.6.2.4 Lowest Priority Delivery Mode: with
-   * focus processor checking enabled, a target already servicing or holding the vector is chosen; otherwise
-   * the lowest priority wins: Intel compares processor priority (PPR), AMD arbitration priority
-   * (AMD APM Vol 2 16.6.2 Lowest Priority Messages and Arbitration). Ties go to `choose`.
+   * Lowest-priority arbitration among the targets. Intel: SDM Vol 3A 11.6.2.4 Lowest Priority Delivery Mode: on
+   * Pentium 4 and later processors the chipset picks the target with the lowest task priority it snooped (TPR);
+   * "the concept of a focus processor is not supported" there. AMD: APM Vol 2 16.6.2 Lowest Priority Messages and
+   * Arbitration: a focus processor (one already servicing or holding the vector, when SVR focus checking is
+   * enabled) wins, otherwise the lowest arbitration priority (APR). Ties go to `choose`.
    */
   arbitrate(targets: readonly number[], vector: number, choose: LowestPriorityChooser): number {
-    for (const t of targets) {
-      const a = this.cpus[t].apic;
-      if (a.focusCheckingEnabled() && (a.isr(vector) || a.irr(vector))) return t;
+    const amd = this.vendor === 'amd';
+    if (amd) {
+      for (const t of targets) {
+        const a = this.cpus[t].apic;
+        if (a.focusCheckingEnabled() && (a.isr(vector) || a.irr(vector))) return t;
+      }
     }
     let best = 256;
     const tied: number[] = [];
     for (const t of targets) {
       const a = this.cpus[t].apic;
-      const p = (this.vendor === 'amd' ? a.apr() : a.ppr()) & 0xf0;
+      const p = (amd ? a.apr() : a.tpr()) & 0xf0;
       if (p < best) {
         best = p;
         tied.length = 0;
       }
       if (p === best) tied.push(t);
     }
-    return tied.length === 1 ? tied[0] : choose(tied, vector);
+    if (tied.length === 1) return tied[0];
+    const t = choose(tied, vector);
+    if (!tied.includes(t)) throw new HostError('bad-argument', `chooseLowestPriority returned ${t}, not one of the tied CPUs ${tied.join(',')}`);
+    return t;
   }
 }
 

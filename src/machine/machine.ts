@@ -123,7 +123,7 @@ export class Machine {
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
     const apicCfg: ApicConfig = {
-      vendor: this.config.vendor, x2apic, tscDeadline: this.config.tscDeadline, timerRatio, maxPhysAddr: this.config.maxPhysAddr,
+      vendor: this.config.vendor, quirks: this.quirks, x2apic, tscDeadline: this.config.tscDeadline, timerRatio, maxPhysAddr: this.config.maxPhysAddr,
     };
     const apicHost: ApicHost = {
       now: () => this.now(),

@@ -207,12 +207,12 @@ export class Simulator {
         return;
       }
       case 'apic-mode': {
-        const lo = ApicBase.DEFAULT_BASE | (it.cpu === 0 ? ApicBase.BSP : 0);
+        const lo = (ApicBase.DEFAULT_BASE | (it.cpu === 0 ? ApicBase.BSP : 0)) >>> 0;
         const apic = m.apics[it.cpu];
         const en = it.value === 'disabled' ? 0 : ApicBase.EN, extd = it.value === 'x2apic' ? ApicBase.EXTD : 0;
         // Through xAPIC when going to x2APIC, as software must (SDM Vol 3A 11.12.5).
-        if (it.value === 'x2apic' && apic.mode() === 'disabled') apic.writeApicBase(BigInt(lo | ApicBase.EN));
-        apic.writeApicBase(BigInt(lo | en | extd));
+        if (it.value === 'x2apic' && apic.mode() === 'disabled') apic.writeApicBase(BigInt((lo | ApicBase.EN) >>> 0));
+        if (!apic.writeApicBase(BigInt((lo | en | extd) >>> 0))) throw new SimError(`init: P${it.cpu}.apic.mode = ${it.value} is not reachable`);
         return;
       }
       case 'apic-reg': this.initApicReg(it.cpu, it.reg.offset, it.value); return;
@@ -554,7 +554,12 @@ export class Simulator {
   /** Resolve a litmus destination to ICR fields. `Pk` is physical with Pk's current APIC ID. */
   private destination(d: Dest, _self: number): { shorthand: Shorthand; logical: boolean; destination: number } {
     switch (d.kind) {
-      case 'cpu': return { shorthand: Shorthand.NONE, logical: false, destination: this.machine.apics[d.cpu].id() };
+      case 'cpu': {
+        // Pk's APIC ID: its current one, or, for an empty slot, the one the slot's processor will have.
+        const cpu = this.machine.cpus[d.cpu];
+        const id = cpu.present() ? cpu.apic.id() : this.machine.config.apicIds[d.cpu];
+        return { shorthand: Shorthand.NONE, logical: false, destination: id };
+      }
       case 'phys': return { shorthand: Shorthand.NONE, logical: false, destination: d.id };
       case 'logical': return { shorthand: Shorthand.NONE, logical: true, destination: d.mask };
       case 'self': return { shorthand: Shorthand.SELF, logical: false, destination: 0 };

@@ -313,8 +313,31 @@ describe('masking and software disable', () => {
 });
 
 describe('mode switches', () => {
-  it('one-shot -> periodic keeps counting from the current count, then reloads (decision D-7)', () => {
+  it('one-shot -> periodic disarms the timer (SDM Vol 3A 11.5.4.1: a mode change disarms)', () => {
     const { m, fires } = timed();
+    wr(m, 0, Reg.LVT_TIMER, VEC);
+    wr(m, 0, Reg.TIMER_ICR, 10);
+    m.advanceTo(8);
+    wr(m, 0, Reg.LVT_TIMER, PERIODIC | VEC);
+    expect(ccr(m)).toBe(0);
+    expect(rd(m, 0, Reg.TIMER_ICR)).toBe(0);
+    m.advanceTo(60);
+    expect(fires).toEqual([]);
+  });
+
+  it('periodic -> one-shot disarms the timer', () => {
+    const { m, fires } = timed();
+    wr(m, 0, Reg.LVT_TIMER, PERIODIC | VEC);
+    wr(m, 0, Reg.TIMER_ICR, 10);
+    m.advanceTo(26);
+    wr(m, 0, Reg.LVT_TIMER, VEC);
+    expect(ccr(m)).toBe(0);
+    m.advanceTo(1000);
+    expect(fires).toEqual([20]);
+  });
+
+  it('with the KVM quirk, one-shot -> periodic keeps counting from the current count, then reloads', () => {
+    const { m, fires } = timed({ quirks: { timerModeSwitchKeepsCount: true } });
     wr(m, 0, Reg.LVT_TIMER, VEC);
     wr(m, 0, Reg.TIMER_ICR, 10);
     m.advanceTo(8);
@@ -324,8 +347,8 @@ describe('mode switches', () => {
     expect(fires).toEqual([20, 40, 60]);
   });
 
-  it('periodic -> one-shot keeps counting from the current count and then stops', () => {
-    const { m, fires } = timed();
+  it('with the KVM quirk, periodic -> one-shot keeps counting from the current count and then stops', () => {
+    const { m, fires } = timed({ quirks: { timerModeSwitchKeepsCount: true } });
     wr(m, 0, Reg.LVT_TIMER, PERIODIC | VEC);
     wr(m, 0, Reg.TIMER_ICR, 10);
     m.advanceTo(26); // second period, 7 left
