@@ -79,6 +79,7 @@ export class LocalApic {
    * x2APIC mode) is unchanged: SDM Vol 3A 11.12.5.1 x2APIC States ("INIT ... x2APIC mode is retained").
    */
   initReset(): void {
+    if (this.cfg.quirks.initResetsApicId) this.s[this.b + A.ID] = this.s[this.b + A.INITIAL_ID];
     this.resetRegisters();
   }
 
@@ -248,6 +249,7 @@ export class LocalApic {
    * IRR and ISR registers are held and require masking or handling by the CPU"; decision D-1).
    */
   deliverableVector(): number {
+    if (this.cfg.quirks.softDisabledIrr === 'hidden' && !this.softwareEnabled()) return -1;
     const v = this.highestIrr();
     if (v < 0) return -1;
     return (v & 0xf0) > (this.ppr() & 0xf0) ? v : -1;
@@ -264,7 +266,7 @@ export class LocalApic {
     const spurious = s[b + A.SVR] & Svr.VECTOR;
     if (v < 0) return spurious;
     s[b + A.IRR + (v >>> 5)] &= ~(1 << (v & 31));
-    if (!this.softwareEnabled()) return spurious;
+    if (!this.softwareEnabled() && this.cfg.quirks.softDisabledIrr === 'spurious') return spurious;
     s[b + A.ISR + (v >>> 5)] |= 1 << (v & 31);
     return v;
   }
@@ -291,11 +293,12 @@ export class LocalApic {
    * A software-disabled APIC does not accept new fixed interrupts (decision D-1). Returns whether accepted.
    */
   acceptFixed(vector: number, levelTriggered: boolean): boolean {
-    if (vector < FIRST_LEGAL_VECTOR) {
+    const q = this.cfg.quirks;
+    if (vector < FIRST_LEGAL_VECTOR && !q.esrNotModelled) {
       this.error(Esr.RECEIVE_ILLEGAL_VECTOR);
       return false;
     }
-    if (!this.softwareEnabled()) {
+    if (!this.softwareEnabled() && !q.softDisabledAcceptsNew) {
       this.host.trace?.(this.cpu, `apic: vector 0x${vector.toString(16)} dropped, APIC software-disabled`);
       return false;
     }
@@ -333,6 +336,7 @@ export class LocalApic {
    * next ESR write; each detection signals the LVT error entry.
    */
   error(bits: number): void {
+    if (this.cfg.quirks.esrNotModelled) return;
     this.s[this.b + A.ESR_LATCH] |= bits;
     this.host.trace?.(this.cpu, `apic: error 0x${bits.toString(16)}`);
     this.signalLvt(LvtIndex.ERROR);
@@ -510,7 +514,7 @@ export class LocalApic {
   private writeSvr(value: number): void {
     const s = this.s, b = this.b;
     s[b + A.SVR] = value & this.svrWritable();
-    if ((value & Svr.APIC_ENABLED) === 0) {
+    if ((value & Svr.APIC_ENABLED) === 0 && !this.cfg.quirks.softDisabledLvtNotMasked) {
       for (let i = 0; i < LVT_COUNT; i++) s[b + A.LVT + i] |= Lvt.MASKED;
     }
   }
@@ -524,7 +528,7 @@ export class LocalApic {
 
   private writeLvt(i: number, value: number): void {
     const s = this.s, b = this.b;
-    if (!this.softwareEnabled()) value |= Lvt.MASKED;
+    if (!this.softwareEnabled() && !this.cfg.quirks.softDisabledLvtNotMasked) value |= Lvt.MASKED;
     if (i === LvtIndex.TIMER) {
       // TSC-deadline mode (bit 18) is writable only when CPUID advertises it; the reserved mode 3 is
       // not taken (decision D-6): the mode field keeps its old value.
@@ -557,7 +561,7 @@ export class LocalApic {
   private writeIcr(lo: number, destination: number, x2: boolean): void {
     this.s[this.b + A.ICR_LO] = lo;
     const mode = (lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT;
-    if ((mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST) && (lo & Icr.VECTOR) < FIRST_LEGAL_VECTOR) {
+    if ((mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST) && (lo & Icr.VECTOR) < FIRST_LEGAL_VECTOR && !this.cfg.quirks.esrNotModelled) {
       this.error(Esr.SEND_ILLEGAL_VECTOR);
       return;
     }
@@ -625,7 +629,7 @@ export class LocalApic {
    * mode the timer disarms itself and IA32_TSC_DEADLINE reads 0 afterwards.
    */
   timerFire(): void {
-    if (this.timerMode() === TimerMode.TSC_DEADLINE) set64(this.s, this.b + A.TSC_DEADLINE_LO, 0);
+    if (this.timerMode() === TimerMode.TSC_DEADLINE && !this.cfg.quirks.tscDeadlineKeptOnFire) set64(this.s, this.b + A.TSC_DEADLINE_LO, 0);
     this.host.trace?.(this.cpu, 'apic: timer fired');
     this.signalLvt(LvtIndex.TIMER);
   }

@@ -1,25 +1,74 @@
 // Deviations from the SDM/APM that real implementations have had. The `spec` model has none; a profile
-// (src/sim/profiles.ts) turns some on to reproduce an implementation rule by rule. Each device reads the
-// quirk at the one place its rule lives.
+// (src/sim/profiles.ts) turns some on to reproduce an implementation rule by rule. Each quirk is read at the one
+// place its rule lives; the evidence for each profile's use of it is in src/sim/profiles.ts and
+// docs/profiles-research.md.
+
+/** How lowest-priority delivery picks its target. */
+export type LowestPriorityRule = 'architectural' | 'vector-hash' | 'lowest-index';
+/** What a software-disabled APIC does with an IRR bit it holds. */
+export type SoftDisabledIrr = 'spurious' | 'hidden' | 'normal';
 
 export interface Quirks {
-  /**
-   * A software-disabled APIC presents nothing from IRR, so a held interrupt stays pending until INIT
-   * (KVM before bb34e690e934, "KVM: LAPIC: Fix pending interrupt in IRR blocked by software disable LAPIC";
-   * seed 004). Spec: decision D-1.
-   */
-  softDisabledHidesIrr: boolean;
-  /** An INIT arriving while INIT is blocked (SMM, VMX root) is dropped, not latched (Bochs 2.7 cpu/apic.cc deliver_INIT). */
-  initDroppedWhenBlocked: boolean;
-  /** xAPIC MMIO accesses made in SMM do not reach the APIC: reads return 0 (seed 003, KVM of 2015). */
-  apicMmioUnmappedInSmm: boolean;
-  /** Switching the LVT timer between one-shot and periodic keeps the count running (KVM apic_update_lvtt). */
+  /** spurious: D-1; hidden: never presented (stays stale); normal: presented and acknowledged as usual. */
+  softDisabledIrr: SoftDisabledIrr;
+  /** A software-disabled APIC still accepts new fixed interrupts into IRR. */
+  softDisabledAcceptsNew: boolean;
+  /** Clearing SVR[8] does not mask the LVT entries, and LVT writes may unmask them. */
+  softDisabledLvtNotMasked: boolean;
+  /** No ESR: vectors 0-15 are accepted and delivered, nothing is latched, no LVT error interrupt. */
+  esrNotModelled: boolean;
+  /** INIT resets the APIC ID to its initial value. */
+  initResetsApicId: boolean;
+  /** Switching the LVT timer between one-shot and periodic keeps the count running. */
   timerModeSwitchKeepsCount: boolean;
+  /** IA32_TSC_DEADLINE keeps its value after the timer fires. */
+  tscDeadlineKeptOnFire: boolean;
+  /** xAPIC MMIO accesses made in SMM do not reach the APIC: reads return 0, writes are lost. */
+  apicMmioUnmappedInSmm: boolean;
+  /** The ICR is not validated: self and all-including-self send any delivery mode; level 0 IPIs are sent. */
+  icrNoValidity: boolean;
+  /** An ICR write with the self shorthand always sends a fixed interrupt, whatever the delivery mode. */
+  selfShorthandIsFixed: boolean;
+  /** A level-triggered fixed IPI is accepted as level-triggered (TMR set). */
+  levelIpiSetsTmr: boolean;
+  lowestPriority: LowestPriorityRule;
+  /** INIT is taken in SMM at once (the CPU resets out of SMM). */
+  initNotBlockedInSmm: boolean;
+  /** INIT is taken in VMX root operation at once. */
+  initNotBlockedInVmxRoot: boolean;
+  /** An INIT that arrives while INIT is blocked is dropped, not latched. */
+  initDroppedWhenBlocked: boolean;
+  /** INIT discards a latched SMI. */
+  initDiscardsLatchedSmi: boolean;
+  /** SMI and NMI are not blocked in wait-for-SIPI. */
+  smiNmiNotBlockedInWfs: boolean;
+  /** SMM entry from HLT records no auto HALT restart: RSM resumes after the HLT. */
+  noAutoHaltRestart: boolean;
+  /** RSM unblocks NMIs even if they were blocked before the SMI. */
+  rsmUnblocksNmi: boolean;
+  /** A SIPI arriving in SMM is kept, and starts the CPU once the latched INIT has put it in wait-for-SIPI. */
+  sipiLatchedInSmm: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
-  softDisabledHidesIrr: false,
-  initDroppedWhenBlocked: false,
-  apicMmioUnmappedInSmm: false,
+  softDisabledIrr: 'spurious',
+  softDisabledAcceptsNew: false,
+  softDisabledLvtNotMasked: false,
+  esrNotModelled: false,
+  initResetsApicId: false,
   timerModeSwitchKeepsCount: false,
-});
+  tscDeadlineKeptOnFire: false,
+  apicMmioUnmappedInSmm: false,
+  icrNoValidity: false,
+  selfShorthandIsFixed: false,
+  levelIpiSetsTmr: false,
+  lowestPriority: 'architectural',
+  initNotBlockedInSmm: false,
+  initNotBlockedInVmxRoot: false,
+  initDroppedWhenBlocked: false,
+  initDiscardsLatchedSmi: false,
+  smiNmiNotBlockedInWfs: false,
+  noAutoHaltRestart: false,
+  rsmUnblocksNmi: false,
+  sipiLatchedInSmm: false,
+} satisfies Quirks);

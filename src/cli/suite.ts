@@ -3,8 +3,10 @@
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTest, profileOrThrow, runTest } from './run.js';
+import { UnsupportedError } from '../sim/sim.js';
 
-export type Expectations = Record<string, Record<string, 'Ok' | 'No'>>;
+/** Per file, per profile: the expected answer, or Unsupported when the profile lacks a feature the test needs. */
+export type Expectations = Record<string, Record<string, 'Ok' | 'No' | 'Unsupported'>>;
 
 export function loadExpectations(dir: string): Expectations {
   const file = join(dir, 'expected.json');
@@ -46,7 +48,8 @@ export function runSuite(dir: string, o: { junit?: string; profile?: string; max
         rows.push({ file: f, test: t.test.name, profile: p, expected, got: r.answer.complete ? got : `${got} (incomplete)`, states: r.answer.states, ms: r.answer.ms, pass: expected === got && (r.answer.complete || got === 'Ok') });
       } catch (e) {
         // One test's failure is a row of the table, not the end of the suite.
-        rows.push({ file: f, test: t.test.name, profile: p, expected, got: `error: ${(e as Error).message}`, states: 0, ms: 0, pass: false });
+        const got = e instanceof UnsupportedError ? 'Unsupported' : `error: ${(e as Error).message}`;
+        rows.push({ file: f, test: t.test.name, profile: p, expected, got, states: 0, ms: 0, pass: got === expected });
       }
     }
   }

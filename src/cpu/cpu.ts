@@ -3,7 +3,10 @@
 // priority ladder is the table in events.ts; this file holds the state and the architectural actions.
 
 import { Activity, DEFAULT_SMBASE, VmxMode } from '../arch/cpu.js';
+import { HostError, checkVector } from '../arch/errors.js';
+import { A } from '../apic/layout.js';
 import type { LocalApic } from '../apic/localApic.js';
+import type { Quirks } from '../arch/quirks.js';
 
 export const C = {
   ACTIVITY: 0,
@@ -39,9 +42,15 @@ export const F = {
   /** The auto HALT restart field of the save-state area: SMM was entered from HLT. */
   AUTO_HALT: 1 << 13,
   EXTINT_PENDING: 1 << 14,
+  /** Quirk sipiLatchedInSmm: a SIPI that arrived in SMM, kept (its vector in SIPI_VECTOR). */
+  SIPI_LATCHED: 1 << 15,
+  /** Quirk smiNmiNotBlockedInWfs: SMM was entered from wait-for-SIPI, and RSM returns there. */
+  SAVED_WFS: 1 << 16,
 } as const;
 
 export interface CpuHost {
+  /** Deviations a profile reproduces (src/arch/quirks.ts). */
+  quirks: Readonly<Quirks>;
   trace?(cpu: number, text: string): void;
 }
 
@@ -71,6 +80,9 @@ export class Cpu {
   extintVector(): number {
     return this.s[this.b + C.EXTINT_VECTOR];
   }
+  get quirks(): Readonly<Quirks> {
+    return this.host.quirks;
+  }
   has(f: number): boolean {
     return (this.s[this.b + C.FLAGS] & f) !== 0;
   }
@@ -88,6 +100,7 @@ export class Cpu {
     return ((this.s[this.b + C.FLAGS] & F.VMX_MASK) >>> F.VMX_SHIFT) as VmxMode;
   }
   setVmx(m: VmxMode): void {
+    this.executing('VMX instructions');
     this.s[this.b + C.FLAGS] = (this.s[this.b + C.FLAGS] & ~F.VMX_MASK) | (m << F.VMX_SHIFT);
   }
   gif(): boolean {
@@ -130,7 +143,8 @@ export class Cpu {
    */
   init(): void {
     const s = this.s, b = this.b;
-    const keep = this.flags() & F.SMI_PENDING;
+    const q = this.host.quirks;
+    const keep = this.flags() & ((q.initDiscardsLatchedSmi ? 0 : F.SMI_PENDING) | F.SIPI_LATCHED);
     s[b + C.FLAGS] = keep;
     s[b + C.SAVE_SMBASE] = 0;
     s[b + C.EXTINT_VECTOR] = 0;
@@ -138,6 +152,10 @@ export class Cpu {
     s[b + C.ACTIVITY] = bsp ? Activity.ACTIVE : Activity.WAIT_FOR_SIPI;
     this.apic.initReset();
     this.host.trace?.(this.index, `init: ${bsp ? 'BSP to reset vector' : 'enter wait-for-sipi'}`);
+    if (this.has(F.SIPI_LATCHED)) {
+      this.set(F.SIPI_LATCHED, false);
+      this.receiveSipi(s[b + C.SIPI_VECTOR]);
+    }
   }
 
   /** ACPI CPU hotplug: a new processor appears, powered on as an AP in wait-for-SIPI with its own APIC. */
@@ -145,20 +163,47 @@ export class Cpu {
     this.powerOn(initialApicId, false);
   }
 
-  /** Hot-unplug: the slot empties; nothing reaches it until it is plugged again. */
+  /**
+   * Hot-unplug: the slot empties; nothing reaches it until it is plugged again. The APIC goes with the
+   * processor: its words are cleared too (IA32_APIC_BASE = 0, so it decodes no MMIO, answers no x2APIC MSR and
+   * sends nothing), and an empty slot has one encoding whatever ran in it before.
+   */
   unplug(): void {
     const s = this.s, b = this.b;
     s.fill(0, b, b + C.WORDS);
+    for (let i = 0; i < A.WORDS; i++) this.apic.setWord(i, 0);
     s[b + C.ACTIVITY] = Activity.UNPLUGGED;
     this.host.trace?.(this.index, 'unplug');
   }
 
   // ---------------------------------------------------------------- signals arriving
 
-  /** An INIT message or the INIT# pin: latched until it can be taken (events.ts decides when). */
+  /**
+   * An INIT message or the INIT# pin: latched until it can be taken (events.ts decides when), except in
+   * wait-for-SIPI, where it is taken at once (decision D-14).
+   */
   receiveInit(): void {
     if (!this.present()) return;
+    if (this.host.quirks.initDroppedWhenBlocked && (this.vmx() === VmxMode.ROOT || !this.gif() || (this.has(F.SMM) && !this.host.quirks.initNotBlockedInSmm))) {
+      this.host.trace?.(this.index, 'init dropped: INIT is masked');
+      return;
+    }
     this.set(F.INIT_PENDING, true);
+    this.takeInitIfWaitingForSipi();
+  }
+
+  /**
+   * Decision D-14 and SDM Vol 3A 9.4.4.1 Typical BSP Initialization Sequence: a processor in wait-for-SIPI runs
+   * no instructions, so an INIT reaching it re-INITs it at once instead of waiting for an instruction boundary
+   * that only the SIPI would create; otherwise INIT-SIPI with no boundary in between would start the AP and then
+   * send it back to wait-for-SIPI (the INIT, sent first, would act last). INIT stays held where the ladder holds
+   * it: VMX root (SDM Vol 3C 24.8), VMX non-root (a VM exit, SDM Vol 3C 26.2), GIF = 0 (APM Vol 2 15.17.1).
+   */
+  private takeInitIfWaitingForSipi(): void {
+    if (!this.has(F.INIT_PENDING) || this.activity() !== Activity.WAIT_FOR_SIPI) return;
+    if (this.has(F.SMM) || this.vmx() !== VmxMode.OFF || !this.gif()) return;
+    this.set(F.INIT_PENDING, false);
+    this.init();
   }
 
   /**
@@ -167,7 +212,16 @@ export class Cpu {
    * latched (in SMM as anywhere else). Returns whether the processor started.
    */
   receiveSipi(vector: number): boolean {
+    checkVector(vector, 'SIPI vector');
+    // An INIT that arrived before this SIPI (held by GIF = 0 or VMX until now) acts first (decision D-14).
+    this.takeInitIfWaitingForSipi();
     if (this.activity() !== Activity.WAIT_FOR_SIPI) {
+      if (this.host.quirks.sipiLatchedInSmm && this.has(F.SMM)) {
+        this.s[this.b + C.SIPI_VECTOR] = vector;
+        this.set(F.SIPI_LATCHED, true);
+        this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} kept pending in SMM`);
+        return false;
+      }
       this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: not in wait-for-sipi`);
       return false;
     }
@@ -199,12 +253,32 @@ export class Cpu {
 
   /** SDM Vol 3A 11.5.1: ExtINT makes the processor take an interrupt as if from an 8259A; the vector is the message's. */
   receiveExtint(vector: number): void {
+    checkVector(vector, 'ExtINT vector');
     if (!this.present()) return;
     this.s[this.b + C.EXTINT_VECTOR] = vector;
     this.set(F.EXTINT_PENDING, true);
   }
 
+  /**
+   * Interrupt acknowledge of a pending ExtINT: returns its vector and empties the latch. The vector word is
+   * cleared with the pending bit, so that a taken ExtINT leaves no trace in the state's encoding.
+   */
+  acknowledgeExtint(): number {
+    const v = this.s[this.b + C.EXTINT_VECTOR];
+    this.s[this.b + C.EXTINT_VECTOR] = 0;
+    this.set(F.EXTINT_PENDING, false);
+    return v;
+  }
+
   // ---------------------------------------------------------------- instruction-level actions
+
+  /**
+   * An empty slot executes nothing: an instruction "run" on it is host misuse. Without this check HLT or a
+   * triple fault would give the slot an activity state and make it a present processor with no APIC.
+   */
+  private executing(what: string): void {
+    if (!this.present()) throw new HostError('bad-cpu', `CPU ${this.index} is unplugged and cannot execute ${what}`);
+  }
 
   /** Interrupt shadows cover exactly one instruction: call before executing each instruction. */
   beginInstruction(): void {
@@ -213,37 +287,45 @@ export class Cpu {
 
   /** SDM Vol 2B STI: if IF was 0, interrupts stay inhibited until the end of the next instruction. */
   sti(): void {
+    this.executing('STI');
     if (!this.has(F.IF)) this.set(F.STI_SHADOW, true);
     this.set(F.IF, true);
   }
   cli(): void {
+    this.executing('CLI');
     this.set(F.IF, false);
   }
   setIf(on: boolean): void {
+    this.executing('a write of EFLAGS.IF');
     this.set(F.IF, on);
   }
   movSs(): void {
+    this.executing('MOV SS');
     this.set(F.MOVSS_SHADOW, true);
   }
 
   /** SDM Vol 2A HLT: the processor halts until an enabled interrupt, NMI, SMI, INIT or RESET. */
   hlt(): void {
+    this.executing('HLT');
     this.setActivity(Activity.HALTED);
   }
 
   /** SDM Vol 3A 7.15 Interrupt 8 (Double Fault): a triple fault enters shutdown. */
   shutdown(): void {
+    this.executing('a triple fault');
     this.setActivity(Activity.SHUTDOWN);
   }
 
   /** SDM Vol 3A 7.7.1: IRET ends NMI blocking (any IRET, not only the NMI handler's). */
   iret(restoredIf: boolean): void {
+    this.executing('IRET');
     this.set(F.NMI_BLOCKED, false);
     this.set(F.IF, restoredIf);
   }
 
   /** AMD STGI/CLGI. APM Vol 2 15.17.1 Global Interrupt Flag: GIF = 0 holds INTR, NMI, SMI and INIT pending. */
   setGif(on: boolean): void {
+    this.executing('STGI/CLGI');
     this.set(F.GIF_CLEAR, !on);
   }
 
@@ -257,10 +339,11 @@ export class Cpu {
    */
   enterSmm(): void {
     const s = this.s, b = this.b;
-    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT);
+    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS);
     if (f & F.IF) f |= F.SAVED_IF;
     if (f & F.NMI_BLOCKED) f |= F.SAVED_NMI_BLOCKED;
-    if (this.activity() === Activity.HALTED) f |= F.AUTO_HALT;
+    if (this.activity() === Activity.HALTED && !this.host.quirks.noAutoHaltRestart) f |= F.AUTO_HALT;
+    if (this.activity() === Activity.WAIT_FOR_SIPI) f |= F.SAVED_WFS; // only with smiNmiNotBlockedInWfs
     f = (f | F.SMM | F.NMI_BLOCKED) & ~F.IF;
     s[b + C.FLAGS] = f;
     s[b + C.SAVE_SMBASE] = s[b + C.SMBASE];
@@ -290,13 +373,13 @@ export class Cpu {
     if (!this.inSmm()) return false;
     const s = this.s, b = this.b;
     const f = s[b + C.FLAGS];
-    let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT);
+    let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS);
     if (f & F.SAVED_IF) g |= F.IF;
-    if (f & F.SAVED_NMI_BLOCKED) g |= F.NMI_BLOCKED;
+    if (f & F.SAVED_NMI_BLOCKED && !this.host.quirks.rsmUnblocksNmi) g |= F.NMI_BLOCKED;
     s[b + C.FLAGS] = g;
     s[b + C.SMBASE] = s[b + C.SAVE_SMBASE];
     s[b + C.SAVE_SMBASE] = 0;
-    this.setActivity(f & F.AUTO_HALT ? Activity.HALTED : Activity.ACTIVE);
+    this.setActivity(f & F.SAVED_WFS ? Activity.WAIT_FOR_SIPI : f & F.AUTO_HALT ? Activity.HALTED : Activity.ACTIVE);
     this.host.trace?.(this.index, `rsm: leave SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
     return true;
   }

@@ -27,6 +27,19 @@ interface EventRule {
   take(cpu: Cpu): number;
 }
 
+/**
+ * SDM Vol 3A 7.15 Interrupt 8 (Double Fault): a processor in shutdown is woken by NMI, SMI or INIT, but "if the
+ * shutdown occurs while the processor is executing an NMI interrupt handler, then only a hardware reset can
+ * restart the processor. Likewise, if the shutdown occurs while executing in SMM, a hardware reset must be
+ * used". The NMI handler is running while NMIs are blocked (SDM Vol 3A 7.7.1), which is also how SMM leaves them.
+ */
+function onlyResetWakes(cpu: Cpu): string | null {
+  if (cpu.activity() !== Activity.SHUTDOWN) return null;
+  if (cpu.has(F.SMM)) return 'shutdown in SMM: only RESET';
+  if (cpu.has(F.NMI_BLOCKED)) return 'shutdown in an NMI handler: only RESET';
+  return null;
+}
+
 /** Maskable interrupts: IF = 1, no STI/MOV SS shadow, the processor active or halted, GIF = 1 (AMD). */
 function maskableBlockedBy(cpu: Cpu): string | null {
   if (!cpu.has(F.IF)) return 'IF=0';
@@ -47,9 +60,9 @@ export const EVENT_LADDER: readonly EventRule[] = [
       if (cpu.has(F.SMM)) return 'in SMM';
       // SDM Vol 3C 27.6.2 Activity State: wait-for-SIPI blocks SMIs; SDM Vol 3C 34.2 (Notes): it is pended
       // and serviced on receipt of the SIPI (the SIPI starts the processor, then the SMI is taken).
-      if (cpu.activity() === Activity.WAIT_FOR_SIPI) return 'wait-for-sipi';
+      if (cpu.activity() === Activity.WAIT_FOR_SIPI && !cpu.quirks.smiNmiNotBlockedInWfs) return 'wait-for-sipi';
       if (!cpu.gif()) return 'GIF=0';
-      return null;
+      return onlyResetWakes(cpu);
     },
     take: (cpu) => {
       cpu.enterSmm();
@@ -62,12 +75,12 @@ export const EVENT_LADDER: readonly EventRule[] = [
     blockedBy: (cpu) => {
       // INIT is held pending in SMM: the SDM lists it with SMI under SMM's blocked events only implicitly; KVM
       // latches it (arch/x86/kvm/lapic.c kvm_apic_accept_events) and the seed-000 thread relies on it (D-13).
-      if (cpu.has(F.SMM)) return 'in SMM';
+      if (cpu.has(F.SMM) && !cpu.quirks.initNotBlockedInSmm) return 'in SMM';
       // SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation.
-      if (cpu.vmx() === VmxMode.ROOT) return 'VMX root operation';
+      if (cpu.vmx() === VmxMode.ROOT && !cpu.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
       // APM Vol 2 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
       if (!cpu.gif()) return 'GIF=0';
-      return null;
+      return onlyResetWakes(cpu);
     },
     take: (cpu) => {
       cpu.init();
@@ -82,9 +95,9 @@ export const EVENT_LADDER: readonly EventRule[] = [
       if (cpu.has(F.NMI_BLOCKED)) return 'NMI blocked';
       // SDM Vol 3A 7.8.3: MOV SS blocks NMIs for one instruction. STI's shadow does not (decision D-9).
       if (cpu.has(F.MOVSS_SHADOW)) return 'MOV SS shadow';
-      if (cpu.activity() === Activity.WAIT_FOR_SIPI) return 'wait-for-sipi';
+      if (cpu.activity() === Activity.WAIT_FOR_SIPI && !cpu.quirks.smiNmiNotBlockedInWfs) return 'wait-for-sipi';
       if (!cpu.gif()) return 'GIF=0';
-      return null;
+      return onlyResetWakes(cpu);
     },
     take: (cpu) => {
       const f = cpu.flags();
@@ -98,9 +111,8 @@ export const EVENT_LADDER: readonly EventRule[] = [
     pending: (cpu) => cpu.has(F.EXTINT_PENDING),
     blockedBy: maskableBlockedBy,
     take: (cpu) => {
-      cpu.setFlags(cpu.flags() & ~F.EXTINT_PENDING);
       cpu.setActivity(Activity.ACTIVE);
-      return cpu.extintVector();
+      return cpu.acknowledgeExtint();
     },
   },
   {

@@ -136,6 +136,11 @@ export class ApicBus {
    * enabled) wins, otherwise the lowest arbitration priority (APR). Ties go to `choose`.
    */
   arbitrate(targets: readonly number[], vector: number, choose: LowestPriorityChooser): number {
+    // Profiles: KVM's vector hashing (kvm_vector_to_index: the (vector mod n)-th candidate in APIC ID order) and
+    // QEMU's first candidate (apic_bus_deliver: "XXX: search for focus processor, arbitration").
+    const rule = this.cpus[0].quirks.lowestPriority;
+    if (rule === 'lowest-index') return targets[0];
+    if (rule === 'vector-hash') return [...targets].sort((x, y) => this.cpus[x].apic.id() - this.cpus[y].apic.id())[vector % targets.length];
     const amd = this.vendor === 'amd';
     if (amd) {
       for (const t of targets) {

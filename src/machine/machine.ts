@@ -136,7 +136,7 @@ export class Machine {
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
       trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
     };
-    const cpuHost = { trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    const cpuHost = { quirks: this.quirks, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;
@@ -224,6 +224,7 @@ export class Machine {
   mmioRead(cpu: number, address: number): number | undefined {
     const a = this.apic(cpu);
     if (!a.decodesMmio(address)) return undefined;
+    if (this.quirks.apicMmioUnmappedInSmm && this.cpus[cpu].inSmm()) return 0;
     return a.xapicRead(address - a.mmioBase());
   }
   /** A 32-bit MMIO write by CPU `cpu`; false when its APIC does not decode the address. */
@@ -231,6 +232,7 @@ export class Machine {
     const a = this.apic(cpu);
     if (!a.decodesMmio(address)) return false;
     checkU32(value, 'MMIO value');
+    if (this.quirks.apicMmioUnmappedInSmm && this.cpus[cpu].inSmm()) return true;
     a.xapicWrite(address - a.mmioBase(), value);
     return true;
   }
@@ -350,19 +352,23 @@ export class Machine {
    */
   private sendFromIcr(source: number, lo: number, destination: number, x2apic: boolean): void {
     const vector = lo & Icr.VECTOR;
-    const mode = ((lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT) as DeliveryMode;
+    let mode = ((lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT) as DeliveryMode;
     const shorthand = ((lo & Icr.SHORTHAND_MASK) >>> Icr.SHORTHAND_SHIFT) as Shorthand;
     const level = (lo & Icr.TRIGGER_LEVEL) !== 0, assert = (lo & Icr.LEVEL_ASSERT) !== 0;
     const invalid = (why: string) => void (this.tracing && this.trace('bus', source, `ipi not sent: ${why}`));
+    const q = this.quirks;
+    if (q.selfShorthandIsFixed && shorthand === Shorthand.SELF) mode = DeliveryMode.FIXED;
     if (mode === DeliveryMode.REMOTE_READ || mode === DeliveryMode.EXTINT) return invalid('reserved delivery mode');
-    if ((shorthand === Shorthand.SELF || shorthand === Shorthand.ALL) && mode !== DeliveryMode.FIXED) {
+    if ((shorthand === Shorthand.SELF || shorthand === Shorthand.ALL) && mode !== DeliveryMode.FIXED && !q.icrNoValidity) {
       return invalid('shorthand allows only fixed delivery');
     }
     let levelTriggered = false;
     if (level && mode === DeliveryMode.INIT && !assert) {
       levelTriggered = true; // INIT level de-assert
-    } else if (level && !assert && (mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST || mode === DeliveryMode.NMI)) {
+    } else if (level && !assert && (mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST || mode === DeliveryMode.NMI) && !q.icrNoValidity) {
       return invalid('level-triggered IPI with level 0');
+    } else if (level && q.levelIpiSetsTmr && (mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST)) {
+      levelTriggered = true;
     }
     if (this.tracing) this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
     this.send(source + 1, { vector, mode, levelTriggered, assert: assert || !level, logical: (lo & Icr.DEST_LOGICAL) !== 0, shorthand, destination, x2apic });

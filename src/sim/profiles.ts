@@ -1,9 +1,12 @@
-// Profiles: the SDM model (`spec`) and named real implementations, each a set of quirks with its evidence.
+// Profiles: the SDM model (`spec`) and named real implementations, each the architecture plus a list of
+// deviations (quirks, src/arch/quirks.ts) with the evidence for each. docs/profiles-research.md has the longer
+// notes; a deviation is listed here only when the model reproduces it.
 
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
 
 export interface Deviation {
   quirk: keyof Quirks;
+  value?: Quirks[keyof Quirks];
   /** What the implementation does, in one line. */
   behaviour: string;
   /** Where that is shown: commit, file and function, or mailing-list thread. */
@@ -14,18 +17,70 @@ export interface Profile {
   name: string;
   description: string;
   quirks: Quirks;
+  /** CPUID features the implementation does not offer, whatever the test's config says. */
+  settings: { x2apic?: boolean; tscDeadline?: boolean };
   deviations: Deviation[];
 }
 
-function profile(name: string, description: string, deviations: Deviation[]): Profile {
-  const quirks: Quirks = { ...NO_QUIRKS };
-  for (const d of deviations) quirks[d.quirk] = true;
-  return { name, description, quirks, deviations };
+function profile(name: string, description: string, deviations: Deviation[], settings: Profile['settings'] = {}): Profile {
+  const quirks: Record<string, unknown> = { ...NO_QUIRKS };
+  for (const d of deviations) quirks[d.quirk] = d.value ?? true;
+  return { name, description, quirks: quirks as unknown as Quirks, settings, deviations };
 }
+
+const KVM = 'torvalds/linux arch/x86/kvm';
+
+const kvmCommon: Deviation[] = [
+  { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR, so its EOI is broadcast to the I/O APIC', evidence: `${KVM}/lapic.c __apic_accept_irq: kvm_lapic_set_vector(vector, apic->regs + APIC_TMR) when trig_mode` },
+  { quirk: 'icrNoValidity', behaviour: 'the ICR is not validated: self-NMI/INIT/SMI are delivered, level 0 IPIs are sent', evidence: `${KVM}/lapic.c kvm_apic_send_ipi / kvm_irq_delivery_to_apic (no Table 11-3 check)` },
+  { quirk: 'esrNotModelled', behaviour: 'ESR always reads 0; vectors 0-15 are accepted and delivered', evidence: `${KVM}/lapic.c __apic_read (APIC_ESR not latched), __apic_accept_irq (no vector check)` },
+  { quirk: 'lowestPriority', value: 'vector-hash', behaviour: 'lowest priority picks the (vector mod n)-th candidate, ignoring TPR', evidence: `${KVM}/lapic.c kvm_vector_to_index (vector_hashing, default on)` },
+  { quirk: 'timerModeSwitchKeepsCount', behaviour: 'one-shot <-> periodic keeps the count; only TSC-deadline switches disarm', evidence: `${KVM}/lapic.c apic_update_lvtt (dedf9c5e2169)` },
+];
 
 export const DEFAULT_PROFILE: Profile = profile('spec', 'The architecture as the Intel SDM and AMD APM define it, for the configured vendor.', []);
 
-export const PROFILES: readonly Profile[] = [DEFAULT_PROFILE];
+export const PROFILES: readonly Profile[] = [
+  DEFAULT_PROFILE,
+  profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', [
+    { quirk: 'apicMmioUnmappedInSmm', behaviour: 'in SMM the xAPIC page is RAM: APIC ID reads return 0, writes are lost', evidence: 'seed 003 (edk2-devel, Laszlo Ersek): "the APIC_ID read ... within SMM fails with EPT_VIOLATION"; fixed by f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region"' },
+    { quirk: 'initResetsApicId', behaviour: 'INIT resets a software-written xAPIC ID', evidence: 'seed 003: d28bc9dd25ce ("KVM: x86: INIT ... APIC ID") not yet backported to RHEL 7' },
+    ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority'),
+  ]),
+  profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
+    { quirk: 'softDisabledIrr', value: 'hidden', behaviour: 'a software-disabled APIC presents nothing from IRR: a held bit stays stale', evidence: `${KVM}/lapic.c kvm_apic_has_interrupt: if (!apic_enabled(apic)) return -1; fixed by bb34e690e934 "KVM: LAPIC: Fix pending interrupt in IRR blocked by software disable LAPIC"` },
+    { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events (mid-2019): if (is_smm(vcpu)) only` },
+    ...kvmCommon,
+  ]),
+  profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', kvmCommon),
+  profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
+    { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending and starts the CPU after the latched INIT', evidence: 'seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini' },
+    ...kvmCommon,
+  ]),
+  profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", [
+    { quirk: 'initNotBlockedInSmm', behaviour: 'INIT is taken at once in SMM and resets the CPU out of SMM', evidence: 'qemu accel/tcg/cpu-exec.c cpu_handle_interrupt: CPU_INTERRUPT_INIT is not masked by HF_SMM_MASK; do_cpu_init' },
+    { quirk: 'initDiscardsLatchedSmi', behaviour: 'INIT drops a pending SMI (only a pending SIPI survives)', evidence: 'qemu target/i386/helper.c do_cpu_init: keeps only CPU_INTERRUPT_SIPI of interrupt_request' },
+    { quirk: 'smiNmiNotBlockedInWfs', behaviour: 'SMI and NMI are taken in wait-for-SIPI', evidence: 'qemu target/i386/tcg/sysemu/seg_helper.c x86_cpu_exec_interrupt: no wait_for_sipi check for SMI/NMI' },
+    { quirk: 'noAutoHaltRestart', behaviour: 'RSM never returns to HLT', evidence: 'qemu target/i386/tcg/sysemu/smm_helper.c do_smm_enter: no auto HALT restart field' },
+    { quirk: 'softDisabledIrr', value: 'hidden', behaviour: 'held IRR bits are not presented while software-disabled', evidence: 'qemu hw/intc/apic.c apic_irq_pending: if (!(s->spurious_vec & APIC_SV_ENABLE)) return 0' },
+    { quirk: 'softDisabledAcceptsNew', behaviour: 'new fixed interrupts are accepted while software-disabled', evidence: 'qemu hw/intc/apic.c apic_set_irq: no SVR test' },
+    { quirk: 'softDisabledLvtNotMasked', behaviour: 'clearing SVR[8] does not mask the LVT entries', evidence: 'qemu hw/intc/apic.c apic_mem_write case 0x0f' },
+    { quirk: 'esrNotModelled', behaviour: 'no send/receive illegal vector errors; vectors 0-15 are delivered', evidence: 'qemu hw/intc/apic.c apic_set_irq (no vector test), apic_mem_write case 0x28' },
+    { quirk: 'icrNoValidity', behaviour: 'no ICR validation: self or all-including-self with NMI, SMI or INIT is delivered', evidence: 'qemu hw/intc/apic.c apic_deliver' },
+    { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'qemu hw/intc/apic.c apic_deliver passes trigger_mode to apic_set_irq' },
+    { quirk: 'lowestPriority', value: 'lowest-index', behaviour: 'lowest priority goes to the first APIC of the destination set', evidence: 'qemu hw/intc/apic.c apic_bus_deliver: "XXX: search for focus processor, arbitration"' },
+  ], { x2apic: false, tscDeadline: false }),
+  profile('bochs-2.7', 'Bochs 2.7 (cpu/apic.cc, cpu/event.cc, cpu/smm.cc).', [
+    { quirk: 'initDroppedWhenBlocked', behaviour: 'an INIT that arrives while INIT is masked is dropped, not latched', evidence: 'bochs cpu/event.cc deliver_INIT: if (! is_masked_event(BX_EVENT_INIT)) signal_event(BX_EVENT_INIT)' },
+    { quirk: 'initNotBlockedInSmm', behaviour: 'SMM entry masks only SMI and NMI: INIT in SMM resets the CPU at once', evidence: 'bochs cpu/smm.cc enter_system_management_mode: mask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
+    { quirk: 'rsmUnblocksNmi', behaviour: 'RSM always unmasks NMI, even when the SMI came inside an NMI handler', evidence: 'bochs cpu/smm.cc RSM: unmask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
+    { quirk: 'selfShorthandIsFixed', behaviour: 'an ICR write with the self shorthand sends a fixed interrupt whatever the mode', evidence: 'bochs cpu/apic.cc send_ipi: APIC_DEST_SELF -> trigger_irq(vector, ...)' },
+    { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'bochs cpu/apic.cc trigger_irq: if (trigger_mode) set_vector(tmr, vector)' },
+    { quirk: 'softDisabledIrr', value: 'normal', behaviour: 'a software-disabled APIC presents held IRR bits as ordinary interrupts', evidence: 'bochs cpu/apic.cc service_local_apic / acknowledge_int: no software-enable test' },
+    { quirk: 'softDisabledAcceptsNew', behaviour: 'new fixed interrupts are accepted while software-disabled', evidence: 'bochs cpu/apic.cc trigger_irq: no software-enable test' },
+    { quirk: 'tscDeadlineKeptOnFire', behaviour: 'IA32_TSC_DEADLINE keeps its value after the timer fires', evidence: 'bochs cpu/apic.cc periodic(): the one-shot branch leaves ticksInitial; get_tsc_deadline returns it' },
+  ]),
+];
 
 export function findProfile(name: string): Profile | undefined {
   return PROFILES.find((p) => p.name === name);

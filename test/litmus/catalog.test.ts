@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseLitmus } from '../../src/litmus/parse.js';
 import { runTest } from '../../src/cli/run.js';
+import { UnsupportedError } from '../../src/sim/sim.js';
 import { findProfile } from '../../src/sim/profiles.js';
 
-type Answer = 'Ok' | 'No';
+type Answer = 'Ok' | 'No' | 'Unsupported';
 type Expectations = Record<string, Record<string, Answer>>;
 
 const DIR = fileURLToPath(new URL('../../litmus/', import.meta.url));
@@ -29,7 +30,7 @@ describe('litmus catalog', () => {
 
   it('has no expectation for a file that does not exist, and only Ok or No answers', () => {
     expect(Object.keys(EXPECTED).filter((f) => !FILES.includes(f))).toEqual([]);
-    const bad = CASES.filter(([, , want]) => want !== 'Ok' && want !== 'No');
+    const bad = CASES.filter(([, , want]) => want !== 'Ok' && want !== 'No' && want !== 'Unsupported');
     expect(bad).toEqual([]);
   });
 
@@ -38,6 +39,10 @@ describe('litmus catalog', () => {
     if (!parsed.ok) expect.fail(parsed.errors.map((d) => d.format()).join('\n'));
     const p = findProfile(profile);
     if (!p) expect.fail(`${file}: expected.json names unknown profile '${profile}'`);
+    if (want === 'Unsupported') {
+      expect(() => runTest(parsed.test, p, {})).toThrow(UnsupportedError);
+      return;
+    }
     const { answer } = runTest(parsed.test, p, {});
     expect(answer.complete, `${file}: exploration cut short (${answer.cutBy})`).toBe(true);
     expect(answer.ok ? 'Ok' : 'No', `${file} under ${profile}: ${answer.condition}`).toBe(want);
