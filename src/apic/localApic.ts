@@ -660,6 +660,25 @@ export class LocalApic {
     s[b + A.TIMER_BASE] = count;
   }
 
+  /**
+   * Write this APIC's timer words into `copy` (at `at`, its layout) relative to `now`: the start time becomes the
+   * elapsed time since the count was loaded (capped once a one-shot expired, folded modulo the period once a
+   * periodic timer fired), and the TSC deadline the time left.
+   */
+  relativeTimerWords(copy: Uint32Array, at: number, now: number): void {
+    const s = this.s, b = this.b;
+    let elapsed = 0;
+    const tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
+    if (this.timerMode() !== TimerMode.TSC_DEADLINE && tmict !== 0 && base !== 0) {
+      const tick = this.tick(), first = base * tick;
+      elapsed = now - get64(s, b + A.TIMER_START_LO);
+      if (elapsed >= first) elapsed = this.timerMode() === TimerMode.PERIODIC ? first + ((elapsed - first) % (tmict * tick)) : first;
+    }
+    set64(copy, at + A.TIMER_START_LO, elapsed);
+    const d = get64(s, b + A.TSC_DEADLINE_LO);
+    set64(copy, at + A.TSC_DEADLINE_LO, d > now ? d - now : d === 0 ? 0 : 1);
+  }
+
   tscDeadline(): number {
     return this.timerMode() === TimerMode.TSC_DEADLINE ? get64(this.s, this.b + A.TSC_DEADLINE_LO) : 0;
   }

@@ -3,7 +3,7 @@
 // bounds that end a run early (reported as complete: false, never as a false Ok), and a random-walk mode for
 // tests too large to exhaust.
 
-import type { Simulator, OutcomeValue } from '../sim/sim.js';
+import { StepKind, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
 import { Reducer } from './por.js';
 import { HostError } from '../arch/errors.js';
@@ -92,6 +92,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const push = (hash: number, via: number): void => {
     const all: number[] = [];
     sim.enabled(all);
+    if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim, hash)) all.length = 0;
     let steps = all, reducedFrom: number[] | null = null;
     if (reducer) {
       const sub: number[] = [];
@@ -123,7 +124,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   };
 
   const quantifier = sim.program.test.condition.quantifier;
-  push(m.hash(), -1);
+  push(sim.hash(), -1);
   let work = 0;
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
@@ -138,7 +139,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         cutBy = 'bus-capacity';
         continue;
       }
-      const h = m.hash();
+      const h = sim.hash();
       const idx = visited.index(h);
       if (idx === undefined) {
         if (visited.size >= maxStates) {
@@ -208,6 +209,20 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
 }
 
 /**
+ * Whether letting time pass would only move the clock: every process is idle and the next deadline (a masked
+ * timer, say) changes nothing once time is factored out. Such a state is final: nothing can happen any more.
+ */
+function timeChangesNothing(sim: Simulator, hash: number): boolean {
+  if (!sim.relativeTime) return false;
+  const m = sim.machine, saved = m.snapshot();
+  sim.apply(step0Time);
+  const same = sim.hash() === hash;
+  m.restore(saved);
+  return same;
+}
+const step0Time = StepKind.TIME;
+
+/**
  * Take a step; false when it would overflow the APIC bus's in-flight capacity (a test that sends without end,
  * e.g. a loop of IPIs nobody receives): the state space is unbounded there, so the search is cut short.
  */
@@ -247,7 +262,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
     m.restore(root);
     const path: number[] = [];
     for (let d = 0; d < maxDepth; d++) {
-      seen.add(m.hash(), -1);
+      seen.add(sim.hash(), -1);
       sim.enabled(steps);
       if (steps.length === 0) {
         finals++;

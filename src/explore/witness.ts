@@ -6,7 +6,7 @@ export function shortestWitness(sim: Simulator, key: string, maxStates: number):
   sim.reset();
   const m = sim.machine;
   const parent = new Map<number, { from: number; step: number }>();
-  const rootHash = m.hash();
+  const rootHash = sim.hash();
   parent.set(rootHash, { from: -1, step: -1 });
   let frontier: { hash: number; state: Uint32Array }[] = [{ hash: rootHash, state: m.snapshot() }];
   const steps: number[] = [];
@@ -27,7 +27,7 @@ export function shortestWitness(sim: Simulator, key: string, maxStates: number):
       for (const s of [...steps]) {
         m.restore(state);
         sim.apply(s);
-        const h = m.hash();
+        const h = sim.hash();
         if (parent.has(h)) continue;
         parent.set(h, { from: hash, step: s });
         next.push({ hash: h, state: m.snapshot() });

@@ -474,6 +474,28 @@ export class Machine {
     return hashWords(this.state, this.busBase + BUS_RECORDS + this.bus.count());
   }
 
+  private relative: Uint32Array | null = null;
+
+  /**
+   * The hash of the state with absolute time factored out: the clock reads 0 and every timer field is relative
+   * to now (elapsed count time, folded modulo the period once a periodic timer has fired; time left to a TSC
+   * deadline). Two states that differ only by when they happen then hash equal, so an explorer sees a periodic
+   * timer as a cycle rather than an endless line of new states. `adjust` makes the client's own time fields
+   * relative in the copy. Only valid when nothing reads absolute time (the TSC, IA32_TSC_DEADLINE).
+   */
+  relativeHash(adjust?: (copy: Uint32Array, now: number) => void): number {
+    const copy = (this.relative ??= new Uint32Array(this.state.length));
+    copy.set(this.state);
+    const now = this.now();
+    copy[H_TIME] = 0;
+    copy[H_TIME + 1] = 0;
+    for (let i = 0; i < this.cpus.length; i++) {
+      if (this.cpus[i].present()) this.cpus[i].apic.relativeTimerWords(copy, HEADER + i * CPU_WORDS + C.WORDS, now);
+    }
+    adjust?.(copy, now);
+    return hashWords(copy, this.busBase + BUS_RECORDS + this.bus.count());
+  }
+
   /** Is CPU `cpu` in a state where nothing can start it but a SIPI? */
   waitingForSipi(cpu: number): boolean {
     return this.cpu(cpu).activity() === Activity.WAIT_FOR_SIPI;

@@ -5,7 +5,8 @@
 // real machine could run. All simulator state (program counters, handler frames, registers, memory, counts)
 // lives in the machine's state array, so a state is one Uint32Array.
 
-import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_APIC_BASE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
+import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
+import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, type VmxMode } from '../arch/cpu.js';
 import { A } from '../apic/layout.js';
 import { EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
@@ -73,7 +74,32 @@ export class Simulator {
       const k = observableName(o);
       return seen.has(k) ? false : (seen.add(k), true);
     });
+    this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
+      (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
     this.reset();
+  }
+
+  /**
+   * Whether states may be compared with absolute time factored out (Machine.relativeHash): true unless the test
+   * reads the TSC or uses IA32_TSC_DEADLINE, whose values are absolute times.
+   */
+  readonly relativeTime: boolean;
+
+  /** The state's hash for the explorer: time-relative when that is sound for this test. */
+  hash(): number {
+    if (!this.relativeTime) return this.machine.hash();
+    return this.machine.relativeHash((copy, now) => {
+      for (const code of this.program.cpus) this.relativeWait(copy, code, now);
+      for (const code of this.program.agents) this.relativeWait(copy, code, now);
+    });
+  }
+
+  private relativeWait(copy: Uint32Array, code: ProcCode, now: number): void {
+    const at = this.w(code, P.WAIT_LO);
+    const t = this.waitUntil(code), left = t > now ? t - now : 0;
+    copy[at] = left >>> 0;
+    copy[at + 1] = Math.floor(left / 0x100000000);
+    if (left === 0) copy[this.w(code, P.WAIT_DEPTH)] = 0;
   }
 
   /** Lines describing what the model does, while `fn` runs (for witness traces). */

@@ -117,6 +117,32 @@ exists (P1:r1 = 0)
     }
   });
 
+  it('a periodic timer that keeps firing is a cycle (time factored out), reported as non-terminating', () => {
+    const { res, ans } = run(readFileSync('litmus/timer-periodic-never-final.litmus', 'utf8'));
+    expect(res.complete).toBe(true);
+    expect(res.nonTerminating).toBe(true);
+    expect(ans.ok).toBe(false);
+  });
+
+  it('a masked periodic timer does not keep an idle machine from reaching a final state', () => {
+    const { res, ans } = run(readFileSync('litmus/timer-masked-periodic-final.litmus', 'utf8'));
+    expect(res.complete).toBe(true);
+    expect(res.finals).toBe(1);
+    expect(ans.ok).toBe(true);
+  });
+
+  it('a test that reads the TSC keeps absolute time in its states', () => {
+    const test = parse(`lapis tsc
+P0 {
+  rdmsr r1 = 0x10
+}
+observe P0:r1
+forall (P0.done = 1)
+`);
+    expect(new Simulator(test).relativeTime).toBe(false);
+    expect(new Simulator(parse(readFileSync('litmus/timer-masked-periodic-final.litmus', 'utf8'))).relativeTime).toBe(true);
+  });
+
   it('the catalog bring-up test is the generator output for N = 4', () => {
     expect(readFileSync('litmus/bringup-4.litmus', 'utf8')).toBe(bringupLitmus(4, true));
   });
