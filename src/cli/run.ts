@@ -5,7 +5,7 @@ import type { LitmusTest } from '../litmus/ast.js';
 import { Simulator } from '../sim/sim.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { explore, type ExploreOptions, type ExploreResult } from '../explore/explore.js';
-import { answer, answerJson, formatAnswer, type Answer } from '../explore/answer.js';
+import { answer, formatAnswer, type Answer } from '../explore/answer.js';
 import { formatTrace } from '../explore/trace.js';
 
 export class UsageError extends Error {}
@@ -42,10 +42,16 @@ export function runTest(test: LitmusTest, profile: Profile, opts: ExploreOptions
 export function printRun(r: RunResult, mode: { json: boolean; trace: boolean; traceJson: boolean }, print: (s: string) => void): void {
   if (mode.json) {
     const extra = mode.traceJson ? { traces: formatTrace(r.sim, r.result, true) } : {};
-    print(JSON.stringify({ ...(answerJson(r.answer) as object), ...extra }));
+    print(JSON.stringify({ ...r.answer, ...extra }, bigintAsNumber));
     return;
   }
   for (const line of formatAnswer(r.answer)) print(line);
   if (mode.trace) for (const line of formatTrace(r.sim, r.result, false) as string[]) print(line);
-  if (mode.traceJson) print(JSON.stringify(formatTrace(r.sim, r.result, true)));
+  if (mode.traceJson) print(JSON.stringify(formatTrace(r.sim, r.result, true), bigintAsNumber));
+}
+
+/** JSON has no 64-bit integers: a value that fits a double exactly is a number, a larger one a hex string. */
+function bigintAsNumber(_key: string, v: unknown): unknown {
+  if (typeof v !== 'bigint') return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : `0x${v.toString(16)}`;
 }

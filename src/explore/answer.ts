@@ -61,9 +61,3 @@ export function formatAnswer(a: Answer): string[] {
   lines.push(`Time ${a.test} ${(a.ms / 1000).toFixed(3)}s, ${a.states} states explored`);
   return lines;
 }
-
-/** JSON-safe rendering (bigint values as numbers when they fit, else hex strings). */
-export function answerJson(a: Answer): unknown {
-  const conv = (v: OutcomeValue): number | string => (typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : `0x${v.toString(16)}`) : v);
-  return { ...a, outcomes: a.outcomes.map((o) => ({ ...o, values: Object.fromEntries(Object.entries(o.values).map(([k, v]) => [k, conv(v)])) })) };
-}

@@ -1,0 +1,135 @@
+// The lapis command line, run as a user runs it (node dist/cli/main.js; `npm test` builds dist first).
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function lapis(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'lapis-cli-'));
+}
+
+const BROKEN = `lapis broken
+P0 {
+  apic write SVRR = 0x1ff
+}
+exists (P0.done = 1)
+`;
+
+describe('lapis run', () => {
+  it('answers a seed test herd-style and exits 0 when Ok', () => {
+    const r = lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Test APIC-ID-in-SMM Required \(profile spec\)/m);
+    expect(r.out).toMatch(/^Ok$/m);
+    expect(r.out).toMatch(/^Observation APIC-ID-in-SMM Always 1 0$/m);
+  });
+
+  it('exits 1 when the answer is No (the seed bug under its profile)', () => {
+    const r = lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--profile', 'kvm-2015');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^No$/m);
+  });
+
+  it('--json prints the contract fields', () => {
+    const r = lapis('run', 'litmus/seed-000-sipi-during-smm.litmus', '--json');
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ test: 'SIPI-during-SMM', profile: 'spec', ok: true, observation: 'Sometimes', complete: true, nonTerminating: false });
+    expect(j.condition).toBe('exists (P1.activity = wait-for-sipi /\\ booted = 0)');
+    expect(j.witnesses).toEqual({ positive: 1, negative: 1 });
+    expect(j.outcomes).toContainEqual(expect.objectContaining({ values: { 'P1.activity': 'wait-for-sipi', booted: 0 }, satisfies: true }));
+    expect(typeof j.states).toBe('number');
+    expect(typeof j.ms).toBe('number');
+  });
+
+  it('--trace prints a step-by-step witness in tracepoint style', () => {
+    const r = lapis('run', 'litmus/seed-000-sipi-during-smm.litmus', '--trace');
+    expect(r.out).toMatch(/Witness for satisfying outcome P1.activity=wait-for-sipi; booted=0/);
+    expect(r.out).toMatch(/P1 smi: enter SMM smbase=0x30000/);
+    expect(r.out).toMatch(/sipi 0x10 discarded: not in wait-for-sipi/);
+  });
+
+  it('--trace-json gives the steps as JSON', () => {
+    const j = JSON.parse(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--json', '--trace-json').out);
+    expect(j.traces[0].steps.length).toBeGreaterThan(3);
+    expect(j.traces[0].steps[0]).toHaveProperty('step');
+  });
+
+  it('a cut-short run says complete: false and is never Ok for forall', () => {
+    const r = lapis('run', 'litmus/bringup-4.litmus', '--max-states', '20', '--no-por', '--json');
+    const j = JSON.parse(r.out);
+    expect(j.complete).toBe(false);
+    expect(j.ok).toBe(false);
+    expect(r.code).toBe(1);
+  });
+
+  it('a malformed file gets file:line:col, the line, a caret, and exit 2', () => {
+    const dir = tmp();
+    try {
+      writeFileSync(join(dir, 'broken.litmus'), BROKEN);
+      const r = lapis('run', join(dir, 'broken.litmus'));
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${join(dir, 'broken.litmus')}:3:14: error:`);
+      expect(r.err).toContain('  apic write SVRR = 0x1ff\n');
+      expect(r.err).toMatch(/\n {13}\^/);
+      expect(r.err).toContain('SVR');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('an unknown profile or option is a usage error (exit 2)', () => {
+    expect(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--profile', 'nope').code).toBe(2);
+    expect(lapis('run', '--bogus').code).toBe(2);
+    expect(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--max-states', 'lots').code).toBe(2);
+  });
+});
+
+describe('lapis check, profiles, suite, seeds', () => {
+  it('check validates without running', () => {
+    const r = lapis('check', 'litmus/seed-000-sipi-during-smm.litmus', 'litmus/bringup-4.litmus');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('ok (SIPI-during-SMM)');
+  });
+
+  it('profiles lists every profile with its deviations and evidence', () => {
+    const r = lapis('profiles');
+    for (const p of ['spec', 'kvm-2015', 'kvm-2019', 'kvm-2024', 'qemu-tcg-7.2', 'bochs-2.7']) expect(r.out).toMatch(new RegExp(`^${p}: `, 'm'));
+    expect(r.out).toContain('initDroppedWhenBlocked');
+    expect(r.out).toContain('bb34e690e934');
+  });
+
+  it('suite prints a table, writes JUnit, and exits 1 on a mismatch', () => {
+    const dir = tmp();
+    try {
+      copyFileSync('litmus/seed-003-apic-id-in-smm.litmus', join(dir, 'a.litmus'));
+      copyFileSync('litmus/seed-004-stale-irr-after-soft-disable.litmus', join(dir, 'b.litmus'));
+      writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'Ok', 'kvm-2015': 'No' }, 'b.litmus': { spec: 'Ok' } }));
+      const ok = lapis('suite', dir, '--junit', join(dir, 'out.xml'));
+      expect(ok.code).toBe(0);
+      expect(ok.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No\s+No/);
+      expect(ok.out).toContain('3 passed, 0 failed');
+      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<testsuite name="lapis" tests="3" failures="0">');
+      writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'No' }, 'b.litmus': { spec: 'Ok' } }));
+      const bad = lapis('suite', dir);
+      expect(bad.code).toBe(1);
+      expect(bad.out).toContain('MISMATCH');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('seeds (npm start) prints the seed table with every answer as expected', () => {
+    const r = lapis('seeds');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/stale-IRR-after-soft-disable\s+kvm-2019\s+No/);
+    expect(r.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No/);
+    expect(r.out).toContain('seed-001-avic-incomplete-ipi');
+    expect(r.out).toContain('Every seed answer is the expected one.');
+  });
+});
