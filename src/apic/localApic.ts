@@ -111,6 +111,11 @@ export class LocalApic {
   isBsp(): boolean {
     return (this.s[this.b + A.BASE_LO] & ApicBase.BSP) !== 0;
   }
+  /** Whether the xAPIC MMIO interface is there at all: xAPIC mode (SDM Vol 3A 11.12.1.2, 11.4.3). */
+  decodesXapic(): boolean {
+    return (this.s[this.b + A.BASE_LO] & (ApicBase.EN | ApicBase.EXTD)) === ApicBase.EN;
+  }
+
   /** The xAPIC MMIO page's physical address. */
   mmioBase(): number {
     return get64(this.s, this.b + A.BASE_LO) - (this.s[this.b + A.BASE_LO] & 0xfff);

@@ -105,27 +105,27 @@ export class ApicBus {
    * The targets of a message. SDM Vol 3A 11.6.2 Determining IPI Destination: shorthands (11.6.1), physical
    * (11.6.2.1, broadcast 0xFF / 0xFFFFFFFF per 11.12.10), logical (11.6.2.2, 11.12.10.1).
    */
-  targets(source: number, m: Message, out: number[]): void {
-    out.length = 0;
+  targets(source: number, m: Message, out: number[]): number {
     const cpus = this.cpus;
+    let n = 0;
     switch (m.shorthand) {
       case Shorthand.SELF:
-        if (source >= 0) out.push(source);
-        return;
+        if (source >= 0) out[n++] = source;
+        return n;
       case Shorthand.ALL:
-        for (const c of cpus) if (this.listening(c)) out.push(c.index);
-        return;
+        for (const c of cpus) if (this.listening(c)) out[n++] = c.index;
+        return n;
       case Shorthand.OTHERS:
-        for (const c of cpus) if (c.index !== source && this.listening(c)) out.push(c.index);
-        return;
+        for (const c of cpus) if (c.index !== source && this.listening(c)) out[n++] = c.index;
+        return n;
     }
     const broadcast = m.x2apic ? m.destination >>> 0 === X2APIC_BROADCAST : (m.destination & 0xff) === XAPIC_BROADCAST;
     for (const c of cpus) {
       if (!this.listening(c)) continue;
-      if (broadcast && !m.logical) out.push(c.index);
-      else if (broadcast && m.x2apic) out.push(c.index);
-      else if (m.logical ? c.apic.matchesLogical(m.destination) : c.apic.matchesPhysical(m.destination)) out.push(c.index);
+      if (broadcast && (!m.logical || m.x2apic)) out[n++] = c.index;
+      else if (m.logical ? c.apic.matchesLogical(m.destination) : c.apic.matchesPhysical(m.destination)) out[n++] = c.index;
     }
+    return n;
   }
 
   /**

@@ -85,6 +85,8 @@ export class Machine {
   private readonly onTrace?: (e: TraceEvent) => void;
   private readonly choose: LowestPriorityChooser;
   private readonly scratch: number[] = [];
+  /** The message an ICR write builds, reused so that sending allocates nothing. */
+  private readonly icrMessage: Message = { vector: 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: false, shorthand: Shorthand.NONE, destination: 0, x2apic: false };
 
   constructor(config: MachineConfig) {
     const n = config.cpus;
@@ -150,7 +152,7 @@ export class Machine {
     this.ioapic = this.config.ioapic
       ? new IoApic(this.state, ioBase, {
           deliver: (vector, mode, logical, destination, level) =>
-            this.send(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
+            this.route(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
           trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
         }, { version: this.config.ioapicVersion })
       : null;
@@ -238,12 +240,17 @@ export class Machine {
   }
   /** xAPIC register read by page offset, as the guest would see it at its APIC base. */
   apicRead(cpu: number, offset: number): number | undefined {
-    const a = this.apic(cpu);
-    return this.mmioRead(cpu, a.mmioBase() + (offset & 0xfff));
+    const c = this.cpu(cpu);
+    if (!c.apic.decodesXapic()) return undefined;
+    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
+    return c.apic.xapicRead(offset & 0xfff);
   }
   apicWrite(cpu: number, offset: number, value: number): boolean {
-    const a = this.apic(cpu);
-    return this.mmioWrite(cpu, a.mmioBase() + (offset & 0xfff), value);
+    const c = this.cpu(cpu);
+    if (!c.apic.decodesXapic()) return false;
+    checkU32(value, 'MMIO value');
+    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset & 0xfff, value);
+    return true;
   }
 
   rdmsr(cpu: number, msr: number): MsrRead {
@@ -355,7 +362,9 @@ export class Machine {
     let mode = ((lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT) as DeliveryMode;
     const shorthand = ((lo & Icr.SHORTHAND_MASK) >>> Icr.SHORTHAND_SHIFT) as Shorthand;
     const level = (lo & Icr.TRIGGER_LEVEL) !== 0, assert = (lo & Icr.LEVEL_ASSERT) !== 0;
-    const invalid = (why: string) => void (this.tracing && this.trace('bus', source, `ipi not sent: ${why}`));
+    const invalid = (why: string): void => {
+      if (this.tracing) this.trace('bus', source, `ipi not sent: ${why}`);
+    };
     const q = this.quirks;
     if (q.selfShorthandIsFixed && shorthand === Shorthand.SELF) mode = DeliveryMode.FIXED;
     if (mode === DeliveryMode.REMOTE_READ || mode === DeliveryMode.EXTINT) return invalid('reserved delivery mode');
@@ -371,7 +380,16 @@ export class Machine {
       levelTriggered = true;
     }
     if (this.tracing) this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
-    this.send(source + 1, { vector, mode, levelTriggered, assert: assert || !level, logical: (lo & Icr.DEST_LOGICAL) !== 0, shorthand, destination, x2apic });
+    const m = this.icrMessage;
+    m.vector = vector;
+    m.mode = mode;
+    m.levelTriggered = levelTriggered;
+    m.assert = assert || !level;
+    m.logical = (lo & Icr.DEST_LOGICAL) !== 0;
+    m.shorthand = shorthand;
+    m.destination = destination;
+    m.x2apic = x2apic;
+    this.route(source + 1, m);
   }
 
   /** Put a message on the bus from `source` (0 = platform, n = CPU n-1). */
@@ -384,14 +402,19 @@ export class Machine {
     if (!Number.isInteger(m.mode) || m.mode < 0 || m.mode > 7) throw new HostError('bad-argument', `delivery mode must be 0..7, got ${m.mode}`);
     if (!Number.isInteger(m.shorthand) || m.shorthand < 0 || m.shorthand > 3) throw new HostError('bad-argument', `shorthand must be 0..3, got ${m.shorthand}`);
     checkU32(m.destination, 'destination');
+    this.route(source, m);
+  }
+
+  /** Address a (valid) message and put it on the bus, or deliver it at once. */
+  private route(source: number, m: Message): void {
     const targets = this.scratch;
-    this.bus.targets(source - 1, m, targets);
-    if (m.mode === DeliveryMode.LOWEST && targets.length > 1) {
-      const t = this.bus.arbitrate(targets, m.vector, this.choose);
-      targets.length = 1;
-      targets[0] = t;
+    let n = this.bus.targets(source - 1, m, targets);
+    if (m.mode === DeliveryMode.LOWEST && n > 1) {
+      targets.length = n;
+      targets[0] = this.bus.arbitrate(targets, m.vector, this.choose);
+      n = 1;
     }
-    for (let i = 0; i < targets.length; i++) {
+    for (let i = 0; i < n; i++) {
       const w = Msg.pack(m.vector, m.mode, m.levelTriggered, m.assert, targets[i], source);
       if (this.config.delivery === 'immediate') this.arrive(w);
       else this.bus.push(w);
@@ -457,8 +480,15 @@ export class Machine {
 
   // ---------------------------------------------------------------- snapshot and hash
 
-  snapshot(): Uint32Array {
-    return this.state.slice();
+  /**
+   * A copy of the state. With `into` (a buffer of the state's length, e.g. from a pool) nothing is allocated:
+   * allocating a typed array costs more than copying and hashing it.
+   */
+  snapshot(into?: Uint32Array): Uint32Array {
+    if (!into) return this.state.slice();
+    if (into.length !== this.state.length) throw new HostError('bad-snapshot', `snapshot buffer has ${into.length} words, the state ${this.state.length}`);
+    into.set(this.state);
+    return into;
   }
   restore(snapshot: Uint32Array): void {
     if (!(snapshot instanceof Uint32Array) || snapshot.length !== this.state.length) {
