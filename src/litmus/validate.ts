@@ -46,7 +46,8 @@ export function cpuRefs(test: LitmusTest): CpuRef[] {
   return refs;
 }
 
-function allObservables(test: LitmusTest): Observable[] {
+/** The observables of `observe` and of the final condition, in order (repeats included). */
+export function allObservables(test: LitmusTest): Observable[] {
   const out = [...test.observe];
   const walk = (c: Cond): void => {
     if (c.kind === 'cmp') out.push(c.loc);

@@ -3,6 +3,7 @@
 // of the simulator's part of the machine state laid out.
 
 import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
+import { allObservables } from '../litmus/validate.js';
 
 /** An instruction: a litmus op, or one of the implicit ones that end blocks. */
 export type Insn =
@@ -146,22 +147,11 @@ function regsOf(ops: Insn[], into: Map<string, number>): void {
   }
 }
 
-export function observablesOf(test: LitmusTest): Observable[] {
-  const out = [...test.observe];
-  const walk = (c: LitmusTest['condition']['cond']): void => {
-    if (c.kind === 'cmp') out.push(c.loc);
-    else if (c.kind === 'and' || c.kind === 'or') {
-      walk(c.left);
-      walk(c.right);
-    } else if (c.kind === 'not') walk(c.arg);
-  };
-  walk(test.condition.cond);
-  return out;
-}
+export { allObservables as observablesOf } from '../litmus/validate.js';
 
 export function compile(test: LitmusTest): Program {
   const n = test.settings.cpus;
-  const observed = observablesOf(test);
+  const observed = allObservables(test);
   const memory = new Map<string, number>();
   const addMem = (name: string): void => {
     if (!memory.has(name)) memory.set(name, memory.size);

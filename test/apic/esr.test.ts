@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
-import { Machine, type MachineConfig } from '../../src/machine/machine.js';
+import { Machine } from '../../src/machine/machine.js';
+import { esr, machine, rd, wr } from './helpers.js';
 
 const SEND_ILLEGAL_VECTOR = 1 << 5;
 const RECEIVE_ILLEGAL_VECTOR = 1 << 6;
@@ -14,21 +15,6 @@ const IA32_APIC_BASE = 0x1b;
 const X2APIC = 0xfee00000n | (1n << 11n) | (1n << 10n);
 const MSR_ESR = 0x828;
 
-function machine(config: Partial<MachineConfig> = {}): Machine {
-  return new Machine({ cpus: 2, ...config });
-}
-function rd(m: Machine, cpu: number, offset: number): number {
-  const v = m.apicRead(cpu, offset);
-  if (v === undefined) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-  return v;
-}
-function wr(m: Machine, cpu: number, offset: number, value: number): void {
-  if (!m.apicWrite(cpu, offset, value)) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-}
-function esr(m: Machine, cpu: number): number {
-  wr(m, cpu, Reg.ESR, 0);
-  return rd(m, cpu, Reg.ESR);
-}
 function enable(m: Machine, cpu: number): void {
   wr(m, cpu, Reg.SVR, 0x1ff);
 }

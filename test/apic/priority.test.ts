@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
 import { Machine, type MachineConfig } from '../../src/machine/machine.js';
+import { machine, rd, wr } from './helpers.js';
 
 const LEVEL = 1 << 15;
 const MASKED = 1 << 16;
@@ -11,17 +12,6 @@ const SELF = 1 << 18;
 const SVR_ENABLE = 0x100;
 const SVR_EOI_SUPPRESS = 0x1000;
 
-function machine(config: Partial<MachineConfig> = {}): Machine {
-  return new Machine({ cpus: 2, ...config });
-}
-function rd(m: Machine, cpu: number, offset: number): number {
-  const v = m.apicRead(cpu, offset);
-  if (v === undefined) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-  return v;
-}
-function wr(m: Machine, cpu: number, offset: number, value: number): void {
-  if (!m.apicWrite(cpu, offset, value)) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-}
 function enable(m: Machine, cpu: number, svr = 0x1ff): void {
   wr(m, cpu, Reg.SVR, svr);
 }

@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
-import { Machine, type MachineConfig } from '../../src/machine/machine.js';
+import { Machine } from '../../src/machine/machine.js';
+import { esr, machine, rd, wr } from './helpers.js';
 
 const IA32_APIC_BASE = 0x1b;
 const EN = 1n << 11n;
@@ -12,24 +13,7 @@ const BSP = 1n << 8n;
 const DEFAULT_BASE = 0xfee00000;
 const ESR_ILLEGAL_REGISTER = 0x80;
 
-function machine(config: Partial<MachineConfig> = {}): Machine {
-  return new Machine({ cpus: 2, ...config });
-}
 
-/** An xAPIC register read that must decode. */
-function rd(m: Machine, cpu: number, offset: number): number {
-  const v = m.apicRead(cpu, offset);
-  if (v === undefined) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-  return v;
-}
-function wr(m: Machine, cpu: number, offset: number, value: number): void {
-  if (!m.apicWrite(cpu, offset, value)) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-}
-/** Publish the ESR latch and read it (SDM Vol 3A 11.5.3: write, then read). */
-function esr(m: Machine, cpu: number): number {
-  wr(m, cpu, Reg.ESR, 0);
-  return rd(m, cpu, Reg.ESR);
-}
 function enable(m: Machine, cpu: number, svr = 0x1ff): void {
   wr(m, cpu, Reg.SVR, svr);
 }

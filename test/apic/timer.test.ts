@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
 import { Machine, type MachineConfig } from '../../src/machine/machine.js';
+import { rd, wr } from './helpers.js';
 
 const IA32_TSC_DEADLINE = 0x6e0;
 const MASKED = 1 << 16;
@@ -28,14 +29,6 @@ function timed(config: Partial<MachineConfig> = {}): Timed {
   });
   wr(m, 0, Reg.SVR, 0x1ff);
   return { m, fires };
-}
-function rd(m: Machine, cpu: number, offset: number): number {
-  const v = m.apicRead(cpu, offset);
-  if (v === undefined) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
-  return v;
-}
-function wr(m: Machine, cpu: number, offset: number, value: number): void {
-  if (!m.apicWrite(cpu, offset, value)) throw new Error(`APIC of CPU ${cpu} did not decode offset 0x${offset.toString(16)}`);
 }
 const ccr = (m: Machine) => rd(m, 0, Reg.TIMER_CCR);
 const pending = (m: Machine, v = VEC) => (rd(m, 0, Reg.IRR0 + 16 * (v >>> 5)) & (1 << (v & 31))) !== 0;

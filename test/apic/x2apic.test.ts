@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
-import { Machine, type MachineConfig } from '../../src/machine/machine.js';
+import { Machine } from '../../src/machine/machine.js';
+import { machine } from './helpers.js';
 
 const IA32_APIC_BASE = 0x1b;
 const BASE = 0xfee00000n;
@@ -24,9 +25,6 @@ const MSR = {
 type Mode = 'disabled' | 'xapic' | 'x2apic' | 'invalid';
 const MODE_BITS: Record<Mode, bigint> = { disabled: 0n, xapic: EN, x2apic: EN | EXTD, invalid: EXTD };
 
-function machine(config: Partial<MachineConfig> = {}): Machine {
-  return new Machine({ cpus: 2, ...config });
-}
 function base(m: Machine, cpu: number): bigint {
   const r = m.rdmsr(cpu, IA32_APIC_BASE);
   if (!r.ok) throw new Error('IA32_APIC_BASE faulted');
