@@ -108,6 +108,9 @@ export class LocalApic {
   softwareEnabled(): boolean {
     return (this.s[this.b + A.SVR] & Svr.APIC_ENABLED) !== 0;
   }
+  vendor(): Vendor {
+    return this.cfg.vendor;
+  }
   isBsp(): boolean {
     return (this.s[this.b + A.BASE_LO] & ApicBase.BSP) !== 0;
   }

@@ -48,6 +48,10 @@ export interface Quirks {
   rsmUnblocksNmi: boolean;
   /** A SIPI arriving in SMM is kept, and starts the CPU once the latched INIT has put it in wait-for-SIPI. */
   sipiLatchedInSmm: boolean;
+  /** Nested VMX without SIPI VM exits: a SIPI to a guest in wait-for-SIPI is discarded. */
+  nestedNoSipiExit: boolean;
+  /** Nested VMX without the wait-for-SIPI guest activity state: a VM entry into it fails. */
+  nestedNoGuestWfs: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
@@ -71,4 +75,6 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   noAutoHaltRestart: false,
   rsmUnblocksNmi: false,
   sipiLatchedInSmm: false,
+  nestedNoSipiExit: false,
+  nestedNoGuestWfs: false,
 } satisfies Quirks);

@@ -14,7 +14,6 @@ export function catalogDir(): string {
 /** Reserved seed tests that wait for the hardware-assist layers (issue 5). */
 const RESERVED = [
   ['seed-001-avic-incomplete-ipi', 'AVIC incomplete-IPI exit: needs the AVIC layer'],
-  ['seed-002-nested-sipi-exit', 'nested VMX wait-for-SIPI and SIPI VM exit: needs the nested-VMX layer'],
 ];
 
 /** Print the seed table; returns the exit code (0 when every answer is the expected one). */

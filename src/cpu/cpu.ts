@@ -213,6 +213,7 @@ export class Cpu {
    */
   receiveSipi(vector: number): boolean {
     checkVector(vector, 'SIPI vector');
+    if (this.vmx() === VmxMode.NON_ROOT) return this.sipiInGuest(vector);
     // An INIT that arrived before this SIPI (held by GIF = 0 or VMX until now) acts first (decision D-14).
     this.takeInitIfWaitingForSipi();
     if (this.activity() !== Activity.WAIT_FOR_SIPI) {
@@ -229,6 +230,25 @@ export class Cpu {
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `sipi: start at 0x${(vector << 12).toString(16)}`);
     return true;
+  }
+
+  /**
+   * A SIPI while a guest runs (VMX non-root). SDM Vol 3C 26.2 Other Causes of VM Exits: a SIPI to a guest in the
+   * wait-for-SIPI activity state causes a VM exit, with the vector as exit qualification (kept in SIPI_VECTOR);
+   * otherwise it is discarded. AMD SVM has no wait-for-SIPI guest state: a SIPI to a CPU in guest mode is always
+   * discarded (seed 002: "SIPI must be cleared unconditionally on SVM"). Returns false (nothing started).
+   */
+  private sipiInGuest(vector: number): boolean {
+    const exits = this.apic.vendor() === 'intel' && this.activity() === Activity.WAIT_FOR_SIPI && !this.host.quirks.nestedNoSipiExit;
+    if (!exits) {
+      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: guest not in wait-for-sipi`);
+      return false;
+    }
+    this.s[this.b + C.SIPI_VECTOR] = vector;
+    this.setVmx(VmxMode.ROOT);
+    this.setActivity(Activity.ACTIVE);
+    this.host.trace?.(this.index, `sipi 0x${vector.toString(16)}: VM exit (SIPI), exit qualification 0x${vector.toString(16)}`);
+    return false;
   }
 
   /**

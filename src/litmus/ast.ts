@@ -112,7 +112,8 @@ export type Dest =
 
 // ---- blocks and ops -----------------------------------------------------------------------------------
 
-export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi';
+/** `vmexit-init` / `vmexit-sipi`: an L1 hypervisor's handler of that VM exit (extension, docs/litmus.md). */
+export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi';
 
 export interface CpuBlock {
   kind: 'cpu';
@@ -142,7 +143,7 @@ export type Expr =
   | { kind: 'reg'; reg: string; pos: Pos }
   | { kind: 'bin'; op: BinOp; left: Expr; right: Expr; pos: Pos };
 
-export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm';
+export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm' | 'vmxon' | 'vmxoff';
 
 export type Op =
   | { kind: 'store'; loc: string; value: Expr; pos: Pos }
@@ -155,6 +156,8 @@ export type Op =
   | { kind: 'rdmsr'; dst: string; msr: MsrRef; pos: Pos }
   | SendOp
   | { kind: SimpleOpKind; pos: Pos }
+  /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI, or start it at its SIPI code. */
+  | { kind: 'vmentry'; mode: 'resume' | 'wait-for-sipi' | 'sipi'; pos: Pos }
   | { kind: 'smbase'; value: Expr; pos: Pos }
   | { kind: 'wait'; ticks: number; pos: Pos }
   | { kind: 'label'; name: string; pos: Pos }
@@ -188,6 +191,8 @@ export type Observable =
   | { kind: 'agent-reg'; agent: number; reg: string; pos: Pos }
   | { kind: 'activity' | 'smm' | 'done' | 'faults' | 'smbase' | 'apic-mode'; cpu: number; pos: Pos }
   | { kind: 'count'; cpu: number; of: number | 'nmi' | 'smi' | 'sipi'; pos: Pos }
+  | { kind: 'vmx'; cpu: number; pos: Pos }
+  | { kind: 'vmexits'; cpu: number; of: 'init' | 'sipi'; pos: Pos }
   | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }
   | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; pos: Pos }
   | { kind: 'remote-irr'; pin: number; pos: Pos };

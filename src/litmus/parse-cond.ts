@@ -7,7 +7,7 @@ import { describe, type Token } from './lexer.js';
 import { apicRegName, vectorNum } from './parse-ops.js';
 import { IOAPIC_PINS, REG_COUNT, didYouMean, isGpr, reservedWord } from './names.js';
 
-const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'rK'];
+const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'rK'];
 
 export function parseObservable(p: Cursor): Observable {
   const t = p.expectName('an observable (`X`, `Pn:rK`, `Pn.activity`, ...)');
@@ -52,6 +52,15 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
       return { kind: field, cpu, pos };
     case 'apic.mode':
       return { kind: 'apic-mode', cpu, pos };
+    case 'vmx':
+      return { kind: 'vmx', cpu, pos };
+    case 'vmexits': {
+      p.expect('(', 'after `vmexits` (`Pn.vmexits(init)` or `Pn.vmexits(sipi)`)');
+      const a = p.expectName('`init` or `sipi` in `vmexits(...)`');
+      if (a.text !== 'init' && a.text !== 'sipi') p.fail(a.pos, `expected \`init\` or \`sipi\` in \`vmexits(...)\`, found ${describe(a)}`);
+      p.expect(')', 'to close `vmexits(`');
+      return { kind: 'vmexits', cpu, of: a.text as 'init' | 'sipi', pos };
+    }
     case 'count': {
       p.expect('(', 'after `count` (`Pn.count(V)`, `count(nmi)`, `count(smi)` or `count(sipi)`)');
       const a = p.next();

@@ -9,10 +9,10 @@ import {
   didYouMean, isGpr, oneOf, procIndex, reservedWord,
 } from './names.js';
 
-const SIMPLE_OPS = ['sti', 'cli', 'hlt', 'pause', 'nop', 'eoi', 'rsm'] as const;
+const SIMPLE_OPS = ['sti', 'cli', 'hlt', 'pause', 'nop', 'eoi', 'rsm', 'vmxon', 'vmxoff'] as const;
 const OP_WORDS = [
   'store', 'load', 'await', 'apic', 'wrmsr', 'rdmsr', 'send', ...SIMPLE_OPS, 'smbase', 'wait', 'goto', 'if', 'repeat',
-  'ioapic', 'smi', 'nmi', 'init', 'irq', 'msi', 'hotplug', 'unplug',
+  'ioapic', 'smi', 'nmi', 'init', 'irq', 'msi', 'hotplug', 'unplug', 'vmentry',
 ];
 const U32 = 0xffffffff;
 
@@ -54,6 +54,21 @@ function parseStatement(p: Cursor, t: Token): Op {
     return { kind: word as (typeof SIMPLE_OPS)[number], pos };
   }
   switch (word) {
+    case 'vmentry': {
+      p.next();
+      if (p.peek().kind === 'name' && p.peek().text === 'sipi') {
+        p.next();
+        return { kind: 'vmentry', mode: 'sipi', pos };
+      }
+      if (p.peek().kind === 'name' && p.peek().text === 'activity') {
+        p.next();
+        p.expect('=', 'after `vmentry activity`');
+        const a = p.expectName('`wait-for-sipi` after `vmentry activity =`');
+        if (a.text !== 'wait-for-sipi') p.fail(a.pos, `a VM entry can enter the guest in \`wait-for-sipi\`; found ${describe(a)}`);
+        return { kind: 'vmentry', mode: 'wait-for-sipi', pos };
+      }
+      return { kind: 'vmentry', mode: 'resume', pos };
+    }
     case 'store': {
       p.next();
       const loc = memWord(p);

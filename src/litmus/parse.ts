@@ -115,7 +115,13 @@ function parseBlock(p: Cursor): Block {
   if (agent !== null) return { kind: 'agent', agent, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
   const cpu = procIndex(t.text, 'P') ?? 0;
   if (!p.accept('on')) return { kind: 'cpu', cpu, handler: 'main', vector: null, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
-  const h = p.expectName('`vector V`, `nmi`, `smi` or `sipi` after `on`');
+  const h = p.expectName('`vector V`, `nmi`, `smi`, `sipi` or `vmexit init|sipi` after `on`');
+  if (h.text === 'vmexit') {
+    const e = p.expectName('`init` or `sipi` after `on vmexit`');
+    if (e.text !== 'init' && e.text !== 'sipi') p.fail(e.pos, `expected \`init\` or \`sipi\` after \`on vmexit\`, found ${describe(e)}`);
+    const handler = e.text === 'init' ? 'vmexit-init' : 'vmexit-sipi';
+    return { kind: 'cpu', cpu, handler, vector: null, body: parseBody(p, `block \`${t.text} on vmexit ${e.text}\``), pos: t.pos };
+  }
   if (h.text === 'vector') {
     const vector = vectorNum(p, p.expectNum('a vector after `on vector`'));
     return { kind: 'cpu', cpu, handler: 'vector', vector, body: parseBody(p, `block \`${t.text} on vector\``), pos: t.pos };

@@ -33,6 +33,8 @@ export function observableName(o: Observable): string {
       return `P${o.cpu}.apic.${apicReg(o.reg)}`;
     case 'count':
       return `P${o.cpu}.count(${typeof o.of === 'number' ? hex(o.of) : o.of})`;
+    case 'vmexits':
+      return `P${o.cpu}.vmexits(${o.of})`;
     case 'irr':
     case 'isr':
     case 'tmr':
@@ -145,6 +147,8 @@ export function printOp(op: Op, indent = ''): string {
     case 'hotplug':
     case 'unplug':
       return line(`${op.kind} P${op.cpu}`);
+    case 'vmentry':
+      return line(op.mode === 'resume' ? 'vmentry' : op.mode === 'sipi' ? 'vmentry sipi' : 'vmentry activity = wait-for-sipi');
     default:
       return line(op.kind);
   }
@@ -198,10 +202,17 @@ export function printTest(t: LitmusTest): string {
     let head: string;
     if (b.kind === 'agent') head = `D${b.agent}`;
     else if (b.handler === 'main') head = `P${b.cpu}`;
-    else head = `P${b.cpu} on ${b.handler === 'vector' ? `vector ${hex(b.vector ?? 0)}` : b.handler}`;
+    else head = `P${b.cpu} on ${handlerTitle(b)}`;
     block(head, b.body.map((o) => printOp(o, '  ')));
   }
   if (t.observe.length > 0) out.push('', `observe ${t.observe.map(observableName).join(', ')}`);
   out.push('', printFinal(t.condition), '');
   return out.join('\n');
+}
+
+/** `vector 0x30`, `nmi`, `vmexit sipi`, ... as written after `on`. */
+export function handlerTitle(b: { handler: string; vector: number | null }): string {
+  if (b.handler === 'vector') return `vector ${hex(b.vector ?? 0)}`;
+  if (b.handler.startsWith('vmexit-')) return `vmexit ${b.handler.slice(7)}`;
+  return b.handler;
 }

@@ -4,11 +4,11 @@
 import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, OpKind, Pos, Value } from './ast.js';
 import { registerName } from '../arch/apic.js';
 import type { Reporter } from './diagnostic.js';
-import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, didYouMean, oneOf } from './names.js';
-import { hex, observableName } from './print.js';
+import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, VMX_MODE_NAMES, didYouMean, oneOf } from './names.js';
+import { handlerTitle, observableName } from './print.js';
 
 /** Ops only a CPU runs (they touch the CPU, its local APIC or SMM), and ops only a platform agent runs. */
-const CPU_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['apic-write', 'apic-read', 'wrmsr', 'rdmsr', 'send', 'sti', 'cli', 'hlt', 'eoi', 'rsm', 'smbase', 'ioapic-write']);
+const CPU_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['apic-write', 'apic-read', 'wrmsr', 'rdmsr', 'send', 'sti', 'cli', 'hlt', 'eoi', 'rsm', 'smbase', 'ioapic-write', 'vmxon', 'vmxoff', 'vmentry']);
 const AGENT_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['signal', 'irq', 'msi', 'hotplug', 'unplug']);
 
 export interface CpuRef {
@@ -76,7 +76,7 @@ export function validate(test: LitmusTest, rep: Reporter): void {
 function blockTitle(b: Block): string {
   if (b.kind === 'agent') return `D${b.agent}`;
   if (b.handler === 'main') return `P${b.cpu}`;
-  return `P${b.cpu} on ${b.handler === 'vector' ? `vector ${hex(b.vector ?? 0)}` : b.handler}`;
+  return `P${b.cpu} on ${handlerTitle(b)}`;
 }
 
 function checkBlocks(test: LitmusTest, rep: Reporter): void {
@@ -119,9 +119,10 @@ function opWord(op: Op): string {
 function checkOps(test: LitmusTest, b: Block, rep: Reporter): void {
   const where = blockTitle(b);
   const inSmi = b.kind === 'cpu' && b.handler === 'smi';
-  const inSipi = b.kind === 'cpu' && b.handler === 'sipi';
+  // `sv` holds the SIPI vector: the received one in `on sipi`, the exit qualification in `on vmexit sipi`.
+  const inSipi = b.kind === 'cpu' && (b.handler === 'sipi' || b.handler === 'vmexit-sipi');
   const svCheck = (e: Expr): void => {
-    if (e.kind === 'reg' && e.reg === 'sv' && !inSipi) rep.error(e.pos, `\`sv\` (the received SIPI vector) exists only in an \`on sipi\` block, not in \`${where}\``);
+    if (e.kind === 'reg' && e.reg === 'sv' && !inSipi) rep.error(e.pos, `\`sv\` (the SIPI vector) exists only in an \`on sipi\` or \`on vmexit sipi\` block, not in \`${where}\``);
     if (e.kind === 'bin') {
       svCheck(e.left);
       svCheck(e.right);
@@ -237,7 +238,7 @@ function checkObservables(test: LitmusTest, rep: Reporter): void {
 
 function checkValue(loc: Observable, v: Value, rep: Reporter): void {
   const name = observableName(loc);
-  const names: readonly string[] | null = loc.kind === 'activity' ? ACTIVITY_NAMES : loc.kind === 'apic-mode' ? APIC_MODE_NAMES : null;
+  const names: readonly string[] | null = loc.kind === 'activity' ? ACTIVITY_NAMES : loc.kind === 'apic-mode' ? APIC_MODE_NAMES : loc.kind === 'vmx' ? VMX_MODE_NAMES : null;
   if (names !== null) {
     if (v.kind === 'sym' && names.includes(v.name)) return;
     const found = v.kind === 'sym' ? `\`${v.name}\`${didYouMean(v.name, names)}` : `the number ${v.value}`;

@@ -52,6 +52,11 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events (mid-2019): if (is_smm(vcpu)) only` },
     ...kvmCommon,
   ]),
+  profile('kvm-2020-nested', 'KVM nested VMX of September 2020, before wait-for-SIPI and the SIPI VM exit were emulated: seed 002.', [
+    { quirk: 'nestedNoSipiExit', behaviour: 'a SIPI to an L2 vCPU is discarded: L1 never gets a SIPI VM exit', evidence: `seed 002 (LKML, Nov 2020, "KVM: x86: emulate wait-for-SIPI and SIPI-VMExit"); ${KVM}/lapic.c kvm_apic_accept_events cleared KVM_APIC_SIPI while INIT was latched (vmx_apic_init_signal_blocked returned nested.vmxon); fixed by bf0cd88ce363 and 1c96dcceaeb3` },
+    { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: L1 cannot park L2 in it', evidence: `${KVM}/vmx/nested.c: VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363` },
+    ...kvmCommon,
+  ]),
   profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', kvmCommon),
   profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
     { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending and starts the CPU after the latched INIT', evidence: 'seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini' },

@@ -15,6 +15,9 @@ export type Insn =
   /** End of the main block, or of the SIPI code: the CPU idles in a HLT loop. */
   | { kind: 'end'; main: boolean; pos: Op['pos'] };
 
+/** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
+export type CountKey = number | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi';
+
 export const NO_PC = 0xffffffff;
 /** The shared implicit instructions every CPU's code starts with. */
 export const PC_IRET = 0;
@@ -34,7 +37,10 @@ export interface ProcCode {
   /** Register name -> slot. */
   regs: Map<string, number>;
   /** Counted handlers (observed counts only): key 'nmi' | 'smi' | 'sipi' | vector number -> slot. */
-  counts: Map<number | 'nmi' | 'smi' | 'sipi', number>;
+  counts: Map<CountKey, number>;
+  /** The L1 hypervisor's VM-exit handlers (nested VMX), or -1. */
+  vmexitInit: number;
+  vmexitSipi: number;
   /** Word offset of this process's simulator words, relative to the simulator area. */
   base: number;
 }
@@ -161,7 +167,7 @@ export function compile(test: LitmusTest): Program {
 
   const cpus: ProcCode[] = [];
   let base = 0;
-  const finish = (code: ProcCode, countKeys: (number | 'nmi' | 'smi' | 'sipi')[], extraRegs: string[]): ProcCode => {
+  const finish = (code: ProcCode, countKeys: CountKey[], extraRegs: string[]): ProcCode => {
     regsOf(code.insns, code.regs);
     for (const r of extraRegs) if (!code.regs.has(r) && r !== 'sv') code.regs.set(r, code.regs.size);
     for (const k of countKeys) if (!code.counts.has(k)) code.counts.set(k, code.counts.size);
@@ -181,7 +187,7 @@ export function compile(test: LitmusTest): Program {
       if (!b) return -1;
       const term: Insn | null =
         h === 'main' ? { kind: 'end', main: true, pos: b.pos }
-        : h === 'sipi' ? { kind: 'end', main: false, pos: b.pos }
+        : h === 'sipi' || h === 'vmexit-init' || h === 'vmexit-sipi' ? { kind: 'end', main: false, pos: b.pos }
         : h === 'smi' ? null
         : { kind: 'iret', pos: b.pos };
       return f.block(b.body, term);
@@ -189,9 +195,14 @@ export function compile(test: LitmusTest): Program {
     const code: ProcCode = {
       insns: f.insns, main: entry('main'), sipi: entry('sipi'), nmi: entry('nmi'), smi: entry('smi'),
       vectors: new Map(), regs: new Map(), counts: new Map(), base: 0,
+      vmexitInit: entry('vmexit-init'), vmexitSipi: entry('vmexit-sipi'),
     };
     for (const b of blocks) if (b.handler === 'vector' && b.vector !== null) code.vectors.set(b.vector, f.block(b.body, { kind: 'iret', pos: b.pos }));
-    const countKeys = observed.filter((o): o is Extract<Observable, { kind: 'count' }> => o.kind === 'count' && o.cpu === c).map((o) => o.of);
+    const countKeys: CountKey[] = [];
+    for (const o of observed) {
+      if (o.kind === 'count' && o.cpu === c) countKeys.push(o.of);
+      else if (o.kind === 'vmexits' && o.cpu === c) countKeys.push(`vmexit-${o.of}`);
+    }
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'reg' }> => o.kind === 'reg' && o.cpu === c).map((o) => o.reg);
     for (const it of test.init?.items ?? []) if (it.kind === 'reg' && it.cpu === c) regs.push(it.reg);
     cpus.push(finish(code, countKeys, regs));
@@ -205,7 +216,7 @@ export function compile(test: LitmusTest): Program {
     const main = f.block(b.body, { kind: 'end', main: true, pos: b.pos });
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'agent-reg' }> => o.kind === 'agent-reg' && o.agent === b.agent).map((o) => o.reg);
     agentIndex.set(b.agent, agents.length);
-    agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0 }, [], regs));
+    agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
   }
   return { test, cpus, agents, agentIndex, memory, memoryBase: base, words: base + 2 * memory.size };
 }

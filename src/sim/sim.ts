@@ -7,7 +7,7 @@
 
 import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
-import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, type VmxMode } from '../arch/cpu.js';
+import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
 import { A } from '../apic/layout.js';
 import { EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
 import type { Cpu } from '../cpu/cpu.js';
@@ -15,7 +15,7 @@ import { Machine, type TraceEvent } from '../machine/machine.js';
 import { Msg } from '../machine/bus.js';
 import type { Cond, Dest, Expr, InitItem, LitmusTest, Observable, SendOp, Value } from '../litmus/ast.js';
 import { observableName } from '../litmus/print.js';
-import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type Insn, type ProcCode, type Program } from './program.js';
+import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profiles.js';
 
 export const enum StepKind {
@@ -32,8 +32,8 @@ export function stepIndex(s: number): number {
 }
 const step = (k: StepKind, i: number): number => (i << 2) | k;
 
-/** Frame kinds on a CPU's handler stack. */
-const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2;
+/** Frame kinds on a CPU's handler stack. A VM-exit frame holds the guest's PC while the L1 handler runs. */
+const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2, FRAME_VMEXIT = 3;
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -154,7 +154,7 @@ export class Simulator {
     this.s[at] = Number(v & 0xffffffffn);
     this.s[at + 1] = Number(v >> 32n);
   }
-  private count(code: ProcCode, key: number | 'nmi' | 'smi' | 'sipi'): void {
+  private count(code: ProcCode, key: CountKey): void {
     const slot = code.counts.get(key);
     if (slot !== undefined) this.s[this.w(code, FIXED_WORDS + slot)]++;
   }
@@ -420,8 +420,14 @@ export class Simulator {
     const m = this.machine;
     const w = m.bus.record(i);
     const t = Msg.target(w), cpu = m.cpus[t];
-    const before = cpu.activity();
+    const before = cpu.activity(), vmxBefore = cpu.vmx();
     m.deliver(i);
+    if (vmxBefore === VmxMode.NON_ROOT && cpu.vmx() === VmxMode.ROOT) {
+      // SDM Vol 3C 26.2: the SIPI to a guest in wait-for-SIPI was a VM exit (cpu.ts sipiInGuest).
+      const code = this.program.cpus[t];
+      this.vmExit(t, code, this.pc(code), 'vmexit-sipi', code.vmexitSipi);
+      return;
+    }
     if (before === Activity.WAIT_FOR_SIPI && cpu.activity() === Activity.ACTIVE && Msg.mode(w) === DeliveryMode.STARTUP) {
       const code = this.program.cpus[t];
       this.s[this.w(code, P.DEPTH)] = 0;
@@ -439,6 +445,21 @@ export class Simulator {
     this.s[at] = returnPc >>> 0;
     this.s[at + 1] = (savedIf ? 1 : 0) | (kind << 1);
     this.s[this.w(code, P.DEPTH)] = d + 1;
+  }
+
+  /** A VM exit to the L1 hypervisor: the guest's PC is kept in a frame, and L1's handler (or idle loop) runs. */
+  private vmExit(c: number, code: ProcCode, guestPc: number, kind: 'vmexit-init' | 'vmexit-sipi', handler: number): void {
+    this.pushFrame(code, guestPc, false, FRAME_VMEXIT);
+    this.count(code, kind);
+    this.setPc(code, handler >= 0 ? handler : PC_IDLE);
+    if (handler < 0) this.machine.cpus[c].hlt();
+    this.traceSink?.(`P${c} ${kind}: L1 handler${handler < 0 ? ' (none: L1 idles)' : ''}`);
+  }
+
+  /** The kind of the innermost frame, or -1. */
+  private topFrameKind(code: ProcCode): number {
+    const d = this.s[this.w(code, P.DEPTH)];
+    return d === 0 ? -1 : this.s[this.w(code, P.FRAMES + 2 * (d - 1)) + 1] >>> 1;
   }
 
   private popFrame(code: ProcCode): { pc: number; savedIf: boolean } {
@@ -489,7 +510,8 @@ export class Simulator {
         } else this.setPc(code, NO_PC);
         return;
       case EventKind.INIT_VMEXIT:
-        this.traceSink?.(`P${c} init: VM exit to VMX root`);
+        // SDM Vol 3C 26.2 Other Causes of VM Exits: INIT in VMX non-root operation exits to the VMM (L1).
+        this.vmExit(c, code, pc, 'vmexit-init', code.vmexitInit);
         return;
       case EventKind.NMI:
         this.pushFrame(code, pc, ifBefore, FRAME_NMI);
@@ -566,6 +588,16 @@ export class Simulator {
         cpu.hlt();
         return PC_IDLE;
       case 'smbase': cpu.writeSaveStateSmbase(Number(this.eval(op.value, code, cpu) & 0xffffffffn)); return next;
+      case 'vmxon':
+        if (cpu.vmx() !== VmxMode.OFF) this.fault(code, c, 'vmxon in VMX operation');
+        else cpu.setVmx(VmxMode.ROOT);
+        return next;
+      case 'vmxoff':
+        // SDM Vol 3C 24.8: leaving VMX operation unblocks INIT; a latched INIT is then taken.
+        if (cpu.vmx() !== VmxMode.ROOT) this.fault(code, c, 'vmxoff outside VMX root operation');
+        else cpu.setVmx(VmxMode.OFF);
+        return next;
+      case 'vmentry': return this.vmEntry(op.mode, c, cpu, code, next);
       case 'wait': this.setWait(code, m.now() + op.ticks * this.program.test.settings.timerRatio); return next;
       case 'goto': return op.target;
       case 'if': return this.compare(this.getReg(code, cpu, op.reg), op.cmp, this.eval(op.value, code, cpu)) ? op.target : next;
@@ -577,6 +609,38 @@ export class Simulator {
       default:
         throw new SimError(`op ${op.kind} cannot run on a CPU`);
     }
+  }
+
+  /**
+   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2 Activity State: the
+   * guest may be entered in wait-for-SIPI when IA32_VMX_MISC reports it (not on AMD SVM, not under the
+   * nestedNoGuestWfs quirk: the entry fails, a fault). `vmentry sipi` is L1 emulating the SIPI its exit reported:
+   * the guest starts at its SIPI code with `sv` = the exit qualification.
+   */
+  private vmEntry(mode: 'resume' | 'wait-for-sipi' | 'sipi', c: number, cpu: Cpu, code: ProcCode, next: number): number {
+    if (cpu.vmx() !== VmxMode.ROOT || this.topFrameKind(code) !== FRAME_VMEXIT) {
+      this.fault(code, c, 'vmentry without a VM exit to return from');
+      return next;
+    }
+    if (mode === 'wait-for-sipi' && (cpu.apic.vendor() === 'amd' || this.profile.quirks.nestedNoGuestWfs)) {
+      this.fault(code, c, 'VM entry failed: wait-for-SIPI guest activity state not supported');
+      return next;
+    }
+    const f = this.popFrame(code);
+    cpu.setVmx(VmxMode.NON_ROOT);
+    if (mode === 'wait-for-sipi') {
+      cpu.setActivity(Activity.WAIT_FOR_SIPI);
+      return NO_PC;
+    }
+    cpu.setActivity(Activity.ACTIVE);
+    if (mode === 'sipi') {
+      this.count(code, 'sipi');
+      if (code.sipi >= 0) return code.sipi;
+      cpu.hlt();
+      return PC_IDLE;
+    }
+    if (f.pc === NO_PC) cpu.setActivity(Activity.WAIT_FOR_SIPI);
+    return f.pc;
   }
 
   private compare(a: bigint, cmp: string, b: bigint): boolean {
@@ -702,6 +766,11 @@ export class Simulator {
       case 'tmr': return m.apics[o.cpu].tmr(o.vector) ? 1 : 0;
       case 'apic-reg': return Math.max(m.apics[o.cpu].peek(o.reg.offset), 0);
       case 'remote-irr': return m.ioapic?.remoteIrr(o.pin) ? 1 : 0;
+      case 'vmx': return VMX_MODE_NAMES[m.cpus[o.cpu].vmx()];
+      case 'vmexits': {
+        const code = this.program.cpus[o.cpu], slot = code.counts.get(`vmexit-${o.of}`);
+        return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+      }
     }
   }
 

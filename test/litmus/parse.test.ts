@@ -98,6 +98,11 @@ describe('CPU ops', () => {
     ['rdmsr r3 = IA32_TSC_DEADLINE', { kind: 'rdmsr', dst: 'r3', msr: { name: 'IA32_TSC_DEADLINE', index: 0x6e0 } }],
     ['sti', { kind: 'sti' }],
     ['cli', { kind: 'cli' }],
+    ['vmxon', { kind: 'vmxon' }],
+    ['vmxoff', { kind: 'vmxoff' }],
+    ['vmentry', { kind: 'vmentry', mode: 'resume' }],
+    ['vmentry sipi', { kind: 'vmentry', mode: 'sipi' }],
+    ['vmentry activity = wait-for-sipi', { kind: 'vmentry', mode: 'wait-for-sipi' }],
     ['hlt', { kind: 'hlt' }],
     ['pause', { kind: 'pause' }],
     ['nop', { kind: 'nop' }],
@@ -174,6 +179,33 @@ describe('CPU ops', () => {
   });
 });
 
+describe('nested VMX extension', () => {
+  it('parses `on vmexit init|sipi` blocks, where `sv` is the exit qualification, and prints them back', () => {
+    const text = `lapis nested
+init {
+  P1.vmx = non-root
+}
+P1 on vmexit init {
+  vmentry activity = wait-for-sipi
+}
+P1 on vmexit sipi {
+  r1 = sv
+  vmentry sipi
+}
+forall (P1.vmexits(init) = 1 /\\ P1.vmx = non-root)
+`;
+    const t = mustParse(text);
+    expect(t.blocks.map((b) => (b.kind === 'cpu' ? b.handler : 'agent'))).toEqual(['vmexit-init', 'vmexit-sipi']);
+    expect(printTest(t)).toContain('P1 on vmexit sipi {');
+    expect(stripPos(mustParse(printTest(t)))).toEqual(stripPos(t));
+  });
+
+  it('rejects an unknown VM exit and a wrong activity for vmentry', () => {
+    expect(errorsOf(wrap('P0 on vmexit nmi', '  nop'))).toContain('expected `init` or `sipi` after `on vmexit`');
+    expect(errorsOf(wrap('P0', '  vmentry activity = halted'))).toContain('a VM entry can enter the guest in `wait-for-sipi`');
+  });
+});
+
 describe('platform agent ops', () => {
   const cases: [string, unknown][] = [
     ['smi -> P1', { kind: 'signal', signal: 'smi', target: 1 }],
@@ -212,6 +244,8 @@ describe('observables', () => {
     ['P1.faults', '2', { kind: 'faults', cpu: 1 }],
     ['P1.smbase', '0x30000', { kind: 'smbase', cpu: 1 }],
     ['P1.apic.mode', 'x2apic', { kind: 'apic-mode', cpu: 1 }],
+    ['P1.vmx', 'non-root', { kind: 'vmx', cpu: 1 }],
+    ['P1.vmexits(sipi)', '1', { kind: 'vmexits', cpu: 1, of: 'sipi' }],
     ['P1.apic.ISR1', '0', { kind: 'apic-reg', cpu: 1, reg: { name: 'ISR1', offset: 0x110 } }],
     ['P1.apic.0x300', '0', { kind: 'apic-reg', cpu: 1, reg: { name: null, offset: 0x300 } }],
     ['P1.count(0x30)', '1', { kind: 'count', cpu: 1, of: 0x30 }],
@@ -323,7 +357,7 @@ describe('errors: position, caret and message', () => {
     ['duplicate config', 'lapis T\nconfig {\n}\nconfig {\n}\nexists (true)\n', 't.litmus:4:1: error: duplicate `config` block: the first is at line 2\nconfig {\n^'],
     ['rsm outside on smi', wrap('P0', '  rsm'), 't.litmus:6:3: error: `rsm` is only allowed in an `on smi` block (it needs SMM), not in `P0`\n  rsm\n  ^'],
     ['smbase outside on smi', wrap('P0 on nmi', '  smbase = 0x1000'), 't.litmus:6:3: error: `smbase = E` is only allowed in an `on smi` block (it needs SMM), not in `P0 on nmi`\n  smbase = 0x1000\n  ^'],
-    ['sv outside on sipi', wrap('P0', '  r1 = sv'), 't.litmus:6:8: error: `sv` (the received SIPI vector) exists only in an `on sipi` block, not in `P0`\n  r1 = sv\n       ^'],
+    ['sv outside on sipi', wrap('P0', '  r1 = sv'), 't.litmus:6:8: error: `sv` (the SIPI vector) exists only in an `on sipi` or `on vmexit sipi` block, not in `P0`\n  r1 = sv\n       ^'],
     ['sv is read-only', wrap('P0 on sipi', '  sv = 1'), 't.litmus:6:3: error: `sv` holds the received SIPI vector and is read-only\n  sv = 1\n  ^'],
     ['undefined label', wrap('P0', '  L1:\n  goto L2'), 't.litmus:7:3: error: undefined label `L2`; did you mean `L1`?\n  goto L2\n  ^'],
     ['duplicate label', wrap('P0', '  L:\n  nop\n  L:'), 't.litmus:8:3: error: duplicate label `L`: first defined at line 6\n  L:\n  ^'],
@@ -417,7 +451,7 @@ describe('fixtures', () => {
       'bad-blocks.litmus:13:3: error: undefined label `missing`',
       'bad-blocks.litmus:14:3: error: label `elsewhere` is in block `P1` (line 18): a `goto` cannot leave its block `P0`',
       'bad-blocks.litmus:15:3: error: `rsm` is only allowed in an `on smi` block (it needs SMM), not in `P0`',
-      'bad-blocks.litmus:20:8: error: `sv` (the received SIPI vector) exists only in an `on sipi` block, not in `P1`',
+      'bad-blocks.litmus:20:8: error: `sv` (the SIPI vector) exists only in an `on sipi` or `on vmexit sipi` block, not in `P1`',
       'bad-blocks.litmus:24:3: error: an SMM handler must end with `rsm`: the last op of `P1 on smi` is `smbase = E`',
       'bad-blocks.litmus:27:1: error: duplicate block `P1 on smi`: the first is at line 23',
       'bad-blocks.litmus:32:3: error: `send` is a CPU op: platform agent D0 cannot use it; an agent signals with `smi -> Pk`, `nmi -> Pk`, `init -> Pk` or `msi DEST vector V`',
