@@ -52,6 +52,10 @@ export interface Quirks {
   nestedNoSipiExit: boolean;
   /** Nested VMX without the wait-for-SIPI guest activity state: a VM entry into it fails. */
   nestedNoGuestWfs: boolean;
+  /** The AVIC incomplete-IPI handler re-sends the IPI through the emulated ICR (KVM, early 2019) instead of only waking. */
+  avicIncompleteIpiResends: boolean;
+  /** Hypothetical AVIC hardware that reads IsRunning before it sets the IRR bit (the ordering seed 001 asks about). */
+  avicIsRunningBeforeIrr: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
@@ -77,4 +81,6 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   sipiLatchedInSmm: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
+  avicIncompleteIpiResends: false,
+  avicIsRunningBeforeIrr: false,
 } satisfies Quirks);

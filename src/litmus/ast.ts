@@ -38,13 +38,16 @@ export interface Settings {
   tscDeadline: boolean;
   ioapic: boolean;
   timerRatio: number;
+  /** Hardware assist between the guests' APICs and the hypervisor (extension): none, or AMD AVIC. */
+  accel: 'none' | 'avic';
 }
 
 export type ConfigEntry =
   | { key: 'cpus'; value: number; pos: Pos }
   | { key: 'vendor'; value: Vendor; pos: Pos }
   | { key: 'x2apic' | 'tsc-deadline' | 'ioapic'; value: boolean; pos: Pos }
-  | { key: 'timer-ratio'; value: number; pos: Pos };
+  | { key: 'timer-ratio'; value: number; pos: Pos }
+  | { key: 'accel'; value: 'none' | 'avic'; pos: Pos };
 
 export type ConfigKey = ConfigEntry['key'];
 
@@ -169,7 +172,9 @@ export type Op =
   | { kind: 'signal'; signal: 'smi' | 'nmi' | 'init'; target: number | 'all'; pos: Pos }
   | { kind: 'irq'; gsi: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
   | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
-  | { kind: 'hotplug' | 'unplug'; cpu: number; pos: Pos };
+  | { kind: 'hotplug' | 'unplug'; cpu: number; pos: Pos }
+  /** Host scheduler ops on a vCPU (extension, `accel = avic`): take it off its physical CPU, or put it back. */
+  | { kind: 'preempt' | 'resume'; cpu: number; pos: Pos };
 
 export interface SendOp {
   kind: 'send';
@@ -192,7 +197,8 @@ export type Observable =
   | { kind: 'activity' | 'smm' | 'done' | 'faults' | 'smbase' | 'apic-mode'; cpu: number; pos: Pos }
   | { kind: 'count'; cpu: number; of: number | 'nmi' | 'smi' | 'sipi'; pos: Pos }
   | { kind: 'vmx'; cpu: number; pos: Pos }
-  | { kind: 'vmexits'; cpu: number; of: 'init' | 'sipi'; pos: Pos }
+  | { kind: 'vmexits'; cpu: number; of: 'init' | 'sipi' | 'incomplete-ipi'; pos: Pos }
+  | { kind: 'running'; cpu: number; pos: Pos }
   | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }
   | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; pos: Pos }
   | { kind: 'remote-irr'; pin: number; pos: Pos };

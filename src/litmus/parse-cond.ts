@@ -7,7 +7,7 @@ import { describe, type Token } from './lexer.js';
 import { apicRegName, vectorNum } from './parse-ops.js';
 import { IOAPIC_PINS, REG_COUNT, didYouMean, isGpr, reservedWord } from './names.js';
 
-const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'rK'];
+const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'rK'];
 
 export function parseObservable(p: Cursor): Observable {
   const t = p.expectName('an observable (`X`, `Pn:rK`, `Pn.activity`, ...)');
@@ -54,12 +54,16 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
       return { kind: 'apic-mode', cpu, pos };
     case 'vmx':
       return { kind: 'vmx', cpu, pos };
+    case 'running':
+      return { kind: 'running', cpu, pos };
     case 'vmexits': {
       p.expect('(', 'after `vmexits` (`Pn.vmexits(init)` or `Pn.vmexits(sipi)`)');
-      const a = p.expectName('`init` or `sipi` in `vmexits(...)`');
-      if (a.text !== 'init' && a.text !== 'sipi') p.fail(a.pos, `expected \`init\` or \`sipi\` in \`vmexits(...)\`, found ${describe(a)}`);
+      const a = p.expectName('`init`, `sipi` or `incomplete-ipi` in `vmexits(...)`');
+      if (a.text !== 'init' && a.text !== 'sipi' && a.text !== 'incomplete-ipi') {
+        p.fail(a.pos, `expected \`init\`, \`sipi\` or \`incomplete-ipi\` in \`vmexits(...)\`, found ${describe(a)}`);
+      }
       p.expect(')', 'to close `vmexits(`');
-      return { kind: 'vmexits', cpu, of: a.text as 'init' | 'sipi', pos };
+      return { kind: 'vmexits', cpu, of: a.text as 'init' | 'sipi' | 'incomplete-ipi', pos };
     }
     case 'count': {
       p.expect('(', 'after `count` (`Pn.count(V)`, `count(nmi)`, `count(smi)` or `count(sipi)`)');

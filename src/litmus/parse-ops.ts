@@ -12,7 +12,7 @@ import {
 const SIMPLE_OPS = ['sti', 'cli', 'hlt', 'pause', 'nop', 'eoi', 'rsm', 'vmxon', 'vmxoff'] as const;
 const OP_WORDS = [
   'store', 'load', 'await', 'apic', 'wrmsr', 'rdmsr', 'send', ...SIMPLE_OPS, 'smbase', 'wait', 'goto', 'if', 'repeat',
-  'ioapic', 'smi', 'nmi', 'init', 'irq', 'msi', 'hotplug', 'unplug', 'vmentry',
+  'ioapic', 'smi', 'nmi', 'init', 'irq', 'msi', 'hotplug', 'unplug', 'vmentry', 'preempt', 'resume',
 ];
 const U32 = 0xffffffff;
 
@@ -174,6 +174,8 @@ function parseStatement(p: Cursor, t: Token): Op {
       return parseMsi(p, pos);
     case 'hotplug':
     case 'unplug':
+    case 'preempt':
+    case 'resume':
       p.next();
       return { kind: word, cpu: cpuRef(p, `a CPU (\`Pk\`) after \`${word}\``), pos };
   }

@@ -146,6 +146,8 @@ export function printOp(op: Op, indent = ''): string {
       return line(`msi ${printDest(op.dest)} vector ${hex(op.vector)}${op.mode === null ? '' : ` mode ${op.mode}`}`);
     case 'hotplug':
     case 'unplug':
+    case 'preempt':
+    case 'resume':
       return line(`${op.kind} P${op.cpu}`);
     case 'vmentry':
       return line(op.mode === 'resume' ? 'vmentry' : op.mode === 'sipi' ? 'vmentry sipi' : 'vmentry activity = wait-for-sipi');

@@ -57,6 +57,13 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: L1 cannot park L2 in it', evidence: `${KVM}/vmx/nested.c: VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363` },
     ...kvmCommon,
   ]),
+  profile('kvm-2019-avic', 'KVM SVM with AVIC, March 2019: the incomplete-IPI exit handler of seed 001.', [
+    { quirk: 'avicIncompleteIpiResends', behaviour: 'the AVIC_INCOMPLETE_IPI (target not running) handler re-sends the IPI through the emulated ICR instead of only waking the target', evidence: 'seed 001 (LKML, March 2019, "svm: Fix AVIC incomplete IPI emulation", Oren Twaig): svm.c avic_incomplete_ipi_interception calls kvm_lapic_reg_write(APIC_ICR); later reverted to kvm_vcpu_wake_up of the targets' },
+    ...kvmCommon,
+  ]),
+  profile('avic-isrunning-first', 'Hypothetical AVIC hardware that reads IsRunning before setting the IRR bit: the ordering seed 001 asks about.', [
+    { quirk: 'avicIsRunningBeforeIrr', behaviour: 'the IPI reads the target\'s IsRunning, then sets its IRR: a target that blocks in between is never woken', evidence: 'seed 001 (Oren Twaig): "if it doesn\'t [set IRR before reading IsRunning] ... the receiving cpu will never see the IRR bit"; APM Vol 2 15.29.3.2 orders it the other way' },
+  ]),
   profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', kvmCommon),
   profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
     { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending and starts the CPU after the latched INIT', evidence: 'seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini' },

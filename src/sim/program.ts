@@ -16,7 +16,7 @@ export type Insn =
   | { kind: 'end'; main: boolean; pos: Op['pos'] };
 
 /** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
-export type CountKey = number | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi';
+export type CountKey = number | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi' | 'vmexit-incomplete-ipi';
 
 export const NO_PC = 0xffffffff;
 /** The shared implicit instructions every CPU's code starts with. */
@@ -56,8 +56,17 @@ export const P = {
   WAIT_HI: 4,
   WAIT_DEPTH: 5,
   FAULTS: 6,
+  /** vCPU scheduling (accel = avic): bit 0 IsRunning clear, bit 1 blocked (halted and descheduled). */
+  VCPU: 7,
+  /** An AVIC IPI in progress on this vCPU: 1 hardware check pending, 2 in the incomplete-IPI exit handler. */
+  AVIC_STAGE: 8,
+  AVIC_VECTOR: 9,
+  /** Targets still to handle, a bit per CPU (AVIC tests have at most 32 CPUs). */
+  AVIC_TARGETS: 10,
+  /** Targets whose IsRunning the hardware read as clear. */
+  AVIC_NOT_RUNNING: 11,
   /** MAX_DEPTH frames of 2 words: return PC, and saved IF (bit 0) | frame kind << 1. */
-  FRAMES: 7,
+  FRAMES: 12,
 } as const;
 export const FIXED_WORDS = P.FRAMES + 2 * MAX_DEPTH;
 

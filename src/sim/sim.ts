@@ -34,6 +34,8 @@ const step = (k: StepKind, i: number): number => (i << 2) | k;
 
 /** Frame kinds on a CPU's handler stack. A VM-exit frame holds the guest's PC while the L1 handler runs. */
 const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2, FRAME_VMEXIT = 3;
+/** P.VCPU bits. Stored inverted (0 = running) so that the initial encoding is all zeros. */
+const VCPU_NOT_RUNNING = 1, VCPU_BLOCKED = 2;
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -74,6 +76,8 @@ export class Simulator {
       const k = observableName(o);
       return seen.has(k) ? false : (seen.add(k), true);
     });
+    this.avic = this.program.test.settings.accel === 'avic';
+    if (this.avic && this.program.cpus.length > 32) throw new SimError('accel = avic: at most 32 CPUs');
     this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
       (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
     this.reset();
@@ -84,6 +88,8 @@ export class Simulator {
    * reads the TSC or uses IA32_TSC_DEADLINE, whose values are absolute times.
    */
   readonly relativeTime: boolean;
+  /** The CPUs are vCPUs under AMD AVIC (config accel = avic). */
+  readonly avic: boolean;
 
   /** The state's hash for the explorer: time-relative when that is sound for this test. */
   hash(): number {
@@ -298,6 +304,12 @@ export class Simulator {
   private cpuEnabled(c: number): boolean {
     const cpu = this.machine.cpus[c];
     if (!cpu.present()) return false;
+    if (this.avic) {
+      const code = this.program.cpus[c];
+      // A vCPU runs only while it is on a physical CPU (IsRunning); its AVIC IPI work comes first.
+      if (this.s[this.w(code, P.VCPU)] & VCPU_NOT_RUNNING) return false;
+      if (this.s[this.w(code, P.AVIC_STAGE)] !== 0) return true;
+    }
     if (nextEvent(cpu) !== EventKind.NONE) return true;
     if (cpu.activity() !== Activity.ACTIVE) return false;
     const code = this.program.cpus[c];
@@ -382,6 +394,8 @@ export class Simulator {
         const t = this.nextTime();
         this.traceSink?.(`time: advance to ${t}`);
         this.machine.advanceTo(t);
+        // Under AVIC the APIC timer is the hypervisor's: its interrupt wakes a blocked vCPU.
+        if (this.avic) for (let c = 0; c < this.program.cpus.length; c++) this.wakeIfPending(c);
         return;
       }
     }
@@ -392,6 +406,8 @@ export class Simulator {
     switch (stepKind(s)) {
       case StepKind.CPU: {
         const c = stepIndex(s), cpu = this.machine.cpus[c];
+        if (this.avic && this.s[this.w(this.program.cpus[c], P.AVIC_STAGE)] === 1) return `P${c} avic: IPI completes (IsRunning check)`;
+        if (this.avic && this.s[this.w(this.program.cpus[c], P.AVIC_STAGE)] === 2) return `P${c} kvm: incomplete-IPI exit handler`;
         const ev = nextEvent(cpu);
         if (ev !== EventKind.NONE) return `P${c} takes ${['', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'interrupt'][ev]}`;
         const code = this.program.cpus[c];
@@ -417,8 +433,17 @@ export class Simulator {
   }
 
   private deliverStep(i: number): void {
+    this.deliverOnBus(i);
+    // Under AVIC, messages on the bus are the hypervisor's emulated path: it kicks the target.
+    if (this.avic) this.wakeIfPending(Msg.target(this.lastArrival));
+  }
+
+  private lastArrival = 0;
+
+  private deliverOnBus(i: number): void {
     const m = this.machine;
     const w = m.bus.record(i);
+    this.lastArrival = w;
     const t = Msg.target(w), cpu = m.cpus[t];
     const before = cpu.activity(), vmxBefore = cpu.vmx();
     m.deliver(i);
@@ -445,6 +470,109 @@ export class Simulator {
     this.s[at] = returnPc >>> 0;
     this.s[at + 1] = (savedIf ? 1 : 0) | (kind << 1);
     this.s[this.w(code, P.DEPTH)] = d + 1;
+  }
+
+  // ---------------------------------------------------------------- AMD AVIC (accel = avic)
+
+  /**
+   * HLT in a vCPU: the hypervisor blocks it, clearing IsRunning (KVM avic_vcpu_blocking), unless an event is
+   * already pending (kvm_vcpu_check_block). A blocked vCPU runs again only when something wakes it.
+   */
+  private halt(c: number, cpu: Cpu, code: ProcCode): void {
+    cpu.hlt();
+    if (!this.avic || nextEvent(cpu) !== EventKind.NONE) return;
+    this.s[this.w(code, P.VCPU)] |= VCPU_NOT_RUNNING | VCPU_BLOCKED;
+    this.traceSink?.(`P${c} vcpu blocked: IsRunning = 0`);
+  }
+
+  /** The hypervisor wakes a blocked vCPU (kvm_vcpu_wake_up); a preempted or running one is left as it is. */
+  private wake(c: number): void {
+    const v = this.w(this.program.cpus[c], P.VCPU);
+    if (!(this.s[v] & VCPU_BLOCKED)) return;
+    this.s[v] = 0;
+    this.traceSink?.(`P${c} vcpu woken: IsRunning = 1`);
+  }
+
+  private wakeIfPending(c: number): void {
+    if (nextEvent(this.machine.cpus[c]) !== EventKind.NONE) this.wake(c);
+  }
+
+  /**
+   * A fixed IPI under AVIC (APM Vol 2 15.29.3.2 Interprocessor Interrupts: "for every valid destination:
+   * atomically set the appropriate IRR bit in each of the destinations' vAPIC backing page; check the IsRunning
+   * status of each destination; if set, send a doorbell"; then "if any destinations are identified as not currently
+   * scheduled ... cause a #VMEXIT" (AVIC_INCOMPLETE_IPI, cause 1, trap-like: after the ICR write completes).
+   * This op step sets the IRR bits; the sender's next step reads IsRunning. Under the avicIsRunningBeforeIrr quirk
+   * the order is the other way round. Doorbells need no model: a running vCPU takes its IRR at its next boundary.
+   */
+  private avicSend(op: SendOp, c: number, code: ProcCode): void {
+    const m = this.machine, d = this.destination(op.dest, c);
+    const message = { vector: op.vector ?? 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: d.logical, shorthand: d.shorthand, destination: d.destination, x2apic: m.apics[c].isX2apic() };
+    const targets: number[] = [];
+    const n = m.bus.targets(c, message, targets);
+    let mask = 0;
+    for (let i = 0; i < n; i++) mask |= 1 << targets[i];
+    this.s[this.w(code, P.AVIC_VECTOR)] = message.vector;
+    this.s[this.w(code, P.AVIC_TARGETS)] = mask >>> 0;
+    if (this.profile.quirks.avicIsRunningBeforeIrr) {
+      this.s[this.w(code, P.AVIC_NOT_RUNNING)] = this.notRunning(mask);
+    } else {
+      for (let i = 0; i < n; i++) m.apics[targets[i]].acceptFixed(message.vector, false);
+    }
+    this.s[this.w(code, P.AVIC_STAGE)] = 1;
+    this.traceSink?.(`P${c} avic: ipi 0x${message.vector.toString(16)} to mask 0x${mask.toString(16)}${this.profile.quirks.avicIsRunningBeforeIrr ? ' (IsRunning read first)' : ': IRR set'}`);
+  }
+
+  private notRunning(mask: number): number {
+    let out = 0;
+    for (let t = 0; t < this.program.cpus.length; t++) {
+      if (mask & (1 << t) && this.s[this.w(this.program.cpus[t], P.VCPU)] & VCPU_NOT_RUNNING) out |= 1 << t;
+    }
+    return out >>> 0;
+  }
+
+  /** The second half of an AVIC IPI on the hardware, then the hypervisor's incomplete-IPI handler, a target a step. */
+  private avicStep(c: number, code: ProcCode): void {
+    const m = this.machine, stage = this.w(code, P.AVIC_STAGE), targets = this.w(code, P.AVIC_TARGETS);
+    const vector = this.s[this.w(code, P.AVIC_VECTOR)];
+    if (this.s[stage] === 1) {
+      let notRunning: number;
+      if (this.profile.quirks.avicIsRunningBeforeIrr) {
+        notRunning = this.s[this.w(code, P.AVIC_NOT_RUNNING)];
+        for (let t = 0; t < this.program.cpus.length; t++) if (this.s[targets] & (1 << t)) m.apics[t].acceptFixed(vector, false);
+      } else {
+        notRunning = this.notRunning(this.s[targets]);
+      }
+      this.s[this.w(code, P.AVIC_NOT_RUNNING)] = 0;
+      if (notRunning === 0) {
+        this.s[stage] = 0;
+        this.s[targets] = 0;
+        this.s[this.w(code, P.AVIC_VECTOR)] = 0;
+        return;
+      }
+      // #VMEXIT(AVIC_INCOMPLETE_IPI), cause 1: IPI target not running.
+      this.count(code, 'vmexit-incomplete-ipi');
+      this.s[stage] = 2;
+      // KVM of early 2019 re-sends to every destination of the ICR; the fixed handler wakes the ones not running.
+      if (!this.profile.quirks.avicIncompleteIpiResends) this.s[targets] = notRunning;
+      this.traceSink?.(`P${c} avic: #VMEXIT incomplete IPI (target not running: mask 0x${notRunning.toString(16)})`);
+      return;
+    }
+    const mask = this.s[targets];
+    const t = 31 - Math.clz32(mask & -mask);
+    if (this.profile.quirks.avicIncompleteIpiResends) {
+      // svm.c (2019): avic_incomplete_ipi_interception emulates the ICR write: kvm_apic_set_irr + kick.
+      m.apics[t].acceptFixed(vector, false);
+      this.traceSink?.(`P${c} kvm: incomplete-IPI handler re-sends vector 0x${vector.toString(16)} to P${t}`);
+    } else {
+      this.traceSink?.(`P${c} kvm: incomplete-IPI handler wakes P${t}`);
+    }
+    this.wake(t);
+    this.s[targets] = (mask & ~(1 << t)) >>> 0;
+    if (this.s[targets] === 0) {
+      this.s[stage] = 0;
+      this.s[this.w(code, P.AVIC_VECTOR)] = 0;
+    }
   }
 
   /** A VM exit to the L1 hypervisor: the guest's PC is kept in a frame, and L1's handler (or idle loop) runs. */
@@ -475,6 +603,7 @@ export class Simulator {
 
   private cpuStep(c: number): void {
     const m = this.machine, cpu = m.cpus[c], code = this.program.cpus[c];
+    if (this.avic && this.s[this.w(code, P.AVIC_STAGE)] !== 0) return this.avicStep(c, code);
     if (nextEvent(cpu) !== EventKind.NONE) return this.takeEvent(c, cpu, code);
     const pc = this.pc(code);
     const op = code.insns[pc];
@@ -559,10 +688,13 @@ export class Simulator {
         else this.fault(code, c, `rdmsr 0x${op.msr.index.toString(16)}`);
         return next;
       }
-      case 'send': this.send(op, c, code); return next;
+      case 'send':
+        if (this.avic && op.mode === 'fixed' && op.dest.kind !== 'self') this.avicSend(op, c, code);
+        else this.send(op, c, code);
+        return next;
       case 'sti': cpu.sti(); return next;
       case 'cli': cpu.cli(); return next;
-      case 'hlt': cpu.hlt(); return next;
+      case 'hlt': this.halt(c, cpu, code); return next;
       case 'pause': case 'nop': return next;
       case 'eoi':
         if (m.apics[c].isX2apic()) m.wrmsr(c, X2APIC_MSR_BASE + (Reg.EOI >> 4), 0n);
@@ -574,18 +706,18 @@ export class Simulator {
           return next;
         }
         const f = this.popFrame(code);
-        if (f.pc === PC_IDLE && cpu.activity() === Activity.ACTIVE) cpu.hlt();
+        if (f.pc === PC_IDLE && cpu.activity() === Activity.ACTIVE) this.halt(c, cpu, code);
         return f.pc;
       }
       case 'iret': {
         const f = this.popFrame(code);
         cpu.iret(f.savedIf);
-        if (f.pc === PC_IDLE) cpu.hlt();
+        if (f.pc === PC_IDLE) this.halt(c, cpu, code);
         return f.pc;
       }
       case 'end':
         if (op.main) this.s[this.w(code, P.FLAGS)] |= 1;
-        cpu.hlt();
+        this.halt(c, cpu, code);
         return PC_IDLE;
       case 'smbase': cpu.writeSaveStateSmbase(Number(this.eval(op.value, code, cpu) & 0xffffffffn)); return next;
       case 'vmxon':
@@ -706,6 +838,7 @@ export class Simulator {
           if (op.signal === 'smi') m.smi(t);
           else if (op.signal === 'nmi') m.nmi(t);
           else m.init(t);
+          if (this.avic) this.wakeIfPending(t);
         }
         break;
       }
@@ -719,6 +852,18 @@ export class Simulator {
         const d = this.destination(op.dest, -1);
         const mode = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'].indexOf(op.mode ?? 'fixed') as DeliveryMode;
         m.send(0, { vector: op.vector, mode, levelTriggered: false, assert: true, logical: d.logical, shorthand: d.shorthand, destination: d.destination, x2apic: m.apics.some((x) => x.isX2apic()) && d.destination > 0xff });
+        break;
+      }
+      case 'preempt': {
+        // The host scheduler takes the vCPU off its physical CPU: IsRunning clears (APM Vol 2 15.29.3.1).
+        const v = this.w(this.program.cpus[op.cpu], P.VCPU);
+        this.s[v] |= VCPU_NOT_RUNNING;
+        break;
+      }
+      case 'resume': {
+        // A preempted vCPU runs again; a blocked (halted) one stays blocked until something wakes it.
+        const v = this.w(this.program.cpus[op.cpu], P.VCPU);
+        if (!(this.s[v] & VCPU_BLOCKED)) this.s[v] &= ~VCPU_NOT_RUNNING;
         break;
       }
       case 'hotplug': {
@@ -767,6 +912,7 @@ export class Simulator {
       case 'apic-reg': return Math.max(m.apics[o.cpu].peek(o.reg.offset), 0);
       case 'remote-irr': return m.ioapic?.remoteIrr(o.pin) ? 1 : 0;
       case 'vmx': return VMX_MODE_NAMES[m.cpus[o.cpu].vmx()];
+      case 'running': return this.s[this.w(this.program.cpus[o.cpu], P.VCPU)] & VCPU_NOT_RUNNING ? 0 : 1;
       case 'vmexits': {
         const code = this.program.cpus[o.cpu], slot = code.counts.get(`vmexit-${o.of}`);
         return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];

@@ -129,7 +129,7 @@ describe('lapis check, profiles, suite, seeds', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/stale-IRR-after-soft-disable\s+kvm-2019\s+No/);
     expect(r.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No/);
-    expect(r.out).toContain('seed-001-avic-incomplete-ipi');
+    expect(r.out).toMatch(/AVIC-incomplete-IPI\s+kvm-2019-avic\s+No/);
     expect(r.out).toContain('Every seed answer is the expected one.');
   });
 });

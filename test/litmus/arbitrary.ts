@@ -250,6 +250,7 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
         x2apic: true,
         tscDeadline: typeof tsc === 'boolean' ? tsc : vendor === 'intel',
         ioapic: true,
+        accel: 'none',
         timerRatio: typeof ratio === 'number' ? ratio : 1,
       },
       init: r.init === null ? null : { items: uniqueBy(r.init, initKey), pos },

@@ -28,7 +28,7 @@ describe('the contract example (SIPI-during-SMM)', () => {
       { key: 'cpus', value: 2 },
       { key: 'vendor', value: 'intel' },
     ]);
-    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1 });
+    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none' });
   });
 
   it('has the init items', () => {
@@ -206,6 +206,30 @@ forall (P1.vmexits(init) = 1 /\\ P1.vmx = non-root)
   });
 });
 
+describe('AVIC extension', () => {
+  it('parses accel = avic, the scheduler ops and the vCPU observables', () => {
+    const t = mustParse(`lapis avic
+config {
+  cpus = 2
+  accel = avic
+}
+D0 {
+  preempt P1
+  resume P1
+}
+forall (P1.running = 1 /\\ P0.vmexits(incomplete-ipi) = 0)
+`);
+    expect(t.settings.accel).toBe('avic');
+    expect(t.blocks[0].body.map((o) => o.kind)).toEqual(['preempt', 'resume']);
+    expect(stripPos(mustParse(printTest(t)))).toEqual(stripPos(t));
+  });
+
+  it('scheduler ops need accel = avic, and apicv is not modelled yet', () => {
+    expect(errorsOf(wrap('D0', '  preempt P1'))).toContain('`preempt` schedules a vCPU: it needs `accel = avic` in config');
+    expect(errorsOf('lapis t\nconfig {\n  accel = apicv\n}\nexists (true)\n')).toContain('`accel = apicv` is not modelled yet');
+  });
+});
+
 describe('platform agent ops', () => {
   const cases: [string, unknown][] = [
     ['smi -> P1', { kind: 'signal', signal: 'smi', target: 1 }],
@@ -305,12 +329,12 @@ describe('final conditions', () => {
 describe('config and init', () => {
   it('reads every config key', () => {
     const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n}\nexists (true)\n');
-    expect(t.settings).toEqual({ cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4 });
+    expect(t.settings).toEqual({ cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'none' });
   });
 
   it('defaults: cpus from the highest Pn named, tsc-deadline by vendor', () => {
     expect(mustParse('lapis T\nP0 {\n  send nmi -> P5\n}\nexists (true)\n').settings.cpus).toBe(6);
-    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1 });
+    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none' });
     expect(mustParse('lapis T\nconfig {\n  vendor = amd\n}\nexists (true)\n').settings.tscDeadline).toBe(false);
   });
 
