@@ -20,6 +20,7 @@ const BECAUSE = [
   ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
   ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
   ['seed-001', 'avicIncompleteIpiResends'],
+  ['apicv-resume-clears-sn-first', 'apicvCheckOnBeforeClearingSn'],
 ];
 function because(profile, file) {
   if (profile === 'qemu-tcg-7.2' && file.includes('x2apic')) return 'no x2APIC under TCG (CPUID)';

@@ -56,6 +56,8 @@ export interface Quirks {
   avicIncompleteIpiResends: boolean;
   /** Hypothetical AVIC hardware that reads IsRunning before it sets the IRR bit (the ordering seed 001 asks about). */
   avicIsRunningBeforeIrr: boolean;
+  /** A hypervisor that, putting a vCPU back on a CPU, checks ON (and syncs PIR) before it clears SN. */
+  apicvCheckOnBeforeClearingSn: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
@@ -83,4 +85,5 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   nestedNoGuestWfs: false,
   avicIncompleteIpiResends: false,
   avicIsRunningBeforeIrr: false,
+  apicvCheckOnBeforeClearingSn: false,
 } satisfies Quirks);

@@ -38,8 +38,8 @@ export interface Settings {
   tscDeadline: boolean;
   ioapic: boolean;
   timerRatio: number;
-  /** Hardware assist between the guests' APICs and the hypervisor (extension): none, or AMD AVIC. */
-  accel: 'none' | 'avic';
+  /** Hardware assist between the guests' APICs and the hypervisor (extension): none, AMD AVIC, Intel APICv. */
+  accel: 'none' | 'avic' | 'apicv';
 }
 
 export type ConfigEntry =
@@ -47,7 +47,7 @@ export type ConfigEntry =
   | { key: 'vendor'; value: Vendor; pos: Pos }
   | { key: 'x2apic' | 'tsc-deadline' | 'ioapic'; value: boolean; pos: Pos }
   | { key: 'timer-ratio'; value: number; pos: Pos }
-  | { key: 'accel'; value: 'none' | 'avic'; pos: Pos };
+  | { key: 'accel'; value: 'none' | 'avic' | 'apicv'; pos: Pos };
 
 export type ConfigKey = ConfigEntry['key'];
 
@@ -174,7 +174,9 @@ export type Op =
   | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
   | { kind: 'hotplug' | 'unplug'; cpu: number; pos: Pos }
   /** Host scheduler ops on a vCPU (extension, `accel = avic`): take it off its physical CPU, or put it back. */
-  | { kind: 'preempt' | 'resume'; cpu: number; pos: Pos };
+  | { kind: 'preempt' | 'resume'; cpu: number; pos: Pos }
+  /** A posted interrupt (extension, `accel = apicv`): a device or the hypervisor posts vector V to vCPU Pk. */
+  | { kind: 'post'; vector: number; cpu: number; pos: Pos };
 
 export interface SendOp {
   kind: 'send';
@@ -199,6 +201,7 @@ export type Observable =
   | { kind: 'vmx'; cpu: number; pos: Pos }
   | { kind: 'vmexits'; cpu: number; of: 'init' | 'sipi' | 'incomplete-ipi'; pos: Pos }
   | { kind: 'running'; cpu: number; pos: Pos }
+  | { kind: 'pir'; cpu: number; vector: number; pos: Pos }
   | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }
   | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; pos: Pos }
   | { kind: 'remote-irr'; pin: number; pos: Pos };

@@ -7,7 +7,7 @@ import { describe, type Token } from './lexer.js';
 import { apicRegName, vectorNum } from './parse-ops.js';
 import { IOAPIC_PINS, REG_COUNT, didYouMean, isGpr, reservedWord } from './names.js';
 
-const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'rK'];
+const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'rK'];
 
 export function parseObservable(p: Cursor): Observable {
   const t = p.expectName('an observable (`X`, `Pn:rK`, `Pn.activity`, ...)');
@@ -56,6 +56,12 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
       return { kind: 'vmx', cpu, pos };
     case 'running':
       return { kind: 'running', cpu, pos };
+    case 'pir': {
+      p.expect('(', 'after `pir` (`Pn.pir(V)`)');
+      const vector = vectorNum(p, p.expectNum('a vector in `pir(...)`'));
+      p.expect(')', 'to close `pir(`');
+      return { kind: 'pir', cpu, vector, pos };
+    }
     case 'vmexits': {
       p.expect('(', 'after `vmexits` (`Pn.vmexits(init)` or `Pn.vmexits(sipi)`)');
       const a = p.expectName('`init`, `sipi` or `incomplete-ipi` in `vmexits(...)`');

@@ -65,8 +65,7 @@ function configEntry(p: Cursor, k: Token, v: Token): ConfigEntry | null {
     case 'timer-ratio':
       return { key: 'timer-ratio', value: num(1, 0xffffffff), pos };
     case 'accel':
-      if (v.text === 'apicv') p.fail(v.pos, '`accel = apicv` is not modelled yet (issue 5): use `none` or `avic`');
-      if (v.text !== 'none' && v.text !== 'avic') p.fail(v.pos, `expected \`none\` or \`avic\` for \`accel\`, found ${describe(v)}`);
+      if (v.text !== 'none' && v.text !== 'avic' && v.text !== 'apicv') p.fail(v.pos, `expected \`none\`, \`avic\` or \`apicv\` for \`accel\`, found ${describe(v)}`);
       return { key: 'accel', value: v.text, pos };
   }
   p.error(k.pos, `unknown config key \`${k.text}\`${didYouMean(k.text, CONFIG_KEYS) || `: expected ${oneOf(CONFIG_KEYS)}`}`);

@@ -12,7 +12,7 @@ import {
 const SIMPLE_OPS = ['sti', 'cli', 'hlt', 'pause', 'nop', 'eoi', 'rsm', 'vmxon', 'vmxoff'] as const;
 const OP_WORDS = [
   'store', 'load', 'await', 'apic', 'wrmsr', 'rdmsr', 'send', ...SIMPLE_OPS, 'smbase', 'wait', 'goto', 'if', 'repeat',
-  'ioapic', 'smi', 'nmi', 'init', 'irq', 'msi', 'hotplug', 'unplug', 'vmentry', 'preempt', 'resume',
+  'ioapic', 'smi', 'nmi', 'init', 'irq', 'msi', 'hotplug', 'unplug', 'vmentry', 'preempt', 'resume', 'post',
 ];
 const U32 = 0xffffffff;
 
@@ -172,6 +172,12 @@ function parseStatement(p: Cursor, t: Token): Op {
     case 'msi':
       p.next();
       return parseMsi(p, pos);
+    case 'post': {
+      p.next();
+      const vector = vectorNum(p, p.expectNum('a vector after `post`'));
+      p.expect('->', 'after `post V`');
+      return { kind: 'post', vector, cpu: cpuRef(p, 'a CPU (`Pk`) after `post V ->`'), pos };
+    }
     case 'hotplug':
     case 'unplug':
     case 'preempt':

@@ -38,6 +38,7 @@ export function observableName(o: Observable): string {
     case 'irr':
     case 'isr':
     case 'tmr':
+    case 'pir':
       return `P${o.cpu}.${o.kind}(${hex(o.vector)})`;
     case 'remote-irr':
       return `ioapic.${o.pin}.remote-irr`;
@@ -149,6 +150,8 @@ export function printOp(op: Op, indent = ''): string {
     case 'preempt':
     case 'resume':
       return line(`${op.kind} P${op.cpu}`);
+    case 'post':
+      return line(`post ${hex(op.vector)} -> P${op.cpu}`);
     case 'vmentry':
       return line(op.mode === 'resume' ? 'vmentry' : op.mode === 'sipi' ? 'vmentry sipi' : 'vmentry activity = wait-for-sipi');
     default:

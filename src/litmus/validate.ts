@@ -9,7 +9,7 @@ import { handlerTitle, observableName } from './print.js';
 
 /** Ops only a CPU runs (they touch the CPU, its local APIC or SMM), and ops only a platform agent runs. */
 const CPU_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['apic-write', 'apic-read', 'wrmsr', 'rdmsr', 'send', 'sti', 'cli', 'hlt', 'eoi', 'rsm', 'smbase', 'ioapic-write', 'vmxon', 'vmxoff', 'vmentry']);
-const AGENT_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['signal', 'irq', 'msi', 'hotplug', 'unplug', 'preempt', 'resume']);
+const AGENT_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['signal', 'irq', 'msi', 'hotplug', 'unplug', 'preempt', 'resume', 'post']);
 
 export interface CpuRef {
   cpu: number;
@@ -39,7 +39,7 @@ export function cpuRefs(test: LitmusTest): CpuRef[] {
     forEachOp(b.body, (op) => {
       if (op.kind === 'send' || op.kind === 'msi') dest(op.dest);
       else if (op.kind === 'signal' && op.target !== 'all') refs.push({ cpu: op.target, pos: op.pos });
-      else if (op.kind === 'hotplug' || op.kind === 'unplug' || op.kind === 'preempt' || op.kind === 'resume') refs.push({ cpu: op.cpu, pos: op.pos });
+      else if (op.kind === 'hotplug' || op.kind === 'unplug' || op.kind === 'preempt' || op.kind === 'resume' || op.kind === 'post') refs.push({ cpu: op.cpu, pos: op.pos });
     });
   }
   for (const o of allObservables(test)) if ('cpu' in o) refs.push({ cpu: o.cpu, pos: o.pos });
@@ -135,8 +135,10 @@ function checkOps(test: LitmusTest, b: Block, rep: Reporter): void {
     } else if (b.kind === 'cpu' && AGENT_ONLY.has(op.kind)) {
       const hint = op.kind === 'signal' || op.kind === 'msi' ? '; a CPU sends an IPI with `send MODE [V] -> DEST`' : '';
       rep.error(op.pos, `\`${opWord(op)}\` is a platform agent op (Dn blocks only), not a CPU op${hint}`);
-    } else if ((op.kind === 'preempt' || op.kind === 'resume') && test.settings.accel !== 'avic') {
-      rep.error(op.pos, `\`${op.kind}\` schedules a vCPU: it needs \`accel = avic\` in config`);
+    } else if ((op.kind === 'preempt' || op.kind === 'resume') && test.settings.accel === 'none') {
+      rep.error(op.pos, `\`${op.kind}\` schedules a vCPU: it needs \`accel = avic\` or \`accel = apicv\` in config`);
+    } else if (op.kind === 'post' && test.settings.accel !== 'apicv') {
+      rep.error(op.pos, '`post` is a posted interrupt: it needs `accel = apicv` in config');
     } else if ((op.kind === 'rsm' || op.kind === 'smbase') && !inSmi) {
       rep.error(op.pos, `\`${opWord(op)}\` is only allowed in an \`on smi\` block (it needs SMM), not in \`${where}\``);
     }
@@ -251,6 +253,6 @@ function checkValue(loc: Observable, v: Value, rep: Reporter): void {
     rep.error(v.pos, `\`${name}\` is a number; found the name \`${v.name}\``);
     return;
   }
-  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr', 'running'].includes(loc.kind);
+  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr', 'running', 'pir'].includes(loc.kind);
   if (bit && v.value > 1n) rep.error(v.pos, `\`${name}\` is 0 or 1; found ${v.value}`);
 }

@@ -64,6 +64,9 @@ export const PROFILES: readonly Profile[] = [
   profile('avic-isrunning-first', 'Hypothetical AVIC hardware that reads IsRunning before setting the IRR bit: the ordering seed 001 asks about.', [
     { quirk: 'avicIsRunningBeforeIrr', behaviour: 'the IPI reads the target\'s IsRunning, then sets its IRR: a target that blocks in between is never woken', evidence: 'seed 001 (Oren Twaig): "if it doesn\'t [set IRR before reading IsRunning] ... the receiving cpu will never see the IRR bit"; APM Vol 2 15.29.3.2 orders it the other way' },
   ]),
+  profile('pi-check-before-sn', 'A hypervisor that, putting a vCPU back on a CPU, checks ON and syncs PIR before clearing SN.', [
+    { quirk: 'apicvCheckOnBeforeClearingSn', behaviour: 'a posted interrupt that lands between the ON check and the SN clear is neither synced nor notified', evidence: 'torvalds/linux arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_load: "Clear SN before reading the bitmap. The VT-d firmware writes the bitmap and reads SN atomically (5.2.3 in the spec)"' },
+  ]),
   profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', kvmCommon),
   profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
     { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending and starts the CPU after the latched INIT', evidence: 'seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini' },

@@ -65,8 +65,12 @@ export const P = {
   AVIC_TARGETS: 10,
   /** Targets whose IsRunning the hardware read as clear. */
   AVIC_NOT_RUNNING: 11,
+  /** APICv posted-interrupt descriptor: ON, SN, a pending notification, and the vCPU's resume stage. */
+  PI_FLAGS: 12,
+  /** The descriptor's PIR: 256 bits. */
+  PIR: 13,
   /** MAX_DEPTH frames of 2 words: return PC, and saved IF (bit 0) | frame kind << 1. */
-  FRAMES: 12,
+  FRAMES: 21,
 } as const;
 export const FIXED_WORDS = P.FRAMES + 2 * MAX_DEPTH;
 

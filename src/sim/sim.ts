@@ -36,6 +36,8 @@ const step = (k: StepKind, i: number): number => (i << 2) | k;
 const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2, FRAME_VMEXIT = 3;
 /** P.VCPU bits. Stored inverted (0 = running) so that the initial encoding is all zeros. */
 const VCPU_NOT_RUNNING = 1, VCPU_BLOCKED = 2;
+/** P.PI_FLAGS bits (APICv). RESUME_1/2: the vCPU thread is on its way back into the guest. */
+const PI_ON = 1, PI_SN = 2, PI_NOTIFY = 4, PI_RESUME_1 = 8, PI_RESUME_2 = 16;
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -77,6 +79,8 @@ export class Simulator {
       return seen.has(k) ? false : (seen.add(k), true);
     });
     this.avic = this.program.test.settings.accel === 'avic';
+    this.apicv = this.program.test.settings.accel === 'apicv';
+    this.vcpus = this.avic || this.apicv;
     if (this.avic && this.program.cpus.length > 32) throw new SimError('accel = avic: at most 32 CPUs');
     this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
       (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
@@ -90,6 +94,10 @@ export class Simulator {
   readonly relativeTime: boolean;
   /** The CPUs are vCPUs under AMD AVIC (config accel = avic). */
   readonly avic: boolean;
+  /** The CPUs are vCPUs under Intel APICv with posted interrupts (config accel = apicv). */
+  readonly apicv: boolean;
+  /** The CPUs are vCPUs: they run only while on a physical CPU. */
+  readonly vcpus: boolean;
 
   /** The state's hash for the explorer: time-relative when that is sound for this test. */
   hash(): number {
@@ -304,10 +312,14 @@ export class Simulator {
   private cpuEnabled(c: number): boolean {
     const cpu = this.machine.cpus[c];
     if (!cpu.present()) return false;
-    if (this.avic) {
+    if (this.vcpus) {
       const code = this.program.cpus[c];
-      // A vCPU runs only while it is on a physical CPU (IsRunning); its AVIC IPI work comes first.
+      // A vCPU runs only while it is on a physical CPU (IsRunning); APICv's way back in and its notifications,
+      // and AVIC's IPI work, come first.
+      const pi = this.s[this.w(code, P.PI_FLAGS)];
+      if (pi & (PI_RESUME_1 | PI_RESUME_2)) return true;
       if (this.s[this.w(code, P.VCPU)] & VCPU_NOT_RUNNING) return false;
+      if (pi & PI_NOTIFY) return true;
       if (this.s[this.w(code, P.AVIC_STAGE)] !== 0) return true;
     }
     if (nextEvent(cpu) !== EventKind.NONE) return true;
@@ -394,8 +406,8 @@ export class Simulator {
         const t = this.nextTime();
         this.traceSink?.(`time: advance to ${t}`);
         this.machine.advanceTo(t);
-        // Under AVIC the APIC timer is the hypervisor's: its interrupt wakes a blocked vCPU.
-        if (this.avic) for (let c = 0; c < this.program.cpus.length; c++) this.wakeIfPending(c);
+        // Under AVIC and APICv the APIC timer is the hypervisor's: its interrupt wakes a blocked vCPU.
+        if (this.vcpus) for (let c = 0; c < this.program.cpus.length; c++) this.wakeIfPending(c);
         return;
       }
     }
@@ -406,6 +418,9 @@ export class Simulator {
     switch (stepKind(s)) {
       case StepKind.CPU: {
         const c = stepIndex(s), cpu = this.machine.cpus[c];
+        const pi = this.s[this.w(this.program.cpus[c], P.PI_FLAGS)];
+        if (this.apicv && pi & (PI_RESUME_1 | PI_RESUME_2)) return `P${c} kvm: vcpu_load, ${pi & PI_RESUME_1 ? 'first' : 'second'} half`;
+        if (this.apicv && pi & PI_NOTIFY) return `P${c} takes the posted-interrupt notification`;
         if (this.avic && this.s[this.w(this.program.cpus[c], P.AVIC_STAGE)] === 1) return `P${c} avic: IPI completes (IsRunning check)`;
         if (this.avic && this.s[this.w(this.program.cpus[c], P.AVIC_STAGE)] === 2) return `P${c} kvm: incomplete-IPI exit handler`;
         const ev = nextEvent(cpu);
@@ -434,8 +449,8 @@ export class Simulator {
 
   private deliverStep(i: number): void {
     this.deliverOnBus(i);
-    // Under AVIC, messages on the bus are the hypervisor's emulated path: it kicks the target.
-    if (this.avic) this.wakeIfPending(Msg.target(this.lastArrival));
+    // With a hardware assist, messages on the bus are the hypervisor's emulated path: it kicks the target.
+    if (this.vcpus) this.wakeIfPending(Msg.target(this.lastArrival));
   }
 
   private lastArrival = 0;
@@ -480,17 +495,95 @@ export class Simulator {
    */
   private halt(c: number, cpu: Cpu, code: ProcCode): void {
     cpu.hlt();
-    if (!this.avic || nextEvent(cpu) !== EventKind.NONE) return;
+    if (!this.vcpus || nextEvent(cpu) !== EventKind.NONE) return;
+    // APICv: a posted interrupt outstanding (ON) keeps the vCPU from blocking (KVM pi_has_pending_interrupt).
+    if (this.apicv && this.s[this.w(code, P.PI_FLAGS)] & PI_ON) return;
     this.s[this.w(code, P.VCPU)] |= VCPU_NOT_RUNNING | VCPU_BLOCKED;
     this.traceSink?.(`P${c} vcpu blocked: IsRunning = 0`);
   }
 
   /** The hypervisor wakes a blocked vCPU (kvm_vcpu_wake_up); a preempted or running one is left as it is. */
   private wake(c: number): void {
-    const v = this.w(this.program.cpus[c], P.VCPU);
+    const code = this.program.cpus[c], v = this.w(code, P.VCPU);
     if (!(this.s[v] & VCPU_BLOCKED)) return;
+    if (this.apicv) {
+      // The vCPU thread wakes and goes back in through vcpu_load (apicvStep), still off the CPU until then.
+      this.s[v] = VCPU_NOT_RUNNING;
+      this.s[this.w(code, P.PI_FLAGS)] |= PI_RESUME_1;
+      this.traceSink?.(`P${c} vcpu woken`);
+      return;
+    }
     this.s[v] = 0;
     this.traceSink?.(`P${c} vcpu woken: IsRunning = 1`);
+  }
+
+  // ---------------------------------------------------------------- Intel APICv posted interrupts (accel = apicv)
+
+  /**
+   * A posted interrupt (SDM Vol 3C 30.6 Posted-Interrupt Processing; VT-d 5.2.3 for device posting): set the
+   * vector's PIR bit; if ON was clear, set it and, unless SN suppresses notifications, notify: a running vCPU's
+   * CPU gets the notification vector (the vCPU processes it at its next step), a blocked vCPU is woken by the
+   * hypervisor's wake-up handler. With ON already set, nothing more: a notification is outstanding.
+   */
+  private post(vector: number, t: number): void {
+    const code = this.program.cpus[t], pi = this.w(code, P.PI_FLAGS);
+    this.s[this.w(code, P.PIR + (vector >>> 5))] |= 1 << (vector & 31);
+    if (this.s[pi] & PI_ON) return;
+    this.s[pi] |= PI_ON;
+    if (this.s[pi] & PI_SN) return;
+    const v = this.s[this.w(code, P.VCPU)];
+    if (!(v & VCPU_NOT_RUNNING)) this.s[pi] |= PI_NOTIFY;
+    else if (v & VCPU_BLOCKED) this.wake(t);
+  }
+
+  /** OR the PIR into the virtual IRR, clear it and ON (SDM Vol 3C 30.6, steps of posted-interrupt processing). */
+  private syncPir(c: number, code: ProcCode): void {
+    const apic = this.machine.apics[c];
+    for (let w = 0; w < 8; w++) {
+      const at = this.w(code, P.PIR + w);
+      let bits = this.s[at];
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits);
+        apic.acceptFixed((w << 5) | b, false);
+        bits &= ~(1 << b);
+      }
+      this.s[at] = 0;
+    }
+    this.s[this.w(code, P.PI_FLAGS)] &= ~PI_ON;
+  }
+
+  /**
+   * The vCPU's own APICv steps: the notification's processing, and the two halves of going back onto a CPU. KVM's
+   * order (arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_load: "Clear SN before reading the bitmap"): clear SN, then
+   * sync an outstanding PIR before VM entry. Under apicvCheckOnBeforeClearingSn the halves are swapped, and a post
+   * between them is neither synced nor notified.
+   */
+  private apicvStep(c: number, code: ProcCode): void {
+    const pi = this.w(code, P.PI_FLAGS), flags = this.s[pi];
+    const swapped = this.profile.quirks.apicvCheckOnBeforeClearingSn;
+    const clearSn = (): void => void (this.s[pi] &= ~PI_SN);
+    const sync = (): void => {
+      if (this.s[pi] & PI_ON) this.syncPir(c, code);
+    };
+    if (flags & PI_RESUME_1) {
+      if (swapped) sync();
+      else clearSn();
+      this.s[pi] = (this.s[pi] & ~PI_RESUME_1) | PI_RESUME_2;
+      this.traceSink?.(`P${c} kvm: vcpu_load ${swapped ? 'checks ON' : 'clears SN'}`);
+      return;
+    }
+    if (flags & PI_RESUME_2) {
+      if (swapped) clearSn();
+      else sync();
+      this.s[pi] &= ~PI_RESUME_2;
+      this.s[this.w(code, P.VCPU)] = 0;
+      this.traceSink?.(`P${c} kvm: ${swapped ? 'clears SN' : 'syncs PIR'} and enters the guest`);
+      return;
+    }
+    // The notification vector arrived while the vCPU runs: posted-interrupt processing.
+    this.s[pi] &= ~PI_NOTIFY;
+    if (this.s[pi] & PI_ON) this.syncPir(c, code);
+    this.traceSink?.(`P${c} posted-interrupt notification: PIR synced into vIRR`);
   }
 
   private wakeIfPending(c: number): void {
@@ -603,6 +696,7 @@ export class Simulator {
 
   private cpuStep(c: number): void {
     const m = this.machine, cpu = m.cpus[c], code = this.program.cpus[c];
+    if (this.apicv && this.s[this.w(code, P.PI_FLAGS)] & (PI_RESUME_1 | PI_RESUME_2 | PI_NOTIFY)) return this.apicvStep(c, code);
     if (this.avic && this.s[this.w(code, P.AVIC_STAGE)] !== 0) return this.avicStep(c, code);
     if (nextEvent(cpu) !== EventKind.NONE) return this.takeEvent(c, cpu, code);
     const pc = this.pc(code);
@@ -838,7 +932,7 @@ export class Simulator {
           if (op.signal === 'smi') m.smi(t);
           else if (op.signal === 'nmi') m.nmi(t);
           else m.init(t);
-          if (this.avic) this.wakeIfPending(t);
+          if (this.vcpus) this.wakeIfPending(t);
         }
         break;
       }
@@ -855,17 +949,25 @@ export class Simulator {
         break;
       }
       case 'preempt': {
-        // The host scheduler takes the vCPU off its physical CPU: IsRunning clears (APM Vol 2 15.29.3.1).
-        const v = this.w(this.program.cpus[op.cpu], P.VCPU);
+        // The host scheduler takes the vCPU off its physical CPU: IsRunning clears (APM Vol 2 15.29.3.1); under
+        // APICv, KVM suppresses notifications (vmx_vcpu_pi_put sets SN) and a notification not yet processed is
+        // left as ON in the descriptor.
+        const cc = this.program.cpus[op.cpu], v = this.w(cc, P.VCPU), pi = this.w(cc, P.PI_FLAGS);
+        if (this.s[v] & VCPU_NOT_RUNNING || this.s[pi] & (PI_RESUME_1 | PI_RESUME_2)) break;
         this.s[v] |= VCPU_NOT_RUNNING;
+        if (this.apicv) this.s[pi] = (this.s[pi] | PI_SN) & ~PI_NOTIFY;
         break;
       }
       case 'resume': {
-        // A preempted vCPU runs again; a blocked (halted) one stays blocked until something wakes it.
-        const v = this.w(this.program.cpus[op.cpu], P.VCPU);
-        if (!(this.s[v] & VCPU_BLOCKED)) this.s[v] &= ~VCPU_NOT_RUNNING;
+        // A preempted vCPU runs again (under APICv through vcpu_load, apicvStep); a blocked one stays blocked
+        // until something wakes it.
+        const cc = this.program.cpus[op.cpu], v = this.w(cc, P.VCPU);
+        if (this.s[v] & VCPU_BLOCKED || !(this.s[v] & VCPU_NOT_RUNNING)) break;
+        if (this.apicv) this.s[this.w(cc, P.PI_FLAGS)] |= PI_RESUME_1;
+        else this.s[v] &= ~VCPU_NOT_RUNNING;
         break;
       }
+      case 'post': this.post(op.vector, op.cpu); break;
       case 'hotplug': {
         m.hotplug(op.cpu);
         this.setPc(this.program.cpus[op.cpu], NO_PC);
@@ -913,6 +1015,7 @@ export class Simulator {
       case 'remote-irr': return m.ioapic?.remoteIrr(o.pin) ? 1 : 0;
       case 'vmx': return VMX_MODE_NAMES[m.cpus[o.cpu].vmx()];
       case 'running': return this.s[this.w(this.program.cpus[o.cpu], P.VCPU)] & VCPU_NOT_RUNNING ? 0 : 1;
+      case 'pir': return this.s[this.w(this.program.cpus[o.cpu], P.PIR + (o.vector >>> 5))] & (1 << (o.vector & 31)) ? 1 : 0;
       case 'vmexits': {
         const code = this.program.cpus[o.cpu], slot = code.counts.get(`vmexit-${o.of}`);
         return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];

@@ -225,8 +225,9 @@ forall (P1.running = 1 /\\ P0.vmexits(incomplete-ipi) = 0)
   });
 
   it('scheduler ops need accel = avic, and apicv is not modelled yet', () => {
-    expect(errorsOf(wrap('D0', '  preempt P1'))).toContain('`preempt` schedules a vCPU: it needs `accel = avic` in config');
-    expect(errorsOf('lapis t\nconfig {\n  accel = apicv\n}\nexists (true)\n')).toContain('`accel = apicv` is not modelled yet');
+    expect(errorsOf(wrap('D0', '  preempt P1'))).toContain('`preempt` schedules a vCPU: it needs `accel = avic` or `accel = apicv` in config');
+    expect(errorsOf('lapis t\nconfig {\n  accel = vtd\n}\nexists (true)\n')).toContain('expected `none`, `avic` or `apicv` for `accel`');
+    expect(errorsOf(wrap('D0', '  post 0x40 -> P1'))).toContain('`post` is a posted interrupt: it needs `accel = apicv` in config');
   });
 });
 
