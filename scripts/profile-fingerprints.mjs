@@ -19,6 +19,7 @@ const BECAUSE = [
   ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
   ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
   ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
+  ['nested-sipi-exit', 'nestedNoSipiExit'],
   ['seed-001', 'avicIncompleteIpiResends'],
   ['apicv-resume-clears-sn-first', 'apicvCheckOnBeforeClearingSn'],
 ];
