@@ -292,6 +292,20 @@ export class LocalApic {
     if (this.tmr(v) && (s[b + A.SVR] & Svr.EOI_BROADCAST_SUPPRESSION) === 0) this.host.eoiBroadcast(v);
   }
 
+  /**
+   * EOI virtualization (SDM Vol 3C 30.1.4 EOI Virtualization, with virtual-interrupt delivery): the highest
+   * in-service bit is cleared without a broadcast; if the EOI-exit bitmap has the vector, an EOI-induced VM exit
+   * lets the hypervisor forward the EOI to the I/O APIC. Returns the vector (or -1) and whether it exited.
+   */
+  virtualEoi(eoiExitBitmap: (vector: number) => boolean): { vector: number; exited: boolean } {
+    const v = this.highestIsr();
+    if (v < 0) return { vector: -1, exited: false };
+    this.s[this.b + A.ISR + (v >>> 5)] &= ~(1 << (v & 31));
+    const exited = eoiExitBitmap(v);
+    if (exited) this.host.eoiBroadcast(v);
+    return { vector: v, exited };
+  }
+
   // ---------------------------------------------------------------- acceptance
 
   /**

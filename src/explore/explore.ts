@@ -19,6 +19,8 @@ export interface ExploreOptions {
    * `forall` / `~exists` (a counterexample). The result is then `complete: false`, cut by 'decided'.
    */
   stopWhenDecided?: boolean;
+  /** Stop when this many distinct outcomes have been seen (default 100,000): a test whose outcomes never end. */
+  maxOutcomes?: number;
   /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
   por?: boolean;
   /** Called now and then with the number of states so far (for a progress line). */
@@ -41,7 +43,7 @@ export interface ExploreResult {
   finals: number;
   complete: boolean;
   /** Why exploration stopped early, when it did. */
-  cutBy: 'max-states' | 'max-depth' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | null;
+  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | null;
   nonTerminating: boolean;
   /** One run into a cycle with no way out, when there is one. */
   nonTerminatingWitness: number[] | null;
@@ -70,11 +72,15 @@ interface Frame {
   expand: boolean;
 }
 
+/** Runs deeper than this keep no DFS path as their witness. */
+const WITNESS_DEPTH = 10_000;
+
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
   const maxStates = opts.maxStates ?? 5_000_000;
   const maxDepth = opts.maxDepth ?? 100_000;
+  const maxOutcomes = opts.maxOutcomes ?? 100_000;
   const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
   const m = sim.machine;
   const visited = new VisitedSet();
@@ -116,7 +122,13 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
       const { key, values } = sim.outcome();
       let o = outcomes.get(key);
       if (!o) {
-        o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: path() };
+        if (outcomes.size >= maxOutcomes) {
+          cutBy = 'max-outcomes';
+          return;
+        }
+        // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
+        // great depth would otherwise fill memory with paths.
+        o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: stack.length <= WITNESS_DEPTH ? path() : [] };
         outcomes.set(key, o);
       }
       o.count++;

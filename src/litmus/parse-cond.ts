@@ -64,12 +64,12 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
     }
     case 'vmexits': {
       p.expect('(', 'after `vmexits` (`Pn.vmexits(init)` or `Pn.vmexits(sipi)`)');
-      const a = p.expectName('`init`, `sipi` or `incomplete-ipi` in `vmexits(...)`');
-      if (a.text !== 'init' && a.text !== 'sipi' && a.text !== 'incomplete-ipi') {
-        p.fail(a.pos, `expected \`init\`, \`sipi\` or \`incomplete-ipi\` in \`vmexits(...)\`, found ${describe(a)}`);
+      const a = p.expectName('`init`, `sipi`, `incomplete-ipi` or `eoi` in `vmexits(...)`');
+      if (a.text !== 'init' && a.text !== 'sipi' && a.text !== 'incomplete-ipi' && a.text !== 'eoi') {
+        p.fail(a.pos, `expected \`init\`, \`sipi\`, \`incomplete-ipi\` or \`eoi\` in \`vmexits(...)\`, found ${describe(a)}`);
       }
       p.expect(')', 'to close `vmexits(`');
-      return { kind: 'vmexits', cpu, of: a.text as 'init' | 'sipi' | 'incomplete-ipi', pos };
+      return { kind: 'vmexits', cpu, of: a.text as 'init' | 'sipi' | 'incomplete-ipi' | 'eoi', pos };
     }
     case 'count': {
       p.expect('(', 'after `count` (`Pn.count(V)`, `count(nmi)`, `count(smi)` or `count(sipi)`)');

@@ -16,7 +16,7 @@ export type Insn =
   | { kind: 'end'; main: boolean; pos: Op['pos'] };
 
 /** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
-export type CountKey = number | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi' | 'vmexit-incomplete-ipi';
+export type CountKey = number | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi' | 'vmexit-incomplete-ipi' | 'vmexit-eoi';
 
 export const NO_PC = 0xffffffff;
 /** The shared implicit instructions every CPU's code starts with. */

@@ -536,6 +536,24 @@ export class Simulator {
     else if (v & VCPU_BLOCKED) this.wake(t);
   }
 
+  /**
+   * The EOI-exit bitmap the hypervisor keeps for vCPU c: the vectors the I/O APIC routes to it level-triggered
+   * (KVM kvm_ioapic_scan_entry), derived from the redirection table as it is now.
+   */
+  private eoiExitBitmap(c: number, vector: number): boolean {
+    const io = this.machine.ioapic;
+    if (!io) return false;
+    const targets: number[] = [];
+    for (let pin = 0; pin < 24; pin++) {
+      const e = io.entry(pin);
+      if (e.vector !== vector || !e.levelTriggered || e.masked) continue;
+      const message = { vector, mode: e.deliveryMode, levelTriggered: true, assert: true, logical: e.logical, shorthand: Shorthand.NONE, destination: e.destination, x2apic: false };
+      const n = this.machine.bus.targets(-1, message, targets);
+      for (let i = 0; i < n; i++) if (targets[i] === c) return true;
+    }
+    return false;
+  }
+
   /** OR the PIR into the virtual IRR, clear it and ON (SDM Vol 3C 30.6, steps of posted-interrupt processing). */
   private syncPir(c: number, code: ProcCode): void {
     const apic = this.machine.apics[c];
@@ -791,6 +809,10 @@ export class Simulator {
       case 'hlt': this.halt(c, cpu, code); return next;
       case 'pause': case 'nop': return next;
       case 'eoi':
+        if (this.apicv) {
+          if (m.apics[c].virtualEoi((v) => this.eoiExitBitmap(c, v)).exited) this.count(code, 'vmexit-eoi');
+          return next;
+        }
         if (m.apics[c].isX2apic()) m.wrmsr(c, X2APIC_MSR_BASE + (Reg.EOI >> 4), 0n);
         else m.apicWrite(c, Reg.EOI, 0);
         return next;
