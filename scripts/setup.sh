@@ -1,19 +1,59 @@
 #!/usr/bin/env bash
-# Installs everything lapis's tests need on a fresh Debian machine: Debian packages first, then npm ci.
-# The model's tests need only Node; the conformance runner's backends (nasm, QEMU, Bochs) join this list
-# when that runner lands.
+# Installs everything lapis's tests need on a fresh Debian bookworm machine: Debian packages first, then npm ci.
+# The model's tests need only Node; the conformance runner (docs/conformance.md) needs nasm (guest images),
+# QEMU 7.2 (qemu-tcg, qemu-kvm*), Bochs 2.7 (bochs) and, side by side with 7.2, QEMU 10 from bookworm-backports
+# (qemu10-tcg), unpacked under $LAPIS_QEMU10_DIR without touching the system's QEMU.
+# Idempotent: when everything is present it only checks (well under a second) and runs npm ci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=()
+# nasm: assembles the guests. qemu-system-x86 (7.2): qemu-tcg and the KVM backends; it brings seabios and the
+# shared libraries QEMU 10 needs too. bochs + bochsbios + vgabios: Bochs 2.7 (SMP and SMM); Bochs's package insists
+# on one display plugin (bochs-gui): bochs-term is the smallest, and the runner uses the built-in 'nogui' display.
+DEBIAN_PACKAGES=(nasm qemu-system-x86 bochs bochsbios vgabios bochs-term)
+
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# QEMU 10 from bookworm-backports, unpacked (dpkg -x) into its own prefix. A private apt configuration (its own
+# sources list, package lists and cache under $QEMU10_DIR/apt) reads bookworm-backports without adding it to the
+# system's sources, so nothing the system installs later can pick up a backported package by accident.
+QEMU10_DIR="${LAPIS_QEMU10_DIR:-/opt/lapis/qemu-10}"
+QEMU10_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
+qemu10_ok() {
+  [ -x "$QEMU10_DIR/usr/bin/qemu-system-x86_64" ] &&
+    "$QEMU10_DIR/usr/bin/qemu-system-x86_64" --version 2>/dev/null | grep -q 'version 10\.'
+}
+if ! qemu10_ok; then
+  $sudo mkdir -p "$QEMU10_DIR"
+  [ -w "$QEMU10_DIR" ] || $sudo chown "$(id -u):$(id -g)" "$QEMU10_DIR"
+  apt_dir="$QEMU10_DIR/apt"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
+  echo 'deb http://deb.debian.org/debian bookworm-backports main' >"$apt_dir/sources.list"
+  apt_opts=(
+    -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+    -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root"
+  )
+  apt-get -q "${apt_opts[@]}" update
+  rm -f "$apt_dir/debs/"*.deb
+  (cd "$apt_dir/debs" && apt-get -q "${apt_opts[@]}" download "${QEMU10_PACKAGES[@]}")
+  for deb in "$apt_dir/debs/"*.deb; do dpkg -x "$deb" "$QEMU10_DIR"; done
+  rm -rf "$apt_dir/lists" "$apt_dir/cache"
+  if ! qemu10_ok; then
+    echo "setup: QEMU 10 from bookworm-backports does not run; missing libraries:" >&2
+    ldd "$QEMU10_DIR/usr/bin/qemu-system-x86_64" | grep 'not found' >&2 || true
+    exit 1
+  fi
+fi
+"$QEMU10_DIR/usr/bin/qemu-system-x86_64" --version | head -1
+
 npm ci --no-audit --no-fund

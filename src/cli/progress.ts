@@ -1,6 +1,6 @@
-// A progress line on stderr for runs longer than a second, only when stderr is a terminal.
+// A progress line (on stderr) for runs longer than a second, only when stdout is a terminal.
 export function progressLine(name: string): { update: (states: number) => void; done: () => void } {
-  const tty = process.stderr.isTTY === true;
+  const tty = process.stdout.isTTY === true && process.stderr.isTTY === true;
   const t0 = Date.now();
   let shown = false;
   return {
