@@ -802,7 +802,12 @@ export class Simulator {
       }
       case 'send':
         if (this.avic && op.mode === 'fixed' && op.dest.kind !== 'self') this.avicSend(op, c, code);
-        else this.send(op, c, code);
+        else {
+          // AVIC accelerates fixed IPIs only: any other type exits (AVIC_INCOMPLETE_IPI, cause 0, invalid
+          // interrupt type; APM Vol 2 15.29.3.2) and the hypervisor emulates the ICR write.
+          if (this.avic && op.mode !== 'fixed') this.count(code, 'vmexit-incomplete-ipi');
+          this.send(op, c, code);
+        }
         return next;
       case 'sti': cpu.sti(); return next;
       case 'cli': cpu.cli(); return next;
