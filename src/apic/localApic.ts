@@ -241,13 +241,18 @@ export class LocalApic {
   }
 
   /**
-   * Arbitration priority. SDM Vol 3A 11.6.2.4 (P6 family APR) and AMD APM Vol 2 16.6.2 (ArbPri):
-   * APR = TPR if TPR[7:4] >= max(IRRV, ISRV)[7:4], else that maximum's class << 4.
+   * Arbitration priority. Intel: SDM Vol 3A 11.6.2.4 Lowest Priority Delivery Mode (the P6 family APR): APR = TPR
+   * if TPR[7:4] >= IRRV[7:4] and TPR[7:4] > ISRV[7:4]; otherwise APR[7:4] = max(TPR[7:4] AND ISRV[7:4],
+   * IRRV[7:4]) and APR[3:0] = 0 (the AND is the SDM's; Bochs get_apr has it too). AMD: APM Vol 2 16.6.2 Lowest
+   * Priority Messages and Arbitration: the higher of TPR and the classes of the highest in-service and requested
+   * vectors.
    */
   apr(): number {
     const tpr = this.s[this.b + A.TPR] & 0xff;
-    const v = Math.max(this.highestIsr(), this.highestIrr(), 0) & 0xf0;
-    return (tpr & 0xf0) >= v ? tpr : v;
+    const tprClass = tpr >>> 4, isrv = Math.max(this.highestIsr(), 0) >>> 4, irrv = Math.max(this.highestIrr(), 0) >>> 4;
+    if (this.cfg.vendor === 'amd') return tprClass >= Math.max(isrv, irrv) ? tpr : Math.max(isrv, irrv) << 4;
+    if (tprClass >= irrv && tprClass > isrv) return tpr;
+    return Math.max(tprClass & isrv, irrv) << 4;
   }
 
   /**

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
 import { Machine, type MachineConfig } from '../../src/machine/machine.js';
 import { machine, rd, wr } from './helpers.js';
+import { A } from '../../src/apic/layout.js';
 
 const LEVEL = 1 << 15;
 const MASKED = 1 << 16;
@@ -104,6 +105,28 @@ describe('processor priority (PPR)', () => {
     expect(rd(m, 0, Reg.PPR)).toBe(0x80);
     wr(m, 0, Reg.EOI, 0);
     expect(rd(m, 0, Reg.PPR)).toBe(0x23);
+  });
+});
+
+describe('arbitration priority (APR)', () => {
+  // [vendor, TPR, in-service vector or -1, requested vector or -1, APR]
+  const cases: ['intel' | 'amd', number, number, number, number][] = [
+    ['intel', 0x30, -1, -1, 0x30], // TPR alone
+    ['intel', 0x35, -1, 0x20, 0x35], // TPR class above the request: APR = TPR
+    ['intel', 0x30, -1, 0x48, 0x40], // request above TPR: its class
+    ['intel', 0x20, 0x58, -1, 0x00], // TPR[7:4] AND ISRV[7:4] = 2 & 5 = 0 (SDM 11.6.2.4, literally)
+    ['intel', 0x60, 0x48, -1, 0x60], // TPR above the in-service class
+    ['intel', 0x70, 0x78, -1, 0x70], // equal classes: not "TPR > ISRV": 7 & 7 = 7, low nibble 0
+    ['amd', 0x20, 0x58, -1, 0x50], // AMD ArbPri: the higher of TPR and the ISR/IRR classes
+    ['amd', 0x35, -1, 0x20, 0x35],
+  ];
+  it.each(cases)('%s: TPR %i, ISR %i, IRR %i gives APR %i', (vendor, tpr, isr, irr, apr) => {
+    const m = machine({ vendor });
+    enable(m, 0);
+    wr(m, 0, Reg.TPR, tpr);
+    if (isr >= 0) m.apics[0].setWord(A.ISR + (isr >>> 5), 1 << (isr & 31));
+    if (irr >= 0) m.apics[0].setWord(A.IRR + (irr >>> 5), 1 << (irr & 31));
+    expect(rd(m, 0, Reg.APR)).toBe(apr);
   });
 });
 
