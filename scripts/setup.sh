@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # nasm: assembles the guests. qemu-system-x86 (7.2): qemu-tcg and the KVM backends; it brings seabios and the
-# shared libraries QEMU 10 needs too. bochs + bochsbios + vgabios: Bochs 2.7 (SMP and SMM); Bochs's package insists
-# on one display plugin (bochs-gui): bochs-term is the smallest, and the runner uses the built-in 'nogui' display.
+# shared libraries QEMU 10 needs too. bochs + bochsbios + vgabios: Bochs 2.7 (SMP and SMM). Bochs's package insists
+# on one display plugin (bochs-gui), and Debian's build has no 'nogui' display: bochs-term is the smallest, and the
+# runner uses it headless ('term' runs ncurses on a pty of its own; no terminal is needed).
 DEBIAN_PACKAGES=(nasm qemu-system-x86 bochs bochsbios vgabios bochs-term)
 
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -24,8 +25,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # QEMU 10 from bookworm-backports, unpacked (dpkg -x) into its own prefix. A private apt configuration (its own
-# sources list, package lists and cache under $QEMU10_DIR/apt) reads bookworm-backports without adding it to the
-# system's sources, so nothing the system installs later can pick up a backported package by accident.
+# sources list, package lists and cache under $QEMU10_DIR/apt, removed afterwards) reads bookworm-backports
+# without adding it to the system's sources, so nothing the system installs later picks up a backported package.
+# Its shared libraries are bookworm's, already brought by qemu-system-x86 7.2 above.
 QEMU10_DIR="${LAPIS_QEMU10_DIR:-/opt/lapis/qemu-10}"
 QEMU10_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 qemu10_ok() {
@@ -33,7 +35,7 @@ qemu10_ok() {
     "$QEMU10_DIR/usr/bin/qemu-system-x86_64" --version 2>/dev/null | grep -q 'version 10\.'
 }
 if ! qemu10_ok; then
-  $sudo mkdir -p "$QEMU10_DIR"
+  mkdir -p "$QEMU10_DIR" 2>/dev/null || $sudo mkdir -p "$QEMU10_DIR"
   [ -w "$QEMU10_DIR" ] || $sudo chown "$(id -u):$(id -g)" "$QEMU10_DIR"
   apt_dir="$QEMU10_DIR/apt"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
@@ -47,7 +49,7 @@ if ! qemu10_ok; then
   rm -f "$apt_dir/debs/"*.deb
   (cd "$apt_dir/debs" && apt-get -q "${apt_opts[@]}" download "${QEMU10_PACKAGES[@]}")
   for deb in "$apt_dir/debs/"*.deb; do dpkg -x "$deb" "$QEMU10_DIR"; done
-  rm -rf "$apt_dir/lists" "$apt_dir/cache"
+  rm -rf "$apt_dir"
   if ! qemu10_ok; then
     echo "setup: QEMU 10 from bookworm-backports does not run; missing libraries:" >&2
     ldd "$QEMU10_DIR/usr/bin/qemu-system-x86_64" | grep 'not found' >&2 || true

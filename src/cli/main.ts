@@ -6,6 +6,7 @@ import { loadTest, printRun, profileOrThrow, runTest, UsageError } from './run.j
 import { PROFILES } from '../sim/profiles.js';
 import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
+import { BACKENDS } from '../backends/backends.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -93,6 +94,19 @@ program
   .option('--max-states <n>', 'per test', int('--max-states'))
   .action((dir: string, o: { junit?: string; profile?: string; maxStates?: number }) => {
     process.exitCode = runSuite(dir, o, (s) => console.log(s));
+  });
+
+program
+  .command('backends')
+  .description('the real machines a litmus test can run on: available here or not (and why), and their features')
+  .action(() => {
+    for (const b of BACKENDS) {
+      const a = b.available();
+      console.log(`${b.name.padEnd(15)} ${a.ok ? 'available' : `unavailable: ${a.reason}`}`);
+      console.log(`  ${b.description}`);
+      if (!a.ok) continue;
+      for (const [feature, s] of Object.entries(b.features())) console.log(`  ${feature}: ${s.ok ? 'yes' : `no (${s.reason})`}`);
+    }
   });
 
 program

@@ -97,6 +97,13 @@ describe('lapis check, profiles, suite, seeds', () => {
     expect(r.out).toContain('ok (SIPI-during-SMM)');
   });
 
+  it('backends lists every real machine with its availability and features', () => {
+    const r = lapis('backends');
+    expect(r.code).toBe(0);
+    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
+    expect(r.out).toMatch(/^qemu-tcg +available\n.*\n  x2apic: no/m);
+  });
+
   it('profiles lists every profile with its deviations and evidence', () => {
     const r = lapis('profiles');
     for (const p of ['spec', 'kvm-2015', 'kvm-2019', 'kvm-2024', 'qemu-tcg-7.2', 'bochs-2.7']) expect(r.out).toMatch(new RegExp(`^${p}: `, 'm'));

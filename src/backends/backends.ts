@@ -1,0 +1,346 @@
+// The real machines a litmus guest runs on (docs/conformance.md): QEMU 7.2 TCG, QEMU 10 TCG (bookworm-backports,
+// unpacked by scripts/setup.sh), QEMU 7.2 with KVM in three irqchip modes, and Bochs 2.7. Each backend says whether
+// it is available here (and why not), which architectural features it offers a guest, and how to boot an image.
+// Everything here is argument arrays: nothing goes through a shell.
+
+import { spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, openSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export const BACKEND_NAMES = ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export type Availability = { ok: true } | { ok: false; reason: string };
+
+/** A feature a backend offers a guest: supported, or not with the reason (printed per test and backend). */
+export type Support = { ok: true } | { ok: false; reason: string };
+
+export interface Features {
+  /** x2APIC mode (CPUID.1:ECX[21] and the IA32_APIC_BASE EXTD transition). */
+  x2apic: Support;
+  /** SMM: SMIs enter SMM at SMBASE + 0x8000 and RSM returns. */
+  smm: Support;
+  /** The TSC-deadline timer mode (CPUID.1:ECX[24], IA32_TSC_DEADLINE). */
+  tscDeadline: Support;
+  /** IRET in 32-bit protected mode. Without it the guest returns from handlers with POPFD; RETF, which does not
+   *  end NMI blocking: a test that depends on IRET unblocking NMIs is unsupported there. */
+  iret: Support;
+}
+
+/** What a test asks of the machine it boots. */
+export interface MachineRequest {
+  cpus: number;
+  /** q35 with smm=on (QEMU) when the test has SMIs; otherwise the i440fx `pc` machine. */
+  smm?: boolean;
+  memMiB?: number;
+}
+
+/** One process to spawn: the program, its arguments, its extra environment and files to create in the run's
+ *  temporary directory first (Bochs's configuration). `image` is the disk image's path inside that directory. */
+export interface Launch {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  files: Record<string, string>;
+}
+
+export interface Backend {
+  name: BackendName;
+  description: string;
+  available(): Availability;
+  features(): Features;
+  /** NASM -D defines this backend's guests need (e.g. LAPIS_SOFT_IRET under KVM on a kvm_pvm host). */
+  asmDefines(): string[];
+  /** The command line that boots `image` (a path in `dir`, the run's temporary directory). */
+  launch(image: string, dir: string, req: MachineRequest): Launch;
+}
+
+const OK: Support = { ok: true };
+const no = (reason: string): Support => ({ ok: false, reason });
+
+// ---- host probes (memoised: each is asked once per process) -----------------------------------------------------
+
+/** The first executable `name` on PATH, or null. */
+export function which(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function executable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function qemu72Binary(): string | null {
+  return process.env.LAPIS_QEMU ?? which('qemu-system-x86_64');
+}
+
+export function qemu10Dir(): string {
+  return process.env.LAPIS_QEMU10_DIR ?? '/opt/lapis/qemu-10';
+}
+
+export function qemu10Binary(): string {
+  return join(qemu10Dir(), 'usr/bin/qemu-system-x86_64');
+}
+
+export function bochsBinary(): string | null {
+  return process.env.LAPIS_BOCHS ?? which('bochs-bin');
+}
+
+const memo = new Map<string, unknown>();
+function once<T>(key: string, f: () => T): T {
+  if (!memo.has(key)) memo.set(key, f());
+  return memo.get(key) as T;
+}
+
+/** /dev/kvm (or LAPIS_KVM_DEVICE, which tests point elsewhere to see the no-KVM path) opens read-write. */
+export function kvmUsable(): Availability {
+  return once('kvm', (): Availability => {
+    const dev = process.env.LAPIS_KVM_DEVICE ?? '/dev/kvm';
+    if (!existsSync(dev)) return { ok: false, reason: `no ${dev}` };
+    try {
+      closeSync(openSync(dev, 'r+'));
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, reason: `${dev} cannot be opened: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
+    }
+  });
+}
+
+/** The host's KVM is kvm_pvm (a PVM host): it runs a 32-bit guest through KVM's instruction emulator, which has
+ *  no protected-mode IRET ("emulation failure" at the first IRET). */
+export function kvmIsPvm(): boolean {
+  return once('pvm', () => existsSync('/sys/module/kvm_pvm'));
+}
+
+/** Whether QEMU 7.2 can start a KVM machine with smm=on here (KVM_CAP_X86_SMM): QEMU says "System Management Mode
+ *  not supported by this hypervisor" and exits when the capability is 0. */
+export function kvmSmm(): Support {
+  return once('kvm-smm', (): Support => {
+    const qemu = qemu72Binary();
+    if (!qemu || !kvmUsable().ok) return no('KVM is not available');
+    const r = spawnSync(
+      qemu,
+      ['-nodefaults', '-no-user-config', '-display', 'none', '-machine', 'pc,accel=kvm,smm=on', '-S', '-qmp', 'stdio'],
+      { input: '{"execute":"qmp_capabilities"}\n{"execute":"quit"}\n', encoding: 'utf8', timeout: 10000, killSignal: 'SIGKILL' },
+    );
+    const err = `${r.stderr ?? ''}`;
+    if (/System Management Mode not supported/.test(err)) return no('KVM here has no SMM (KVM_CAP_X86_SMM = 0): QEMU refuses smm=on');
+    if (r.status !== 0) return no(`QEMU with KVM and smm=on failed: ${err.trim().split('\n').pop() ?? r.status}`);
+    return OK;
+  });
+}
+
+// ---- QEMU ------------------------------------------------------------------------------------------------------
+
+interface QemuFlavor {
+  binary: () => string | null;
+  /** -L data directories (QEMU 10's own firmware first). */
+  dataDirs: () => string[];
+  accel: 'tcg' | 'kvm';
+  irqchip?: 'on' | 'split' | 'off';
+  cpu: string;
+}
+
+function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
+  const bin = f.binary();
+  if (!bin) throw new Error('QEMU binary not found');
+  // SMM tests get q35 with smm=on (SMRAM, as firmware sets it up); others the i440fx pc without SMRAM. Under TCG
+  // the CPUs take SMIs either way; KVM without KVM_CAP_X86_SMM refuses smm=on (features().smm says so first).
+  let machine = `${req.smm ? 'q35' : 'pc'},accel=${f.accel}`;
+  if (req.smm) machine += ',smm=on';
+  else if (f.accel === 'tcg') machine += ',smm=off';
+  if (f.irqchip) machine += `,kernel-irqchip=${f.irqchip}`;
+  const args: string[] = [];
+  for (const d of f.dataDirs()) args.push('-L', d);
+  args.push(
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-nic', 'none',
+    '-machine', machine,
+    '-cpu', f.cpu,
+    '-smp', String(req.cpus),
+    '-m', String(req.memMiB ?? 64),
+    '-drive', `file=${image},format=raw,if=ide,index=0,media=disk`,
+    '-debugcon', 'stdio',
+    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
+    '-no-reboot',
+  );
+  return { file: bin, args, env: {}, files: {} };
+}
+
+function qemuBackend(
+  name: BackendName,
+  description: string,
+  flavor: QemuFlavor,
+  available: () => Availability,
+  features: () => Features,
+): Backend {
+  return {
+    name,
+    description,
+    available,
+    features,
+    asmDefines: () => (flavor.accel === 'kvm' && kvmIsPvm() ? ['LAPIS_SOFT_IRET'] : []),
+    launch: (image, _dir, req) => qemuLaunch(flavor, image, req),
+  };
+}
+
+const qemu72Available = (): Availability =>
+  qemu72Binary() ? { ok: true } : { ok: false, reason: 'qemu-system-x86_64 not found (npm run setup installs qemu-system-x86)' };
+
+const qemu10Available = (): Availability =>
+  executable(qemu10Binary())
+    ? { ok: true }
+    : { ok: false, reason: `${qemu10Binary()} not found (npm run setup unpacks QEMU 10 from bookworm-backports)` };
+
+const kvmAvailable = (): Availability => {
+  const q = qemu72Available();
+  if (!q.ok) return q;
+  return kvmUsable();
+};
+
+const PVM_IRET = no('kvm_pvm emulates this 32-bit guest and has no protected-mode IRET: handlers return with POPFD; RETF');
+
+function kvmFeatures(): Features {
+  return {
+    x2apic: OK,
+    smm: kvmSmm(),
+    tscDeadline: OK,
+    iret: kvmIsPvm() ? PVM_IRET : OK,
+  };
+}
+
+const KVM_CPU = 'qemu64,+x2apic,+tsc-deadline';
+
+export const BACKENDS: readonly Backend[] = [
+  qemuBackend(
+    'qemu-tcg',
+    "QEMU 7.2 (Debian bookworm), TCG, QEMU's own local APIC and I/O APIC",
+    { binary: qemu72Binary, dataDirs: () => [], accel: 'tcg', cpu: 'qemu64' },
+    qemu72Available,
+    () => ({
+      x2apic: no("QEMU 7.2's TCG has no x2APIC (CPUID.1:ECX[21] is 0; it came with QEMU 8)"),
+      smm: OK,
+      tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
+      iret: OK,
+    }),
+  ),
+  qemuBackend(
+    'qemu10-tcg',
+    "QEMU 10.0 (bookworm-backports, unpacked under LAPIS_QEMU10_DIR), TCG, QEMU's own APICs",
+    {
+      binary: () => (executable(qemu10Binary()) ? qemu10Binary() : null),
+      dataDirs: () => [join(qemu10Dir(), 'usr/share/qemu'), join(qemu10Dir(), 'usr/share/seabios')],
+      accel: 'tcg',
+      cpu: 'qemu64,+x2apic',
+    },
+    qemu10Available,
+    () => ({
+      x2apic: OK,
+      smm: OK,
+      tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
+      iret: OK,
+    }),
+  ),
+  qemuBackend(
+    'qemu-kvm',
+    'QEMU 7.2 with KVM: in-kernel local APIC and I/O APIC (kernel-irqchip=on)',
+    { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'on', cpu: KVM_CPU },
+    kvmAvailable,
+    kvmFeatures,
+  ),
+  qemuBackend(
+    'qemu-kvm-split',
+    "QEMU 7.2 with KVM: in-kernel local APIC, QEMU's I/O APIC (kernel-irqchip=split)",
+    { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'split', cpu: KVM_CPU },
+    kvmAvailable,
+    kvmFeatures,
+  ),
+  qemuBackend(
+    'qemu-kvm-off',
+    "QEMU 7.2 with KVM CPUs and QEMU's own APICs (kernel-irqchip=off)",
+    { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'off', cpu: KVM_CPU },
+    () => {
+      const k = kvmAvailable();
+      if (!k.ok) return k;
+      return {
+        ok: false,
+        reason:
+          'QEMU 7.2 hangs in this mode here (no guest output in 20 s, and SIGTERM does not end it; ' +
+          'QEMU 10 refuses it: "KVM does not support userspace APIC")',
+      };
+    },
+    kvmFeatures,
+  ),
+  {
+    name: 'bochs',
+    description: 'Bochs 2.7 (Debian bookworm: SMP, SMM, x2APIC), CPU model corei7_skylake_x',
+    available: () =>
+      bochsBinary()
+        ? existsSync(BOCHS_BIOS) && existsSync(BOCHS_VGABIOS)
+          ? { ok: true }
+          : { ok: false, reason: `Bochs BIOS images missing (${BOCHS_BIOS}, ${BOCHS_VGABIOS}): install bochsbios and vgabios` }
+        : { ok: false, reason: 'bochs-bin not found (npm run setup installs bochs)' },
+    features: () => ({ x2apic: OK, smm: OK, tscDeadline: OK, iret: OK }),
+    asmDefines: () => [],
+    launch: (image, dir, req) => bochsLaunch(image, dir, req),
+  },
+];
+
+// ---- Bochs -----------------------------------------------------------------------------------------------------
+
+export const BOCHS_BIOS = '/usr/share/bochs/BIOS-bochs-latest';
+export const BOCHS_VGABIOS = '/usr/share/vgabios/vgabios.bin';
+/** Bochs's instructions per emulated second. Low, so the BIOS's timed waits cost few host cycles (a boot takes
+ *  ~0.3 s instead of ~2.4 s at 50M); the guest calibrates its TSC against the PIT, so its waits scale with it. */
+export const BOCHS_IPS = 2_000_000;
+
+/** Debian's Bochs is built with the debugger and without the 'nogui' display: it runs the 'term' display (it
+ *  needs no terminal: ncurses on its own pty) and a debugger command file that says `c` (continue). */
+function bochsLaunch(image: string, dir: string, req: MachineRequest): Launch {
+  const bin = bochsBinary();
+  if (!bin) throw new Error('bochs-bin not found');
+  const rc = [
+    `megs: ${req.memMiB ?? 64}`,
+    `romimage: file=${BOCHS_BIOS}`,
+    `vgaromimage: file=${BOCHS_VGABIOS}`,
+    'display_library: term',
+    `ata0-master: type=disk, path="${image}", mode=flat`,
+    'boot: disk',
+    `log: ${join(dir, 'bochs.log')}`,
+    'port_e9_hack: enabled=1',
+    `cpu: model=corei7_skylake_x, count=${req.cpus}, ips=${BOCHS_IPS}, reset_on_triple_fault=0`,
+    'speaker: enabled=0',
+    'mouse: enabled=0',
+    'panic: action=fatal',
+    'error: action=report',
+    'info: action=ignore',
+    'debug: action=ignore',
+    '',
+  ].join('\n');
+  return {
+    file: bin,
+    args: ['-q', '-f', join(dir, 'bochsrc'), '-rc', join(dir, 'debugger.rc')],
+    env: { TERM: 'dumb' },
+    files: { bochsrc: rc, 'debugger.rc': 'c\n' },
+  };
+}
+
+export function getBackend(name: string): Backend | undefined {
+  return BACKENDS.find((b) => b.name === name);
+}
