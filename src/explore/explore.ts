@@ -3,7 +3,7 @@
 // bounds that end a run early (reported as complete: false, never as a false Ok), and a random-walk mode for
 // tests too large to exhaust.
 
-import { StepKind, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
+import { StepKind, TIME_STEP, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
 import { Reducer } from './por.js';
 import { HostError } from '../arch/errors.js';
@@ -228,12 +228,11 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
 function timeChangesNothing(sim: Simulator, hash: number): boolean {
   if (!sim.relativeTime) return false;
   const m = sim.machine, saved = m.snapshot();
-  sim.apply(step0Time);
+  sim.apply(TIME_STEP);
   const same = sim.hash() === hash;
   m.restore(saved);
   return same;
 }
-const step0Time = StepKind.TIME;
 
 /**
  * Take a step; false when it would overflow the APIC bus's in-flight capacity (a test that sends without end,

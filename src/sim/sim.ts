@@ -5,7 +5,7 @@
 // real machine could run. All simulator state (program counters, handler frames, registers, memory, counts)
 // lives in the machine's state array, so a state is one Uint32Array.
 
-import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
+import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_TSC_DEADLINE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
 import { A } from '../apic/layout.js';
@@ -31,6 +31,8 @@ export function stepIndex(s: number): number {
   return s >>> 2;
 }
 const step = (k: StepKind, i: number): number => (i << 2) | k;
+/** The step that lets time pass. */
+export const TIME_STEP = step(StepKind.TIME, 0);
 
 /** Frame kinds on a CPU's handler stack. A VM-exit frame holds the guest's PC while the L1 handler runs. */
 const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2, FRAME_VMEXIT = 3;
@@ -448,17 +450,15 @@ export class Simulator {
   }
 
   private deliverStep(i: number): void {
+    const target = Msg.target(this.machine.bus.record(i));
     this.deliverOnBus(i);
     // With a hardware assist, messages on the bus are the hypervisor's emulated path: it kicks the target.
-    if (this.vcpus) this.wakeIfPending(Msg.target(this.lastArrival));
+    if (this.vcpus) this.wakeIfPending(target);
   }
-
-  private lastArrival = 0;
 
   private deliverOnBus(i: number): void {
     const m = this.machine;
     const w = m.bus.record(i);
-    this.lastArrival = w;
     const t = Msg.target(w), cpu = m.cpus[t];
     const before = cpu.activity(), vmxBefore = cpu.vmx();
     m.deliver(i);
@@ -1123,4 +1123,3 @@ function destName(d: Dest): string {
   }
 }
 
-export { MSR_IA32_APIC_BASE };
