@@ -7,6 +7,7 @@ import { PROFILES } from '../sim/profiles.js';
 import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
 import { BACKENDS } from '../backends/backends.js';
+import { runOn, suiteOn } from '../backends/cli.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -45,7 +46,15 @@ program
   .option('--seed <n>', 'seed for --random', int('--seed'), 1)
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
   .option('--no-por', 'explore every interleaving, without partial-order reduction')
-  .action((files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean }) => {
+  .option('--on <backend>', 'run the test on a real machine (lapis backends) and judge what it did by the model')
+  .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
+  .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
+  .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
+  .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
+    if (o.on !== undefined) {
+      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: o.profile, json: o.json }, (s) => console.log(s), (s) => console.error(s));
+      return;
+    }
     const profile = profileOrThrow(o.profile);
     let code = 0;
     for (const file of files) {
@@ -92,7 +101,12 @@ program
   .option('--junit <file>', 'also write a JUnit XML report')
   .option('--profile <name>', 'only this profile')
   .option('--max-states <n>', 'per test', int('--max-states'))
-  .action((dir: string, o: { junit?: string; profile?: string; maxStates?: number }) => {
+  .option('--on <backend>', 'run every test on a real machine (lapis backends): refused or run, each outcome judged by the model')
+  .action(async (dir: string, o: { junit?: string; profile?: string; maxStates?: number; on?: string }) => {
+    if (o.on !== undefined) {
+      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: o.profile }, (s) => console.log(s), (s) => console.error(s));
+      return;
+    }
     process.exitCode = runSuite(dir, o, (s) => console.log(s));
   });
 
