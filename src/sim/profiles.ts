@@ -90,7 +90,7 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'initNotBlockedInSmm', behaviour: 'SMM entry masks only SMI and NMI: INIT in SMM resets the CPU at once', evidence: 'bochs cpu/smm.cc enter_system_management_mode: mask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
     { quirk: 'rsmUnblocksNmi', behaviour: 'RSM always unmasks NMI, even when the SMI came inside an NMI handler', evidence: 'bochs cpu/smm.cc RSM: unmask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
     { quirk: 'selfShorthandIsFixed', behaviour: 'an ICR write with the self shorthand sends a fixed interrupt whatever the mode', evidence: 'bochs cpu/apic.cc send_ipi: APIC_DEST_SELF -> trigger_irq(vector, ...)' },
-    { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'bochs cpu/apic.cc trigger_irq: if (trigger_mode) set_vector(tmr, vector)' },
+    { quirk: 'noAutoHaltRestart', behaviour: 'RSM continues after the HLT an SMI interrupted', evidence: 'observed on Debian Bochs 2.7: CONFORMANCE.md F6 (smi-auto-halt-restart, 100/100 runs)' },
     { quirk: 'softDisabledIrr', value: 'normal', behaviour: 'a software-disabled APIC presents held IRR bits as ordinary interrupts', evidence: 'bochs cpu/apic.cc service_local_apic / acknowledge_int: no software-enable test' },
     { quirk: 'softDisabledAcceptsNew', behaviour: 'new fixed interrupts are accepted while software-disabled', evidence: 'bochs cpu/apic.cc trigger_irq: no software-enable test' },
     { quirk: 'tscDeadlineKeptOnFire', behaviour: 'IA32_TSC_DEADLINE keeps its value after the timer fires', evidence: 'bochs cpu/apic.cc periodic(): the one-shot branch leaves ticksInitial; get_tsc_deadline returns it' },
