@@ -192,12 +192,12 @@ export class Simulator {
     return t > this.machine.now();
   }
 
-  private eval(e: Expr, code: ProcCode, cpu: Cpu | null): bigint {
+  private evaluate(e: Expr, code: ProcCode, cpu: Cpu | null): bigint {
     switch (e.kind) {
       case 'num': return e.value;
       case 'reg': return this.getReg(code, cpu, e.reg);
       case 'bin': {
-        const a = this.eval(e.left, code, cpu), b = this.eval(e.right, code, cpu);
+        const a = this.evaluate(e.left, code, cpu), b = this.evaluate(e.right, code, cpu);
         switch (e.op) {
           case '+': return (a + b) & MASK64;
           case '-': return (a - b) & MASK64;
@@ -340,7 +340,7 @@ export class Simulator {
   }
 
   private awaitHolds(op: Extract<Insn, { kind: 'await' }>, code: ProcCode, cpu: Cpu | null): boolean {
-    const v = this.mem(op.loc), want = this.eval(op.value, code, cpu);
+    const v = this.mem(op.loc), want = this.evaluate(op.value, code, cpu);
     return op.cmp === '==' ? v === want : v !== want;
   }
 
@@ -783,14 +783,14 @@ export class Simulator {
   private execCpu(op: Insn, c: number, cpu: Cpu, code: ProcCode): number | undefined {
     const m = this.machine, pc = this.pc(code), next = pc + 1;
     switch (op.kind) {
-      case 'store': this.setMem(op.loc, this.eval(op.value, code, cpu)); return next;
+      case 'store': this.setMem(op.loc, this.evaluate(op.value, code, cpu)); return next;
       case 'load': this.setReg(code, op.reg, this.mem(op.loc)); return next;
-      case 'assign': this.setReg(code, op.reg, this.eval(op.value, code, cpu)); return next;
+      case 'assign': this.setReg(code, op.reg, this.evaluate(op.value, code, cpu)); return next;
       case 'await': return next;
-      case 'apic-write': m.apicWrite(c, op.reg.offset, Number(this.eval(op.value, code, cpu) & 0xffffffffn)); return next;
+      case 'apic-write': m.apicWrite(c, op.reg.offset, Number(this.evaluate(op.value, code, cpu) & 0xffffffffn)); return next;
       case 'apic-read': this.setReg(code, op.dst, BigInt(m.apicRead(c, op.reg.offset) ?? 0)); return next;
       case 'wrmsr': {
-        const r = m.wrmsr(c, op.msr.index, this.eval(op.value, code, cpu));
+        const r = m.wrmsr(c, op.msr.index, this.evaluate(op.value, code, cpu));
         if (!r.ok) this.fault(code, c, `wrmsr 0x${op.msr.index.toString(16)}`);
         return next;
       }
@@ -840,7 +840,7 @@ export class Simulator {
         if (op.main) this.s[this.w(code, P.FLAGS)] |= 1;
         this.halt(c, cpu, code);
         return PC_IDLE;
-      case 'smbase': cpu.writeSaveStateSmbase(Number(this.eval(op.value, code, cpu) & 0xffffffffn)); return next;
+      case 'smbase': cpu.writeSaveStateSmbase(Number(this.evaluate(op.value, code, cpu) & 0xffffffffn)); return next;
       case 'vmxon':
         if (cpu.vmx() !== VmxMode.OFF) this.fault(code, c, 'vmxon in VMX operation');
         else cpu.setVmx(VmxMode.ROOT);
@@ -853,10 +853,10 @@ export class Simulator {
       case 'vmentry': return this.vmEntry(op.mode, c, cpu, code, next);
       case 'wait': this.setWait(code, m.now() + op.ticks * this.program.test.settings.timerRatio); return next;
       case 'goto': return op.target;
-      case 'if': return this.compare(this.getReg(code, cpu, op.reg), op.cmp, this.eval(op.value, code, cpu)) ? op.target : next;
+      case 'if': return this.compare(this.getReg(code, cpu, op.reg), op.cmp, this.evaluate(op.value, code, cpu)) ? op.target : next;
       case 'ioapic-write': {
         const io = m.ioapic;
-        if (io) io.writeRegister(op.reg.index, Number(this.eval(op.value, code, cpu) & 0xffffffffn));
+        if (io) io.writeRegister(op.reg.index, Number(this.evaluate(op.value, code, cpu) & 0xffffffffn));
         return next;
       }
       default:
@@ -946,13 +946,13 @@ export class Simulator {
     const pc = this.pc(code), op = code.insns[pc], next = pc + 1;
     let to = next;
     switch (op.kind) {
-      case 'store': this.setMem(op.loc, this.eval(op.value, code, null)); break;
+      case 'store': this.setMem(op.loc, this.evaluate(op.value, code, null)); break;
       case 'load': this.setReg(code, op.reg, this.mem(op.loc)); break;
-      case 'assign': this.setReg(code, op.reg, this.eval(op.value, code, null)); break;
+      case 'assign': this.setReg(code, op.reg, this.evaluate(op.value, code, null)); break;
       case 'await': case 'pause': case 'nop': break;
       case 'wait': this.setWait(code, m.now() + op.ticks * this.program.test.settings.timerRatio); break;
       case 'goto': to = op.target; break;
-      case 'if': if (this.compare(this.getReg(code, null, op.reg), op.cmp, this.eval(op.value, code, null))) to = op.target; break;
+      case 'if': if (this.compare(this.getReg(code, null, op.reg), op.cmp, this.evaluate(op.value, code, null))) to = op.target; break;
       case 'signal': {
         const targets = op.target === 'all' ? m.cpus.map((c) => c.index) : [op.target];
         for (const t of targets) {
