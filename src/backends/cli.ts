@@ -3,10 +3,10 @@
 // FORBIDDEN outcome (or a run error), 2 a usage or parse error, an unknown or unavailable backend, or (run) a
 // refused test.
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LitmusTest } from '../litmus/ast.js';
-import { parseLitmus } from '../litmus/parse.js';
+import { loadLitmus } from '../litmus/check.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { BACKEND_NAMES, getBackend, type Backend } from './backends.js';
 import { conform, conformJson, formatConform, DEFAULT_RUNS, type ConformResult } from './conform.js';
@@ -21,13 +21,7 @@ export interface RunOnOptions {
 }
 
 function load(file: string): { test: LitmusTest } | { errors: string[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    return { errors: [`${file}: cannot read: ${(e as Error).message}`] };
-  }
-  const r = parseLitmus(text, file);
+  const r = loadLitmus(file);
   return r.ok ? { test: r.test } : { errors: r.errors.map((d) => d.format()) };
 }
 

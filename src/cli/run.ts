@@ -1,6 +1,5 @@
 // lapis run / check: parse, explore, answer.
-import { readFileSync } from 'node:fs';
-import { parseLitmus } from '../litmus/parse.js';
+import { loadLitmus } from '../litmus/check.js';
 import type { LitmusTest } from '../litmus/ast.js';
 import { Simulator } from '../sim/sim.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
@@ -11,13 +10,7 @@ import { formatTrace } from '../explore/trace.js';
 export class UsageError extends Error {}
 
 export function loadTest(file: string): { test: LitmusTest } | { errors: string[] } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    return { errors: [`${file}: cannot read: ${(e as Error).message}`] };
-  }
-  const r = parseLitmus(text, file);
+  const r = loadLitmus(file);
   return r.ok ? { test: r.test } : { errors: r.errors.map((d) => d.format()) };
 }
 

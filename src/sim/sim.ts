@@ -60,7 +60,6 @@ export class Simulator {
   readonly observables: Observable[];
   private readonly s: Uint32Array;
   private readonly base: number;
-  private readonly scratch: number[] = [];
   private traceSink: ((line: string) => void) | null = null;
 
   constructor(test: LitmusTest | Program, readonly profile: Profile = DEFAULT_PROFILE) {
