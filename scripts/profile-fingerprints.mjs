@@ -28,6 +28,8 @@ function because(profile, file) {
   if (profile === 'qemu-tcg-7.2' && file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
   if (profile === 'bochs-2.7' && file.startsWith('timer-tsc-deadline')) return 'tscDeadlineKeptOnFire';
   if (profile === 'bochs-2.7' && file.startsWith('nested-init-in-root')) return 'initDroppedWhenBlocked (the INIT held in VMX root is lost)';
+  if (file.startsWith('avic-invalid-target')) return 'avicInvalidTargetIgnored';
+  if (file.startsWith('avic-invalid-vector')) return PROFILES.find((p) => p.name === profile)?.quirks.avicInvalidVectorIgnored ? 'avicInvalidVectorIgnored' : 'esrNotModelled (the emulated ICR write delivers vector 5)';
   if (file.startsWith('avic-')) return profile === 'avic-isrunning-first' ? 'avicIsRunningBeforeIrr' : 'avicIncompleteIpiResends';
   if (file.startsWith('seed-001') && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr';
   if (file.startsWith('seed-000')) return profile.includes('patch') ? 'sipiLatchedInSmm' : 'initNotBlockedInSmm (INIT resets P1 out of SMM, so the SIPIs find it in wait-for-SIPI)';

@@ -54,6 +54,10 @@ export interface Quirks {
   nestedNoGuestWfs: boolean;
   /** The AVIC incomplete-IPI handler re-sends the IPI through the emulated ICR (KVM, early 2019) instead of only waking. */
   avicIncompleteIpiResends: boolean;
+  /** The AVIC incomplete-IPI handler ignores an invalid-target failure (KVM 2016 to Jan 2023): the IPI is lost for every destination. */
+  avicInvalidTargetIgnored: boolean;
+  /** The AVIC incomplete-IPI handler ignores an IPI with a vector below 16 (KVM): no ESR error, no delivery. */
+  avicInvalidVectorIgnored: boolean;
   /** Hypothetical AVIC hardware that reads IsRunning before it sets the IRR bit (the ordering seed 001 asks about). */
   avicIsRunningBeforeIrr: boolean;
   /** A hypervisor that, putting a vCPU back on a CPU, checks ON (and syncs PIR) before it clears SN. */
@@ -84,6 +88,8 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
   avicIncompleteIpiResends: false,
+  avicInvalidTargetIgnored: false,
+  avicInvalidVectorIgnored: false,
   avicIsRunningBeforeIrr: false,
   apicvCheckOnBeforeClearingSn: false,
 } satisfies Quirks);

@@ -5,6 +5,7 @@
 
 import type { DELIVERY_MODE_NAMES } from '../arch/apic.js';
 import type { ActivityName, Vendor, VMX_MODE_NAMES } from '../arch/cpu.js';
+import type { VmexitKind } from './names.js';
 
 export interface Pos {
   line: number;
@@ -199,7 +200,7 @@ export type Observable =
   | { kind: 'activity' | 'smm' | 'done' | 'faults' | 'smbase' | 'apic-mode'; cpu: number; pos: Pos }
   | { kind: 'count'; cpu: number; of: number | 'nmi' | 'smi' | 'sipi'; pos: Pos }
   | { kind: 'vmx'; cpu: number; pos: Pos }
-  | { kind: 'vmexits'; cpu: number; of: 'init' | 'sipi' | 'incomplete-ipi' | 'eoi'; pos: Pos }
+  | { kind: 'vmexits'; cpu: number; of: VmexitKind; pos: Pos }
   | { kind: 'running'; cpu: number; pos: Pos }
   | { kind: 'pir'; cpu: number; vector: number; pos: Pos }
   | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }

@@ -107,3 +107,7 @@ export function oneOf(names: readonly string[]): string {
   const q = names.map((n) => `\`${n}\``);
   return q.length <= 1 ? q.join('') : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
 }
+
+/** The VM exits `Pn.vmexits(...)` counts (extension): nested VMX, AVIC and APICv exits. */
+export const VMEXIT_KINDS = ['init', 'sipi', 'incomplete-ipi', 'noaccel', 'eoi', 'tpr-below-threshold', 'apic-write'] as const;
+export type VmexitKind = (typeof VMEXIT_KINDS)[number];

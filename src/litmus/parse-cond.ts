@@ -5,7 +5,7 @@ import type { Cond, FinalCondition, Observable, Quantifier, Value } from './ast.
 import { Cursor, within } from './cursor.js';
 import { describe, type Token } from './lexer.js';
 import { apicRegName, vectorNum } from './parse-ops.js';
-import { IOAPIC_PINS, REG_COUNT, didYouMean, isGpr, reservedWord } from './names.js';
+import { IOAPIC_PINS, REG_COUNT, VMEXIT_KINDS, didYouMean, isGpr, reservedWord } from './names.js';
 
 const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'rK'];
 
@@ -63,13 +63,13 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
       return { kind: 'pir', cpu, vector, pos };
     }
     case 'vmexits': {
-      p.expect('(', 'after `vmexits` (`Pn.vmexits(init)` or `Pn.vmexits(sipi)`)');
-      const a = p.expectName('`init`, `sipi`, `incomplete-ipi` or `eoi` in `vmexits(...)`');
-      if (a.text !== 'init' && a.text !== 'sipi' && a.text !== 'incomplete-ipi' && a.text !== 'eoi') {
-        p.fail(a.pos, `expected \`init\`, \`sipi\`, \`incomplete-ipi\` or \`eoi\` in \`vmexits(...)\`, found ${describe(a)}`);
-      }
+      p.expect('(', 'after `vmexits` (`Pn.vmexits(init)`, `Pn.vmexits(noaccel)`, ...)');
+      const list = VMEXIT_KINDS.map((k) => `\`${k}\``).join(', ');
+      const a = p.expectName(`one of ${list} in \`vmexits(...)\``);
+      const of = VMEXIT_KINDS.find((k) => k === a.text);
+      if (of === undefined) p.fail(a.pos, `expected one of ${list} in \`vmexits(...)\`, found ${describe(a)}`);
       p.expect(')', 'to close `vmexits(`');
-      return { kind: 'vmexits', cpu, of: a.text as 'init' | 'sipi' | 'incomplete-ipi' | 'eoi', pos };
+      return { kind: 'vmexits', cpu, of, pos };
     }
     case 'count': {
       p.expect('(', 'after `count` (`Pn.count(V)`, `count(nmi)`, `count(smi)` or `count(sipi)`)');

@@ -4,6 +4,7 @@
 
 import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
 import { allObservables } from '../litmus/validate.js';
+import type { VmexitKind } from '../litmus/names.js';
 
 /** An instruction: a litmus op, or one of the implicit ones that end blocks. */
 export type Insn =
@@ -16,7 +17,7 @@ export type Insn =
   | { kind: 'end'; main: boolean; pos: Op['pos'] };
 
 /** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
-export type CountKey = number | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi' | 'vmexit-incomplete-ipi' | 'vmexit-eoi';
+export type CountKey = number | 'nmi' | 'smi' | 'sipi' | `vmexit-${VmexitKind}`;
 
 export const NO_PC = 0xffffffff;
 /** The shared implicit instructions every CPU's code starts with. */

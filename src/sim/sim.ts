@@ -5,6 +5,8 @@
 // real machine could run. All simulator state (program counters, handler frames, registers, memory, counts)
 // lives in the machine's state array, so a state is one Uint32Array.
 
+import { AVIC_FAULT_READS, AVIC_IPI_FAILURE_NAMES, AVIC_TRAP_WRITES, AvicIpiFailure } from '../arch/avic.js';
+import { avicIpi } from '../machine/avic.js';
 import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_TSC_DEADLINE, ApicBase, X2APIC_MSR_BASE } from '../arch/apic.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
@@ -42,6 +44,8 @@ const VCPU_NOT_RUNNING = 1, VCPU_BLOCKED = 2;
 const PI_ON = 1, PI_SN = 2, PI_NOTIFY = 4, PI_RESUME_1 = 8, PI_RESUME_2 = 16;
 
 const MASK64 = (1n << 64n) - 1n;
+/** `send` modes in ICR delivery-mode order (SDM Vol 3A 11.6.1, Figure 11-12: 000b fixed ... 111b ExtINT). */
+const SEND_MODES = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
 
 export class SimError extends Error {
   override readonly name: string = 'SimError';
@@ -436,7 +440,7 @@ export class Simulator {
       case StepKind.DELIVER: {
         const w = this.machine.bus.record(stepIndex(s));
         const src = Msg.source(w);
-        return `bus: ${['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'][Msg.mode(w)]}${Msg.mode(w) === DeliveryMode.FIXED || Msg.mode(w) === DeliveryMode.LOWEST || Msg.mode(w) === DeliveryMode.STARTUP ? ` 0x${Msg.vector(w).toString(16)}` : ''} from ${src === 0 ? 'platform' : `P${src - 1}`} arrives at P${Msg.target(w)}`;
+        return `bus: ${SEND_MODES[Msg.mode(w)]}${Msg.mode(w) === DeliveryMode.FIXED || Msg.mode(w) === DeliveryMode.LOWEST || Msg.mode(w) === DeliveryMode.STARTUP ? ` 0x${Msg.vector(w).toString(16)}` : ''} from ${src === 0 ? 'platform' : `P${src - 1}`} arrives at P${Msg.target(w)}`;
       }
       case StepKind.TIME:
         return `time passes to ${this.nextTime()}`;
@@ -608,18 +612,33 @@ export class Simulator {
   }
 
   /**
-   * A fixed IPI under AVIC (APM Vol 2 15.29.3.2 Interprocessor Interrupts: "for every valid destination:
-   * atomically set the appropriate IRR bit in each of the destinations' vAPIC backing page; check the IsRunning
-   * status of each destination; if set, send a doorbell"; then "if any destinations are identified as not currently
-   * scheduled ... cause a #VMEXIT" (AVIC_INCOMPLETE_IPI, cause 1, trap-like: after the ICR write completes).
-   * This op step sets the IRR bits; the sender's next step reads IsRunning. Under the avicIsRunningBeforeIrr quirk
-   * the order is the other way round. Doorbells need no model: a running vCPU takes its IRR at its next boundary.
+   * An ICR write under AVIC. APM Vol 2 15.29.3.2 Interprocessor Interrupts: the hardware first checks the write
+   * (avicIpi: type, vector, table entries); a failure is #VMEXIT(AVIC_INCOMPLETE_IPI), trap-like (after the write),
+   * with no IRR bit set, and the hypervisor's handler runs before the vCPU's next instruction (this step). Otherwise
+   * "for every valid destination: atomically set the appropriate IRR bit in each of the destinations' vAPIC backing
+   * page; check the IsRunning status of each destination; if set, send a doorbell", then "if any destinations are
+   * identified as not currently scheduled ... cause a #VMEXIT" (cause 1). This step sets the IRR bits; the
+   * sender's next step reads IsRunning (avicStep). Under the avicIsRunningBeforeIrr quirk the order is the other
+   * way round. Doorbells need no model: a running vCPU takes its IRR at its next boundary.
    */
   private avicSend(op: SendOp, c: number, code: ProcCode): void {
     const m = this.machine, d = this.destination(op.dest, c);
-    const message = { vector: op.vector ?? 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: d.logical, shorthand: d.shorthand, destination: d.destination, x2apic: m.apics[c].isX2apic() };
+    const message = {
+      vector: op.vector ?? 0, mode: SEND_MODES.indexOf(op.mode) as DeliveryMode, levelTriggered: (op.trigger ?? 'edge') === 'level', assert: (op.level ?? 'assert') === 'assert',
+      logical: d.logical, shorthand: d.shorthand, destination: d.destination, x2apic: m.apics[c].isX2apic(),
+    };
     const targets: number[] = [];
-    const n = m.bus.targets(c, message, targets);
+    const { cause, n } = avicIpi(m, c, message, targets);
+    if (cause !== -1) {
+      this.count(code, 'vmexit-incomplete-ipi');
+      const q = this.profile.quirks;
+      // KVM avic_incomplete_ipi_interception: causes 0 and 2 emulate the ICR write (the invalid-target case only
+      // since Jan 2023); cause 4 is ignored (KVM, Sept 2023; earlier KVM logged "Unknown IPI interception").
+      const ignored = (cause === AvicIpiFailure.INVALID_TARGET && q.avicInvalidTargetIgnored) || (cause === AvicIpiFailure.INVALID_IPI_VECTOR && q.avicInvalidVectorIgnored);
+      this.traceSink?.(`P${c} avic: #VMEXIT incomplete IPI (${AVIC_IPI_FAILURE_NAMES[cause]}): kvm ${ignored ? 'ignores it' : 'emulates the ICR write'}`);
+      if (!ignored) this.send(op, c, code);
+      return;
+    }
     let mask = 0;
     for (let i = 0; i < n; i++) mask |= 1 << targets[i];
     this.s[this.w(code, P.AVIC_VECTOR)] = message.vector;
@@ -786,8 +805,16 @@ export class Simulator {
       case 'load': this.setReg(code, op.reg, this.mem(op.loc)); return next;
       case 'assign': this.setReg(code, op.reg, this.evaluate(op.value, code, cpu)); return next;
       case 'await': return next;
-      case 'apic-write': m.apicWrite(c, op.reg.offset, Number(this.evaluate(op.value, code, cpu) & 0xffffffffn)); return next;
-      case 'apic-read': this.setReg(code, op.dst, BigInt(m.apicRead(c, op.reg.offset) ?? 0)); return next;
+      case 'apic-write':
+        m.apicWrite(c, op.reg.offset, Number(this.evaluate(op.value, code, cpu) & 0xffffffffn));
+        // APM Vol 2 15.29.3.1: a write AVIC does not accelerate is a trap-like #VMEXIT(AVIC_NOACCEL); the
+        // hypervisor's handler completes it before the vCPU's next instruction, so it is one step here.
+        if (this.avic && !m.apics[c].isX2apic() && AVIC_TRAP_WRITES.has(op.reg.offset)) this.count(code, 'vmexit-noaccel');
+        return next;
+      case 'apic-read':
+        if (this.avic && !m.apics[c].isX2apic() && AVIC_FAULT_READS.has(op.reg.offset)) this.count(code, 'vmexit-noaccel');
+        this.setReg(code, op.dst, BigInt(m.apicRead(c, op.reg.offset) ?? 0));
+        return next;
       case 'wrmsr': {
         const r = m.wrmsr(c, op.msr.index, this.evaluate(op.value, code, cpu));
         if (!r.ok) this.fault(code, c, `wrmsr 0x${op.msr.index.toString(16)}`);
@@ -800,13 +827,10 @@ export class Simulator {
         return next;
       }
       case 'send':
-        if (this.avic && op.mode === 'fixed' && op.dest.kind !== 'self') this.avicSend(op, c, code);
-        else {
-          // AVIC accelerates fixed IPIs only: any other type exits (AVIC_INCOMPLETE_IPI, cause 0, invalid
-          // interrupt type; APM Vol 2 15.29.3.2) and the hypervisor emulates the ICR write.
-          if (this.avic && op.mode !== 'fixed') this.count(code, 'vmexit-incomplete-ipi');
-          this.send(op, c, code);
-        }
+        // AVIC accelerates a fixed self-IPI in the sender's own backing page; every other ICR write goes through
+        // the tables (avicSend).
+        if (this.avic && !(op.mode === 'fixed' && op.dest.kind === 'self' && (op.trigger ?? 'edge') === 'edge')) this.avicSend(op, c, code);
+        else this.send(op, c, code);
         return next;
       case 'sti': cpu.sti(); return next;
       case 'cli': cpu.cli(); return next;
@@ -817,6 +841,9 @@ export class Simulator {
           if (m.apics[c].virtualEoi((v) => this.eoiExitBitmap(c, v)).exited) this.count(code, 'vmexit-eoi');
           return next;
         }
+        // APM Vol 2 15.29.3.1: AVIC accelerates EOI only for an edge-triggered vector; for a level-triggered one
+        // (TMR set) it traps (AVIC_NOACCEL) and the hypervisor broadcasts the EOI to the I/O APIC.
+        if (this.avic && m.apics[c].highestIsr() >= 0 && m.apics[c].tmr(m.apics[c].highestIsr())) this.count(code, 'vmexit-noaccel');
         if (m.apics[c].isX2apic()) m.wrmsr(c, X2APIC_MSR_BASE + (Reg.EOI >> 4), 0n);
         else m.apicWrite(c, Reg.EOI, 0);
         return next;
@@ -926,10 +953,9 @@ export class Simulator {
   /** `send`: the ICR write(s) a kernel would do (xAPIC: ICR_HI then ICR_LO as one step; x2APIC: one WRMSR). */
   private send(op: SendOp, c: number, code: ProcCode): void {
     const m = this.machine, apic = m.apics[c];
-    const modes = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
     const d = this.destination(op.dest, c);
     const level = op.level ?? 'assert', trigger = op.trigger ?? 'edge';
-    const lo = (op.vector ?? 0) | (modes.indexOf(op.mode) << Icr.DELIVERY_MODE_SHIFT) | (d.logical ? Icr.DEST_LOGICAL : 0)
+    const lo = (op.vector ?? 0) | (SEND_MODES.indexOf(op.mode) << Icr.DELIVERY_MODE_SHIFT) | (d.logical ? Icr.DEST_LOGICAL : 0)
       | (level === 'assert' ? Icr.LEVEL_ASSERT : 0) | (trigger === 'level' ? Icr.TRIGGER_LEVEL : 0) | (d.shorthand << Icr.SHORTHAND_SHIFT);
     if (apic.isX2apic()) {
       const r = m.wrmsr(c, X2APIC_MSR_BASE + (Reg.ICR_LO >> 4), (BigInt(d.destination >>> 0) << 32n) | BigInt(lo >>> 0));
