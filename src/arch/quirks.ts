@@ -58,6 +58,8 @@ export interface Quirks {
   avicInvalidTargetIgnored: boolean;
   /** The AVIC incomplete-IPI handler ignores an IPI with a vector below 16 (KVM): no ESR error, no delivery. */
   avicInvalidVectorIgnored: boolean;
+  /** After a TPR-below-threshold exit the TPR threshold is rewritten only if an interrupt became deliverable (KVM eb90f3417a0c, 2016). */
+  tprThresholdStaleAfterExit: boolean;
   /** Hypothetical AVIC hardware that reads IsRunning before it sets the IRR bit (the ordering seed 001 asks about). */
   avicIsRunningBeforeIrr: boolean;
   /** A hypervisor that, putting a vCPU back on a CPU, checks ON (and syncs PIR) before it clears SN. */
@@ -90,6 +92,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   avicIncompleteIpiResends: false,
   avicInvalidTargetIgnored: false,
   avicInvalidVectorIgnored: false,
+  tprThresholdStaleAfterExit: false,
   avicIsRunningBeforeIrr: false,
   apicvCheckOnBeforeClearingSn: false,
 } satisfies Quirks);

@@ -5,7 +5,7 @@
 
 import type { DELIVERY_MODE_NAMES } from '../arch/apic.js';
 import type { ActivityName, Vendor, VMX_MODE_NAMES } from '../arch/cpu.js';
-import type { VmexitKind } from './names.js';
+import type { Accel, VmexitKind } from './names.js';
 
 export interface Pos {
   line: number;
@@ -40,15 +40,17 @@ export interface Settings {
   ioapic: boolean;
   timerRatio: number;
   /** Hardware assist between the guests' APICs and the hypervisor (extension): none, AMD AVIC, Intel APICv. */
-  accel: 'none' | 'avic' | 'apicv';
+  accel: Accel;
+  /** Intel IPI virtualization under `accel = apicv` (extension): physical fixed IPIs are posted without a VM exit. */
+  ipiv: boolean;
 }
 
 export type ConfigEntry =
   | { key: 'cpus'; value: number; pos: Pos }
   | { key: 'vendor'; value: Vendor; pos: Pos }
-  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic'; value: boolean; pos: Pos }
+  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic' | 'ipiv'; value: boolean; pos: Pos }
   | { key: 'timer-ratio'; value: number; pos: Pos }
-  | { key: 'accel'; value: 'none' | 'avic' | 'apicv'; pos: Pos };
+  | { key: 'accel'; value: Accel; pos: Pos };
 
 export type ConfigKey = ConfigEntry['key'];
 

@@ -42,7 +42,7 @@ export const PLATFORM_MODE_NAMES: readonly DeliveryModeName[] = DELIVERY_MODE_NA
 /** Delivery modes whose ICR vector field means something, so `send` must give one. */
 export const VECTOR_MODES: readonly DeliveryModeName[] = ['fixed', 'lowest', 'sipi'];
 
-export const CONFIG_KEYS: readonly ConfigKey[] = ['cpus', 'vendor', 'x2apic', 'tsc-deadline', 'ioapic', 'timer-ratio', 'accel'];
+export const CONFIG_KEYS: readonly ConfigKey[] = ['cpus', 'vendor', 'x2apic', 'tsc-deadline', 'ioapic', 'timer-ratio', 'accel', 'ipiv'];
 
 /** General-purpose registers are r0..r31. */
 export const REG_COUNT = 32;
@@ -108,6 +108,10 @@ export function oneOf(names: readonly string[]): string {
   return q.length <= 1 ? q.join('') : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
 }
 
+/** `config { accel = ... }` (extension): the hardware assist the test's CPUs run under as vCPUs. */
+export const ACCELS = ['none', 'avic', 'apicv', 'tpr-shadow'] as const;
+export type Accel = (typeof ACCELS)[number];
+
 /** The VM exits `Pn.vmexits(...)` counts (extension): nested VMX, AVIC and APICv exits. */
-export const VMEXIT_KINDS = ['init', 'sipi', 'incomplete-ipi', 'noaccel', 'eoi', 'tpr-below-threshold', 'apic-write'] as const;
+export const VMEXIT_KINDS = ['init', 'sipi', 'incomplete-ipi', 'noaccel', 'eoi', 'tpr-below-threshold', 'apic-write', 'entry-failure'] as const;
 export type VmexitKind = (typeof VMEXIT_KINDS)[number];

@@ -5,7 +5,7 @@ import { Cursor, within } from './cursor.js';
 import { describe, type Token } from './lexer.js';
 import { apicRegName, parseDest, vectorNum } from './parse-ops.js';
 import {
-  ACTIVITY_NAMES, APIC_MODE_NAMES, CONFIG_KEYS, IOAPIC_PINS, PLATFORM_MODE_NAMES, MAX_CPUS, REG_COUNT, VMX_MODE_NAMES,
+  ACCELS, ACTIVITY_NAMES, APIC_MODE_NAMES, CONFIG_KEYS, IOAPIC_PINS, PLATFORM_MODE_NAMES, MAX_CPUS, REG_COUNT, VMX_MODE_NAMES,
   didYouMean, isGpr, oneOf, reservedWord,
 } from './names.js';
 
@@ -61,12 +61,15 @@ function configEntry(p: Cursor, k: Token, v: Token): ConfigEntry | null {
     case 'x2apic':
     case 'tsc-deadline':
     case 'ioapic':
+    case 'ipiv':
       return { key: k.text, value: bool(), pos };
     case 'timer-ratio':
       return { key: 'timer-ratio', value: num(1, 0xffffffff), pos };
-    case 'accel':
-      if (v.text !== 'none' && v.text !== 'avic' && v.text !== 'apicv') p.fail(v.pos, `expected \`none\`, \`avic\` or \`apicv\` for \`accel\`, found ${describe(v)}`);
-      return { key: 'accel', value: v.text, pos };
+    case 'accel': {
+      const accel = ACCELS.find((a) => a === v.text);
+      if (accel === undefined) p.fail(v.pos, `expected one of ${ACCELS.map((a) => `\`${a}\``).join(', ')} for \`accel\`, found ${describe(v)}`);
+      return { key: 'accel', value: accel, pos };
+    }
   }
   p.error(k.pos, `unknown config key \`${k.text}\`${didYouMean(k.text, CONFIG_KEYS) || `: expected ${oneOf(CONFIG_KEYS)}`}`);
   return null;

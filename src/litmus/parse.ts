@@ -145,7 +145,7 @@ function syncTopLevel(p: Cursor): void {
   }
 }
 
-const DEFAULTS: Settings = { cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none' };
+const DEFAULTS: Settings = { cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false };
 
 /**
  * Every key resolved. Without `cpus`, the test has as many CPUs as the highest Pn it names, plus one.
@@ -162,6 +162,7 @@ function resolveSettings(test: LitmusTest): Settings {
     else if (e.key === 'ioapic') s.ioapic = e.value;
     else if (e.key === 'timer-ratio') s.timerRatio = e.value;
     else if (e.key === 'accel') s.accel = e.value;
+    else if (e.key === 'ipiv') s.ipiv = e.value;
   }
   s.tscDeadline = tsc ?? s.vendor === 'intel';
   return s;

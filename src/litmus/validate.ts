@@ -68,6 +68,8 @@ export function validate(test: LitmusTest, rep: Reporter): void {
     if (explicit) rep.error(r.pos, `no CPU P${r.cpu}: the test has cpus = ${cpus} (${cpus === 1 ? 'P0 only' : `P0..P${cpus - 1}`})`);
     else rep.error(r.pos, `no CPU P${r.cpu}: a test has at most ${MAX_CPUS} CPUs (P0..P${MAX_CPUS - 1})`);
   }
+  const ipiv = test.config?.entries.find((e) => e.key === 'ipiv');
+  if (ipiv?.value === true && test.settings.accel !== 'apicv') rep.error(ipiv.pos, '`ipiv = true` is Intel IPI virtualization: it needs `accel = apicv` in config');
   checkBlocks(test, rep);
   checkInit(test, rep);
   checkObservables(test, rep);
@@ -136,7 +138,7 @@ function checkOps(test: LitmusTest, b: Block, rep: Reporter): void {
       const hint = op.kind === 'signal' || op.kind === 'msi' ? '; a CPU sends an IPI with `send MODE [V] -> DEST`' : '';
       rep.error(op.pos, `\`${opWord(op)}\` is a platform agent op (Dn blocks only), not a CPU op${hint}`);
     } else if ((op.kind === 'preempt' || op.kind === 'resume') && test.settings.accel === 'none') {
-      rep.error(op.pos, `\`${op.kind}\` schedules a vCPU: it needs \`accel = avic\` or \`accel = apicv\` in config`);
+      rep.error(op.pos, `\`${op.kind}\` schedules a vCPU: it needs \`accel = avic\`, \`apicv\` or \`tpr-shadow\` in config`);
     } else if (op.kind === 'post' && test.settings.accel !== 'apicv') {
       rep.error(op.pos, '`post` is a posted interrupt: it needs `accel = apicv` in config');
     } else if ((op.kind === 'rsm' || op.kind === 'smbase') && !inSmi) {

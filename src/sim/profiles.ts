@@ -35,6 +35,7 @@ const kvmCommon: Deviation[] = [
   { quirk: 'icrNoValidity', behaviour: 'the ICR is not validated: self-NMI/INIT/SMI are delivered, level 0 IPIs are sent', evidence: `${KVM}/lapic.c kvm_apic_send_ipi / kvm_irq_delivery_to_apic (no Table 11-3 check)` },
   { quirk: 'esrNotModelled', behaviour: 'ESR always reads 0; vectors 0-15 are accepted and delivered', evidence: `${KVM}/lapic.c __apic_read (APIC_ESR not latched), __apic_accept_irq (no vector check)` },
   { quirk: 'lowestPriority', value: 'vector-hash', behaviour: 'lowest priority picks the (vector mod n)-th candidate, ignoring TPR', evidence: `${KVM}/lapic.c kvm_vector_to_index (vector_hashing, default on)` },
+  { quirk: 'tprThresholdStaleAfterExit', behaviour: 'after a TPR-below-threshold exit the threshold is rewritten only if an interrupt became deliverable: a stale threshold above VTPR fails the next VM entry where that is checked (x2APIC without APICv)', evidence: `${KVM}/vmx/vmx.c handle_tpr_below_threshold calls apic_update_ppr instead of raising KVM_REQ_EVENT since eb90f3417a0c ("KVM: vmx: speed up TPR below threshold vmexits", 2016); LKML June 2026 "KVM: VMX: Raise KVM_REQ_EVENT on TPR below threshold exit" (Carlos López): "KVM: entry failed, hardware error 0x7"` },
   { quirk: 'timerModeSwitchKeepsCount', behaviour: 'one-shot <-> periodic keeps the count; only TSC-deadline switches disarm', evidence: `${KVM}/lapic.c apic_update_lvtt (dedf9c5e2169)` },
 ];
 
@@ -52,7 +53,7 @@ export const PROFILES: readonly Profile[] = [
   profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', [
     { quirk: 'apicMmioUnmappedInSmm', behaviour: 'in SMM the xAPIC page is RAM: APIC ID reads return 0, writes are lost', evidence: 'seed 003 (edk2-devel, Laszlo Ersek): "the APIC_ID read ... within SMM fails with EPT_VIOLATION"; fixed by f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region"' },
     { quirk: 'initResetsApicId', behaviour: 'INIT resets a software-written xAPIC ID', evidence: 'seed 003: d28bc9dd25ce ("KVM: x86: INIT ... APIC ID") not yet backported to RHEL 7' },
-    ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority'),
+    ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority' && d.quirk !== 'tprThresholdStaleAfterExit'),
   ]),
   profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
     { quirk: 'softDisabledIrr', value: 'hidden', behaviour: 'a software-disabled APIC presents nothing from IRR: a held bit stays stale', evidence: `${KVM}/lapic.c kvm_apic_has_interrupt: if (!apic_enabled(apic)) return -1; fixed by bb34e690e934 "KVM: LAPIC: Fix pending interrupt in IRR blocked by software disable LAPIC"` },

@@ -70,8 +70,10 @@ export const P = {
   PI_FLAGS: 12,
   /** The descriptor's PIR: 256 bits. */
   PIR: 13,
+  /** The VMCS TPR threshold (accel = tpr-shadow) the hypervisor last wrote: a priority class, 0-15. */
+  TPR_THRESHOLD: 21,
   /** MAX_DEPTH frames of 2 words: return PC, and saved IF (bit 0) | frame kind << 1. */
-  FRAMES: 21,
+  FRAMES: 22,
 } as const;
 export const FIXED_WORDS = P.FRAMES + 2 * MAX_DEPTH;
 

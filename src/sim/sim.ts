@@ -39,7 +39,7 @@ export const TIME_STEP = step(StepKind.TIME, 0);
 /** Frame kinds on a CPU's handler stack. A VM-exit frame holds the guest's PC while the L1 handler runs. */
 const FRAME_INTR = 0, FRAME_NMI = 1, FRAME_SMM = 2, FRAME_VMEXIT = 3;
 /** P.VCPU bits. Stored inverted (0 = running) so that the initial encoding is all zeros. */
-const VCPU_NOT_RUNNING = 1, VCPU_BLOCKED = 2;
+const VCPU_NOT_RUNNING = 1, VCPU_BLOCKED = 2, VCPU_DEAD = 4;
 /** P.PI_FLAGS bits (APICv). RESUME_1/2: the vCPU thread is on its way back into the guest. */
 const PI_ON = 1, PI_SN = 2, PI_NOTIFY = 4, PI_RESUME_1 = 8, PI_RESUME_2 = 16;
 
@@ -85,7 +85,8 @@ export class Simulator {
     });
     this.avic = this.program.test.settings.accel === 'avic';
     this.apicv = this.program.test.settings.accel === 'apicv';
-    this.vcpus = this.avic || this.apicv;
+    this.tprShadow = this.program.test.settings.accel === 'tpr-shadow';
+    this.vcpus = this.avic || this.apicv || this.tprShadow;
     if (this.avic && this.program.cpus.length > 32) throw new SimError('accel = avic: at most 32 CPUs');
     this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
       (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
@@ -101,6 +102,8 @@ export class Simulator {
   readonly avic: boolean;
   /** The CPUs are vCPUs under Intel APICv with posted interrupts (config accel = apicv). */
   readonly apicv: boolean;
+  /** The CPUs are Intel vCPUs with a TPR shadow but no virtual-interrupt delivery (config accel = tpr-shadow). */
+  readonly tprShadow: boolean;
   /** The CPUs are vCPUs: they run only while on a physical CPU. */
   readonly vcpus: boolean;
 
@@ -410,7 +413,9 @@ export class Simulator {
       case StepKind.TIME: {
         const t = this.nextTime();
         this.traceSink?.(`time: advance to ${t}`);
+        const irrBefore = this.tprShadow ? this.program.cpus.map((_, c) => this.irrSignature(c)) : null;
         this.machine.advanceTo(t);
+        if (irrBefore) for (let c = 0; c < irrBefore.length; c++) if (this.irrSignature(c) !== irrBefore[c]) this.reenter(c, true);
         // Under AVIC and APICv the APIC timer is the hypervisor's: its interrupt wakes a blocked vCPU.
         if (this.vcpus) for (let c = 0; c < this.program.cpus.length; c++) this.wakeIfPending(c);
         return;
@@ -457,6 +462,7 @@ export class Simulator {
     this.deliverOnBus(i);
     // With a hardware assist, messages on the bus are the hypervisor's emulated path: it kicks the target.
     if (this.vcpus) this.wakeIfPending(target);
+    if (this.tprShadow) this.reenter(target, true);
   }
 
   private deliverOnBus(i: number): void {
@@ -508,7 +514,7 @@ export class Simulator {
   /** The hypervisor wakes a blocked vCPU (kvm_vcpu_wake_up); a preempted or running one is left as it is. */
   private wake(c: number): void {
     const code = this.program.cpus[c], v = this.w(code, P.VCPU);
-    if (!(this.s[v] & VCPU_BLOCKED)) return;
+    if (!(this.s[v] & VCPU_BLOCKED) || this.s[v] & VCPU_DEAD) return;
     if (this.apicv) {
       // The vCPU thread wakes and goes back in through vcpu_load (apicvStep), still off the CPU until then.
       this.s[v] = VCPU_NOT_RUNNING;
@@ -518,6 +524,57 @@ export class Simulator {
     }
     this.s[v] = 0;
     this.traceSink?.(`P${c} vcpu woken: IsRunning = 1`);
+  }
+
+  // ---------------------------------------------------------------- Intel TPR shadow without virtual-interrupt delivery (accel = tpr-shadow)
+
+  /** The IRR as one number, to tell whether time set a bit (the timer's interrupt kicks the vCPU). */
+  private irrSignature(c: number): number {
+    let h = 0;
+    for (let i = 0; i < 8; i++) h = (Math.imul(h, 31) + this.machine.apics[c].word(A.IRR + i)) | 0;
+    return h;
+  }
+
+  /**
+   * The TPR threshold a hypervisor writes before VM entry so that lowering the TPR below the class of the highest
+   * interrupt the TPR holds back causes a VM exit (SDM Vol 3C 30.1.2 TPR Virtualization; KVM
+   * vmx_update_cr8_intercept: 0 when nothing is pending or the TPR does not block it, else its class).
+   */
+  private cr8Intercept(c: number): number {
+    const apic = this.machine.apics[c], irr = apic.highestIrr(), tpr = apic.tpr() >>> 4;
+    return irr < 0 || tpr < irr >>> 4 ? 0 : irr >>> 4;
+  }
+
+  /**
+   * The hypervisor goes back into vCPU c after handling an exit: with `recompute` (KVM_REQ_EVENT pending) it writes
+   * the TPR threshold afresh. SDM Vol 3C 28.2.1.1 Checks on VM-Execution Control Fields: with "use TPR shadow" 1 and
+   * "virtualize APIC accesses" and "virtual-interrupt delivery" 0 (KVM's x2APIC mode without APICv: vmx_set_virtual_
+   * apic_mode clears "virtualize APIC accesses"), TPR threshold[3:0] must not exceed VTPR[7:4]; otherwise the VM
+   * entry fails (VM-instruction error 7, KVM_EXIT_FAIL_ENTRY "hardware error 0x7") and the vCPU never runs again.
+   */
+  private reenter(c: number, recompute: boolean): void {
+    const code = this.program.cpus[c], at = this.w(code, P.TPR_THRESHOLD), apic = this.machine.apics[c];
+    if (this.s[this.w(code, P.VCPU)] & VCPU_DEAD) return;
+    if (recompute) this.s[at] = this.cr8Intercept(c);
+    if (apic.isX2apic() && this.s[at] > apic.tpr() >>> 4) {
+      this.count(code, 'vmexit-entry-failure');
+      this.s[this.w(code, P.VCPU)] = VCPU_NOT_RUNNING | VCPU_BLOCKED | VCPU_DEAD;
+      this.traceSink?.(`P${c} VM entry fails: TPR threshold ${this.s[at]} > VTPR[7:4] ${apic.tpr() >>> 4} (hardware error 0x7)`);
+    }
+  }
+
+  /**
+   * A guest TPR write under a TPR shadow (MOV to the virtualized TPR, or the x2APIC TPR MSR): SDM Vol 3C 30.1.2,
+   * if VTPR[7:4] drops below TPR threshold[3:0], a trap-like VM exit "TPR below threshold". KVM's handler
+   * (handle_tpr_below_threshold) calls apic_update_ppr, which asks for a new threshold only when an interrupt has
+   * become deliverable; under tprThresholdStaleAfterExit that is all, otherwise the threshold is set afresh.
+   */
+  private tprWritten(c: number, code: ProcCode): void {
+    const apic = this.machine.apics[c];
+    if (apic.tpr() >>> 4 >= this.s[this.w(code, P.TPR_THRESHOLD)]) return;
+    this.count(code, 'vmexit-tpr-below-threshold');
+    this.traceSink?.(`P${c} VM exit: TPR below threshold`);
+    this.reenter(c, !this.profile.quirks.tprThresholdStaleAfterExit || apic.deliverableVector() >= 0);
   }
 
   // ---------------------------------------------------------------- Intel APICv posted interrupts (accel = apicv)
@@ -605,6 +662,26 @@ export class Simulator {
     this.s[pi] &= ~PI_NOTIFY;
     if (this.s[pi] & PI_ON) this.syncPir(c, code);
     this.traceSink?.(`P${c} posted-interrupt notification: PIR synced into vIRR`);
+  }
+
+  /**
+   * A fixed IPI from an APICv vCPU to others. Without IPI virtualization the ICR write is a trap-like APIC-write VM
+   * exit (SDM Vol 3C 30.4.3.3) and the hypervisor delivers the interrupt to each destination as a posted interrupt
+   * (KVM __apic_accept_irq -> vmx_deliver_interrupt: PIR, ON, then the notification or a wake-up). With IPI
+   * virtualization (`ipiv = true`, SDM Vol 3C 30.1.6 IPI Virtualization) the processor posts a fixed, edge,
+   * physical-destination IPI without a shorthand itself, through the PID-pointer table: no VM exit. Either way the
+   * destinations are posted to in this step; a logical or broadcast one still exits.
+   */
+  private apicvSend(op: SendOp, c: number, code: ProcCode): void {
+    const m = this.machine, d = this.destination(op.dest, c);
+    const message = { vector: op.vector ?? 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: d.logical, shorthand: d.shorthand, destination: d.destination, x2apic: m.apics[c].isX2apic() };
+    const virtualized = this.program.test.settings.ipiv && !d.logical && d.shorthand === Shorthand.NONE
+      && !(message.x2apic ? d.destination >>> 0 === 0xffffffff : (d.destination & 0xff) === 0xff);
+    if (!virtualized) this.count(code, 'vmexit-apic-write');
+    const targets: number[] = [];
+    const n = m.bus.targets(c, message, targets);
+    for (let i = 0; i < n; i++) this.post(message.vector, targets[i]);
+    this.traceSink?.(`P${c} ${virtualized ? 'ipi virtualization' : 'APIC-write VM exit: kvm'} posts 0x${message.vector.toString(16)} to ${n === 0 ? 'no one' : Array.from(targets.slice(0, n), (t) => `P${t}`).join(', ')}`);
   }
 
   private wakeIfPending(c: number): void {
@@ -787,6 +864,9 @@ export class Simulator {
         const h = code.vectors.get(vector);
         this.setPc(code, h ?? PC_IRET);
         this.traceSink?.(`P${c} interrupt: vector 0x${vector.toString(16)}${h === undefined ? ' (no handler: IRET)' : ''}`);
+        // Without virtual-interrupt delivery the hypervisor injected it at a VM entry, after which KVM
+        // (vcpu_enter_guest: inject_pending_event, then update_cr8_intercept) sets the threshold afresh.
+        if (this.tprShadow) this.reenter(c, true);
         return;
       }
     }
@@ -810,6 +890,7 @@ export class Simulator {
         // APM Vol 2 15.29.3.1: a write AVIC does not accelerate is a trap-like #VMEXIT(AVIC_NOACCEL); the
         // hypervisor's handler completes it before the vCPU's next instruction, so it is one step here.
         if (this.avic && !m.apics[c].isX2apic() && AVIC_TRAP_WRITES.has(op.reg.offset)) this.count(code, 'vmexit-noaccel');
+        if (this.tprShadow && op.reg.offset === Reg.TPR) this.tprWritten(c, code);
         return next;
       case 'apic-read':
         if (this.avic && !m.apics[c].isX2apic() && AVIC_FAULT_READS.has(op.reg.offset)) this.count(code, 'vmexit-noaccel');
@@ -818,6 +899,7 @@ export class Simulator {
       case 'wrmsr': {
         const r = m.wrmsr(c, op.msr.index, this.evaluate(op.value, code, cpu));
         if (!r.ok) this.fault(code, c, `wrmsr 0x${op.msr.index.toString(16)}`);
+        else if (this.tprShadow && op.msr.index === X2APIC_MSR_BASE + (Reg.TPR >> 4)) this.tprWritten(c, code);
         return next;
       }
       case 'rdmsr': {
@@ -830,6 +912,7 @@ export class Simulator {
         // AVIC accelerates a fixed self-IPI in the sender's own backing page; every other ICR write goes through
         // the tables (avicSend).
         if (this.avic && !(op.mode === 'fixed' && op.dest.kind === 'self' && (op.trigger ?? 'edge') === 'edge')) this.avicSend(op, c, code);
+        else if (this.apicv && op.mode === 'fixed' && (op.trigger ?? 'edge') === 'edge' && op.dest.kind !== 'self' && (op.vector ?? 0) >= 16) this.apicvSend(op, c, code);
         else this.send(op, c, code);
         return next;
       case 'sti': cpu.sti(); return next;
@@ -846,6 +929,9 @@ export class Simulator {
         if (this.avic && m.apics[c].highestIsr() >= 0 && m.apics[c].tmr(m.apics[c].highestIsr())) this.count(code, 'vmexit-noaccel');
         if (m.apics[c].isX2apic()) m.wrmsr(c, X2APIC_MSR_BASE + (Reg.EOI >> 4), 0n);
         else m.apicWrite(c, Reg.EOI, 0);
+        // Without virtual-interrupt delivery an EOI exits (APIC-access or MSR-write VM exit); KVM's apic_set_eoi
+        // raises KVM_REQ_EVENT, so the threshold is set afresh before the vCPU goes on.
+        if (this.tprShadow) this.reenter(c, true);
         return next;
       case 'rsm': {
         if (!cpu.rsm()) {

@@ -251,6 +251,7 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
         tscDeadline: typeof tsc === 'boolean' ? tsc : vendor === 'intel',
         ioapic: true,
         accel: 'none',
+        ipiv: false,
         timerRatio: typeof ratio === 'number' ? ratio : 1,
       },
       init: r.init === null ? null : { items: uniqueBy(r.init, initKey), pos },

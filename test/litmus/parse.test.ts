@@ -28,7 +28,7 @@ describe('the contract example (SIPI-during-SMM)', () => {
       { key: 'cpus', value: 2 },
       { key: 'vendor', value: 'intel' },
     ]);
-    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none' });
+    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false });
   });
 
   it('has the init items', () => {
@@ -224,10 +224,13 @@ forall (P1.running = 1 /\\ P0.vmexits(incomplete-ipi) = 0)
     expect(stripPos(mustParse(printTest(t)))).toEqual(stripPos(t));
   });
 
-  it('scheduler ops need accel = avic, and apicv is not modelled yet', () => {
-    expect(errorsOf(wrap('D0', '  preempt P1'))).toContain('`preempt` schedules a vCPU: it needs `accel = avic` or `accel = apicv` in config');
-    expect(errorsOf('lapis t\nconfig {\n  accel = vtd\n}\nexists (true)\n')).toContain('expected `none`, `avic` or `apicv` for `accel`');
+  it('scheduler ops need a hardware assist, posts need APICv, ipiv needs APICv, and accel names one of four', () => {
+    expect(errorsOf(wrap('D0', '  preempt P1'))).toContain('`preempt` schedules a vCPU: it needs `accel = avic`, `apicv` or `tpr-shadow` in config');
+    expect(errorsOf('lapis t\nconfig {\n  accel = vtd\n}\nexists (true)\n')).toContain('expected one of `none`, `avic`, `apicv`, `tpr-shadow` for `accel`');
     expect(errorsOf(wrap('D0', '  post 0x40 -> P1'))).toContain('`post` is a posted interrupt: it needs `accel = apicv` in config');
+    expect(errorsOf('lapis t\nconfig {\n  accel = avic\n  ipiv = true\n}\nexists (true)\n')).toContain('t.litmus:4:3: error: `ipiv = true` is Intel IPI virtualization: it needs `accel = apicv` in config');
+    expect(mustParse('lapis t\nconfig {\n  accel = tpr-shadow\n}\nexists (P0.vmexits(tpr-below-threshold) = 0 /\\ P0.vmexits(entry-failure) = 0)\n').settings.accel).toBe('tpr-shadow');
+    expect(errorsOf('lapis t\nexists (P0.vmexits(tpr) = 0)\n')).toContain('expected one of `init`, `sipi`, `incomplete-ipi`, `noaccel`, `eoi`, `tpr-below-threshold`, `apic-write`, `entry-failure` in `vmexits(...)`, found `tpr`');
   });
 });
 
@@ -329,13 +332,13 @@ describe('final conditions', () => {
 
 describe('config and init', () => {
   it('reads every config key', () => {
-    const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n}\nexists (true)\n');
-    expect(t.settings).toEqual({ cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'none' });
+    const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n  accel = apicv\n  ipiv = true\n}\nexists (true)\n');
+    expect(t.settings).toEqual({ cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'apicv', ipiv: true });
   });
 
   it('defaults: cpus from the highest Pn named, tsc-deadline by vendor', () => {
     expect(mustParse('lapis T\nP0 {\n  send nmi -> P5\n}\nexists (true)\n').settings.cpus).toBe(6);
-    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none' });
+    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false });
     expect(mustParse('lapis T\nconfig {\n  vendor = amd\n}\nexists (true)\n').settings.tscDeadline).toBe(false);
   });
 
