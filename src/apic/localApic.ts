@@ -139,15 +139,19 @@ export class LocalApic {
    * The BSP flag is set by hardware at RESET; a write to it is ignored (decision D-2 in docs/decisions.md).
    */
   writeApicBase(value: bigint): boolean {
-    const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
+    const hi = Number((value >> 32n) & 0xffffffffn);
     if (value >> 64n !== 0n || value < 0n) return false;
     // SDM Vol 3A 11.4.4 Local APIC Status and Location: bits at and above MAXPHYADDR are reserved, whatever
     // MAXPHYADDR is (a 32-bit shift count of maxPhysAddr - 32 went negative below 32 and wrapped).
     const mpa = this.cfg.maxPhysAddr;
     const maxPhys = BigInt(Number.isFinite(mpa) ? Math.max(0, Math.min(64, Math.floor(mpa))) : 64);
     if ((value >> maxPhys) !== 0n) return false;
+    let lo = Number(value & 0xffffffffn);
     if ((lo & ApicBase.RESERVED_LOW) !== 0) return false;
-    if ((lo & ApicBase.EXTD) !== 0 && !this.cfg.x2apic) return false;
+    if ((lo & ApicBase.EXTD) !== 0 && !this.cfg.x2apic) {
+      if (!this.cfg.quirks.x2apicAbsentNoGp) return false;
+      lo &= ~ApicBase.EXTD;
+    }
     const from = this.mode();
     const en = (lo & ApicBase.EN) !== 0, extd = (lo & ApicBase.EXTD) !== 0;
     const to: ApicMode = en ? (extd ? 'x2apic' : 'xapic') : extd ? 'invalid' : 'disabled';
@@ -459,6 +463,7 @@ export class LocalApic {
    * #GP when not in x2APIC mode, for MSRs with no register, and for write-only registers (EOI, SELF IPI).
    */
   x2apicRead(msr: number): bigint | typeof GP {
+    if (!this.cfg.x2apic && this.cfg.quirks.x2apicAbsentNoGp) return 0n;
     if (!this.isX2apic()) return GP;
     const offset = x2apicMsrToOffset(msr);
     if (offset === Reg.ICR_LO) return (BigInt(this.s[this.b + A.ICR_HI]) << 32n) | BigInt(this.s[this.b + A.ICR_LO]);
@@ -472,6 +477,7 @@ export class LocalApic {
    * upper 32 bits of any register but ICR. Returns false for #GP.
    */
   x2apicWrite(msr: number, value: bigint): boolean {
+    if (!this.cfg.x2apic && this.cfg.quirks.x2apicAbsentNoGp) return value >= 0n && value >> 64n === 0n;
     if (!this.isX2apic() || msr < X2APIC_MSR_BASE || msr > 0x8ff) return false;
     const offset = x2apicMsrToOffset(msr);
     const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);

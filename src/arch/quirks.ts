@@ -48,6 +48,13 @@ export interface Quirks {
   rsmUnblocksNmi: boolean;
   /** A SIPI arriving in SMM is kept, and starts the CPU once the latched INIT has put it in wait-for-SIPI. */
   sipiLatchedInSmm: boolean;
+  /**
+   * A SIPI outside wait-for-SIPI stays pending until the processor next takes events: an INIT pending then is taken
+   * first and the SIPI starts the processor; otherwise the SIPI is discarded, and it wakes a halted processor.
+   */
+  sipiHeldUntilTaken: boolean;
+  /** Without x2APIC in CPUID, IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 / ignore writes, without #GP. */
+  x2apicAbsentNoGp: boolean;
   /** Nested VMX without SIPI VM exits: a SIPI to a guest in wait-for-SIPI is discarded. */
   nestedNoSipiExit: boolean;
   /** Nested VMX without the wait-for-SIPI guest activity state: a VM entry into it fails. */
@@ -87,6 +94,8 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   noAutoHaltRestart: false,
   rsmUnblocksNmi: false,
   sipiLatchedInSmm: false,
+  sipiHeldUntilTaken: false,
+  x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
   avicIncompleteIpiResends: false,

@@ -42,7 +42,7 @@ export const F = {
   /** The auto HALT restart field of the save-state area: SMM was entered from HLT. */
   AUTO_HALT: 1 << 13,
   EXTINT_PENDING: 1 << 14,
-  /** Quirk sipiLatchedInSmm: a SIPI that arrived in SMM, kept (its vector in SIPI_VECTOR). */
+  /** Quirks sipiLatchedInSmm, sipiHeldUntilTaken: a SIPI that arrived outside wait-for-SIPI, kept (its vector in SIPI_VECTOR). */
   SIPI_LATCHED: 1 << 15,
   /** Quirk smiNmiNotBlockedInWfs: SMM was entered from wait-for-SIPI, and RSM returns there. */
   SAVED_WFS: 1 << 16,
@@ -217,10 +217,10 @@ export class Cpu {
     // An INIT that arrived before this SIPI (held by GIF = 0 or VMX until now) acts first (decision D-14).
     this.takeInitIfWaitingForSipi();
     if (this.activity() !== Activity.WAIT_FOR_SIPI) {
-      if (this.host.quirks.sipiLatchedInSmm && this.has(F.SMM)) {
+      if ((this.host.quirks.sipiLatchedInSmm && this.has(F.SMM)) || this.host.quirks.sipiHeldUntilTaken) {
         this.s[this.b + C.SIPI_VECTOR] = vector;
         this.set(F.SIPI_LATCHED, true);
-        this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} kept pending in SMM`);
+        this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} kept pending${this.has(F.SMM) ? ' in SMM' : ''}`);
         return false;
       }
       this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: not in wait-for-sipi`);

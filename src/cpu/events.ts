@@ -15,8 +15,10 @@ export const enum EventKind {
   NMI = 4,
   EXTINT = 5,
   INTR = 6,
+  /** Quirk sipiHeldUntilTaken: a SIPI kept outside wait-for-SIPI is acted on (discarded) at the next boundary. */
+  SIPI_DISCARD = 7,
 }
-export const EVENT_NAMES = ['none', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'intr'] as const;
+export const EVENT_NAMES = ['none', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'intr', 'sipi-discard'] as const;
 
 interface EventRule {
   kind: EventKind;
@@ -84,6 +86,20 @@ export const EVENT_LADDER: readonly EventRule[] = [
     },
     take: (cpu) => {
       cpu.init();
+      return -1;
+    },
+  },
+  {
+    // Not architectural (a SIPI outside wait-for-SIPI is discarded on arrival, SDM Vol 3A 9.4.4.1): quirk
+    // sipiHeldUntilTaken (QEMU TCG: the SIPI waits in interrupt_request; an INIT handled first keeps it, do_cpu_init;
+    // x86_cpu_pending_interrupt counts it as work, so it also ends HLT). In SMM under sipiLatchedInSmm it waits for
+    // the INIT instead.
+    kind: EventKind.SIPI_DISCARD,
+    pending: (cpu) => cpu.has(F.SIPI_LATCHED) && cpu.quirks.sipiHeldUntilTaken && !(cpu.has(F.SMM) && cpu.quirks.sipiLatchedInSmm),
+    blockedBy: () => null,
+    take: (cpu) => {
+      cpu.setFlags(cpu.flags() & ~F.SIPI_LATCHED);
+      if (cpu.activity() === Activity.HALTED) cpu.setActivity(Activity.ACTIVE);
       return -1;
     },
   },

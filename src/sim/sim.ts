@@ -11,7 +11,7 @@ import { DeliveryMode, Icr, Reg, Shorthand, MSR_IA32_TSC_DEADLINE, ApicBase, X2A
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
 import { A } from '../apic/layout.js';
-import { EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
+import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
 import type { Cpu } from '../cpu/cpu.js';
 import { Machine, type TraceEvent } from '../machine/machine.js';
 import { Msg } from '../machine/bus.js';
@@ -266,7 +266,7 @@ export class Simulator {
         const en = it.value === 'disabled' ? 0 : ApicBase.EN, extd = it.value === 'x2apic' ? ApicBase.EXTD : 0;
         // Through xAPIC when going to x2APIC, as software must (SDM Vol 3A 11.12.5).
         if (it.value === 'x2apic' && apic.mode() === 'disabled') apic.writeApicBase(BigInt((lo | ApicBase.EN) >>> 0));
-        if (!apic.writeApicBase(BigInt((lo | en | extd) >>> 0))) {
+        if (!apic.writeApicBase(BigInt((lo | en | extd) >>> 0)) || apic.mode() !== it.value) {
           throw new UnsupportedError(`init: P${it.cpu}.apic.mode = ${it.value} is not available under profile ${this.profile.name}`);
         }
         return;
@@ -434,7 +434,7 @@ export class Simulator {
         if (this.avic && this.s[this.w(this.program.cpus[c], P.AVIC_STAGE)] === 1) return `P${c} avic: IPI completes (IsRunning check)`;
         if (this.avic && this.s[this.w(this.program.cpus[c], P.AVIC_STAGE)] === 2) return `P${c} kvm: incomplete-IPI exit handler`;
         const ev = nextEvent(cpu);
-        if (ev !== EventKind.NONE) return `P${c} takes ${['', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'interrupt'][ev]}`;
+        if (ev !== EventKind.NONE) return `P${c} takes ${ev === EventKind.INTR ? 'interrupt' : EVENT_NAMES[ev]}`;
         const code = this.program.cpus[c];
         return `P${c} ${describeInsn(code.insns[this.pc(code)])}`;
       }
@@ -855,6 +855,9 @@ export class Simulator {
         this.count(code, 'nmi');
         this.setPc(code, code.nmi >= 0 ? code.nmi : PC_IRET);
         this.traceSink?.(`P${c} nmi: enter handler`);
+        return;
+      case EventKind.SIPI_DISCARD:
+        this.traceSink?.(`P${c} sipi discarded: not in wait-for-sipi`);
         return;
       case EventKind.EXTINT:
       case EventKind.INTR: {

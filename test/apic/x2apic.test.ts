@@ -151,6 +151,21 @@ describe('IA32_APIC_BASE reserved bits', () => {
     expect(setMode(m, 0, 'xapic')).toEqual(OK);
   });
 
+  it('quirk x2apicAbsentNoGp (QEMU 7.2 TCG; CONFORMANCE.md F12): EXTD is dropped and x2APIC MSRs read 0, without #GP', () => {
+    const m = machine({ x2apic: false, quirks: { x2apicAbsentNoGp: true } });
+    expect(setMode(m, 0, 'x2apic')).toEqual(OK);
+    expect(modeOf(m, 0)).toBe('xapic');
+    expect(base(m, 0) & EXTD).toBe(0n);
+    expect(setMode(m, 0, 'invalid')).toEqual(OK);
+    expect(modeOf(m, 0)).toBe('disabled');
+    expect(m.rdmsr(1, 0x802)).toEqual({ ok: true, value: 0n });
+    expect(m.wrmsr(1, 0x808, 0x20n)).toEqual(OK);
+    expect(m.apics[1].tpr()).toBe(0);
+    // With x2APIC in CPUID the quirk does not apply: xAPIC mode still faults on x2APIC MSRs.
+    const x = machine({ quirks: { x2apicAbsentNoGp: true } });
+    expect(x.rdmsr(1, 0x802)).toEqual(GP);
+  });
+
   it('a write to the BSP flag is ignored (decision D-2)', () => {
     const m = machine();
     expect(m.wrmsr(1, IA32_APIC_BASE, BASE | EN | BSP)).toEqual(OK);

@@ -612,3 +612,40 @@ describe('SMBASE', () => {
     expect(m.cpus[0].smbase()).toBe(0x30000);
   });
 });
+
+describe('quirk sipiHeldUntilTaken (QEMU TCG; CONFORMANCE.md F2)', () => {
+  function haltedAp(quirk: boolean): Machine {
+    const m = readyBsp({ quirks: { sipiHeldUntilTaken: quirk } });
+    bootAp(m, 1);
+    m.cpus[1].hlt();
+    return m;
+  }
+
+  it('architecture: a SIPI to a halted AP is discarded at once, and a later INIT leaves it in wait-for-SIPI', () => {
+    const m = haltedAp(false);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(activity(m, 1)).toBe('halted');
+    ipi(m, 0, 1, INIT);
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('wait-for-sipi');
+  });
+
+  it('a SIPI kept while halted starts the AP after an INIT that arrives before the AP takes events', () => {
+    const m = haltedAp(true);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.pendingEvent(1)).toBe('sipi-discard');
+    ipi(m, 0, 1, INIT);
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('active');
+    expect(m.cpus[1].sipiVector()).toBe(0x20);
+  });
+
+  it('with no INIT the kept SIPI is dropped at the next boundary, and ends the HLT', () => {
+    const m = haltedAp(true);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.takeEvent(1).kind).toBe('sipi-discard');
+    expect(activity(m, 1)).toBe('active');
+    expect(m.cpus[1].has(F.SIPI_LATCHED)).toBe(false);
+    expect(m.pendingEvent(1)).toBe('none');
+  });
+});
