@@ -64,11 +64,25 @@ LIT_AWAIT       equ LIT_BASE + 0x0F00 ; 4 dwords[APIC ID]: the await it spins in
                                       ; 1 for ==, 2 for != (the coordinator does not end a run on a true one)
 LIT_RVAL        equ LIT_BASE + 0x1400 ; qword[cpu * 32 + slot]: what the CPU read for its report
 LIT_RVALID      equ LIT_BASE + 0x5400 ; byte[cpu * 32 + slot]: 1 when that read worked
-LIT_SIZE        equ 0x6000
+LIT_SMM_CMD     equ LIT_BASE + 0x6000 ; dword[cpu]: the runtime's own SMI to it: 1 set SMBASE to LIT_SMM_ARG, 2 probe
+LIT_SMM_ARG     equ LIT_BASE + 0x6100 ; dword[cpu]: the SMBASE command 1 writes
+LIT_SMBASE_NOW  equ LIT_BASE + 0x6200 ; dword[cpu]: SMBASE at its last SMM entry (CS base: the CPU's own SMBASE)
+LIT_SMBASE_FLD  equ LIT_BASE + 0x6300 ; dword[cpu]: address of the save-state SMBASE field at its last entry (0: none)
+LIT_SMBASE_OK   equ LIT_BASE + 0x6400 ; dword[cpu]: LIT_SMBASE_NOW was seen this run (the probe or an entry)
+LIT_SIZE        equ 0x6800
 LIT_SMM_STACKS  equ 0x310000          ; CPU i's SMM stack top: LIT_SMM_STACKS + (i + 1) * 0x1000
 
 LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 
+%ifndef LIT_IOAPIC
+  %define LIT_IOAPIC 0                ; 1: the test uses the I/O APIC (guest/ioapic.asm; tables lit_irq_lines,
+%endif                                ; lit_ioapic_pins, lit_ioapic_init)
+%ifndef LIT_MSI
+  %define LIT_MSI 0                   ; 1: the test sends device MSIs (the edu device)
+%endif
+%ifndef LIT_SMI_US
+  %define LIT_SMI_US 200000           ; the runtime's own SMI (SMBASE setup, probe) to be taken: long, so that a
+%endif                                ; retry never doubles an SMI that was only slow (a busy host)
 %ifndef LIT_INIT_US
   %define LIT_INIT_US 100             ; after INIT, before the bring-up SIPI
 %endif
@@ -203,6 +217,30 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 %%over:
 %endmacro
 
+; LIT_KV_SMBASE "name", cpu: Pcpu's SMBASE as its SMM entry showed it (in SMM at the end, or the probe).
+%macro LIT_KV_SMBASE 2
+  mov esi, %%key
+  mov ebx, %2
+  call lit_line_smbase
+  jmp %%over
+%%key: db %1, 0
+%%over:
+%endmacro
+
+; LIT_KV_RIRR "name", pin: Remote IRR (bit 14) of redirection entry `pin`, read by the coordinator.
+%macro LIT_KV_RIRR 2
+  mov eax, 0x10 + (%2) * 2
+  call lit_ioapic_read
+  shr eax, 14
+  and eax, 1
+  xor edx, edx
+  mov esi, %%key
+  call lit_line_hex
+  jmp %%over
+%%key: db %1, 0
+%%over:
+%endmacro
+
 ; LIT_RD_APIC cpu, slot, reg: (in a report routine) read APIC register `reg` in the CPU's mode into its slot.
 %macro LIT_RD_APIC 3
   mov ecx, %3
@@ -257,13 +295,27 @@ lit_boot:
   mov eax, LAPIS_BRINGUP_VECTOR
   call lapis_install_trampoline
 %if LIT_SMM
-  mov edi, SMM_DEFAULT_BASE + SMM_HANDLER_OFF
+  mov ebx, lit_smbases                  ; the SMM entry at SMBASE + 0x8000 of every SMBASE the test can reach (the
+.smbases:                               ; default 0x30000, the test's `smbase =` values, the runtime's own tiles)
+  mov edi, [ebx]
+  test edi, edi
+  jz .smbases_done
+  add edi, SMM_HANDLER_OFF
   mov esi, lit_smm_entry16
   mov ecx, lit_smm_entry16_end - lit_smm_entry16
   rep movsb
+  add ebx, 4
+  jmp .smbases
+.smbases_done:
 %endif
   mov dword [lapis_nmi_hook], lit_nmi_hook
   call lit_install                      ; the test's handlers
+%if LIT_IOAPIC || LIT_MSI
+  call lit_ioapic_boot                  ; the test's lines low, every redirection entry masked
+%endif
+%if LIT_MSI
+  call lit_msi_boot                     ; the edu device: its BAR and MSI capability
+%endif
   xor ebx, ebx                          ; every other vector of a test CPU: a handler that records the event
 .cpus:
   mov eax, ebx
@@ -373,6 +425,12 @@ lit_coord_entry:
   call lit_setup
   test eax, eax
   jnz .setup_failed
+%if LIT_IOAPIC || LIT_MSI
+  call lit_ioapic_program               ; the test's `init` redirection entries
+%endif
+%if LIT_SMM
+  call lit_smbase_setup                 ; every SMI target's SMBASE as the run starts it
+%endif
   call lit_reset_state
   mov dword [lit_timed_out], 0
   LIT_EVENT
@@ -388,6 +446,9 @@ lit_coord_entry:
   call lit_wait_end
   call lit_collect
   call lit_print_run
+%if LIT_IOAPIC || LIT_MSI
+  call lit_ioapic_quiesce               ; lines low, the test's entries masked, Remote IRR cleared
+%endif
   inc dword [lit_iter]
   mov dword [lit_p0_release], 1         ; P0 resets itself now
   mov eax, [lit_iter]
@@ -732,7 +793,20 @@ lit_sleep_init:
   mov ebx, eax
   APIC_WR APIC_TIMER_ICR, 0
   mov eax, 0xFFFFFFFF
-  sub eax, ebx
+  sub eax, ebx                          ; timer ticks in 1 ms at divide-by-1
+%ifdef LIT_TIMER_WAIT_US
+  push eax                              ; a test that arms the APIC timer: its counts are in model ticks, one
+  mov ecx, LIT_TIMER_WAIT_US            ; model tick = LIT_TIMER_WAIT_US of guest time = lit_timer_k timer ticks
+  mul ecx
+  mov ecx, 1000
+  div ecx
+  test eax, eax
+  jnz .k
+  inc eax
+.k:
+  mov [lit_timer_k], eax
+  pop eax
+%endif
   xor edx, edx
   mov ecx, 1000
   div ecx                               ; timer ticks per microsecond
@@ -880,6 +954,9 @@ lit_collect:
 .next:
   dec ebx
   jns .cpu
+%if LIT_SMM
+  call lit_smbase_probe_all
+%endif
   ret
 
 ; ebx = cpu: clear LIT_IN_SMM when the CPU is not in its SMM code any more although it never executed RSM: an INIT
@@ -1120,6 +1197,7 @@ lit_p0_reset:
   APIC_WR APIC_TPR, 0
   APIC_WR APIC_LVT_TIMER, 0x10000
   APIC_WR APIC_TIMER_ICR, 0
+  APIC_WR APIC_TIMER_DCR, 0             ; divide by 2, its value after RESET and INIT (SDM Vol 3A 11.5.4)
   APIC_WR APIC_LVT_LINT0, 0x10000
   APIC_WR APIC_LVT_LINT1, 0x10000
   APIC_WR APIC_LVT_ERROR, 0x10000
@@ -1358,6 +1436,39 @@ lit_smm_entry32:
   lea esp, [ebx + 1]
   shl esp, 12
   add esp, LIT_SMM_STACKS
+  ; The save-state map's SMBASE field: AMD64 map (AMD APM Vol 2 10.2.3, Table 10-2: SMBASE at SMBASE + 0xFF00;
+  ; QEMU's x86-64 CPUs use this map whatever the vendor, target/i386/tcg/sysemu/smm_helper.c) or the Intel maps
+  ; (SDM Vol 3C 32.4.1, Tables 32-1 and 32-3: SMBASE at SMBASE + 0x8000 + 0x7EF8). On SMM entry the processor
+  ; saves its current SMBASE there, so the field is the one that holds this handler's own SMBASE (CS base). RSM
+  ; loads SMBASE from it when the revision identifier (SMBASE + 0xFEFC) has bit 17 set: SMBASE relocation
+  ; (SDM Vol 3C 32.11, APM Vol 2 10.2.3).
+  mov [LIT_SMBASE_NOW + ebx * 4], esi
+  mov dword [LIT_SMBASE_OK + ebx * 4], 1
+  xor edi, edi
+  test dword [esi + 0xFEFC], 1 << 17
+  jz .field
+  lea edi, [esi + 0xFF00]
+  cmp [edi], esi
+  je .field
+  lea edi, [esi + 0xFEF8]
+  cmp [edi], esi
+  je .field
+  xor edi, edi
+.field:
+  mov [LIT_SMBASE_FLD + ebx * 4], edi
+  mov eax, [LIT_SMM_CMD + ebx * 4]      ; the runtime's own SMI (not the test's: not counted)
+  test eax, eax
+  jz .test_smi
+  cmp eax, 1
+  jne .cmd_done
+  mov eax, [LIT_SMM_ARG + ebx * 4]
+  test edi, edi
+  jz .cmd_done
+  mov [edi], eax                        ; SMBASE from RSM on
+.cmd_done:
+  mov dword [LIT_SMM_CMD + ebx * 4], 0
+  rsm
+.test_smi:
   lock inc dword [PC_SMI_COUNT + ebx * 4]
   mov dword [LIT_IN_SMM + ebx * 4], 1
   mov eax, 1
@@ -1383,6 +1494,105 @@ lit_smm_exit:
   mov dword [LIT_IN_SMM + eax * 4], 0
   LIT_EVENT
   rsm
+
+%if LIT_SMM
+; Before go (the CPUs wait in lit_ready_wait): every CPU in lit_smbase_init (cpu, SMBASE pairs, -1 ends) gets an
+; SMI of the runtime's that writes the SMBASE the run starts with (the default 0x30000, or a tile of its own when
+; several CPUs take SMIs: each CPU's save-state area must be its own, SDM Vol 3C 32.11). Ends the boot if a CPU
+; does not come back (error=smbase-setup) or has no relocatable save-state map (error=no-smbase-field).
+lit_smbase_setup:
+  mov esi, lit_smbase_init
+.l:
+  mov ebx, [esi]
+  cmp ebx, 0xFFFFFFFF
+  je .out
+  mov eax, [esi + 4]
+  mov [LIT_SMM_ARG + ebx * 4], eax
+  mov dword [LIT_SMM_CMD + ebx * 4], 1
+  mov edi, 3                            ; tries: QEMU now and then loses an SMI to a CPU that a previous run left
+.try:                                   ; with a held SMI (CONFORMANCE.md F5)
+  push esi
+  push edi
+  SEND ICR_SMI | ICR_ASSERT, ebx
+  mov esi, LIT_SMM_CMD
+  lea esi, [esi + ebx * 4]
+  push ebx
+  xor ebx, ebx
+  mov eax, LIT_SMI_US
+  call lapis_wait_eq_us
+  pop ebx
+  pop edi
+  pop esi
+  test eax, eax
+  jnz .taken
+  dec edi
+  jnz .try
+  jmp .failed
+.taken:
+  cmp dword [LIT_SMBASE_FLD + ebx * 4], 0
+  je .nofield
+  add esi, 8
+  jmp .l
+.out:
+  xor eax, eax
+  mov edi, LIT_SMBASE_OK
+  mov ecx, LIT_CPUS
+  rep stosd
+  ret
+.failed:
+  REPORT 'smbase-setup-cpu', ebx
+  REPORT 'smbase-setup-iter', [lit_iter]
+  REPORT_LINE 'error=smbase-setup'
+  LAPIS_END
+.nofield:
+  REPORT_LINE 'error=no-smbase-field'
+  LAPIS_END
+
+; After the pings: every CPU whose SMBASE the test observes (lit_smbase_probe, -1 ends), unless it is inside its
+; SMM code (LIT_SMBASE_NOW holds the SMBASE it entered with) or waits for a SIPI (refused at compile time), gets an
+; SMI of the runtime's that records its SMBASE (the CS base of the handler it enters) and returns.
+lit_smbase_probe_all:
+  mov esi, lit_smbase_probe
+.l:
+  mov ebx, [esi]
+  cmp ebx, 0xFFFFFFFF
+  je .out
+  cmp dword [LIT_IN_SMM + ebx * 4], 0
+  jne .next
+  mov dword [LIT_SMBASE_OK + ebx * 4], 0
+  cmp dword [LIT_REPORTED + ebx * 4], 1 ; only a CPU that answered the ping (parked, NMIs blocked)
+  jne .next
+  mov dword [LIT_SMM_CMD + ebx * 4], 2
+  push esi
+  SEND ICR_SMI | ICR_ASSERT, ebx
+  mov esi, LIT_SMM_CMD
+  lea esi, [esi + ebx * 4]
+  push ebx
+  xor ebx, ebx
+  mov eax, LIT_SMI_US
+  call lapis_wait_eq_us
+  pop ebx
+  pop esi
+  test eax, eax
+  jnz .next
+  mov dword [LIT_SMBASE_OK + ebx * 4], 0
+.next:
+  add esi, 4
+  jmp .l
+.out:
+  ret
+
+; esi = key, ebx = cpu: ` key=SMBASE` or `?`.
+lit_line_smbase:
+  cmp dword [LIT_SMBASE_OK + ebx * 4], 0
+  je .unknown
+  mov eax, [LIT_SMBASE_NOW + ebx * 4]
+  xor edx, edx
+  jmp lit_line_hex
+.unknown:
+  mov edi, lit_str_unknown
+  jmp lit_line_str
+%endif
 
 ; ---- the run line -------------------------------------------------------------------------------------------------
 
@@ -1553,4 +1763,9 @@ lit_t0: dq 0
 lit_t1: dq 0
 lit_last_event: dq 0                    ; TSC of the last interrupt-side event (LIT_EVENT)
 lit_timer_per_us: dd 1
+lit_timer_k: dd 1                       ; APIC timer ticks (divide-by-1) per model tick (LIT_TIMER_WAIT_US)
 lit_zero: dq 0                          ; an agent register of an agent without a block
+
+%if LIT_IOAPIC || LIT_MSI
+%include "ioapic.asm"
+%endif

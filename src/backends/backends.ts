@@ -25,6 +25,10 @@ export interface Features {
   /** IRET in 32-bit protected mode. Without it the guest returns from handlers with POPFD; RETF, which does not
    *  end NMI blocking: a test that depends on IRET unblocking NMIs is unsupported there. */
   iret: Support;
+  /** A device the guest can use to drive I/O APIC input pins (QEMU's pc-testdev: ISA IRQ lines 0-15). */
+  irqLines: Support;
+  /** A device the guest can make send an MSI with an address and data of its choosing (QEMU's edu). */
+  msi: Support;
 }
 
 /** What a test asks of the machine it boots. */
@@ -33,6 +37,10 @@ export interface MachineRequest {
   /** q35 with smm=on (QEMU) when the test has SMIs; otherwise the i440fx `pc` machine. */
   smm?: boolean;
   memMiB?: number;
+  /** The test drives I/O APIC pins: QEMU gets `-device pc-testdev`. */
+  irqLines?: boolean;
+  /** The test sends device MSIs: QEMU gets `-device edu`. */
+  msi?: boolean;
 }
 
 /** One process to spawn: the program, its arguments, its extra environment and files to create in the run's
@@ -180,6 +188,10 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
     '-no-reboot',
   );
+  // pc-testdev (hw/misc/pc-testdev.c): port 0x2000 + n sets ISA IRQ line n; edu (hw/misc/edu.c): a PCI device
+  // whose MSI the guest programs and raises (guest/ioapic.asm).
+  if (req.irqLines) args.push('-device', 'pc-testdev');
+  if (req.msi) args.push('-device', 'edu');
   return { file: bin, args, env: {}, files: {} };
 }
 
@@ -214,6 +226,8 @@ const kvmAvailable = (): Availability => {
   return kvmUsable();
 };
 
+const QEMU_DEVICES = { irqLines: OK, msi: OK };
+
 const PVM_IRET = no('kvm_pvm emulates this 32-bit guest and has no protected-mode IRET: handlers return with POPFD; RETF');
 
 function kvmFeatures(): Features {
@@ -222,6 +236,7 @@ function kvmFeatures(): Features {
     smm: kvmSmm(),
     tscDeadline: OK,
     iret: kvmIsPvm() ? PVM_IRET : OK,
+    ...QEMU_DEVICES,
   };
 }
 
@@ -238,6 +253,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
+      ...QEMU_DEVICES,
     }),
   ),
   qemuBackend(
@@ -255,6 +271,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
+      ...QEMU_DEVICES,
     }),
   ),
   qemuBackend(
@@ -296,7 +313,14 @@ export const BACKENDS: readonly Backend[] = [
           ? { ok: true }
           : { ok: false, reason: `Bochs BIOS images missing (${BOCHS_BIOS}, ${BOCHS_VGABIOS}): install bochsbios and vgabios` }
         : { ok: false, reason: 'bochs-bin not found (npm run setup installs bochs)' },
-    features: () => ({ x2apic: OK, smm: OK, tscDeadline: OK, iret: OK }),
+    features: () => ({
+      x2apic: OK,
+      smm: OK,
+      tscDeadline: OK,
+      iret: OK,
+      irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
+      msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
+    }),
     asmDefines: () => [],
     launch: (image, dir, req) => bochsLaunch(image, dir, req),
   },

@@ -52,6 +52,12 @@ export interface GuestNeeds {
   x2apic: boolean;
   /** NMIs are part of the test (a backend without protected-mode IRET cannot end NMI blocking). */
   nmi: boolean;
+  /** An agent drives I/O APIC input pins (`irq`): the backend needs a device that sets ISA IRQ lines. */
+  irqLines: boolean;
+  /** An agent sends device MSIs (`msi`): the backend needs a device whose MSI the guest can program and raise. */
+  msi: boolean;
+  /** The test writes TIMER_ICR with the LVT timer in TSC-deadline mode (the model ignores the count). */
+  tscDeadlineMode: boolean;
 }
 
 export interface CompiledTest {
@@ -76,6 +82,15 @@ const MODE_CODE: Record<string, number> = { fixed: 0, lowest: 1, smi: 2, 'remote
 /** APIC registers an `init` item may set by writing them (the others the model sets directly). */
 const INIT_WRITABLE = new Set([0x20, 0x80, 0xd0, 0xe0, 0xf0, 0x2f0, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x3e0]);
 const TIMER_ICR = 0x380;
+const TIMER_CCR = 0x390;
+const TIMER_DCR = 0x3e0;
+const LVT_TIMER = 0x320;
+/** A test that arms the APIC timer runs at this many microseconds of guest time per model tick (its `wait`s and
+ *  its timer counts alike: docs/conformance.md, "The APIC timer"). */
+export const TIMER_WAIT_US_PER_TICK = 200;
+/** The least distance, in model ticks, between a timer expiry and an op of the test for the outcome not to turn on
+ *  the real machine's timing. */
+export const TIMER_MARGIN_TICKS = 2;
 const MSR_APIC_BASE = 0x1b;
 const MSR_TSC_DEADLINE = 0x6e0;
 const X2APIC_TIMER_ICR_MSR = 0x838;
@@ -85,6 +100,27 @@ const MAX_GUEST_CPUS = 64;
 /** Bochs 2.7 (Debian) panics at boot with 16 CPUs or more: "register_timer: too many registered timers". */
 export const BOCHS_MAX_CPUS = 15;
 const MAX_WAIT_US = 1_000_000;
+/** I/O APIC redirection entries: registers 0x10 + 2n (low) and 0x11 + 2n (high), n = 0..23 (82093AA 3.2.4). */
+const IOAPIC_PINS = 24;
+/** GSIs no ISA IRQ line reaches on QEMU's pc/q35 (hw/intc/ioapic.c: ISA IRQ n -> pin n, IRQ 0 -> pin 2; pin 0 is
+ *  the 8259's ExtINT input, pins 16-23 are PCI interrupts) or that another device drives: pin 2 is ISA IRQ 0,
+ *  PIT channel 0's output, which the firmware leaves running at 18.2 Hz. */
+const IRQ_LINE_REFUSED: Record<number, string> = {
+  0: 'pin 0 is the 8259\'s ExtINT input: no ISA IRQ line reaches it (QEMU maps ISA IRQ 0 to pin 2)',
+  2: 'pin 2 is ISA IRQ 0, the output of PIT channel 0, which the firmware leaves running at 18.2 Hz: the test would not drive it alone',
+};
+/** SMBASE after RESET (INIT keeps it), and the tiles the runtime gives each CPU when SMIs reach several CPUs. */
+const SMBASE_DEFAULT = 0x30000;
+const SMBASE_TILES = 0x40000;
+const SMBASE_TILE_STRIDE = 0x1000;
+/** A CPU's SMRAM as the runtime uses it: the entry at SMBASE + 0x8000 (a few dozen bytes, 0x100 reserved), the
+ *  save-state map at SMBASE + 0xFE00 .. SMBASE + 0xFFFF (SDM Vol 3C 32.4.1; AMD APM Vol 2 10.2.3). */
+const SMM_ENTRY = [0x8000, 0x8100];
+const SMM_SAVE = [0xfe00, 0x10000];
+/** Free low memory an SMBASE may use (below the EBDA; above the stage-2 load buffer). */
+const SMBASE_MIN = 0x20000;
+const SMBASE_MAX_END = 0x9f000;
+const DELIVERY_MODES = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
 
 interface Proc {
   /** Index in lit_regs: CPUs first, then agents. */
@@ -115,6 +151,11 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
     return new CompileRefusal('NMI', `the test's NMIs need IRET to end NMI blocking: ${f.iret.reason}`, null, name);
   }
   if (c.needs.smm && !f.smm.ok) return new CompileRefusal('SMI', `unsupported by this host: ${f.smm.reason}`, null, name);
+  if (c.needs.tscDeadlineMode && !f.tscDeadline.ok) {
+    return new CompileRefusal('LVT_TIMER', `the test writes TIMER_ICR in TSC-deadline mode, where the model ignores the count; this backend has no TSC-deadline mode (${f.tscDeadline.reason}) and counts it one-shot, so what the test reads turns on timing`, null, name);
+  }
+  if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name);
+  if (c.needs.msi && !f.msi.ok) return new CompileRefusal('msi', `an agent sends device MSIs: ${f.msi.reason}`, null, name);
   if (c.needs.smiToP0 && name === 'bochs') {
     return new CompileRefusal(
       'SMI to P0',
@@ -154,11 +195,28 @@ class Compiler {
   private readonly flags: number[] = [];
   private readonly sipiPages = new Set<number>();
   private readonly smiTargets = new Set<number>();
-  private readonly needs: GuestNeeds = { smm: false, smiToP0: false, x2apic: false, nmi: false };
+  private readonly needs: GuestNeeds = { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false };
+  /** `init` redirection entries in order: pin, low and high dword as the model writes them. */
+  private readonly ioapicInit: { pin: number; lo: number; hi: number }[] = [];
+  /** Pins the test programs, writes, drives or observes: masked again after every run. */
+  private readonly ioapicPins = new Set<number>();
+  /** ISA IRQ lines (pc-testdev) the test drives. */
+  private readonly irqLines = new Set<number>();
+  /** SMBASE values the test writes (`smbase =`, init `Pn.smbase`): the SMM entry is installed at each. */
+  private readonly smbaseValues = new Set<number>();
+  /** Init `Pn.smbase` values. */
+  private readonly smbaseInit = new Map<number, number>();
+  /** CPUs whose SMBASE the test observes (probed with an SMI after the ping). */
+  private readonly smbaseObserved = new Set<number>();
+  private smbaseOps = false;
+  /** cpu -> the SMBASE the runtime gives it before go (an SMI of its own); empty when nothing needs it. */
+  private readonly smbaseSetup = new Map<number, number>();
+  /** The test arms the APIC timer with TIMER_ICR writes (scaled: one model tick = lit_timer_k timer ticks). */
+  private timer = false;
   private readonly data: string[] = [];
   private label = 0;
   private waitUs = 0;
-  private readonly waitPerTick: number;
+  private waitPerTick: number;
   private readonly settleUs: number;
 
   constructor(private readonly test: LitmusTest, opts: CompileOptions) {
@@ -196,6 +254,10 @@ class Compiler {
     this.scanBlocks();
     this.scanObservables();
     const observables = this.observableList();
+    if (this.timer) {
+      this.waitUs = (this.waitUs / this.waitPerTick) * TIMER_WAIT_US_PER_TICK;
+      this.waitPerTick = TIMER_WAIT_US_PER_TICK;
+    }
     const iterTimeoutUs = BASE_ITER_TIMEOUT_US + 2 * this.waitUs;
     if (iterTimeoutUs > MAX_WAIT_US) this.refuse('wait', `the test's waits add up to ${this.waitUs} µs at ${this.waitPerTick} µs a tick: more than a run may take here`);
     const asm = this.emit(spares, observables, iterTimeoutUs);
@@ -204,7 +266,7 @@ class Compiler {
       asm,
       cpus: this.n,
       spares,
-      machine: { cpus: this.n + spares },
+      machine: { cpus: this.n + spares, ...(this.needs.irqLines ? { irqLines: true } : {}), ...(this.needs.msi ? { msi: true } : {}) },
       observables: observables.map((o) => observableName(o)),
       needs: this.needs,
       iterTimeoutUs,
@@ -266,21 +328,62 @@ class Compiler {
         }
         if (it.kind === 'apic-mode' && it.value === 'x2apic') this.needs.x2apic = true;
         if (it.kind === 'apic-reg') {
-          if (it.reg.offset === TIMER_ICR) this.refuse(what, 'arms the APIC timer: its ticks and `wait N` cannot be related on a real machine', it.pos);
+          if (it.reg.offset === TIMER_ICR) this.refuse(what, 'arms the APIC timer before go, where its ticks and the run\'s cannot be related (only TIMER_ICR writes in the main block are compiled)', it.pos);
           if (!INIT_WRITABLE.has(it.reg.offset)) {
             this.refuse(what, 'the model places this register value directly; software cannot write it on a real machine', it.pos);
           }
         }
         return;
       case 'smbase':
-        this.refuse(what, 'SMBASE can only be set by an SMM handler on a real machine (not compiled yet)', it.pos);
+        // Set before go by an SMI of the runtime's whose handler writes the save-state SMBASE field (RSM loads it).
+        if (this.kinds[it.cpu] === KIND.WFS || this.kinds[it.cpu] === KIND.PARK) this.refuse(what, `P${it.cpu} waits for a SIPI at the start: an SMI there is held or lost (CONFORMANCE.md F5), so its SMBASE cannot be set`, it.pos);
+        this.smbaseValue(Number(it.value), what, it.pos);
+        this.smbaseInit.set(it.cpu, Number(it.value));
+        this.needs.smm = true;
+        if (it.cpu === 0) this.needs.smiToP0 = true;
         return;
       case 'vmx':
         if (it.value !== 'off') this.refuse(what, 'VMX operation: no backend here runs a nested hypervisor for the test', it.pos);
         return;
       case 'ioapic-entry':
-        this.refuse(what, 'the I/O APIC is not compiled yet', it.pos);
+        this.ioapicEntry(it, what);
     }
+  }
+
+  /** An `init` redirection entry, encoded as the model's init does (src/sim/sim.ts): vector, delivery mode
+   *  (bits 8-10), destination mode (11), polarity (13), trigger (15), mask (16); destination in bits 56-63
+   *  (82093AA 3.2.4). A field left out is 0 (fixed, physical, high, edge, unmasked). */
+  private ioapicEntry(it: Extract<InitItem, { kind: 'ioapic-entry' }>, what: string): void {
+    const e = it.entry;
+    const mode = e.mode ?? 'fixed';
+    if (mode !== 'fixed' && mode !== 'lowest' && mode !== 'nmi') {
+      this.refuse(what, `delivery mode ${mode} from the I/O APIC: ${mode === 'smi' ? 'SMIs to a CPU the coordinator cannot tell apart from the SMIs of the test' : mode === 'init' ? 'an INIT may reach the BSP or a spare' : 'ExtINT needs the 8259, which the runtime masks'} (not compiled)`, it.pos);
+    }
+    if (mode === 'nmi') this.needs.nmi = true;
+    if ((mode === 'fixed' || mode === 'lowest') && (e.vector ?? 0) < 32) this.refuse(what, 'vectors 0-31 are exceptions in the guest', it.pos);
+    let lo = (e.vector ?? 0) | (DELIVERY_MODES.indexOf(mode) << 8);
+    let dest = 0;
+    if (e.dest) {
+      const t = this.targets(e.dest, -1);
+      if (t.spare) this.refuse(what, 'the destination may reach the spare CPUs that run the coordinator', it.pos);
+      if (e.dest.kind === 'logical') lo |= 1 << 11;
+      dest = e.dest.kind === 'cpu' ? e.dest.cpu : e.dest.kind === 'phys' ? e.dest.id : e.dest.kind === 'logical' ? e.dest.mask : 0;
+    }
+    if (e.polarity === 'low') lo |= 1 << 13;
+    if (e.trigger === 'level') lo |= 1 << 15;
+    if (e.mask === 1) lo |= 1 << 16;
+    this.ioapicPins.add(it.pin);
+    this.ioapicInit.push({ pin: it.pin, lo: lo >>> 0, hi: ((dest & 0xff) << 24) >>> 0 });
+  }
+
+  /** An SMBASE the test uses: the runtime's SMM entry is copied to SMBASE + 0x8000, and its save-state map lies at
+   *  SMBASE + 0xFE00; both must be free low memory (real-mode CS = SMBASE >> 4 at entry: SMBASE < 1 MiB, 16-byte
+   *  aligned). */
+  private smbaseValue(v: number, what: string, pos: Pos | null): void {
+    if (v % 16 !== 0 || v < SMBASE_MIN || v + 0x10000 > SMBASE_MAX_END) {
+      this.refuse(what, `SMBASE ${hex(v)}: the guest needs SMBASE + 0x8000 .. SMBASE + 0xFFFF in free low memory (${hex(SMBASE_MIN)} .. ${hex(SMBASE_MAX_END)}, 16-byte aligned) for its SMM entry and the save-state map`, pos);
+    }
+    this.smbaseValues.add(v);
   }
 
   private regIndex(reg: string, pos: Pos): number {
@@ -354,8 +457,115 @@ class Compiler {
         });
       }
     }
-    if (this.smiTargets.size > 1) {
-      this.refuse('SMI', `SMIs reach ${[...this.smiTargets].map((c) => `P${c}`).join(', ')}: they share the default SMBASE (0x30000) and would share one save-state area (SMBASE relocation is not compiled yet)`);
+    this.planSmbase();
+    if (this.timer) this.checkTimer();
+  }
+
+  /** Which SMBASE each CPU gets before go. SDM Vol 3C 32.11: every processor that may be in SMM at the same time
+   *  needs its own SMRAM state-save area, which is what SMBASE relocation is for. */
+  private planSmbase(): void {
+    const targets = [...this.smiTargets].sort((a, b) => a - b);
+    const testSmbase = this.smbaseOps || this.smbaseInit.size > 0 || this.smbaseObserved.size > 0;
+    if (targets.length > 1) {
+      if (testSmbase) {
+        this.refuse('SMI', `SMIs reach ${targets.map((c) => `P${c}`).join(', ')}, which start with the default SMBASE 0x30000 (as the model has them) and would share one state-save area at 0x3FE00 until the test relocates them; the runtime gives each its own SMBASE only when the test does not set or observe SMBASE`);
+      }
+      // Each target gets a tile of its own (invisible to the test: it neither sets nor observes SMBASE).
+      for (const c of targets) this.smbaseSetup.set(c, SMBASE_TILES + c * SMBASE_TILE_STRIDE);
+    } else if (testSmbase) {
+      for (const c of new Set([...targets, ...this.smbaseObserved, ...this.smbaseInit.keys()])) {
+        this.smbaseSetup.set(c, this.smbaseInit.get(c) ?? SMBASE_DEFAULT);
+      }
+    }
+    const bases = new Set([SMBASE_DEFAULT, ...this.smbaseValues, ...this.smbaseSetup.values()]);
+    const pages = [...this.sipiPages, 0x08].map((v) => [v << 12, (v << 12) + 0x1000]);
+    const overlap = (a: number[], b: number[]): boolean => a[0] < b[1] && b[0] < a[1];
+    for (const s of bases) {
+      const entry = [s + SMM_ENTRY[0], s + SMM_ENTRY[1]];
+      for (const t of bases) {
+        if (overlap(entry, [t + SMM_SAVE[0], t + SMM_SAVE[1]])) this.refuse('SMBASE', `the SMM entry at ${hex(s + 0x8000)} (SMBASE ${hex(s)}) overlaps the state-save area of SMBASE ${hex(t)}`);
+      }
+      for (const pg of pages) {
+        if (overlap([s + 0x8000, s + 0x10000], pg)) this.refuse('SMBASE', `SMRAM of SMBASE ${hex(s)} overlaps the SIPI page ${hex(pg[0])}`);
+      }
+    }
+  }
+
+  /**
+   * A test that arms the APIC timer through TIMER_ICR runs with one model tick = TIMER_WAIT_US_PER_TICK µs of guest
+   * time: `wait N` busy-waits N of them (TSC) and every TIMER_ICR value is multiplied by the timer ticks
+   * (divide-by-1) in one of them, calibrated at boot (TIMER_CCR reads are divided back, rounded up). The timer then
+   * counts the model's ticks at the test's divide configuration (SDM Vol 3A 11.5.4), but a vCPU of an emulator on
+   * a busy host may be descheduled for milliseconds at any point, which only ever makes the test's ops later while
+   * the timer keeps real time. So a test is compiled only when that cannot change its outcome: one CPU, a
+   * straight-line main block, handlers that neither wait nor touch the timer, constant timer writes, and for every
+   * count armed: no op of the main block after the write (at a later tick) before the expiry plus
+   * TIMER_MARGIN_TICKS (the ops at the write's own tick run right after it), and no periodic count with any op
+   * after it (how many periods pass would turn on the delays; an unmasked periodic timer never stopped has no final
+   * state in the model).
+   */
+  private checkTimer(): void {
+    const no = (reason: string): never => this.refuse('the APIC timer', reason);
+    if (this.n !== 1) no('arms the APIC timer with more than one CPU: the ticks at which the CPUs act cannot be related on a real machine (only single-CPU timer tests are analysed)');
+    const main = this.block(0, 'main');
+    if (!main) no('arms the APIC timer outside a main block');
+    for (const b of this.test.blocks) {
+      if (b.kind === 'agent') no('arms the APIC timer in a test with an agent');
+      if (b === main) continue;
+      forEachOp(b.body, (op) => {
+        if (op.kind === 'wait') no(`a handler waits (line ${op.pos.line}): the ticks at which it runs cannot be related on a real machine`);
+        if (op.kind === 'apic-write' && (op.reg.offset === TIMER_ICR || op.reg.offset === TIMER_DCR || op.reg.offset === LVT_TIMER)) no(`a handler writes ${op.reg.name ?? hex(op.reg.offset)} (line ${op.pos.line})`);
+      });
+    }
+    const divide = (v: number): number => { const c = ((v >> 1) & 4) | (v & 3); return c === 7 ? 1 : 2 << c; };
+    let dcr = 0;
+    let lvt = 0x10000;
+    for (const it of this.test.init?.items ?? []) {
+      if (it.kind === 'apic-reg' && it.reg.offset === TIMER_DCR) dcr = Number(it.value);
+      if (it.kind === 'apic-reg' && it.reg.offset === LVT_TIMER) lvt = Number(it.value);
+    }
+    let t = 0;
+    const opTimes: number[] = [];
+    const arms: { at: number; line: number; expiry: number; periodic: boolean; masked: boolean; deadline: boolean }[] = [];
+    for (const op of (main as CpuBlock).body) {
+      if (op.kind === 'label' || op.kind === 'goto' || op.kind === 'if' || op.kind === 'repeat') {
+        no(`control flow in the main block (line ${op.pos.line}): only straight-line timer tests are analysed`);
+      }
+      if (op.kind === 'wait') {
+        t += op.ticks;
+        continue;
+      }
+      opTimes.push(t);
+      if (op.kind === 'apic-read' && op.reg.offset === TIMER_CCR && arms.some((a) => a.at === t && !a.deadline)) {
+        no(`TIMER_CCR is read (line ${op.pos.line}) at the tick its count was armed: what it reads turns on the real machine's delays`);
+      }
+      if (op.kind !== 'apic-write') continue;
+      const r = op.reg.offset;
+      if (r !== TIMER_ICR && r !== TIMER_DCR && r !== LVT_TIMER) continue;
+      if (op.value.kind !== 'num') no(`a computed ${op.reg.name ?? hex(r)} (line ${op.pos.line})`);
+      const v = Number((op.value as Extract<Expr, { kind: 'num' }>).value & 0xffffffffn);
+      if (r === TIMER_DCR) dcr = v;
+      else if (r === LVT_TIMER) lvt = v;
+      else if (v > 0) {
+        // TSC-deadline mode (10) ignores the count in the model; a backend without it may count one-shot: analysed
+        // as one-shot.
+        const deadline = ((lvt >> 17) & 3) === 2;
+        if (deadline) this.needs.tscDeadlineMode = true;
+        arms.push({ at: t, line: op.pos.line, expiry: t + v * divide(dcr), periodic: ((lvt >> 17) & 3) === 1, masked: (lvt & 0x10000) !== 0, deadline });
+      }
+    }
+    for (const a of arms) {
+      if (a.periodic && !a.masked && opTimes.every((x) => x <= a.at)) {
+        no(`the periodic count armed at line ${a.line} is never stopped: the model has no final state (every run would end at the time limit)`);
+      }
+      const later = opTimes.filter((x) => x > a.at);
+      if (a.periodic && later.length > 0) {
+        no(`ops run at tick ${later[0]} after the periodic count armed at line ${a.line}: how many periods have passed by then turns on the real machine's delays`);
+      }
+      const early = later.find((x) => x < a.expiry + TIMER_MARGIN_TICKS);
+      if (early !== undefined) {
+        no(`an op runs at tick ${early}, before the count armed at line ${a.line} expires at tick ${a.expiry} (plus ${TIMER_MARGIN_TICKS}): a descheduled vCPU may run it after the expiry`);
+      }
     }
   }
 
@@ -367,12 +577,37 @@ class Compiler {
       case 'vmentry': case 'vmxon': case 'vmxoff':
         no('VMX operation: no backend here runs a nested hypervisor for the test');
         break;
-      case 'ioapic-write': case 'irq':
-        no('the I/O APIC is not compiled yet');
+      case 'ioapic-write': {
+        const i = op.reg.index;
+        if (i < 0x10 || i >= 0x10 + 2 * IOAPIC_PINS) no('only the redirection table (REDTBLn_LO/HI) is compiled: the ID and arbitration registers are shared by every run');
+        if ((i & 1) === 1 && op.value.kind === 'num') {
+          const id = Number((op.value.value >> 24n) & 0xffn);
+          if (id >= this.n) no(`destination ${hex(id)} may reach the spare CPUs that run the coordinator`);
+        } else if ((i & 1) === 1) {
+          no('a computed destination may reach the spare CPUs that run the coordinator');
+        }
+        this.ioapicPins.add((i - 0x10) >> 1);
         break;
-      case 'msi':
-        no('device MSIs are not compiled yet');
+      }
+      case 'irq': {
+        const r = IRQ_LINE_REFUSED[op.gsi];
+        if (r !== undefined) no(r);
+        if (op.gsi >= 16) no(`GSI ${op.gsi} is a PCI interrupt pin (16-23): pc-testdev drives only ISA IRQ lines 0-15, which QEMU wires to pins 1 and 3-15 one to one`);
+        this.irqLines.add(op.gsi);
+        this.ioapicPins.add(op.gsi);
+        this.needs.irqLines = true;
         break;
+      }
+      case 'msi': {
+        const mode = op.mode ?? 'fixed';
+        if (mode !== 'fixed' && mode !== 'lowest' && mode !== 'nmi') no(`an MSI with delivery mode ${mode} (not compiled: it may reach the BSP or a spare, or needs SMBASE handling)`);
+        if (op.dest.kind !== 'cpu' && op.dest.kind !== 'phys' && op.dest.kind !== 'logical') no('an MSI has no destination shorthand');
+        if (this.targets(op.dest, -1).spare) no('the MSI may reach the spare CPUs that run the coordinator');
+        if (mode !== 'nmi' && op.vector >= 16 && op.vector < 32) no('vectors 16-31 are exceptions in the guest (0-15 are illegal: SDM Vol 3A 11.5.2, the APIC never accepts them)');
+        if (mode === 'nmi') this.needs.nmi = true;
+        this.needs.msi = true;
+        break;
+      }
       case 'hotplug': case 'unplug':
         no('CPU hot-plug is not emulated by the backends here');
         break;
@@ -380,13 +615,16 @@ class Compiler {
         no('vCPU scheduling and posted interrupts belong to a hypervisor the model plays; no backend here runs the guest that way');
         break;
       case 'smbase':
-        no('SMBASE relocation is not compiled yet');
+        if (op.value.kind !== 'num') no('a computed SMBASE: the runtime installs its SMM entry at every SMBASE a test can reach before the run, so the value must be a constant');
+        this.smbaseValue(Number((op.value as Extract<Expr, { kind: 'num' }>).value), `${where}: ${text}`, op.pos);
+        this.smbaseOps = true;
         break;
       case 'apic-write':
-        if (op.reg.offset === TIMER_ICR) no('arms the APIC timer: its ticks and `wait N` cannot be related on a real machine');
+        if (op.reg.offset === TIMER_ICR) this.timer = true;
         break;
       case 'wrmsr':
-        if (op.msr.index === MSR_TSC_DEADLINE || op.msr.index === X2APIC_TIMER_ICR_MSR) no('arms the APIC timer: its ticks and `wait N` cannot be related on a real machine');
+        if (op.msr.index === MSR_TSC_DEADLINE) no('IA32_TSC_DEADLINE is an absolute TSC value: the model\'s TSC starts with the run, the machine\'s at reset, and the deadline is not rescaled to model ticks (not compiled)');
+        if (op.msr.index === X2APIC_TIMER_ICR_MSR) no('the x2APIC timer initial count (MSR 0x838) is not rescaled to model ticks (only the xAPIC TIMER_ICR write is)');
         // x2APIC use: its MSRs, or an IA32_APIC_BASE write that may set EXTD (bit 10)
         if (op.msr.index >= 0x800 && op.msr.index <= 0x8ff) this.needs.x2apic = true;
         if (op.msr.index === MSR_APIC_BASE && (op.value.kind !== 'num' || (op.value.value & 0x400n) !== 0n)) this.needs.x2apic = true;
@@ -460,7 +698,13 @@ class Compiler {
       const name = observableName(o);
       switch (o.kind) {
         case 'smbase':
-          this.refuse(name, 'SMBASE is readable only inside SMM (not compiled yet)', o.pos);
+          // Read by an SMI after the ping (the CS base of the handler it enters), or the SMBASE it entered its SMM
+          // code with when it is still there.
+          if (this.flags[o.cpu] & FLAG.WFSABLE) this.refuse(name, `P${o.cpu} may end in wait-for-SIPI: SMBASE is read with an SMI, which a CPU there holds or loses (CONFORMANCE.md F5)`, o.pos);
+          if (this.kinds[o.cpu] === KIND.PARK) this.refuse(name, 'P0 has no main block: the model has it wait for a SIPI, a real BSP cannot', o.pos);
+          this.smbaseObserved.add(o.cpu);
+          this.needs.smm = true;
+          if (o.cpu === 0) this.needs.smiToP0 = true;
           break;
         case 'vmx': case 'vmexits':
           this.refuse(name, 'VMX operation: no backend here runs a nested hypervisor for the test', o.pos);
@@ -469,7 +713,7 @@ class Compiler {
           this.refuse(name, 'vCPU state of a hypervisor the model plays', o.pos);
           break;
         case 'remote-irr':
-          this.refuse(name, 'the I/O APIC is not compiled yet', o.pos);
+          this.ioapicPins.add(o.pin);
           break;
         case 'irr': case 'isr': case 'tmr': case 'apic-reg': case 'apic-mode':
           if (this.flags[o.cpu] & FLAG.WFSABLE) {
@@ -603,10 +847,18 @@ class Compiler {
       }
       case 'apic-write':
         this.expr(op.value, p, out);
+        if (this.timer && op.reg.offset === TIMER_ICR) {
+          const ok = this.next();
+          out.push('  mul dword [lit_timer_k]              ; model ticks -> timer ticks (one model tick: LIT_TIMER_WAIT_US)', '  test edx, edx', `  jz ${ok}`, '  mov eax, 0xFFFFFFFF', `${ok}:`);
+        }
         out.push(`  mov [APIC_BASE + ${hex(op.reg.offset)}], eax   ; xAPIC MMIO`);
         return;
       case 'apic-read':
         out.push(`  mov eax, [APIC_BASE + ${hex(op.reg.offset)}]   ; xAPIC MMIO`, '  xor edx, edx');
+        if (this.timer && op.reg.offset === TIMER_CCR) {
+          const ok = this.next();
+          out.push('  div dword [lit_timer_k]              ; timer ticks -> model ticks, rounded up', '  test edx, edx', `  jz ${ok}`, '  inc eax', `${ok}:`, '  xor edx, edx');
+        }
         this.setReg(p, op.dst, out);
         return;
       case 'wrmsr': {
@@ -651,6 +903,14 @@ class Compiler {
       case 'rsm':
         out.push('  jmp lit_smm_exit');
         return;
+      case 'smbase': {
+        // SDM Vol 3C 32.11 SMBASE Relocation: the handler writes the save-state SMBASE field; RSM loads it, so
+        // the new SMBASE takes effect at the next SMI. The field's address was found at SMM entry (litmus.asm).
+        const skip = this.next();
+        this.expr(op.value, p, out);
+        out.push(`  mov edi, [LIT_SMBASE_FLD + ${cpu} * 4]   ; the save-state SMBASE field (AMD64 or Intel map)`, '  test edi, edi', `  jz ${skip}`, '  mov [edi], eax', `${skip}:`);
+        return;
+      }
       case 'wait':
         out.push(`  mov eax, ${op.ticks * this.waitPerTick}                     ; ${this.waitPerTick} µs a tick`);
         out.push(...(ctx.smm ? [`  mov ebx, ${p.apicId}`, '  call lit_delay_beat                 ; (in SMM: with a heartbeat)'] : ['  call lapis_delay_us']));
@@ -678,6 +938,29 @@ class Compiler {
         out.push(`  mov dword [${slot}], ${op.count}`, `${top}:`, `  cmp dword [${slot}], 0`, `  je ${end}`, `  dec dword [${slot}]`);
         this.ops(op.body, p, ctx, out);
         out.push(`  jmp ${top}`, `${end}:                              ; end of repeat`);
+        return;
+      }
+      case 'irq': {
+        // pc-testdev: port 0x2000 + n sets ISA IRQ line n (QEMU wires it to I/O APIC pin n; guest/ioapic.asm)
+        const lvl = op.action === 'deassert' ? [0] : op.action === 'assert' ? [1] : [1, 0];
+        out.push('  LIT_EVENT');
+        for (const l of lvl) out.push(`  mov eax, ${op.gsi}`, `  mov edx, ${l}`, `  call lit_irq_line                  ; ISA IRQ ${op.gsi} ${l ? 'high' : 'low'} (pin ${op.gsi})`);
+        out.push('  LIT_EVENT');
+        return;
+      }
+      case 'ioapic-write':
+        this.expr(op.value, p, out);
+        out.push('  mov edx, eax', `  mov eax, ${hex(op.reg.index)}`, '  call lit_ioapic_write              ; IOREGSEL, then IOWIN (under the I/O APIC lock)', '  LIT_EVENT');
+        return;
+      case 'msi': {
+        // SDM Vol 3A 11.11.1 Message Address Register: 0xFEE, destination ID in bits 19:12, RH bit 3, DM bit 2
+        // (logical: RH = DM = 1, so that both readings of DM agree); 11.11.2 Message Data Register: vector,
+        // delivery mode bits 10:8, level bit 14 (assert), trigger bit 15 (edge).
+        const d = op.dest;
+        const id = d.kind === 'cpu' ? d.cpu : d.kind === 'phys' ? d.id : d.kind === 'logical' ? d.mask : 0;
+        const addr = (0xfee00000 | ((id & 0xff) << 12) | (d.kind === 'logical' ? 0xc : 0)) >>> 0;
+        const data = (op.vector | (DELIVERY_MODES.indexOf(op.mode ?? 'fixed') << 8) | (1 << 14)) >>> 0;
+        out.push(op.mode === 'nmi' ? '  LIT_EVENT_LONG' : '  LIT_EVENT', `  mov eax, ${hex(addr)}`, `  mov edx, ${hex(data)}`, '  call lit_msi_send                  ; the edu device sends the message');
         return;
       }
       case 'signal': {
@@ -734,6 +1017,9 @@ class Compiler {
       `%define LIT_CPUS ${this.n}`,
       `%define LIT_SPARES ${spares}`,
       `%define LIT_SMM ${smm ? 1 : 0}`,
+      ...(this.timer ? [`%define LIT_TIMER_WAIT_US ${TIMER_WAIT_US_PER_TICK}   ; the test arms the APIC timer: one model tick`] : []),
+      `%define LIT_IOAPIC ${this.ioapicPins.size > 0 ? 1 : 0}`,
+      `%define LIT_MSI ${this.needs.msi ? 1 : 0}`,
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,
       `%define LIT_SETTLE_US ${this.settleUs}`,
       '%ifndef ITERATIONS',
@@ -795,6 +1081,19 @@ class Compiler {
     for (let i = 0; i < spares; i++) bodies.push(i < this.agents.length ? `D${this.agents[i].agent}_body` : '0');
     o.push(`lit_agent_body: dd ${bodies.join(', ')}`);
     o.push(`lit_sipi_pages: db ${[...this.sipiPages].sort((a, b) => a - b).map((v) => `${hex(v)}, `).join('')}0`);
+    if (smm) {
+      const bases = [...new Set([SMBASE_DEFAULT, ...this.smbaseValues, ...this.smbaseSetup.values()])].sort((a, b) => a - b);
+      o.push('align 4', `lit_smbases: dd ${bases.map((b) => `${hex(b)}, `).join('')}0   ; the SMM entry at each + 0x8000`);
+      o.push(`lit_smbase_init: dd ${[...this.smbaseSetup].map(([c, b]) => `${c}, ${hex(b)}, `).join('')}0xffffffff   ; cpu, SMBASE before go`);
+      o.push(`lit_smbase_probe: dd ${[...this.smbaseObserved].sort((a, b) => a - b).map((c) => `${c}, `).join('')}0xffffffff   ; CPUs whose SMBASE is observed`);
+    }
+    if (this.ioapicPins.size > 0 || this.needs.msi) {
+      o.push(`lit_irq_lines: db ${[...this.irqLines].sort((a, b) => a - b).map((v) => `${v}, `).join('')}0xff   ; ISA IRQ lines the agents drive`);
+      o.push(`lit_ioapic_pins: db ${[...this.ioapicPins].sort((a, b) => a - b).map((v) => `${v}, `).join('')}0xff   ; redirection entries the test uses`);
+      o.push('align 4', 'lit_ioapic_init:                       ; init: pin, low dword, high dword');
+      for (const e of this.ioapicInit) o.push(`  dd ${e.pin}, ${hex(e.lo)}, ${hex(e.hi)}`);
+      o.push('  dd 0xffffffff');
+    }
     o.push('align 8', 'lit_mem:');
     for (const [name, l] of this.memLabels) o.push(`${l}: dq 0${' '.repeat(Math.max(1, 24 - l.length))}; ${name}`);
     o.push('LIT_MEM_BYTES equ $ - lit_mem', 'lit_mem_init:');
@@ -963,6 +1262,10 @@ class Compiler {
         return [`  LIT_KV_MODE '${name}', ${ob.cpu}, ${slot}`];
       case 'activity':
         return [`  LIT_KV_ACT '${name}', ${ob.cpu}`];
+      case 'remote-irr':
+        return [`  LIT_KV_RIRR '${name}', ${ob.pin}`];
+      case 'smbase':
+        return [`  LIT_KV_SMBASE '${name}', ${ob.cpu}`];
       case 'smm':
         return [`  LIT_KV_SMM '${name}', ${ob.cpu}`];
       default:

@@ -1,0 +1,145 @@
+// SMBASE relocation and SMIs to several CPUs on real backends (docs/conformance.md, "SMM and SMBASE"): the SMM
+// entry finds the save-state SMBASE field (AMD64 map at SMBASE + 0xFF00, Intel maps at SMBASE + 0xFEF8), `smbase =`
+// writes it and RSM loads it; `Pn.smbase` is probed with an SMI after the ping; before every run the runtime's own
+// SMI puts each CPU's SMBASE back where the run starts it, and gives every CPU its own SMBASE when SMIs reach
+// several CPUs (one state-save area each).
+
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseLitmus } from '../../src/litmus/parse.js';
+import type { LitmusTest } from '../../src/litmus/ast.js';
+import { getBackend, type Backend } from '../../src/backends/backends.js';
+import { compileTest, CompileRefusal } from '../../src/backends/compile.js';
+import { conform, formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
+
+let work: string;
+const savedTmp = process.env.TMPDIR;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'lapis-smbase-test-'));
+  process.env.TMPDIR = work;
+});
+
+afterAll(() => {
+  if (savedTmp === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmp;
+  const left = existsSync(work) ? readdirSync(work) : [];
+  rmSync(work, { recursive: true, force: true });
+  expect(left).toEqual([]);
+});
+
+function parse(src: string, file = 'inline.litmus'): LitmusTest {
+  const r = parseLitmus(src, file);
+  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
+  return r.test;
+}
+const load = (file: string): LitmusTest => parse(readFileSync(file, 'utf8'), file);
+
+function backend(name: string): Backend {
+  const b = getBackend(name);
+  if (!b) throw new Error(`no backend ${name}`);
+  return b;
+}
+
+function ran(r: ConformResult): ConformRan {
+  if (r.status !== 'ran') throw new Error(formatConform(r).join('\n'));
+  return r;
+}
+const text = (r: ConformResult): string => formatConform(r).join('\n');
+
+function refusal(t: LitmusTest): CompileRefusal {
+  try {
+    compileTest(t);
+  } catch (e) {
+    if (e instanceof CompileRefusal) return e;
+    throw e;
+  }
+  throw new Error(`${t.name} compiled`);
+}
+
+/** P0 relocates P1's SMBASE with one SMI, then sends another: it enters at the new SMBASE. */
+const RELOCATE = `lapis relocate-then-smi
+config {
+  cpus = 2
+}
+P0 {
+  send smi -> P1
+  await moved == 1
+  wait 10
+  send smi -> P1
+}
+P1 {
+  nop
+}
+P1 on smi {
+  smbase = 0x50000
+  store moved = 1
+  rsm
+}
+forall (P1.smbase = 0x50000 /\\ P1.count(smi) = 2 /\\ P1.smm = 0)
+`;
+
+/** SMIs to two CPUs at once: each needs its own state-save area. */
+const TWO = `lapis two-smis
+config {
+  cpus = 3
+}
+P0 {
+  send smi -> P1
+  send smi -> P2
+}
+P1 {
+  nop
+}
+P2 {
+  nop
+}
+P1 on smi {
+  rsm
+}
+P2 on smi {
+  rsm
+}
+forall (P1.count(smi) = 1 /\\ P2.count(smi) = 1)
+`;
+
+describe('compiler', () => {
+  it('installs the SMM entry at every SMBASE the test reaches and resets SMBASE before every run', () => {
+    const c = compileTest(parse(RELOCATE));
+    expect(c.asm).toMatch(/lit_smbases: dd 0x30000, 0x50000, 0/);
+    expect(c.asm).toMatch(/lit_smbase_init: dd 1, 0x30000, 0xffffffff/);
+    expect(c.asm).toMatch(/lit_smbase_probe: dd 1, 0xffffffff/);
+    expect(c.asm).toMatch(/mov edi, \[LIT_SMBASE_FLD \+ 1 \* 4\]/);
+    expect(c.asm).toMatch(/LIT_KV_SMBASE 'P1\.smbase', 1/);
+  });
+
+  it('gives each SMI target a tile of its own when the test neither sets nor observes SMBASE', () => {
+    const c = compileTest(parse(TWO));
+    expect(c.asm).toMatch(/lit_smbase_init: dd 1, 0x41000, 2, 0x42000, 0xffffffff/);
+    expect(compileTest(load('litmus/bringup-4.litmus')).asm).toMatch(/lit_smbase_init: dd 1, 0x41000, 2, 0x42000, 3, 0x43000, 4, 0x44000,/);
+  });
+
+  it('refuses what it cannot relocate or read honestly', () => {
+    expect(refusal(load('litmus/seed-003-apic-id-in-smm.litmus')).reason).toMatch(/computed SMBASE/);
+    expect(refusal(load('litmus/init-keeps-smbase.litmus')).reason).toMatch(/wait-for-SIPI/);
+    expect(refusal(load('litmus/smbase-relocate-one-at-a-time.litmus')).reason).toMatch(/share one state-save area/);
+    expect(refusal(parse(RELOCATE.replace('0x50000\n  store', '0x9a000\n  store'))).reason).toMatch(/free low memory/);
+  });
+});
+
+describe.each(['qemu-tcg', 'bochs'])('%s', (name) => {
+  const b = backend(name);
+  const cases: [string, LitmusTest][] = [
+    ['relocate, then an SMI at the new SMBASE', parse(RELOCATE)],
+    ['SMIs to two CPUs, each with its own SMBASE', parse(TWO)],
+    ['smbase-effective-at-rsm', load('litmus/smbase-effective-at-rsm.litmus')],
+  ];
+  it.each(cases)('%s: every outcome allowed by spec', async (_label, t) => {
+    const r = ran(await conform(t, { backend: b, runs: 20 }));
+    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
+    expect(r.completed).toBe(20);
+    expect(r.forbidden, text(r)).toBe(0);
+  }, 60000);
+});
