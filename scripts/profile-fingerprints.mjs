@@ -20,6 +20,8 @@ const BECAUSE = [
   ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
   ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
+  ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],
+  ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, cut at the depth bound)'],
   ['nested-sipi-exit', 'nestedNoSipiExit'],
   ['seed-001', 'avicIncompleteIpiResends'],
   ['apicv-resume-clears-sn-first', 'apicvCheckOnBeforeClearingSn'],
@@ -49,8 +51,8 @@ for (const f of readdirSync(dir).filter((x) => x.endsWith('.litmus')).sort()) {
     let got;
     try {
       const run = runTest(r.test, p, {});
-      got = run.answer.ok ? 'Ok' : 'No';
-      if (!run.answer.complete) got += ' (incomplete)';
+      // Cut short (e.g. an interrupt storm: counts grow without end) the model decides nothing: 'Incomplete'.
+      got = !run.answer.complete ? 'Incomplete' : run.answer.ok ? 'Ok' : 'No';
     } catch (e) {
       if (!(e instanceof UnsupportedError)) throw e;
       got = 'Unsupported';

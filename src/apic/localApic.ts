@@ -194,7 +194,7 @@ export class LocalApic {
   version(): number {
     return this.cfg.vendor === 'amd'
       ? VersionReg.INTEGRATED_AMD | ((LVT_COUNT - 2) << 16)
-      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - 1) << 16) | VersionReg.EOI_SUPPRESSION_SUPPORTED;
+      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - 1) << 16) | (this.cfg.quirks.noEoiBroadcastSuppression ? 0 : VersionReg.EOI_SUPPRESSION_SUPPORTED);
   }
 
   private hasLvt(i: number): boolean {

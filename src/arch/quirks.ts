@@ -53,6 +53,8 @@ export interface Quirks {
    * first and the SIPI starts the processor; otherwise the SIPI is discarded, and it wakes a halted processor.
    */
   sipiHeldUntilTaken: boolean;
+  /** The version register does not offer EOI-broadcast suppression (bit 24), so SVR bit 12 is not writable. */
+  noEoiBroadcastSuppression: boolean;
   /** Without x2APIC in CPUID, IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 / ignore writes, without #GP. */
   x2apicAbsentNoGp: boolean;
   /** Nested VMX without SIPI VM exits: a SIPI to a guest in wait-for-SIPI is discarded. */
@@ -95,6 +97,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   rsmUnblocksNmi: false,
   sipiLatchedInSmm: false,
   sipiHeldUntilTaken: false,
+  noEoiBroadcastSuppression: false,
   x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
