@@ -1,5 +1,5 @@
 // The command line's conformance commands (src/cli/main.ts calls these when `--on BACKEND` is given):
-// `lapis run FILE... --on BACKEND` and `lapis suite DIR --on BACKEND`. Exit codes: 0 nothing FORBIDDEN, 1 a
+// `lapis run FILE... --on BACKEND`, `lapis suite DIR --on BACKEND` and `lapis seeds --on BACKEND`. Exit codes: 0 nothing FORBIDDEN, 1 a
 // FORBIDDEN outcome (or a run error), 2 a usage or parse error, an unknown or unavailable backend, or (run) a
 // refused test.
 
@@ -10,6 +10,7 @@ import { loadLitmus } from '../litmus/check.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { BACKEND_NAMES, getBackend, type Backend } from './backends.js';
 import { conform, conformJson, formatConform, DEFAULT_RUNS, type ConformResult } from './conform.js';
+import { backendInfo, hostInfo, parseErrorJson, SUITE_SCHEMA, suiteJsonText, testJson, type SuiteJson, type TestJson } from './report.js';
 
 export interface RunOnOptions {
   on: string;
@@ -74,46 +75,121 @@ export interface SuiteOnOptions {
   runs?: number;
   jobs?: number;
   junit?: string;
+  /** Write the suite's report (src/backends/report.ts, schema lapis-suite/1) here. */
+  json?: string;
   profile?: string;
+  /** Only files whose name matches (seeds: `seed-NNN-*.litmus`). */
+  filter?: RegExp;
+  kind?: SuiteJson['kind'];
+  /** Print each test's full litmus7-style report, not one line (seeds). */
+  full?: boolean;
+}
+
+export interface SuiteOutcome {
+  code: number;
+  report: SuiteJson | null;
 }
 
 /** `lapis suite DIR --on BACKEND`: every *.litmus file, refused (with the reason) or run and judged; a table and
  *  the totals. Returns the exit code: 1 when any run produced a FORBIDDEN outcome. */
 export async function suiteOn(dir: string, o: SuiteOnOptions, print: (s: string) => void, err: (s: string) => void): Promise<number> {
+  return (await suiteReport(dir, o, print, err)).code;
+}
+
+/** `lapis seeds --on BACKEND`: the seed scenarios (`seed-NNN-*.litmus` in the catalog), each run and judged like
+ *  `run --on` (its full report), or refused with the reason; then the totals. */
+export async function seedsOn(dir: string, o: SuiteOnOptions, print: (s: string) => void, err: (s: string) => void): Promise<number> {
+  return (await suiteReport(dir, { ...o, filter: SEED_FILE, kind: 'seeds', full: true }, print, err)).code;
+}
+
+export const SEED_FILE = /^seed-\d{3}-.*\.litmus$/;
+
+/** The suite as suiteOn runs it, with its report (null on a usage error). */
+export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: string) => void, err: (s: string) => void): Promise<SuiteOutcome> {
   const backend = backendOrError(o.on, err);
   const profile = profileOrError(o.profile, err);
-  if (!backend || !profile) return 2;
+  if (!backend || !profile) return { code: 2, report: null };
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.litmus')).sort();
+    files = readdirSync(dir).filter((f) => f.endsWith('.litmus') && (!o.filter || o.filter.test(f))).sort();
   } catch (e) {
     err(`lapis: ${dir}: ${(e as Error).message}`);
-    return 2;
+    return { code: 2, report: null };
   }
-  const jobs = o.jobs ?? 1;
+  if (o.json !== undefined && o.json === '') {
+    err('lapis: --json needs a file name');
+    return { code: 2, report: null };
+  }
+  const started = new Date();
+  const jobs = Math.max(1, o.jobs ?? 1);
+  const runs = Math.max(1, o.runs ?? DEFAULT_RUNS);
   const results: ConformResult[] = [];
+  const tests: TestJson[] = [];
   let parseErrors = 0;
   for (const f of files) {
-    const t = load(join(dir, f));
+    let t: ReturnType<typeof load>;
+    try {
+      t = load(join(dir, f));
+    } catch (e) {
+      // A reader's own failure is this test's error, not the end of the suite.
+      const reason = `reading the test: ${(e as Error).message}`;
+      err(`lapis: ${f}: ${reason}`);
+      const r: ConformResult = { status: 'error', test: f.replace(/\.litmus$/, ''), file: f, backend: backend.name, reason };
+      results.push(r);
+      tests.push(testJson(f, r));
+      print(suiteLine(f, r));
+      continue;
+    }
     if ('errors' in t) {
       for (const e of t.errors) err(e);
+      tests.push(parseErrorJson(f, t.errors));
       parseErrors++;
       continue;
     }
-    const r = await conform(t.test, { backend, profile, runs: o.runs ?? DEFAULT_RUNS, jobs, file: f });
+    const r = await conform(t.test, { backend, profile, runs, jobs, file: f });
     results.push(r);
-    print(suiteLine(f, r));
+    tests.push(testJson(f, r));
+    if (o.full) {
+      for (const line of formatConform(r)) print(line);
+      print('');
+    } else print(suiteLine(f, r));
   }
   const ran = results.filter((r) => r.status === 'ran');
   const refused = results.filter((r) => r.status === 'refused');
   const forbidden = ran.filter((r) => r.status === 'ran' && r.forbidden > 0);
   const errors = results.filter((r) => r.status === 'error' || r.status === 'unavailable');
-  print('');
+  if (!o.full) print('');
   print(`${results.length} tests on ${backend.name} (judged by ${profile.name}): ${ran.length} run, ${refused.length} refused${errors.length > 0 ? `, ${errors.length} error(s)` : ''}; ${forbidden.length} with FORBIDDEN outcomes`);
-  for (const r of forbidden) if (r.status === 'ran') for (const line of formatConform(r)) print(`  ${line}`);
-  if (o.junit) writeFileSync(o.junit, junit(results, backend.name));
-  if (parseErrors > 0) return 2;
-  return forbidden.length > 0 || errors.length > 0 ? 1 : 0;
+  if (o.full) {
+    for (const line of table(results)) print(line);
+  } else {
+    for (const r of forbidden) if (r.status === 'ran') for (const line of formatConform(r)) print(`  ${line}`);
+  }
+  const report: SuiteJson = {
+    schema: SUITE_SCHEMA, kind: o.kind ?? 'suite', backend: backendInfo(backend), profile: profile.name, runsPerTest: runs, jobs,
+    dir, host: hostInfo(), started: started.toISOString(), elapsedMs: Date.now() - started.getTime(), tests,
+  };
+  try {
+    if (o.junit) writeFileSync(o.junit, junit(results, backend.name));
+    if (o.json) writeFileSync(o.json, suiteJsonText(report));
+  } catch (e) {
+    err(`lapis: ${(e as Error).message}`);
+    return { code: 2, report };
+  }
+  if (parseErrors > 0) return { code: 2, report };
+  return { code: forbidden.length > 0 || errors.length > 0 ? 1 : 0, report };
+}
+
+/** The seeds' summary: per test, refused (why) or the answer on the runs and the verdict. */
+function table(results: ConformResult[]): string[] {
+  const rows = [['test', `on ${results[0]?.backend ?? '-'}`, 'verdict']];
+  for (const r of results) {
+    if (r.status === 'ran') rows.push([r.test, `${r.ok ? 'Ok' : 'No'} (${r.observation.toLowerCase()} ${r.witnesses.positive}/${r.completed})`, r.forbidden > 0 ? `FORBIDDEN ${r.forbidden}/${r.completed}` : 'allowed']);
+    else if (r.status === 'refused') rows.push([r.test, 'refused', `${r.refusal.construct}: ${r.refusal.reason}`]);
+    else rows.push([r.test, r.status, r.reason]);
+  }
+  const widths = [0, 1].map((c) => Math.max(...rows.map((r) => r[c].length)));
+  return ['', ...rows.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`.trimEnd())];
 }
 
 function suiteLine(file: string, r: ConformResult): string {

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The lapis command line. Exit codes: 0 every answer as expected, 1 a mismatch, 2 a usage or parse error.
 import { Command, InvalidArgumentError } from 'commander';
-import { runSeeds } from './seeds.js';
+import { catalogDir, runSeeds } from './seeds.js';
+import { conformanceCommand, type ConformanceOptions } from './conformance.js';
 import { loadTest, printRun, profileOrThrow, runTest, UsageError } from './run.js';
 import { PROFILES } from '../sim/profiles.js';
 import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
 import { BACKENDS } from '../backends/backends.js';
-import { runOn, suiteOn } from '../backends/cli.js';
+import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -23,11 +24,26 @@ function int(name: string) {
   };
 }
 
+/** Options that only mean something with --on: a usage error without it. */
+function onlyWithOn(o: object, names: string[]): void {
+  const given = names.filter((n) => (o as Record<string, unknown>)[n] !== undefined);
+  if (given.length > 0) throw new UsageError(`${given.map((n) => `--${n}`).join(', ')} only with --on BACKEND`);
+}
+
 program
   .command('seeds')
-  .description("run the seed threads' scenarios on the model and print a table")
+  .description("run the seed threads' scenarios on the model and print a table; with --on, on a real machine")
   .option('--trace', "print each scenario's trace")
-  .action((opts: { trace?: boolean }) => {
+  .option('--on <backend>', 'run each seed scenario on a real machine (lapis backends), judged like run --on')
+  .option('--runs <n>', 'with --on: runs per scenario (default 100)', int('--runs'))
+  .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
+  .option('--json <file>', 'with --on: write the results as a suite report (schema lapis-suite/1)')
+  .action(async (opts: { trace?: boolean; on?: string; runs?: number; jobs?: number; json?: string }) => {
+    if (opts.on !== undefined) {
+      process.exitCode = await seedsOn(catalogDir(), { on: opts.on, runs: opts.runs, jobs: opts.jobs, json: opts.json }, (s) => console.log(s), (s) => console.error(s));
+      return;
+    }
+    onlyWithOn(opts, ['runs', 'jobs', 'json']);
     process.exitCode = runSeeds(opts.trace ?? false, (line) => console.log(line));
   });
 
@@ -102,12 +118,32 @@ program
   .option('--profile <name>', 'only this profile')
   .option('--max-states <n>', 'per test', int('--max-states'))
   .option('--on <backend>', 'run every test on a real machine (lapis backends): refused or run, each outcome judged by the model')
-  .action(async (dir: string, o: { junit?: string; profile?: string; maxStates?: number; on?: string }) => {
+  .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
+  .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
+  .option('--json <file>', "with --on: write every test's result (schema lapis-suite/1, docs/conformance.md)")
+  .action(async (dir: string, o: { junit?: string; profile?: string; maxStates?: number; on?: string; runs?: number; jobs?: number; json?: string }) => {
     if (o.on !== undefined) {
-      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: o.profile }, (s) => console.log(s), (s) => console.error(s));
+      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: o.profile, runs: o.runs, jobs: o.jobs, json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
+    onlyWithOn(o, ['runs', 'jobs', 'json']);
     process.exitCode = runSuite(dir, o, (s) => console.log(s));
+  });
+
+program
+  .command('conformance')
+  .description('run the suite on backends (or read saved suite reports) and write CONFORMANCE.md')
+  .option('--on <backends>', 'comma-separated backends to run the suite on (lapis backends)')
+  .option('--from <files...>', 'saved suite reports (suite --on B --json FILE) to include, instead of or besides running')
+  .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
+  .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
+  .option('--dir <dir>', 'with --on: the test directory (default: the litmus catalog)')
+  .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json")
+  .option('--explanations <file>', 'the explanations of FORBIDDEN outcomes (default: conformance/explanations.json)')
+  .option('--notes <file>', 'Markdown placed after the summary (default: conformance/notes.md when present)')
+  .option('--out <file>', 'where to write (default: print it)')
+  .action(async (o: ConformanceOptions) => {
+    process.exitCode = await conformanceCommand(o, (s) => console.log(s), (s) => console.error(s));
   });
 
 program
