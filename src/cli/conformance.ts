@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { suiteReport } from '../backends/cli.js';
 import { ExplanationsError, parseExplanations, type Explanation } from '../backends/explain.js';
-import { parseSuiteJson, ReportError, type SuiteJson } from '../backends/report.js';
+import { parseSuiteJson, ReportError, suiteJsonText, type SuiteJson } from '../backends/report.js';
+import { rejudge, type ModelCache } from '../backends/rejudge.js';
 import { renderConformance } from '../backends/render.js';
 import { catalogDir } from './seeds.js';
 
@@ -20,6 +21,7 @@ export interface ConformanceOptions {
   explanations?: string;
   notes?: string;
   out?: string;
+  rejudge?: boolean;
 }
 
 /** A file of the package (dist/cli -> ../../PATH). */
@@ -47,8 +49,12 @@ export async function conformanceCommand(o: ConformanceOptions, print: (s: strin
     err(`lapis: --on names a backend twice: ${o.on ?? ''}`);
     return 2;
   }
+  if (o.rejudge === true && from.length === 0) {
+    err('lapis: --rejudge judges saved reports again: it needs --from REPORT.json...');
+    return 2;
+  }
   if (backends.length === 0) {
-    const given = (['runs', 'jobs', 'dir', 'save'] as const).filter((k) => o[k] !== undefined);
+    const given = (['runs', 'jobs', 'save'] as const).filter((k) => o[k] !== undefined);
     if (given.length > 0) {
       err(`lapis: ${given.map((k) => `--${k}`).join(', ')} only with --on`);
       return 2;
@@ -78,11 +84,19 @@ export async function conformanceCommand(o: ConformanceOptions, print: (s: strin
   const decisions = existsSync(decisionsFile) ? new Set([...readFileSync(decisionsFile, 'utf8').matchAll(/^## (D-\d+) /gm)].map((m) => m[1])) : null;
 
   const reports: SuiteJson[] = [];
+  const models: ModelCache = new Map();
   for (const f of from) {
     const text = read(f, 'suite report', err);
     if (text === null) return 2;
     try {
-      reports.push(parseSuiteJson(text, f));
+      const saved = parseSuiteJson(text, f);
+      if (o.rejudge === true) {
+        const r = rejudge(saved, o.dir ?? catalogDir(), models);
+        for (const s of r.skipped) err(`lapis: ${f}: ${s.file} not judged again: ${s.why}`);
+        err(`lapis: ${f}: judged again by the model as it is now: ${r.changed} outcome${r.changed === 1 ? '' : 's'} changed`);
+        writeFileSync(f, suiteJsonText(r.report));
+        reports.push(r.report);
+      } else reports.push(saved);
     } catch (e) {
       if (e instanceof ReportError) {
         err(`lapis: ${e.message}`);

@@ -137,11 +137,12 @@ program
   .option('--from <files...>', 'saved suite reports (suite --on B --json FILE) to include, instead of or besides running')
   .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
-  .option('--dir <dir>', 'with --on: the test directory (default: the litmus catalog)')
+  .option('--dir <dir>', 'with --on or --rejudge: the test directory (default: the litmus catalog)')
   .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json")
   .option('--explanations <file>', 'the explanations of FORBIDDEN outcomes (default: conformance/explanations.json)')
   .option('--notes <file>', 'Markdown placed after the summary (default: conformance/notes.md when present)')
   .option('--out <file>', 'where to write (default: print it)')
+  .option('--rejudge', 'judge the --from reports again by the model as it is now, and rewrite those files (the runs stay as they were)')
   .action(async (o: ConformanceOptions) => {
     process.exitCode = await conformanceCommand(o, (s) => console.log(s), (s) => console.error(s));
   });

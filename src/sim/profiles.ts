@@ -39,6 +39,25 @@ const kvmCommon: Deviation[] = [
   { quirk: 'timerModeSwitchKeepsCount', behaviour: 'one-shot <-> periodic keeps the count; only TSC-deadline switches disarm', evidence: `${KVM}/lapic.c apic_update_lvtt (dedf9c5e2169)` },
 ];
 
+/** kvm_apic_has_interrupt before bb34e690e934 (July 2019) returned -1 for a software-disabled APIC (seed 004). */
+const softDisabledHidden: Deviation = {
+  quirk: 'softDisabledIrr', value: 'hidden',
+  behaviour: 'a software-disabled APIC presents nothing from IRR: a held bit stays stale',
+  evidence: `${KVM}/lapic.c kvm_apic_has_interrupt: if (!apic_enabled(apic)) return -1; fixed by bb34e690e934 "KVM: LAPIC: Fix pending interrupt in IRR blocked by software disable LAPIC"`,
+};
+/** After bb34e690e934: the held bit is taken as itself. */
+const softDisabledNormal: Deviation = {
+  quirk: 'softDisabledIrr', value: 'normal',
+  behaviour: 'a software-disabled APIC presents a held IRR bit as the interrupt itself, not as a spurious one',
+  evidence: `${KVM}/lapic.c bb34e690e934 (July 2019): "skip soft disable APIC checking when clearing IRR and set ISR"; observed on qemu-kvm here (CONFORMANCE.md F24: count(0x40) = 1)`,
+};
+/** With the in-kernel I/O APIC (kernel-irqchip=on), no directed EOI. */
+const kvmNoDirectedEoi: Deviation = {
+  quirk: 'noEoiBroadcastSuppression',
+  behaviour: 'with the in-kernel I/O APIC the version register has no bit 24, so SVR bit 12 is not kept and every level EOI is broadcast',
+  evidence: `${KVM}/lapic.c kvm_apic_set_version: APIC_LVR_DIRECTED_EOI only "if (guest has X2APIC && !ioapic_in_kernel(vcpu->kvm))" ("KVM emulates 82093AA datasheet (with in-kernel IOAPIC implementation) which doesn't have EOI register"); observed on qemu-kvm (CONFORMANCE.md F37)`,
+};
+
 /** Under AVIC (only there: KVM's emulated ICR delivers vectors 0-15, esrNotModelled). */
 const avicInvalidVector: Deviation = {
   quirk: 'avicInvalidVectorIgnored',
@@ -53,22 +72,29 @@ export const PROFILES: readonly Profile[] = [
   profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', [
     { quirk: 'apicMmioUnmappedInSmm', behaviour: 'in SMM the xAPIC page is RAM: APIC ID reads return 0, writes are lost', evidence: 'seed 003 (edk2-devel, Laszlo Ersek): "the APIC_ID read ... within SMM fails with EPT_VIOLATION"; fixed by f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region"' },
     { quirk: 'initResetsApicId', behaviour: 'INIT resets a software-written xAPIC ID', evidence: 'seed 003: d28bc9dd25ce ("KVM: x86: INIT ... APIC ID") not yet backported to RHEL 7' },
+    softDisabledHidden,
+    kvmNoDirectedEoi,
     ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority' && d.quirk !== 'tprThresholdStaleAfterExit'),
   ]),
   profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
-    { quirk: 'softDisabledIrr', value: 'hidden', behaviour: 'a software-disabled APIC presents nothing from IRR: a held bit stays stale', evidence: `${KVM}/lapic.c kvm_apic_has_interrupt: if (!apic_enabled(apic)) return -1; fixed by bb34e690e934 "KVM: LAPIC: Fix pending interrupt in IRR blocked by software disable LAPIC"` },
+    softDisabledHidden,
     { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events (mid-2019): if (is_smm(vcpu)) only` },
+    kvmNoDirectedEoi,
     ...kvmCommon,
   ]),
   profile('kvm-2020-nested', 'KVM nested VMX of September 2020, before wait-for-SIPI and the SIPI VM exit were emulated: seed 002.', [
     { quirk: 'nestedNoSipiExit', behaviour: 'a SIPI to an L2 vCPU is discarded: L1 never gets a SIPI VM exit', evidence: `seed 002 (LKML, Nov 2020, "KVM: x86: emulate wait-for-SIPI and SIPI-VMExit"); ${KVM}/lapic.c kvm_apic_accept_events cleared KVM_APIC_SIPI while INIT was latched (vmx_apic_init_signal_blocked returned nested.vmxon); fixed by bf0cd88ce363 and 1c96dcceaeb3` },
     { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: L1 cannot park L2 in it', evidence: `${KVM}/vmx/nested.c: VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363` },
+    softDisabledNormal,
+    kvmNoDirectedEoi,
     ...kvmCommon,
   ]),
   profile('kvm-2019-avic', 'KVM SVM with AVIC, March 2019: the incomplete-IPI exit handler of seed 001.', [
     { quirk: 'avicIncompleteIpiResends', behaviour: 'the AVIC_INCOMPLETE_IPI (target not running) handler re-sends the IPI through the emulated ICR instead of only waking the target', evidence: 'seed 001 (LKML, March 2019, "svm: Fix AVIC incomplete IPI emulation", Oren Twaig): svm.c avic_incomplete_ipi_interception calls kvm_lapic_reg_write(APIC_ICR); later reverted to kvm_vcpu_wake_up of the targets' },
     { quirk: 'avicInvalidTargetIgnored', behaviour: 'an AVIC_INCOMPLETE_IPI for an invalid target is ignored: a logical IPI whose mask names one vCPU-less ID is lost for every destination', evidence: `${KVM}/svm.c avic_incomplete_ipi_interception (18f40c53e10f, 2016): case AVIC_IPI_FAILURE_INVALID_TARGET: WARN_ONCE ... break; fixed by "KVM: SVM: Process ICR on AVIC IPI delivery failure due to invalid target" (Sean Christopherson, Jan 2023)` },
     avicInvalidVector,
+    softDisabledHidden,
+    kvmNoDirectedEoi,
     ...kvmCommon,
   ]),
   profile('avic-isrunning-first', 'Hypothetical AVIC hardware that reads IsRunning before setting the IRR bit: the ordering seed 001 asks about.', [
@@ -77,9 +103,11 @@ export const PROFILES: readonly Profile[] = [
   profile('pi-check-before-sn', 'A hypervisor that, putting a vCPU back on a CPU, checks ON and syncs PIR before clearing SN.', [
     { quirk: 'apicvCheckOnBeforeClearingSn', behaviour: 'a posted interrupt that lands between the ON check and the SN clear is neither synced nor notified', evidence: 'torvalds/linux arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_load: "Clear SN before reading the bitmap. The VT-d firmware writes the bitmap and reads SN atomically (5.2.3 in the spec)"' },
   ]),
-  profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', [...kvmCommon, avicInvalidVector]),
+  profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', [...kvmCommon, softDisabledNormal, kvmNoDirectedEoi, avicInvalidVector]),
   profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
     { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending and starts the CPU after the latched INIT', evidence: 'seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini' },
+    softDisabledNormal,
+    kvmNoDirectedEoi,
     ...kvmCommon,
   ]),
   profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", [

@@ -296,3 +296,37 @@ describe('lapis conformance', () => {
     expect(readFileSync(out, 'utf8')).toBe(readFileSync('CONFORMANCE.md', 'utf8'));
   });
 });
+
+describe('lapis conformance --rejudge', () => {
+  it('judges saved runs again by the model as it is now: a verdict the model no longer gives is corrected, the runs kept', () => {
+    // A real report's test, with its one allowed outcome's verdict falsified as a stale report would have it.
+    const src = readReport('conformance/results/qemu-tcg.json');
+    const t = src.tests.find((x) => x.status === 'ran' && x.forbidden === 0 && x.outcomes.length > 0);
+    if (!t) throw new Error('no all-allowed test in the checked-in qemu-tcg report');
+    const stale: SuiteJson = { ...src, tests: [{ ...t, verdict: 'FORBIDDEN', forbidden: t.outcomes[0].count, outcomes: t.outcomes.map((o, i) => (i === 0 ? { ...o, verdict: 'FORBIDDEN' as const, allowedBy: ['bochs-2.7'] } : o)) }] };
+    const file = join(work, 'stale.json');
+    writeFileSync(file, JSON.stringify(stale, null, 2));
+    const r = lapis('conformance', '--from', file, '--rejudge', '--out', join(work, 'stale.md'));
+    expect(r.err).toContain('stale.json: judged again by the model as it is now: 1 outcome changed');
+    const fixed = readReport(file);
+    expect(fixed.tests[0].verdict).toBe('allowed');
+    expect(fixed.tests[0].forbidden).toBe(0);
+    expect(fixed.tests[0].outcomes.map((o) => [o.key, o.count, o.verdict, o.allowedBy])).toEqual(t.outcomes.map((o) => [o.key, o.count, 'allowed', []]));
+    expect(fixed.tests[0].runs).toBe(t.runs);
+  });
+
+  it('the checked-in reports agree with the model as it is now (re-judge them after a model change)', () => {
+    const dir = 'conformance/results';
+    const files = readdirSync(dir).filter((x) => x.endsWith('.json')).sort();
+    const copies = files.map((f) => join(work, `now-${f}`));
+    files.forEach((f, i) => copyFileSync(join(dir, f), copies[i]));
+    const r = lapis('conformance', '--from', ...copies, '--rejudge', '--out', join(work, 'now.md'));
+    for (const c of copies) expect(r.err).toContain(`${c}: judged again by the model as it is now: 0 outcomes changed`);
+  });
+
+  it('--rejudge needs --from', () => {
+    const r = lapis('conformance', '--on', 'qemu-tcg', '--rejudge');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--rejudge judges saved reports again: it needs --from REPORT.json');
+  });
+});
