@@ -21,6 +21,7 @@ const BECAUSE = [
   ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
   ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],
+  ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'],
   ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, cut at the depth bound)'],
   ['nested-sipi-exit', 'nestedNoSipiExit'],
   ['seed-001', 'avicIncompleteIpiResends'],

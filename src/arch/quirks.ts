@@ -55,6 +55,8 @@ export interface Quirks {
   sipiHeldUntilTaken: boolean;
   /** The version register does not offer EOI-broadcast suppression (bit 24), so SVR bit 12 is not writable. */
   noEoiBroadcastSuppression: boolean;
+  /** An interrupt that an xAPIC TPR write unblocks is taken only after the next instruction (QEMU TCG). */
+  tprWriteTakesEffectLate: boolean;
   /** Without x2APIC in CPUID, IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 / ignore writes, without #GP. */
   x2apicAbsentNoGp: boolean;
   /** Nested VMX without SIPI VM exits: a SIPI to a guest in wait-for-SIPI is discarded. */
@@ -98,6 +100,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   sipiLatchedInSmm: false,
   sipiHeldUntilTaken: false,
   noEoiBroadcastSuppression: false,
+  tprWriteTakesEffectLate: false,
   x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,

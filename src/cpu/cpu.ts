@@ -305,6 +305,15 @@ export class Cpu {
     this.s[this.b + C.FLAGS] &= ~(F.STI_SHADOW | F.MOVSS_SHADOW);
   }
 
+  /**
+   * Not architectural (quirk tprWriteTakesEffectLate): maskable interrupts are held until after the next
+   * instruction, as an STI shadow holds them. QEMU TCG recognises an interrupt the TPR write unblocked only at the end
+   * of the translation block, so the instruction after the write runs first.
+   */
+  holdInterruptsOneInstruction(): void {
+    this.set(F.STI_SHADOW, true);
+  }
+
   /** SDM Vol 2B STI: if IF was 0, interrupts stay inhibited until the end of the next instruction. */
   sti(): void {
     this.executing('STI');
