@@ -113,10 +113,10 @@ export interface RefusalCategory {
  *  gets its own category, `other: REASON`, so a new refusal shows up as its own row rather than hiding. */
 const CATEGORIES: [RegExp, RefusalCategory][] = [
   [/AVIC\/APICv|vCPU state of a hypervisor/, { id: 'vcpu-assist', label: 'the test\'s CPUs are vCPUs under AVIC/APICv', short: 'vCPU assist' }],
-  [/I\/O APIC|MSIs?\b/, { id: 'ioapic-msi', label: 'the I/O APIC or device MSIs (not compiled yet)', short: 'I/O APIC, MSI' }],
-  [/APIC timer/, { id: 'apic-timer', label: 'arming the APIC timer (ticks and `wait N` cannot be related)', short: 'APIC timer' }],
+  [/I\/O APIC|MSIs?\b/, { id: 'ioapic-msi', label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' }],
+  [/APIC timer/, { id: 'apic-timer', label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' }],
   [/VMX operation|nested hypervisor/, { id: 'nested-vmx', label: 'nested VMX', short: 'nested VMX' }],
-  [/SMBASE/, { id: 'smbase', label: 'SMBASE relocation, or SMIs to several CPUs (not compiled yet)', short: 'SMBASE' }],
+  [/SMBASE/, { id: 'smbase', label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' }],
   [/unplugged|hot-plug/, { id: 'hotplug', label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' }],
   [/may end in wait-for-SIPI/, { id: 'wfs-apic', label: 'an APIC observable of a CPU that may end in wait-for-SIPI', short: 'APIC of a wait-for-SIPI CPU' }],
   [/INIT to the BSP|bootstrap processor/, { id: 'bsp-init', label: 'INIT to the BSP, or a BSP waiting for a SIPI', short: 'INIT to BSP' }],
@@ -127,6 +127,7 @@ const CATEGORIES: [RegExp, RefusalCategory][] = [
   [/need IRET/, { id: 'no-iret', label: 'NMIs that need protected-mode IRET to end NMI blocking (the backend has none here)', short: 'NMI needs IRET (host)' }],
   [/SMI to P0/, { id: 'smi-to-bsp', label: 'an SMI to the BSP (the firmware closed its SMRAM)', short: 'SMI to BSP' }],
   [/at most \d+ CPUs/, { id: 'too-many-cpus', label: 'more CPUs than the runtime\'s tables hold', short: 'too many CPUs' }],
+  [/IA32_TSC_DEADLINE is an absolute/, { id: 'tsc-deadline-absolute', label: 'an absolute IA32_TSC_DEADLINE value (the model\'s TSC and the machine\'s cannot be related)', short: 'TSC deadline' }],
   [/waits add up/, { id: 'long-waits', label: '`wait`s longer than a run may take', short: 'long waits' }],
   [/more than 32 observables/, { id: 'observables', label: 'more than 32 observables', short: '> 32 observables' }],
 ];

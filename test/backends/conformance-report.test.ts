@@ -10,6 +10,7 @@ describe('refusal categories', () => {
     expect(refusalCategory('ioapic.9 = { vector = 0x39 }', 'the I/O APIC is not compiled yet').id).toBe('ioapic-msi');
     expect(refusalCategory('D0: msi phys 1 vector 0x05', 'device MSIs are not compiled yet').id).toBe('ioapic-msi');
     expect(refusalCategory('P1: timer.ICR = 5', 'arms the APIC timer: its ticks and `wait N` cannot be related on a real machine').id).toBe('apic-timer');
+    expect(refusalCategory('wrmsr IA32_TSC_DEADLINE', 'IA32_TSC_DEADLINE is an absolute TSC value: the model\'s TSC starts with the run').id).toBe('tsc-deadline-absolute');
     expect(refusalCategory('x2APIC', "the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it").id).toBe('x2apic-backend');
     expect(refusalCategory('SMI', 'unsupported by this host: KVM here has no SMM').id).toBe('no-smm');
     expect(refusalCategory('NMI', "the test's NMIs need IRET to end NMI blocking: no IRET").id).toBe('no-iret');
