@@ -7,6 +7,7 @@ import { parseLitmus } from '../src/litmus/parse.js';
 import { Simulator } from '../src/sim/sim.js';
 import { explore } from '../src/explore/explore.js';
 import { bringupLitmus } from '../src/scenarios/bringup.js';
+import { avicRingLitmus } from '../src/scenarios/avicRing.js';
 
 interface Result { name: string; target: string; nsPerOp: number }
 
@@ -99,8 +100,8 @@ let sink = 0;
 // ---- the explorer: N-CPU bring-up under SMIs (src/scenarios/bringup.ts)
 interface ExploreRow { n: number; variant: string; answer: string; states: number; ms: number; statesPerSec: number; bytesPerState: number }
 const exploreRows: ExploreRow[] = [];
-function exploreBench(n: number, resend: boolean, opts: { por?: boolean; stopWhenDecided?: boolean }, variant: string): void {
-  const r = parseLitmus(bringupLitmus(n, resend));
+function exploreBench(n: number, resend: boolean, opts: { por?: boolean; stopWhenDecided?: boolean }, variant: string, text = bringupLitmus(n, resend)): void {
+  const r = parseLitmus(text);
   if (!r.ok) throw new Error('bring-up test does not parse');
   const sim = new Simulator(r.test);
   const res = explore(sim, { maxStates: 20_000_000, ...opts });
@@ -115,12 +116,13 @@ const maxN = only ? Number(only.slice(8)) : 8;
 exploreBench(3, true, { por: false }, 'forall, no POR (raw throughput)');
 for (let n = 2; n <= maxN; n++) exploreBench(n, true, {}, 'forall every AP booted (resend)');
 for (let n = 2; n <= maxN; n++) exploreBench(n, false, { stopWhenDecided: true }, 'naive: first counterexample');
+for (let n = 3; n <= Math.min(5, maxN); n++) exploreBench(n, true, {}, 'AVIC ring of N vCPUs, one preempted (no POR for vCPUs)', avicRingLitmus(n));
 
 const cpu = osCpus()[0]?.model ?? 'unknown CPU';
 const header = `Machine: ${cpu}, ${osCpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
 const table = ['| benchmark | ns/op | target |', '|---|---:|---|', ...results.map((r) =>
   `| ${r.name} | ${Number.isNaN(r.nsPerOp) ? '' : r.nsPerOp.toFixed(1)} | ${r.target} |`)].join('\n');
-const exploreTable = ['| N APs | question | answer | states | time | states/s | visited-set bytes/state |', '|---:|---|---|---:|---:|---:|---:|',
+const exploreTable = ['| N | question | answer | states | time | states/s | visited-set bytes/state |', '|---:|---|---|---:|---:|---:|---:|',
   ...exploreRows.map((r) => `| ${r.n} | ${r.variant} | ${r.answer} | ${r.states} | ${(r.ms / 1000).toFixed(3)} s | ${Math.round(r.statesPerSec)} | ${r.bytesPerState.toFixed(1)} |`)].join('\n');
 console.log(header + '\n\n' + table + '\n\n' + exploreTable);
 if (sink === 42.5) console.log('');
@@ -128,7 +130,7 @@ if (sink === 42.5) console.log('');
 if (process.argv.includes('--write')) {
   const file = 'BENCHMARKS.md'; // run from the project root (npm run bench)
   const begin = '<!-- bench:model:begin -->', end = '<!-- bench:model:end -->';
-  const block = `${begin}\n${header}\n\n${table}\n\nExplorer, one core, bring-up test (src/scenarios/bringup.ts):\n\n${exploreTable}\n${end}`;
+  const block = `${begin}\n${header}\n\n${table}\n\nExplorer, one core: N-AP bring-up (src/scenarios/bringup.ts) and an N-vCPU AVIC ring (src/scenarios/avicRing.ts):\n\n${exploreTable}\n${end}`;
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const next = old.includes(begin) ? old.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Model (npm run bench)\n\n${block}\n`;
   writeFileSync(file, next);

@@ -7,6 +7,8 @@ import { Simulator } from '../../src/sim/sim.js';
 import { explore, type ExploreOptions } from '../../src/explore/explore.js';
 import { answer } from '../../src/explore/answer.js';
 import { bringupLitmus } from '../../src/scenarios/bringup.js';
+import { avicRingLitmus } from '../../src/scenarios/avicRing.js';
+import { findProfile } from '../../src/sim/profiles.js';
 import { smallTest } from './gen.js';
 
 function parse(text: string): LitmusTest {
@@ -176,4 +178,18 @@ describe('partial-order reduction keeps every final outcome', () => {
       { numRuns: 120 },
     );
   }, 180_000);
+});
+
+describe('the AVIC ring scenario (bench)', () => {
+  it('every vCPU takes its IPI once under spec; the 2019 incomplete-IPI handler delivers twice', () => {
+    const test = parse(avicRingLitmus(3));
+    const spec = explore(new Simulator(test), {});
+    expect(answer(test, 'spec', spec).ok).toBe(true);
+    const kvm = findProfile('kvm-2019-avic');
+    if (!kvm) throw new Error('no kvm-2019-avic profile');
+    const old = explore(new Simulator(test, kvm), {});
+    expect(old.complete).toBe(true);
+    expect(answer(test, kvm.name, old).ok).toBe(false);
+    expect(old.outcomes.some((o) => /count\(0x80\)=2/.test(o.key))).toBe(true);
+  });
 });
