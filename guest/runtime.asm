@@ -13,6 +13,7 @@ STAGE2_SECTORS  equ 127
 BOOT_CHUNK      equ 32                  ; sectors per int 13h call (16 KiB, never across a 64 KiB boundary)
 SEL_CODE        equ 0x08
 SEL_DATA        equ 0x10
+SEL_CODE16      equ 0x18                ; LAPIS_SOFT_IRET only
 %if STACK_SIZE != 0x4000
   %error "ap_entry32 assumes 16 KiB stacks"
 %endif
@@ -144,6 +145,9 @@ stage2_entry:
   rep stosd
   call idt_init
   lidt [idt_desc]
+%ifdef LAPIS_SOFT_IRET
+  call lapis_soft_iret_install
+%endif
   mov al, 0xFF                          ; mask both 8259s: no legacy interrupts
   out 0x21, al
   out 0xA1, al
@@ -169,6 +173,9 @@ gdt:
   dq 0
   dq 0x00CF9A000000FFFF                 ; SEL_CODE
   dq 0x00CF92000000FFFF                 ; SEL_DATA
+%ifdef LAPIS_SOFT_IRET
+  dq 0x00009A000000FFFF                 ; SEL_CODE16: 16-bit code, base 0, limit 0xFFFF (the way back to real mode)
+%endif
 gdt_end:
 gdt_desc:
   dw gdt_end - gdt - 1
@@ -182,17 +189,11 @@ idt_desc:
 
 ; Return from an interrupt or exception. IRETD, except with LAPIS_SOFT_IRET (assembled for KVM on a kvm_pvm host,
 ; whose instruction emulator runs this 32-bit guest and cannot emulate a protected-mode IRET: "emulation
-; failure"): POPFD then RETF, which restores EFLAGS, CS and EIP the same way but does not end NMI blocking.
+; failure"): lapis_soft_iret (below), which restores EFLAGS, CS and EIP with POPFD; RETF and, when the CPU is
+; blocking NMIs, ends the blocking first through a real-mode IRET.
 %macro LAPIS_IRET 0
 %ifdef LAPIS_SOFT_IRET
-  push eax                              ; [esp+4] eip, [esp+8] cs, [esp+12] eflags
-  mov eax, [esp + 12]
-  xchg eax, [esp + 4]
-  xchg eax, [esp + 8]
-  mov [esp + 12], eax                   ; now eflags, eip, cs
-  pop eax
-  popfd
-  retf
+  jmp lapis_soft_iret                   ; [esp] eip, [esp+4] cs, [esp+8] eflags, as for IRETD
 %else
   iretd
 %endif
@@ -233,6 +234,9 @@ isr_common:
   call lapis_cpu_id                     ; eax = APIC ID
   cmp ebx, 2
   jne .not_nmi
+%ifdef LAPIS_SOFT_IRET
+  mov dword [PC_NMI_BLOCKED + eax * 4], 1 ; NMI delivery blocks NMIs until the next IRET (SDM Vol 3A 7.7.1)
+%endif
   mov edx, [lapis_nmi_hook]             ; NMI: a hook may take it (guest/litmus.asm's end-of-test ping); it goes
   test edx, edx                         ; on at lapis_isr_count (eax = cpu, ebx = 2, the stack as here) when the
   jz .count                             ; NMI is not its own
@@ -240,6 +244,8 @@ isr_common:
 .not_nmi:
   cmp ebx, 32
   jae .count
+  bt dword [lapis_count_low], ebx       ; a vector below 32 the test counts as an interrupt (LAPIS_COUNT_LOW)
+  jc .count
   cmp ebx, 13
   jne .fatal
   mov edx, [PC_FIXUP + eax * 4]         ; #GP with a fixup: count it and resume at the fixup
@@ -282,10 +288,190 @@ isr_common:
   REPORT 'exception-eip', eax
   jmp lapis_end
 
+%ifdef LAPIS_SOFT_IRET
+; ---- NMI unblocking without a protected-mode IRET (LAPIS_SOFT_IRET) --------------------------------------------
+;
+; KVM's instruction emulator (arch/x86/kvm/emulate.c, em_iret) implements IRET in real-address mode only
+; (emulate_iret_real; "iret from protected mode unimplemented yet"), and emulate_iret_real ends with
+; set_nmi_mask(false): a real-mode IRET ends NMI blocking, as every IRET does (SDM Vol 3A 7.7.1 "Handling Multiple
+; NMIs": NMIs are blocked from the NMI's delivery "until the next execution of the IRET instruction"). So a return
+; from an interrupt while this CPU blocks NMIs (PC_NMI_BLOCKED: set at an NMI's entry in isr_common) goes through
+; real mode:
+;
+;   1. 32-bit: PUSHAD below the interrupt frame, EBP = that block (the GPRs survive the mode switches; no code
+;      below changes EBP), ESP = this CPU's real-mode stack in page 0, IDTR = the hybrid table (below); far jump to
+;      the 16-bit protected-mode code segment (base 0, limit 0xFFFF), which is how real mode is entered (SDM Vol 3A
+;      10.9.2 "Switching Back to Real-Address Mode": a code segment with a 64 KiB limit, then clear CR0.PE, then a
+;      far jump). DS, ES, FS, GS and SS are not reloaded (10.9.2 suggests 64 KiB descriptors): the descriptor
+;      caches keep the flat protected-mode descriptors (base 0, 4 GiB) until a segment load, which nothing below
+;      does, so the data and stack addresses are the same in both modes ("unreal mode"; KVM's emulator checks a
+;      real-mode address against the cached limit too).
+;   2. real mode: IRET with a frame FLAGS = 0x0002 (IF = 0), CS:IP = 0:rm_after. NMI blocking ends here.
+;   3. real mode, NMIs unblocked: set CR0.PE, far jump to 32-bit code (SDM Vol 3A 10.9.1), ESP = EBP, IDTR = the
+;      runtime's IDT, POPAD, then POPFD; RETF to the interrupted context, as without the trampoline.
+;
+; An NMI that comes after step 2 and before the IDT is back is delivered through the hybrid table, whose
+; real-mode vector 2 (4-byte far pointer at base + 8) and protected-mode gate 2 (8 bytes at base + 16) do not
+; overlap (in real-address mode the IDTR's base and limit locate the interrupt vector table: SDM Vol 3B, "8086
+; Emulation", "Interrupt and Exception Handling"; LIDT). Whether it arrives in real mode, between setting PE and the
+; far jump, or in 32-bit code before LIDT, its handler drops its own frame (this NMI keeps NMIs blocked, as it
+; should) and delivers it to the interrupted context: ESP = EBP, IDTR = the runtime's IDT, POPAD, then the NMI
+; stub with the original interrupt frame on the stack, exactly what the CPU would have pushed for an NMI taken right
+; after an IRET to that context (IF = 0 like an interrupt gate). The NMI is neither lost nor moved past an
+; instruction of the interrupted context. Other vectors are not expected in the window (IF = 0, no faulting code):
+; they find no gate (limit 23) and shut the CPU down, a crash rather than a wrong result.
+
+%define RMA(x) ((x) - rm_blob + RM_TRAMP_BASE) ; an address in the low copy (rm_blob, below)
+
+; Copy the low part (hybrid table and 16-bit code) to RM_TRAMP_BASE and point gate 2 at lapis_soft_iret_nmi_pm.
+; Clobbers eax, ecx, esi, edi.
+lapis_soft_iret_install:
+  mov esi, rm_blob
+  mov edi, RM_TRAMP_BASE
+  mov ecx, rm_blob_end - rm_blob
+  rep movsb
+  mov eax, lapis_soft_iret_nmi_pm
+  mov [RM_TRAMP_BASE + 16], ax          ; gate 2: offset 15:0
+  mov word [RM_TRAMP_BASE + 18], SEL_CODE
+  mov word [RM_TRAMP_BASE + 20], 0x8E00 ; present, DPL 0, 32-bit interrupt gate
+  shr eax, 16
+  mov [RM_TRAMP_BASE + 22], ax          ; offset 31:16
+  ret
+
+; LAPIS_IRET: [esp] eip, [esp+4] cs, [esp+8] eflags. (In the runtime's interrupt code, between isr_stubs and
+; lapis_cpu_id: the end-of-test ping treats an NMI taken here as "busy", as one taken at an IRETD.)
+lapis_soft_iret:
+  pushad
+  call lapis_cpu_id
+  cmp dword [PC_NMI_BLOCKED + eax * 4], 0
+  jne .unblock
+  popad
+.return:
+  push eax                              ; [esp+4] eip, [esp+8] cs, [esp+12] eflags
+  mov eax, [esp + 12]
+  xchg eax, [esp + 4]
+  xchg eax, [esp + 8]
+  mov [esp + 12], eax                   ; now eflags, eip, cs
+  pop eax
+  popfd
+  retf
+.unblock:
+  mov dword [PC_NMI_BLOCKED + eax * 4], 0
+  mov ebp, esp                          ; the PUSHAD block, the interrupt frame above it
+  inc eax
+  shl eax, 5
+  %if RM_STACK_SIZE != 32
+    %error "lapis_soft_iret assumes 32-byte real-mode stacks"
+  %endif
+  lea esp, [eax + RM_STACKS]            ; (id + 1) * 32 + RM_STACKS
+  lidt [rm_idt_desc]
+  jmp SEL_CODE16:RMA(rm_pm16)
+; Step 3, in 32-bit code again (NMIs unblocked).
+.back:
+  mov esp, ebp
+%ifdef LAPIS_TEST_WINDOW_NMI
+  cmp dword [lapis_window_spin], 2      ; 2: stay in 32-bit code before LIDT a while, the NMI comes here
+  jne .no_test
+  mov dword [lapis_window_spin], 0
+  mov ecx, 100000
+.spin:
+  dec ecx
+  jnz .spin
+.no_test:
+%endif
+  lidt [idt_desc]
+  popad
+  jmp .return
+
+; Gate 2 of the hybrid table, and where its real-mode vector 2 leads once in protected mode: an NMI in the window.
+lapis_soft_iret_nmi_pm:
+%ifdef LAPIS_TEST_WINDOW_NMI
+  lock inc dword [lapis_window_pm]
+%endif
+  mov esp, ebp
+  lidt [idt_desc]
+  popad
+  jmp isr_stubs + 2 * 16                ; vector 2's stub: push 2, isr_common (which sets PC_NMI_BLOCKED again)
+
+%ifdef LAPIS_TEST_WINDOW_NMI
+lapis_window_nmi: dd 0                  ; 1 or 2: rm_after sends a self-NMI (once) and spins in real mode (1) or in
+lapis_window_spin: dd 0                 ; 32-bit code before LIDT (2)
+lapis_window_rm: dd 0                   ; NMIs taken in real mode in the window
+lapis_window_pm: dd 0                   ; NMIs taken through the hybrid table (real mode or protected mode)
+%endif
+align 4
+rm_idt_desc:
+  dw 23                                 ; real-mode vectors 0-5, protected-mode gates 0-2
+  dd RM_TRAMP_BASE
+
+; The low part, copied to RM_TRAMP_BASE (it runs there).
+align 8
+rm_blob:
+  dd 0, 0                               ; real-mode vectors 0, 1 / protected-mode gate 0 (not present)
+  dw RMA(rm_nmi_real), 0                ; real-mode vector 2 (IP, CS): an NMI in real mode
+  dd 0                                  ; real-mode vector 3 (gate 1: not present)
+  dd 0, 0                               ; protected-mode gate 2 (lapis_soft_iret_install fills it)
+bits 16
+rm_pm16:                                ; 16-bit protected mode, CS base 0: leave protected mode
+  mov eax, cr0
+  and al, 0xFE
+  mov cr0, eax
+  jmp 0:RMA(rm_real)
+rm_real:                                ; real mode, CS = 0; the stack is this CPU's, in page 0
+  push word 0x0002                      ; FLAGS: IF = 0
+  push word 0                           ; CS
+  push word RMA(rm_after)               ; IP
+  iret                                  ; real-address-mode IRET: NMI blocking ends (SDM Vol 3A 7.7.1)
+rm_after:
+%ifdef LAPIS_TEST_WINDOW_NMI                ; guest/tests/nmi-unblock.asm: a self-NMI sent inside the window, once
+  mov ecx, [dword lapis_window_nmi]    ; (32-bit addresses: DS keeps its flat descriptor in real mode)
+  jecxz .no_test
+  mov dword [dword lapis_window_nmi], 0
+  mov [dword lapis_window_spin], ecx
+  mov dword [dword APIC_BASE + APIC_ICR_HI], 0
+  mov dword [dword APIC_BASE + APIC_ICR_LO], ICR_NMI | ICR_ASSERT ; to APIC ID 0 (the test runs on the BSP)
+  cmp ecx, 1
+  jne .no_test
+  mov ecx, 100000                       ; 1: stay in real mode a while, so that the NMI comes here
+.spin:
+  dec ecx
+  jnz .spin
+.no_test:
+%endif
+  mov eax, cr0
+  or al, 1
+  mov cr0, eax
+  jmp dword SEL_CODE:lapis_soft_iret.back
+rm_nmi_real:                            ; an NMI after the IRET, still in real mode: NMIs are blocked again
+%ifdef LAPIS_TEST_WINDOW_NMI
+  lock inc dword [dword lapis_window_rm]
+%endif
+  mov eax, cr0
+  or al, 1
+  mov cr0, eax
+  jmp dword SEL_CODE:lapis_soft_iret_nmi_pm
+bits 32
+rm_blob_end:
+  times -((rm_blob_end - rm_blob) > (RM_STACKS - RM_TRAMP_BASE)) db 0 ; an error if it does not fit below RM_STACKS
+%endif
+
 ; The common path's counting part: count vector ebx for cpu eax, run its PC_HANDLER, return from the interrupt.
 lapis_isr_count equ isr_common.count
 ; 0, or code that sees every NMI first (see isr_common).
 lapis_nmi_hook: dd 0
+; Bit v (v < 32): an entry through gate v is an interrupt, counted in PC_COUNTS like vectors 32-255, not an
+; exception that ends the run. Only for gates where the exception pushes no error code (an interrupt never pushes
+; one; the exceptions that do are 8, 10-14, 17, 21, 29, 30: SDM Vol 3A Table 7-1 and 7.13 "Error Code"), so
+; the stack is the same either way; and only where the test's code raises no exception at that gate: the guest then
+; reads an entry there as an interrupt someone sent with that vector (an MSI or IPI the APIC should have refused as
+; illegal, SDM Vol 3A 11.5.2). Vector 2 is the NMI's and never in the mask.
+%ifndef LAPIS_COUNT_LOW
+  %define LAPIS_COUNT_LOW 0
+%endif
+%if (LAPIS_COUNT_LOW) & 0x60227D04
+  %error "LAPIS_COUNT_LOW: vectors 2, 8, 10-14, 17, 21, 29 and 30 cannot be counted as interrupts"
+%endif
+lapis_count_low: dd LAPIS_COUNT_LOW
 
 ; ---- CPU identity, APIC ----------------------------------------------------------------------------------------
 
@@ -640,6 +826,9 @@ ap_entry32:
   shl esp, 14                           ; (id + 1) * STACK_SIZE
   add esp, STACKS_BASE
   lidt [idt_desc]
+%ifdef LAPIS_SOFT_IRET
+  mov dword [PC_NMI_BLOCKED + ecx * 4], 0 ; INIT ended any NMI blocking (KVM's vCPU reset clears the NMI mask)
+%endif
   mov ebx, esi
   mov [PC_SIPI_VECTOR + ecx * 4], ebx
   lock inc dword [PC_SIPI_COUNT + ecx * 4]

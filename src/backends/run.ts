@@ -43,6 +43,9 @@ export interface BootOptions {
 const PREFIX = 'lapis: ';
 const KVM_INTERNAL_ERROR = /KVM internal error/;
 const MAX_OUTPUT = 8 * 1024 * 1024;
+/** The end marker as the guest prints it, and how long the emulator may take to exit after it. */
+const END_MARKER = /lapis: end\r?\n/;
+const END_GRACE_MS = 2000;
 
 /** Parse the emulator's output into result lines, values and runs. Exported for the tests. */
 export function parseOutput(out: string): { lines: string[]; values: Record<string, string>; runs: Record<string, string>[]; other: string[] } {
@@ -108,8 +111,15 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     let stderr = '';
     child.stdout.setEncoding('latin1');
     child.stderr.setEncoding('latin1');
+    let endTimer: NodeJS.Timeout | null = null;
+    let tail = '';
     child.stdout.on('data', (d: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += d;
+      tail = (tail + d).slice(-256);
+      // The guest prints `lapis: end` and then leaves through the exit ports. Now and then QEMU under kvm_pvm does
+      // not exit after it (a vCPU that does not come back from KVM_RUN, as with SIGTERM): the boot is over anyway,
+      // so the group is killed shortly after instead of at the timeout.
+      if (!endTimer && END_MARKER.test(tail)) endTimer = setTimeout(killGroup, END_GRACE_MS);
     });
     let timedOut = false;
     let internalError = false;
@@ -133,6 +143,7 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
       },
     );
     clearTimeout(timer);
+    if (endTimer) clearTimeout(endTimer);
     killGroup(); // nothing of the group outlives the boot
     const parsed = parseOutput(stdout);
     const exit = spawnError ? `spawn error: ${spawnError}` : signal ? `signal ${signal}` : `status ${code}`;
