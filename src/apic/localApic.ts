@@ -269,7 +269,9 @@ export class LocalApic {
     if (this.cfg.quirks.softDisabledIrr === 'hidden' && !this.softwareEnabled()) return -1;
     const v = this.highestIrr();
     if (v < 0) return -1;
-    return (v & 0xf0) > (this.ppr() & 0xf0) ? v : -1;
+    const ppr = this.ppr();
+    if (ppr === 0 && this.cfg.quirks.pprZeroDeliversAny) return v;
+    return (v & 0xf0) > (ppr & 0xf0) ? v : -1;
   }
 
   /**

@@ -57,6 +57,8 @@ export interface Quirks {
   noEoiBroadcastSuppression: boolean;
   /** An interrupt that an xAPIC TPR write unblocks is taken only after the next instruction (QEMU TCG). */
   tprWriteTakesEffectLate: boolean;
+  /** With PPR = 0 any pending vector is delivered, priority class 0 (vectors 0-15, when accepted at all) included. */
+  pprZeroDeliversAny: boolean;
   /** Without x2APIC in CPUID, IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 / ignore writes, without #GP. */
   x2apicAbsentNoGp: boolean;
   /** Nested VMX without SIPI VM exits: a SIPI to a guest in wait-for-SIPI is discarded. */
@@ -101,6 +103,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   sipiHeldUntilTaken: false,
   noEoiBroadcastSuppression: false,
   tprWriteTakesEffectLate: false,
+  pprZeroDeliversAny: false,
   x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
