@@ -264,7 +264,7 @@ class Compiler {
   compile(): CompiledTest {
     const t = this.test;
     if (t.settings.accel !== 'none') {
-      this.refuse(`config accel = ${t.settings.accel}`, 'the test runs its CPUs as vCPUs under a hardware assist (AVIC/APICv) and a hypervisor the model plays; no backend here runs the guest that way');
+      this.refuse(`config accel = ${t.settings.accel}`, 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays; no backend here runs the guest that way');
     }
     const spares = Math.max(1, this.agents.length);
     if (this.n + spares > MAX_GUEST_CPUS) this.refuse(`config cpus = ${this.n}`, `at most ${MAX_GUEST_CPUS - spares} CPUs (the runtime's tables; ${spares} spare CPU(s) run the coordinator and the agents)`);

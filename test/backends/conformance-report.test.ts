@@ -7,6 +7,7 @@ import { explain, matches, parseExplanations, ExplanationsError } from '../../sr
 describe('refusal categories', () => {
   it('the compiler and backends refusals land in stable categories', () => {
     expect(refusalCategory('config accel = avic', 'the test runs its CPUs as vCPUs under a hardware assist (AVIC/APICv) and a hypervisor the model plays').id).toBe('vcpu-assist');
+    expect(refusalCategory('config accel = tpr-shadow', 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays').id).toBe('vcpu-assist');
     expect(refusalCategory('ioapic.9 = { vector = 0x39 }', 'the I/O APIC is not compiled yet').id).toBe('ioapic-msi');
     expect(refusalCategory('D0: msi phys 1 vector 0x05', 'device MSIs are not compiled yet').id).toBe('ioapic-msi');
     expect(refusalCategory('P1: timer.ICR = 5', 'arms the APIC timer: its ticks and `wait N` cannot be related on a real machine').id).toBe('apic-timer');
