@@ -9,12 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLitmus } from '../../src/litmus/parse.js';
-import type { LitmusTest } from '../../src/litmus/ast.js';
-import { getBackend, kvmUsable, type Backend } from '../../src/backends/backends.js';
+import { kvmUsable, type Backend } from '../../src/backends/backends.js';
 import { backendRefusal, compileTest, CompileRefusal, countedLowVectors } from '../../src/backends/compile.js';
-import { conform, formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
+import { conform, type ConformRan } from '../../src/backends/conform.js';
 import { buildGuest } from '../../src/backends/build.js';
+import { backend, load, ran, text } from './helpers.js';
 
 let work: string;
 const savedTmp = process.env.TMPDIR;
@@ -34,25 +33,6 @@ afterAll(() => {
   expect(left).toEqual([]);
   if (kvmSkips > 0) console.warn(`conform.test: ${kvmSkips} KVM test(s) SKIPPED (no /dev/kvm)`);
 });
-
-function load(file: string): LitmusTest {
-  const r = parseLitmus(readFileSync(file, 'utf8'), file);
-  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
-  return r.test;
-}
-
-function backend(name: string): Backend {
-  const b = getBackend(name);
-  if (!b) throw new Error(`no backend ${name}`);
-  return b;
-}
-
-function ran(r: ConformResult): ConformRan {
-  if (r.status !== 'ran') throw new Error(formatConform(r).join('\n'));
-  return r;
-}
-
-const text = (r: ConformResult): string => formatConform(r).join('\n');
 
 describe('compiler', () => {
   it('emits readable NASM: the runtime, the litmus lines as comments, the model\'s observable names', () => {

@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { categoryById, parseSuiteJson, refusalCategory, ReportError } from '../../src/backends/report.js';
 import { explain, matches, parseExplanations, ExplanationsError } from '../../src/backends/explain.js';
+import { suiteLine } from '../../src/backends/cli.js';
+import type { ConformRan } from '../../src/backends/conform.js';
 
 describe('refusal categories', () => {
   it('the compiler and backends refusals land in stable categories', () => {
@@ -76,5 +78,22 @@ describe('explanations', () => {
     const { readFileSync } = await import('node:fs');
     const all = parseExplanations(readFileSync('conformance/explanations.json', 'utf8'), 'conformance/explanations.json');
     expect(all.map((e) => e.id)).toContain('F20');
+  });
+});
+
+describe('suite lines', () => {
+  const base: ConformRan = {
+    status: 'ran', test: 't', file: 't.litmus', backend: 'qemu-tcg', profile: 'spec', condition: 'forall (true)',
+    runs: 3, completed: 0, hung: 0, crashed: 0, unreadable: 3, failures: [{ status: 'unreadable', reason: 'no value for P0.apic.mode', count: 3 }],
+    timedOut: 0, outcomes: [], forbidden: 0, ok: true, observation: 'Never', witnesses: { positive: 0, negative: 0 },
+    model: { profile: 'spec', answer: null, error: null, allowed: ['x=1'] }, notObserved: ['x=1'], boots: 3, ms: 10, runsPerSecond: 0,
+  };
+  it('a test whose runs all failed says NO RUN, not ok', () => {
+    expect(suiteLine('t.litmus', base)).toMatch(/^t\.litmus +NO RUN +0 runs, 0 hung, 0 crashed, 3 unreadable;/);
+  });
+  it('completed runs with only allowed outcomes say ok; a forbidden one says FORBIDDEN k/n', () => {
+    const out = { key: 'x=1', values: { x: '1' }, count: 2, satisfies: true, verdict: 'allowed' as const, allowedBy: [] };
+    expect(suiteLine('t.litmus', { ...base, completed: 2, unreadable: 1, outcomes: [out] })).toMatch(/^t\.litmus +ok +2 runs/);
+    expect(suiteLine('t.litmus', { ...base, completed: 2, unreadable: 1, forbidden: 2, outcomes: [{ ...out, verdict: 'FORBIDDEN' }] })).toMatch(/^t\.litmus +FORBIDDEN 2\/2 +2 runs/);
   });
 });

@@ -4,60 +4,13 @@
 // Catalog tests run on qemu-tcg 20 times each; outcomes are judged by the model, and where QEMU 7.2 deviates the
 // test checks that the deviation is exactly the one documented.
 
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLitmus } from '../../src/litmus/parse.js';
+import { describe, expect, it } from 'vitest';
 import type { LitmusTest } from '../../src/litmus/ast.js';
-import { getBackend, type Backend } from '../../src/backends/backends.js';
-import { backendRefusal, compileTest, CompileRefusal } from '../../src/backends/compile.js';
-import { conform, formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
+import { backendRefusal, compileTest } from '../../src/backends/compile.js';
+import { conform } from '../../src/backends/conform.js';
+import { backend, load, parse, ran, refusal, text, useRunTempDir } from './helpers.js';
 
-let work: string;
-const savedTmp = process.env.TMPDIR;
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'lapis-ioapic-test-'));
-  process.env.TMPDIR = work;
-});
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  const left = existsSync(work) ? readdirSync(work) : [];
-  rmSync(work, { recursive: true, force: true });
-  expect(left).toEqual([]);
-});
-
-function parse(src: string, file = 'inline.litmus'): LitmusTest {
-  const r = parseLitmus(src, file);
-  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
-  return r.test;
-}
-const load = (file: string): LitmusTest => parse(readFileSync(file, 'utf8'), file);
-
-function backend(name: string): Backend {
-  const b = getBackend(name);
-  if (!b) throw new Error(`no backend ${name}`);
-  return b;
-}
-
-function ran(r: ConformResult): ConformRan {
-  if (r.status !== 'ran') throw new Error(formatConform(r).join('\n'));
-  return r;
-}
-const text = (r: ConformResult): string => formatConform(r).join('\n');
-
-function refusal(t: LitmusTest): CompileRefusal {
-  try {
-    compileTest(t);
-  } catch (e) {
-    if (e instanceof CompileRefusal) return e;
-    throw e;
-  }
-  throw new Error(`${t.name} compiled`);
-}
+useRunTempDir('ioapic');
 
 /** A 2-CPU test whose agent does `agentOp`, with P1 a CPU that does nothing. */
 const agentTest = (agentOp: string, init = ''): LitmusTest =>

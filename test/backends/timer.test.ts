@@ -3,59 +3,14 @@
 // only tests whose outcome cannot turn on the host's delays are compiled, each other one is refused with the op and
 // tick that make it timing-dependent.
 
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseLitmus } from '../../src/litmus/parse.js';
-import type { LitmusTest } from '../../src/litmus/ast.js';
-import { getBackend, type Backend } from '../../src/backends/backends.js';
-import { backendRefusal, compileTest, CompileRefusal } from '../../src/backends/compile.js';
-import { conform, formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
+import { describe, expect, it } from 'vitest';
+import { backendRefusal, compileTest } from '../../src/backends/compile.js';
+import { conform } from '../../src/backends/conform.js';
+import { backend, load, ran, refusal, text, useRunTempDir } from './helpers.js';
 
-let work: string;
-const savedTmp = process.env.TMPDIR;
+useRunTempDir('timer');
 
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'lapis-timer-test-'));
-  process.env.TMPDIR = work;
-});
-
-afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  const left = existsSync(work) ? readdirSync(work) : [];
-  rmSync(work, { recursive: true, force: true });
-  expect(left).toEqual([]);
-});
-
-function load(file: string): LitmusTest {
-  const r = parseLitmus(readFileSync(file, 'utf8'), file);
-  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
-  return r.test;
-}
-
-function backend(name: string): Backend {
-  const b = getBackend(name);
-  if (!b) throw new Error(`no backend ${name}`);
-  return b;
-}
-
-function ran(r: ConformResult): ConformRan {
-  if (r.status !== 'ran') throw new Error(formatConform(r).join('\n'));
-  return r;
-}
-const text = (r: ConformResult): string => formatConform(r).join('\n');
-
-function refusal(file: string): CompileRefusal {
-  try {
-    compileTest(load(file));
-  } catch (e) {
-    if (e instanceof CompileRefusal) return e;
-    throw e;
-  }
-  throw new Error(`${file} compiled`);
-}
+const refusalOf = (file: string) => refusal(load(file));
 
 describe('compiler', () => {
   it('scales TIMER_ICR writes and TIMER_CCR reads, and waits at the timer tests\' tick', () => {
@@ -67,11 +22,11 @@ describe('compiler', () => {
   });
 
   it('refuses each timing-dependent timer test with the op and tick that make it so', () => {
-    expect(refusal('litmus/timer-one-shot.litmus').reason).toMatch(/op runs at tick 5, before the count armed at line 13 expires at tick 10/);
-    expect(refusal('litmus/timer-periodic.litmus').reason).toMatch(/ops run at tick 35 after the periodic count/);
-    expect(refusal('litmus/timer-periodic-never-final.litmus').reason).toMatch(/never stopped: the model has no final state/);
-    expect(refusal('litmus/timer-tsc-deadline.litmus').reason).toMatch(/absolute TSC value/);
-    expect(refusal('litmus/timer-divide-change-midcount.litmus').construct).toBe('the APIC timer');
+    expect(refusalOf('litmus/timer-one-shot.litmus').reason).toMatch(/op runs at tick 5, before the count armed at line 13 expires at tick 10/);
+    expect(refusalOf('litmus/timer-periodic.litmus').reason).toMatch(/ops run at tick 35 after the periodic count/);
+    expect(refusalOf('litmus/timer-periodic-never-final.litmus').reason).toMatch(/never stopped: the model has no final state/);
+    expect(refusalOf('litmus/timer-tsc-deadline.litmus').reason).toMatch(/absolute TSC value/);
+    expect(refusalOf('litmus/timer-divide-change-midcount.litmus').construct).toBe('the APIC timer');
   });
 
   it('refuses TSC-deadline mode per backend where the backend has none', () => {

@@ -1,0 +1,58 @@
+// Shared by the backend test files: a per-file temporary directory (the runner's TMPDIR, checked empty at the
+// end: conform() and bootOnce() remove what they make), litmus loading, backend lookup and result unwrapping.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { parseLitmus } from '../../src/litmus/parse.js';
+import type { LitmusTest } from '../../src/litmus/ast.js';
+import { getBackend, type Backend } from '../../src/backends/backends.js';
+import { compileTest, CompileRefusal } from '../../src/backends/compile.js';
+import { formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
+
+/** Give this test file its own TMPDIR for the runs, and check at the end that nothing was left in it. */
+export function useRunTempDir(prefix: string): void {
+  let work = '';
+  const savedTmp = process.env.TMPDIR;
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), `lapis-${prefix}-test-`));
+    process.env.TMPDIR = work;
+  });
+  afterAll(() => {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+    const left = existsSync(work) ? readdirSync(work) : [];
+    rmSync(work, { recursive: true, force: true });
+    expect(left).toEqual([]);
+  });
+}
+
+export function parse(src: string, file = 'inline.litmus'): LitmusTest {
+  const r = parseLitmus(src, file);
+  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
+  return r.test;
+}
+export const load = (file: string): LitmusTest => parse(readFileSync(file, 'utf8'), file);
+
+export function backend(name: string): Backend {
+  const b = getBackend(name);
+  if (!b) throw new Error(`no backend ${name}`);
+  return b;
+}
+
+export function ran(r: ConformResult): ConformRan {
+  if (r.status !== 'ran') throw new Error(formatConform(r).join('\n'));
+  return r;
+}
+export const text = (r: ConformResult): string => formatConform(r).join('\n');
+
+/** The compiler's refusal of a test that must be refused. */
+export function refusal(t: LitmusTest): CompileRefusal {
+  try {
+    compileTest(t);
+  } catch (e) {
+    if (e instanceof CompileRefusal) return e;
+    throw e;
+  }
+  throw new Error(`${t.name} compiled`);
+}
