@@ -1,7 +1,7 @@
 // A machine: N processors with their local APICs, the APIC bus, an I/O APIC and a virtual clock, all in one
 // Uint32Array so that a snapshot is a copy and a state hash is a pass over words.
 
-import { DeliveryMode, Icr, LvtIndex, Shorthand } from '../arch/apic.js';
+import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand } from '../arch/apic.js';
 import { Activity, type Vendor } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
@@ -250,6 +250,7 @@ export class Machine {
     if (!c.apic.decodesXapic()) return false;
     checkU32(value, 'MMIO value');
     if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset & 0xfff, value);
+    if ((offset & 0xfff) === Reg.TPR && this.quirks.tprWriteTakesEffectLate) c.holdInterruptsOneInstruction();
     return true;
   }
 

@@ -894,7 +894,6 @@ export class Simulator {
         // hypervisor's handler completes it before the vCPU's next instruction, so it is one step here.
         if (this.avic && !m.apics[c].isX2apic() && AVIC_TRAP_WRITES.has(op.reg.offset)) this.count(code, 'vmexit-noaccel');
         if (this.tprShadow && op.reg.offset === Reg.TPR) this.tprWritten(c, code);
-        if (op.reg.offset === Reg.TPR && this.profile.quirks.tprWriteTakesEffectLate) cpu.holdInterruptsOneInstruction();
         return next;
       case 'apic-read':
         if (this.avic && !m.apics[c].isX2apic() && AVIC_FAULT_READS.has(op.reg.offset)) this.count(code, 'vmexit-noaccel');
