@@ -1515,18 +1515,7 @@ lit_smbase_setup:
   mov dword [LIT_SMM_CMD + ebx * 4], 1
   mov edi, 3                            ; tries: QEMU now and then loses an SMI to a CPU that a previous run left
 .try:                                   ; with a held SMI (CONFORMANCE.md F5)
-  push esi
-  push edi
-  SEND ICR_SMI | ICR_ASSERT, ebx
-  mov esi, LIT_SMM_CMD
-  lea esi, [esi + ebx * 4]
-  push ebx
-  xor ebx, ebx
-  mov eax, LIT_SMI_US
-  call lapis_wait_eq_us
-  pop ebx
-  pop edi
-  pop esi
+  call lit_smi_wait
   test eax, eax
   jnz .taken
   dec edi
@@ -1552,6 +1541,23 @@ lit_smbase_setup:
   REPORT_LINE 'error=no-smbase-field'
   LAPIS_END
 
+; An SMI of the runtime's to CPU ebx, then wait up to LIT_SMI_US for its SMM code to clear LIT_SMM_CMD[ebx]:
+; eax is non-zero when it did. Keeps ebx, esi and edi.
+lit_smi_wait:
+  push esi
+  push edi
+  SEND ICR_SMI | ICR_ASSERT, ebx
+  mov esi, LIT_SMM_CMD
+  lea esi, [esi + ebx * 4]
+  push ebx
+  xor ebx, ebx
+  mov eax, LIT_SMI_US
+  call lapis_wait_eq_us
+  pop ebx
+  pop edi
+  pop esi
+  ret
+
 ; After the pings: every CPU whose SMBASE the test observes (lit_smbase_probe, -1 ends), unless it is inside its
 ; SMM code (LIT_SMBASE_NOW holds the SMBASE it entered with) or waits for a SIPI (refused at compile time), gets an
 ; SMI of the runtime's that records its SMBASE (the CS base of the handler it enters) and returns.
@@ -1567,16 +1573,7 @@ lit_smbase_probe_all:
   cmp dword [LIT_REPORTED + ebx * 4], 1 ; only a CPU that answered the ping (parked, NMIs blocked)
   jne .next
   mov dword [LIT_SMM_CMD + ebx * 4], 2
-  push esi
-  SEND ICR_SMI | ICR_ASSERT, ebx
-  mov esi, LIT_SMM_CMD
-  lea esi, [esi + ebx * 4]
-  push ebx
-  xor ebx, ebx
-  mov eax, LIT_SMI_US
-  call lapis_wait_eq_us
-  pop ebx
-  pop esi
+  call lit_smi_wait
   test eax, eax
   jnz .next
   mov dword [LIT_SMBASE_OK + ebx * 4], 0
