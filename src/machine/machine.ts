@@ -250,7 +250,7 @@ export class Machine {
     if (!c.apic.decodesXapic()) return false;
     checkU32(value, 'MMIO value');
     if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset & 0xfff, value);
-    if ((offset & 0xfff) === Reg.TPR && this.quirks.tprWriteTakesEffectLate) c.holdInterruptsOneInstruction();
+    if (this.quirks.tprWriteTakesEffectLate && (offset & 0xfff) === Reg.TPR) c.holdInterruptsOneInstruction();
     return true;
   }
 
