@@ -343,18 +343,8 @@ lit_boot:
   cmp ebx, LIT_CPUS
   jae .aps_parked
   mov dword [PC_SIPI_ENTRY + ebx * 4], lit_ap_first
-  push ebx
-  SEND ICR_STARTUP | ICR_ASSERT | LAPIS_BRINGUP_VECTOR, ebx
-  mov eax, 500
-  call lapis_delay_us
-  pop ebx
-  push ebx
-  cmp dword [PC_ONLINE + ebx * 4], 0
-  jne .ap_up
-  SEND ICR_STARTUP | ICR_ASSERT | LAPIS_BRINGUP_VECTOR, ebx
-.ap_up:
-  pop ebx
-  AWAIT_EQ [PC_ONLINE + ebx * 4], 1
+  mov edx, ebx
+  call lit_start_cpu
   inc ebx
   jmp .ap
 .aps_parked:
@@ -367,6 +357,16 @@ lit_boot:
   mov eax, lit_coord_entry
 .entry:
   mov [PC_SIPI_ENTRY + edx * 4], eax
+  call lit_start_cpu
+  dec ebx
+  jns .spare
+  cmp byte [lit_cpu_kind], LIT_KIND_PARK
+  je lit_park
+  jmp lit_p0_entry
+
+; Start CPU edx at its PC_SIPI_ENTRY with the runtime's SIPI, a second SIPI 500 us later if it is not online yet
+; (SDM Vol 3A 9.4.4.1: a second SIPI in case the first was not taken), then wait until it is online. Keeps ebx.
+lit_start_cpu:
   push ebx
   push edx
   SEND ICR_STARTUP | ICR_ASSERT | LAPIS_BRINGUP_VECTOR, edx
@@ -381,11 +381,7 @@ lit_boot:
   pop edx
   pop ebx
   AWAIT_EQ [PC_ONLINE + edx * 4], 1
-  dec ebx
-  jns .spare
-  cmp byte [lit_cpu_kind], LIT_KIND_PARK
-  je lit_park
-  jmp lit_p0_entry
+  ret
 
 ; ---- spares ----------------------------------------------------------------------------------------------------
 

@@ -5,32 +5,20 @@
 // each boot costs ~3.6 s of firmware there), otherwise it is a counted skip, as in boot.test.ts.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { kvmUsable, type Backend } from '../../src/backends/backends.js';
 import { backendRefusal, compileTest, CompileRefusal, countedLowVectors } from '../../src/backends/compile.js';
 import { conform, type ConformRan } from '../../src/backends/conform.js';
 import { buildGuest } from '../../src/backends/build.js';
-import { backend, load, ran, text } from './helpers.js';
+import { backend, load, ran, text, useRunTempDir } from './helpers.js';
 
-let work: string;
-const savedTmp = process.env.TMPDIR;
+// Every boot's and every conform() call's temporary directory goes under here, and none is left behind.
+const work = useRunTempDir('conform');
 let kvmSkips = 0;
 
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'lapis-conform-test-'));
-  process.env.TMPDIR = work; // every boot's and every conform() call's temporary directory goes under here
-});
-
 afterAll(() => {
-  if (savedTmp === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = savedTmp;
-  // Nothing a run made is left behind: conform() and bootOnce() remove their directories.
-  const left = existsSync(work) ? readdirSync(work) : [];
-  rmSync(work, { recursive: true, force: true });
-  expect(left).toEqual([]);
   if (kvmSkips > 0) console.warn(`conform.test: ${kvmSkips} KVM test(s) SKIPPED (no /dev/kvm)`);
 });
 
@@ -49,7 +37,7 @@ describe('compiler', () => {
   });
 
   it('assembles every catalog test it does not refuse', () => {
-    const dir = mkdtempSync(join(work, 'asm-'));
+    const dir = mkdtempSync(join(work(), 'asm-'));
     let compiled = 0;
     for (const f of readdirSync('litmus').filter((x) => x.endsWith('.litmus'))) {
       let c;
@@ -235,7 +223,7 @@ describe('command line', () => {
   }
 
   it('run --on: litmus7-style histogram, exit 0; --json; --emit-asm', () => {
-    const asm = mkdtempSync(join(work, 'emit-'));
+    const asm = mkdtempSync(join(work(), 'emit-'));
     const r = lapis('run', 'litmus/self-ipi-once.litmus', '--on', 'bochs', '--runs', '5', '--emit-asm', asm);
     expect(r.code, r.out + r.err).toBe(0);
     expect(r.out).toMatch(/^Test self-IPI-once Required on bochs \(judged by profile spec\)$/m);
@@ -263,7 +251,7 @@ describe('command line', () => {
   }, 60000);
 
   it('suite --on: per test refused (with the reason) or run and judged; totals; exit 1 on FORBIDDEN', () => {
-    const dir = mkdtempSync(join(work, 'suite-'));
+    const dir = mkdtempSync(join(work(), 'suite-'));
     for (const f of ['self-ipi-once.litmus', 'decision-d15-bsp-init-halts.litmus', 'tpr-holds-until-lowered.litmus']) copyFileSync(join('litmus', f), join(dir, f));
     const r = lapis('suite', dir, '--on', 'qemu-tcg');
     rmSync(dir, { recursive: true, force: true });

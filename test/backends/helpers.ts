@@ -10,8 +10,11 @@ import { getBackend, type Backend } from '../../src/backends/backends.js';
 import { compileTest, CompileRefusal } from '../../src/backends/compile.js';
 import { formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
 
-/** Give this test file its own TMPDIR for the runs, and check at the end that nothing was left in it. */
-export function useRunTempDir(prefix: string): void {
+/**
+ * Give this test file its own TMPDIR for the runs, and check at the end that nothing was left in it. Returns the
+ * directory (once the file's tests run), for scratch directories a test makes and removes itself.
+ */
+export function useRunTempDir(prefix: string): () => string {
   let work = '';
   const savedTmp = process.env.TMPDIR;
   beforeAll(() => {
@@ -25,6 +28,7 @@ export function useRunTempDir(prefix: string): void {
     rmSync(work, { recursive: true, force: true });
     expect(left).toEqual([]);
   });
+  return () => work;
 }
 
 export function parse(src: string, file = 'inline.litmus'): LitmusTest {
