@@ -10,6 +10,7 @@ import { loadLitmus } from '../litmus/check.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { BACKEND_NAMES, getBackend, type Backend } from './backends.js';
 import { conform, conformJson, formatConform, DEFAULT_RUNS, type ConformResult } from './conform.js';
+import { junitXml, type JunitCase } from './junit.js';
 import { backendInfo, hostInfo, parseErrorJson, SUITE_SCHEMA, suiteJsonText, testJson, type SuiteJson, type TestJson } from './report.js';
 
 export interface RunOnOptions {
@@ -213,19 +214,12 @@ export function suiteLine(file: string, r: ConformResult): string {
   }
 }
 
-function xml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 function junit(results: ConformResult[], backend: string): string {
-  const cases = results.map((r) => {
-    const head = `  <testcase classname="conformance.${xml(backend)}" name="${xml(r.file ?? r.test)}"${r.status === 'ran' ? ` time="${(r.ms / 1000).toFixed(3)}"` : ''}>`;
-    if (r.status === 'refused') return `${head}<skipped message="${xml(`${r.refusal.construct}: ${r.refusal.reason}`)}"/></testcase>`;
-    if (r.status === 'unavailable' || r.status === 'error') return `${head}<error message="${xml(r.reason)}"/></testcase>`;
-    if (r.forbidden > 0) return `${head}<failure message="${xml(`${r.forbidden} run(s) FORBIDDEN by ${r.profile}`)}"/></testcase>`;
-    return `${head}</testcase>`;
-  });
-  const failures = results.filter((r) => r.status === 'ran' && r.forbidden > 0).length;
-  const skipped = results.filter((r) => r.status === 'refused').length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="lapis-conformance-${xml(backend)}" tests="${results.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`;
+  return junitXml(`lapis-conformance-${backend}`, results.map((r): JunitCase => {
+    const c: JunitCase = { classname: `conformance.${backend}`, name: r.file ?? r.test, ms: r.status === 'ran' ? r.ms : undefined };
+    if (r.status === 'refused') c.skipped = `${r.refusal.construct}: ${r.refusal.reason}`;
+    else if (r.status === 'unavailable' || r.status === 'error') c.error = r.reason;
+    else if (r.forbidden > 0) c.failure = `${r.forbidden} run(s) FORBIDDEN by ${r.profile}`;
+    return c;
+  }));
 }

@@ -2,14 +2,13 @@
 // (docs/conformance.md, "Conformance runs"). Exit 0 when every FORBIDDEN outcome has an explanation, 1 when one is
 // UNEXPLAINED (or a suite run failed to write), 2 for a usage error, an unreadable report or explanations file.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { suiteReport } from '../backends/cli.js';
 import { ExplanationsError, parseExplanations, type Explanation } from '../backends/explain.js';
 import { parseSuiteJson, ReportError, suiteJsonText, type SuiteJson } from '../backends/report.js';
 import { rejudge, type ModelCache } from '../backends/rejudge.js';
 import { renderConformance } from '../backends/render.js';
-import { catalogDir } from './seeds.js';
+import { catalogDir, packageFile } from './package.js';
 
 export interface ConformanceOptions {
   on?: string;
@@ -22,11 +21,6 @@ export interface ConformanceOptions {
   notes?: string;
   out?: string;
   rejudge?: boolean;
-}
-
-/** A file of the package (dist/cli -> ../../PATH). */
-function packageFile(path: string): string {
-  return fileURLToPath(new URL(`../../${path}`, import.meta.url));
 }
 
 function read(file: string, what: string, err: (s: string) => void): string | null {

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The lapis command line. Exit codes: 0 every answer as expected, 1 a mismatch, 2 a usage or parse error.
 import { Command, InvalidArgumentError } from 'commander';
-import { catalogDir, runSeeds } from './seeds.js';
+import { runSeeds } from './seeds.js';
+import { catalogDir } from './package.js';
 import { conformanceCommand, type ConformanceOptions } from './conformance.js';
-import { loadTest, printRun, profileOrThrow, runTest, UsageError } from './run.js';
+import { loadTest, profileOrThrow, runLines, UsageError } from './run.js';
+import { runTest } from '../explore/run.js';
 import { PROFILES } from '../sim/profiles.js';
 import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
@@ -84,10 +86,10 @@ program
       const r = runTest(t.test, profile, {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
-        stopWhenDecided: o.first ?? false, por: o.por,
+        first: o.first ?? false, por: o.por,
       });
       progress.done();
-      printRun(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false }, (s) => console.log(s));
+      for (const line of runLines(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false })) console.log(line);
       if (!r.answer.ok && code === 0) code = 1;
       if (files.length > 1 && !o.json) console.log('');
     }
