@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The lapis command line. Exit codes: 0 every answer as expected, 1 a mismatch, 2 a usage or parse error.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runSeeds } from './seeds.js';
-import { catalogDir } from './package.js';
+import { catalogDir, packageVersion } from './package.js';
 import { conformanceCommand, type ConformanceOptions } from './conformance.js';
-import { loadTest, profileOrThrow, runLines, UsageError } from './run.js';
+import { loadTest, profileOrThrow, runLines, testFile, UsageError } from './run.js';
 import { runTest } from '../explore/run.js';
 import { PROFILES } from '../sim/profiles.js';
 import { runSuite } from './suite.js';
@@ -14,6 +16,7 @@ import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
+  .version(packageVersion(), '-V, --version')
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   });
@@ -52,7 +55,7 @@ program
 program
   .command('run')
   .description('explore every interleaving of litmus tests on the model and answer their conditions')
-  .argument('<files...>')
+  .argument('<tests...>', 'litmus files, or names of catalog tests (lapis list)')
   .option('--profile <name>', 'spec, or a named implementation (lapis profiles)', 'spec')
   .option('--json', 'one JSON object per test')
   .option('--trace', 'print the shortest run to each outcome')
@@ -69,6 +72,7 @@ program
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
   .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
+    files = files.map(testFile);
     if (o.on !== undefined) {
       process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: o.profile, json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
@@ -99,8 +103,9 @@ program
 program
   .command('check')
   .description('parse and validate litmus tests only')
-  .argument('<files...>')
-  .action((files: string[]) => {
+  .argument('<tests...>', 'litmus files, or names of catalog tests (lapis list)')
+  .action((args: string[]) => {
+    const files = args.map(testFile);
     let code = 0;
     for (const file of files) {
       const t = loadTest(file);
@@ -147,6 +152,16 @@ program
   .option('--rejudge', 'judge the --from reports again by the model as it is now, and rewrite those files (the runs stay as they were)')
   .action(async (o: ConformanceOptions) => {
     process.exitCode = await conformanceCommand(o, (s) => console.log(s), (s) => console.error(s));
+  });
+
+program
+  .command('list')
+  .description('the catalog of litmus tests shipped with lapis: run one by its name (lapis run NAME)')
+  .action(() => {
+    for (const f of readdirSync(catalogDir()).filter((x) => x.endsWith('.litmus')).sort()) {
+      const t = loadTest(join(catalogDir(), f));
+      console.log(`${f.replace(/\.litmus$/, '').padEnd(48)} ${'test' in t ? (t.test.description ?? t.test.name) : '(does not parse)'}`);
+    }
   });
 
 program

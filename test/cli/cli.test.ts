@@ -83,6 +83,15 @@ describe('lapis run', () => {
     }
   });
 
+  it('runs a catalog test by its name from any directory; --version; list names the catalog', () => {
+    const here = process.cwd();
+    const r = spawnSync(process.execPath, [join(here, 'dist/cli/main.js'), 'run', 'seed-000-sipi-during-smm', '--json'], { encoding: 'utf8', cwd: tmpdir() });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
+    expect(lapis('--version').out.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    expect(lapis('list').out).toMatch(/^seed-003-apic-id-in-smm +\S/m);
+  });
+
   it('an unknown profile or option is a usage error (exit 2)', () => {
     expect(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--profile', 'nope').code).toBe(2);
     expect(lapis('run', '--bogus').code).toBe(2);
