@@ -20,7 +20,7 @@ import { observableName } from '../litmus/print.js';
 import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profiles.js';
 
-export const enum StepKind {
+export enum StepKind {
   CPU = 0,
   AGENT = 1,
   DELIVER = 2,
