@@ -23,4 +23,4 @@ export { NO_QUIRKS, type Quirks, type LowestPriorityRule, type SoftDisabledIrr }
 export { explore, type ExploreOptions, type ExploreResult, type Outcome } from './explore/explore.js';
 export { answer, formatAnswer, type Answer, type Result } from './explore/answer.js';
 export { formatTrace, replay, type TraceStep } from './explore/trace.js';
-export { runLitmus, runTest, jsonAnswer, LitmusError, DEFAULT_MAX_STATES, type RunOptions, type LitmusAnswer, type Run, type JsonValue } from './explore/run.js';
+export { runLitmus, runTest, jsonAnswer, LitmusError, DEFAULT_MAX_STATES, DEFAULT_MAX_DEPTH, type RunOptions, type LitmusAnswer, type Run, type JsonValue } from './explore/run.js';

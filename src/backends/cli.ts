@@ -84,6 +84,24 @@ export interface SuiteOnOptions {
   kind?: SuiteJson['kind'];
   /** Print each test's full litmus7-style report, not one line (seeds). */
   full?: boolean;
+  /** Print only the tests with a FORBIDDEN outcome, an error or no completed run. */
+  failuresOnly?: boolean;
+  shard?: Shard;
+}
+
+/** The i-th of n slices of a suite's files (1-based; sorted by name, file k goes to shard k mod n + 1). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export function inShard(k: number, shard: Shard | undefined): boolean {
+  return shard === undefined || k % shard.count === shard.index - 1;
+}
+
+/** A test that failed on the machine: a FORBIDDEN outcome, an error, or no completed run. */
+function failedOn(r: ConformResult): boolean {
+  return r.status === 'error' || r.status === 'unavailable' || (r.status === 'ran' && (r.forbidden > 0 || r.completed === 0));
 }
 
 export interface SuiteOutcome {
@@ -112,7 +130,8 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
   if (!backend || !profile) return { code: 2, report: null };
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.litmus') && (!o.filter || o.filter.test(f))).sort();
+    files = readdirSync(dir).filter((f) => f.endsWith('.litmus') && (!o.filter || o.filter.test(f))).sort()
+      .filter((_, k) => inShard(k, o.shard));
   } catch (e) {
     err(`lapis: ${dir}: ${(e as Error).message}`);
     return { code: 2, report: null };
@@ -138,7 +157,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
       const r: ConformResult = { status: 'error', test: f.replace(/\.litmus$/, ''), file: f, backend: backend.name, reason };
       results.push(r);
       tests.push(testJson(f, r));
-      print(suiteLine(f, r));
+      if (!o.failuresOnly || failedOn(r)) print(suiteLine(f, r));
       continue;
     }
     if ('errors' in t) {
@@ -153,7 +172,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
     if (o.full) {
       for (const line of formatConform(r)) print(line);
       print('');
-    } else print(suiteLine(f, r));
+    } else if (!o.failuresOnly || failedOn(r)) print(suiteLine(f, r));
   }
   const ran = results.filter((r) => r.status === 'ran');
   const refused = results.filter((r) => r.status === 'refused');

@@ -1,7 +1,8 @@
 // lapis run / check: parse, explore, answer.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadLitmus } from '../litmus/check.js';
+import { parseLitmus } from '../litmus/parse.js';
 import type { LitmusTest } from '../litmus/ast.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { formatAnswer } from '../explore/answer.js';
@@ -9,6 +10,9 @@ import { formatTrace } from '../explore/trace.js';
 import { bigintReplacer, jsonAnswer, type Run } from '../explore/run.js';
 import { UsageError } from './errors.js';
 import { catalogDir } from './package.js';
+import { EXIT, combine, exitFor } from './exit.js';
+import type { Explorer, Limits } from './explorer.js';
+import { answerColour, colours, exploreStatus, progressLine, type Colours } from './output.js';
 
 export { UsageError };
 
@@ -48,4 +52,44 @@ export function runLines(r: Run, mode: { json: boolean; trace: boolean; traceJso
     if (mode.traceJson) lines.push(JSON.stringify(formatTrace(r.sim, r.result, true), bigintReplacer));
   }
   return lines;
+}
+
+export interface RunModelOptions {
+  limits: Limits;
+  /** --progress: also off a terminal and with --json. */
+  progress: boolean;
+  json: boolean;
+  trace: boolean;
+  traceJson: boolean;
+}
+
+/** `lapis run FILE...` on the model: each test explored in the worker, its answer printed; the exit code. */
+export async function runModel(files: string[], profile: Profile, o: RunModelOptions, explorer: Explorer, print: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const c = colours();
+  const progress = progressLine(o.progress ? 'always' : o.json ? 'off' : 'auto');
+  let code = EXIT.OK as number;
+  for (const [i, file] of files.entries()) {
+    const source = readFileSync(file, 'utf8');
+    const parsed = parseLitmus(source, file);
+    if (!parsed.ok) {
+      for (const d of parsed.errors) err(d.format());
+      code = combine(code, EXIT.USAGE);
+      continue;
+    }
+    const t0 = Date.now();
+    const done = await explorer.run({ source, file, profile, limits: o.limits, mode: { json: o.json, trace: o.trace, traceJson: o.traceJson } },
+      (states, depth) => progress.show(`${parsed.test.name}: ${exploreStatus(states, depth, Date.now() - t0)}`));
+    progress.clear();
+    for (const line of done.lines) print(o.json ? line : colourLine(c, line));
+    code = combine(code, exitFor(done.answer.result));
+    if (explorer.interrupted) break;
+    if (!o.json && i < files.length - 1) print('');
+  }
+  return explorer.interrupted ? EXIT.INTERRUPTED : code;
+}
+
+function colourLine(c: Colours, line: string): string {
+  if (line === 'Ok' || line === 'No') return answerColour(c, line);
+  if (line.startsWith('Unsupported:') || line.startsWith('Incomplete:')) return c.warn(line);
+  return line;
 }

@@ -74,14 +74,18 @@ interface Frame {
   expand: boolean;
 }
 
+/** The bounds when none is given (shown in `lapis run --help`). */
+export const DEFAULT_MAX_STATES = 5_000_000;
+export const DEFAULT_MAX_DEPTH = 100_000;
+
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
-  const maxStates = opts.maxStates ?? 5_000_000;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
   const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
   const m = sim.machine;
@@ -265,7 +269,7 @@ export function prng(seed: number): () => number {
 
 function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreResult {
   const { runs, seed } = opts.random!;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const rand = prng(seed);
   const m = sim.machine;
   const root = m.snapshot();

@@ -7,12 +7,11 @@ import { parseLitmus } from '../litmus/parse.js';
 import { Simulator, UnsupportedError, type OutcomeValue } from '../sim/sim.js';
 import { DEFAULT_PROFILE, findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { HostError } from '../arch/errors.js';
-import { explore, type ExploreResult } from './explore.js';
+import { explore, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES, type ExploreResult } from './explore.js';
 import { answer, unsupportedAnswer, type Answer } from './answer.js';
 import { formatTrace } from './trace.js';
 
-/** The explorer's default bound on distinct states (explore.ts). */
-export const DEFAULT_MAX_STATES = 5_000_000;
+export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES };
 
 export interface RunOptions {
   /** A profile's name (`spec`, `kvm-2019`: PROFILES) or a Profile; default `spec`. */

@@ -65,7 +65,8 @@ describe('lapis run', () => {
     const j = JSON.parse(r.out);
     expect(j.complete).toBe(false);
     expect(j.ok).toBe(false);
-    expect(r.code).toBe(1);
+    expect(j.result).toBe('Incomplete');
+    expect(r.code).toBe(3);
   });
 
   it('a malformed file gets file:line:col, the line, a caret, and exit 2', () => {
