@@ -18,7 +18,8 @@ export interface RunOnOptions {
   runs?: number;
   jobs?: number;
   emitAsm?: string;
-  profile?: string;
+  /** A named profile or one from a profile file (default spec). */
+  profile?: string | Profile;
   json?: boolean;
 }
 
@@ -41,7 +42,8 @@ function backendOrError(name: string, err: (s: string) => void): Backend | null 
   return b;
 }
 
-function profileOrError(name: string | undefined, err: (s: string) => void): Profile | null {
+function profileOrError(name: string | Profile | undefined, err: (s: string) => void): Profile | null {
+  if (typeof name === 'object') return name;
   const p = findProfile(name ?? 'spec');
   if (!p) err(`lapis: unknown profile '${name}'; profiles: ${PROFILES.map((x) => x.name).join(', ')}`);
   return p ?? null;
@@ -78,7 +80,7 @@ export interface SuiteOnOptions {
   junit?: string;
   /** Write the suite's report (src/backends/report.ts, schema lapis-suite/1) here. */
   json?: string;
-  profile?: string;
+  profile?: string | Profile;
   /** Only files whose name matches (seeds: `seed-NNN-*.litmus`). */
   filter?: RegExp;
   kind?: SuiteJson['kind'];

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runSeeds } from './seeds.js';
 import { conformanceCommand, type ConformanceOptions } from './conformance.js';
-import { loadTest, profileOrThrow, runModel, testFile, UsageError } from './run.js';
+import { loadTest, runModel, testFile, UsageError } from './run.js';
 import { PROFILES } from '../sim/profiles.js';
+import { ProfileSet, diffLines, formatProfile, quirkLines } from './profiles.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES } from '../explore/run.js';
 import { runSuite, type SuiteOptions } from './suite.js';
 import { catalogDir, packageVersion } from './package.js';
@@ -77,7 +78,7 @@ program
   });
 
 interface RunCliOptions {
-  profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number;
+  profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number;
   random?: number; seed?: number; first?: boolean; por: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
 }
 
@@ -85,7 +86,8 @@ program
   .command('run')
   .description('explore every interleaving of litmus tests on the model and answer their conditions')
   .argument('<tests...>', 'litmus files, or names of catalog tests (lapis list)')
-  .option('--profile <name>', 'spec, or a named implementation (lapis profiles)', 'spec')
+  .option('--profile <name>', 'spec, or a named implementation (lapis profiles); default spec, or the --profile-file one')
+  .option('--profile-file <file>', 'a profile as data: a base profile and quirks (docs/profiles.md, "Your own profile")')
   .option('--json', 'one JSON object per test (the answer runLitmus returns)')
   .option('--trace', 'print the shortest run to each outcome')
   .option('--trace-json', 'the traces as JSON')
@@ -102,18 +104,19 @@ program
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
   .action(async (args: string[], o: RunCliOptions, cmd: Command) => {
+    const profiles = new ProfileSet(o.profileFile);
     if (o.on !== undefined) {
       refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
       const files = args.map(testFile);
       onInterrupt = exitNow;
-      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: o.profile, json: o.json }, (s) => console.log(s), (s) => console.error(s));
+      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
     refuse(cmd, ['runs', 'jobs', 'emitAsm'], ON_ONLY);
     if (o.random === undefined) refuse(cmd, ['seed'], 'only with --random');
     else refuse(cmd, ['first', 'maxStates', 'por'], 'does not apply to --random (random runs, not a search)');
     if (o.trace && o.json) throw new UsageError('--trace prints text: with --json, use --trace-json');
-    const profile = profileOrThrow(o.profile);
+    const profile = profiles.chosen(o.profile);
     const files = args.map(testFile);
     process.exitCode = await runModel(files, profile, {
       json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false, progress: o.progress ?? false,
@@ -147,6 +150,7 @@ program
   .argument('[dir]', 'a directory of litmus tests with expected.json (default: the catalog)')
   .option('--junit <file>', 'also write a JUnit XML report')
   .option('--profile <name>', 'only this profile')
+  .option('--profile-file <file>', 'a profile as data, which expected.json may name (with --on: judge by it)')
   .option('--max-states <n>', `per test (default ${thousands(DEFAULT_MAX_STATES)})`, int('--max-states'))
   .option('--failures-only', 'print only the tests that failed')
   .option('--progress', 'with the model: show progress on stderr even off a terminal (a line every 2 s)')
@@ -155,18 +159,19 @@ program
   .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--json <file>', "with --on: write every test's result (schema lapis-suite/1, docs/conformance.md)")
-  .action(async (dirArg: string | undefined, o: Omit<SuiteOptions, 'shard'> & { shard?: string; on?: string; runs?: number; jobs?: number; json?: string }, cmd: Command) => {
+  .action(async (dirArg: string | undefined, o: Omit<SuiteOptions, 'shard'> & { shard?: string; profileFile?: string; on?: string; runs?: number; jobs?: number; json?: string }, cmd: Command) => {
     const dir = dirArg ?? catalogDir();
+    const profiles = new ProfileSet(o.profileFile);
     const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
     if (o.on !== undefined) {
       refuse(cmd, ['maxStates', 'progress'], 'is for the model: not with --on');
       onInterrupt = exitNow;
-      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: o.profile, runs: o.runs, jobs: o.jobs, json: o.json, failuresOnly: o.failuresOnly, shard }, (s) => console.log(s), (s) => console.error(s));
+      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: profiles.chosen(o.profile), runs: o.runs, jobs: o.jobs, json: o.json, failuresOnly: o.failuresOnly, shard }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
     refuse(cmd, ['runs', 'jobs', 'json'], ON_ONLY);
-    if (o.profile !== undefined) profileOrThrow(o.profile);
-    process.exitCode = await runSuite(dir, { ...o, shard }, profileOrThrow, explorer, (s) => console.log(s), (s) => console.error(s));
+    if (o.profile !== undefined) profiles.get(o.profile);
+    process.exitCode = await runSuite(dir, { ...o, shard }, (name) => profiles.get(name), explorer, (s) => console.log(s), (s) => console.error(s));
   });
 
 program
@@ -212,13 +217,22 @@ program
 
 program
   .command('profiles')
-  .description('list the profiles and how each differs from the architecture')
-  .action(() => {
-    for (const p of PROFILES) {
-      console.log(`${p.name}: ${p.description}`);
-      for (const d of p.deviations) console.log(`  - ${d.quirk}: ${d.behaviour}\n      evidence: ${d.evidence}`);
-      if (p.deviations.length === 0) console.log('  (no deviations)');
+  .description('list the profiles and how each differs from the architecture, with evidence')
+  .option('--profile-file <file>', 'also show this profile file (checked)')
+  .option('--diff <profiles...>', 'where B differs from A, quirk by quirk (A and B: names or profile files)')
+  .option('--quirks', 'every quirk, its values and the profiles that set it')
+  .action((o: { profileFile?: string; diff?: string[]; quirks?: boolean }) => {
+    if (o.diff !== undefined) {
+      if (o.diff.length !== 2) throw new UsageError('--diff takes two profiles: A B');
+      for (const line of diffLines(o.diff[0], o.diff[1])) console.log(line);
+      return;
     }
+    if (o.quirks) {
+      for (const line of quirkLines()) console.log(line);
+      return;
+    }
+    const extra = new ProfileSet(o.profileFile).extra;
+    for (const p of [...PROFILES, ...(extra ? [extra] : [])]) for (const line of formatProfile(p)) console.log(line);
   });
 
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);

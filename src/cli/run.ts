@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { loadLitmus } from '../litmus/check.js';
 import { parseLitmus } from '../litmus/parse.js';
 import type { LitmusTest } from '../litmus/ast.js';
-import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
+import type { Profile } from '../sim/profiles.js';
 import { formatAnswer } from '../explore/answer.js';
 import { formatTrace } from '../explore/trace.js';
 import { bigintReplacer, jsonAnswer, type Run } from '../explore/run.js';
@@ -35,12 +35,6 @@ export function testFile(arg: string): string {
 export function loadTest(file: string): { test: LitmusTest } | { errors: string[] } {
   const r = loadLitmus(file);
   return r.ok ? { test: r.test } : { errors: r.errors.map((d) => d.format()) };
-}
-
-export function profileOrThrow(name: string): Profile {
-  const p = findProfile(name);
-  if (!p) throw new UsageError(`unknown profile '${name}'; profiles: ${PROFILES.map((x) => x.name).join(', ')}`);
-  return p;
 }
 
 /** The lines `lapis run` prints for a run: the JSON answer (runLitmus's), or the herd-style text and traces. */
