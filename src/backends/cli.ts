@@ -190,6 +190,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
   const report: SuiteJson = {
     schema: SUITE_SCHEMA, kind: o.kind ?? 'suite', backend: backendInfo(backend), profile: profile.name, runsPerTest: runs, jobs,
     dir, host: hostInfo(), started: started.toISOString(), elapsedMs: Date.now() - started.getTime(), tests,
+    ...(o.shard ? { shard: `${o.shard.index}/${o.shard.count}` } : {}),
   };
   try {
     if (o.junit) writeFileSync(o.junit, junit(results, backend.name));

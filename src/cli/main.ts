@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runSeeds } from './seeds.js';
+import { fingerprintCommand } from './fingerprint.js';
 import { conformanceCommand, type ConformanceOptions } from './conformance.js';
 import { loadTest, runModel, testFile, UsageError } from './run.js';
 import { PROFILES } from '../sim/profiles.js';
@@ -178,11 +179,12 @@ program
   .command('conformance')
   .description('run the suite on backends (or read saved suite reports) and write CONFORMANCE.md')
   .option('--on <backends>', 'comma-separated backends to run the suite on (lapis backends)')
-  .option('--from <files...>', 'saved suite reports (suite --on B --json FILE) to include, instead of or besides running')
+  .option('--from <files...>', 'saved suite reports (suite --on B --json FILE) to include, instead of or besides running; shards merge, other hosts get their own columns')
   .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--dir <dir>', 'with --on or --rejudge: the test directory (default: the litmus catalog)')
-  .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json")
+  .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json (DIR/BACKEND.I-of-N.json for a shard)")
+  .option('--shard <i/n>', 'with --on: only the i-th of n slices of the tests (merge the reports with --from)')
   .option('--explanations <file>', 'the explanations of FORBIDDEN outcomes (default: conformance/explanations.json)')
   .option('--notes <file>', 'Markdown placed after the summary (default: conformance/notes.md when present)')
   .option('--out <file>', 'where to write (default: print it)')
@@ -190,6 +192,16 @@ program
   .action(async (o: ConformanceOptions) => {
     onInterrupt = exitNow;
     process.exitCode = await conformanceCommand(o, (s) => console.log(s), (s) => console.error(s));
+  });
+
+program
+  .command('fingerprint')
+  .description('the profile and quirk set that best explain a conformance report (suite --on B --json FILE), and what no quirk explains')
+  .argument('<report>', 'a suite report, schema lapis-suite/1')
+  .option('--dir <dir>', "where the report's litmus tests are now (default: the catalog)")
+  .option('--profile-file <file>', 'also rank this profile')
+  .action((file: string, o: { dir?: string; profileFile?: string }) => {
+    process.exitCode = fingerprintCommand(file, o.dir ?? catalogDir(), new ProfileSet(o.profileFile).extra, (s) => console.log(s));
   });
 
 program

@@ -117,3 +117,22 @@ describe('lapis profiles', () => {
     expect(r.out).toMatch(/^lowestPriority +architectural \| vector-hash \| lowest-index +kvm-2019, /m);
   });
 });
+
+describe('lapis fingerprint', () => {
+  it('ranks the profiles against a report, names the best quirk set and what no quirk explains', () => {
+    const r = lapis('fingerprint', 'conformance/results/bochs.json');
+    expect(r.out).toMatch(/^bochs \(.*\): \d+ tests run, \d+ distinct outcomes observed$/m);
+    expect(r.out).toMatch(/^profile +tests unexplained +outcomes explained +unexplained +undecided +deviations\nbochs-2\.7 /m);
+    expect(r.out).toMatch(/^Best: bochs-2\.7/m);
+    expect(r.code).toBe(r.out.includes('Every observed outcome is explained.') ? 0 : 1);
+  }, 120_000);
+
+  it('a report that cannot be read is a usage error', () => {
+    expect(lapis('fingerprint', 'no-such.json')).toMatchObject({ code: 2, err: 'lapis: no-such.json: no such file\n' });
+    withFile({ schema: 'lapis-suite/9' }, (file) => {
+      const r = lapis('fingerprint', file);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^lapis: .*mine\.json/);
+    });
+  });
+});
