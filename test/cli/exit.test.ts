@@ -100,7 +100,7 @@ describe('usage errors: one line, exit 2, no stack trace', () => {
   it('--help documents the exit codes and the default state limit', () => {
     const r = lapis(['run', '--help']);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/--max-states <n> +stop after this many distinct states \(default 5,000,000\)/);
+    expect(r.out).toMatch(/--max-states <n>\s+stop after this many distinct\s+states\s+\(default\s+5,000,000\)/);
     for (const line of [/^ {2}0 +every answer as asked/m, /^ {2}1 +an answer is No/m, /^ {2}2 +a usage or parse error/m, /^ {2}3 +a search was cut short/m, /^ {2}4 +a test the profile cannot run/m, /^ {2}130 +interrupted/m]) {
       expect(r.out).toMatch(line);
     }
