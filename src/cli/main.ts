@@ -9,6 +9,8 @@ import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
 import { BACKENDS } from '../backends/backends.js';
 import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
+import { registerView } from './view.js';
+import { registerHtml } from './html.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -170,6 +172,9 @@ program
       if (p.deviations.length === 0) console.log('  (no deviations)');
     }
   });
+
+registerView(program);
+registerHtml(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
