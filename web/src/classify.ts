@@ -104,6 +104,7 @@ export function classify(t: RawTrace): Diagram {
   const steps: DiagramStep[] = [];
   const handlers = new Map<string, string[]>();
   const inferred = new Map<string, LaneState>();
+  const beforeSmm = new Map<string, LaneState>();
   for (const l of lanes) {
     handlers.set(l.id, []);
     inferred.set(l.id, l.kind === 'cpu' ? 'running' : 'agent');
@@ -184,7 +185,7 @@ export function classify(t: RawTrace): Diagram {
       }
     }
     hypervisorEffects(t, r, step, messages, i);
-    for (const l of lanes) step.states[l.id] = laneState(l, r, i, handlers, inferred, lastAgentStep);
+    for (const l of lanes) step.states[l.id] = laneState(l, r, i, { handlers, inferred, beforeSmm, lastAgentStep });
     steps.push(step);
     prev = r.state ?? prev;
   });
@@ -266,7 +267,9 @@ function settleLatch(m: Message, event: string, to: string, r: RawStep, before: 
 
 function fateMark(m: Message): Mark {
   const kind: MarkKind = m.fate === 'discarded' ? 'discarded' : m.fate === 'latched' ? 'latched' : m.fate === 'started' || m.fate === 'taken' || m.fate === 'vmexit' ? 'started' : m.fate === 'accepted' ? 'accepted' : 'pending';
-  const what = m.fate === 'accepted' ? `${m.label} → IRR` : m.fate === 'started' ? `${m.label}: starts` : m.fate === 'vmexit' ? `${m.label}: VM exit` : `${m.label} ${m.fate}`;
+  // The arrow carries the vector; the mark says what became of the message.
+  const mode = m.label.split(' ')[0];
+  const what = m.fate === 'accepted' ? `${m.label} → IRR` : m.fate === 'started' ? `${m.label}: starts` : m.fate === 'vmexit' ? `${mode}: VM exit` : `${mode} ${m.fate}`;
   return { lane: m.to, kind, text: m.reason ? `${what} (${m.reason})` : what };
 }
 
@@ -337,7 +340,16 @@ function fromCpu(c: CpuState, handlerDepth: number): LaneState {
   return handlerDepth > 0 ? 'handler' : 'running';
 }
 
-function laneState(l: Lane, r: RawStep, i: number, handlers: Map<string, string[]>, inferred: Map<string, LaneState>, lastAgentStep: Map<string, number>): LaneState {
+interface Inference {
+  /** Each lane's handler frames (interrupt/NMI handlers entered and not yet left by IRET). */
+  handlers: Map<string, string[]>;
+  /** From text alone: each lane's state so far, and the state it entered SMM from (RSM returns to it). */
+  inferred: Map<string, LaneState>;
+  beforeSmm: Map<string, LaneState>;
+  lastAgentStep: Map<string, number>;
+}
+
+function laneState(l: Lane, r: RawStep, i: number, { handlers, inferred, beforeSmm, lastAgentStep }: Inference): LaneState {
   if (l.kind === 'agent') return (lastAgentStep.get(l.id) ?? -1) < i ? 'done' : 'agent';
   if (l.kind !== 'cpu') return 'agent';
   const depth = handlers.get(l.id)?.length ?? 0;
@@ -347,8 +359,10 @@ function laneState(l: Lane, r: RawStep, i: number, handlers: Map<string, string[
   const mine = (e: string): boolean => e.startsWith(`${l.id} `);
   const lines = [r.text, ...r.effects].filter(mine);
   for (const e of lines) {
-    if (/smi: enter SMM/.test(e)) s = 'smm';
-    else if (/rsm: leave SMM/.test(e)) s = 'running';
+    if (/smi: enter SMM/.test(e)) {
+      beforeSmm.set(l.id, s);
+      s = 'smm';
+    } else if (/rsm: leave SMM/.test(e)) s = beforeSmm.get(l.id) ?? 'running';
     else if (/init: enter wait-for-sipi/.test(e)) s = 'wait-for-sipi';
     else if (/sipi: start/.test(e) || /takes /.test(e)) s = s === 'smm' ? 'smm' : 'running';
     else if (/ (hlt|end of main block|idle \(hlt loop\))$/.test(e) && s !== 'smm') s = 'halted';

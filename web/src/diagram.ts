@@ -9,6 +9,8 @@ const ROW = 30;
 const HEAD = 54;
 const GUTTER = 64;
 const BAND = 10;
+/** From the gutter to the first lane. */
+const LEAD = 64;
 
 export const STATE_STYLE: Record<LaneState, { color: string; label: string; dash?: string }> = {
   running: { color: '#2e7d32', label: 'running' },
@@ -47,7 +49,7 @@ function text(parent: Element, x: number, y: number, s: string, attrs: Record<st
 }
 
 function clip(s: string, px: number): string {
-  const max = Math.max(4, Math.floor(px / 6.6));
+  const max = Math.max(4, Math.floor(px / 6.2));
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
@@ -63,7 +65,7 @@ export interface DiagramOptions {
 }
 
 export function laneWidth(d: Diagram, width: number): number {
-  return Math.max(170, Math.min(300, Math.floor((width - GUTTER - 12) / Math.max(1, d.lanes.length))));
+  return Math.max(170, Math.min(300, Math.floor((width - GUTTER - LEAD) / Math.max(1, d.lanes.length))));
 }
 
 /** Draw the diagram; returns the SVG. Rows are `g.step[data-step]`, lanes `g.lane[data-lane]`. */
@@ -71,7 +73,8 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   const lw = laneWidth(d, opts.width ?? 900);
   const n = d.steps.length;
   const flagged = opts.flagged !== null && opts.flagged !== undefined && opts.flagged < n;
-  const width = Math.max(GUTTER + lw * d.lanes.length + 12 + (flagged ? 120 : 0), opts.final ? GUTTER + 6.8 * (opts.final.length + 8) + 12 : 0);
+  // Each lane owns the column to its right, where its steps' labels go.
+  const width = Math.max(GUTTER + LEAD + lw * d.lanes.length + (flagged ? 120 : 0), opts.final ? GUTTER + 6.8 * (opts.final.length + 8) + 12 : 0);
   const height = HEAD + ROW * (n + 1) + (opts.final ? 28 : 8);
   const svg = el('svg', { xmlns: SVG, width, height, viewBox: `0 0 ${width} ${height}`, class: 'diagram', role: 'img', 'aria-label': `Sequence diagram of ${d.test} under ${d.profile}` });
   const defs = el('defs', {}, svg);
@@ -81,7 +84,7 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   }
   el('rect', { x: 0, y: 0, width, height, fill: '#fff' }, svg);
   const laneX = new Map<string, number>();
-  d.lanes.forEach((l, k) => laneX.set(l.id, GUTTER + lw * k + lw / 2));
+  d.lanes.forEach((l, k) => laneX.set(l.id, GUTTER + LEAD + lw * k));
   const rowY = (i: number): number => HEAD + ROW * i + ROW / 2;
 
   // Row backgrounds (selection, flag, hover target).
@@ -101,7 +104,8 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   d.lanes.forEach((l) => {
     const x = laneX.get(l.id)!;
     const g = el('g', { class: `lane lane-${l.kind}`, 'data-lane': l.id }, lanes);
-    el('rect', { x: x - lw / 2 + 8, y: 8, width: lw - 16, height: 28, rx: 6, fill: l.kind === 'cpu' ? '#eef3f8' : l.kind === 'hypervisor' ? '#f3ece6' : '#f1f3f4', stroke: '#c9d1d9' }, g);
+    const hw = Math.min(lw - 24, 150);
+    el('rect', { x: x - hw / 2, y: 8, width: hw, height: 28, rx: 6, fill: l.kind === 'cpu' ? '#eef3f8' : l.kind === 'hypervisor' ? '#f3ece6' : '#f1f3f4', stroke: '#c9d1d9' }, g);
     text(g, x, 27, l.label, { 'text-anchor': 'middle', class: 'lane-label' });
     let from = HEAD - 10, state = d.initial[l.id];
     const segment = (to: number, s: LaneState): void => {
@@ -126,7 +130,7 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   d.steps.forEach((s, i) => {
     if (s.category !== 'time') return;
     el('line', { x1: GUTTER - 4, y1: rowY(i), x2: width - 8, y2: rowY(i), stroke: '#b35900', 'stroke-dasharray': '6 4', 'stroke-width': 1 }, overlay);
-    text(overlay, GUTTER + 6, rowY(i) - 4, `time → ${s.time ?? '?'}`, { class: 'time-label' });
+    text(overlay, width - 10, rowY(i) - 4, `time → ${s.time ?? '?'}`, { class: 'time-label', 'text-anchor': 'end' });
   });
 
   // Messages.
@@ -136,13 +140,9 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   // Markers and labels.
   const marks = el('g', { class: 'marks' }, svg);
   d.steps.forEach((s, i) => {
-    const busy = new Set(s.marks.map((mk) => laneX.get(mk.lane)));
     for (const mk of s.marks) {
       const x = laneX.get(mk.lane);
-      if (x === undefined) continue;
-      // A label would sit on an arrow that arrives in this row from the right: put it on the left when that is free.
-      const crossed = d.messages.some((m) => m.sentAt === i && m.arrivedAt === i && m.to === mk.lane && (laneX.get(m.from) ?? 0) > x);
-      drawMark(marks, mk, x, rowY(i), lw, i, crossed && !busy.has(x - lw) ? 'left' : 'right');
+      if (x !== undefined) drawMark(marks, mk, x, rowY(i), lw, i);
     }
   });
   if (flagged) {
@@ -161,21 +161,27 @@ function drawMessage(g: Element, m: Message, laneX: Map<string, number>, rowY: (
   const dir = x2 >= x1 ? 1 : -1;
   const sx = x1 === x2 ? x1 : x1 + dir * 7, ex = x1 === x2 ? x2 : x2 - dir * (BAND / 2 + 3);
   const mg = el('g', { class: `message fate-${m.fate.replace(' ', '-')}`, 'data-from': m.from, 'data-to': m.to, 'data-fate': m.fate }, g);
+  // Along a row (sent and arrived in one step) the arrow runs under the row's labels.
+  const flat = y1 === y2 && x1 !== x2;
+  const ya = flat ? y1 + 9 : y1, yb = flat ? y2 + 9 : y2;
   const line = x1 === x2
     ? el('path', { d: `M${x1 + 8},${y1} C${x1 + 40},${y1} ${x1 + 40},${y2} ${x1 + 8},${y2}`, fill: 'none' }, mg)
-    : el('line', { x1: sx, y1, x2: ex, y2 }, mg);
+    : el('line', { x1: sx, y1: ya, x2: ex, y2: yb }, mg);
   line.setAttribute('stroke', color);
   line.setAttribute('stroke-width', '1.6');
   if (m.fate === 'discarded' || m.fate === 'in flight') line.setAttribute('stroke-dasharray', '5 3');
   if (m.fate !== 'discarded') line.setAttribute('marker-end', `url(#arrow-${m.fate.replace(' ', '-')})`);
   el('title', {}, mg).textContent = `${m.label} from ${m.from} to ${m.to}: sent at step ${m.sentAt + 1}, ${m.arrivedAt === null ? 'still in flight' : `arrives at step ${m.arrivedAt + 1}`}, ${m.fate}${m.reason ? ` (${m.reason})` : ''}`;
   // The label sits on the arrow near its start, where arrows crowd least.
-  const t = 0.5;
-  const lx = x1 === x2 ? x1 + 34 : sx + (ex - sx) * t, ly = y1 + (y2 - y1) * t - 4;
+  if (flat) {
+    text(mg, ex - dir * 8, ya + 12, clip(m.label, lw * 0.6), { 'text-anchor': dir > 0 ? 'end' : 'start', class: 'msg-label', fill: color });
+    return;
+  }
+  const lx = x1 === x2 ? x1 + 34 : (sx + ex) / 2, ly = (y1 + y2) / 2 - 4;
   text(mg, lx, ly, clip(m.label, lw * 0.6), { 'text-anchor': 'middle', class: 'msg-label', fill: color });
 }
 
-function drawMark(g: Element, mk: Mark, x: number, y: number, lw: number, step: number, side: 'left' | 'right'): void {
+function drawMark(g: Element, mk: Mark, x: number, y: number, lw: number, step: number): void {
   const color = MARK_COLOR[mk.kind];
   const mg = el('g', { class: `mark mark-${mk.kind}`, 'data-step': step }, g);
   switch (mk.kind) {
@@ -198,8 +204,7 @@ function drawMark(g: Element, mk: Mark, x: number, y: number, lw: number, step: 
     default:
       el('circle', { cx: x, cy: y, r: 4.5, fill: '#fff', stroke: color, 'stroke-width': 2 }, mg);
   }
-  const at = side === 'right' ? { x: x + 11, anchor: 'start' } : { x: x - 11, anchor: 'end' };
-  text(mg, at.x, y + 4, clip(mk.text, lw - 26), { class: `mark-label mark-label-${mk.kind}`, fill: color, 'text-anchor': at.anchor });
+  text(mg, x + 11, y + 4, clip(mk.text, lw - 26), { class: `mark-label mark-label-${mk.kind}`, fill: color });
 }
 
 export function legend(): HTMLElement {

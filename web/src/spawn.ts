@@ -4,8 +4,10 @@
 export function spawnWorker(): Worker {
   const inline = document.getElementById('lapis-worker-src');
   if (inline?.textContent) {
+    // A classic worker: a page opened from a file has an opaque origin, from which Chromium loads no module worker
+    // (the worker is one chunk with no imports, so it runs as either).
     const url = URL.createObjectURL(new Blob([inline.textContent], { type: 'text/javascript' }));
-    return new Worker(url, { type: 'module' });
+    return new Worker(url);
   }
   return new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 }
