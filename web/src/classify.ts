@@ -70,7 +70,12 @@ const CPU_RE = /^P(\d+)$/;
 const TAKES_RE = /^P(\d+) takes (.+)$/;
 const SIGNAL_RE = /^(D\d+) (smi|nmi|init) -> (P\d+|all)$/;
 const ARRIVES_RE = /^bus: (\S+)(?: 0x([0-9a-f]+))? from (platform|P\d+) arrives at P(\d+)$/;
-const IPI_RE = /^P(\d+) ipi (\S+) 0x([0-9a-f]+) dest/;
+const IPI_RE = /^(P\d+|platform) ipi (\S+) 0x([0-9a-f]+) dest 0x([0-9a-f]+)( shorthand)?/;
+const IOAPIC_SENDS_RE = /^platform ioapic: pin \d+ sends vector (\d+) mode (\d) (physical|logical) dest (\d+)/;
+const MODES = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
+const MSI_RE = /^D\d+ msi /;
+const AVIC_IPI_RE = /^P\d+ avic: ipi 0x([0-9a-f]+) to mask 0x([0-9a-f]+)/;
+const POSTS_RE = /posts 0x([0-9a-f]+) to (P\d+(?:, P\d+)*)$/;
 const HYPERVISOR_RE = /\bkvm:|VM exit|#VMEXIT|VM entry fails|vcpu (blocked|woken)/;
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
@@ -89,10 +94,13 @@ export function lanesOf(t: RawTrace): Lane[] {
 interface Pending {
   msg: Message;
   source: string;
-  mode: string;
+  /** Null: any (a device's interrupt in a text trace, whose message the trace does not describe). */
+  mode: string | null;
   vector: number | null;
   /** Known target (from a replay), or null: any target not yet reached (text only). */
   target: string | null;
+  /** Text only: the physical destination the trace line names, which is the target's index unless IDs were changed. */
+  dest: number | null;
   reached: Set<string>;
 }
 
@@ -110,7 +118,7 @@ export function classify(t: RawTrace): Diagram {
     inferred.set(l.id, l.kind === 'cpu' ? 'running' : 'agent');
   }
   const ensureLane = (id: string): string => {
-    if (!lanes.some((l) => l.id === id)) lanes.push({ id, label: id, kind: id === 'platform' ? 'platform' : 'agent' });
+    if (!lanes.some((l) => l.id === id)) lanes.push({ id, label: id === 'platform' ? 'platform (I/O APIC)' : id, kind: id === 'platform' ? 'platform' : 'agent' });
     if (!handlers.has(id)) handlers.set(id, []);
     if (!inferred.has(id)) inferred.set(id, 'agent');
     return id;
@@ -164,20 +172,24 @@ export function classify(t: RawTrace): Diagram {
         opEffects(r, lane, step, handlers);
       }
       // Messages this step put on the bus: from a replay exactly, else from the ipi trace line (targets unknown).
-      const sent: { source: string; target: string | null; mode: string; vector: number | null }[] = [];
+      const sent: { source: string; target: string | null; mode: string | null; vector: number | null; dest: number | null }[] = [];
       if (r.sent) {
-        for (const w of r.sent) sent.push({ source: w.source < 0 ? 'platform' : `P${w.source}`, target: `P${w.target}`, mode: w.mode, vector: w.vector });
+        for (const w of r.sent) sent.push({ source: w.source < 0 ? 'platform' : `P${w.source}`, target: `P${w.target}`, mode: w.mode, vector: w.vector, dest: null });
       } else {
         for (const e of r.effects) {
-          const ipi = IPI_RE.exec(e);
-          if (ipi) sent.push({ source: `P${ipi[1]}`, target: null, mode: ipi[2], vector: parseInt(ipi[3], 16) });
+          const ipi = IPI_RE.exec(e), io = IOAPIC_SENDS_RE.exec(e);
+          if (ipi) sent.push({ source: ipi[1], target: null, mode: ipi[2], vector: parseInt(ipi[3], 16), dest: ipi[5] ? null : parseInt(ipi[4], 16) });
+          if (io) sent.push({ source: 'platform', target: null, mode: MODES[Number(io[2])], vector: Number(io[1]), dest: io[3] === 'physical' ? Number(io[4]) : null });
         }
+        // An MSI: the message it puts on the bus has no trace line of its own.
+        if (sent.length === 0 && MSI_RE.test(r.text)) sent.push({ source: 'platform', target: null, mode: null, vector: null, dest: null });
+        textDirect(r, i, lane, t.cpus, newMsg);
       }
       for (const s of sent) {
         // The platform's messages a CPU's step causes (an EOI the I/O APIC answers) come from the platform.
         const from = s.source === 'platform' && lane.startsWith('P') ? ensureLane('platform') : lane;
-        const m = newMsg(from, s.target ?? '?', msgLabel(s.mode, s.vector), 'bus', false);
-        pending.push({ msg: m, source: s.source, mode: s.mode, vector: s.vector, target: s.target, reached: new Set() });
+        const m = newMsg(from, s.target ?? '?', s.mode === null ? 'IRQ' : msgLabel(s.mode, s.vector), 'bus', false);
+        pending.push({ msg: m, source: s.source, mode: s.mode, vector: s.vector, target: s.target, dest: s.dest, reached: new Set() });
       }
       if (r.state && prev) direct(r, i, lane, prev, r.state, messages, newMsg);
       for (const e of r.effects) {
@@ -191,6 +203,8 @@ export function classify(t: RawTrace): Diagram {
   });
   const initial: Record<string, LaneState> = {};
   for (const l of lanes) initial[l.id] = l.kind === 'cpu' && t.initial ? fromCpu(t.initial.cpus[Number(l.id.slice(1))], 0) : l.kind === 'cpu' ? 'running' : 'agent';
+  // A lane that appeared on the way (the platform's) has a state at every step.
+  for (const s of steps) for (const l of lanes) s.states[l.id] ??= 'agent';
   // Messages whose target a text trace never named stay unaimed; drop the placeholder so nothing draws to '?'.
   return { test: t.test, profile: t.profile, lanes, initial, steps, messages: messages.filter((m) => m.to !== '?'), exact, blockedAt: t.blockedAt ?? null };
 
@@ -200,20 +214,23 @@ export function classify(t: RawTrace): Diagram {
     if (!w) return;
     const source = w.source < 0 ? 'platform' : `P${w.source}`, to = `P${w.target}`;
     step.lane = to;
-    let p = pend.find((x) => x.source === source && x.mode === w.mode && (x.vector === null || w.vector < 0 || x.vector === w.vector)
-      && (x.target === null ? !x.reached.has(to) : x.target === to) && x.msg.arrivedAt === null);
+    // Per source and target, messages arrive in the order sent (decision D-11): the oldest that fits is this one.
+    const fits = (x: Pending): boolean => x.source === source && (x.mode === null || x.mode === w.mode) && (x.vector === null || w.vector < 0 || x.vector === w.vector)
+      && (x.target === null ? !x.reached.has(to) : x.target === to && x.msg.arrivedAt === null);
+    let p = pend.find((x) => fits(x) && (x.dest === null || x.dest === w.target)) ?? pend.find(fits);
     if (!p) {
       // Sent before the run began (or by something the trace does not show): from the platform.
       const from = ensureLane(source === 'platform' ? 'platform' : source);
       const m: Message = { id: messages.length, from, to, label: msgLabel(w.mode, w.vector >= 0 ? w.vector : null), sentAt: i, arrivedAt: i, fate: 'pending', reason: '', via: 'bus' };
       messages.push(m);
-      p = { msg: m, source, mode: w.mode, vector: w.vector, target: to, reached: new Set() };
+      p = { msg: m, source, mode: w.mode, vector: w.vector, target: to, dest: null, reached: new Set() };
     } else if (p.target === null) {
       // A text trace: one send may reach several targets; each arrival is its own message.
       p.reached.add(to);
-      if (p.msg.to === '?') p.msg.to = to;
+      const label = p.mode === null ? msgLabel(w.mode, w.vector >= 0 ? w.vector : null) : p.msg.label;
+      if (p.msg.to === '?') Object.assign(p.msg, { to, label });
       else {
-        const m: Message = { ...p.msg, id: messages.length, to };
+        const m: Message = { ...p.msg, id: messages.length, to, label, arrivedAt: null };
         messages.push(m);
         p = { ...p, msg: m };
       }
@@ -314,6 +331,20 @@ function direct(r: RawStep, i: number, lane: string, before: MachineState, after
     const m = newMsg(lane, to, what.join(', '), r.kind === 'agent' ? 'signal' : 'hypervisor', true);
     m.fate = irr.length ? 'accepted' : 'pending';
   });
+}
+
+/** From text alone: the targets AVIC writes and the posted interrupts name (a replay sees them in the state). */
+function textDirect(r: RawStep, i: number, lane: string, cpus: number,
+  newMsg: (from: string, to: string, label: string, via: Message['via'], arrived: boolean) => Message): void {
+  for (const e of r.effects) {
+    const avic = AVIC_IPI_RE.exec(e), posts = POSTS_RE.exec(e);
+    if (avic && !/IsRunning read first/.test(e)) {
+      const mask = parseInt(avic[2], 16);
+      for (let c = 0; c < cpus; c++) if (mask & (1 << c) && `P${c}` !== lane) newMsg(lane, `P${c}`, `IRR 0x${avic[1]}`, 'hypervisor', true).fate = 'accepted';
+    } else if (posts) {
+      for (const to of posts[2].split(', ')) if (to !== lane) newMsg(lane, to, `post 0x${posts[1]}`, 'hypervisor', true);
+    }
+  }
 }
 
 /** vCPU tests: exits to the hypervisor and its wake-ups, on the hypervisor lane. */
