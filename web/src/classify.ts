@@ -189,6 +189,7 @@ export function classify(t: RawTrace): Diagram {
         // The platform's messages a CPU's step causes (an EOI the I/O APIC answers) come from the platform.
         const from = s.source === 'platform' && lane.startsWith('P') ? ensureLane('platform') : lane;
         const m = newMsg(from, s.target ?? '?', s.mode === null ? 'IRQ' : msgLabel(s.mode, s.vector), 'bus', false);
+        if (from !== lane && !step.marks.some((k) => k.lane === from)) step.marks.push({ lane: from, kind: 'op', text: `sends ${m.label}` });
         pending.push({ msg: m, source: s.source, mode: s.mode, vector: s.vector, target: s.target, dest: s.dest, reached: new Set() });
       }
       if (r.state && prev) direct(r, i, lane, prev, r.state, messages, newMsg);

@@ -142,7 +142,10 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   d.steps.forEach((s, i) => {
     for (const mk of s.marks) {
       const x = laneX.get(mk.lane);
-      if (x !== undefined) drawMark(marks, mk, x, rowY(i), lw, i);
+      if (x === undefined) continue;
+      // An arrow arriving from the right ends where the label would start: the label steps aside.
+      const fromRight = d.messages.some((m) => m.arrivedAt === i && m.to === mk.lane && (laneX.get(m.from) ?? 0) > x && m.sentAt !== i);
+      drawMark(marks, mk, x, rowY(i), lw, i, fromRight ? 10 : 0);
     }
   });
   if (flagged) {
@@ -181,7 +184,7 @@ function drawMessage(g: Element, m: Message, laneX: Map<string, number>, rowY: (
   text(mg, lx, ly, clip(m.label, lw * 0.6), { 'text-anchor': 'middle', class: 'msg-label', fill: color });
 }
 
-function drawMark(g: Element, mk: Mark, x: number, y: number, lw: number, step: number): void {
+function drawMark(g: Element, mk: Mark, x: number, y: number, lw: number, step: number, shift: number): void {
   const color = MARK_COLOR[mk.kind];
   const mg = el('g', { class: `mark mark-${mk.kind}`, 'data-step': step }, g);
   switch (mk.kind) {
@@ -204,7 +207,7 @@ function drawMark(g: Element, mk: Mark, x: number, y: number, lw: number, step: 
     default:
       el('circle', { cx: x, cy: y, r: 4.5, fill: '#fff', stroke: color, 'stroke-width': 2 }, mg);
   }
-  text(mg, x + 11, y + 4, clip(mk.text, lw - 26), { class: `mark-label mark-label-${mk.kind}`, fill: color });
+  text(mg, x + 11 + shift, y + 4, clip(mk.text, lw - 26 - shift), { class: `mark-label mark-label-${mk.kind}`, fill: color });
 }
 
 export function legend(): HTMLElement {
