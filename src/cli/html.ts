@@ -86,7 +86,8 @@ export function registerHtml(program: Command): void {
   run.option('--html <file>', 'also write one self-contained page with the answer and the diagrams of its runs (needs npm run web:build)');
   run.hook('postAction', (cmd) => {
     const o = cmd.opts<RunOpts>();
-    if (o.html === undefined) return;
+    // A test that did not parse has had its errors printed; there is no page to write.
+    if (o.html === undefined || process.exitCode === 2) return;
     if (o.on !== undefined || o.random !== undefined) throw new UsageError('--html shows an exhaustive run on the model: not with --on or --random');
     if (cmd.args.length !== 1) throw new UsageError('--html writes the page of one test: give one file');
     const dir = webDir();
