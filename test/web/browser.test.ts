@@ -90,7 +90,6 @@ describe('the page', () => {
     const held = page.locator('#registers tr', { hasText: 'held' });
     expect(await held.locator('td').allTextContents()).toEqual(['—', 'init (in SMM)']);
     expect(await held.locator('td.changed').count()).toBe(1);
-    await page.locator('#diagram').focus();
     await page.keyboard.press('ArrowDown');
     await page.waitForSelector(`#registers .reg-step:text("Step ${step + 2} of")`);
     await page.keyboard.press('Home');

@@ -90,7 +90,7 @@ export function renderDiagram(d: Diagram, opts: DiagramOptions): SVGSVGElement {
   // Row backgrounds (selection, flag, hover target).
   const rows = el('g', { class: 'rows' }, svg);
   d.steps.forEach((s, i) => {
-    const g = el('g', { class: 'step', 'data-step': i, tabindex: -1 }, rows);
+    const g = el('g', { class: 'step', 'data-step': i }, rows);
     const fill = i === opts.selected ? '#dbeafe' : i === opts.flagged ? '#fde2e2' : i % 2 ? '#fafbfc' : '#fff';
     el('rect', { x: 0, y: HEAD + ROW * i, width, height: ROW, fill, class: i === opts.selected ? 'row selected' : 'row' }, g);
     text(g, GUTTER - 10, rowY(i) + 4, String(i + 1), { 'text-anchor': 'end', class: 'stepno' });

@@ -175,6 +175,8 @@ function selectStep(i: number): void {
   if (!s || s.diagram.steps.length === 0) return;
   app.step = Math.max(0, Math.min(i, s.diagram.steps.length - 1));
   drawRunDiagram();
+  // Redrawing removed whatever had focus: keep it on the diagram so the arrow keys go on stepping.
+  $('diagram').focus({ preventScroll: true });
   const row = $('diagram').querySelector<SVGGElement>(`g.step[data-step="${app.step}"]`);
   row?.scrollIntoView({ block: 'nearest' });
 }
@@ -418,8 +420,9 @@ function wire(): void {
   });
   $('catalog-filter').addEventListener('input', renderCatalog);
   $('diagram').addEventListener('keydown', stepKeys);
+  // Outside the diagram only j and k step: the arrow keys keep scrolling the page.
   document.addEventListener('keydown', (e) => {
-    if (app.tab === 'run' && (document.activeElement === document.body || document.activeElement === null)) stepKeys(e);
+    if (app.tab === 'run' && (e.key === 'j' || e.key === 'k') && (document.activeElement === document.body || document.activeElement === null)) stepKeys(e);
   });
   $<HTMLInputElement>('report-file').addEventListener('change', async (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
