@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # nasm: assembles the guests. qemu-system-x86 (7.2): qemu-tcg and the KVM backends; it brings seabios and the
 # shared libraries QEMU 10 needs too. bochs + bochsbios + vgabios: Bochs 2.7 (SMP and SMM). Bochs's package insists
 # on one display plugin (bochs-gui), and Debian's build has no 'nogui' display: bochs-term is the smallest, and the
-# runner uses it headless ('term' runs ncurses on a pty of its own; no terminal is needed).
-DEBIAN_PACKAGES=(nasm qemu-system-x86 bochs bochsbios vgabios bochs-term)
+# runner uses it headless ('term' runs ncurses on a pty of its own; no terminal is needed). chromium: the web app's
+# browser tests (test/web, through playwright-core; no browser is downloaded).
+DEBIAN_PACKAGES=(nasm qemu-system-x86 bochs bochsbios vgabios bochs-term chromium)
 
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 

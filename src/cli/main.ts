@@ -31,6 +31,8 @@ process.on('SIGINT', () => {
   onInterrupt = exitNow; // a second Ctrl-C does not wait
   first();
 });
+import { registerView } from './view.js';
+import { registerHtml } from './html.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -263,3 +265,10 @@ try {
   await explorer.close();
 }
 if (explorer.interrupted) process.exitCode = EXIT.INTERRUPTED;
+registerView(program);
+registerHtml(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = e instanceof UsageError ? 2 : 1;
+});
