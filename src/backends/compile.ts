@@ -13,6 +13,7 @@ import type {
 import { observableName, printInitItem, printOp } from '../litmus/print.js';
 import { allObservables, forEachOp } from '../litmus/validate.js';
 import type { Backend, MachineRequest } from './backends.js';
+import { NESTED_WAIT_US_PER_TICK, NestedPlan, nestedRefusalReason, usesNested, type NestedKind } from './nested.js';
 
 /** A construct of the test that the compiler will not run on a real machine, and why. */
 export class CompileRefusal extends Error {
@@ -58,6 +59,8 @@ export interface GuestNeeds {
   msi: boolean;
   /** The test writes TIMER_ICR with the LVT timer in TSC-deadline mode (the model ignores the count). */
   tscDeadlineMode: boolean;
+  /** The test runs an L1 hypervisor in the guest (nested.ts): Intel VMX or AMD SVM. */
+  nested: NestedKind | null;
 }
 
 export interface CompiledTest {
@@ -158,7 +161,8 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
 export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusal | null {
   const f = backend.features();
   const name = backend.name;
-  if (name === 'bochs' && c.machine.cpus > BOCHS_MAX_CPUS) {
+  const bochs = name === 'bochs' || name === 'bochs-svm';
+  if (bochs && c.machine.cpus > BOCHS_MAX_CPUS) {
     return new CompileRefusal(
       `config cpus = ${c.cpus}`,
       `the guest needs ${c.machine.cpus} CPUs (${c.spares} spare); Bochs 2.7 here panics beyond ${BOCHS_MAX_CPUS} ("register_timer: too many registered timers")`,
@@ -172,9 +176,11 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (c.needs.tscDeadlineMode && !f.tscDeadline.ok) {
     return new CompileRefusal('LVT_TIMER', `the test writes TIMER_ICR in TSC-deadline mode, where the model ignores the count; this backend has no TSC-deadline mode (${f.tscDeadline.reason}) and counts it one-shot, so what the test reads turns on timing`, null, name);
   }
+  const nested = nestedRefusalReason(c.needs.nested, f);
+  if (nested) return new CompileRefusal(c.needs.nested === 'svm' ? 'SVM' : 'VMX', nested, null, name);
   if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name);
   if (c.needs.msi && !f.msi.ok) return new CompileRefusal('msi', `an agent sends device MSIs: ${f.msi.reason}`, null, name);
-  if (c.needs.smiToP0 && name === 'bochs') {
+  if (c.needs.smiToP0 && bochs) {
     return new CompileRefusal(
       'SMI to P0',
       "Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there",
@@ -213,7 +219,8 @@ class Compiler {
   private readonly flags: number[] = [];
   private readonly sipiPages = new Set<number>();
   private readonly smiTargets = new Set<number>();
-  private readonly needs: GuestNeeds = { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false };
+  private readonly needs: GuestNeeds = { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null };
+  private readonly nested: NestedPlan;
   /** `init` redirection entries in order: pin, low and high dword as the model writes them. */
   private readonly ioapicInit: { pin: number; lo: number; hi: number }[] = [];
   /** Pins the test programs, writes, drives or observes: masked again after every run. */
@@ -239,7 +246,8 @@ class Compiler {
 
   constructor(private readonly test: LitmusTest, opts: CompileOptions) {
     this.n = test.settings.cpus;
-    this.waitPerTick = opts.waitUsPerTick ?? DEFAULT_WAIT_US_PER_TICK;
+    this.nested = new NestedPlan(test, (construct, reason, pos) => this.refuse(construct, reason, pos ?? null));
+    this.waitPerTick = opts.waitUsPerTick ?? (usesNested(test) ? NESTED_WAIT_US_PER_TICK : DEFAULT_WAIT_US_PER_TICK);
     this.settleUs = opts.settleUs ?? DEFAULT_SETTLE_US;
     this.agents = test.blocks
       .filter((b) => b.kind === 'agent')
@@ -271,6 +279,8 @@ class Compiler {
     this.classify();
     this.scanBlocks();
     this.scanObservables();
+    this.nested.finish(this.needs.smm);
+    this.needs.nested = this.nested.needs;
     const observables = this.observableList();
     if (this.timer) {
       this.waitUs = (this.waitUs / this.waitPerTick) * TIMER_WAIT_US_PER_TICK;
@@ -361,7 +371,7 @@ class Compiler {
         if (it.cpu === 0) this.needs.smiToP0 = true;
         return;
       case 'vmx':
-        if (it.value !== 'off') this.refuse(what, 'VMX operation: no backend here runs a nested hypervisor for the test', it.pos);
+        this.nested.initVmx(it, this.kinds[it.cpu] === KIND.WFS, this.kinds[it.cpu] === KIND.PARK);
         return;
       case 'ioapic-entry':
         this.ioapicEntry(it, what);
@@ -446,9 +456,7 @@ class Compiler {
     for (const b of this.test.blocks) {
       const where = b.kind === 'cpu' ? `P${b.cpu}` : `D${b.agent}`;
       if (b.kind === 'cpu') {
-        if (b.handler === 'vmexit-init' || b.handler === 'vmexit-sipi') {
-          this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, 'VMX operation: no backend here runs a nested hypervisor for the test', b.pos);
-        }
+        this.nested.handler(b);
         if (b.handler === 'vector' && b.vector !== null && b.vector < 32) {
           this.refuse(`P${b.cpu} on vector ${hex(b.vector)}`, 'vectors 0-31 are exceptions in the guest', b.pos);
         }
@@ -593,7 +601,7 @@ class Compiler {
     const no = (reason: string): never => this.refuse(`${where}: ${text}`, reason, op.pos);
     switch (op.kind) {
       case 'vmentry': case 'vmxon': case 'vmxoff':
-        no('VMX operation: no backend here runs a nested hypervisor for the test');
+        this.nested.op(op, src, no);
         break;
       case 'ioapic-write': {
         const i = op.reg.index;
@@ -725,7 +733,7 @@ class Compiler {
           if (o.cpu === 0) this.needs.smiToP0 = true;
           break;
         case 'vmx': case 'vmexits':
-          this.refuse(name, 'VMX operation: no backend here runs a nested hypervisor for the test', o.pos);
+          this.nested.observable(o);
           break;
         case 'running': case 'pir':
           this.refuse(name, 'vCPU state of a hypervisor the model plays', o.pos);
@@ -981,6 +989,9 @@ class Compiler {
         out.push(op.mode === 'nmi' ? '  LIT_EVENT_LONG' : '  LIT_EVENT', `  mov eax, ${hex(addr)}`, `  mov edx, ${hex(data)}`, '  call lit_msi_send                  ; the edu device sends the message');
         return;
       }
+      case 'vmentry': case 'vmxon': case 'vmxoff':
+        out.push(...this.nested.opCode(op, cpu));
+        return;
       case 'signal': {
         const mode = { smi: 'ICR_SMI', nmi: 'ICR_NMI', init: 'ICR_INIT' }[op.signal];
         out.push('  LIT_EVENT_LONG');
@@ -1039,6 +1050,7 @@ class Compiler {
       ...(this.timer ? [`%define LIT_TIMER_WAIT_US ${TIMER_WAIT_US_PER_TICK}   ; the test arms the APIC timer: one model tick`] : []),
       `%define LIT_IOAPIC ${this.ioapicPins.size > 0 ? 1 : 0}`,
       `%define LIT_MSI ${this.needs.msi ? 1 : 0}`,
+      ...this.nested.defines(),
       ...(countLow !== 0 ? [`%define LAPIS_COUNT_LOW ${hex(countLow)}   ; vectors below 32 the test counts: entries there are interrupts`] : []),
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,
       `%define LIT_SETTLE_US ${this.settleUs}`,
@@ -1091,7 +1103,7 @@ class Compiler {
 
     // Tables.
     o.push('; ==== tables ' + '='.repeat(96), 'align 4');
-    o.push(`lit_cpu_kind: db ${this.kinds.join(', ')}`);
+    o.push(`lit_cpu_kind: db ${this.kinds.map((k, c) => this.nested.tableKind(c, k)).join(', ')}`);
     o.push(`lit_cpu_flags: db ${this.flags.join(', ')}`);
     o.push('align 4');
     o.push(`lit_cpu_start: dd ${[...Array(this.n).keys()].map((c) => `P${c}_start`).join(', ')}`);
@@ -1101,6 +1113,7 @@ class Compiler {
     for (let i = 0; i < spares; i++) bodies.push(i < this.agents.length ? `D${this.agents[i].agent}_body` : '0');
     o.push(`lit_agent_body: dd ${bodies.join(', ')}`);
     o.push(`lit_sipi_pages: db ${[...this.sipiPages].sort((a, b) => a - b).map((v) => `${hex(v)}, `).join('')}0`);
+    o.push(...this.nested.tables());
     if (smm) {
       const bases = [...new Set([SMBASE_DEFAULT, ...this.smbaseValues, ...this.smbaseSetup.values()])].sort((a, b) => a - b);
       o.push('align 4', `lit_smbases: dd ${bases.map((b) => `${hex(b)}, `).join('')}0   ; the SMM entry at each + 0x8000`);
@@ -1136,6 +1149,8 @@ class Compiler {
    *  the init items; ready; wait for go; IF; the main block or the idle loop. */
   private startCode(c: number): string[] {
     const kind = this.kinds[c];
+    const own = this.nested.ownStart(c);
+    if (own) return own;
     const out: string[] = [`P${c}_start:`];
     if (kind === KIND.WFS) return [`P${c}_start:`, '  jmp lit_park_ap                     ; (waits for a SIPI: never started)', ''];
     if (kind === KIND.PARK) return [`P${c}_start:`, '  jmp lit_park                        ; (P0 without a main block: parked)', ''];
@@ -1163,6 +1178,7 @@ class Compiler {
           break;
       }
     }
+    out.push(...this.nested.startLines(c));
     out.push(`  mov eax, ${c}`, '  call lit_ready_wait');
     out.push(ifOn ? '  sti                                 ; IF = 1' : '  ; IF = 0');
     if (kind === KIND.MAIN && this.halts(c)) {
@@ -1177,6 +1193,7 @@ class Compiler {
     const sipi = this.block(c, 'sipi');
     return [
       `P${c}_sipi_entry:                        ; a SIPI of the test (ap_entry32: ebx = vector, ecx = APIC ID)`,
+      ...this.nested.sipiEntryLines(c),
       `  mov dword [LIT_BLOCKED + ${c} * 4], 0   ; running`,
       `  mov dword [LIT_SIPI_BUSY + ${c} * 4], ${sipi ? 1 : 0}`,
       `  mov dword [LIT_SIPI_PENDING + ${c} * 4], 0`,
@@ -1223,7 +1240,7 @@ class Compiler {
         out.push('  jmp lit_smm_exit', '');
         return out;
       default:
-        return out;
+        return this.nested.block(b, (o) => this.ops(b.body, p, ctx, o));
     }
   }
 
@@ -1289,7 +1306,7 @@ class Compiler {
       case 'smm':
         return [`  LIT_KV_SMM '${name}', ${ob.cpu}`];
       default:
-        return this.refuse(name, 'not compiled', ob.pos);
+        return this.nested.print(ob, name) ?? this.refuse(name, 'not compiled', ob.pos);
     }
   }
 }

@@ -1,0 +1,210 @@
+// Nested VMX / SVM in compiled litmus guests (docs/nested.md): the analysis and the code of the test's VMX
+// constructs (`init Pn.vmx`, `Pn on vmexit init|sipi`, `vmentry`, `vmxon`, `vmxoff`, `Pn.vmx`, `Pn.vmexits(init|
+// sipi)`), which guest/nested.asm runs with a small L1 hypervisor of its own (guest/vmx.asm, guest/svm.asm). The
+// compiler (compile.ts) calls in here at each of those constructs; everything else about a nested test compiles as
+// any test does, in VMX non-root operation where the test says so.
+
+import type { CpuBlock, InitItem, LitmusTest, Observable, Op, Pos } from '../litmus/ast.js';
+import { printInitItem } from '../litmus/print.js';
+import type { Features } from './backends.js';
+
+/** What a test asks of the hardware assist: Intel VMX (vendor intel) or AMD SVM (vendor amd). */
+export type NestedKind = 'vmx' | 'svm';
+
+/** A `wait` tick in a nested test: an L1 exit handler takes a few hundred instructions (VMREADs, VMWRITEs, the
+ *  guest's CPUID exits), and Bochs runs ~2 instructions per emulated µs (BOCHS_IPS); the model lets every
+ *  instantaneous step run before time passes, so a `wait` must outlast a handler. */
+export const NESTED_WAIT_US_PER_TICK = 100;
+
+/** The guest tables' codes for a CPU (guest/nested.asm LIT_VMX_*). */
+const MODE = { none: 0, off: 1, root: 2, guest: 3, guestWfs: 4 } as const;
+
+type Refuse = (construct: string, reason: string, pos?: Pos | null) => never;
+
+/** Whether a test uses VMX or SVM at all (before the full analysis: it sets the wait scale). */
+export function usesNested(test: LitmusTest): boolean {
+  if ((test.init?.items ?? []).some((it) => it.kind === 'vmx' && it.value !== 'off')) return true;
+  for (const b of test.blocks) {
+    if (b.kind === 'cpu' && (b.handler === 'vmexit-init' || b.handler === 'vmexit-sipi')) return true;
+    let found = false;
+    const walk = (ops: Op[]): void => {
+      for (const op of ops) {
+        if (op.kind === 'vmentry' || op.kind === 'vmxon' || op.kind === 'vmxoff') found = true;
+        if (op.kind === 'repeat') walk(op.body);
+      }
+    };
+    walk(b.body);
+    if (found) return true;
+  }
+  return false;
+}
+
+/** The backend feature a nested test needs, or null. */
+export function nestedRefusalReason(kind: NestedKind | null, f: Features): string | null {
+  if (kind === 'vmx' && !f.vmx.ok) return `the test runs an L1 hypervisor on Intel VMX; this backend has no VMX: ${f.vmx.reason}`;
+  if (kind === 'svm' && !f.svm.ok) return `the test runs an L1 hypervisor on AMD SVM (vendor = amd); this backend has no SVM: ${f.svm.reason}`;
+  return null;
+}
+
+/** The nested part of one test's compilation. */
+export class NestedPlan {
+  /** Per test CPU: MODE.* */
+  private readonly mode: number[];
+  private readonly handlers = new Map<string, CpuBlock>();
+  private used = false;
+  readonly kind: NestedKind;
+
+  constructor(private readonly test: LitmusTest, private readonly refuse: Refuse) {
+    this.mode = new Array<number>(test.settings.cpus).fill(MODE.none);
+    this.kind = test.settings.vendor === 'amd' ? 'svm' : 'vmx';
+  }
+
+  /** The hardware assist the guest needs (null: the test uses none). */
+  get needs(): NestedKind | null {
+    return this.used ? this.kind : null;
+  }
+
+  private mark(c: number, m: number): void {
+    this.used = true;
+    if (this.mode[c] < m) this.mode[c] = m;
+  }
+
+  /** `init Pn.vmx = off | root | non-root`. `wfs`: the CPU starts in wait-for-SIPI (no main block). */
+  initVmx(it: Extract<InitItem, { kind: 'vmx' }>, wfs: boolean, parked: boolean): void {
+    const what = printInitItem(it);
+    if (it.value === 'off') return;
+    if (parked) this.refuse(what, 'P0 has no main block: the model has it wait for a SIPI, a real BSP cannot (and cannot be a guest waiting for one)', it.pos);
+    if (it.value === 'root') {
+      if (wfs) this.refuse(what, 'a CPU waiting for a SIPI runs nothing: it cannot be in VMX root operation', it.pos);
+      this.mark(it.cpu, MODE.root);
+      return;
+    }
+    if (wfs && this.kind === 'svm') this.refuse(what, 'AMD SVM has no wait-for-SIPI guest activity state (APM Vol 2 15): the L1 cannot enter its guest there', it.pos);
+    this.mark(it.cpu, wfs ? MODE.guestWfs : MODE.guest);
+  }
+
+  /** `Pn on vmexit init|sipi`. */
+  handler(b: CpuBlock): void {
+    if (b.handler !== 'vmexit-init' && b.handler !== 'vmexit-sipi') return;
+    this.handlers.set(`${b.cpu}:${b.handler}`, b);
+    this.used = true;
+  }
+
+  /** `vmentry`, `vmxon`, `vmxoff` on CPU `src` (-1: an agent, which the parser does not allow). */
+  op(op: Op, src: number, no: (reason: string) => never): void {
+    if (op.kind !== 'vmentry' && op.kind !== 'vmxon' && op.kind !== 'vmxoff') return;
+    if (src < 0) no('VMX operation belongs to a test CPU');
+    if (op.kind !== 'vmentry' && this.kind === 'svm') no('AMD SVM has no VMX operation to enter or leave (VMXON, VMXOFF): not compiled for vendor = amd');
+    this.mark(src, MODE.off);
+  }
+
+  /** `Pn.vmx`, `Pn.vmexits(...)`. */
+  observable(o: Observable): void {
+    if (o.kind === 'vmx') {
+      this.mark(o.cpu, MODE.off);
+      return;
+    }
+    if (o.kind !== 'vmexits') return;
+    if (o.of !== 'init' && o.of !== 'sipi') this.refuse(`P${o.cpu}.vmexits(${o.of})`, 'VM exits of a hardware assist the model plays (AVIC, APICv, a TPR shadow): not counted by the guest\'s L1', o.pos);
+    this.mark(o.cpu, MODE.off);
+  }
+
+  /** The analysis is over: constructs that cannot share a guest with an L1. */
+  finish(needsSmm: boolean): void {
+    if (!this.used) return;
+    if (needsSmm) this.refuse('SMI', 'SMM in a test that uses VMX or SVM: the SMM entry of the runtime is not written for a CPU in VMX operation (no dual-monitor treatment), and Bochs 2.7 leaves SMIs masked after a SIPI VM exit (docs/nested.md)');
+    for (const [k] of this.handlers) {
+      const c = Number(k.split(':')[0]);
+      if (this.mode[c] === MODE.none) this.mark(c, MODE.off);
+    }
+  }
+
+  // ---- emission ------------------------------------------------------------------------------------------------
+
+  defines(): string[] {
+    if (!this.used) return [];
+    return [`%define LIT_NESTED ${this.kind === 'svm' ? 2 : 1}   ; an L1 hypervisor in the guest (guest/nested.asm)`];
+  }
+
+  /** The guest table's kind for CPU c: a guest in wait-for-SIPI is started like an idle CPU and enters the guest
+   *  itself (LIT_KIND_IDLE = 2), not left in a real wait-for-SIPI. */
+  tableKind(c: number, kind: number): number {
+    return this.mode[c] === MODE.guestWfs ? 2 : kind;
+  }
+
+  /** The whole start code of a CPU that begins as a guest in wait-for-SIPI, or null. */
+  ownStart(c: number): string[] | null {
+    if (this.mode[c] !== MODE.guestWfs) return null;
+    return [
+      `P${c}_start:                             ; a guest of the L1 in wait-for-SIPI (SDM Vol 3C 27.6.2)`,
+      '  call lit_xapic_mode                 ; (INIT keeps x2APIC mode: back to xAPIC)',
+      '  APIC_WR APIC_SVR, 0xFF               ; as INIT leaves it: software-disabled',
+      '  mov ebx, [lit_iter]',
+      '  inc ebx                             ; ready, stored right before the VM entry',
+      `  mov eax, ${c}`,
+      '  call lit_nested_enter               ; (never returns: the guest waits for a SIPI)',
+      `  mov eax, ${c}`,
+      '  jmp lit_l1_idle',
+      '',
+    ];
+  }
+
+  /** In CPU c's start code, after its init items and before it waits for go: VMX as its init puts it. */
+  startLines(c: number): string[] {
+    if (this.mode[c] === MODE.none) return [];
+    const what = ['', 'VMX off (ready for VMXON)', 'VMX root operation', 'the guest (VMX non-root)'][this.mode[c]];
+    return [`  mov eax, ${c}`, `  call lit_nested_enter               ; init: ${what}`];
+  }
+
+  /** At the top of CPU c's SIPI entry: a real SIPI (after an INIT) finds VMX off. */
+  sipiEntryLines(c: number): string[] {
+    return this.mode[c] === MODE.none ? [] : [`  mov eax, ${c}`, '  call lit_nested_sipi_entry           ; a real SIPI: VMX off (an INIT reset the CPU)'];
+  }
+
+  /** The tables guest/nested.asm reads. */
+  tables(): string[] {
+    if (!this.used) return [];
+    const n = this.test.settings.cpus;
+    const h = (kind: string): string =>
+      [...Array(n).keys()].map((c) => (this.handlers.has(`${c}:${kind}`) ? `P${c}_on_${kind.replace('-', '_')}` : '0')).join(', ');
+    return [
+      `lit_cpu_vmx: db ${this.mode.join(', ')}   ; LIT_VMX_*: none, off, root, guest, guest in wait-for-SIPI`,
+      'align 4',
+      `lit_vmexit_init: dd ${h('vmexit-init')}`,
+      `lit_vmexit_sipi: dd ${h('vmexit-sipi')}`,
+    ];
+  }
+
+  /** The code of an exit handler block (L1, VMX root, the CPU's host stack); `ops` emits the block's body. */
+  block(b: CpuBlock, ops: (out: string[]) => void): string[] {
+    if (b.handler !== 'vmexit-init' && b.handler !== 'vmexit-sipi') return [];
+    const name = `P${b.cpu}_on_${b.handler.replace('-', '_')}`;
+    const out = [`${name}:                     ; ${b.pos.line}: P${b.cpu} on ${b.handler.replace('-', ' ')} { (L1, after the VM exit)`];
+    ops(out);
+    out.push(`  mov eax, ${b.cpu}`, '  jmp lit_l1_idle                     ; the handler ends: L1 idles in VMX root', '');
+    return out;
+  }
+
+  /** `vmentry`, `vmxon`, `vmxoff` on CPU `cpu`. */
+  opCode(op: Op, cpu: number): string[] {
+    switch (op.kind) {
+      case 'vmentry': {
+        const mode = { resume: 0, 'wait-for-sipi': 1, sipi: 2 }[op.mode];
+        return [`  mov eax, ${cpu}`, `  mov ebx, ${mode}`, '  call lit_vmentry                    ; returns only when the VM entry fails (a fault)'];
+      }
+      case 'vmxon':
+        return [`  mov eax, ${cpu}`, '  call lit_vmxon_op'];
+      case 'vmxoff':
+        return [`  mov eax, ${cpu}`, '  call lit_vmxoff_op'];
+      default:
+        return [];
+    }
+  }
+
+  /** The run line's code for `Pn.vmx` and `Pn.vmexits(init|sipi)`, or null for other observables. */
+  print(ob: Observable, name: string): string[] | null {
+    if (ob.kind === 'vmx') return [`  LIT_KV_VMX '${name}', ${ob.cpu}`];
+    if (ob.kind === 'vmexits') return [`  LIT_KV32 '${name}', {LIT_VMEXITS_${ob.of === 'init' ? 'INIT' : 'SIPI'} + ${ob.cpu} * 4}`];
+    return null;
+  }
+}
