@@ -240,8 +240,8 @@ const kvmAvailable = (): Availability => {
 
 const QEMU_DEVICES = { irqLines: OK, msi: OK };
 
-const NO_VMX = "QEMU's TCG does not emulate VMX (it refuses -cpu ...,+vmx)";
-/** TCG: SVM (qemu64 has CPUID Fn8000_0001:ECX.SVM; no nRIP save, no AVIC), no VMX. */
+const NO_VMX = 'QEMU\'s TCG has no VMX (-cpu qemu64,+vmx: "TCG doesn\'t support requested feature: CPUID.01H:ECX.vmx [bit 5]")';
+/** TCG: SVM (qemu64 has CPUID Fn8000_0001:ECX.SVM, as probed: no nRIP save, no AVIC), no VMX. */
 const TCG_ASSIST = {
   vmx: no(NO_VMX),
   svm: OK,

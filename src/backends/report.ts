@@ -115,7 +115,7 @@ const CATEGORIES: [RegExp, RefusalCategory][] = [
   [/AVIC\/APICv|AVIC, APICv|vCPU state of a hypervisor/, { id: 'vcpu-assist', label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' }],
   [/I\/O APIC|MSIs?\b/, { id: 'ioapic-msi', label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' }],
   [/APIC timer/, { id: 'apic-timer', label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' }],
-  [/VMX operation|nested hypervisor/, { id: 'nested-vmx', label: 'nested VMX', short: 'nested VMX' }],
+  [/VMX (root )?operation|nested hypervisor|L1 hypervisor|AMD SVM/, { id: 'nested-vmx', label: 'nested VMX or SVM: the backend has no VMX (SVM), or a construct the guest\'s L1 does not run', short: 'nested VMX/SVM' }],
   [/SMBASE/, { id: 'smbase', label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' }],
   [/unplugged|hot-plug/, { id: 'hotplug', label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' }],
   [/may end in wait-for-SIPI/, { id: 'wfs-apic', label: 'an APIC observable of a CPU that may end in wait-for-SIPI', short: 'APIC of a wait-for-SIPI CPU' }],
