@@ -4,8 +4,11 @@
 // allowed by the backend's profile or matched by an explanation in conformance/explanations.json; seed 002 must
 // show exactly the documented Bochs deviation, which neither `spec` nor `kvm-2020-nested` allows.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildGuest, guestTest } from '../../src/backends/build.js';
+import { bootOnce } from '../../src/backends/run.js';
 import { backendRefusal, compileTest, CompileRefusal } from '../../src/backends/compile.js';
 import { conform, modelOutcomes } from '../../src/backends/conform.js';
 import { explain, parseExplanations } from '../../src/backends/explain.js';
@@ -13,7 +16,7 @@ import { refusalCategory } from '../../src/backends/report.js';
 import { DEFAULT_PROFILE, findProfile, type Profile } from '../../src/sim/profiles.js';
 import { backend, load, parse, ran, refusal, text, useRunTempDir } from './helpers.js';
 
-useRunTempDir('nested');
+const work = useRunTempDir('nested');
 
 const explanations = parseExplanations(readFileSync('conformance/explanations.json', 'utf8'), 'conformance/explanations.json');
 
@@ -156,6 +159,61 @@ describe('seed 002 on Bochs VMX', () => {
     expect(old.allowed).not.toContain(bochsKey);
     expect(explain(explanations, 'seed-002-nested-sipi-exit', 'bochs', bochsKey).length).toBeGreaterThan(0);
   }, 120000);
+});
+
+/** Boot a hand-written probe guest (guest/tests) once and return its values. */
+async function probe(name: string, on: string, defines: string[]): Promise<Record<string, string>> {
+  const dir = mkdtempSync(join(work(), 'probe-'));
+  try {
+    const img = buildGuest({ source: guestTest(name), out: join(dir, `${name}.img`), defines });
+    const r = await bootOnce({ backend: backend(on), image: img, machine: { cpus: 2 }, timeoutMs: 20000 });
+    expect(r.status, `${r.reason}\n${r.diagnostics}`).toBe('completed');
+    return r.values;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('probes (docs/nested.md): what the implementations do around an INIT or SIPI VM exit', () => {
+  it('Bochs 2.7 VMX: the capabilities the backend claims, and an INIT VM exit that stays pending', async () => {
+    const v = await probe('vmx-probe', 'bochs', ['VMX_PHASE=1']);
+    expect(Number(v['vmx-misc']) & (1 << 8)).not.toBe(0); // IA32_VMX_MISC: wait-for-SIPI activity state
+    expect(Number(v['vmx-proc-allowed']) & (1 << 21)).not.toBe(0); // use TPR shadow
+    expect(Number(v['vmx-proc2-allowed']) & (1 << 9)).not.toBe(0); // virtual-interrupt delivery
+    expect(Number(v['vmx-pin-allowed']) & (1 << 7)).toBe(0); // no posted interrupts
+    expect(Number(v['init-exits'])).toBeGreaterThan(10); // SDM Vol 3C 26.2: one; Bochs 2.7 re-exits on every entry
+    expect(v['guest-runs']).toBe('0');
+  }, 60000);
+
+  it('Bochs 2.7 VMX: the SIPI exit reports the vector, saves blocking by SMI and NMI, and the old INIT exits again', async () => {
+    const v = await probe('vmx-probe', 'bochs', ['VMX_PHASE=2']);
+    expect(v['init-exits']).toBe('1'); // the guest waits for a SIPI: no event is looked at there
+    expect(v['sipi-exits']).toBe('1');
+    expect(v['sipi-qual']).toBe('32');
+    expect(v['sipi-intr']).toBe('12'); // bits 2 and 3: the wait-for-SIPI masks, kept
+    expect(v['init-exits-after-sipi']).toBe('2');
+    expect(v['failed-entries']).toBe('1'); // the next entry with blocking by SMI outside SMM fails
+  }, 60000);
+
+  it('Bochs 2.7 VMX: an INIT in VMX root is dropped, VMXOFF releases nothing', async () => {
+    expect((await probe('vmx-probe', 'bochs', ['VMX_PHASE=3']))['after-vmxoff']).toBe('1');
+  }, 60000);
+
+  it.each(['bochs-svm', 'qemu-tcg', 'qemu10-tcg'])('%s SVM: the #VMEXIT(INIT) leaves the INIT pending and the L1 is INITed', async (on) => {
+    const v = await probe('svm-probe', on, ['SVM_PHASE=1']);
+    expect(v.svm).toBe('1');
+    expect(v['sipi-ran']).toBe('1'); // P1 waited for the SIPI as a plain AP
+    expect(v['init-exits-seen']).toBe('0'); // L1's handler never ran
+    if (on === 'bochs-svm') expect(v['vmcb-exitcode']).toBe('99'); // #VMEXIT(INIT) written, then INIT at the STGI
+    const s = await probe('svm-probe', on, ['SVM_PHASE=2']);
+    expect(s['sipi-ran']).toBe('0'); // a SIPI to a running guest is discarded
+    expect(s['guest-runs']).toBe('1');
+  }, 60000);
+
+  it('no VMX on QEMU TCG, no SVM on Bochs corei7_skylake_x', async () => {
+    expect((await probe('vmx-probe', 'qemu-tcg', []))['vmx']).toBe('0');
+    expect((await probe('svm-probe', 'bochs', []))['svm']).toBe('0');
+  }, 60000);
 });
 
 describe('catalog coverage', () => {
