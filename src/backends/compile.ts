@@ -13,7 +13,7 @@ import type {
 import { observableName, printInitItem, printOp } from '../litmus/print.js';
 import { allObservables, forEachOp } from '../litmus/validate.js';
 import type { Backend, MachineRequest } from './backends.js';
-import { NESTED_WAIT_US_PER_TICK, NestedPlan, nestedRefusalReason, usesNested, type NestedKind } from './nested.js';
+import { accelRefusalReason, NESTED_WAIT_US_PER_TICK, NestedPlan, nestedRefusalReason, usesNested, type NestedKind } from './nested.js';
 
 /** A construct of the test that the compiler will not run on a real machine, and why. */
 export class CompileRefusal extends Error {
@@ -272,7 +272,7 @@ class Compiler {
   compile(): CompiledTest {
     const t = this.test;
     if (t.settings.accel !== 'none') {
-      this.refuse(`config accel = ${t.settings.accel}`, 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays; no backend here runs the guest that way');
+      this.refuse(`config accel = ${t.settings.accel}`, accelRefusalReason(t.settings.accel));
     }
     const spares = Math.max(1, this.agents.length);
     if (this.n + spares > MAX_GUEST_CPUS) this.refuse(`config cpus = ${this.n}`, `at most ${MAX_GUEST_CPUS - spares} CPUs (the runtime's tables; ${spares} spare CPU(s) run the coordinator and the agents)`);

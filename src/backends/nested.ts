@@ -16,6 +16,19 @@ export type NestedKind = 'vmx' | 'svm';
  *  instantaneous step run before time passes, so a `wait` must outlast a handler. */
 export const NESTED_WAIT_US_PER_TICK = 100;
 
+/** Why a test whose CPUs are vCPUs under a hardware assist (`config accel`) is not compiled: what is missing. */
+export function accelRefusalReason(accel: string): string {
+  const head = 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays';
+  switch (accel) {
+    case 'avic':
+      return `${head}: AMD AVIC, which no backend here has (QEMU TCG refuses +avic; Bochs 2.7's ryzen model: CPUID Fn8000_000A:EDX[13] = 0)`;
+    case 'apicv':
+      return `${head}: Intel posted interrupts, which no backend here has (Bochs 2.7 corei7_skylake_x: IA32_VMX_PINBASED_CTLS bit 7 cannot be set; QEMU TCG has no VMX)`;
+    default:
+      return `${head}: Bochs 2.7 has the TPR shadow (the bochs backend), but the guest's L1 has no virtual local APIC for its vCPUs (interrupt injection, the TPR threshold, emulated EOI and ICR: docs/nested.md)`;
+  }
+}
+
 /** The guest tables' codes for a CPU (guest/nested.asm LIT_VMX_*). */
 const MODE = { none: 0, off: 1, root: 2, guest: 3, guestWfs: 4 } as const;
 

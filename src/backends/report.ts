@@ -161,7 +161,7 @@ function firstLine(file: string | null, args: string[], pattern: RegExp): string
 export function backendInfo(b: Backend): BackendInfo {
   let v = versions.get(b.name);
   if (v === undefined) {
-    if (b.name === 'bochs') v = firstLine(bochsBinary(), ['--help'], /^Bochs x86 Emulator/);
+    if (b.name === 'bochs' || b.name === 'bochs-svm') v = firstLine(bochsBinary(), ['--help'], /^Bochs x86 Emulator/);
     else if (b.name === 'qemu10-tcg') v = firstLine(qemu10Binary(), ['--version'], /^QEMU emulator version/);
     else v = firstLine(qemu72Binary(), ['--version'], /^QEMU emulator version/);
     versions.set(b.name, v);
