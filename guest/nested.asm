@@ -27,22 +27,31 @@ LIT_SAVED_BLOCKED equ LIT_NESTED_BASE + 0x500 ; dword[cpu]: the guest's LIT_BLOC
 LIT_L1_FRAME    equ LIT_NESTED_BASE + 0x600 ; dword[cpu]: an exit handler runs (a VM exit to return from)
 LIT_SAVED_AWAIT equ LIT_NESTED_BASE + 0x700 ; 4 dwords[cpu]: the guest's LIT_AWAIT at its VM exit
 LIT_VIRT_SIPI   equ LIT_NESTED_BASE + 0xB00 ; dword[cpu]: the next SIPI entry is the L1's `vmentry sipi`, not a SIPI
-LIT_NESTED_SIZE equ 0xC00
+LIT_NESTED_SIZE equ 0x2E00                  ; (with guest/vapic.asm's tables)
 
 %if LIT_NESTED == 2
   %define LIT_SVM 1
 %else
   %define LIT_SVM 0
 %endif
+%ifndef LIT_VAPIC
+  %define LIT_VAPIC 0                 ; 1: every test CPU is a vCPU under a TPR shadow (guest/vapic.asm)
+%endif
 
 %include "vmx.asm"
 %if LIT_SVM
 %include "svm.asm"
 %endif
+%if LIT_VAPIC
+%include "vapic.asm"
+%endif
 
 ; Once, at boot (BSP): the page directory and the exit hook.
 lit_nested_boot:
   call vmx_boot
+%if LIT_VAPIC
+  call lit_vapic_boot
+%endif
   mov dword [vmx_exit_hook], lit_vmexit
   cld
   mov edi, LIT_NESTED_BASE
@@ -62,6 +71,10 @@ lit_nested_reset:
   mov [LIT_RELEASE + ebx * 4], eax
   mov [LIT_VMXOFF_MARK + ebx * 4], eax
   mov dword [LIT_VMX_END + ebx * 4], 0xFFFFFFFF
+%if LIT_VAPIC
+  mov [LIT_VMEXITS_TPR + ebx * 4], eax
+  mov [LIT_VMEXITS_EFAIL + ebx * 4], eax
+%endif
   inc ebx
   cmp ebx, LIT_CPUS
   jb .l
@@ -113,8 +126,15 @@ lit_nested_enter:
   xor ebx, ebx                          ; pin-based: no exits for interrupts or NMIs (the guest takes them itself)
   mov ecx, VMX_PROC_WANT
   xor edx, edx
+%if LIT_VAPIC
+  call lit_vapic_controls               ; a vCPU: its interrupts exit, TPR shadow, APIC virtualization
+%endif
   call vmx_vmcs_setup
   jc .fail_vmcs
+%if LIT_VAPIC
+  mov eax, ebp
+  call lit_vapic_setup
+%endif
   mov ebx, VMX_ACT_ACTIVE
   cmp dword [lit_nested_kind + ebp * 4], LIT_VMX_GUEST_WFS
   jne .enter
@@ -159,6 +179,9 @@ lit_nested_enter:
 ; ---- the L1: every VM exit (eax = cpu, ebx = the basic exit reason or SVM exit code, esi = the CPU's state) -----
 
 lit_vmexit:
+%if LIT_VAPIC
+  call lit_vapic_exit                   ; the vCPU's APIC (returns for the other exits)
+%endif
 %if LIT_SVM
   cmp ebx, SVM_EXIT_INIT
   je .init
@@ -256,6 +279,9 @@ lit_l1_idle:
 ; every later exit, which fails the next VM entry (SDM Vol 3C 27.3.1.5: blocking by SMI only in SMM). The test's own
 ; `vmentry` resumes with the state as saved (lit_vmentry).
 lit_l1_resume:
+%if LIT_VAPIC
+  jmp lit_vapic_resume
+%endif
 %if LIT_SVM
   call svm_resume
 %else

@@ -133,6 +133,8 @@ VMX_EXIT_NMI_WINDOW     equ 8
 VMX_EXIT_CPUID          equ 10
 VMX_EXIT_HLT            equ 12
 VMX_EXIT_VMCALL         equ 18
+VMX_EXIT_RDMSR          equ 31
+VMX_EXIT_WRMSR          equ 32
 VMX_EXIT_VMXOFF         equ 26
 VMX_EXIT_VMXON          equ 27
 VMX_EXIT_BAD_GUEST      equ 33
@@ -348,7 +350,7 @@ vmx_vmcs_setup:
   mov ecx, MSR_VMX_PROC2
   call vmx_ctl
   VMW VMCS_PROC_CTLS2, eax
-  xor eax, eax                          ; 32-bit host (no host address-space size), no acknowledge on exit
+  mov eax, [vmx_want_exit]              ; 32-bit host (no host address-space size); acknowledge on exit if asked
   mov ecx, MSR_VMX_TRUE_EXIT
   call vmx_ctl
   VMW VMCS_EXIT_CTLS, eax
@@ -620,5 +622,6 @@ vmx_ptr: dq 0
 vmx_want_pin: dd 0
 vmx_want_proc: dd 0
 vmx_want_proc2: dd 0
+vmx_want_exit: dd 0                     ; VM-exit controls wanted (guest/vapic.asm: acknowledge interrupt on exit)
 
 %endif

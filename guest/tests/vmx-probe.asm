@@ -7,6 +7,9 @@
 ;      `sipi-intr` (guest interruptibility saved by the exit: bit 2 blocking by SMI, bit 3 by NMI) and, after L1
 ;      re-enters the guest active with interruptibility 0, `init-exits-after-sipi`.
 ;   3  P1 in VMX root (no guest): INIT, then VMXOFF: `after-vmxoff` = 1 when P1 got past it (the INIT was not held).
+;   4  external-interrupt exiting, acknowledged on exit; the guest spins with IF = 0 (SDM Vol 3C 25.3: RFLAGS.IF does
+;      not block external interrupts then); fixed IPI 0x41 to P1: `extint-exits`, `extint-vector`; then the guest
+;      executes a CPUID (an exit) and spins on, and IPI 0x42 follows: `extint-exits-2`.
 ; Also: `vmx-misc` (IA32_VMX_MISC low dword: bit 8 = wait-for-SIPI), `vmx-proc2-allowed` (IA32_VMX_PROCBASED_CTLS2
 ; allowed-1: bit 9 virtual-interrupt delivery), `vmx-proc-allowed` (allowed-1: bit 21 TPR shadow),
 ; `vmx-pin-allowed` (bit 7 posted interrupts).
@@ -43,7 +46,22 @@ test_main:
   mov dword [vmx_exit_hook], l1_exit
   mov dword [PC_MAIN + 4], p1_main
   mov dword [lapis_go], 1
-%if VMX_PHASE == 3
+%if VMX_PHASE == 4
+  AWAIT_EQ [guest_started], 1
+  SEND ICR_FIXED | ICR_ASSERT | 0x41, 1
+  mov eax, 2000
+  call lapis_delay_us
+  REPORT 'extint-exits', [extint_exits]
+  REPORT 'extint-vector', [extint_vector]
+  mov dword [do_cpuid], 1
+  mov eax, 2000
+  call lapis_delay_us
+  SEND ICR_FIXED | ICR_ASSERT | 0x42, 1
+  mov eax, 2000
+  call lapis_delay_us
+  REPORT 'extint-exits-2', [extint_exits]
+  REPORT 'extint-vector-2', [extint_vector]
+%elif VMX_PHASE == 3
   AWAIT_EQ [in_root], 1
   SEND ICR_INIT | ICR_ASSERT, 1
   mov eax, 2000
@@ -99,6 +117,10 @@ p1_main:
 %else
   mov eax, 1
   xor ebx, ebx
+%if VMX_PHASE == 4
+  mov ebx, 1                            ; external-interrupt exiting
+  mov dword [vmx_want_exit], 1 << 15    ; acknowledge interrupt on exit
+%endif
   mov ecx, VMX_PROC_WANT
   xor edx, edx
   call vmx_vmcs_setup
@@ -109,10 +131,26 @@ p1_main:
   jc p1_fail
 %endif
 guest_loop:
+  cli
   mov dword [guest_started], 1
 .l:
   lock inc dword [guest_count]
   pause
+%if VMX_PHASE == 4
+  cmp dword [do_cpuid], 1
+  jne .l
+  mov dword [do_cpuid], 2
+  push eax
+  push ebx
+  push ecx
+  push edx
+  xor eax, eax
+  cpuid
+  pop edx
+  pop ecx
+  pop ebx
+  pop eax
+%endif
   jmp .l
 p1_fail:
   REPORT_LINE 'error=vmx-setup'
@@ -137,6 +175,15 @@ l1_exit:
 %endif
   jmp .resume
 .not_init:
+  cmp ebx, VMX_EXIT_EXTINT
+  jne .not_extint
+  inc dword [extint_exits]
+  mov ecx, [esi + VS_INTR]
+  and ecx, 0xFF
+  mov [extint_vector], ecx
+  mov dword [APIC_BASE + APIC_EOI], 0   ; the acknowledged vector's ISR bit
+  jmp .resume
+.not_extint:
   cmp ebx, VMX_EXIT_SIPI
   jne .other
   inc dword [sipi_exits]
@@ -173,3 +220,6 @@ sipi_exits: dd 0
 sipi_qual: dd 0
 sipi_intr: dd 0
 failed_entries: dd 0
+extint_exits: dd 0
+extint_vector: dd 0
+do_cpuid: dd 0

@@ -271,7 +271,7 @@ class Compiler {
 
   compile(): CompiledTest {
     const t = this.test;
-    if (t.settings.accel !== 'none') {
+    if (t.settings.accel !== 'none' && t.settings.accel !== 'tpr-shadow') {
       this.refuse(`config accel = ${t.settings.accel}`, accelRefusalReason(t.settings.accel));
     }
     const spares = Math.max(1, this.agents.length);
@@ -279,7 +279,7 @@ class Compiler {
     this.classify();
     this.scanBlocks();
     this.scanObservables();
-    this.nested.finish(this.needs.smm);
+    this.nested.finish(this.needs, this.ioapicPins.size > 0);
     this.needs.nested = this.nested.needs;
     const observables = this.observableList();
     if (this.timer) {
@@ -599,10 +599,8 @@ class Compiler {
     const text = printOp(op).split('\n')[0];
     const src = b.kind === 'cpu' ? b.cpu : -1;
     const no = (reason: string): never => this.refuse(`${where}: ${text}`, reason, op.pos);
+    this.nested.op(op, src, no);
     switch (op.kind) {
-      case 'vmentry': case 'vmxon': case 'vmxoff':
-        this.nested.op(op, src, no);
-        break;
       case 'ioapic-write': {
         const i = op.reg.index;
         if (i < 0x10 || i >= 0x10 + 2 * IOAPIC_PINS) no('only the redirection table (REDTBLn_LO/HI) is compiled: the ID and arbitration registers are shared by every run');

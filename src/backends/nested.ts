@@ -8,8 +8,9 @@ import type { CpuBlock, InitItem, LitmusTest, Observable, Op, Pos } from '../lit
 import { printInitItem } from '../litmus/print.js';
 import type { Features } from './backends.js';
 
-/** What a test asks of the hardware assist: Intel VMX (vendor intel) or AMD SVM (vendor amd). */
-export type NestedKind = 'vmx' | 'svm';
+/** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX with the TPR
+ *  shadow for vCPUs under `config accel = tpr-shadow` (guest/vapic.asm). */
+export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow';
 
 /** A `wait` tick in a nested test: an L1 exit handler takes a few hundred instructions (VMREADs, VMWRITEs, the
  *  guest's CPUID exits), and Bochs runs ~2 instructions per emulated µs (BOCHS_IPS); the model lets every
@@ -25,9 +26,11 @@ export function accelRefusalReason(accel: string): string {
     case 'apicv':
       return `${head}: Intel posted interrupts, which no backend here has (Bochs 2.7 corei7_skylake_x: IA32_VMX_PINBASED_CTLS bit 7 cannot be set; QEMU TCG has no VMX)`;
     default:
-      return `${head}: Bochs 2.7 has the TPR shadow (the bochs backend), but the guest's L1 has no virtual local APIC for its vCPUs (interrupt injection, the TPR threshold, emulated EOI and ICR: docs/nested.md)`;
+      return `${head}: ${accel}`;
   }
 }
+
+const VAPIC_ONLY = 'a test of vCPUs under a TPR shadow has no L1 code or VMX operation of its own (the L1 is the runtime\'s)';
 
 /** The guest tables' codes for a CPU (guest/nested.asm LIT_VMX_*). */
 const MODE = { none: 0, off: 1, root: 2, guest: 3, guestWfs: 4 } as const;
@@ -36,6 +39,7 @@ type Refuse = (construct: string, reason: string, pos?: Pos | null) => never;
 
 /** Whether a test uses VMX or SVM at all (before the full analysis: it sets the wait scale). */
 export function usesNested(test: LitmusTest): boolean {
+  if (test.settings.accel === 'tpr-shadow') return true;
   if ((test.init?.items ?? []).some((it) => it.kind === 'vmx' && it.value !== 'off')) return true;
   for (const b of test.blocks) {
     if (b.kind === 'cpu' && (b.handler === 'vmexit-init' || b.handler === 'vmexit-sipi')) return true;
@@ -54,6 +58,8 @@ export function usesNested(test: LitmusTest): boolean {
 
 /** The backend feature a nested test needs, or null. */
 export function nestedRefusalReason(kind: NestedKind | null, f: Features): string | null {
+  if (kind === 'vmx-tpr-shadow' && !f.vmx.ok) return `the test's CPUs are vCPUs of an L1 hypervisor on Intel VMX with a TPR shadow; this backend has no VMX: ${f.vmx.reason}`;
+  if (kind === 'vmx-tpr-shadow' && !f.tprShadow.ok) return `the test's CPUs are vCPUs of an L1 hypervisor with a TPR shadow; this backend has none: ${f.tprShadow.reason}`;
   if (kind === 'vmx' && !f.vmx.ok) return `the test runs an L1 hypervisor on Intel VMX; this backend has no VMX: ${f.vmx.reason}`;
   if (kind === 'svm' && !f.svm.ok) return `the test runs an L1 hypervisor on AMD SVM (vendor = amd); this backend has no SVM: ${f.svm.reason}`;
   return null;
@@ -66,10 +72,14 @@ export class NestedPlan {
   private readonly handlers = new Map<string, CpuBlock>();
   private used = false;
   readonly kind: NestedKind;
+  /** Every test CPU is a vCPU under a TPR shadow, with the L1's virtual local APIC (`config accel = tpr-shadow`). */
+  private readonly vapic: boolean;
 
   constructor(private readonly test: LitmusTest, private readonly refuse: Refuse) {
     this.mode = new Array<number>(test.settings.cpus).fill(MODE.none);
-    this.kind = test.settings.vendor === 'amd' ? 'svm' : 'vmx';
+    this.vapic = test.settings.accel === 'tpr-shadow';
+    this.kind = this.vapic ? 'vmx-tpr-shadow' : test.settings.vendor === 'amd' ? 'svm' : 'vmx';
+    if (this.vapic) for (let c = 0; c < this.mode.length; c++) this.mark(c, MODE.guest);
   }
 
   /** The hardware assist the guest needs (null: the test uses none). */
@@ -85,6 +95,7 @@ export class NestedPlan {
   /** `init Pn.vmx = off | root | non-root`. `wfs`: the CPU starts in wait-for-SIPI (no main block). */
   initVmx(it: Extract<InitItem, { kind: 'vmx' }>, wfs: boolean, parked: boolean): void {
     const what = printInitItem(it);
+    if (this.vapic) this.refuse(what, VAPIC_ONLY, it.pos);
     if (it.value === 'off') return;
     if (parked) this.refuse(what, 'P0 has no main block: the model has it wait for a SIPI, a real BSP cannot (and cannot be a guest waiting for one)', it.pos);
     if (it.value === 'root') {
@@ -99,12 +110,20 @@ export class NestedPlan {
   /** `Pn on vmexit init|sipi`. */
   handler(b: CpuBlock): void {
     if (b.handler !== 'vmexit-init' && b.handler !== 'vmexit-sipi') return;
+    if (this.vapic) this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, VAPIC_ONLY, b.pos);
     this.handlers.set(`${b.cpu}:${b.handler}`, b);
     this.used = true;
   }
 
-  /** `vmentry`, `vmxon`, `vmxoff` on CPU `src` (-1: an agent, which the parser does not allow). */
+  /** Every op of the test (CPU `src`, -1 for an agent): `vmentry`, `vmxon`, `vmxoff`; for vCPUs what the L1's
+   *  virtual APIC does not emulate. */
   op(op: Op, src: number, no: (reason: string) => never): void {
+    if (this.vapic) {
+      if (op.kind === 'vmentry' || op.kind === 'vmxon' || op.kind === 'vmxoff') no(VAPIC_ONLY);
+      const initSipi = (op.kind === 'send' && (op.mode === 'init' || op.mode === 'sipi')) || (op.kind === 'signal' && op.signal === 'init');
+      if (initSipi) no('INIT and SIPI to a vCPU: the L1 does not emulate them for its vCPUs (KVM resets the vCPU itself)');
+      if (op.kind === 'send' && op.trigger === 'level') no('a level-triggered IPI to a vCPU: the L1\'s virtual APIC keeps no TMR');
+    }
     if (op.kind !== 'vmentry' && op.kind !== 'vmxon' && op.kind !== 'vmxoff') return;
     if (src < 0) no('VMX operation belongs to a test CPU');
     if (op.kind !== 'vmentry' && this.kind === 'svm') no('AMD SVM has no VMX operation to enter or leave (VMXON, VMXOFF): not compiled for vendor = amd');
@@ -118,14 +137,17 @@ export class NestedPlan {
       return;
     }
     if (o.kind !== 'vmexits') return;
-    if (o.of !== 'init' && o.of !== 'sipi') this.refuse(`P${o.cpu}.vmexits(${o.of})`, 'VM exits of a hardware assist the model plays (AVIC, APICv, a TPR shadow): not counted by the guest\'s L1', o.pos);
+    const counted = this.vapic ? ['tpr-below-threshold', 'entry-failure'] : ['init', 'sipi'];
+    if (!counted.includes(o.of)) this.refuse(`P${o.cpu}.vmexits(${o.of})`, `VM exits the guest's L1 does not count in this test (it counts ${counted.join(' and ')})`, o.pos);
     this.mark(o.cpu, MODE.off);
   }
 
   /** The analysis is over: constructs that cannot share a guest with an L1. */
-  finish(needsSmm: boolean): void {
+  finish(needs: { smm: boolean; irqLines: boolean; msi: boolean }, ioapic: boolean): void {
     if (!this.used) return;
-    if (needsSmm) this.refuse('SMI', 'SMM in a test that uses VMX or SVM: the SMM entry of the runtime is not written for a CPU in VMX operation (no dual-monitor treatment), and Bochs 2.7 leaves SMIs masked after a SIPI VM exit (docs/nested.md)');
+    if (this.vapic && this.test.settings.vendor === 'amd') this.refuse('config accel = tpr-shadow', 'a TPR shadow is an Intel VMX control: not with vendor = amd');
+    if (this.vapic && (ioapic || needs.irqLines || needs.msi)) this.refuse('I/O APIC', 'the I/O APIC or an MSI for vCPUs: the L1\'s virtual APIC keeps no TMR and forwards no EOI to the I/O APIC');
+    if (needs.smm) this.refuse('SMI', 'SMM in a test that uses VMX or SVM: the SMM entry of the runtime is not written for a CPU in VMX operation (no dual-monitor treatment), and Bochs 2.7 leaves SMIs masked after a SIPI VM exit (docs/nested.md)');
     for (const [k] of this.handlers) {
       const c = Number(k.split(':')[0]);
       if (this.mode[c] === MODE.none) this.mark(c, MODE.off);
@@ -136,7 +158,10 @@ export class NestedPlan {
 
   defines(): string[] {
     if (!this.used) return [];
-    return [`%define LIT_NESTED ${this.kind === 'svm' ? 2 : 1}   ; an L1 hypervisor in the guest (guest/nested.asm)`];
+    return [
+      `%define LIT_NESTED ${this.kind === 'svm' ? 2 : 1}   ; an L1 hypervisor in the guest (guest/nested.asm)`,
+      ...(this.vapic ? ['%define LIT_VAPIC 1    ; its vCPUs under a TPR shadow, with a virtual local APIC (guest/vapic.asm)'] : []),
+    ];
   }
 
   /** The guest table's kind for CPU c: a guest in wait-for-SIPI is started like an idle CPU and enters the guest
@@ -217,7 +242,8 @@ export class NestedPlan {
   /** The run line's code for `Pn.vmx` and `Pn.vmexits(init|sipi)`, or null for other observables. */
   print(ob: Observable, name: string): string[] | null {
     if (ob.kind === 'vmx') return [`  LIT_KV_VMX '${name}', ${ob.cpu}`];
-    if (ob.kind === 'vmexits') return [`  LIT_KV32 '${name}', {LIT_VMEXITS_${ob.of === 'init' ? 'INIT' : 'SIPI'} + ${ob.cpu} * 4}`];
+    const table: Record<string, string> = { init: 'INIT', sipi: 'SIPI', 'tpr-below-threshold': 'TPR', 'entry-failure': 'EFAIL' };
+    if (ob.kind === 'vmexits') return [`  LIT_KV32 '${name}', {LIT_VMEXITS_${table[ob.of]} + ${ob.cpu} * 4}`];
     return null;
   }
 }
