@@ -947,13 +947,7 @@ lit_collect:
 .mark:
   mov [LIT_PING + ebx * 4], eax
   SEND ICR_NMI | ICR_ASSERT, ebx
-  mov esi, LIT_REPORTED
-  lea esi, [esi + ebx * 4]
-  push ebx
-  mov ebx, 1
-  mov eax, LIT_PING_US
-  call lapis_wait_eq_us
-  pop ebx
+  call lit_wait_reported
   test eax, eax
   jnz .next
   cmp dword [LIT_REPORTED + ebx * 4], 2
@@ -973,6 +967,17 @@ lit_collect:
 %if LIT_SMM
   call lit_smbase_probe_all
 %endif
+  ret
+
+; ebx = cpu: wait up to LIT_PING_US for its LIT_REPORTED to be 1; eax non-zero when it was. Keeps ebx.
+lit_wait_reported:
+  mov esi, LIT_REPORTED
+  lea esi, [esi + ebx * 4]
+  push ebx
+  mov ebx, 1
+  mov eax, LIT_PING_US
+  call lapis_wait_eq_us
+  pop ebx
   ret
 
 ; ebx = cpu: clear LIT_IN_SMM when the CPU is not in its SMM code any more although it never executed RSM: an INIT

@@ -616,13 +616,7 @@ lit_nested_collect:
   mov dword [LIT_VMX_END + ebx * 4], 2
   mov dword [LIT_REPORTED + ebx * 4], 0
   SEND ICR_STARTUP | ICR_ASSERT | LAPIS_BRINGUP_VECTOR, ebx
-  mov esi, LIT_REPORTED
-  lea esi, [esi + ebx * 4]
-  push ebx
-  mov ebx, 1
-  mov eax, LIT_PING_US
-  call lapis_wait_eq_us
-  pop ebx
+  call lit_wait_reported
   mov dword [LIT_REPORTED + ebx * 4], 0
   mov eax, 1
   ret

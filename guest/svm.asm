@@ -184,13 +184,7 @@ svm_vmexit_entry:                       ; #VMEXIT: the host's RSP, RAX and RIP a
   call lapis_cpu_id
   mov ebx, eax
   VMX_STATE_OF
-  push esi
-  lea edi, [esi + VS_GPRS]
-  lea esi, [esp + 4]
-  mov ecx, 8
-  cld
-  rep movsd
-  pop esi
+  call vmx_save_frame
   mov eax, ebx
   SVM_VMCB_OF
   mov eax, [edi + VMCB_RAX]
@@ -244,13 +238,7 @@ svm_skip_insn:
 svm_run_here:
   pushad
   VMX_STATE_OF
-  push esi
-  lea edi, [esi + VS_GPRS]
-  lea esi, [esp + 4]
-  mov ecx, 8
-  cld
-  rep movsd
-  pop esi
+  call vmx_save_frame
   SVM_VMCB_OF
   mov ecx, [esp + 32]
   mov [edi + VMCB_RIP], ecx

@@ -264,19 +264,29 @@ lit_vapic_evaluate:
 
 ; ecx = the highest vector set in the virtual IRR of edi, or -1. Clobbers edx.
 lit_vapic_highest_irr:
-  mov edx, 7
+  lea edx, [edi + VA_IRR]
+  jmp lit_vapic_highest
+; ecx = the highest vector set in the virtual ISR of edi, or -1. Clobbers edx.
+lit_vapic_highest_isr:
+  lea edx, [edi + VA_ISR]
+; ecx = the highest vector set in the 256-bit table at edx, or -1. Clobbers edx.
+lit_vapic_highest:
+  push ebx
+  mov ebx, 7
 .l:
-  mov ecx, [edi + VA_IRR + edx * 4]
+  mov ecx, [edx + ebx * 4]
   test ecx, ecx
   jnz .found
-  dec edx
+  dec ebx
   jns .l
   mov ecx, -1
+  pop ebx
   ret
 .found:
   bsr ecx, ecx
-  shl edx, 5
-  add ecx, edx
+  shl ebx, 5
+  add ecx, ebx
+  pop ebx
   ret
 
 ; eax = VTPR of vCPU eax (the virtual-APIC page).
@@ -290,19 +300,10 @@ lit_vapic_vtpr:
 ; virtual ISR vector. Clobbers edx.
 lit_vapic_ppr:
   push ecx
-  mov edx, 7
-.l:
-  mov ecx, [edi + VA_ISR + edx * 4]
+  call lit_vapic_highest_isr
   test ecx, ecx
-  jnz .found
-  dec edx
-  jns .l
+  jns .have
   xor ecx, ecx
-  jmp .have
-.found:
-  bsr ecx, ecx
-  shl edx, 5
-  add ecx, edx
 .have:
   mov eax, ebp
   call lit_vapic_vtpr
@@ -386,17 +387,10 @@ lit_vapic_write:
   cmp ecx, APIC_EOI
   jne .real
   push ecx
-  mov edx, 7
-.l:
-  mov ecx, [edi + VA_ISR + edx * 4]
+  call lit_vapic_highest_isr
   test ecx, ecx
-  jnz .found
-  dec edx
-  jns .l
-  jmp .eoi_done
-.found:
-  bsr ecx, ecx
-  btr [edi + VA_ISR + edx * 4], ecx
+  js .eoi_done
+  btr [edi + VA_ISR], ecx
 .eoi_done:
   pop ecx
   mov dword [edi + VA_REQ], 1

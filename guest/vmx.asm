@@ -518,13 +518,7 @@ vmx_exit_entry:
   call lapis_cpu_id                     ; (CPUID in VMX root operation: no exit)
   mov ebx, eax
   VMX_STATE_OF
-  push esi                              ; copy them to the save area
-  lea edi, [esi + VS_GPRS]
-  lea esi, [esp + 4]
-  mov ecx, 8
-  cld
-  rep movsd
-  pop esi
+  call vmx_save_frame                   ; to the save area
   mov dword [esi + VS_MODE], 1
   mov dword [esi + VS_LAUNCHED], 1
   VMR VMCS_EXIT_REASON
@@ -564,6 +558,22 @@ vmx_exit_entry:
   REPORT_LINE 'error=vmx-unhandled-exit'
   LAPIS_END
 
+; Copy the PUSHAD frame the caller pushed right before the call into the save area (VS_GPRS) of the CPU state at
+; esi. Keeps every register.
+vmx_save_frame:
+  push esi
+  push edi
+  push ecx
+  lea edi, [esi + VS_GPRS]
+  lea esi, [esp + 16]                   ; above ecx, edi, esi and the return address
+  mov ecx, 8
+  cld
+  rep movsd
+  pop ecx
+  pop edi
+  pop esi
+  ret
+
 ; The guest's CPUID, emulated (CPUID always exits in VMX non-root operation, SDM Vol 3C 26.1.2): eax = cpu,
 ; esi = its state. Runs CPUID with the guest's EAX and ECX, gives it the results and steps over the instruction.
 vmx_emulate_cpuid:
@@ -593,15 +603,8 @@ vmx_skip_insn:
 ; eax = cpu. Returns (as the guest) with CF clear, or in VMX root with CF set when the VM entry failed.
 vmx_launch_here:
   pushad                                ; the guest's registers (esp as after the return)
-  mov edi, eax
   VMX_STATE_OF
-  push esi
-  lea edi, [esi + VS_GPRS]
-  lea esi, [esp + 4]
-  mov ecx, 8
-  cld
-  rep movsd
-  pop esi
+  call vmx_save_frame
   mov [esi + VS_ENTRY_ACT], ebx
   VMW VMCS_GUEST_ACTIVITY, ebx
   mov ecx, [esp + 32]                   ; return address
