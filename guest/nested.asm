@@ -35,21 +35,23 @@ LIT_NESTED_SIZE equ 0x2E00                  ; (with guest/vapic.asm's tables)
   %define LIT_SVM 0
 %endif
 %ifndef LIT_VAPIC
-  %define LIT_VAPIC 0                 ; 1: every test CPU is a vCPU under a TPR shadow (guest/vapic.asm)
-%endif
+  %define LIT_VAPIC 0                 ; every test CPU a vCPU: 1 under a TPR shadow (guest/vapic.asm), 2 under APICv
+%endif                                ; without posted interrupts (guest/vid.asm)
 
 %include "vmx.asm"
 %if LIT_SVM
 %include "svm.asm"
 %endif
-%if LIT_VAPIC
+%if LIT_VAPIC == 1
 %include "vapic.asm"
+%elif LIT_VAPIC == 2
+%include "vid.asm"
 %endif
 
 ; Once, at boot (BSP): the page directory and the exit hook.
 lit_nested_boot:
   call vmx_boot
-%if LIT_VAPIC
+%if LIT_VAPIC == 1
   call lit_vapic_boot
 %endif
   mov dword [vmx_exit_hook], lit_vmexit
@@ -72,8 +74,8 @@ lit_nested_reset:
   mov [LIT_VMXOFF_MARK + ebx * 4], eax
   mov dword [LIT_VMX_END + ebx * 4], 0xFFFFFFFF
 %if LIT_VAPIC
-  mov [LIT_VMEXITS_TPR + ebx * 4], eax
-  mov [LIT_VMEXITS_EFAIL + ebx * 4], eax
+  mov [LIT_NESTED_BASE + 0x2C00 + ebx * 4], eax ; (guest/vapic.asm, guest/vid.asm: their exit counters)
+  mov [LIT_NESTED_BASE + 0x2D00 + ebx * 4], eax
 %endif
   inc ebx
   cmp ebx, LIT_CPUS
@@ -126,14 +128,19 @@ lit_nested_enter:
   xor ebx, ebx                          ; pin-based: no exits for interrupts or NMIs (the guest takes them itself)
   mov ecx, VMX_PROC_WANT
   xor edx, edx
-%if LIT_VAPIC
+%if LIT_VAPIC == 1
   call lit_vapic_controls               ; a vCPU: its interrupts exit, TPR shadow, APIC virtualization
+%elif LIT_VAPIC == 2
+  call lit_vid_controls                 ; a vCPU under APICv: virtual-interrupt delivery
 %endif
   call vmx_vmcs_setup
   jc .fail_vmcs
-%if LIT_VAPIC
+%if LIT_VAPIC == 1
   mov eax, ebp
   call lit_vapic_setup
+%elif LIT_VAPIC == 2
+  mov eax, ebp
+  call lit_vid_setup
 %endif
   mov ebx, VMX_ACT_ACTIVE
   cmp dword [lit_nested_kind + ebp * 4], LIT_VMX_GUEST_WFS
@@ -179,8 +186,10 @@ lit_nested_enter:
 ; ---- the L1: every VM exit (eax = cpu, ebx = the basic exit reason or SVM exit code, esi = the CPU's state) -----
 
 lit_vmexit:
-%if LIT_VAPIC
+%if LIT_VAPIC == 1
   call lit_vapic_exit                   ; the vCPU's APIC (returns for the other exits)
+%elif LIT_VAPIC == 2
+  call lit_vid_exit
 %endif
 %if LIT_SVM
   cmp ebx, SVM_EXIT_INIT
@@ -279,7 +288,7 @@ lit_l1_idle:
 ; every later exit, which fails the next VM entry (SDM Vol 3C 27.3.1.5: blocking by SMI only in SMM). The test's own
 ; `vmentry` resumes with the state as saved (lit_vmentry).
 lit_l1_resume:
-%if LIT_VAPIC
+%if LIT_VAPIC == 1
   jmp lit_vapic_resume
 %endif
 %if LIT_SVM

@@ -13,7 +13,7 @@ import type {
 import { observableName, printInitItem, printOp } from '../litmus/print.js';
 import { allObservables, forEachOp } from '../litmus/validate.js';
 import type { Backend, MachineRequest } from './backends.js';
-import { accelRefusalReason, NESTED_WAIT_US_PER_TICK, NestedPlan, nestedRefusalReason, usesNested, type NestedKind } from './nested.js';
+import { accelRefusalReason, compiledAccel, NESTED_WAIT_US_PER_TICK, NestedPlan, nestedRefusalReason, usesNested, type NestedKind } from './nested.js';
 
 /** A construct of the test that the compiler will not run on a real machine, and why. */
 export class CompileRefusal extends Error {
@@ -271,7 +271,7 @@ class Compiler {
 
   compile(): CompiledTest {
     const t = this.test;
-    if (t.settings.accel !== 'none' && t.settings.accel !== 'tpr-shadow') {
+    if (!compiledAccel(t.settings.accel)) {
       this.refuse(`config accel = ${t.settings.accel}`, accelRefusalReason(t.settings.accel));
     }
     const spares = Math.max(1, this.agents.length);

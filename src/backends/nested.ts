@@ -8,9 +8,15 @@ import type { CpuBlock, InitItem, LitmusTest, Observable, Op, Pos } from '../lit
 import { printInitItem } from '../litmus/print.js';
 import type { Features } from './backends.js';
 
-/** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX with the TPR
- *  shadow for vCPUs under `config accel = tpr-shadow` (guest/vapic.asm). */
-export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow';
+/** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX for vCPUs of
+ *  the guest's L1: with the TPR shadow (`config accel = tpr-shadow`, guest/vapic.asm) or with virtual-interrupt
+ *  delivery (`config accel = apicv`, guest/vid.asm). */
+export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow' | 'vmx-vid';
+
+/** The `config accel` values whose vCPUs the guest's L1 runs (the others are refused with accelRefusalReason). */
+export function compiledAccel(accel: string): boolean {
+  return accel === 'none' || accel === 'tpr-shadow' || accel === 'apicv';
+}
 
 /** A `wait` tick in a nested test: an L1 exit handler takes a few hundred instructions (VMREADs, VMWRITEs, the
  *  guest's CPUID exits), and Bochs runs ~2 instructions per emulated µs (BOCHS_IPS); the model lets every
@@ -23,14 +29,12 @@ export function accelRefusalReason(accel: string): string {
   switch (accel) {
     case 'avic':
       return `${head}: AMD AVIC, which no backend here has (QEMU TCG refuses +avic; Bochs 2.7's ryzen model: CPUID Fn8000_000A:EDX[13] = 0)`;
-    case 'apicv':
-      return `${head}: Intel posted interrupts, which no backend here has (Bochs 2.7 corei7_skylake_x: IA32_VMX_PINBASED_CTLS bit 7 cannot be set; QEMU TCG has no VMX)`;
     default:
       return `${head}: ${accel}`;
   }
 }
 
-const VAPIC_ONLY = 'a test of vCPUs under a TPR shadow has no L1 code or VMX operation of its own (the L1 is the runtime\'s)';
+const VAPIC_ONLY = 'a test of vCPUs under an assist has no L1 code or VMX operation of its own (the L1 is the runtime\'s)';
 
 /** The guest tables' codes for a CPU (guest/nested.asm LIT_VMX_*). */
 const MODE = { none: 0, off: 1, root: 2, guest: 3, guestWfs: 4 } as const;
@@ -39,7 +43,7 @@ type Refuse = (construct: string, reason: string, pos?: Pos | null) => never;
 
 /** Whether a test uses VMX or SVM at all (before the full analysis: it sets the wait scale). */
 export function usesNested(test: LitmusTest): boolean {
-  if (test.settings.accel === 'tpr-shadow') return true;
+  if (test.settings.accel === 'tpr-shadow' || test.settings.accel === 'apicv') return true;
   if ((test.init?.items ?? []).some((it) => it.kind === 'vmx' && it.value !== 'off')) return true;
   for (const b of test.blocks) {
     if (b.kind === 'cpu' && (b.handler === 'vmexit-init' || b.handler === 'vmexit-sipi')) return true;
@@ -58,6 +62,8 @@ export function usesNested(test: LitmusTest): boolean {
 
 /** The backend feature a nested test needs, or null. */
 export function nestedRefusalReason(kind: NestedKind | null, f: Features): string | null {
+  if (kind === 'vmx-vid' && !f.vmx.ok) return `the test's CPUs are vCPUs of an L1 hypervisor on Intel VMX with virtual-interrupt delivery; this backend has no VMX: ${f.vmx.reason}`;
+  if (kind === 'vmx-vid' && !f.vid.ok) return `the test's CPUs are vCPUs of an L1 hypervisor with virtual-interrupt delivery; this backend has none: ${f.vid.reason}`;
   if (kind === 'vmx-tpr-shadow' && !f.vmx.ok) return `the test's CPUs are vCPUs of an L1 hypervisor on Intel VMX with a TPR shadow; this backend has no VMX: ${f.vmx.reason}`;
   if (kind === 'vmx-tpr-shadow' && !f.tprShadow.ok) return `the test's CPUs are vCPUs of an L1 hypervisor with a TPR shadow; this backend has none: ${f.tprShadow.reason}`;
   if (kind === 'vmx' && !f.vmx.ok) return `the test runs an L1 hypervisor on Intel VMX; this backend has no VMX: ${f.vmx.reason}`;
@@ -72,13 +78,14 @@ export class NestedPlan {
   private readonly handlers = new Map<string, CpuBlock>();
   private used = false;
   readonly kind: NestedKind;
-  /** Every test CPU is a vCPU under a TPR shadow, with the L1's virtual local APIC (`config accel = tpr-shadow`). */
-  private readonly vapic: boolean;
+  /** Every test CPU is a vCPU of the L1: 1 under a TPR shadow with the L1's virtual local APIC (`config accel =
+   *  tpr-shadow`), 2 under virtual-interrupt delivery without posted interrupts (`config accel = apicv`); 0 not. */
+  private readonly vapic: 0 | 1 | 2;
 
   constructor(private readonly test: LitmusTest, private readonly refuse: Refuse) {
     this.mode = new Array<number>(test.settings.cpus).fill(MODE.none);
-    this.vapic = test.settings.accel === 'tpr-shadow';
-    this.kind = this.vapic ? 'vmx-tpr-shadow' : test.settings.vendor === 'amd' ? 'svm' : 'vmx';
+    this.vapic = test.settings.accel === 'tpr-shadow' ? 1 : test.settings.accel === 'apicv' ? 2 : 0;
+    this.kind = this.vapic === 1 ? 'vmx-tpr-shadow' : this.vapic === 2 ? 'vmx-vid' : test.settings.vendor === 'amd' ? 'svm' : 'vmx';
     if (this.vapic) for (let c = 0; c < this.mode.length; c++) this.mark(c, MODE.guest);
   }
 
@@ -122,7 +129,7 @@ export class NestedPlan {
       if (op.kind === 'vmentry' || op.kind === 'vmxon' || op.kind === 'vmxoff') no(VAPIC_ONLY);
       const initSipi = (op.kind === 'send' && (op.mode === 'init' || op.mode === 'sipi')) || (op.kind === 'signal' && op.signal === 'init');
       if (initSipi) no('INIT and SIPI to a vCPU: the L1 does not emulate them for its vCPUs (KVM resets the vCPU itself)');
-      if (op.kind === 'send' && op.trigger === 'level') no('a level-triggered IPI to a vCPU: the L1\'s virtual APIC keeps no TMR');
+      if (op.kind === 'send' && op.trigger === 'level') no('a level-triggered IPI to a vCPU: no EOI-exit bitmap or virtual TMR is kept for it');
     }
     if (op.kind !== 'vmentry' && op.kind !== 'vmxon' && op.kind !== 'vmxoff') return;
     if (src < 0) no('VMX operation belongs to a test CPU');
@@ -137,16 +144,19 @@ export class NestedPlan {
       return;
     }
     if (o.kind !== 'vmexits') return;
-    const counted = this.vapic ? ['tpr-below-threshold', 'entry-failure'] : ['init', 'sipi'];
+    const counted = [['init', 'sipi'], ['tpr-below-threshold', 'entry-failure'], ['apic-write', 'eoi']][this.vapic];
     if (!counted.includes(o.of)) this.refuse(`P${o.cpu}.vmexits(${o.of})`, `VM exits the guest's L1 does not count in this test (it counts ${counted.join(' and ')})`, o.pos);
     this.mark(o.cpu, MODE.off);
   }
 
   /** The analysis is over: constructs that cannot share a guest with an L1. */
-  finish(needs: { smm: boolean; irqLines: boolean; msi: boolean }, ioapic: boolean): void {
+  finish(needs: { smm: boolean; irqLines: boolean; msi: boolean; x2apic: boolean }, ioapic: boolean): void {
     if (!this.used) return;
-    if (this.vapic && this.test.settings.vendor === 'amd') this.refuse('config accel = tpr-shadow', 'a TPR shadow is an Intel VMX control: not with vendor = amd');
-    if (this.vapic && (ioapic || needs.irqLines || needs.msi)) this.refuse('I/O APIC', 'the I/O APIC or an MSI for vCPUs: the L1\'s virtual APIC keeps no TMR and forwards no EOI to the I/O APIC');
+    const accel = `config accel = ${this.test.settings.accel}`;
+    if (this.vapic && this.test.settings.vendor === 'amd') this.refuse(accel, 'an Intel VMX control: not with vendor = amd');
+    if (this.vapic && (ioapic || needs.irqLines || needs.msi)) this.refuse('I/O APIC', 'the I/O APIC or an MSI for vCPUs: the L1 keeps no virtual TMR or EOI-exit bitmap and forwards no EOI to the I/O APIC');
+    if (this.vapic === 2 && this.test.settings.ipiv) this.refuse('config ipiv = true', 'IPI virtualization: no backend here has it (Bochs 2.7 has none)');
+    if (this.vapic === 2 && needs.x2apic) this.refuse('x2APIC', 'vCPUs under APICv in x2APIC mode: the L1 virtualizes xAPIC accesses only (not compiled)');
     if (needs.smm) this.refuse('SMI', 'SMM in a test that uses VMX or SVM: the SMM entry of the runtime is not written for a CPU in VMX operation (no dual-monitor treatment), and Bochs 2.7 leaves SMIs masked after a SIPI VM exit (docs/nested.md)');
     for (const [k] of this.handlers) {
       const c = Number(k.split(':')[0]);
@@ -160,7 +170,8 @@ export class NestedPlan {
     if (!this.used) return [];
     return [
       `%define LIT_NESTED ${this.kind === 'svm' ? 2 : 1}   ; an L1 hypervisor in the guest (guest/nested.asm)`,
-      ...(this.vapic ? ['%define LIT_VAPIC 1    ; its vCPUs under a TPR shadow, with a virtual local APIC (guest/vapic.asm)'] : []),
+      ...(this.vapic === 1 ? ['%define LIT_VAPIC 1    ; its vCPUs under a TPR shadow, with a virtual local APIC (guest/vapic.asm)'] : []),
+      ...(this.vapic === 2 ? ['%define LIT_VAPIC 2    ; its vCPUs under APICv without posted interrupts (guest/vid.asm)'] : []),
     ];
   }
 
@@ -242,7 +253,7 @@ export class NestedPlan {
   /** The run line's code for `Pn.vmx` and `Pn.vmexits(init|sipi)`, or null for other observables. */
   print(ob: Observable, name: string): string[] | null {
     if (ob.kind === 'vmx') return [`  LIT_KV_VMX '${name}', ${ob.cpu}`];
-    const table: Record<string, string> = { init: 'INIT', sipi: 'SIPI', 'tpr-below-threshold': 'TPR', 'entry-failure': 'EFAIL' };
+    const table: Record<string, string> = { init: 'INIT', sipi: 'SIPI', 'tpr-below-threshold': 'TPR', 'entry-failure': 'EFAIL', 'apic-write': 'APICW', eoi: 'EOI' };
     if (ob.kind === 'vmexits') return [`  LIT_KV32 '${name}', {LIT_VMEXITS_${table[ob.of]} + ${ob.cpu} * 4}`];
     return null;
   }

@@ -112,7 +112,7 @@ export interface RefusalCategory {
 /** Ordered: the first rule whose pattern matches `construct: reason` names the category. A refusal no rule knows
  *  gets its own category, `other: REASON`, so a new refusal shows up as its own row rather than hiding. */
 const CATEGORIES: [RegExp, RefusalCategory][] = [
-  [/AVIC\/APICv|AVIC, APICv|vCPU state of a hypervisor/, { id: 'vcpu-assist', label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' }],
+  [/AVIC\/APICv|AVIC, APICv|vCPU state of a hypervisor|posted interrupts|IPI virtualization/, { id: 'vcpu-assist', label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' }],
   [/I\/O APIC|MSIs?\b/, { id: 'ioapic-msi', label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' }],
   [/APIC timer/, { id: 'apic-timer', label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' }],
   [/VMX (root )?operation|nested hypervisor|L1 hypervisor|AMD SVM/, { id: 'nested-vmx', label: 'nested VMX or SVM: the backend has no VMX (SVM), or a construct the guest\'s L1 does not run', short: 'nested VMX/SVM' }],

@@ -30,6 +30,7 @@ const VMX_TESTS = [
 ];
 const SVM_TESTS = ['nested-sipi-cleared-on-svm'];
 const TPR_SHADOW_TESTS = ['tpr-shadow-below-threshold-delivers', 'tpr-shadow-threshold-after-eoi', 'tpr-shadow-threshold-stale-after-exit'];
+const APICV_TESTS = ['apicv-eoi-edge-no-exit', 'apicv-ipi-exits-without-ipiv'];
 
 /** The profile each backend is judged by here: its own where the model has one. */
 function profileOf(name: string): Profile {
@@ -91,10 +92,27 @@ describe('compiler: nested constructs', () => {
     const v1 = refusal(parse('lapis e\nconfig { cpus = 2; accel = tpr-shadow }\nP0 { send init -> P1 }\nP1 { nop }\nforall (true)\n'));
     expect(v1.reason).toMatch(/INIT and SIPI to a vCPU/);
     const v2 = refusal(parse('lapis f\nconfig { cpus = 2; accel = tpr-shadow }\nP0 { send fixed 0x40 -> P1 trigger=level }\nP1 { nop }\nforall (true)\n'));
-    expect(v2.reason).toMatch(/no TMR/);
-    // AVIC and posted interrupts: no backend here has them
+    expect(v2.reason).toMatch(/no EOI-exit bitmap or virtual TMR/);
+    // AVIC, posted interrupts and IPI virtualization: no backend here has them
     expect(refusal(load('litmus/seed-001-avic-incomplete-ipi.litmus')).reason).toMatch(/AMD AVIC, which no backend here has/);
-    expect(refusal(load('litmus/apicv-post-to-running-vcpu.litmus')).reason).toMatch(/posted interrupts, which no backend here has/);
+    const post = refusal(load('litmus/apicv-post-to-running-vcpu.litmus'));
+    expect(post.construct).toBe('D1: post 0x40 -> P1');
+    expect(refusalCategory(post.construct, post.reason).id).toBe('vcpu-assist');
+    const ipiv = refusal(load('litmus/apicv-ipiv-logical-still-exits.litmus'));
+    expect(ipiv.reason).toMatch(/IPI virtualization: no backend here has it/);
+    expect(refusalCategory(ipiv.construct, ipiv.reason).id).toBe('vcpu-assist');
+  });
+
+  it('compiles vCPUs under APICv without posted interrupts: virtual-interrupt delivery, the exit counters', () => {
+    const c = compileTest(load('litmus/apicv-ipi-exits-without-ipiv.litmus'));
+    expect(c.needs.nested).toBe('vmx-vid');
+    expect(c.asm).toMatch(/^%define LIT_VAPIC 2 /m);
+    expect(c.asm).toMatch(/^lit_cpu_vmx: db 3, 3, 3 /m);
+    expect(c.asm).toMatch(/LIT_KV32 'P0\.vmexits\(apic-write\)', \{LIT_VMEXITS_APICW \+ 0 \* 4\}/);
+    expect(backendRefusal(c, backend('qemu-tcg'))?.reason).toMatch(/with virtual-interrupt delivery; this backend has no VMX/);
+    expect(backendRefusal(c, backend('bochs'))).toBeNull();
+    const x2 = refusal(parse('lapis g\nconfig { cpus = 1; accel = apicv }\ninit { P0.apic.mode = x2apic }\nP0 { nop }\nforall (true)\n'));
+    expect(x2.reason).toMatch(/xAPIC accesses only/);
   });
 
   it('compiles vCPUs under a TPR shadow: every test CPU a guest, the virtual APIC, the exit counters', () => {
@@ -153,6 +171,12 @@ async function runChecked(file: string, name: string, runs: number) {
 }
 
 describe.each(VMX_TESTS)('%s on bochs (VMX)', (file) => {
+  it('every outcome is allowed by bochs-2.7 or explained', async () => {
+    await runChecked(file, 'bochs', 10);
+  }, 120000);
+});
+
+describe.each(APICV_TESTS)('%s on bochs (vCPUs under APICv, virtual-interrupt delivery)', (file) => {
   it('every outcome is allowed by bochs-2.7 or explained', async () => {
     await runChecked(file, 'bochs', 10);
   }, 120000);
@@ -252,7 +276,7 @@ describe('probes (docs/nested.md): what the implementations do around an INIT or
 
 describe('catalog coverage', () => {
   it('every nested test in the catalog compiles and some backend here runs it', () => {
-    for (const file of [...VMX_TESTS, ...SVM_TESTS, ...TPR_SHADOW_TESTS]) {
+    for (const file of [...VMX_TESTS, ...SVM_TESTS, ...TPR_SHADOW_TESTS, ...APICV_TESTS]) {
       let c;
       try {
         c = compileTest(load(`litmus/${file}.litmus`));
