@@ -110,7 +110,7 @@ describe('lapis check, profiles, suite, seeds', () => {
   it('backends lists every real machine with its availability and features', () => {
     const r = lapis('backends');
     expect(r.code).toBe(0);
-    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
+    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
     expect(r.out).toMatch(/^qemu-tcg +available\n.*\n  x2apic: no/m);
   });
 
