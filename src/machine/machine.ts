@@ -5,7 +5,8 @@ import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand } from '../arch/apic.js';
 import { Activity, type Vendor } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
-import { A } from '../apic/layout.js';
+import { A, set64 } from '../apic/layout.js';
+import { CLOCK_END, SAFE, get64n, set64n } from '../apic/timer.js';
 import { GP, LocalApic, type ApicConfig, type ApicHost } from '../apic/localApic.js';
 import { C, Cpu } from '../cpu/cpu.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
@@ -98,7 +99,7 @@ export class Machine {
     const x2apic = config.x2apic ?? true;
     if (!x2apic && apicIds.some((id) => id > 0xfe)) throw new HostError('bad-argument', 'APIC IDs above 0xFE need x2APIC');
     const timerRatio = config.timerRatio ?? 1;
-    if (!Number.isInteger(timerRatio) || timerRatio < 1) throw new HostError('bad-argument', `timerRatio must be a positive integer, got ${timerRatio}`);
+    if (!Number.isInteger(timerRatio) || timerRatio < 1 || timerRatio > 0xffffffff) throw new HostError('bad-argument', `timerRatio must be an integer 1..0xffffffff, got ${timerRatio}`);
     this.config = {
       cpus: n,
       vendor: config.vendor ?? 'intel',
@@ -129,6 +130,7 @@ export class Machine {
     };
     const apicHost: ApicHost = {
       now: () => this.now(),
+      nowExact: () => this.tsc(),
       sendIpi: (src, lo, dest, x2) => this.sendFromIcr(src, lo, dest, x2),
       ipiInFlight: (src) => this.bus.inFlightFrom(src),
       eoiBroadcast: (v) => {
@@ -188,36 +190,102 @@ export class Machine {
 
   // ---------------------------------------------------------------- clock
 
+  /** Virtual time in TSC ticks; exact up to 2^53 (`tsc()` is exact everywhere). */
   now(): number {
     return this.state[H_TIME + 1] * 0x100000000 + this.state[H_TIME];
   }
-  private setNow(t: number): void {
-    this.state[H_TIME] = t >>> 0;
-    this.state[H_TIME + 1] = Math.floor(t / 0x100000000);
+  /** Virtual time in TSC ticks, exact: the 64-bit TSC. */
+  tsc(): bigint {
+    return get64n(this.state, H_TIME);
+  }
+  private setNow(t: number | bigint): void {
+    if (typeof t === 'bigint') set64n(this.state, H_TIME, t);
+    else set64(this.state, H_TIME, t);
   }
 
-  /** The earliest time > now at which a timer fires, or Infinity. */
+  /**
+   * The earliest time > now at which a timer fires, or Infinity. Exact up to 2^53; beyond it the next double up
+   * (so `advanceTo(nextDeadline())` fires it), Infinity if that double is 2^64.
+   */
   nextDeadline(): number {
-    const now = this.now();
     let d = Infinity;
-    for (const c of this.cpus) if (c.present()) d = Math.min(d, c.apic.timerDeadline(now));
+    for (const c of this.cpus) {
+      if (!c.present()) continue;
+      const e = c.apic.timerDeadline();
+      if (e < d) d = e;
+    }
     return d;
   }
 
-  /** Let virtual time pass up to `t`, firing every timer deadline on the way in order. */
-  advanceTo(t: number): void {
-    if (!Number.isFinite(t) || t < this.now()) throw new HostError('bad-argument', `cannot move time back or to ${t}`);
-    for (;;) {
-      const d = this.nextDeadline();
-      if (d > t) break;
-      const before = this.now();
-      this.setNow(d);
-      for (const c of this.cpus) if (c.present() && c.apic.timerDeadline(before) === d) c.apic.timerFire();
+  /**
+   * Let virtual time pass up to `t` (an integer 0..2^64 - 1, a number or a bigint), firing each timer that expires
+   * on the way at its first expiry, in time order. SDM Vol 3A 11.5.4 APIC Timer: a periodic timer reloads and
+   * expires again, but no instruction runs while time jumps, so each later expiry finds what the first one did
+   * still done (its vector pending in IRR, or its ESR bit latched, or nothing for a masked entry), and SDM Vol 3A
+   * 11.8.4 Interrupt Acceptance for Fixed Interrupts: "Any additional interrupts issued for the same interrupt
+   * vector are collapsed into the single bit in the IRR". So the later expiries coalesce and a jump costs one
+   * step per timer, not one per period (decision D-21).
+   */
+  advanceTo(t: number | bigint): void {
+    const now = this.now();
+    if (typeof t === 'number' && now <= SAFE && t <= SAFE && t >= now && Number.isInteger(t)) {
+      let n = 0;
+      for (let i = 0; i < this.cpus.length; i++) {
+        if (!this.cpus[i].present()) continue;
+        const e = this.cpus[i].apic.timerDeadline();
+        if (e <= t) n = this.queueFire(n, i, e);
+      }
+      if (n > 0) this.fireQueued(n, t);
+      this.setNow(t);
+      return;
     }
-    this.setNow(t);
+    const to = exactTime(t, 'time'), from = this.tsc();
+    if (to < from) throw new HostError('bad-argument', `cannot move time back from ${from} to ${to}`);
+    let n = 0;
+    for (let i = 0; i < this.cpus.length; i++) {
+      if (!this.cpus[i].present()) continue;
+      const e = this.cpus[i].apic.timer.expiryExact(from);
+      if (e >= 0n && e <= to) n = this.queueFire(n, i, e);
+    }
+    if (n > 0) this.fireQueued(n, to);
+    this.setNow(to);
   }
-  advanceBy(dt: number): void {
-    this.advanceTo(this.now() + dt);
+  /** Let `dt` ticks pass (an integer, a number or a bigint); the clock ends below 2^64. */
+  advanceBy(dt: number | bigint): void {
+    const now = this.now();
+    if (typeof dt === 'number' && dt >= 0 && Number.isInteger(dt) && now + dt <= SAFE) {
+      this.advanceTo(now + dt);
+      return;
+    }
+    const t = this.tsc() + exactTime(dt, 'a time step');
+    if (t >= CLOCK_END) throw new HostError('bad-argument', `time ${t} is past the clock's end (2^64 - 1)`);
+    this.advanceTo(t);
+  }
+
+  private readonly firing: number[] = [];
+  private readonly firingAt: (number | bigint)[] = [];
+  /** Insert CPU `cpu`, whose timer expires at `at`, into the first `n` entries of the firing order; ties by CPU. */
+  private queueFire(n: number, cpu: number, at: number | bigint): number {
+    let j = n;
+    while (j > 0 && this.firingAt[j - 1] > at) {
+      this.firing[j] = this.firing[j - 1];
+      this.firingAt[j] = this.firingAt[j - 1];
+      j--;
+    }
+    this.firing[j] = cpu;
+    this.firingAt[j] = at;
+    return n + 1;
+  }
+  private fireQueued(n: number, to: number | bigint): void {
+    for (let j = 0; j < n; j++) {
+      const at = this.firingAt[j], timer = this.cpus[this.firing[j]].apic.timer;
+      this.setNow(at);
+      timer.fire();
+      if (this.tracing) {
+        const k = timer.expiriesBy(BigInt(at), BigInt(to));
+        if (k > 1n) this.trace('apic', this.firing[j], `apic: timer expired ${k - 1n} more times by ${to}, coalesced with the first`);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- guest register access
@@ -256,12 +324,12 @@ export class Machine {
 
   rdmsr(cpu: number, msr: number): MsrRead {
     const a = this.apic(cpu);
-    const v = rdmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, now: () => this.now() }, msr);
+    const v = rdmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, tsc: () => this.tsc() }, msr);
     return v === GP ? { ok: false, fault: 'GP' } : { ok: true, value: v };
   }
   wrmsr(cpu: number, msr: number, value: bigint): MsrWrite {
     const a = this.apic(cpu);
-    return wrmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, now: () => this.now() }, msr, value) ? WRITE_OK : WRITE_GP;
+    return wrmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, tsc: () => this.tsc() }, msr, value) ? WRITE_OK : WRITE_GP;
   }
 
   // ---------------------------------------------------------------- events
@@ -521,7 +589,7 @@ export class Machine {
     copy[H_TIME] = 0;
     copy[H_TIME + 1] = 0;
     for (let i = 0; i < this.cpus.length; i++) {
-      if (this.cpus[i].present()) this.cpus[i].apic.relativeTimerWords(copy, HEADER + i * CPU_WORDS + C.WORDS, now);
+      if (this.cpus[i].present()) this.cpus[i].apic.timer.relativeWords(copy, HEADER + i * CPU_WORDS + C.WORDS);
     }
     adjust?.(copy, now);
     return hashWords(copy, this.busBase + BUS_RECORDS + this.bus.count());
@@ -535,3 +603,9 @@ export class Machine {
 
 const DELIVERY_NAME = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
 
+/** A time or a time step as a bigint: an integer 0..2^64 - 1 given as a number or a bigint. */
+function exactTime(t: number | bigint, what: string): bigint {
+  if (typeof t === 'bigint' && t >= 0n && t < CLOCK_END) return t;
+  if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t < 2 ** 64) return BigInt(t);
+  throw new HostError('bad-argument', `${what} must be an integer 0..2^64 - 1 (a number or a bigint), got ${String(t)}`);
+}
