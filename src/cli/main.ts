@@ -58,6 +58,7 @@ program
   .option('--max-states <n>', 'stop after this many distinct states', int('--max-states'))
   .option('--max-depth <n>', 'do not follow runs longer than this', int('--max-depth'))
   .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
+  .option('--max-memory <MB>', 'stop before the search holds more than this (visited set, stacked states)', int('--max-memory'))
   .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
   .option('--seed <n>', 'seed for --random', int('--seed'), 1)
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
@@ -66,7 +67,7 @@ program
   .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
-  .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
+  .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; maxMemory?: number; random?: number; seed: number; first?: boolean; por: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
     if (o.on !== undefined) {
       process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: o.profile, json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
@@ -83,6 +84,7 @@ program
       const progress = progressLine(t.test.name);
       const r = runTest(t.test, profile, {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
+        maxMemory: o.maxMemory !== undefined ? o.maxMemory * 2 ** 20 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
         stopWhenDecided: o.first ?? false, por: o.por,
       });
