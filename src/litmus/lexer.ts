@@ -21,11 +21,19 @@ export interface Token {
 
 const PUNCTS = ['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/', '{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~'];
 
-const isNameStart = (c: string): boolean => /[A-Za-z_]/.test(c);
-const isNameChar = (c: string): boolean => /[A-Za-z0-9_.-]/.test(c);
+// Character classes by code (a regular expression per character costs more than the rest of the lexer).
+const isLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const isNameChar = (c: number): boolean => isLetter(c) || isDigit(c) || c === 0x2e || c === 0x2d;
 
-export function lex(text: string, rep: Reporter): Token[] {
+/**
+ * The tokens of `text`. Characters that cannot start a token anywhere in litmus text (outside strings and comments)
+ * make one error for the whole file, at the first of them: a binary file or a wrong encoding gives one error, not
+ * one per byte. `unexpected` counts them; that error is the last reported, and the parser does not run.
+ */
+export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: number } {
   const toks: Token[] = [];
+  let unexpected = 0, firstUnexpected: Pos | null = null, firstChar = '';
   let i = 0;
   let line = 1;
   let lineStart = 0;
@@ -59,15 +67,15 @@ export function lex(text: string, rep: Reporter): Token[] {
       i++;
     } else if (c === '#') {
       while (i < text.length && text[i] !== '\n') i++;
-    } else if (isNameStart(c)) {
+    } else if (isLetter(text.charCodeAt(i))) {
       const s = i;
-      while (i < text.length && isNameChar(text[i]) && !(text[i] === '-' && text[i + 1] === '>')) i++;
+      while (i < text.length && isNameChar(text.charCodeAt(i)) && !(text[i] === '-' && text[i + 1] === '>')) i++;
       const first = toks.length === lineToks;
       push('name', text.slice(s, i), s, i);
       if (first && text.slice(s, i) === 'lapis') i = testName(i);
-    } else if (/[0-9]/.test(c)) {
+    } else if (isDigit(text.charCodeAt(i))) {
       const s = i;
-      while (i < text.length && /[A-Za-z0-9_]/.test(text[i])) i++;
+      while (i < text.length && (isLetter(text.charCodeAt(i)) || isDigit(text.charCodeAt(i)))) i++;
       const t = text.slice(s, i);
       if (/^(0[xX][0-9A-Fa-f]+|[0-9]+)$/.test(t)) {
         push('num', t, s, i, BigInt(t));
@@ -93,14 +101,23 @@ export function lex(text: string, rep: Reporter): Token[] {
         push('punct', p, i, i + p.length);
         i += p.length;
       } else {
-        rep.error(pos(i), `unexpected character \`${c}\``);
-        i++;
+        const ch = String.fromCodePoint(text.codePointAt(i)!);
+        if (unexpected++ === 0) {
+          firstUnexpected = pos(i);
+          firstChar = ch;
+        }
+        i += ch.length;
       }
     }
   }
   push('nl', '\n', i, i);
   push('eof', '', i, i);
-  return toks;
+  if (firstUnexpected !== null) {
+    const code = `U+${firstChar.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    const more = unexpected > 1 ? `; ${unexpected - 1} more characters in the file cannot appear in a litmus test either (not a litmus file, or not UTF-8?)` : '';
+    rep.error(firstUnexpected, `unexpected character \`${firstChar}\` (${code})${more}`);
+  }
+  return { toks, unexpected };
 }
 
 /** How a token reads in an error message. */

@@ -141,7 +141,7 @@ function parseStatement(p: Cursor, t: Token): Op {
       p.next();
       const n = p.expectNum('a repeat count after `repeat`');
       const count = p.small(n, U32, 'the count of `repeat`');
-      return { kind: 'repeat', count, body: parseBody(p, 'the `repeat` body'), pos };
+      return { kind: 'repeat', count, body: p.nested(pos, '`repeat`', () => parseBody(p, 'the `repeat` body')), pos };
     }
     case 'ioapic': {
       p.next();
@@ -385,7 +385,7 @@ function primary(p: Cursor): Expr {
     return { kind: 'num', value: t.value, pos: t.pos };
   }
   if (p.accept('(')) {
-    const e = expr(p);
+    const e = p.nested(t.pos, '`(`', () => expr(p));
     p.expect(')', `to close the \`(\` at column ${t.pos.col}`);
     return e;
   }

@@ -6,6 +6,7 @@ import { registerName } from '../arch/apic.js';
 import type { Reporter } from './diagnostic.js';
 import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, VMX_MODE_NAMES, didYouMean, oneOf } from './names.js';
 import { handlerTitle, observableName } from './print.js';
+import { checkLimits } from './limits.js';
 
 /** Ops only a CPU runs (they touch the CPU, its local APIC or SMM), and ops only a platform agent runs. */
 const CPU_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['apic-write', 'apic-read', 'wrmsr', 'rdmsr', 'send', 'sti', 'cli', 'hlt', 'eoi', 'rsm', 'smbase', 'ioapic-write', 'vmxon', 'vmxoff', 'vmentry']);
@@ -73,6 +74,7 @@ export function validate(test: LitmusTest, rep: Reporter): void {
   checkBlocks(test, rep);
   checkInit(test, rep);
   checkObservables(test, rep);
+  checkLimits(test, rep);
 }
 
 function blockTitle(b: Block): string {

@@ -4,6 +4,7 @@
 
 import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
 import { allObservables } from '../litmus/validate.js';
+import { MAX_REPEAT_ITERATIONS as UNROLL_LIMIT } from '../litmus/limits.js';
 import type { VmexitKind } from '../litmus/names.js';
 
 /** An instruction: a litmus op, or one of the implicit ones that end blocks. */
@@ -88,8 +89,6 @@ export interface Program {
   memoryBase: number;
   words: number;
 }
-
-const UNROLL_LIMIT = 10000;
 
 class Flattener {
   insns: Insn[] = [

@@ -1110,6 +1110,8 @@ export class Simulator {
       }
       case 'post': this.post(op.vector, op.cpu); break;
       case 'hotplug': {
+        // An ACPI insert of a slot that holds a processor changes nothing (docs/litmus.md, decision D-22).
+        if (m.cpus[op.cpu].present()) break;
         m.hotplug(op.cpu);
         this.setPc(this.program.cpus[op.cpu], NO_PC);
         break;
