@@ -1117,6 +1117,7 @@ export class Simulator {
         break;
       }
       case 'unplug': {
+        if (!m.cpus[op.cpu].present()) break; // ejecting an empty slot changes nothing (D-22)
         m.unplug(op.cpu);
         const cc = this.program.cpus[op.cpu];
         this.s.fill(0, this.w(cc, P.FLAGS), this.w(cc, P.FRAMES + 2 * MAX_DEPTH));

@@ -244,6 +244,8 @@ function applyOp(w: World, op: Op): unknown {
     case 'tpr': if (runs) writeReg(m, c, Reg.TPR, op.value); return runs;
     case 'eoi': if (runs) writeReg(m, c, Reg.EOI, 0); return runs;
     case 'take': {
+      // An empty slot has no processor to take anything (host misuse, checked in (6)).
+      if (!cpu.present()) return 'absent';
       const isrBefore = m.apics[c].isr.bind(m.apics[c]);
       const before = Array.from({ length: 256 }, (_, v) => isrBefore(v));
       const blocked = cpu.has(F.NMI_BLOCKED);
