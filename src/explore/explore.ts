@@ -143,8 +143,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
-  // The reduction's footprints do not cover vCPU scheduling and AVIC's IPI path yet: explore those fully.
-  const reducer = opts.por === false || sim.vcpus ? null : new Reducer(sim);
+  const reducer = opts.por === false ? null : new Reducer(sim);
   // A reduction can be slow in one piece (many CPUs): it gives up, unreduced, once the deadline has passed.
   const expired = opts.timeoutMs !== undefined ? () => deadline.passedNow() : undefined;
   const push = (hash: number, via: number): void => {

@@ -358,37 +358,41 @@ export class Machine {
   mmioRead(cpu: number, address: number): number | undefined {
     const a = this.presentCpu(cpu, 'MMIO read').apic;
     if (!a.decodesMmio(address)) return undefined;
-    if (this.quirks.apicMmioUnmappedInSmm && this.cpus[cpu].inSmm()) return 0;
-    return a.xapicRead(address - a.mmioBase());
+    return this.xapicRead(cpu, address - a.mmioBase());
   }
   /** A 32-bit MMIO write by CPU `cpu`; false when its APIC does not decode the address. */
   mmioWrite(cpu: number, address: number, value: number): boolean {
     const a = this.presentCpu(cpu, 'MMIO write').apic;
     if (!a.decodesMmio(address)) return false;
     checkU32(value, 'MMIO value');
-    if (this.quirks.apicMmioUnmappedInSmm && this.cpus[cpu].inSmm()) return true;
-    const offset = address - a.mmioBase();
-    if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => a.xapicWrite(offset, value));
-    else a.xapicWrite(offset, value);
+    this.xapicWrite(cpu, address - a.mmioBase(), value);
     return true;
   }
   /** xAPIC register read by page offset, as the guest would see it at its APIC base. */
   apicRead(cpu: number, offset: number): number | undefined {
-    const c = this.presentCpu(cpu, 'APIC register read');
-    if (!c.apic.decodesXapic()) return undefined;
-    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
-    return c.apic.xapicRead(offset & 0xfff);
+    if (!this.presentCpu(cpu, 'APIC register read').apic.decodesXapic()) return undefined;
+    return this.xapicRead(cpu, offset & 0xfff);
   }
   apicWrite(cpu: number, offset: number, value: number): boolean {
-    const c = this.presentCpu(cpu, 'APIC register write');
-    if (!c.apic.decodesXapic()) return false;
+    if (!this.presentCpu(cpu, 'APIC register write').apic.decodesXapic()) return false;
     checkU32(value, 'MMIO value');
-    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) {
-      if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => c.apic.xapicWrite(offset & 0xfff, value));
-      else c.apic.xapicWrite(offset & 0xfff, value);
-    }
-    if (this.quirks.tprWriteTakesEffectLate && (offset & 0xfff) === Reg.TPR) c.holdInterruptsOneInstruction();
+    this.xapicWrite(cpu, offset & 0xfff, value);
     return true;
+  }
+
+  /** The one xAPIC access path behind mmioRead/apicRead and mmioWrite/apicWrite (the address is decoded). */
+  private xapicRead(cpu: number, offset: number): number {
+    const c = this.cpus[cpu];
+    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
+    return c.apic.xapicRead(offset);
+  }
+  private xapicWrite(cpu: number, offset: number, value: number): void {
+    const c = this.cpus[cpu];
+    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) {
+      if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => c.apic.xapicWrite(offset, value));
+      else c.apic.xapicWrite(offset, value);
+    }
+    if (this.quirks.tprWriteTakesEffectLate && offset === Reg.TPR) c.holdInterruptsOneInstruction();
   }
 
   rdmsr(cpu: number, msr: number): MsrRead {
