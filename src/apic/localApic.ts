@@ -592,8 +592,8 @@ export class LocalApic {
     return this.timer.mode();
   }
   /** The next virtual time > now at which the timer fires (exact up to 2^53, then the next double up), or Infinity. */
-  timerDeadline(): number {
-    return this.timer.expiry();
+  timerDeadline(now?: number): number {
+    return this.timer.expiry(now);
   }
   timerFire(): void {
     this.timer.fire();

@@ -68,9 +68,9 @@ export class ApicTimer {
     return this.ratio * timerDivisor(this.s[this.b + A.TDCR]);
   }
   /** A count is loaded (TMICT and the count it restarts from are non-zero) and the timer counts down. */
-  private counting(): boolean {
+  private counting(mode: TimerMode): boolean {
     const s = this.s, b = this.b;
-    return this.mode() !== TimerMode.TSC_DEADLINE && s[b + A.TMICT] !== 0 && s[b + A.TIMER_BASE] !== 0;
+    return mode !== TimerMode.TSC_DEADLINE && s[b + A.TMICT] !== 0 && s[b + A.TIMER_BASE] !== 0;
   }
 
   /**
@@ -78,12 +78,14 @@ export class ApicTimer {
    * periodic reloads the initial count. In TSC-deadline mode it reads 0 (SDM Vol 3A 11.5.4.1).
    */
   currentCount(): number {
-    if (!this.counting()) return 0;
+    const mode = this.mode();
+    if (!this.counting(mode)) return 0;
     const s = this.s, b = this.b, tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
-    const periodic = this.mode() === TimerMode.PERIODIC;
+    const periodic = mode === TimerMode.PERIODIC;
     const now = this.host.now(), start = get64(s, b + A.TIMER_START_LO);
     if (now <= SAFE && start <= now) {
-      const dt = now - start, tick = this.tick(), e = (dt - (dt % tick)) / tick;
+      // Below 2^53, floor(a / b) of integers is exact: a quotient r/b below an integer is never within half an ulp.
+      const e = Math.floor((now - start) / this.tick());
       if (e < base) return base - e;
       return periodic ? tmict - ((e - base) % tmict) : 0;
     }
@@ -94,37 +96,38 @@ export class ApicTimer {
 
   /** The next time after now at which the timer fires; -1n when it is not armed or would fire at or after 2^64. */
   expiryExact(now: bigint): bigint {
-    const s = this.s, b = this.b;
-    if (this.mode() === TimerMode.TSC_DEADLINE) {
+    const s = this.s, b = this.b, mode = this.mode();
+    if (mode === TimerMode.TSC_DEADLINE) {
       const d = get64n(s, b + A.TSC_DEADLINE_LO);
       return d !== 0n && d > now ? d : -1n;
     }
-    if (!this.counting()) return -1n;
+    if (!this.counting(mode)) return -1n;
     const tick = BigInt(this.tick());
     let e = get64n(s, b + A.TIMER_START_LO) + BigInt(s[b + A.TIMER_BASE]) * tick;
     if (e <= now) {
-      if (this.mode() !== TimerMode.PERIODIC) return -1n;
+      if (mode !== TimerMode.PERIODIC) return -1n;
       const period = BigInt(s[b + A.TMICT]) * tick;
       e = now - ((now - e) % period) + period;
     }
     return e < CLOCK_END ? e : -1n;
   }
 
-  /** expiryExact(now) as a number (timeToNumber): Infinity when none. */
-  expiry(): number {
-    const s = this.s, b = this.b, now = this.host.now();
+  /** expiryExact(now) as a number (timeToNumber): Infinity when none. `now` is the clock, when the caller has it. */
+  expiry(now = this.host.now()): number {
+    const s = this.s, b = this.b, mode = this.mode();
     if (now <= SAFE) {
-      if (this.mode() === TimerMode.TSC_DEADLINE) {
+      if (mode === TimerMode.TSC_DEADLINE) {
         const d = get64(s, b + A.TSC_DEADLINE_LO);
         if (d <= SAFE) return d !== 0 && d > now ? d : Infinity;
       } else {
-        if (!this.counting()) return Infinity;
+        if (!this.counting(mode)) return Infinity;
         const tick = this.tick(), first = get64(s, b + A.TIMER_START_LO) + s[b + A.TIMER_BASE] * tick;
-        // Any product or sum whose exact value exceeds 2^53 rounds to at least 2^53, so these tests are exact.
+        // Any product or sum whose exact value exceeds 2^53 rounds to at least 2^53, so these tests are exact (and
+        // the floor of a quotient of integers below 2^53 is exact too).
         if (first <= SAFE) {
           if (first > now) return first;
-          if (this.mode() !== TimerMode.PERIODIC) return Infinity;
-          const period = s[b + A.TMICT] * tick, e = now - ((now - first) % period) + period;
+          if (mode !== TimerMode.PERIODIC) return Infinity;
+          const period = s[b + A.TMICT] * tick, e = first + (Math.floor((now - first) / period) + 1) * period;
           if (e <= SAFE) return e;
         }
       }
@@ -176,7 +179,7 @@ export class ApicTimer {
     const count = this.currentCount();
     const now = this.host.now(), start = get64(s, b + A.TIMER_START_LO), tick = this.tick();
     if (now <= SAFE && start <= now) {
-      set64(s, b + A.TIMER_START_LO, now - ((now - start) % tick));
+      set64(s, b + A.TIMER_START_LO, start + Math.floor((now - start) / tick) * tick);
     } else {
       const n = this.host.nowExact();
       set64n(s, b + A.TIMER_START_LO, n - ((n - get64n(s, b + A.TIMER_START_LO)) % BigInt(tick)));
@@ -197,29 +200,29 @@ export class ApicTimer {
    * elapsed time since the count was loaded (capped once a one-shot expired, folded modulo the period once a
    * periodic timer fired), and the TSC deadline the time left.
    */
-  relativeWords(copy: Uint32Array, at: number): void {
-    const s = this.s, b = this.b, now = this.host.now();
+  relativeWords(copy: Uint32Array, at: number, now = this.host.now()): void {
+    const s = this.s, b = this.b, mode = this.mode();
     const start = get64(s, b + A.TIMER_START_LO), d = get64(s, b + A.TSC_DEADLINE_LO);
     if (now > SAFE || start > now || d > SAFE) {
       this.relativeWordsExact(copy, at);
       return;
     }
     let elapsed = 0;
-    if (this.counting()) {
+    if (this.counting(mode)) {
       const tick = this.tick(), first = s[b + A.TIMER_BASE] * tick;
       elapsed = now - start;
-      if (elapsed >= first) elapsed = this.mode() === TimerMode.PERIODIC ? first + ((elapsed - first) % (s[b + A.TMICT] * tick)) : first;
+      if (elapsed >= first) elapsed = mode === TimerMode.PERIODIC ? first + ((elapsed - first) % (s[b + A.TMICT] * tick)) : first;
     }
     set64(copy, at + A.TIMER_START_LO, elapsed);
     set64(copy, at + A.TSC_DEADLINE_LO, d > now ? d - now : d === 0 ? 0 : 1);
   }
   private relativeWordsExact(copy: Uint32Array, at: number): void {
-    const s = this.s, b = this.b, now = this.host.nowExact();
+    const s = this.s, b = this.b, now = this.host.nowExact(), mode = this.mode();
     let elapsed = 0n;
-    if (this.counting()) {
+    if (this.counting(mode)) {
       const tick = BigInt(this.tick()), first = BigInt(s[b + A.TIMER_BASE]) * tick;
       elapsed = now - get64n(s, b + A.TIMER_START_LO);
-      if (elapsed >= first) elapsed = this.mode() === TimerMode.PERIODIC ? first + ((elapsed - first) % (BigInt(s[b + A.TMICT]) * tick)) : first;
+      if (elapsed >= first) elapsed = mode === TimerMode.PERIODIC ? first + ((elapsed - first) % (BigInt(s[b + A.TMICT]) * tick)) : first;
     }
     set64n(copy, at + A.TIMER_START_LO, elapsed);
     const d = get64n(s, b + A.TSC_DEADLINE_LO);

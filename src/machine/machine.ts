@@ -272,10 +272,11 @@ export class Machine {
    * (so `advanceTo(nextDeadline())` fires it), Infinity if that double is 2^64.
    */
   nextDeadline(): number {
+    const now = this.now();
     let d = Infinity;
     for (const c of this.cpus) {
       if (!c.present()) continue;
-      const e = c.apic.timerDeadline();
+      const e = c.apic.timer.expiry(now);
       if (e < d) d = e;
     }
     return d;
@@ -296,7 +297,7 @@ export class Machine {
       let n = 0;
       for (let i = 0; i < this.cpus.length; i++) {
         if (!this.cpus[i].present()) continue;
-        const e = this.cpus[i].apic.timerDeadline();
+        const e = this.cpus[i].apic.timer.expiry(now);
         if (e <= t) n = this.queueFire(n, i, e);
       }
       if (n > 0) this.fireQueued(n, t);
@@ -675,7 +676,7 @@ export class Machine {
     copy[H_TIME] = 0;
     copy[H_TIME + 1] = 0;
     for (let i = 0; i < this.cpus.length; i++) {
-      if (this.cpus[i].present()) this.cpus[i].apic.timer.relativeWords(copy, HEADER + i * CPU_WORDS + C.WORDS);
+      if (this.cpus[i].present()) this.cpus[i].apic.timer.relativeWords(copy, HEADER + i * CPU_WORDS + C.WORDS, now);
     }
     adjust?.(copy, now);
     return hashWords(copy, this.busBase + BUS_RECORDS + this.bus.count());
