@@ -19,7 +19,8 @@ export interface Token {
   start: number;
 }
 
-const PUNCTS = ['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/', '{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~'];
+const PUNCTS2: ReadonlySet<string> = new Set(['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/']);
+const PUNCTS1: ReadonlySet<string> = new Set(['{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~']);
 
 // Character classes by code (a regular expression per character costs more than the rest of the lexer).
 const isLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
@@ -31,6 +32,23 @@ const isNameChar = (c: number): boolean => isLetter(c) || isDigit(c) || c === 0x
  * make one error for the whole file, at the first of them: a binary file or a wrong encoding gives one error, not
  * one per byte. `unexpected` counts them; that error is the last reported, and the parser does not run.
  */
+/** A token whose position object is made when asked for: most tokens (newlines, `=`) never are. */
+class Lexeme implements Token {
+  private at: Pos | undefined;
+  constructor(
+    readonly kind: TokenKind,
+    readonly text: string,
+    readonly value: bigint,
+    private readonly line: number,
+    private readonly col: number,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+  get pos(): Pos {
+    return (this.at ??= { line: this.line, col: this.col });
+  }
+}
+
 export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: number } {
   const toks: Token[] = [];
   let unexpected = 0, firstUnexpected: Pos | null = null, firstChar = '';
@@ -41,7 +59,7 @@ export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: n
   let lineToks = 0;
   const pos = (at: number): Pos => ({ line, col: at - lineStart + 1 });
   const push = (kind: TokenKind, t: string, start: number, end: number, value = 0n): void => {
-    toks.push({ kind, text: t, value, pos: pos(start), start, end });
+    toks.push(new Lexeme(kind, t, value, line, start - lineStart + 1, start, end));
   };
 
   // The rest of the `lapis` line up to a comment is the test name, one raw token (herd names have `+`).
@@ -56,6 +74,11 @@ export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: n
   };
 
   while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code === 0x20 || code === 0x09 || code === 0x0d) {
+      i++;
+      continue;
+    }
     const c = text[i];
     if (c === '\n') {
       if (toks.length === lineToks) lineToks++;
@@ -63,17 +86,16 @@ export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: n
       i++;
       line++;
       lineStart = i;
-    } else if (c === ' ' || c === '\t' || c === '\r') {
-      i++;
     } else if (c === '#') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (isLetter(text.charCodeAt(i))) {
+      const e = text.indexOf('\n', i);
+      i = e < 0 ? text.length : e;
+    } else if (isLetter(code)) {
       const s = i;
       while (i < text.length && isNameChar(text.charCodeAt(i)) && !(text[i] === '-' && text[i + 1] === '>')) i++;
-      const first = toks.length === lineToks;
-      push('name', text.slice(s, i), s, i);
-      if (first && text.slice(s, i) === 'lapis') i = testName(i);
-    } else if (isDigit(text.charCodeAt(i))) {
+      const first = toks.length === lineToks, name = text.slice(s, i);
+      push('name', name, s, i);
+      if (first && name === 'lapis') i = testName(i);
+    } else if (isDigit(code)) {
       const s = i;
       while (i < text.length && (isLetter(text.charCodeAt(i)) || isDigit(text.charCodeAt(i)))) i++;
       const t = text.slice(s, i);
@@ -96,7 +118,8 @@ export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: n
       else rep.error(pos(s), 'unterminated string: expected a closing `"` on the same line');
       push('str', out, s, i);
     } else {
-      const p = PUNCTS.find((q) => text.startsWith(q, i));
+      const two = text.slice(i, i + 2);
+      const p = PUNCTS2.has(two) ? two : PUNCTS1.has(c) ? c : undefined;
       if (p) {
         push('punct', p, i, i + p.length);
         i += p.length;
