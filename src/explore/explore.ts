@@ -84,7 +84,7 @@ interface Frame {
 
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
-/** Estimated bytes of a DFS frame beside its state and step lists, of a Tarjan stack entry, of an outcome beside its witness and key. */
+/** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry, an outcome (beside its witness). */
 const FRAME_BYTES = 160, TARJAN_BYTES = 24, OUTCOME_BYTES = 400;
 
 /**
