@@ -98,6 +98,8 @@ export interface SuiteJson {
   elapsedMs: number;
   /** Sorted by file. */
   tests: TestJson[];
+  /** `I/N` when the suite ran one shard of the directory (`--shard`): the files k with k mod N = I - 1. */
+  shard?: string;
 }
 
 // ---- refusal categories ----------------------------------------------------------------------------------------

@@ -29,8 +29,10 @@ export interface ExploreOptions {
   maxOutcomes?: number;
   /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
   por?: boolean;
-  /** Called now and then with the number of states so far (for a progress line). */
-  progress?: (states: number) => void;
+  /** Called now and then with the number of states so far and the depth of the run (for a progress line). */
+  progress?: (states: number, depth: number) => void;
+  /** Polled now and then: true ends the search with what it found so far (cut by 'interrupted': Ctrl-C). */
+  interrupted?: () => boolean;
 }
 
 export interface Outcome {
@@ -49,7 +51,7 @@ export interface ExploreResult {
   finals: number;
   complete: boolean;
   /** Why exploration stopped early, when it did. */
-  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'memory' | 'random' | 'decided' | 'bus-capacity' | null;
+  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'memory' | 'random' | 'decided' | 'bus-capacity' | 'interrupted' | null;
   nonTerminating: boolean;
   /** One run into a cycle with no way out, when there is one. */
   nonTerminatingWitness: number[] | null;
@@ -82,14 +84,19 @@ interface Frame {
   bytes: number;
 }
 
+/** The bounds when none is given (shown in `lapis run --help`). */
+export const DEFAULT_MAX_STATES = 5_000_000;
+export const DEFAULT_MAX_DEPTH = 100_000;
+
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
 /** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry, an outcome (beside its witness). */
 const FRAME_BYTES = 160, TARJAN_BYTES = 24, OUTCOME_BYTES = 400;
 
 /**
- * A wall-clock deadline read every `every` calls, with `every` adapted so that the clock is read every 1-4 ms of
- * work whatever a step costs (a state of a 256-CPU test can take milliseconds, one of a 2-CPU test microseconds).
+ * The search's wall-clock deadline and its interruption (Ctrl-C), checked every `every` steps, with `every` adapted
+ * so that the clock is read every 1-4 ms of work whatever a step costs (a state of a 256-CPU test can take
+ * milliseconds, one of a 2-CPU test microseconds).
  */
 class Deadline {
   private every = 1;
@@ -98,20 +105,23 @@ class Deadline {
   constructor(
     private readonly at: number,
     t0: number,
-    private readonly tick?: () => void,
+    private readonly opts: ExploreOptions,
+    /** What the progress line shows: states so far and the depth of the run. */
+    private readonly where: () => [number, number],
   ) {
     this.last = t0;
   }
-  /** Count one unit of work; true once the deadline has passed. */
-  passed(): boolean {
-    if (--this.left > 0) return false;
+  /** Count one step; 'timeout' once the deadline has passed, 'interrupted' once the search is asked to stop. */
+  check(): 'timeout' | 'interrupted' | null {
+    if (--this.left > 0) return null;
     const now = performance.now(), dt = now - this.last;
     this.last = now;
     if (dt < 1 && this.every < 1 << 16) this.every *= 2;
     else if (dt > 4 && this.every > 1) this.every >>>= 1;
     this.left = this.every;
-    this.tick?.();
-    return now > this.at;
+    if (this.opts.progress) this.opts.progress(...this.where());
+    if (now > this.at) return 'timeout';
+    return this.opts.interrupted?.() ? 'interrupted' : null;
   }
   /** Read the clock now (for work that is slow in one piece). */
   passedNow(): boolean {
@@ -122,12 +132,12 @@ class Deadline {
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
-  const maxStates = opts.maxStates ?? 5_000_000;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
   const m = sim.machine;
   const visited = new VisitedSet();
-  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, opts.progress && (() => opts.progress!(visited.size)));
+  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, opts, () => [visited.size, stack.length]);
   const maxMemory = opts.maxMemory ?? Infinity, stateBytes = m.state.byteLength;
   /** Bytes of the frames' step lists and the outcomes' witnesses and keys. */
   let listBytes = 0, peakMemory = 0;
@@ -206,8 +216,9 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
     if (f.next < f.steps.length && cutBy === null) {
-      if (deadline.passed()) {
-        cutBy = 'timeout';
+      const cut = deadline.check();
+      if (cut !== null) {
+        cutBy = cut;
         continue;
       }
       const s = f.steps[f.next++];
@@ -328,13 +339,14 @@ export function prng(seed: number): () => number {
 
 function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreResult {
   const { runs, seed } = opts.random!;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const rand = prng(seed);
   const m = sim.machine;
   const root = m.snapshot();
   const outcomes = new Map<string, Outcome>();
   const seen = new VisitedSet();
-  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0);
+  // Progress is reported once a run, below.
+  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, { interrupted: opts.interrupted }, () => [0, 0]);
   const maxMemory = opts.maxMemory ?? Infinity;
   let finals = 0, cutBy: ExploreResult['cutBy'] = 'random', listBytes = 0;
   const steps: number[] = [];
@@ -342,8 +354,9 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
     m.restore(root);
     const path: number[] = [];
     for (let d = 0; d < maxDepth; d++) {
-      if (deadline.passed()) {
-        cutBy = 'timeout';
+      const cut = deadline.check();
+      if (cut !== null) {
+        cutBy = cut;
         break;
       }
       if (seen.bytes() + seen.growthBytes() + listBytes + 8 * path.length > maxMemory) {
@@ -368,7 +381,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
       path.push(s);
       if (!applyStep(sim, s)) break;
     }
-    opts.progress?.(seen.size);
+    opts.progress?.(seen.size, path.length);
   }
   m.restore(root);
   return {
