@@ -81,7 +81,7 @@ program
   });
 
 interface RunCliOptions {
-  profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number;
+  profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; maxMemory?: number;
   random?: number; seed?: number; first?: boolean; por: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
 }
 
@@ -97,6 +97,7 @@ program
   .option('--max-states <n>', `stop after this many distinct states (default ${thousands(DEFAULT_MAX_STATES)})`, int('--max-states'))
   .option('--max-depth <n>', `do not follow runs longer than this (default ${thousands(DEFAULT_MAX_DEPTH)})`, int('--max-depth'))
   .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
+  .option('--max-memory <MB>', 'stop before the search holds more than this (visited set, stacked states)', int('--max-memory'))
   .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
   .option('--seed <n>', 'with --random: the seed (default 1)', int('--seed'))
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
@@ -109,7 +110,7 @@ program
   .action(async (args: string[], o: RunCliOptions, cmd: Command) => {
     const profiles = new ProfileSet(o.profileFile);
     if (o.on !== undefined) {
-      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
+      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'maxMemory', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
       const files = args.map(testFile);
       onInterrupt = exitNow;
       process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json }, (s) => console.log(s), (s) => console.error(s));
@@ -125,6 +126,7 @@ program
       json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false, progress: o.progress ?? false,
       limits: {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
+        maxMemory: o.maxMemory !== undefined ? o.maxMemory * 2 ** 20 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed ?? 1 } : undefined, first: o.first ?? false, por: o.por,
       },
     }, explorer, (s) => console.log(s), (s) => console.error(s));

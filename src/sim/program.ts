@@ -7,6 +7,7 @@ import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.j
 import { opDef } from '../litmus/ops/index.js';
 import type { Insn, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
+import { MAX_REPEAT_ITERATIONS as UNROLL_LIMIT } from '../litmus/limits.js';
 
 export type { Insn };
 
@@ -67,8 +68,6 @@ export interface Program {
   memoryBase: number;
   words: number;
 }
-
-const UNROLL_LIMIT = 10000;
 
 class Flattener {
   insns: Insn[] = [
