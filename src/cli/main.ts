@@ -9,6 +9,7 @@ import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
 import { BACKENDS } from '../backends/backends.js';
 import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
+import { registerKut } from './kut.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -170,6 +171,8 @@ program
       if (p.deviations.length === 0) console.log('  (no deviations)');
     }
   });
+
+registerKut(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
