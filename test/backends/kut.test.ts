@@ -167,7 +167,8 @@ describe('host-side limits and failures', () => {
 });
 
 describe('lapis kut', () => {
-  const lapis = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'kut', ...args], { encoding: 'utf8' });
+  // Only a guard against a CLI that never returns: runKut's own limits end any QEMU.
+  const lapis = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'kut', ...args], { encoding: 'utf8', timeout: 300_000 });
 
   it('prints the table and exits 0 when the test passes; --markdown; 2 for a usage error', () => {
     const r = lapis('smptest', '--on', 'qemu10-tcg');
