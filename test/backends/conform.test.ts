@@ -12,14 +12,11 @@ import { kvmUsable, type Backend } from '../../src/backends/backends.js';
 import { backendRefusal, compileTest, CompileRefusal, countedLowVectors } from '../../src/backends/compile.js';
 import { conform, timeoutReason, type ConformRan } from '../../src/backends/conform.js';
 import { buildGuest } from '../../src/backends/build.js';
-import { backend, load, ran, text, useRunTempDir } from './helpers.js';
+import { backend, BOOT_TEST_MS, expectJudged, load, ran, text, useRunTempDir } from './helpers.js';
 
 // Every boot's and every conform() call's temporary directory goes under here, and none is left behind.
 const work = useRunTempDir('conform');
-/** Longer than any boot's start-up and run limits together: vitest never abandons a boot in progress. Counts are
- *  asserted on the judged runs: a run that reached the guest's per-run limit (a vCPU descheduled on a loaded host)
- *  is timed out and not judged, so `completed + timedOut` is what was asked for. */
-const TEST_MS = 600_000;
+const TEST_MS = BOOT_TEST_MS;
 let kvmSkips = 0;
 
 afterAll(() => {
@@ -117,15 +114,6 @@ const ORDERED = [
   'test/backends/litmus/ipi-message-passing.litmus',
 ];
 const RACING = ['litmus/init-sipi-sipi-bringup.litmus', 'litmus/nmi-one-pending-third-lost.litmus'];
-
-/** What a loaded host may do to runs on any backend: a run past the guest's per-run limit (timed out) or a CPU
- *  that did not answer the ping within LIT_PING_US (unreadable) is not judged; nothing hangs or crashes, and some
- *  runs are judged. */
-function expectJudged(r: ConformRan, runs: number): void {
-  expect(r.hung + r.crashed, text(r)).toBe(0);
-  expect(r.completed + r.timedOut + r.unreadable, text(r)).toBe(runs);
-  expect(r.completed, text(r)).toBeGreaterThan(0);
-}
 
 describe.each([['qemu-tcg', ORDERED], ['bochs', [...ORDERED, ...RACING]]] as const)('%s', (name, tests) => {
   const b = backend(name);
