@@ -29,14 +29,9 @@
 ;   lit_mem / lit_mem_init (LIT_MEM_BYTES), lit_regs / lit_regs_init (LIT_REGS_BYTES): shared words and registers
 ;   lit_print_run      prints the run line; lit_install        registers the test's handlers
 
-LIT_KIND_MAIN   equ 1                 ; runs its main block (active at the start)
-LIT_KIND_IDLE   equ 2                 ; idles in a HLT loop (init Pn.activity = halted), its APIC as INIT left it
-LIT_KIND_WFS    equ 3                 ; an AP left in wait-for-SIPI (no main block)
-LIT_KIND_PARK   equ 4                 ; P0 without a main block: the model has it wait for a SIPI; the BSP parks
-
-LIT_F_MAIN      equ 1                 ; wait for its main block to finish
-LIT_F_SIPI      equ 2                 ; has `on sipi` code: wait for it to finish once started
-LIT_F_WFSABLE   equ 4                 ; may be in wait-for-SIPI at the end (started there, or an INIT may reach it)
+; LIT_KIND_* (lit_cpu_kind), LIT_F_* (lit_cpu_flags), LIT_SLOTS (report slots per CPU), LIT_REGS (registers per
+; process) and LIT_SMBASE_DEFAULT are defined by the compiled guest from src/backends/guest-abi.ts, the one place
+; the compiler and this file share them.
 
 ; What kept a run open when it reached LIT_ITER_TIMEOUT_US (`@busy`; src/backends/conform.ts BUSY_CAUSES names them)
 LIT_BUSY_SIPI       equ 1             ; a SIPI of the test on its way: the CPU has not reached its SIPI code
@@ -72,8 +67,8 @@ LIT_EIP         equ LIT_BASE + 0x0E00 ; dword[cpu]: where the ping found it (LIT
 LIT_SIPI_PENDING equ LIT_BASE + 0x1000 ; dword[cpu]: a SIPI was sent to it while the evidence says it waits for one
 LIT_AWAIT       equ LIT_BASE + 0x0F00 ; 4 dwords[APIC ID]: the await it spins in: address (0: none), value lo, hi,
                                       ; 1 for ==, 2 for != (the coordinator does not end a run on a true one)
-LIT_RVAL        equ LIT_BASE + 0x1400 ; qword[cpu * 32 + slot]: what the CPU read for its report
-LIT_RVALID      equ LIT_BASE + 0x5400 ; byte[cpu * 32 + slot]: 1 when that read worked
+LIT_RVAL        equ LIT_BASE + 0x1400 ; qword[cpu * LIT_SLOTS + slot]: what the CPU read for its report
+LIT_RVALID      equ LIT_BASE + 0x5400 ; byte[cpu * LIT_SLOTS + slot]: 1 when that read worked
 LIT_SMM_CMD     equ LIT_BASE + 0x6000 ; dword[cpu]: the runtime's own SMI to it: 1 set SMBASE to LIT_SMM_ARG, 2 probe
 LIT_SMM_ARG     equ LIT_BASE + 0x6100 ; dword[cpu]: the SMBASE command 1 writes
 LIT_SMBASE_NOW  equ LIT_BASE + 0x6200 ; dword[cpu]: SMBASE at its last SMM entry (CS base: the CPU's own SMBASE)
@@ -192,7 +187,7 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 ; LIT_KV_RVAL "name", cpu, slot: a value Pcpu read for its report, or `?` when it could not (no answer, a #GP).
 %macro LIT_KV_RVAL 3
   mov esi, %%key
-  mov ebx, (%2) * 32 + (%3)
+  mov ebx, (%2) * LIT_SLOTS + (%3)
   call lit_line_rval
   jmp %%over
 %%key: db %1, 0
@@ -220,7 +215,7 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 ; LIT_KV_MODE "name", cpu, slot: the APIC mode from IA32_APIC_BASE as Pcpu read it.
 %macro LIT_KV_MODE 3
   mov esi, %%key
-  mov ebx, (%2) * 32 + (%3)
+  mov ebx, (%2) * LIT_SLOTS + (%3)
   call lit_line_mode
   jmp %%over
 %%key: db %1, 0
@@ -257,9 +252,9 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
   mov dword [PC_FIXUP + (%1) * 4], %%done
   call lapis_apic_read
   mov dword [PC_FIXUP + (%1) * 4], 0
-  mov [LIT_RVAL + ((%1) * 32 + (%2)) * 8], eax
-  mov dword [LIT_RVAL + ((%1) * 32 + (%2)) * 8 + 4], 0
-  mov byte [LIT_RVALID + (%1) * 32 + (%2)], 1
+  mov [LIT_RVAL + ((%1) * LIT_SLOTS + (%2)) * 8], eax
+  mov dword [LIT_RVAL + ((%1) * LIT_SLOTS + (%2)) * 8 + 4], 0
+  mov byte [LIT_RVALID + (%1) * LIT_SLOTS + (%2)], 1
 %%done:
 %endmacro
 ; LIT_RD_BIT cpu, slot, reg, bit: one bit of an APIC register (IRR/ISR/TMR), 0 or 1.
@@ -270,18 +265,18 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
   mov dword [PC_FIXUP + (%1) * 4], 0
   shr eax, %4
   and eax, 1
-  mov [LIT_RVAL + ((%1) * 32 + (%2)) * 8], eax
-  mov dword [LIT_RVAL + ((%1) * 32 + (%2)) * 8 + 4], 0
-  mov byte [LIT_RVALID + (%1) * 32 + (%2)], 1
+  mov [LIT_RVAL + ((%1) * LIT_SLOTS + (%2)) * 8], eax
+  mov dword [LIT_RVAL + ((%1) * LIT_SLOTS + (%2)) * 8 + 4], 0
+  mov byte [LIT_RVALID + (%1) * LIT_SLOTS + (%2)], 1
 %%done:
 %endmacro
 ; LIT_RD_BASE cpu, slot: IA32_APIC_BASE.
 %macro LIT_RD_BASE 2
   mov ecx, MSR_APIC_BASE
   rdmsr
-  mov [LIT_RVAL + ((%1) * 32 + (%2)) * 8], eax
-  mov [LIT_RVAL + ((%1) * 32 + (%2)) * 8 + 4], edx
-  mov byte [LIT_RVALID + (%1) * 32 + (%2)], 1
+  mov [LIT_RVAL + ((%1) * LIT_SLOTS + (%2)) * 8], eax
+  mov [LIT_RVAL + ((%1) * LIT_SLOTS + (%2)) * 8 + 4], edx
+  mov byte [LIT_RVALID + (%1) * LIT_SLOTS + (%2)], 1
 %endmacro
 
 ; ---- boot: the BSP, from test_main -----------------------------------------------------------------------------
@@ -605,7 +600,7 @@ lit_reset_state:
   cmp ebx, LIT_SPARES
   jb .spares
   mov edi, LIT_RVALID
-  mov ecx, LIT_CPUS * 32 / 4
+  mov ecx, LIT_CPUS * LIT_SLOTS / 4
   rep stosd
   mov edi, LIT_AWAIT
   mov ecx, (LIT_CPUS + LIT_SPARES) * 4
@@ -1479,10 +1474,10 @@ lit_smm_entry32:
   add esp, LIT_SMM_STACKS
   ; The save-state map's SMBASE field: AMD64 map (AMD APM Vol 2 10.2.3, Table 10-2: SMBASE at SMBASE + 0xFF00;
   ; QEMU's x86-64 CPUs use this map whatever the vendor, target/i386/tcg/sysemu/smm_helper.c) or the Intel maps
-  ; (SDM Vol 3C 32.4.1, Tables 32-1 and 32-3: SMBASE at SMBASE + 0x8000 + 0x7EF8). On SMM entry the processor
+  ; (SDM Vol 3C 34.4.1, Tables 34-1 and 34-3: SMBASE at SMBASE + 0x8000 + 0x7EF8). On SMM entry the processor
   ; saves its current SMBASE there, so the field is the one that holds this handler's own SMBASE (CS base). RSM
   ; loads SMBASE from it when the revision identifier (SMBASE + 0xFEFC) has bit 17 set: SMBASE relocation
-  ; (SDM Vol 3C 32.11, APM Vol 2 10.2.3).
+  ; (SDM Vol 3C 34.11, APM Vol 2 10.2.3).
   mov [LIT_SMBASE_NOW + ebx * 4], esi
   mov dword [LIT_SMBASE_OK + ebx * 4], 1
   xor edi, edi
@@ -1539,7 +1534,7 @@ lit_smm_exit:
 %if LIT_SMM
 ; Before go (the CPUs wait in lit_ready_wait): every CPU in lit_smbase_init (cpu, SMBASE pairs, -1 ends) gets an
 ; SMI of the runtime's that writes the SMBASE the run starts with (the default 0x30000, or a tile of its own when
-; several CPUs take SMIs: each CPU's save-state area must be its own, SDM Vol 3C 32.11). Ends the boot if a CPU
+; several CPUs take SMIs: each CPU's save-state area must be its own, SDM Vol 3C 34.11). Ends the boot if a CPU
 ; does not come back (error=smbase-setup) or has no relocatable save-state map (error=no-smbase-field).
 lit_smbase_setup:
   mov esi, lit_smbase_init
@@ -1692,7 +1687,7 @@ lit_line_str:
   mov esi, edi
   jmp lapis_puts
 
-; esi = key, ebx = cpu * 32 + slot.
+; esi = key, ebx = cpu * LIT_SLOTS + slot.
 lit_line_rval:
   cmp byte [LIT_RVALID + ebx], 0
   je .unknown
@@ -1703,7 +1698,7 @@ lit_line_rval:
   mov edi, lit_str_unknown
   jmp lit_line_str
 
-; esi = key, ebx = cpu * 32 + slot holding IA32_APIC_BASE.
+; esi = key, ebx = cpu * LIT_SLOTS + slot holding IA32_APIC_BASE.
 lit_line_mode:
   cmp byte [LIT_RVALID + ebx], 0
   je .unknown

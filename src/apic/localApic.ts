@@ -7,41 +7,10 @@ import {
   timerDivisor, x2apicMsrToOffset,
 } from '../arch/apic.js';
 import type { Vendor } from '../arch/cpu.js';
-import type { Quirks } from '../arch/quirks.js';
 import { A, get64, set64 } from './layout.js';
+import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
-export type ApicMode = 'disabled' | 'xapic' | 'x2apic' | 'invalid';
-
-export interface ApicConfig {
-  vendor: Vendor;
-  /** Deviations a profile reproduces (src/arch/quirks.ts); all false for the architecture. */
-  quirks: Readonly<Quirks>;
-  /** CPUID.01H:ECX[21]: x2APIC supported (IA32_APIC_BASE.EXTD writable). */
-  x2apic: boolean;
-  /** CPUID.01H:ECX[24]: TSC-deadline timer mode supported. */
-  tscDeadline: boolean;
-  /** TSC ticks per APIC timer tick at divide-by-1. */
-  timerRatio: number;
-  /** CPUID.80000008H:EAX[7:0]; IA32_APIC_BASE bits at and above it are reserved. */
-  maxPhysAddr: number;
-}
-
-export interface ApicHost {
-  /** Virtual time in TSC ticks. */
-  now(): number;
-  /** An ICR write: put the IPI on the APIC bus. */
-  sendIpi(source: number, icrLo: number, destination: number, x2apic: boolean): void;
-  /** Whether an IPI this APIC sent is still in flight (xAPIC ICR delivery status). */
-  ipiInFlight(source: number): boolean;
-  /** EOI of a level-triggered vector, broadcast to the I/O APICs. */
-  eoiBroadcast(vector: number): void;
-  /** An LVT entry with delivery mode NMI, SMI, INIT or ExtINT: signal this APIC's own processor. */
-  localEvent(cpu: number, mode: DeliveryMode, vector: number): void;
-  trace?(cpu: number, text: string): void;
-}
-
-/** The result of an MSR access: a #GP fault or success. SDM Vol 3A 11.12.1.3 Reserved Bit Checking. */
-export const GP = 'GP' as const;
+export { GP, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
 /** The largest double below 2^64: the latest TSC deadline the model can hold. */
 const MAX_DEADLINE = 2 ** 64 - 2 ** 11;
@@ -426,38 +395,14 @@ export class LocalApic {
     return -1;
   }
 
-  /** xAPIC MMIO write. Writes to read-only registers are ignored; reserved offsets set ESR bit 7. */
+  /**
+   * xAPIC MMIO write. Writes to read-only registers are ignored; reserved offsets set ESR bit 7 (SDM Vol 3A 11.5.3).
+   * Offsets inside a register's 16-byte slot other than +0 are ignored (decision D-4).
+   */
   xapicWrite(offset: number, value: number): void {
     offset &= 0xfff;
-    if ((offset & 0xf) !== 0) return;
-    value >>>= 0;
-    const s = this.s, b = this.b;
-    switch (offset) {
-      case Reg.ID:
-        // SDM Vol 3A 11.4.6 Local APIC ID: writability is model specific; decision D-5: writable in xAPIC mode.
-        s[b + A.ID] = value >>> 24;
-        return;
-      case Reg.TPR: s[b + A.TPR] = value & 0xff; return;
-      case Reg.EOI: this.eoi(); return;
-      case Reg.LDR: s[b + A.LDR] = value & 0xff000000; return;
-      // SDM Vol 3A 11.6.2.2 Logical Destination Mode: DFR bits 27:0 are reserved and read as 1s.
-      case Reg.DFR: s[b + A.DFR] = (value | 0x0fffffff) >>> 0; return;
-      case Reg.SVR: this.writeSvr(value); return;
-      case Reg.ESR: this.writeEsr(); return;
-      case Reg.ICR_LO: this.writeIcr(value & Icr.XAPIC_LO_WRITABLE, s[b + A.ICR_HI] >>> 24, false); return;
-      case Reg.ICR_HI: s[b + A.ICR_HI] = value & Icr.XAPIC_HI_WRITABLE; return;
-      case Reg.TIMER_ICR: this.writeTmict(value); return;
-      case Reg.TIMER_DCR: this.writeTdcr(value & TDCR_WRITABLE); return;
-      case Reg.VERSION: case Reg.APR: case Reg.PPR: case Reg.RRD: case Reg.TIMER_CCR:
-        return;
-    }
-    if (offset >= Reg.ISR0 && offset < Reg.ESR) return;
-    const lvt = LVT_OFFSETS.indexOf(offset);
-    if (lvt >= 0 && this.hasLvt(lvt)) {
-      this.writeLvt(lvt, value & LVT_WRITABLE[lvt]);
-      return;
-    }
-    this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
+    if ((offset & 0xf) !== 0 || XAPIC_READ_ONLY.has(offset) || (offset >= Reg.ISR0 && offset < Reg.ESR)) return;
+    if (!this.writeRegister(offset, value >>> 0, false)) this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
   }
 
   /**
@@ -474,67 +419,95 @@ export class LocalApic {
   }
 
   /**
-   * WRMSR of an x2APIC register. SDM Vol 3A 11.12.1.3 Reserved Bit Checking: a set reserved bit raises #GP,
-   * as do writes to read-only registers, a non-zero write to EOI or ESR (SDM Vol 3A 11.12.1.2), and the
-   * upper 32 bits of any register but ICR. Returns false for #GP.
+   * WRMSR of an x2APIC register. The MSR door adds only its own checks to the one register write: SDM Vol 3A
+   * 11.12.1.3 Reserved Bit Checking (a set reserved bit raises #GP, as do the upper 32 bits of any register but
+   * ICR), and 11.12.1.2 (#GP for read-only registers and a non-zero write to EOI or ESR). Returns false for #GP.
    */
   x2apicWrite(msr: number, value: bigint): boolean {
     if (!this.cfg.x2apic && this.cfg.quirks.x2apicAbsentNoGp) return value >= 0n && value >> 64n === 0n;
     if (!this.isX2apic() || msr < X2APIC_MSR_BASE || msr > 0x8ff) return false;
+    if (value < 0n || value >> 64n !== 0n) return false;
     const offset = x2apicMsrToOffset(msr);
     const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
-    if (value < 0n || value >> 64n !== 0n) return false;
     if (offset === Reg.ICR_LO) {
       // SDM Vol 3A 11.12.9 ICR Operation in x2APIC Mode: bit 12 (the xAPIC delivery status) is reserved, but
       // only AMD faults on it; Intel ignores it (docs/spec-map.md section 5; KVM kvm_x2apic_icr_write).
       const reserved = this.cfg.vendor === 'amd' ? Icr.X2APIC_LO_RESERVED : Icr.X2APIC_LO_RESERVED & ~Icr.DELIVERY_STATUS;
       if ((lo & reserved) !== 0) return false;
-      const icrLo = (lo & ~Icr.DELIVERY_STATUS) >>> 0;
       this.s[this.b + A.ICR_HI] = hi;
-      this.writeIcr(icrLo, hi, true);
+      this.writeIcr((lo & ~Icr.DELIVERY_STATUS) >>> 0, hi, true);
       return true;
     }
-    if (hi !== 0) return false;
+    const reserved = this.x2apicReserved(offset);
+    if (reserved === null || hi !== 0 || (lo & reserved) !== 0) return false;
+    return this.writeRegister(offset, lo, true);
+  }
+
+  /** The bits of an x2APIC register a WRMSR must leave clear, or null when the MSR is not writable. */
+  private x2apicReserved(offset: number): number | null {
+    switch (offset) {
+      case Reg.TPR: return ~0xff;
+      case Reg.EOI: case Reg.ESR: return ~0;
+      case Reg.SVR: return ~this.svrWritable();
+      case Reg.TIMER_ICR: return 0;
+      case Reg.TIMER_DCR: return ~TDCR_WRITABLE;
+      // SDM Vol 3A 11.12.11 SELF IPI Register: bits 31:8 reserved.
+      case Reg.SELF_IPI: return ~0xff;
+    }
+    const lvt = LVT_OFFSETS.indexOf(offset);
+    if (lvt < 0 || !this.hasLvt(lvt)) return null;
+    let writable = LVT_WRITABLE[lvt];
+    // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: without CPUID.01H:ECX[24] bit 18 of LVT Timer is reserved.
+    if (lvt === LvtIndex.TIMER && !this.cfg.tscDeadline) writable &= ~(2 << Lvt.TIMER_MODE_SHIFT);
+    return ~writable;
+  }
+
+  /**
+   * The one register write behind both doors (as KVM kvm_lapic_reg_write and Xen vlapic_reg_write): what a write
+   * does, given a value the door has checked. False when the register is not writable through this door: ID, LDR,
+   * DFR and ICR_HI exist only in xAPIC mode as writable registers, SELF IPI only in x2APIC mode.
+   */
+  private writeRegister(offset: number, value: number, x2: boolean): boolean {
     const s = this.s, b = this.b;
     switch (offset) {
-      case Reg.TPR:
-        if (lo & ~0xff) return false;
-        s[b + A.TPR] = lo;
+      case Reg.ID:
+        // SDM Vol 3A 11.4.6 Local APIC ID: writability is model specific; decision D-5: writable in xAPIC mode.
+        if (x2) return false;
+        s[b + A.ID] = value >>> 24;
         return true;
-      case Reg.EOI:
-        if (lo !== 0) return false;
-        this.eoi();
+      case Reg.TPR: s[b + A.TPR] = value & 0xff; return true;
+      case Reg.EOI: this.eoi(); return true;
+      case Reg.LDR:
+        if (x2) return false;
+        s[b + A.LDR] = value & 0xff000000;
         return true;
-      case Reg.SVR:
-        if (lo & ~this.svrWritable()) return false;
-        this.writeSvr(lo);
+      case Reg.DFR:
+        // SDM Vol 3A 11.6.2.2 Logical Destination Mode: DFR bits 27:0 are reserved and read as 1s.
+        if (x2) return false;
+        s[b + A.DFR] = (value | 0x0fffffff) >>> 0;
         return true;
-      case Reg.ESR:
-        if (lo !== 0) return false;
-        this.writeEsr();
+      case Reg.SVR: this.writeSvr(value); return true;
+      case Reg.ESR: this.writeEsr(); return true;
+      case Reg.ICR_LO:
+        if (x2) return false;
+        this.writeIcr(value & Icr.XAPIC_LO_WRITABLE, s[b + A.ICR_HI] >>> 24, false);
         return true;
-      case Reg.TIMER_ICR: this.writeTmict(lo); return true;
-      case Reg.TIMER_DCR:
-        if (lo & ~TDCR_WRITABLE) return false;
-        this.writeTdcr(lo);
+      case Reg.ICR_HI:
+        if (x2) return false;
+        s[b + A.ICR_HI] = value & Icr.XAPIC_HI_WRITABLE;
         return true;
+      case Reg.TIMER_ICR: this.writeTmict(value); return true;
+      case Reg.TIMER_DCR: this.writeTdcr(value & TDCR_WRITABLE); return true;
       case Reg.SELF_IPI:
-        // SDM Vol 3A 11.12.11 SELF IPI Register: bits 31:8 reserved; a fixed, edge IPI to self.
-        if (lo & ~0xff) return false;
-        this.sendSelf(lo);
+        // A fixed, edge IPI to self (SDM Vol 3A 11.12.11).
+        if (!x2) return false;
+        this.sendSelf(value & 0xff);
         return true;
     }
     const lvt = LVT_OFFSETS.indexOf(offset);
-    if (lvt >= 0 && this.hasLvt(lvt)) {
-      let writable = LVT_WRITABLE[lvt];
-      // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: without CPUID.01H:ECX[24] bit 18 of LVT Timer is reserved, and
-      // SDM Vol 3A 11.12.1.3 Reserved Bit Checking: setting it through WRMSR raises #GP.
-      if (lvt === LvtIndex.TIMER && !this.cfg.tscDeadline) writable &= ~(2 << Lvt.TIMER_MODE_SHIFT);
-      if (lo & ~writable) return false;
-      this.writeLvt(lvt, lo);
-      return true;
-    }
-    return false;
+    if (lvt < 0 || !this.hasLvt(lvt)) return false;
+    this.writeLvt(lvt, value & LVT_WRITABLE[lvt]);
+    return true;
   }
 
   private svrWritable(): number {

@@ -203,7 +203,14 @@ export const enum DeliveryMode {
   EXTINT = 7,
 }
 
+/** Delivery-mode names in code order (the one table: ICR, LVT, I/O APIC redirection entries and MSI data). */
 export const DELIVERY_MODE_NAMES = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'] as const;
+export type DeliveryModeName = (typeof DELIVERY_MODE_NAMES)[number];
+
+/** The delivery-mode field value of a mode's name. */
+export function deliveryMode(name: DeliveryModeName): DeliveryMode {
+  return DELIVERY_MODE_NAMES.indexOf(name) as DeliveryMode;
+}
 
 /** SDM Vol 3A 11.5.4 APIC Timer, Figure 11-10 Divide Configuration Register: bits 0,1,3. */
 export function timerDivisor(dcr: number): number {

@@ -8,9 +8,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cond, LitmusTest } from '../litmus/ast.js';
+import type { LitmusTest } from '../litmus/ast.js';
 import { observableName, printFinal } from '../litmus/print.js';
-import { Simulator, UnsupportedError, formatValue, valueEquals, type OutcomeValue } from '../sim/sim.js';
+import { Simulator, UnsupportedError } from '../sim/sim.js';
+import { formatValue, holds, outcomeKey, type OutcomeValue } from '../litmus/outcome.js';
+import type { RefusalCategory } from '../litmus/ops/types.js';
 import { DEFAULT_PROFILE, PROFILES, type Profile } from '../sim/profiles.js';
 import { explore, type ExploreOptions } from '../explore/explore.js';
 import { answer, type Answer } from '../explore/answer.js';
@@ -78,7 +80,7 @@ export interface ModelSummary {
 }
 
 export type ConformResult =
-  | { status: 'refused'; test: string; file: string | null; backend: string; refusal: { construct: string; reason: string; line: number | null; backend: string | null } }
+  | { status: 'refused'; test: string; file: string | null; backend: string; refusal: { construct: string; reason: string; line: number | null; backend: string | null; category: RefusalCategory } }
   | { status: 'unavailable'; test: string; file: string | null; backend: string; reason: string }
   | { status: 'error'; test: string; file: string | null; backend: string; reason: string }
   | ConformRan;
@@ -133,21 +135,6 @@ function parseValue(s: string | undefined): OutcomeValue | null {
   if (s === undefined || s === '?') return null;
   if (/^0x[0-9a-f]+$/i.test(s)) return BigInt(s);
   return s;
-}
-
-function holds(c: Cond, values: Map<string, OutcomeValue>): boolean {
-  switch (c.kind) {
-    case 'true': return true;
-    case 'false': return false;
-    case 'not': return !holds(c.arg, values);
-    case 'and': return holds(c.left, values) && holds(c.right, values);
-    case 'or': return holds(c.left, values) || holds(c.right, values);
-    case 'cmp': {
-      const v = values.get(observableName(c.loc));
-      const eq = v !== undefined && valueEquals(v, c.value);
-      return c.op === '=' ? eq : !eq;
-    }
-  }
 }
 
 interface Chunk {
@@ -287,7 +274,7 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
         fail('timed-out', timeoutReason(rec['@busy'], compiled.cpus, compiled.iterTimeoutUs));
         continue;
       }
-      const values = new Map<string, OutcomeValue>();
+      const values: Record<string, OutcomeValue> = {};
       const shown: Record<string, string> = {};
       const unknown: string[] = [];
       for (const name of compiled.observables) {
@@ -296,7 +283,7 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
           unknown.push(name);
           continue;
         }
-        values.set(name, v);
+        values[name] = v;
         shown[name] = formatValue(v);
       }
       if (unknown.length > 0) {
@@ -304,10 +291,10 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
         continue;
       }
       completed++;
-      const key = compiled.observables.map((n) => `${n}=${shown[n]}`).join('; ');
+      const key = outcomeKey(values, compiled.observables);
       let h = histogram.get(key);
       if (!h) {
-        const sat = holds(test.condition.cond, values);
+        const sat = holds(test.condition.cond, (o) => values[observableName(o)]);
         const ok = allowed.has(key);
         const verdict: Verdict = ok ? 'allowed' : complete ? 'FORBIDDEN' : 'unexplored';
         h = { key, values: shown, count: 0, satisfies: sat, verdict, allowedBy: ok ? [] : allowedBy(key) };
@@ -377,7 +364,7 @@ export function timeoutReason(busy: string | undefined, cpus: number, limitUs: n
 }
 
 function refused(base: { test: string; file: string | null; backend: string }, e: CompileRefusal): ConformResult {
-  return { status: 'refused', ...base, refusal: { construct: e.construct, reason: e.reason, line: e.pos?.line ?? null, backend: e.backend } };
+  return { status: 'refused', ...base, refusal: { construct: e.construct, reason: e.reason, line: e.pos?.line ?? null, backend: e.backend, category: e.category } };
 }
 
 function asmStem(file: string | null, name: string): string {

@@ -8,6 +8,7 @@ import { cpus as osCpus, release, arch as osArch } from 'node:os';
 import type { Backend } from './backends.js';
 import { bochsBinary, qemu10Binary, qemu72Binary } from './backends.js';
 import type { ConformResult } from './conform.js';
+import type { RefusalCategory } from '../litmus/ops/types.js';
 
 export const SUITE_SCHEMA = 'lapis-suite/1';
 
@@ -32,7 +33,7 @@ export interface RefusalJson {
   line: number | null;
   /** Refused by this backend's features (the compiler itself accepts the test). */
   byBackend: boolean;
-  /** A stable category (refusalCategory). */
+  /** A stable category (refusalCategoryId). */
   category: string;
 }
 
@@ -103,7 +104,7 @@ export interface SuiteJson {
 
 // ---- refusal categories ----------------------------------------------------------------------------------------
 
-export interface RefusalCategory {
+export interface RefusalCategoryInfo {
   id: string;
   /** The sentence in CONFORMANCE.md's "Refused, by reason". */
   label: string;
@@ -111,38 +112,39 @@ export interface RefusalCategory {
   short: string;
 }
 
-/** Ordered: the first rule whose pattern matches `construct: reason` names the category. A refusal no rule knows
- *  gets its own category, `other: REASON`, so a new refusal shows up as its own row rather than hiding. */
-const CATEGORIES: [RegExp, RefusalCategory][] = [
-  [/AVIC\/APICv|AVIC, APICv|vCPU state of a hypervisor/, { id: 'vcpu-assist', label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' }],
-  [/I\/O APIC|MSIs?\b/, { id: 'ioapic-msi', label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' }],
-  [/APIC timer/, { id: 'apic-timer', label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' }],
-  [/VMX operation|nested hypervisor/, { id: 'nested-vmx', label: 'nested VMX', short: 'nested VMX' }],
-  [/SMBASE/, { id: 'smbase', label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' }],
-  [/unplugged|hot-plug/, { id: 'hotplug', label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' }],
-  [/may end in wait-for-SIPI/, { id: 'wfs-apic', label: 'an APIC observable of a CPU that may end in wait-for-SIPI', short: 'APIC of a wait-for-SIPI CPU' }],
-  [/INIT to the BSP|bootstrap processor/, { id: 'bsp-init', label: 'INIT to the BSP, or a BSP waiting for a SIPI', short: 'INIT to BSP' }],
-  [/vectors 0-31/, { id: 'vector-lt-32', label: 'fixed vectors 0-31', short: 'vector < 32' }],
-  [/^x2APIC: /, { id: 'x2apic-backend', label: 'x2APIC: the backend\'s CPUID does not match the test\'s `x2apic`', short: 'x2APIC (backend)' }],
-  [/Bochs .*panics/, { id: 'bochs-cpus', label: 'more than 15 CPUs (Bochs panics)', short: '> 15 CPUs (Bochs)' }],
-  [/^SMI: unsupported by this host/, { id: 'no-smm', label: 'SMIs: the backend has no SMM here', short: 'no SMM (host)' }],
-  [/need IRET/, { id: 'no-iret', label: 'NMIs that need protected-mode IRET to end NMI blocking (the backend has none here)', short: 'NMI needs IRET (host)' }],
-  [/SMI to P0/, { id: 'smi-to-bsp', label: 'an SMI to the BSP (the firmware closed its SMRAM)', short: 'SMI to BSP' }],
-  [/at most \d+ CPUs/, { id: 'too-many-cpus', label: 'more CPUs than the runtime\'s tables hold', short: 'too many CPUs' }],
-  [/IA32_TSC_DEADLINE is an absolute/, { id: 'tsc-deadline-absolute', label: 'an absolute IA32_TSC_DEADLINE value (the model\'s TSC and the machine\'s cannot be related)', short: 'TSC deadline' }],
-  [/waits add up/, { id: 'long-waits', label: '`wait`s longer than a run may take', short: 'long waits' }],
-  [/more than 32 observables/, { id: 'observables', label: 'more than 32 observables', short: '> 32 observables' }],
-];
+/** Each refusal category's sentence and short form. A refusal of category `other` gets its own row, `other:
+ *  REASON`, so a new kind of refusal shows up rather than hiding. */
+const CATEGORIES: Record<Exclude<RefusalCategory, 'other'>, Omit<RefusalCategoryInfo, 'id'>> = {
+  'vcpu-assist': { label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' },
+  'ioapic-msi': { label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' },
+  'apic-timer': { label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' },
+  'nested-vmx': { label: 'nested VMX', short: 'nested VMX' },
+  smbase: { label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' },
+  hotplug: { label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' },
+  'wfs-apic': { label: 'an APIC observable of a CPU that may end in wait-for-SIPI', short: 'APIC of a wait-for-SIPI CPU' },
+  'bsp-init': { label: 'INIT to the BSP, or a BSP waiting for a SIPI', short: 'INIT to BSP' },
+  'vector-lt-32': { label: 'fixed vectors 0-31', short: 'vector < 32' },
+  'x2apic-backend': { label: 'x2APIC: the backend\'s CPUID does not match the test\'s `x2apic`', short: 'x2APIC (backend)' },
+  'bochs-cpus': { label: 'more than 15 CPUs (Bochs panics)', short: '> 15 CPUs (Bochs)' },
+  'no-smm': { label: 'SMIs: the backend has no SMM here', short: 'no SMM (host)' },
+  'no-iret': { label: 'NMIs that need protected-mode IRET to end NMI blocking (the backend has none here)', short: 'NMI needs IRET (host)' },
+  'smi-to-bsp': { label: 'an SMI to the BSP (the firmware closed its SMRAM)', short: 'SMI to BSP' },
+  'too-many-cpus': { label: 'more CPUs than the runtime\'s tables hold', short: 'too many CPUs' },
+  'tsc-deadline-absolute': { label: 'an absolute IA32_TSC_DEADLINE value (the model\'s TSC and the machine\'s cannot be related)', short: 'TSC deadline' },
+  'long-waits': { label: '`wait`s longer than a run may take', short: 'long waits' },
+  observables: { label: 'more than 32 observables', short: '> 32 observables' },
+  'spare-cpu': { label: 'a destination that may reach the spare CPUs that run the coordinator', short: 'reaches a spare CPU' },
+};
 
-export function refusalCategory(construct: string, reason: string): RefusalCategory {
-  const text = `${construct}: ${reason}`;
-  for (const [re, c] of CATEGORIES) if (re.test(text)) return c;
-  return { id: `other: ${reason}`, label: `other: ${reason}`, short: `other: ${construct}` };
+/** The id a refusal is recorded under in a report. */
+export function refusalCategoryId(category: RefusalCategory, reason: string): string {
+  return category === 'other' ? `other: ${reason}` : category;
 }
 
 /** The category of a refusal recorded in a report (its id), with the label and short form. */
-export function categoryById(id: string): RefusalCategory {
-  for (const [, c] of CATEGORIES) if (c.id === id) return c;
+export function categoryById(id: string): RefusalCategoryInfo {
+  const c = (CATEGORIES as Record<string, Omit<RefusalCategoryInfo, 'id'>>)[id];
+  if (c) return { id, ...c };
   const reason = id.replace(/^other: /, '');
   return { id, label: id, short: `other: ${reason.length > 40 ? `${reason.slice(0, 40)}...` : reason}` };
 }
@@ -193,7 +195,7 @@ export function testJson(file: string, r: ConformResult): TestJson {
     case 'refused':
       return {
         ...base, status: 'refused', reason: null, ...EMPTY, failures: [], outcomes: [],
-        refusal: { construct: r.refusal.construct, reason: r.refusal.reason, line: r.refusal.line, byBackend: r.refusal.backend !== null, category: refusalCategory(r.refusal.construct, r.refusal.reason).id },
+        refusal: { construct: r.refusal.construct, reason: r.refusal.reason, line: r.refusal.line, byBackend: r.refusal.backend !== null, category: refusalCategoryId(r.refusal.category, r.refusal.reason) },
       };
     case 'unavailable':
     case 'error':

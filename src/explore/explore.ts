@@ -94,8 +94,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
-  // The reduction's footprints do not cover vCPU scheduling and AVIC's IPI path yet: explore those fully.
-  const reducer = opts.por === false || sim.vcpus ? null : new Reducer(sim);
+  const reducer = opts.por === false ? null : new Reducer(sim);
   const push = (hash: number, via: number): void => {
     const all: number[] = [];
     sim.enabled(all);

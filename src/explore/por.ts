@@ -18,7 +18,9 @@ import { StepKind, stepIndex, stepKind, type Simulator } from '../sim/sim.js';
 import { Activity } from '../arch/cpu.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import { Msg } from '../machine/bus.js';
-import type { Dest } from '../litmus/ast.js';
+import type { Dest, Settings } from '../litmus/ast.js';
+import { opDef } from '../litmus/ops/index.js';
+import type { FootprintCtx } from '../litmus/ops/types.js';
 
 class Bits {
   constructor(readonly w: Uint32Array) {}
@@ -84,9 +86,6 @@ export class Reducer {
 
   private fp(): Footprint {
     return { r: Bits.of(this.objects), w: Bits.of(this.objects) };
-  }
-  private mem(name: string): number {
-    return this.sim.program.memory.get(name)!;
   }
   private cpuObj(c: number): number {
     return this.nMem + c;
@@ -171,37 +170,49 @@ export class Reducer {
     }
   }
 
-  /** Add one op's footprint. `future`: include the effects of the messages it sends when they arrive. */
+  /** Add one op's footprint (its module's). `future`: include the effects of the messages it sends when they arrive. */
   private opFootprint(op: Insn, c: number, f: Footprint, future: boolean): void {
-    switch (op.kind) {
-      case 'store': f.w.set(this.mem(op.loc)); break;
-      case 'load': case 'await': f.r.set(this.mem(op.loc)); break;
-      case 'send': this.addDest(op.dest, f, future, op.mode === 'lowest'); break;
-      case 'msi': this.addDest(op.dest, f, future, op.mode === 'lowest'); break;
-      case 'apic-read': if (c >= 0) f.w.set(this.statObj(c)); break; // see channelFootprint
-      case 'apic-write': case 'wrmsr': case 'rdmsr':
-        if (c >= 0) {
-          f.w.set(this.cfgObj(c));
-          f.w.set(this.lcfgObj(c));
-        }
-        break;
-      case 'eoi': case 'ioapic-write': case 'irq':
-        f.w.set(this.ioapicObj());
-        if (future) this.allCpus(f);
-        break;
-      case 'signal':
-        if (op.target === 'all') this.allCpus(f);
-        else {
-          f.w.set(this.cpuObj(op.target));
-          f.w.set(this.lcfgObj(op.target));
-        }
-        break;
-      case 'hotplug': case 'unplug':
-        f.w.set(this.cpuObj(op.cpu));
-        f.w.set(this.cfgObj(op.cpu));
-        f.w.set(this.lcfgObj(op.cpu));
-        break;
-    }
+    if (op.kind === 'end' || op.kind === 'iret') return;
+    const x = this.fx;
+    x.c = c;
+    x.future = future;
+    x.f = f;
+    opDef(op).footprint(op as never, x);
+  }
+
+  private readonly fx = new Fx(this);
+
+  get settings(): Settings {
+    return this.sim.program.test.settings;
+  }
+  writeCpuConfigAndLogical(f: Footprint, c: number): void {
+    f.w.set(this.cfgObj(c));
+    f.w.set(this.lcfgObj(c));
+  }
+
+  /** The footprint objects as an op module names them (FootprintCtx). */
+  mem(name: string): number {
+    return this.sim.program.memory.get(name)!;
+  }
+  /** A CPU's whole state and its logical addressing, which INIT resets. */
+  writeCpu(f: Footprint, c: number): void {
+    f.w.set(this.cpuObj(c));
+    f.w.set(this.lcfgObj(c));
+  }
+  writeCfg(f: Footprint, c: number): void {
+    f.w.set(this.cfgObj(c));
+  }
+  writeStatus(f: Footprint, c: number): void {
+    f.w.set(this.statObj(c));
+  }
+  writeIoapic(f: Footprint): void {
+    f.w.set(this.ioapicObj());
+  }
+  writeAllCpus(f: Footprint): void {
+    this.allCpus(f);
+  }
+  dest(f: Footprint, d: Dest, future: boolean, lowest: boolean): void {
+    this.addDest(d, f, future, lowest);
   }
 
   private channelOf(w: number): number {
@@ -218,17 +229,23 @@ export class Reducer {
       case StepKind.CPU: {
         const c = stepIndex(step);
         f.w.set(this.cpuObj(c));
+        if (sim.vcpus && sim.assist.next(c) === 'work') {
+          // The assist's own step: an AVIC IPI's IsRunning check or exit handler reads and wakes its targets (within
+          // the sender's static future: its sends' destinations); APICv's steps touch only this vCPU.
+          if (sim.assist.accel === 'avic') this.allCpus(f);
+          return;
+        }
         if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) {
           f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
           return;
         }
         const code = sim.program.cpus[c];
-        this.opFootprint(code.insns[sim.pc(code)], c, f, false);
+        this.opFootprint(code.insns[sim.pcOf(code)], c, f, false);
         return;
       }
       case StepKind.AGENT: {
         const code = sim.program.agents[stepIndex(step)];
-        this.opFootprint(code.insns[sim.pc(code)], -1, f, false);
+        this.opFootprint(code.insns[sim.pcOf(code)], -1, f, false);
         return;
       }
       case StepKind.DELIVER: {
@@ -259,7 +276,7 @@ export class Reducer {
     if (p < n) return this.cpuFuture[p];
     if (p < n + a) {
       const code = this.sim.program.agents[p - n];
-      const pc = this.sim.pc(code);
+      const pc = this.sim.pcOf(code);
       return pc === NO_PC ? null : this.agentFutureAt[p - n][pc];
     }
     return this.channelLive[p] ? this.channelFutures[p] : null;
@@ -346,12 +363,9 @@ export class Reducer {
       const c = stepIndex(s);
       if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) return false;
       const code = sim.program.cpus[c];
-      return code.insns[sim.pc(code)].kind === 'pause';
+      return sim.pausing(code);
     }
-    if (k === StepKind.AGENT) {
-      const code = sim.program.agents[stepIndex(s)];
-      return code.insns[sim.pc(code)].kind === 'pause';
-    }
+    if (k === StepKind.AGENT) return sim.pausing(sim.program.agents[stepIndex(s)]);
     return false;
   }
 
@@ -406,7 +420,7 @@ export class Reducer {
       const cpu = sim.machine.cpus[p], code = sim.program.cpus[p];
       need.r.set(this.cpuObj(p));
       if (cpu.activity() === Activity.ACTIVE) {
-        const pc = sim.pc(code);
+        const pc = sim.pcOf(code);
         if (pc !== NO_PC && !sim.waiting(code)) {
           const op = code.insns[pc];
           if (op.kind === 'await') need.r.set(this.mem(op.loc));
@@ -416,7 +430,7 @@ export class Reducer {
     }
     if (p < n + nAgents) {
       const code = sim.program.agents[p - n];
-      const pc = sim.pc(code);
+      const pc = sim.pcOf(code);
       if (pc === NO_PC || sim.waiting(code)) return false;
       const op = code.insns[pc];
       if (op.kind === 'await') {
@@ -426,5 +440,43 @@ export class Reducer {
       return false;
     }
     return false; // a channel with records always has an eligible one
+  }
+}
+
+/** The reducer as an op's footprint sees it: objects named by what they stand for. */
+class Fx implements FootprintCtx {
+  c = -1;
+  future = false;
+  f!: Footprint;
+  constructor(private readonly r: Reducer) {}
+  get settings(): Settings {
+    return this.r.settings;
+  }
+  readMem(name: string): void {
+    this.f.r.set(this.r.mem(name));
+  }
+  writeMem(name: string): void {
+    this.f.w.set(this.r.mem(name));
+  }
+  writeOwnConfig(): void {
+    if (this.c >= 0) this.r.writeCpuConfigAndLogical(this.f, this.c);
+  }
+  readOwnStatus(): void {
+    if (this.c >= 0) this.r.writeStatus(this.f, this.c);
+  }
+  dest(d: Dest, lowest: boolean, now = false): void {
+    this.r.dest(this.f, d, this.future || now, lowest);
+  }
+  writeCpu(cpu: number): void {
+    this.r.writeCpu(this.f, cpu);
+  }
+  writeAllCpus(): void {
+    this.r.writeAllCpus(this.f);
+  }
+  writeIoapic(): void {
+    this.r.writeIoapic(this.f);
+  }
+  writeCpuConfig(cpu: number): void {
+    this.r.writeCfg(this.f, cpu);
   }
 }

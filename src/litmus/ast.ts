@@ -3,16 +3,16 @@
 // Literal values are bigint: registers, memory words and MSRs are 64-bit, and x2APIC ICR values such as
 // 0xffffffff00000400 do not fit a double. Small fields (vectors, CPU indices, counts) are numbers.
 
-import type { DELIVERY_MODE_NAMES } from '../arch/apic.js';
+import type { DeliveryModeName } from '../arch/apic.js';
 import type { ActivityName, Vendor, VMX_MODE_NAMES } from '../arch/cpu.js';
-import type { Accel, VmexitKind } from './names.js';
+import type { Accel, VmexitKind } from '../arch/assist.js';
 
 export interface Pos {
   line: number;
   col: number;
 }
 
-export type DeliveryModeName = (typeof DELIVERY_MODE_NAMES)[number];
+export type { DeliveryModeName };
 export type VmxModeName = (typeof VMX_MODE_NAMES)[number];
 export type ApicModeName = 'xapic' | 'x2apic' | 'disabled';
 
@@ -161,7 +161,7 @@ export type Op =
   | { kind: 'wrmsr'; msr: MsrRef; value: Expr; pos: Pos }
   | { kind: 'rdmsr'; dst: string; msr: MsrRef; pos: Pos }
   | SendOp
-  | { kind: SimpleOpKind; pos: Pos }
+  | { [K in SimpleOpKind]: { kind: K; pos: Pos } }[SimpleOpKind]
   /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI, or start it at its SIPI code. */
   | { kind: 'vmentry'; mode: 'resume' | 'wait-for-sipi' | 'sipi'; pos: Pos }
   | { kind: 'smbase'; value: Expr; pos: Pos }
@@ -175,9 +175,11 @@ export type Op =
   | { kind: 'signal'; signal: 'smi' | 'nmi' | 'init'; target: number | 'all'; pos: Pos }
   | { kind: 'irq'; gsi: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
   | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
-  | { kind: 'hotplug' | 'unplug'; cpu: number; pos: Pos }
+  | { kind: 'hotplug'; cpu: number; pos: Pos }
+  | { kind: 'unplug'; cpu: number; pos: Pos }
   /** Host scheduler ops on a vCPU (extension, `accel = avic`): take it off its physical CPU, or put it back. */
-  | { kind: 'preempt' | 'resume'; cpu: number; pos: Pos }
+  | { kind: 'preempt'; cpu: number; pos: Pos }
+  | { kind: 'resume'; cpu: number; pos: Pos }
   /** A posted interrupt (extension, `accel = apicv`): a device or the hypervisor posts vector V to vCPU Pk. */
   | { kind: 'post'; vector: number; cpu: number; pos: Pos };
 

@@ -108,10 +108,4 @@ export function oneOf(names: readonly string[]): string {
   return q.length <= 1 ? q.join('') : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
 }
 
-/** `config { accel = ... }` (extension): the hardware assist the test's CPUs run under as vCPUs. */
-export const ACCELS = ['none', 'avic', 'apicv', 'tpr-shadow'] as const;
-export type Accel = (typeof ACCELS)[number];
-
-/** The VM exits `Pn.vmexits(...)` counts (extension): nested VMX, AVIC and APICv exits. */
-export const VMEXIT_KINDS = ['init', 'sipi', 'incomplete-ipi', 'noaccel', 'eoi', 'tpr-below-threshold', 'apic-write', 'entry-failure'] as const;
-export type VmexitKind = (typeof VMEXIT_KINDS)[number];
+export { ACCELS, VMEXIT_KINDS, type Accel, type VmexitKind } from '../arch/assist.js';

@@ -4,7 +4,7 @@
 import type { Cond, FinalCondition, Observable, Quantifier, Value } from './ast.js';
 import { Cursor, within } from './cursor.js';
 import { describe, type Token } from './lexer.js';
-import { apicRegName, vectorNum } from './parse-ops.js';
+import { apicRegName, vectorNum } from './syntax.js';
 import { IOAPIC_PINS, REG_COUNT, VMEXIT_KINDS, didYouMean, isGpr, reservedWord } from './names.js';
 
 const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'rK'];

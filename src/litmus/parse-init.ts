@@ -3,7 +3,7 @@
 import type { ConfigBlock, ConfigEntry, InitBlock, InitItem, RedirectionEntry } from './ast.js';
 import { Cursor, within } from './cursor.js';
 import { describe, type Token } from './lexer.js';
-import { apicRegName, parseDest, vectorNum } from './parse-ops.js';
+import { apicRegName, parseDest, vectorNum } from './syntax.js';
 import {
   ACCELS, ACTIVITY_NAMES, APIC_MODE_NAMES, CONFIG_KEYS, IOAPIC_PINS, PLATFORM_MODE_NAMES, MAX_CPUS, REG_COUNT, VMX_MODE_NAMES,
   didYouMean, isGpr, oneOf, reservedWord,

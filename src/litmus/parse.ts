@@ -7,7 +7,8 @@ import { Diagnostic, Reporter } from './diagnostic.js';
 import { describe, lex } from './lexer.js';
 import { parseFinal, parseObservable } from './parse-cond.js';
 import { parseConfig, parseInit } from './parse-init.js';
-import { parseBody, vectorNum } from './parse-ops.js';
+import { vectorNum } from './syntax.js';
+import { parseBody } from './ops/index.js';
 import { procIndex } from './names.js';
 import { cpuRefs, validate } from './validate.js';
 

@@ -1,15 +1,15 @@
 // Checks on a parsed test that the grammar cannot make: indices against `cpus`, duplicate blocks and items,
 // which op may appear in which block, labels, and condition values against what they compare.
 
-import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, OpKind, Pos, Value } from './ast.js';
+import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, Pos, Value } from './ast.js';
 import { registerName } from '../arch/apic.js';
 import type { Reporter } from './diagnostic.js';
 import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, VMX_MODE_NAMES, didYouMean, oneOf } from './names.js';
-import { handlerTitle, observableName } from './print.js';
+import { handlerTitle, observableName } from './format.js';
+import { opDef, opWord } from './ops/index.js';
+import type { RefsCtx } from './ops/types.js';
 
-/** Ops only a CPU runs (they touch the CPU, its local APIC or SMM), and ops only a platform agent runs. */
-const CPU_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['apic-write', 'apic-read', 'wrmsr', 'rdmsr', 'send', 'sti', 'cli', 'hlt', 'eoi', 'rsm', 'smbase', 'ioapic-write', 'vmxon', 'vmxoff', 'vmentry']);
-const AGENT_ONLY: ReadonlySet<OpKind> = new Set<OpKind>(['signal', 'irq', 'msi', 'hotplug', 'unplug', 'preempt', 'resume', 'post']);
+const NO_REFS: RefsCtx = { cpu() {}, dest() {}, readMem() {}, writeMem() {}, readReg() {}, writeReg() {}, expr() {} };
 
 export interface CpuRef {
   cpu: number;
@@ -34,13 +34,10 @@ export function cpuRefs(test: LitmusTest): CpuRef[] {
     if (it.kind === 'ioapic-entry') dest(it.entry.dest);
     else if (it.kind !== 'mem') refs.push({ cpu: it.cpu, pos: it.pos });
   }
+  const r: RefsCtx = { ...NO_REFS, cpu: (cpu, pos) => void refs.push({ cpu, pos }), dest };
   for (const b of test.blocks) {
     if (b.kind === 'cpu') refs.push({ cpu: b.cpu, pos: b.pos });
-    forEachOp(b.body, (op) => {
-      if (op.kind === 'send' || op.kind === 'msi') dest(op.dest);
-      else if (op.kind === 'signal' && op.target !== 'all') refs.push({ cpu: op.target, pos: op.pos });
-      else if (op.kind === 'hotplug' || op.kind === 'unplug' || op.kind === 'preempt' || op.kind === 'resume' || op.kind === 'post') refs.push({ cpu: op.cpu, pos: op.pos });
-    });
+    forEachOp(b.body, (op) => opDef(op).refs(op, r));
   }
   for (const o of allObservables(test)) if ('cpu' in o) refs.push({ cpu: o.cpu, pos: o.pos });
   return refs;
@@ -101,54 +98,30 @@ function checkBlocks(test: LitmusTest, rep: Reporter): void {
   }
 }
 
-function opWord(op: Op): string {
-  switch (op.kind) {
-    case 'apic-write':
-      return 'apic write';
-    case 'apic-read':
-      return 'apic read';
-    case 'ioapic-write':
-      return 'ioapic write';
-    case 'signal':
-      return `${op.signal} -> ...`;
-    case 'smbase':
-      return 'smbase = E';
-    default:
-      return op.kind;
-  }
-}
-
 function checkOps(test: LitmusTest, b: Block, rep: Reporter): void {
   const where = blockTitle(b);
-  const inSmi = b.kind === 'cpu' && b.handler === 'smi';
   // `sv` holds the SIPI vector: the received one in `on sipi`, the exit qualification in `on vmexit sipi`.
   const inSipi = b.kind === 'cpu' && (b.handler === 'sipi' || b.handler === 'vmexit-sipi');
+  const svError = (pos: Pos): void => rep.error(pos, `\`sv\` (the SIPI vector) exists only in an \`on sipi\` or \`on vmexit sipi\` block, not in \`${where}\``);
   const svCheck = (e: Expr): void => {
-    if (e.kind === 'reg' && e.reg === 'sv' && !inSipi) rep.error(e.pos, `\`sv\` (the SIPI vector) exists only in an \`on sipi\` or \`on vmexit sipi\` block, not in \`${where}\``);
+    if (e.kind === 'reg' && e.reg === 'sv' && !inSipi) svError(e.pos);
     if (e.kind === 'bin') {
       svCheck(e.left);
       svCheck(e.right);
     }
   };
+  const refs: RefsCtx = { ...NO_REFS, expr: svCheck, readReg: (name, pos) => void (name === 'sv' && !inSipi && svError(pos)) };
+  const ctx = { test, settings: test.settings, block: b, where, error: (pos: Pos, m: string) => rep.error(pos, m) };
   forEachOp(b.body, (op) => {
-    if (b.kind === 'agent' && CPU_ONLY.has(op.kind)) {
-      const hint = op.kind === 'send' ? '; an agent signals with `smi -> Pk`, `nmi -> Pk`, `init -> Pk` or `msi DEST vector V`' : '';
-      rep.error(op.pos, `\`${opWord(op)}\` is a CPU op: platform agent ${where} cannot use it${hint}`);
-    } else if (b.kind === 'cpu' && AGENT_ONLY.has(op.kind)) {
-      const hint = op.kind === 'signal' || op.kind === 'msi' ? '; a CPU sends an IPI with `send MODE [V] -> DEST`' : '';
-      rep.error(op.pos, `\`${opWord(op)}\` is a platform agent op (Dn blocks only), not a CPU op${hint}`);
-    } else if ((op.kind === 'preempt' || op.kind === 'resume') && test.settings.accel === 'none') {
-      rep.error(op.pos, `\`${op.kind}\` schedules a vCPU: it needs \`accel = avic\`, \`apicv\` or \`tpr-shadow\` in config`);
-    } else if (op.kind === 'post' && test.settings.accel !== 'apicv') {
-      rep.error(op.pos, '`post` is a posted interrupt: it needs `accel = apicv` in config');
-    } else if ((op.kind === 'rsm' || op.kind === 'smbase') && !inSmi) {
-      rep.error(op.pos, `\`${opWord(op)}\` is only allowed in an \`on smi\` block (it needs SMM), not in \`${where}\``);
+    const def = opDef(op);
+    if (b.kind === 'agent' && def.where === 'cpu') {
+      rep.error(op.pos, `\`${opWord(op)}\` is a CPU op: platform agent ${where} cannot use it${def.whereHint ?? ''}`);
+    } else if (b.kind === 'cpu' && def.where === 'agent') {
+      rep.error(op.pos, `\`${opWord(op)}\` is a platform agent op (Dn blocks only), not a CPU op${def.whereHint ?? ''}`);
+    } else {
+      def.validate?.(op, ctx);
     }
-    if ((op.kind === 'irq' || op.kind === 'ioapic-write') && !test.settings.ioapic) {
-      rep.error(op.pos, `\`${opWord(op)}\` needs the I/O APIC, but the test has \`ioapic = false\``);
-    }
-    if (op.kind === 'if' && op.reg === 'sv') svCheck({ kind: 'reg', reg: 'sv', pos: op.pos });
-    if ('value' in op) svCheck(op.value);
+    def.refs(op, refs);
   });
 }
 
@@ -176,7 +149,7 @@ function checkLabels(b: Block, labelHome: Map<string, Block>, rep: Reporter): vo
   });
 }
 
-/** The contract: an SMM handler must end in `rsm` (SDM Vol 3C 32.13: RSM is the only way out of SMM). */
+/** The contract: an SMM handler must end in `rsm` (SDM Vol 3C 34.13: RSM is the only way out of SMM). */
 function checkSmiEnd(b: CpuBlock, rep: Reporter): void {
   const last = b.body[b.body.length - 1];
   if (last === undefined) rep.error(b.pos, `the \`${blockTitle(b)}\` block is empty: an SMM handler must end with \`rsm\``);

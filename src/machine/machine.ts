@@ -226,32 +226,38 @@ export class Machine {
   mmioRead(cpu: number, address: number): number | undefined {
     const a = this.apic(cpu);
     if (!a.decodesMmio(address)) return undefined;
-    if (this.quirks.apicMmioUnmappedInSmm && this.cpus[cpu].inSmm()) return 0;
-    return a.xapicRead(address - a.mmioBase());
+    return this.xapicRead(cpu, address - a.mmioBase());
   }
   /** A 32-bit MMIO write by CPU `cpu`; false when its APIC does not decode the address. */
   mmioWrite(cpu: number, address: number, value: number): boolean {
     const a = this.apic(cpu);
     if (!a.decodesMmio(address)) return false;
     checkU32(value, 'MMIO value');
-    if (this.quirks.apicMmioUnmappedInSmm && this.cpus[cpu].inSmm()) return true;
-    a.xapicWrite(address - a.mmioBase(), value);
+    this.xapicWrite(cpu, address - a.mmioBase(), value);
     return true;
   }
   /** xAPIC register read by page offset, as the guest would see it at its APIC base. */
   apicRead(cpu: number, offset: number): number | undefined {
-    const c = this.cpu(cpu);
-    if (!c.apic.decodesXapic()) return undefined;
-    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
-    return c.apic.xapicRead(offset & 0xfff);
+    if (!this.cpu(cpu).apic.decodesXapic()) return undefined;
+    return this.xapicRead(cpu, offset & 0xfff);
   }
   apicWrite(cpu: number, offset: number, value: number): boolean {
-    const c = this.cpu(cpu);
-    if (!c.apic.decodesXapic()) return false;
+    if (!this.cpu(cpu).apic.decodesXapic()) return false;
     checkU32(value, 'MMIO value');
-    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset & 0xfff, value);
-    if (this.quirks.tprWriteTakesEffectLate && (offset & 0xfff) === Reg.TPR) c.holdInterruptsOneInstruction();
+    this.xapicWrite(cpu, offset & 0xfff, value);
     return true;
+  }
+
+  /** The one xAPIC access path behind mmioRead/apicRead and mmioWrite/apicWrite (the address is decoded). */
+  private xapicRead(cpu: number, offset: number): number {
+    const c = this.cpus[cpu];
+    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
+    return c.apic.xapicRead(offset);
+  }
+  private xapicWrite(cpu: number, offset: number, value: number): void {
+    const c = this.cpus[cpu];
+    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset, value);
+    if (this.quirks.tprWriteTakesEffectLate && offset === Reg.TPR) c.holdInterruptsOneInstruction();
   }
 
   rdmsr(cpu: number, msr: number): MsrRead {

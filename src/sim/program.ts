@@ -2,19 +2,13 @@
 // labels resolved and `repeat` unrolled, registers and memory words given slots in the state, and the words
 // of the simulator's part of the machine state laid out.
 
+import type { VmexitKind } from '../arch/assist.js';
 import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
+import { opDef } from '../litmus/ops/index.js';
+import type { Insn, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
-import type { VmexitKind } from '../litmus/names.js';
 
-/** An instruction: a litmus op, or one of the implicit ones that end blocks. */
-export type Insn =
-  | Exclude<Op, { kind: 'label' } | { kind: 'goto' } | { kind: 'if' } | { kind: 'repeat' }>
-  | { kind: 'goto'; target: number; pos: Op['pos'] }
-  | { kind: 'if'; reg: string; cmp: '==' | '!=' | '<' | '>' | '<=' | '>='; value: Expr; target: number; pos: Op['pos'] }
-  /** End of an interrupt or NMI handler: IRET. */
-  | { kind: 'iret'; pos: Op['pos'] }
-  /** End of the main block, or of the SIPI code: the CPU idles in a HLT loop. */
-  | { kind: 'end'; main: boolean; pos: Op['pos'] };
+export type { Insn };
 
 /** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
 export type CountKey = number | 'nmi' | 'smi' | 'sipi' | `vmexit-${VmexitKind}`;
@@ -57,23 +51,8 @@ export const P = {
   WAIT_HI: 4,
   WAIT_DEPTH: 5,
   FAULTS: 6,
-  /** vCPU scheduling (accel = avic): bit 0 IsRunning clear, bit 1 blocked (halted and descheduled). */
-  VCPU: 7,
-  /** An AVIC IPI in progress on this vCPU: 1 hardware check pending, 2 in the incomplete-IPI exit handler. */
-  AVIC_STAGE: 8,
-  AVIC_VECTOR: 9,
-  /** Targets still to handle, a bit per CPU (AVIC tests have at most 32 CPUs). */
-  AVIC_TARGETS: 10,
-  /** Targets whose IsRunning the hardware read as clear. */
-  AVIC_NOT_RUNNING: 11,
-  /** APICv posted-interrupt descriptor: ON, SN, a pending notification, and the vCPU's resume stage. */
-  PI_FLAGS: 12,
-  /** The descriptor's PIR: 256 bits. */
-  PIR: 13,
-  /** The VMCS TPR threshold (accel = tpr-shadow) the hypervisor last wrote: a priority class, 0-15. */
-  TPR_THRESHOLD: 21,
   /** MAX_DEPTH frames of 2 words: return PC, and saved IF (bit 0) | frame kind << 1. */
-  FRAMES: 22,
+  FRAMES: 7,
 } as const;
 export const FIXED_WORDS = P.FRAMES + 2 * MAX_DEPTH;
 
@@ -112,11 +91,11 @@ class Flattener {
             break;
           case 'goto':
             fixups.push({ at: this.insns.length, label: op.label + suffix });
-            this.insns.push({ kind: 'goto', target: -1, pos: op.pos });
+            this.insns.push({ ...op, target: -1 });
             break;
           case 'if':
             fixups.push({ at: this.insns.length, label: op.label + suffix });
-            this.insns.push({ kind: 'if', reg: op.reg, cmp: op.cmp, value: op.value, target: -1, pos: op.pos });
+            this.insns.push({ ...op, target: -1 });
             break;
           case 'repeat':
             if ((this.count += op.count) > UNROLL_LIMIT) throw new Error(`repeat: more than ${UNROLL_LIMIT} unrolled ops`);
@@ -144,9 +123,10 @@ class Flattener {
   }
 }
 
-function regsOf(ops: Insn[], into: Map<string, number>): void {
+/** Registers and memory words an instruction names (each op's refs). */
+function namesOf(ops: Insn[], regs: Map<string, number>, mem: (name: string) => void): void {
   const add = (r: string): void => {
-    if (r !== 'sv' && !into.has(r)) into.set(r, into.size);
+    if (r !== 'sv' && !regs.has(r)) regs.set(r, regs.size);
   };
   const expr = (e: Expr): void => {
     if (e.kind === 'reg') add(e.reg);
@@ -155,17 +135,9 @@ function regsOf(ops: Insn[], into: Map<string, number>): void {
       expr(e.right);
     }
   };
+  const refs: RefsCtx = { cpu() {}, dest() {}, readMem: mem, writeMem: mem, readReg: add, writeReg: add, expr };
   for (const op of ops) {
-    switch (op.kind) {
-      case 'load': add(op.reg); break;
-      case 'assign': add(op.reg); expr(op.value); break;
-      case 'apic-read': add(op.dst); break;
-      case 'rdmsr': add(op.dst); break;
-      case 'if': add(op.reg); expr(op.value); break;
-      case 'store': case 'await': case 'apic-write': case 'wrmsr': case 'smbase': case 'ioapic-write':
-        expr(op.value);
-        break;
-    }
+    if (op.kind !== 'iret' && op.kind !== 'end') opDef(op).refs(op as Op, refs);
   }
 }
 
@@ -184,12 +156,9 @@ export function compile(test: LitmusTest): Program {
   const cpus: ProcCode[] = [];
   let base = 0;
   const finish = (code: ProcCode, countKeys: CountKey[], extraRegs: string[]): ProcCode => {
-    regsOf(code.insns, code.regs);
+    namesOf(code.insns, code.regs, addMem);
     for (const r of extraRegs) if (!code.regs.has(r) && r !== 'sv') code.regs.set(r, code.regs.size);
     for (const k of countKeys) if (!code.counts.has(k)) code.counts.set(k, code.counts.size);
-    for (const op of code.insns) {
-      if (op.kind === 'store' || op.kind === 'load' || op.kind === 'await') addMem(op.loc);
-    }
     code.base = base;
     base += FIXED_WORDS + code.counts.size + 2 * code.regs.size;
     return code;

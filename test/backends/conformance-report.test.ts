@@ -1,28 +1,46 @@
 // The suite report's refusal categories and reader, and the explanations' matching (src/backends/report.ts,
 // explain.ts): the pieces `lapis conformance` is built from.
 import { describe, expect, it } from 'vitest';
-import { categoryById, parseSuiteJson, refusalCategory, ReportError } from '../../src/backends/report.js';
+import { categoryById, parseSuiteJson, refusalCategoryId, ReportError } from '../../src/backends/report.js';
+import { compileTest, CompileRefusal } from '../../src/backends/compile.js';
+import { parse } from './helpers.js';
 import { explain, matches, parseExplanations, ExplanationsError } from '../../src/backends/explain.js';
 import { suiteLine } from '../../src/backends/cli.js';
 import type { ConformRan } from '../../src/backends/conform.js';
 
 describe('refusal categories', () => {
-  it('the compiler and backends refusals land in stable categories', () => {
-    expect(refusalCategory('config accel = avic', 'the test runs its CPUs as vCPUs under a hardware assist (AVIC/APICv) and a hypervisor the model plays').id).toBe('vcpu-assist');
-    expect(refusalCategory('config accel = tpr-shadow', 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays').id).toBe('vcpu-assist');
-    expect(refusalCategory('ioapic.9 = { vector = 0x39 }', 'the I/O APIC is not compiled yet').id).toBe('ioapic-msi');
-    expect(refusalCategory('D0: msi phys 1 vector 0x05', 'device MSIs are not compiled yet').id).toBe('ioapic-msi');
-    expect(refusalCategory('P1: timer.ICR = 5', 'arms the APIC timer: its ticks and `wait N` cannot be related on a real machine').id).toBe('apic-timer');
-    expect(refusalCategory('wrmsr IA32_TSC_DEADLINE', 'IA32_TSC_DEADLINE is an absolute TSC value: the model\'s TSC starts with the run').id).toBe('tsc-deadline-absolute');
-    expect(refusalCategory('x2APIC', "the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it").id).toBe('x2apic-backend');
-    expect(refusalCategory('SMI', 'unsupported by this host: KVM here has no SMM').id).toBe('no-smm');
-    expect(refusalCategory('NMI', "the test's NMIs need IRET to end NMI blocking: no IRET").id).toBe('no-iret');
+  const refusal = (src: string): CompileRefusal => {
+    try {
+      compileTest(parse(src));
+    } catch (e) {
+      if (e instanceof CompileRefusal) return e;
+      throw e;
+    }
+    throw new Error('compiled');
+  };
+  const test = (body: string, config = 'cpus = 2', extra = ''): string => `lapis t\nconfig { ${config} }\n${body}\n${extra}\nexists (true)\n`;
+
+  it('the compiler says why it refuses as data: the category comes with the refusal, not from its text', () => {
+    const cases: [string, string][] = [
+      [test('P0 { nop }', 'cpus = 2\n accel = avic'), 'vcpu-assist'],
+      [test('P0 { nop }\nD0 { irq 0 pulse }'), 'ioapic-msi'],
+      [test('P0 { nop }\nD0 { msi self vector 0x40 }').replace('msi self', 'msi phys 0xff'), 'ioapic-msi'],
+      [test('P0 { wrmsr IA32_TSC_DEADLINE = 5 }'), 'tsc-deadline-absolute'],
+      [test('P0 { send init -> all }'), 'bsp-init'],
+      [test('P0 { send fixed 0x10 -> P1 }'), 'vector-lt-32'],
+      [test('P0 { send smi -> others }'), 'spare-cpu'],
+      [test('P0 { nop }\nD0 { hotplug P1 }'), 'hotplug'],
+      [test('P0 { vmxon }'), 'nested-vmx'],
+      [test('P0 { nop }', 'cpus = 2', 'observe P1.irr(0x40)'), 'wfs-apic'],
+    ];
+    for (const [src, category] of cases) expect(refusal(src).category, src).toBe(category);
   });
 
-  it('an unknown refusal is its own category, by its reason, and reads back', () => {
-    const c = refusalCategory('frob', 'frobbing is not compiled');
-    expect(c.id).toBe('other: frobbing is not compiled');
-    expect(categoryById(c.id).label).toBe('other: frobbing is not compiled');
+  it('an `other` refusal is its own row, by its reason, and reads back', () => {
+    const id = refusalCategoryId('other', 'frobbing is not compiled');
+    expect(id).toBe('other: frobbing is not compiled');
+    expect(categoryById(id).label).toBe('other: frobbing is not compiled');
+    expect(refusalCategoryId('apic-timer', 'whatever')).toBe('apic-timer');
     expect(categoryById('apic-timer').short).toBe('APIC timer');
   });
 });

@@ -9,7 +9,9 @@ import { answer } from '../../src/explore/answer.js';
 import { bringupLitmus } from '../../src/scenarios/bringup.js';
 import { avicRingLitmus } from '../../src/scenarios/avicRing.js';
 import { findProfile } from '../../src/sim/profiles.js';
-import { smallTest } from './gen.js';
+import { smallTest, smallVcpuTest } from './gen.js';
+import { OPS } from '../../src/litmus/ops/index.js';
+import { forEachOp } from '../../src/litmus/validate.js';
 
 function parse(text: string): LitmusTest {
   const r = parseLitmus(text, 'test.litmus');
@@ -166,18 +168,30 @@ describe('partial-order reduction keeps every final outcome', () => {
     expect(outcomeKeys(text, { por: true })).toEqual(full);
   });
 
-  it('random small tests (IPIs, pins, SMM, TPR, EOI, I/O APIC)', () => {
-    fc.assert(
-      fc.property(smallTest, (text) => {
-        const full = outcomeKeys(text, { por: false, maxStates: 30_000 });
-        fc.pre(full.complete);
-        const reduced = outcomeKeys(text, { por: true, maxStates: 30_000 });
-        expect(reduced.keys).toEqual(full.keys);
-        expect(reduced.nonTerminating).toBe(full.nonTerminating);
-      }),
-      { numRuns: 120 },
-    );
+  /** Where full exploration completes, the reduced one finds the same outcomes and the same non-termination. */
+  const porAgrees = (text: string): void => {
+    const full = outcomeKeys(text, { por: false, maxStates: 30_000 });
+    fc.pre(full.complete);
+    const reduced = outcomeKeys(text, { por: true, maxStates: 30_000 });
+    expect(reduced.keys).toEqual(full.keys);
+    expect(reduced.nonTerminating).toBe(full.nonTerminating);
+  };
+
+  it('random small tests (IPIs, pins, SMM, TPR, EOI, MSRs, VMX, I/O APIC, MSIs, hot-plug, control flow)', () => {
+    fc.assert(fc.property(smallTest, porAgrees), { numRuns: 120 });
   }, 180_000);
+
+  it('random small vCPU tests (AVIC, APICv, TPR shadow: preempt, resume, post, HLT)', () => {
+    fc.assert(fc.property(smallVcpuTest, porAgrees), { numRuns: 80 });
+  }, 180_000);
+
+  it('the generators use every op kind there is (a new op must be added to them)', () => {
+    const seen = new Set<string>();
+    for (const text of [...fc.sample(smallTest, { numRuns: 400, seed: 7 }), ...fc.sample(smallVcpuTest, { numRuns: 200, seed: 7 })]) {
+      for (const b of parse(text).blocks) forEachOp(b.body, (op) => seen.add(op.kind));
+    }
+    expect([...seen].sort()).toEqual(Object.keys(OPS).sort());
+  });
 });
 
 describe('the AVIC ring scenario (bench)', () => {

@@ -1,20 +1,25 @@
-// A generator of small, loop-free litmus tests over the features partial-order reduction must respect:
-// shared memory, IPIs of every mode, pins, TPR, EOI, interrupt flags, SMM, waits and the I/O APIC.
+// Generators of small, terminating litmus tests over the features partial-order reduction must respect: shared
+// memory and registers, control flow, IPIs of every mode, pins, TPR, EOI, MSRs and x2APIC, interrupt flags, SMM and
+// SMBASE, VMX, waits, the I/O APIC, MSIs, hot-plug, and (smallVcpuTest) vCPU scheduling under AVIC, APICv and a TPR
+// shadow. Between them they use every op kind (explore.test.ts checks that against the op table).
 import fc from 'fast-check';
 
 const cpuOp = (cpus: number) =>
   fc.oneof(
-    fc.constantFrom('store x = 1', 'store y = 2', 'load r1 = x', 'load r2 = y', 'sti', 'cli', 'eoi', 'nop', 'wait 3', 'hlt'),
+    fc.constantFrom('store x = 1', 'store y = 2', 'load r1 = x', 'load r2 = y', 'sti', 'cli', 'eoi', 'nop', 'pause', 'wait 3', 'hlt'),
     fc.integer({ min: 0, max: cpus - 1 }).chain((k) =>
       fc.constantFrom(`send fixed 0x40 -> P${k}`, `send fixed 0x50 -> P${k}`, `send nmi -> P${k}`, `send smi -> P${k}`, `send init -> P${k}`, `send sipi 0x10 -> P${k}`, `send lowest 0x60 -> P${k}`),
     ),
     fc.constantFrom('send fixed 0x41 -> self', 'send fixed 0x42 -> others', 'send fixed 0x43 -> all', 'apic write TPR = 0x40', 'apic write TPR = 0', 'apic read r3 = ICR_LO'),
+    fc.constantFrom('r5 = r1 + 1', 'await y != 7', 'if r1 == 1 goto done', 'goto done', 'repeat 2 {\n    store x = 1\n  }'),
+    fc.constantFrom('wrmsr IA32_APIC_BASE = 0xfee00d00', 'rdmsr r6 = IA32_APIC_BASE', 'wrmsr X2APIC_TPR = 0x20', 'ioapic write REDTBL1_LO = 0x18071', 'vmxon', 'vmxoff'),
   );
 
 const agentOp = (cpus: number) =>
   fc.oneof(
-    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`)),
-    fc.constantFrom('irq 1 assert', 'irq 1 deassert', 'store x = 3', 'wait 2'),
+    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`, `msi P${k} vector 0x44`)),
+    fc.integer({ min: 1, max: cpus - 1 }).map((k) => `unplug P${k}\n  hotplug P${k}`),
+    fc.constantFrom('irq 1 assert', 'irq 1 deassert', 'irq 1 pulse', 'store x = 3', 'wait 2'),
   );
 
 export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
@@ -29,16 +34,43 @@ export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
       const lines = ['lapis gen', 'config {', `  cpus = ${cpus}`, '}', 'init {', '  x = 0', '  y = 0', '  ioapic.1 = { vector = 0x70, trigger = level, dest = P1 }', '}'];
       mains.forEach((ops, c) => {
         if (ops.length === 0 && c > 0) return; // starts in wait-for-SIPI
-        lines.push(`P${c} {`, ...ops.map((o) => `  ${o}`), '}');
+        lines.push(`P${c} {`, ...ops.map((o) => `  ${o}`), 'done:', '}');
       });
       for (let c = 0; c < cpus; c++) {
         lines.push(`P${c} on vector 0x40 {`, ...handler.map((o) => `  ${o}`), '}');
-        lines.push(`P${c} on smi {`, '  store y = 3', '  rsm', '}');
+        lines.push(`P${c} on smi {`, '  store y = 3', '  smbase = 0x40000', '  rsm', '}');
         lines.push(`P${c} on sipi {`, '  store x = 9', '}');
+        lines.push(`P${c} on vmexit init {`, '  vmentry', '}');
       }
       if (agent.length > 0) lines.push('D0 {', ...agent.map((o) => `  ${o}`), '}');
       lines.push(`observe ${Array.from({ length: cpus }, (_, c) => `P${c}.activity, P${c}.count(0x40), P${c}:r1`).join(', ')}, P1.irr(0x50), ioapic.1.remote-irr`);
       lines.push(`${quant} (x = 1 /\\ y = 2)`);
+      return lines.join('\n') + '\n';
+    }),
+);
+
+/** vCPU tests: IPIs, HLT and EOI under a hardware assist, with the host preempting, resuming and posting. */
+export const smallVcpuTest = fc.record({
+  cpus: fc.integer({ min: 2, max: 3 }),
+  accel: fc.constantFrom('avic', 'apicv', 'tpr-shadow'),
+}).chain(({ cpus, accel }) =>
+  fc
+    .record({
+      mains: fc.array(fc.array(fc.oneof(
+        fc.integer({ min: 0, max: cpus - 1 }).map((k) => `send fixed 0x40 -> P${k}`),
+        fc.constantFrom('hlt', 'sti', 'cli', 'eoi', 'apic write TPR = 0x50', 'apic write TPR = 0', 'store x = 1', 'send fixed 0x41 -> others'),
+      ), { maxLength: 4 }), { minLength: cpus, maxLength: cpus }),
+      agent: fc.array(fc.integer({ min: 0, max: cpus - 1 }).chain((k) =>
+        fc.constantFrom(`preempt P${k}`, `resume P${k}`, ...(accel === 'apicv' ? [`post 0x45 -> P${k}`] : []))), { maxLength: 3 }),
+      quant: fc.constantFrom('exists', 'forall'),
+    })
+    .map(({ mains, agent, quant }) => {
+      const lines = ['lapis gen-vcpu', 'config {', `  cpus = ${cpus}`, `  accel = ${accel}`, '}'];
+      mains.forEach((ops, c) => lines.push(`P${c} {`, ...ops.map((o) => `  ${o}`), '}'));
+      for (let c = 0; c < cpus; c++) lines.push(`P${c} on vector 0x40 {`, '  store y = 1', '  eoi', '}');
+      if (agent.length > 0) lines.push('D0 {', ...agent.map((o) => `  ${o}`), '}');
+      lines.push(`observe ${Array.from({ length: cpus }, (_, c) => `P${c}.activity, P${c}.count(0x40), P${c}.count(0x45), P${c}.running`).join(', ')}`);
+      lines.push(`${quant} (x = 1 /\\ y = 1)`);
       return lines.join('\n') + '\n';
     }),
 );

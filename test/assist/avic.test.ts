@@ -1,10 +1,10 @@
-// The AVIC hardware's check of an ICR write (src/machine/avic.ts): failure causes in order and the destinations
+// The AVIC hardware's check of an ICR write (src/assist/avic.ts): failure causes in order and the destinations
 // the physical and logical APIC ID tables give. AMD APM Vol 2 15.29.3.2 Interprocessor Interrupts.
 
 import { describe, expect, it } from 'vitest';
 import { DFR_FLAT, DeliveryMode, Reg, Shorthand } from '../../src/arch/apic.js';
 import { AvicIpiFailure } from '../../src/arch/avic.js';
-import { avicIpi } from '../../src/machine/avic.js';
+import { avicIpi } from '../../src/assist/avic.js';
 import type { Message } from '../../src/machine/bus.js';
 import { Machine } from '../../src/machine/machine.js';
 

@@ -1,0 +1,95 @@
+// Whether a test that arms the APIC timer can run on a real machine without host delays changing its outcome.
+
+import { Reg, timerDivisor } from '../arch/apic.js';
+import type { CpuBlock, LitmusTest } from '../litmus/ast.js';
+import { forEachOp } from '../litmus/validate.js';
+
+/** The least distance, in model ticks, between a timer expiry and an op of the test for the outcome not to turn on
+ *  the real machine's timing. */
+export const TIMER_MARGIN_TICKS = 2;
+
+interface TimerNeeds {
+  needs: { tscDeadlineMode: boolean };
+}
+
+/**
+ * A test that arms the APIC timer through TIMER_ICR runs with one model tick = TIMER_WAIT_US_PER_TICK µs of guest
+ * time: `wait N` busy-waits N of them (TSC) and every TIMER_ICR value is multiplied by the timer ticks
+ * (divide-by-1) in one of them, calibrated at boot (TIMER_CCR reads are divided back, rounded up). The timer then
+ * counts the model's ticks at the test's divide configuration (SDM Vol 3A 11.5.4), but a vCPU of an emulator on
+ * a busy host may be descheduled for milliseconds at any point, which only ever makes the test's ops later while
+ * the timer keeps real time. So a test is compiled only when that cannot change its outcome: one CPU, a
+ * straight-line main block, handlers that neither wait nor touch the timer, constant timer writes, and for every
+ * count armed: no op of the main block after the write (at a later tick) before the expiry plus
+ * TIMER_MARGIN_TICKS (the ops at the write's own tick run right after it), and no periodic count with any op
+ * after it (how many periods pass would turn on the delays; an unmasked periodic timer never stopped has no final
+ * state in the model).
+ */
+export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: string) => never): void {
+  if (test.settings.cpus !== 1) no('arms the APIC timer with more than one CPU: the ticks at which the CPUs act cannot be related on a real machine (only single-CPU timer tests are analysed)');
+  const main = test.blocks.find((b): b is CpuBlock => b.kind === 'cpu' && b.cpu === 0 && b.handler === 'main');
+  if (!main) return no('arms the APIC timer outside a main block');
+  const timerRegs: ReadonlySet<number> = new Set([Reg.TIMER_ICR, Reg.TIMER_DCR, Reg.LVT_TIMER]);
+  for (const b of test.blocks) {
+    if (b.kind === 'agent') no('arms the APIC timer in a test with an agent');
+    if (b === main) continue;
+    forEachOp(b.body, (op) => {
+      if (op.kind === 'wait') no(`a handler waits (line ${op.pos.line}): the ticks at which it runs cannot be related on a real machine`);
+      if (op.kind === 'apic-write' && timerRegs.has(op.reg.offset)) no(`a handler writes ${op.reg.name ?? hex(op.reg.offset)} (line ${op.pos.line})`);
+    });
+  }
+  let dcr = 0;
+  let lvt = 0x10000;
+  for (const it of test.init?.items ?? []) {
+    if (it.kind === 'apic-reg' && it.reg.offset === Reg.TIMER_DCR) dcr = Number(it.value);
+    if (it.kind === 'apic-reg' && it.reg.offset === Reg.LVT_TIMER) lvt = Number(it.value);
+  }
+  let t = 0;
+  const opTimes: number[] = [];
+  const arms: { at: number; line: number; expiry: number; periodic: boolean; masked: boolean; deadline: boolean }[] = [];
+  for (const op of main.body) {
+    if (op.kind === 'label' || op.kind === 'goto' || op.kind === 'if' || op.kind === 'repeat') {
+      no(`control flow in the main block (line ${op.pos.line}): only straight-line timer tests are analysed`);
+    }
+    if (op.kind === 'wait') {
+      t += op.ticks;
+      continue;
+    }
+    opTimes.push(t);
+    if (op.kind === 'apic-read' && op.reg.offset === Reg.TIMER_CCR && arms.some((a) => a.at === t && !a.deadline)) {
+      no(`TIMER_CCR is read (line ${op.pos.line}) at the tick its count was armed: what it reads turns on the real machine's delays`);
+    }
+    if (op.kind !== 'apic-write') continue;
+    const r = op.reg.offset;
+    if (!timerRegs.has(r)) continue;
+    const value = op.value;
+    if (value.kind !== 'num') return no(`a computed ${op.reg.name ?? hex(r)} (line ${op.pos.line})`);
+    const v = Number(value.value & 0xffffffffn);
+    if (r === Reg.TIMER_DCR) dcr = v;
+    else if (r === Reg.LVT_TIMER) lvt = v;
+    else if (v > 0) {
+      // TSC-deadline mode (10) ignores the count in the model; a backend without it may count one-shot: analysed
+      // as one-shot.
+      const deadline = ((lvt >> 17) & 3) === 2;
+      if (deadline) plan.needs.tscDeadlineMode = true;
+      arms.push({ at: t, line: op.pos.line, expiry: t + v * timerDivisor(dcr), periodic: ((lvt >> 17) & 3) === 1, masked: (lvt & 0x10000) !== 0, deadline });
+    }
+  }
+  for (const a of arms) {
+    if (a.periodic && !a.masked && opTimes.every((x) => x <= a.at)) {
+      no(`the periodic count armed at line ${a.line} is never stopped: the model has no final state (every run would end at the time limit)`);
+    }
+    const later = opTimes.filter((x) => x > a.at);
+    if (a.periodic && later.length > 0) {
+      no(`ops run at tick ${later[0]} after the periodic count armed at line ${a.line}: how many periods have passed by then turns on the real machine's delays`);
+    }
+    const early = later.find((x) => x < a.expiry + TIMER_MARGIN_TICKS);
+    if (early !== undefined) {
+      no(`an op runs at tick ${early}, before the count armed at line ${a.line} expires at tick ${a.expiry} (plus ${TIMER_MARGIN_TICKS}): a descheduled vCPU may run it after the expiry`);
+    }
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
