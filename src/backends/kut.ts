@@ -139,7 +139,8 @@ export function parseKutOutput(out: string): KutOutput {
   const lines = out.split('\n');
   lines.pop(); // the text after the last newline: not a complete line
   for (const raw of lines) {
-    const line = raw.replace(/\r$/, '');
+    // The guest's serial output ends lines with \r\n (lib/x86/io.c serial_put); NULs and carriage returns are not text.
+    const line = raw.replace(/[\r\0]/g, '');
     const m = CHECK.exec(line);
     if (m) {
       checks.push({ result: m[1] as CheckResult, name: m[2].trim() });
@@ -426,7 +427,11 @@ export function formatKut(r: KutResult): string[] {
   if (r.summary) {
     lines.push(`  SUMMARY (guest): ${formatSummary(r.summary)}`);
     lines.push(r.consistent ? '  the table agrees with the summary' : `  THE TABLE DISAGREES WITH THE SUMMARY: the table has ${formatSummary(t)}`);
-  } else lines.push(`  no SUMMARY line; ${formatSummary(t)} reported`);
+  } else {
+    lines.push(`  no SUMMARY line; ${formatSummary(t)} reported`);
+    // What the guest printed last, escaped: where the output stopped, and in what state.
+    if (r.output) lines.push(`  last output: ${JSON.stringify(r.output.slice(-240))}`);
+  }
   const took = r.ms !== null ? `${(r.ms / 1000).toFixed(1)} s (start-up ${((r.startupMs ?? 0) / 1000).toFixed(1)} s)` : 'no output';
   lines.push(`  exit: ${r.signal ? `signal ${r.signal}` : `status ${r.exitStatus}`}${r.guestCode !== null ? ` (guest code ${r.guestCode})` : ''}; ${took}`);
   if (r.status !== 'passed' && r.diagnostics) for (const l of r.diagnostics.split('\n').slice(-5)) lines.push(`  qemu: ${l}`);

@@ -74,6 +74,8 @@ describe('unittests.cfg and the output parser', () => {
     expect(summariesEqual(p.summary!, tableSummary(p.checks))).toBe(true); // XPASS counts as a failure (lib/report.c)
     expect(p.abort).toBe('x86/apic.c:1: assert failed: z');
     expect(summariesEqual({ ...p.summary!, tests: 7 }, tableSummary(p.checks))).toBe(false);
+    // carriage returns and NULs around a line are not text
+    expect(parseKutOutput('PASS: x\r\r\n\0SUMMARY: 1 tests\r\r\n').summary).toEqual({ tests: 1, failures: 0, known: 0, expected: 0, skipped: 0 });
   });
 
   it('writes x86/run\'s environment, the extra variables replacing its own', () => {
