@@ -20,6 +20,10 @@ import { EXIT, EXIT_HELP } from './exit.js';
 import { thousands } from './output.js';
 import { parseShard } from './shard.js';
 
+import { registerView } from './view.js';
+import { registerHtml } from './html.js';
+import { registerKut } from './kut.js';
+
 const explorer = new Explorer();
 /** Ctrl-C ends the search in flight, whose answer so far is printed before exit 130 (a search not yet started ends
  *  at once); on a real machine (--on) every emulator and temporary directory goes, and lapis exits at once. */
@@ -31,8 +35,6 @@ process.on('SIGINT', () => {
   onInterrupt = exitNow; // a second Ctrl-C does not wait
   first();
 });
-import { registerView } from './view.js';
-import { registerHtml } from './html.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -251,6 +253,9 @@ program
     for (const p of [...PROFILES, ...(extra ? [extra] : [])]) for (const line of formatProfile(p)) console.log(line);
   });
 
+registerView(program);
+registerHtml(program);
+registerKut(program);
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
 
 try {
@@ -267,8 +272,6 @@ try {
   await explorer.close();
 }
 if (explorer.interrupted) process.exitCode = EXIT.INTERRUPTED;
-registerView(program);
-registerHtml(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
