@@ -39,7 +39,9 @@ function because(profile, file) {
   if (file.startsWith('avic-invalid-vector')) return PROFILES.find((p) => p.name === profile)?.quirks.avicInvalidVectorIgnored ? 'avicInvalidVectorIgnored' : 'esrNotModelled (the emulated ICR write delivers vector 5)';
   if (file.startsWith('avic-')) return profile === 'avic-isrunning-first' ? 'avicIsRunningBeforeIrr' : 'avicIncompleteIpiResends';
   if (file.startsWith('seed-001') && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr';
-  if (file.startsWith('seed-000')) return profile.includes('patch') ? 'sipiLatchedInSmm' : 'initNotBlockedInSmm (INIT resets P1 out of SMM, so the SIPIs find it in wait-for-SIPI)';
+  if (file.startsWith('seed-000-extra-sipi')) return 'sipiHeldUntilTaken (a pending SIPI is work for a halted CPU: the HLT ends)';
+  if (file.startsWith('seed-000-ovmf-pen')) return 'initNotBlockedInSmm (INIT resets P1 out of SMM: its SMI handler is cut short)';
+  if (file.startsWith('seed-000')) return profile.includes('patch') ? 'sipiLatchedInSmm (the SIPIs kept in SMM start P1 after the latched INIT)' : 'initNotBlockedInSmm (INIT resets P1 out of SMM, so the SIPIs find it in wait-for-SIPI)';
   for (const [prefix, q] of BECAUSE) if (file.startsWith(prefix)) return q;
   return '(unexplained: add the deviation or fix the model)';
 }

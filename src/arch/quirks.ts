@@ -46,7 +46,11 @@ export interface Quirks {
   noAutoHaltRestart: boolean;
   /** RSM unblocks NMIs even if they were blocked before the SMI. */
   rsmUnblocksNmi: boolean;
-  /** A SIPI arriving in SMM is kept, and starts the CPU once the latched INIT has put it in wait-for-SIPI. */
+  /**
+   * A SIPI arriving in SMM is kept until the first event check after RSM: an INIT pending then (latched in SMM before
+   * the SIPI) is taken first and the SIPI starts the CPU; otherwise the SIPI is dropped. An INIT arriving after it
+   * erases it.
+   */
   sipiLatchedInSmm: boolean;
   /**
    * A SIPI outside wait-for-SIPI stays pending until the processor next takes events: an INIT pending then is taken

@@ -114,7 +114,9 @@ export class Assist implements AssistCore {
     if (!this.vcpus || nextEvent(cpu) !== EventKind.NONE) return;
     if (this.accel === 'apicv' && this.s[this.w(c, W.PI_FLAGS)] & Pi.ON) return;
     this.s[this.w(c, W.SCHED)] |= Sched.NOT_RUNNING | Sched.BLOCKED;
-    if (this.tracing) this.trace(c, 'vcpu blocked: IsRunning = 0');
+    // IsRunning is AVIC's bit (APM Vol 2 15.29.3.1); under APICv the blocked vCPU's descriptor keeps SN clear
+    // and its notification vector becomes the wake-up vector (KVM pi_enable_wakeup_handler).
+    if (this.tracing) this.trace(c, this.accel === 'avic' ? 'vcpu blocked: IsRunning = 0' : this.accel === 'apicv' ? 'vcpu blocked: posted interrupts wake it' : 'vcpu blocked');
   }
 
   /** The hypervisor wakes a blocked vCPU (kvm_vcpu_wake_up); a preempted or running one is left as it is. */
@@ -129,7 +131,7 @@ export class Assist implements AssistCore {
       return;
     }
     this.s[v] = 0;
-    if (this.tracing) this.trace(c, 'vcpu woken: IsRunning = 1');
+    if (this.tracing) this.trace(c, this.accel === 'avic' ? 'vcpu woken: IsRunning = 1' : 'vcpu woken');
   }
 
   /** Something the vCPU would take is pending: the hypervisor kicks it awake (kvm_vcpu_kick). */

@@ -2,7 +2,7 @@
 // NMI blocking, the latched INIT/SMI/NMI signals, VMX operation and AMD's GIF. The pending-event
 // priority ladder is the table in events.ts; this file holds the state and the architectural actions.
 
-import { Activity, DEFAULT_SMBASE, VmxMode } from '../arch/cpu.js';
+import { ACTIVITY_NAMES, Activity, DEFAULT_SMBASE, VmxMode } from '../arch/cpu.js';
 import { HostError, checkVector } from '../arch/errors.js';
 import { A } from '../apic/layout.js';
 import type { LocalApic } from '../apic/localApic.js';
@@ -18,7 +18,9 @@ export const C = {
   SIPI_VECTOR: 4,
   /** The vector an ExtINT message carries (the model's stand-in for the 8259's INTA answer). */
   EXTINT_VECTOR: 5,
-  WORDS: 6,
+  /** The vector of a SIPI kept outside wait-for-SIPI (F.SIPI_LATCHED); SIPI_VECTOR changes only when a SIPI starts. */
+  HELD_SIPI_VECTOR: 6,
+  WORDS: 7,
 } as const;
 
 export const F = {
@@ -42,7 +44,10 @@ export const F = {
   /** The auto HALT restart field of the save-state area: SMM was entered from HLT. */
   AUTO_HALT: 1 << 13,
   EXTINT_PENDING: 1 << 14,
-  /** Quirks sipiLatchedInSmm, sipiHeldUntilTaken: a SIPI that arrived outside wait-for-SIPI, kept (its vector in SIPI_VECTOR). */
+  /**
+   * A SIPI that arrived outside wait-for-SIPI and is kept (its vector in HELD_SIPI_VECTOR) until the next event
+   * check: behind a pending INIT on a vCPU (KVM pending_events), or under quirk sipiLatchedInSmm or sipiHeldUntilTaken.
+   */
   SIPI_LATCHED: 1 << 15,
   /** Quirk smiNmiNotBlockedInWfs: SMM was entered from wait-for-SIPI, and RSM returns there. */
   SAVED_WFS: 1 << 16,
@@ -51,6 +56,12 @@ export const F = {
 export interface CpuHost {
   /** Deviations a profile reproduces (src/arch/quirks.ts). */
   quirks: Readonly<Quirks>;
+  /**
+   * The processor is a vCPU whose INIT and SIPI the hypervisor holds as pending events and acts on together at
+   * its next event check, INIT first (KVM __apic_accept_irq sets KVM_APIC_INIT / KVM_APIC_SIPI in pending_events;
+   * kvm_apic_accept_events takes INIT, then the SIPI in INIT_RECEIVED).
+   */
+  pendingInitSipi?: boolean;
   trace?(cpu: number, text: string): void;
 }
 
@@ -153,8 +164,11 @@ export class Cpu {
     this.apic.initReset();
     this.host.trace?.(this.index, `init: ${bsp ? 'BSP to reset vector' : 'enter wait-for-sipi'}`);
     if (this.has(F.SIPI_LATCHED)) {
+      const v = s[b + C.HELD_SIPI_VECTOR];
       this.set(F.SIPI_LATCHED, false);
-      this.receiveSipi(s[b + C.SIPI_VECTOR]);
+      s[b + C.HELD_SIPI_VECTOR] = 0;
+      this.host.trace?.(this.index, `sipi 0x${v.toString(16)} kept from before the INIT acts now`);
+      this.receiveSipi(v);
     }
   }
 
@@ -184,12 +198,32 @@ export class Cpu {
    */
   receiveInit(): void {
     if (!this.present()) return;
-    if (this.host.quirks.initDroppedWhenBlocked && (this.vmx() === VmxMode.ROOT || !this.gif() || (this.has(F.SMM) && !this.host.quirks.initNotBlockedInSmm))) {
-      this.host.trace?.(this.index, 'init dropped: INIT is masked');
+    if (this.host.quirks.initDroppedWhenBlocked && this.initBlockedBy() !== null) {
+      this.host.trace?.(this.index, `init dropped: INIT is masked (${this.initBlockedBy()})`);
       return;
     }
+    // KVM __apic_accept_irq (APIC_DM_INIT): pending_events = 1 << KVM_APIC_INIT, which erases a SIPI kept before
+    // it. QEMU keeps CPU_INTERRUPT_SIPI across INIT (quirk sipiHeldUntilTaken, do_cpu_init).
+    if (this.has(F.SIPI_LATCHED) && !this.host.quirks.sipiHeldUntilTaken) {
+      this.host.trace?.(this.index, `sipi 0x${this.s[this.b + C.HELD_SIPI_VECTOR].toString(16)} kept before this INIT is erased by it`);
+      this.dropHeldSipi();
+    }
     this.set(F.INIT_PENDING, true);
+    const why = this.initBlockedBy();
+    if (why !== null && this.activity() !== Activity.WAIT_FOR_SIPI) this.host.trace?.(this.index, `init held: ${why}`);
     this.takeInitIfWaitingForSipi();
+  }
+
+  /**
+   * Why an INIT cannot be taken now (it stays pending), or null. SMM (decision D-13; quirk initNotBlockedInSmm);
+   * SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation; APM Vol 2
+   * 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
+   */
+  initBlockedBy(): string | null {
+    if (this.has(F.SMM) && !this.host.quirks.initNotBlockedInSmm) return 'in SMM';
+    if (this.vmx() === VmxMode.ROOT && !this.host.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
+    if (!this.gif()) return 'GIF=0';
+    return null;
   }
 
   /**
@@ -209,7 +243,9 @@ export class Cpu {
   /**
    * A StartUp IPI. SDM Vol 3A 9.4.4.1 (Typical BSP Initialization Sequence) and 11.6.1: a SIPI is acted on
    * only in wait-for-SIPI, where it starts the processor at vector << 12; otherwise it is discarded, never
-   * latched (in SMM as anywhere else). Returns whether the processor started.
+   * latched, in SMM as anywhere else (decision D-21), and a running processor's start vector is untouched. A vCPU's
+   * SIPI that arrives behind a pending INIT the hypervisor has not acted on yet is kept and acted on right after
+   * that INIT (KVM pending_events; CpuHost.pendingInitSipi). Returns whether the processor started.
    */
   receiveSipi(vector: number): boolean {
     checkVector(vector, 'SIPI vector');
@@ -217,19 +253,47 @@ export class Cpu {
     // An INIT that arrived before this SIPI (held by GIF = 0 or VMX until now) acts first (decision D-14).
     this.takeInitIfWaitingForSipi();
     if (this.activity() !== Activity.WAIT_FOR_SIPI) {
-      if ((this.host.quirks.sipiLatchedInSmm && this.has(F.SMM)) || this.host.quirks.sipiHeldUntilTaken) {
-        this.s[this.b + C.SIPI_VECTOR] = vector;
+      const q = this.host.quirks;
+      const keep = q.sipiHeldUntilTaken ? 'held until the next event check (quirk sipiHeldUntilTaken: QEMU CPU_INTERRUPT_SIPI)'
+        : q.sipiLatchedInSmm && this.has(F.SMM) ? 'kept in SMM (quirk sipiLatchedInSmm: KVM_APIC_SIPI not cleared while is_smm)'
+          : this.host.pendingInitSipi && this.has(F.INIT_PENDING) && this.initBlockedBy() === null ? 'pending behind the INIT not yet taken (KVM pending_events: INIT, then SIPI)'
+            : null;
+      const v = `sipi 0x${vector.toString(16)}`;
+      if (keep !== null) {
+        this.s[this.b + C.HELD_SIPI_VECTOR] = vector;
         this.set(F.SIPI_LATCHED, true);
-        this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} kept pending${this.has(F.SMM) ? ' in SMM' : ''}`);
+        this.host.trace?.(this.index, `${v} ${keep}`);
         return false;
       }
-      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: not in wait-for-sipi`);
+      this.host.trace?.(this.index, `${v} discarded: ${this.has(F.SMM) ? 'in SMM (D-21)' : `not in wait-for-sipi (${ACTIVITY_NAMES[this.activity()]})`}`);
       return false;
     }
     this.s[this.b + C.SIPI_VECTOR] = vector;
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `sipi: start at 0x${(vector << 12).toString(16)}`);
     return true;
+  }
+
+  /**
+   * The event check that finds a kept SIPI with no INIT to act behind: it is dropped (KVM kvm_apic_accept_events
+   * clears KVM_APIC_SIPI outside INIT_RECEIVED; QEMU x86_cpu_exec_interrupt clears CPU_INTERRUPT_SIPI and
+   * apic_sipi returns unless wait_for_sipi, or do_cpu_sipi returns in SMM). Under sipiHeldUntilTaken the pending
+   * SIPI was QEMU's work for a halted CPU (x86_cpu_pending_interrupt), so the HLT ends.
+   */
+  discardHeldSipi(): void {
+    const v = this.s[this.b + C.HELD_SIPI_VECTOR], q = this.host.quirks;
+    const why = q.sipiHeldUntilTaken
+      ? this.has(F.SMM) ? 'in SMM (QEMU do_cpu_sipi returns while HF_SMM_MASK)' : 'not in wait-for-sipi (QEMU apic_sipi: wait_for_sipi = 0)'
+      : this.has(F.SMM) ? 'INIT and SIPI blocked in SMM (kvm_apic_accept_events clears KVM_APIC_SIPI)'
+        : `no INIT pending at the first event check${q.sipiLatchedInSmm ? ' after RSM' : ''} (kvm_apic_accept_events: not INIT_RECEIVED)`;
+    this.host.trace?.(this.index, `sipi 0x${v.toString(16)} dropped: ${why}`);
+    this.dropHeldSipi();
+    if (q.sipiHeldUntilTaken && this.activity() === Activity.HALTED) this.setActivity(Activity.ACTIVE);
+  }
+
+  private dropHeldSipi(): void {
+    this.set(F.SIPI_LATCHED, false);
+    this.s[this.b + C.HELD_SIPI_VECTOR] = 0;
   }
 
   /**

@@ -15,7 +15,7 @@ export const enum EventKind {
   NMI = 4,
   EXTINT = 5,
   INTR = 6,
-  /** Quirk sipiHeldUntilTaken: a SIPI kept outside wait-for-SIPI is acted on (discarded) at the next boundary. */
+  /** A SIPI kept outside wait-for-SIPI with no INIT to act behind is dropped at the next event check. */
   SIPI_DISCARD = 7,
 }
 export const EVENT_NAMES = ['none', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'intr', 'sipi-discard'] as const;
@@ -74,32 +74,22 @@ export const EVENT_LADDER: readonly EventRule[] = [
   {
     kind: EventKind.INIT,
     pending: (cpu) => cpu.has(F.INIT_PENDING),
-    blockedBy: (cpu) => {
-      // INIT is held pending in SMM: the SDM lists it with SMI under SMM's blocked events only implicitly; KVM
-      // latches it (arch/x86/kvm/lapic.c kvm_apic_accept_events) and the seed-000 thread relies on it (D-13).
-      if (cpu.has(F.SMM) && !cpu.quirks.initNotBlockedInSmm) return 'in SMM';
-      // SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation.
-      if (cpu.vmx() === VmxMode.ROOT && !cpu.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
-      // APM Vol 2 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
-      if (!cpu.gif()) return 'GIF=0';
-      return onlyResetWakes(cpu);
-    },
+    // Held in SMM (decision D-13), VMX root operation and GIF = 0: Cpu.initBlockedBy has the rules and citations.
+    blockedBy: (cpu) => cpu.initBlockedBy() ?? onlyResetWakes(cpu),
     take: (cpu) => {
       cpu.init();
       return -1;
     },
   },
   {
-    // Not architectural (a SIPI outside wait-for-SIPI is discarded on arrival, SDM Vol 3A 9.4.4.1): quirk
-    // sipiHeldUntilTaken (QEMU TCG: the SIPI waits in interrupt_request; an INIT handled first keeps it, do_cpu_init;
-    // x86_cpu_pending_interrupt counts it as work, so it also ends HLT). In SMM under sipiLatchedInSmm it waits for
-    // the INIT instead.
+    // A SIPI kept outside wait-for-SIPI (a vCPU's SIPI behind an INIT; quirks sipiHeldUntilTaken, sipiLatchedInSmm)
+    // with no INIT taken before it: the event check drops it (Cpu.discardHeldSipi). An INIT pending and not
+    // blocked is taken first (the row above) and acts on the SIPI. Under sipiLatchedInSmm the SIPI waits out SMM.
     kind: EventKind.SIPI_DISCARD,
-    pending: (cpu) => cpu.has(F.SIPI_LATCHED) && cpu.quirks.sipiHeldUntilTaken && !(cpu.has(F.SMM) && cpu.quirks.sipiLatchedInSmm),
+    pending: (cpu) => cpu.has(F.SIPI_LATCHED) && !(cpu.has(F.SMM) && cpu.quirks.sipiLatchedInSmm),
     blockedBy: () => null,
     take: (cpu) => {
-      cpu.setFlags(cpu.flags() & ~F.SIPI_LATCHED);
-      if (cpu.activity() === Activity.HALTED) cpu.setActivity(Activity.ACTIVE);
+      cpu.discardHeldSipi();
       return -1;
     },
   },

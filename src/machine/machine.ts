@@ -43,6 +43,10 @@ export interface MachineConfig {
   chooseLowestPriority?: LowestPriorityChooser;
   /** Deviations from the architecture that a profile reproduces; default none (src/arch/quirks.ts). */
   quirks?: Partial<Quirks>;
+  /** The CPUs are vCPUs whose hypervisor holds INIT and SIPI as pending events (src/cpu/cpu.ts CpuHost). */
+  pendingInitSipi?: boolean;
+  /** The APICs are virtual-APIC pages under APICv virtual-interrupt delivery (SDM Vol 3C 30.2). */
+  virtualInterruptDelivery?: boolean;
   onTrace?: (e: TraceEvent) => void;
 }
 
@@ -77,7 +81,7 @@ export class Machine {
   readonly bus: ApicBus;
   /** Where the client's `extraWords` start in `state`. */
   readonly extraBase: number;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks'>> & {
+  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pendingInitSipi' | 'virtualInterruptDelivery'>> & {
     apicIds: readonly number[];
   };
   readonly quirks: Readonly<Quirks>;
@@ -126,6 +130,7 @@ export class Machine {
 
     const apicCfg: ApicConfig = {
       vendor: this.config.vendor, quirks: this.quirks, x2apic, tscDeadline: this.config.tscDeadline, timerRatio, maxPhysAddr: this.config.maxPhysAddr,
+      virtualInterruptDelivery: config.virtualInterruptDelivery ?? false,
     };
     const apicHost: ApicHost = {
       now: () => this.now(),
@@ -138,7 +143,7 @@ export class Machine {
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
       trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
     };
-    const cpuHost = { quirks: this.quirks, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    const cpuHost = { quirks: this.quirks, pendingInitSipi: config.pendingInitSipi ?? false, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;

@@ -59,6 +59,7 @@ export class Simulator implements ExecCtx {
     this.machine = new Machine({
       cpus: st.cpus, vendor: st.vendor, x2apic: st.x2apic, tscDeadline: st.tscDeadline, ioapic: st.ioapic,
       timerRatio: st.timerRatio, delivery: 'queued', extraWords: assistWords + this.program.words, quirks: profile.quirks,
+      pendingInitSipi: st.accel !== 'none', virtualInterruptDelivery: st.accel === 'apicv',
       ...profile.settings,
       busCapacity: Math.max(64, 8 * st.cpus),
       onTrace: (e: TraceEvent) => this.traceSink?.(`${e.cpu >= 0 ? `P${e.cpu}` : 'platform'} ${e.text}`),
@@ -578,7 +579,7 @@ export class Simulator implements ExecCtx {
         // The BSP goes to the reset vector, where a litmus test has no code: it halts there with IF = 0
         // (docs/litmus.md, "Running"); an AP waits for a SIPI.
         if (cpu.activity() === Activity.ACTIVE && !cpu.apic.isBsp()) {
-          // An AP active right after INIT was started by a SIPI kept from SMM (quirk sipiLatchedInSmm).
+          // An AP active right after INIT was started by a SIPI kept behind it (Cpu.receiveSipi).
           this.count(code, 'sipi');
           this.setPc(code, code.sipi >= 0 ? code.sipi : PC_IDLE);
           if (code.sipi < 0) cpu.hlt();
@@ -599,7 +600,6 @@ export class Simulator implements ExecCtx {
         this.traceSink?.(`P${c} nmi: enter handler`);
         return;
       case EventKind.SIPI_DISCARD:
-        this.traceSink?.(`P${c} sipi discarded: not in wait-for-sipi`);
         return;
       case EventKind.EXTINT:
       case EventKind.INTR: {
