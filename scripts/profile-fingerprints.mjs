@@ -17,7 +17,7 @@ const BECAUSE = [
   ['seed-004', 'softDisabledIrr'], ['soft-disable-held-irr', 'softDisabledIrr'], ['soft-disable-drops-new-fixed', 'softDisabledAcceptsNew'],
   ['soft-disable-lvt-mask-forced', 'softDisabledLvtNotMasked'], ['soft-reenable-keeps-lvt-masked', 'softDisabledLvtNotMasked'],
   ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
-  ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
+  ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smram-save-state-fields', 'noAutoHaltRestart (no auto HALT restart field: RSM resumes after the HLT)'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
   ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
   ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],

@@ -2,7 +2,7 @@
 // NMI blocking, the latched INIT/SMI/NMI signals, VMX operation and AMD's GIF. The pending-event
 // priority ladder is the table in events.ts; this file holds the state and the architectural actions.
 
-import { ACTIVITY_NAMES, Activity, DEFAULT_SMBASE, VmxMode } from '../arch/cpu.js';
+import { ACTIVITY_NAMES, Activity, DEFAULT_SMBASE, VmxMode, type SaveStateField } from '../arch/cpu.js';
 import { HostError, checkVector } from '../arch/errors.js';
 import { A } from '../apic/layout.js';
 import type { LocalApic } from '../apic/localApic.js';
@@ -12,7 +12,7 @@ export const C = {
   ACTIVITY: 0,
   FLAGS: 1,
   SMBASE: 2,
-  /** The SMBASE field of the SMM save-state area (SMBASE + 0xFEF8); loaded into SMBASE by RSM. */
+  /** The SMBASE field of the SMRAM state-save map (arch/cpu.ts SMM_SAVE_MAP); loaded into SMBASE by RSM. */
   SAVE_SMBASE: 3,
   /** The vector of the SIPI that last started this processor. */
   SIPI_VECTOR: 4,
@@ -20,7 +20,9 @@ export const C = {
   EXTINT_VECTOR: 5,
   /** The vector of a SIPI kept outside wait-for-SIPI (F.SIPI_LATCHED); SIPI_VECTOR changes only when a SIPI starts. */
   HELD_SIPI_VECTOR: 6,
-  WORDS: 7,
+  /** The I/O instruction restart field of the state-save map (SDM Vol 3C 34.12): 0 at SMM entry. */
+  SAVE_IO_RESTART: 7,
+  WORDS: 8,
 } as const;
 
 export const F = {
@@ -51,11 +53,19 @@ export const F = {
   SIPI_LATCHED: 1 << 15,
   /** Quirk smiNmiNotBlockedInWfs: SMM was entered from wait-for-SIPI, and RSM returns there. */
   SAVED_WFS: 1 << 16,
+  /** This processor's own record that its SMI interrupted HLT (the AUTO_HALT field may be another's, decision D-24). */
+  SMI_IN_HLT: 1 << 17,
 } as const;
+
+/** The state-save map's fields the model keeps: SAVE_SMBASE, SAVE_IO_RESTART, and these flags (EFLAGS.IF, auto HALT restart). */
+const SAVE_MAP_FLAGS = F.SAVED_IF | F.AUTO_HALT;
+
 
 export interface CpuHost {
   /** Deviations a profile reproduces (src/arch/quirks.ts). */
   quirks: Readonly<Quirks>;
+  /** Every processor of the machine: those in SMM with this one's SMBASE share its state-save map (D-24). */
+  peers?(): readonly Cpu[];
   /**
    * The processor is a vCPU whose INIT and SIPI the hypervisor holds as pending events and acts on together at
    * its next event check, INIT first (KVM __apic_accept_irq sets KVM_APIC_INIT / KVM_APIC_SIPI in pending_events;
@@ -425,23 +435,44 @@ export class Cpu {
   // ---------------------------------------------------------------- SMM
 
   /**
-   * SMM entry. SDM Vol 3C 34.3.1 Entering SMM and 34.4.1 SMRAM State Save Map: state is saved at
-   * SMBASE + 0xFE00 (the model keeps IF, NMI blocking, the auto HALT restart field and the SMBASE field);
-   * SDM Vol 3C 34.5.1 Initial SMM Execution Environment: IF is cleared; SDM Vol 3C 34.8 NMI Handling While in
-   * SMM: NMIs are blocked until RSM. SDM Vol 3C 34.10 Auto HALT Restart: entry from HLT sets the field.
+   * SMM entry. SDM Vol 3C 34.3.1 Entering SMM and 34.4.1 SMRAM State Save Map: state is saved in the map at SMBASE
+   * (arch/cpu.ts SMM_SAVE_MAP; the model keeps EFLAGS.IF, the auto HALT restart and I/O instruction restart fields
+   * and the SMBASE field there, NMI blocking inside the processor); SDM Vol 3C 34.12: the I/O instruction restart
+   * field is initialised to 00H; SDM Vol 3C 34.5.1 Initial SMM Execution Environment: IF is cleared; SDM Vol 3C 34.8
+   * NMI Handling While in SMM: NMIs are blocked until RSM. SDM Vol 3C 34.10 Auto HALT Restart: entry from HLT sets
+   * the field. The map is memory: a processor already in SMM with the same SMBASE sees it overwritten (D-24).
    */
   enterSmm(): void {
     const s = this.s, b = this.b;
-    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS);
+    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
     if (f & F.IF) f |= F.SAVED_IF;
     if (f & F.NMI_BLOCKED) f |= F.SAVED_NMI_BLOCKED;
-    if (this.activity() === Activity.HALTED && !this.host.quirks.noAutoHaltRestart) f |= F.AUTO_HALT;
+    if (this.activity() === Activity.HALTED) f |= F.SMI_IN_HLT | (this.host.quirks.noAutoHaltRestart ? 0 : F.AUTO_HALT);
     if (this.activity() === Activity.WAIT_FOR_SIPI) f |= F.SAVED_WFS; // only with smiNmiNotBlockedInWfs
     f = (f | F.SMM | F.NMI_BLOCKED) & ~F.IF;
     s[b + C.FLAGS] = f;
     s[b + C.SAVE_SMBASE] = s[b + C.SMBASE];
+    s[b + C.SAVE_IO_RESTART] = 0;
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `smi: enter SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
+    this.shareSaveMap('its SMM entry');
+  }
+
+  /**
+   * Decision D-24: the state-save map is memory at SMBASE, so another processor in SMM with the same SMBASE reads
+   * and RSM-reloads what this one just wrote there. Each keeps a copy of the shared fields; a write goes to all.
+   */
+  private shareSaveMap(what: string): void {
+    const peers = this.host.peers?.();
+    if (!peers) return;
+    const s = this.s, b = this.b;
+    for (const p of peers) {
+      if (p === this || !p.inSmm() || p.smbase() !== this.smbase()) continue;
+      p.s[p.b + C.SAVE_SMBASE] = s[b + C.SAVE_SMBASE];
+      p.s[p.b + C.SAVE_IO_RESTART] = s[b + C.SAVE_IO_RESTART];
+      p.s[p.b + C.FLAGS] = (p.s[p.b + C.FLAGS] & ~SAVE_MAP_FLAGS) | (s[b + C.FLAGS] & SAVE_MAP_FLAGS);
+      this.host.trace?.(this.index, `smram: ${what} overwrites the state-save map P${p.index} shares at smbase=0x${this.smbase().toString(16)}`);
+    }
   }
 
   /** The SMBASE field of the save-state area (SDM Vol 3C 34.11 SMBASE Relocation). */
@@ -450,11 +481,49 @@ export class Cpu {
   }
   /** A write to the save-state SMBASE field; it takes effect at RSM. Ignored outside SMM. */
   writeSaveStateSmbase(v: number): void {
-    if (this.inSmm()) this.s[this.b + C.SAVE_SMBASE] = v >>> 0;
+    this.writeSaveState('SMBASE', v);
   }
   /** The save-state auto HALT restart field; the SMI handler may clear it to resume after the HLT. */
   setAutoHaltRestart(on: boolean): void {
-    if (this.inSmm()) this.set(F.AUTO_HALT, on);
+    this.writeSaveState('AUTO_HALT_RESTART', on ? 1 : 0);
+  }
+
+  /** A state-save map field as the SMI handler reads it (0 outside SMM: the map is SMRAM, closed outside it). */
+  readSaveState(field: SaveStateField): number {
+    if (!this.inSmm()) return 0;
+    const s = this.s, b = this.b;
+    switch (field) {
+      case 'SMBASE': return s[b + C.SAVE_SMBASE];
+      case 'AUTO_HALT_RESTART': return this.has(F.AUTO_HALT) ? 1 : 0;
+      case 'IO_RESTART': return s[b + C.SAVE_IO_RESTART];
+    }
+  }
+
+  /**
+   * An SMI handler's write to a state-save map field: the SMBASE field (32 bits), auto HALT restart (bit 0 of its
+   * field, SDM Vol 3C 34.10), I/O instruction restart (its values 00H and FFH, Table 34-8: the low byte, the whole
+   * field on AMD64). Ignored outside SMM.
+   */
+  writeSaveState(field: SaveStateField, v: number): void {
+    if (!this.inSmm()) return;
+    const s = this.s, b = this.b;
+    if (field === 'SMBASE') s[b + C.SAVE_SMBASE] = v >>> 0;
+    else if (field === 'IO_RESTART') s[b + C.SAVE_IO_RESTART] = v & 0xff;
+    else this.set(F.AUTO_HALT, (v & 1) !== 0);
+    this.shareSaveMap(`the write of ${field}`);
+  }
+
+  /**
+   * What RSM would do wrong with the map as it is, or null. SDM Vol 3C 34.10: auto HALT restart set when the SMI did
+   * not interrupt HLT "will cause unpredictable behavior"; 34.12: I/O instruction restart = FFH after an SMI that did
+   * not trap an I/O instruction (a litmus SMI never does) "will likely result in a program error". lapis counts it as
+   * a fault of the RSM and restores the rest (the HLT restarts as the field says).
+   */
+  rsmProgramError(): string | null {
+    if (!this.inSmm()) return null;
+    if (this.s[this.b + C.SAVE_IO_RESTART] === 0xff) return 'rsm with I/O instruction restart = FFH, but the SMI trapped no I/O instruction (SDM Vol 3C 34.12)';
+    if (this.has(F.AUTO_HALT) && !this.has(F.SMI_IN_HLT)) return 'rsm with auto HALT restart set, but the SMI did not interrupt HLT (SDM Vol 3C 34.10: unpredictable)';
+    return null;
   }
 
   /**
@@ -466,12 +535,13 @@ export class Cpu {
     if (!this.inSmm()) return false;
     const s = this.s, b = this.b;
     const f = s[b + C.FLAGS];
-    let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS);
+    let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
     if (f & F.SAVED_IF) g |= F.IF;
     if (f & F.SAVED_NMI_BLOCKED && !this.host.quirks.rsmUnblocksNmi) g |= F.NMI_BLOCKED;
     s[b + C.FLAGS] = g;
     s[b + C.SMBASE] = s[b + C.SAVE_SMBASE];
     s[b + C.SAVE_SMBASE] = 0;
+    s[b + C.SAVE_IO_RESTART] = 0;
     this.setActivity(f & F.SAVED_WFS ? Activity.WAIT_FOR_SIPI : f & F.AUTO_HALT ? Activity.HALTED : Activity.ACTIVE);
     this.host.trace?.(this.index, `rsm: leave SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
     return true;

@@ -143,7 +143,7 @@ export class Machine {
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
       trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
     };
-    const cpuHost = { quirks: this.quirks, pendingInitSipi: config.pendingInitSipi ?? false, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    const cpuHost = { quirks: this.quirks, pendingInitSipi: config.pendingInitSipi ?? false, peers: () => this.cpus, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;

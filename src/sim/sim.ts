@@ -204,8 +204,11 @@ export class Simulator implements ExecCtx {
 
   // ---------------------------------------------------------------- ExecCtx: the running process's view
 
-  private enter(code: ProcCode, c: number, cpu: Cpu | null): void {
+  /** The running process's name in traces (`P1`, `D0`). */
+  private who = '';
+  private enter(code: ProcCode, c: number, cpu: Cpu | null, who = `P${c}`): void {
     this.cur = code;
+    this.who = who;
     this.c = c;
     this.cpu = cpu;
     this.pc = this.pcOf(code);
@@ -224,7 +227,7 @@ export class Simulator implements ExecCtx {
     this.traceSink?.(`P${this.c} #GP: ${what}`);
   }
   trace(line: string): void {
-    this.traceSink?.(`P${this.c} ${line}`);
+    this.traceSink?.(`${this.who} ${line}`);
   }
   wait(ticks: number): void {
     this.setWait(this.cur, this.machine.now() + ticks * this.program.test.settings.timerRatio);
@@ -402,7 +405,9 @@ export class Simulator implements ExecCtx {
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
     const op = code.insns[pc];
-    return op.kind !== 'end' && op.kind !== 'iret' && opDef(op).pauses === true;
+    if (op.kind === 'end' || op.kind === 'iret') return false;
+    const p = opDef(op).pauses;
+    return p === true || (typeof p === 'function' && p(op as never));
   }
 
   /** Fill `out` with every enabled step. Time passes only when nothing but `pause` steps are enabled. */
@@ -617,7 +622,7 @@ export class Simulator implements ExecCtx {
 
   private agentStep(a: number): void {
     const code = this.program.agents[a];
-    this.enter(code, -1, null);
+    this.enter(code, -1, null, `D${this.agentName(a)}`);
     this.setPc(code, this.execInsn(code.insns[this.pc]));
   }
 
