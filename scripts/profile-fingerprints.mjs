@@ -22,7 +22,7 @@ const BECAUSE = [
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
   ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],
   ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'],
-  ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, cut at the depth bound)'],
+  ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, a cycle with no way out)'],
   ['nested-sipi-exit', 'nestedNoSipiExit'],
   ['seed-001', 'avicIncompleteIpiResends'],
   ['apicv-resume-clears-sn-first', 'apicvCheckOnBeforeClearingSn'],

@@ -73,6 +73,7 @@ export class Simulator implements ExecCtx {
     this.s = this.machine.state;
     this.base = this.machine.extraBase + assistWords;
     this.observables = outcomeColumns(observablesOf(this.program.test));
+    this.countCap = countCap(this.program.test.condition.cond);
     this.vcpus = this.assist.vcpus;
     this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
       (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
@@ -158,9 +159,18 @@ export class Simulator implements ExecCtx {
     this.s[at] = Number(v & 0xffffffffn);
     this.s[at + 1] = Number(v >> 32n);
   }
+  /**
+   * Counters stop at `countCap`, above every constant the condition compares a count with, and read as `>=cap`
+   * there: the condition cannot tell the counts above it apart, and an interrupt storm (a handler that runs for ever,
+   * nothing else changing) becomes a cycle the explorer recognises as non-terminating instead of an endless line of
+   * new states (docs/explorer.md; issue 12 item 5).
+   */
+  readonly countCap: number;
   private count(code: ProcCode, key: CountKey): void {
     const slot = code.counts.get(key);
-    if (slot !== undefined) this.s[this.w(code, FIXED_WORDS + slot)]++;
+    if (slot === undefined) return;
+    const at = this.w(code, FIXED_WORDS + slot);
+    if (this.s[at] < this.countCap) this.s[at]++;
   }
   private countExit(c: number, kind: VmexitKind): void {
     this.count(this.program.cpus[c], `vmexit-${kind}`);
@@ -657,9 +667,10 @@ export class Simulator implements ExecCtx {
     }
   }
 
-  private counted(cpu: number, key: CountKey): number {
+  private counted(cpu: number, key: CountKey): number | string {
     const code = this.program.cpus[cpu], slot = code.counts.get(key);
-    return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+    const n = slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+    return n >= this.countCap ? `>=${this.countCap}` : n;
   }
 
   holds(c: Cond): boolean {
@@ -677,6 +688,22 @@ export class Simulator implements ExecCtx {
     }
     return { key: outcomeKey(values, names), values };
   }
+}
+
+/** The smallest count cap above every constant a count is compared with (at least 255). */
+function countCap(c: Cond): number {
+  let cap = 255;
+  const walk = (x: Cond): void => {
+    if (x.kind === 'and' || x.kind === 'or') {
+      walk(x.left);
+      walk(x.right);
+    } else if (x.kind === 'not') walk(x.arg);
+    else if (x.kind === 'cmp' && (x.loc.kind === 'count' || x.loc.kind === 'vmexits') && x.value.kind === 'num' && x.value.value >= BigInt(cap)) {
+      cap = Number(x.value.value < 0xfffffffen ? x.value.value + 1n : 0xffffffffn);
+    }
+  };
+  walk(c);
+  return cap;
 }
 
 function describeInsn(op: Insn): string {
