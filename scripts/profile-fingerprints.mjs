@@ -18,7 +18,9 @@ const BECAUSE = [
   ['soft-disable-lvt-mask-forced', 'softDisabledLvtNotMasked'], ['soft-reenable-keeps-lvt-masked', 'softDisabledLvtNotMasked'],
   ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
   ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smram-save-state-fields', 'noAutoHaltRestart (no auto HALT restart field: RSM resumes after the HLT)'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
-  ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
+  ['nested-sipi-to-running-l2', 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: HLT falls through)'],
+  ['nested-wfs-entry-unsupported', 'nestedNoGuestWfs (the VM entry into wait-for-SIPI fails: exit reason 0x80000021)'],
+  ['sipi-to-running-hlt', 'sipiOutsideWfsPending (the SIPI stays pending: HLT falls through)'],
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
   ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],
   ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'],
@@ -39,6 +41,12 @@ function because(profile, file) {
   if (file.startsWith('avic-invalid-vector')) return PROFILES.find((p) => p.name === profile)?.quirks.avicInvalidVectorIgnored ? 'avicInvalidVectorIgnored' : 'esrNotModelled (the emulated ICR write delivers vector 5)';
   if (file.startsWith('avic-')) return profile === 'avic-isrunning-first' ? 'avicIsRunningBeforeIrr' : 'avicIncompleteIpiResends';
   if (file.startsWith('seed-001') && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr';
+  const q = PROFILES.find((p) => p.name === profile)?.quirks;
+  if (profile === 'kvm-2020-11-sipi-latched' && !file.startsWith('seed-000-extra-sipi')) return 'sipiOutsideWfsPending (a SIPI reached a CPU not in wait-for-SIPI: it stays pending and every later HLT falls through, so the CPU never idles)';
+  if (profile === 'kvm-2020-nested-v1' && file.startsWith('nested-sipi-')) return 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: L2\'s HLT falls through, for ever in its idle loop)';
+  if (q?.nestedNoInitExit && (file.startsWith('seed-002') || file.startsWith('nested-sipi-') || file.startsWith('nested-wfs-entry') || file.startsWith('nested-init-exit'))) return 'nestedNoInitExit (the INIT resets L2\'s vCPU as outside VMX: no INIT exit to L1)';
+  if (file.startsWith('seed-002')) return 'nestedNoSipiExit, nestedNoGuestWfs (the VM entry into wait-for-SIPI fails; no SIPI exit)';
+  if (file.startsWith('seed-000-extra-sipi') && profile === 'kvm-2020-11-sipi-latched') return 'sipiOutsideWfsPending (the pending SIPI ends the HLT)';
   if (file.startsWith('seed-000-extra-sipi')) return 'sipiHeldUntilTaken (a pending SIPI is work for a halted CPU: the HLT ends)';
   if (file.startsWith('seed-000-ovmf-pen')) return 'initNotBlockedInSmm (INIT resets P1 out of SMM: its SMI handler is cut short)';
   if (file.startsWith('seed-000')) return profile.includes('patch') ? 'sipiLatchedInSmm (the SIPIs kept in SMM start P1 after the latched INIT)' : 'initNotBlockedInSmm (INIT resets P1 out of SMM, so the SIPIs find it in wait-for-SIPI)';

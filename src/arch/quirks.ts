@@ -69,6 +69,18 @@ export interface Quirks {
   nestedNoSipiExit: boolean;
   /** Nested VMX without the wait-for-SIPI guest activity state: a VM entry into it fails. */
   nestedNoGuestWfs: boolean;
+  /** Nested VMX without INIT VM exits: an INIT reaching a guest resets the processor as outside VMX operation. */
+  nestedNoInitExit: boolean;
+  /**
+   * A SIPI that reaches a processor in guest mode and causes no VM exit is kept pending while it stays in guest mode
+   * (dropped at the first event check outside it); meanwhile HLT falls through. An INIT arriving erases it.
+   */
+  sipiKeptInGuestMode: boolean;
+  /**
+   * A SIPI outside wait-for-SIPI stays pending until an INIT arrives (which erases it), never acting; meanwhile HLT
+   * falls through.
+   */
+  sipiOutsideWfsPending: boolean;
   /** The AVIC incomplete-IPI handler re-sends the IPI through the emulated ICR (KVM, early 2019) instead of only waking. */
   avicIncompleteIpiResends: boolean;
   /** The AVIC incomplete-IPI handler ignores an invalid-target failure (KVM 2016 to Jan 2023): the IPI is lost for every destination. */
@@ -111,6 +123,9 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
+  nestedNoInitExit: false,
+  sipiKeptInGuestMode: false,
+  sipiOutsideWfsPending: false,
   avicIncompleteIpiResends: false,
   avicInvalidTargetIgnored: false,
   avicInvalidVectorIgnored: false,

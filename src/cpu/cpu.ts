@@ -265,16 +265,12 @@ export class Cpu {
     if (this.activity() !== Activity.WAIT_FOR_SIPI) {
       const q = this.host.quirks;
       const keep = q.sipiHeldUntilTaken ? 'held until the next event check (quirk sipiHeldUntilTaken: QEMU CPU_INTERRUPT_SIPI)'
-        : q.sipiLatchedInSmm && this.has(F.SMM) ? 'kept in SMM (quirk sipiLatchedInSmm: KVM_APIC_SIPI not cleared while is_smm)'
-          : this.host.pendingInitSipi && this.has(F.INIT_PENDING) && this.initBlockedBy() === null ? 'pending behind the INIT not yet taken (KVM pending_events: INIT, then SIPI)'
-            : null;
+        : q.sipiOutsideWfsPending ? 'kept pending (quirk sipiOutsideWfsPending: KVM_APIC_SIPI left in pending_events)'
+          : q.sipiLatchedInSmm && this.has(F.SMM) ? 'kept in SMM (quirk sipiLatchedInSmm: KVM_APIC_SIPI not cleared while is_smm)'
+            : this.host.pendingInitSipi && this.has(F.INIT_PENDING) && this.initBlockedBy() === null ? 'pending behind the INIT not yet taken (KVM pending_events: INIT, then SIPI)'
+              : null;
       const v = `sipi 0x${vector.toString(16)}`;
-      if (keep !== null) {
-        this.s[this.b + C.HELD_SIPI_VECTOR] = vector;
-        this.set(F.SIPI_LATCHED, true);
-        this.host.trace?.(this.index, `${v} ${keep}`);
-        return false;
-      }
+      if (keep !== null) return this.keepSipi(vector, `${v} ${keep}`);
       this.host.trace?.(this.index, `${v} discarded: ${this.has(F.SMM) ? 'in SMM (D-21)' : `not in wait-for-sipi (${ACTIVITY_NAMES[this.activity()]})`}`);
       return false;
     }
@@ -282,6 +278,26 @@ export class Cpu {
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `sipi: start at 0x${(vector << 12).toString(16)}`);
     return true;
+  }
+
+  private keepSipi(vector: number, why: string): false {
+    this.s[this.b + C.HELD_SIPI_VECTOR] = vector;
+    this.set(F.SIPI_LATCHED, true);
+    this.host.trace?.(this.index, why);
+    if (this.activity() === Activity.HALTED && this.sipiKeepsAwake()) {
+      this.setActivity(Activity.ACTIVE);
+      this.host.trace?.(this.index, 'hlt ends: a SIPI is pending (kvm_vcpu_has_events)');
+    }
+    return false;
+  }
+
+  /**
+   * A kept SIPI that a quirk leaves in KVM's pending_events makes HLT fall through (kvm_vcpu_has_events sees
+   * kvm_apic_has_events): quirk sipiOutsideWfsPending, and sipiKeptInGuestMode in guest mode.
+   */
+  private sipiKeepsAwake(): boolean {
+    const q = this.host.quirks;
+    return this.has(F.SIPI_LATCHED) && (q.sipiOutsideWfsPending || (q.sipiKeptInGuestMode && this.vmx() === VmxMode.NON_ROOT));
   }
 
   /**
@@ -313,9 +329,14 @@ export class Cpu {
    * discarded (seed 002: "SIPI must be cleared unconditionally on SVM"). Returns false (nothing started).
    */
   private sipiInGuest(vector: number): boolean {
-    const exits = this.apic.vendor() === 'intel' && this.activity() === Activity.WAIT_FOR_SIPI && !this.host.quirks.nestedNoSipiExit;
-    if (!exits) {
-      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: guest not in wait-for-sipi`);
+    const q = this.host.quirks, v = `sipi 0x${vector.toString(16)}`;
+    const why = this.apic.vendor() === 'amd' ? 'SVM has no wait-for-SIPI guest state'
+      : this.activity() !== Activity.WAIT_FOR_SIPI ? `the guest is ${ACTIVITY_NAMES[this.activity()]}, not in wait-for-SIPI`
+        : q.nestedNoSipiExit ? 'no SIPI VM exit (quirk nestedNoSipiExit: KVM ate SIPIs while INIT was latched, before bf0cd88ce363)'
+          : null;
+    if (why !== null) {
+      if (q.sipiKeptInGuestMode) return this.keepSipi(vector, `${v}: no VM exit (${why}); kept while in guest mode (quirk sipiKeptInGuestMode: KVM_APIC_SIPI not cleared while is_guest_mode)`);
+      this.host.trace?.(this.index, `${v} discarded: ${why}`);
       return false;
     }
     this.s[this.b + C.SIPI_VECTOR] = vector;
@@ -410,6 +431,10 @@ export class Cpu {
   /** SDM Vol 2A HLT: the processor halts until an enabled interrupt, NMI, SMI, INIT or RESET. */
   hlt(): void {
     this.executing('HLT');
+    if (this.sipiKeepsAwake()) {
+      this.host.trace?.(this.index, 'hlt falls through: a SIPI is pending (kvm_vcpu_has_events)');
+      return;
+    }
     this.setActivity(Activity.HALTED);
   }
 

@@ -84,9 +84,14 @@ export const EVENT_LADDER: readonly EventRule[] = [
   {
     // A SIPI kept outside wait-for-SIPI (a vCPU's SIPI behind an INIT; quirks sipiHeldUntilTaken, sipiLatchedInSmm)
     // with no INIT taken before it: the event check drops it (Cpu.discardHeldSipi). An INIT pending and not
-    // blocked is taken first (the row above) and acts on the SIPI. Under sipiLatchedInSmm the SIPI waits out SMM.
+    // blocked is taken first (the row above) and acts on the SIPI. Under sipiLatchedInSmm the SIPI waits out SMM,
+    // under sipiKeptInGuestMode guest mode; under sipiOutsideWfsPending it waits for an INIT, which erases it.
     kind: EventKind.SIPI_DISCARD,
-    pending: (cpu) => cpu.has(F.SIPI_LATCHED) && !(cpu.has(F.SMM) && cpu.quirks.sipiLatchedInSmm),
+    pending: (cpu) => {
+      if (!cpu.has(F.SIPI_LATCHED)) return false;
+      const q = cpu.quirks;
+      return !(q.sipiOutsideWfsPending || (cpu.has(F.SMM) && q.sipiLatchedInSmm) || (cpu.vmx() === VmxMode.NON_ROOT && q.sipiKeptInGuestMode));
+    },
     blockedBy: () => null,
     take: (cpu) => {
       cpu.discardHeldSipi();
@@ -140,7 +145,8 @@ export function nextEvent(cpu: Cpu): EventKind {
   if (!cpu.present()) return EventKind.NONE;
   for (const rule of EVENT_LADDER) {
     if (rule.pending(cpu) && rule.blockedBy(cpu) === null) {
-      return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT ? EventKind.INIT_VMEXIT : rule.kind;
+      // Quirk nestedNoInitExit: no INIT VM exit, the INIT resets the processor as outside VMX (Cpu.init).
+      return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT && !cpu.quirks.nestedNoInitExit ? EventKind.INIT_VMEXIT : rule.kind;
     }
   }
   return EventKind.NONE;

@@ -51,6 +51,17 @@ const softDisabledNormal: Deviation = {
   behaviour: 'a software-disabled APIC presents a held IRR bit as the interrupt itself, not as a spurious one',
   evidence: `${KVM}/lapic.c bb34e690e934 (July 2019): "skip soft disable APIC checking when clearing IRR and set ISR"; observed on qemu-kvm here (CONFORMANCE.md F24: count(0x40) = 1)`,
 };
+/** Nested VMX before v5.11 (bf0cd88ce363): no wait-for-SIPI guest state, no SIPI VM exit (seed 002). */
+const nestedBefore511: Deviation[] = [
+  { quirk: 'nestedNoSipiExit', behaviour: 'a SIPI to an L2 vCPU is discarded: L1 never gets a SIPI VM exit', evidence: `seed 002 (LKML, Nov 2020, "KVM: x86: emulate wait-for-SIPI and SIPI-VMExit"); ${KVM}/lapic.c kvm_apic_accept_events cleared KVM_APIC_SIPI while INIT was latched (vmx_apic_init_signal_blocked returned nested.vmxon); fixed by bf0cd88ce363 and 1c96dcceaeb3 (v5.11)` },
+  { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: a VM entry into it fails the guest-state checks', evidence: `${KVM}/vmx/nested.c nested_check_guest_non_reg_state accepted only GUEST_ACTIVITY_ACTIVE and GUEST_ACTIVITY_HLT (EXIT_REASON_INVALID_STATE to L1); VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363 (v5.11)` },
+];
+/** KVM before 4b9852f4f389 (v5.4): no INIT latching in VMX operation, no INIT VM exit. */
+const initBefore54: Deviation[] = [
+  { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events before 4b9852f4f389 "KVM: x86: Fix INIT signal handling in various CPU states" (Liran Alon, v5.4): if (is_smm(vcpu)) only` },
+  { quirk: 'nestedNoInitExit', behaviour: 'an INIT reaching an L2 vCPU resets it as outside VMX: L1 gets no INIT VM exit', evidence: `4b9852f4f389 (v5.4) introduced the INIT VM exit (its kvm-unit-test: "If there is an INIT signal pending when CPU is in VMX non-root mode, it result in VMExit with (reason == 3)"); before it kvm_apic_accept_events reset the vCPU (M: read from the commit, not from the older code)` },
+];
+
 /** With the in-kernel I/O APIC (kernel-irqchip=on), no directed EOI. */
 const kvmNoDirectedEoi: Deviation = {
   quirk: 'noEoiBroadcastSuppression',
@@ -74,17 +85,31 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'initResetsApicId', behaviour: 'INIT resets a software-written xAPIC ID', evidence: 'seed 003: d28bc9dd25ce ("KVM: x86: INIT ... APIC ID") not yet backported to RHEL 7' },
     softDisabledHidden,
     kvmNoDirectedEoi,
+    ...initBefore54,
+    ...nestedBefore511,
     ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority' && d.quirk !== 'tprThresholdStaleAfterExit'),
   ]),
   profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
     softDisabledHidden,
-    { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events (mid-2019): if (is_smm(vcpu)) only` },
+    ...initBefore54,
+    ...nestedBefore511,
     kvmNoDirectedEoi,
     ...kvmCommon,
   ]),
   profile('kvm-2020-nested', 'KVM nested VMX of September 2020, before wait-for-SIPI and the SIPI VM exit were emulated: seed 002.', [
-    { quirk: 'nestedNoSipiExit', behaviour: 'a SIPI to an L2 vCPU is discarded: L1 never gets a SIPI VM exit', evidence: `seed 002 (LKML, Nov 2020, "KVM: x86: emulate wait-for-SIPI and SIPI-VMExit"); ${KVM}/lapic.c kvm_apic_accept_events cleared KVM_APIC_SIPI while INIT was latched (vmx_apic_init_signal_blocked returned nested.vmxon); fixed by bf0cd88ce363 and 1c96dcceaeb3` },
-    { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: L1 cannot park L2 in it', evidence: `${KVM}/vmx/nested.c: VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363` },
+    ...nestedBefore511,
+    softDisabledNormal,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('kvm-2020-nested-v1', 'KVM nested VMX with v1 of seed 002\'s patch (Yadong Qi, 22 Sep 2020): wait-for-SIPI guest state and SIPI exits, and the kvm_apic_accept_events hunk Paolo Bonzini rejected.', [
+    { quirk: 'sipiKeptInGuestMode', behaviour: 'a SIPI that reaches a vCPU in guest mode without a VM exit stays in pending_events while it is in guest mode (HLT falls through meanwhile), dropped once it leaves', evidence: `20200922052343.84388-1-yadong.qi@intel.com (v1): ${KVM}/lapic.c kvm_apic_accept_events clears KVM_APIC_SIPI only "&& !is_guest_mode(vcpu)"; Paolo Bonzini (5 Nov 2020): "SIPI must be cleared unconditionally on SVM; the "!is_guest_mode" test in that case is incorrect"; kvm_vcpu_has_events counts pending_events (kvm_apic_has_events), so a halting L2 vCPU does not block (M: the effect is read from the code, not observed)` },
+    softDisabledNormal,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('kvm-2020-11-sipi-latched', 'kvm/queue between 1c96dcceaeb3 (5 Nov 2020) and f57ad63a835c (3 Dec 2020): SIPIs latched outside wait-for-SIPI; never in a release.', [
+    { quirk: 'sipiOutsideWfsPending', behaviour: 'a SIPI to a vCPU not in wait-for-SIPI stays in pending_events until an INIT arrives and erases it; meanwhile HLT falls through', evidence: `f57ad63a835c "KVM: x86: ignore SIPIs that are received while not in wait-for-sipi state" (Maxim Levitsky, 3 Dec 2020): "we accidently started latching SIPIs that are received while the cpu is not waiting for them. This causes vCPUs to never enter a halted state"; 1c96dcceaeb3 read pending_events with smp_load_acquire instead of xchg; ${KVM}/lapic.c __apic_accept_irq APIC_DM_INIT sets pending_events = 1 << KVM_APIC_INIT (M: the next INIT erases the SIPI, it is not replayed)` },
     softDisabledNormal,
     kvmNoDirectedEoi,
     ...kvmCommon,
@@ -94,6 +119,8 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'avicInvalidTargetIgnored', behaviour: 'an AVIC_INCOMPLETE_IPI for an invalid target is ignored: a logical IPI whose mask names one vCPU-less ID is lost for every destination', evidence: `${KVM}/svm.c avic_incomplete_ipi_interception (18f40c53e10f, 2016): case AVIC_IPI_FAILURE_INVALID_TARGET: WARN_ONCE ... break; fixed by "KVM: SVM: Process ICR on AVIC IPI delivery failure due to invalid target" (Sean Christopherson, Jan 2023)` },
     avicInvalidVector,
     softDisabledHidden,
+    ...initBefore54,
+    ...nestedBefore511,
     kvmNoDirectedEoi,
     ...kvmCommon,
   ]),

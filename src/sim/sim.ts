@@ -303,9 +303,12 @@ export class Simulator implements ExecCtx {
 
   /**
    * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2 Activity State: the
-   * guest may be entered in wait-for-SIPI when IA32_VMX_MISC reports it (not on AMD SVM, not under the
-   * nestedNoGuestWfs quirk: the entry fails, a fault). `vmentry sipi` is L1 emulating the SIPI its exit reported:
-   * the guest starts at its SIPI code with `sv` = the exit qualification.
+   * guest may be entered in wait-for-SIPI when IA32_VMX_MISC reports it. Under the nestedNoGuestWfs quirk it does not,
+   * and SDM Vol 3C 27.3.1.5 Checks on Guest Non-Register State (the activity state must be one the processor
+   * supports) fails the entry: SDM Vol 3C 27.8 VM-Entry Failures During or After Loading Guest State, a VM exit with
+   * basic reason 33 and bit 31 set, to L1's host state: L1 has no handler for it here, so it idles, the guest never
+   * entered. AMD SVM has no guest activity state at all: the request is a fault of the test's L1. `vmentry sipi` is
+   * L1 emulating the SIPI its exit reported: the guest starts at its SIPI code with `sv` = the exit qualification.
    */
   vmEntry(mode: OpOf<'vmentry'>['mode']): number {
     const cpu = this.cpu!, code = this.cur, next = this.pc + 1;
@@ -313,9 +316,15 @@ export class Simulator implements ExecCtx {
       this.fault('vmentry without a VM exit to return from');
       return next;
     }
-    if (mode === 'wait-for-sipi' && (cpu.apic.vendor() === 'amd' || this.quirks.nestedNoGuestWfs)) {
-      this.fault('VM entry failed: wait-for-SIPI guest activity state not supported');
+    if (mode === 'wait-for-sipi' && cpu.apic.vendor() === 'amd') {
+      this.fault('VMRUN has no wait-for-SIPI guest state (SVM)');
       return next;
+    }
+    if (mode === 'wait-for-sipi' && this.quirks.nestedNoGuestWfs) {
+      this.count(code, 'vmexit-entry-failure');
+      this.traceSink?.(`P${this.c} VM entry failed (invalid guest state: activity state wait-for-SIPI not in IA32_VMX_MISC; quirk nestedNoGuestWfs), exit reason 0x80000021: L1 idles`);
+      cpu.hlt();
+      return PC_IDLE;
     }
     const f = this.popFrame();
     cpu.setVmx(VmxMode.NON_ROOT);
