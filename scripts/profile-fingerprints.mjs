@@ -13,7 +13,7 @@ const expected = JSON.parse(readFileSync(dir + 'expected.json', 'utf8'));
 const BECAUSE = [
   ['esr-', 'esrNotModelled'], ['level-ipi-sent-as-edge', 'levelIpiSetsTmr'], ['nmi-self-shorthand', 'icrNoValidity'],
   ['lowest-priority', 'lowestPriority'], ['timer-oneshot-to-periodic', 'timerModeSwitchKeepsCount'],
-  ['seed-003', 'apicMmioUnmappedInSmm'], ['init-keeps-written-apic-id', 'initResetsApicId'],
+  ['smm-apic-mmio-reaches-apic', 'apicMmioInSmm (in SMM the xAPIC page is a RAM page all CPUs share)'], ['init-keeps-written-apic-id', 'initResetsApicId'],
   ['seed-004', 'softDisabledIrr'], ['soft-disable-held-irr', 'softDisabledIrr'], ['soft-disable-drops-new-fixed', 'softDisabledAcceptsNew'],
   ['soft-disable-lvt-mask-forced', 'softDisabledLvtNotMasked'], ['soft-reenable-keeps-lvt-masked', 'softDisabledLvtNotMasked'],
   ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
@@ -31,17 +31,22 @@ const BECAUSE = [
   ['tpr-shadow-threshold-stale', 'tprThresholdStaleAfterExit'],
 ];
 function because(profile, file) {
-  if (profile === 'qemu-tcg-7.2' && ['x2apic-not-supported-gp', 'x2apic-msr-in-xapic-gp', 'disabled-to-x2apic-gp', 'extd-without-en-gp'].some((t) => file.startsWith(t))) return 'x2apicAbsentNoGp (no x2APIC under TCG: no #GP either)';
-  if (profile === 'qemu-tcg-7.2' && (file.includes('x2apic') || file.startsWith('tpr-shadow-threshold-stale'))) return 'no x2APIC under TCG (CPUID)';
-  if (profile === 'qemu-tcg-7.2' && file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
+  if (profile.startsWith('qemu-tcg') && ['x2apic-not-supported-gp', 'x2apic-msr-in-xapic-gp', 'disabled-to-x2apic-gp', 'extd-without-en-gp'].some((t) => file.startsWith(t))) return 'x2apicAbsentNoGp (no x2APIC under TCG: no #GP either)';
+  if (profile.startsWith('qemu-tcg') && (file.includes('x2apic') || file.startsWith('tpr-shadow-threshold-stale'))) return 'no x2APIC under TCG (CPUID)';
+  if (profile.startsWith('qemu-tcg') && file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
   if (profile === 'bochs-2.7' && file.startsWith('timer-tsc-deadline')) return 'tscDeadlineKeptOnFire';
   if (profile === 'bochs-2.7' && file.startsWith('nested-init-in-root')) return 'initDroppedWhenBlocked (the INIT held in VMX root is lost)';
-  if (file.startsWith('esr-receive-illegal-vector') && profile === 'qemu-tcg-7.2') return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';
+  if (file.startsWith('esr-receive-illegal-vector') && profile.startsWith('qemu-tcg')) return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';
   if (file.startsWith('avic-invalid-target')) return 'avicInvalidTargetIgnored';
   if (file.startsWith('avic-invalid-vector')) return PROFILES.find((p) => p.name === profile)?.quirks.avicInvalidVectorIgnored ? 'avicInvalidVectorIgnored' : 'esrNotModelled (the emulated ICR write delivers vector 5)';
   if (file.startsWith('avic-')) return profile === 'avic-isrunning-first' ? 'avicIsRunningBeforeIrr' : 'avicIncompleteIpiResends';
   if (file.startsWith('seed-001') && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr';
   const q = PROFILES.find((p) => p.name === profile)?.quirks;
+  if (q?.smiDoesNotWakeHalted && /smm|smbase|smi|smram/.test(file)) return 'smiDoesNotWakeHalted (a halted CPU does not take its SMI until something else wakes it)';
+  if (q?.smbaseAligned32K && file.startsWith('smbase-')) return 'smbaseAligned32K (RSM rounds the SMBASE field down to 32 KiB)';
+  if (file.startsWith('seed-003') && q?.smiDoesNotWakeHalted) return 'smiDoesNotWakeHalted (the halted P1 never takes the relocation SMI)';
+  if (file.startsWith('seed-003') && q?.smbaseAligned32K) return 'smbaseAligned32K (RSM rounds 0x7ffc1800 down to 0x7ffc0000)';
+  if (file.startsWith('seed-003')) return 'apicMmioInSmm (P1 reads APIC ID 0 from the RAM page and takes CPU 0\'s tile)';
   if (profile === 'kvm-2020-11-sipi-latched' && !file.startsWith('seed-000-extra-sipi')) return 'sipiOutsideWfsPending (a SIPI reached a CPU not in wait-for-SIPI: it stays pending and every later HLT falls through, so the CPU never idles)';
   if (profile === 'kvm-2020-nested-v1' && file.startsWith('nested-sipi-')) return 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: L2\'s HLT falls through, for ever in its idle loop)';
   if (q?.nestedNoInitExit && (file.startsWith('seed-002') || file.startsWith('nested-sipi-') || file.startsWith('nested-wfs-entry') || file.startsWith('nested-init-exit'))) return 'nestedNoInitExit (the INIT resets L2\'s vCPU as outside VMX: no INIT exit to L1)';

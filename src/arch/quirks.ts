@@ -6,6 +6,8 @@
 /** How lowest-priority delivery picks its target. */
 export type LowestPriorityRule = 'architectural' | 'vector-hash' | 'lowest-index';
 /** What a software-disabled APIC does with an IRR bit it holds. */
+/** What an xAPIC MMIO access made in SMM reaches: the APIC, or one RAM page every CPU in SMM shares. */
+export type ApicMmioInSmm = 'apic' | 'ram';
 export type SoftDisabledIrr = 'spurious' | 'hidden' | 'normal';
 
 export interface Quirks {
@@ -23,8 +25,15 @@ export interface Quirks {
   timerModeSwitchKeepsCount: boolean;
   /** IA32_TSC_DEADLINE keeps its value after the timer fires. */
   tscDeadlineKeptOnFire: boolean;
-  /** xAPIC MMIO accesses made in SMM do not reach the APIC: reads return 0, writes are lost. */
-  apicMmioUnmappedInSmm: boolean;
+  /**
+   * ram: xAPIC MMIO accesses made in SMM hit one RAM page (zero at first) that every CPU in SMM shares, never the APIC:
+   * a read returns what some CPU wrote there in SMM.
+   */
+  apicMmioInSmm: ApicMmioInSmm;
+  /** An SMI does not make a halted processor runnable: it waits until something else ends the HLT. */
+  smiDoesNotWakeHalted: boolean;
+  /** RSM keeps only the 32 KiB-aligned part of the SMBASE field (bits 14:0 cleared). */
+  smbaseAligned32K: boolean;
   /** The ICR is not validated: self and all-including-self send any delivery mode; level 0 IPIs are sent. */
   icrNoValidity: boolean;
   /** An ICR write with the self shorthand always sends a fixed interrupt, whatever the delivery mode. */
@@ -103,7 +112,9 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   initResetsApicId: false,
   timerModeSwitchKeepsCount: false,
   tscDeadlineKeptOnFire: false,
-  apicMmioUnmappedInSmm: false,
+  apicMmioInSmm: 'apic',
+  smiDoesNotWakeHalted: false,
+  smbaseAligned32K: false,
   icrNoValidity: false,
   selfShorthandIsFixed: false,
   levelIpiSetsTmr: false,

@@ -564,7 +564,8 @@ export class Cpu {
     if (f & F.SAVED_IF) g |= F.IF;
     if (f & F.SAVED_NMI_BLOCKED && !this.host.quirks.rsmUnblocksNmi) g |= F.NMI_BLOCKED;
     s[b + C.FLAGS] = g;
-    s[b + C.SMBASE] = s[b + C.SAVE_SMBASE];
+    // Quirk smbaseAligned32K (QEMU TCG helper_rsm before "target-i386: allow any alignment for SMBASE"): & ~0x7fff.
+    s[b + C.SMBASE] = this.host.quirks.smbaseAligned32K ? s[b + C.SAVE_SMBASE] & ~0x7fff : s[b + C.SAVE_SMBASE];
     s[b + C.SAVE_SMBASE] = 0;
     s[b + C.SAVE_IO_RESTART] = 0;
     this.setActivity(f & F.SAVED_WFS ? Activity.WAIT_FOR_SIPI : f & F.AUTO_HALT ? Activity.HALTED : Activity.ACTIVE);

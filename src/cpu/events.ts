@@ -64,6 +64,9 @@ export const EVENT_LADDER: readonly EventRule[] = [
       // and serviced on receipt of the SIPI (the SIPI starts the processor, then the SMI is taken).
       if (cpu.activity() === Activity.WAIT_FOR_SIPI && !cpu.quirks.smiNmiNotBlockedInWfs) return 'wait-for-sipi';
       if (!cpu.gif()) return 'GIF=0';
+      // Not architectural (SDM Vol 2A HLT: an SMI ends the halt): quirk smiDoesNotWakeHalted, KVM before
+      // 73917739334c ("An SMI to a halted VCPU must wake it up").
+      if (cpu.activity() === Activity.HALTED && cpu.quirks.smiDoesNotWakeHalted) return 'halted (quirk smiDoesNotWakeHalted: a pending SMI did not make the vCPU runnable)';
       return onlyResetWakes(cpu);
     },
     take: (cpu) => {

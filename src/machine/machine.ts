@@ -70,6 +70,8 @@ export interface TakenEvent {
 }
 
 const H_TIME = 0;
+/** Quirk apicMmioInSmm = ram: one word per 16-byte slot of the 4 KiB xAPIC page (other offsets read 0, as D-4). */
+const SMM_PAGE_WORDS = 256;
 const HEADER = 2;
 const CPU_WORDS = C.WORDS + A.WORDS;
 
@@ -86,6 +88,7 @@ export class Machine {
   };
   readonly quirks: Readonly<Quirks>;
   private readonly busBase: number;
+  private readonly smmPage: number;
   private readonly onTrace?: (e: TraceEvent) => void;
   private readonly choose: LowestPriorityChooser;
   private readonly scratch: number[] = [];
@@ -122,9 +125,12 @@ export class Machine {
 
     const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
     const ioBase = HEADER + n * CPU_WORDS;
+    // Quirk apicMmioInSmm = ram: the page xAPIC accesses in SMM hit, a word per 16-byte register slot.
+    this.smmPage = ioBase + ioWords;
+    const pageWords = this.quirks.apicMmioInSmm === 'ram' ? SMM_PAGE_WORDS : 0;
     const extraWords = config.extraWords ?? 0;
     if (!Number.isInteger(extraWords) || extraWords < 0) throw new HostError('bad-argument', `extraWords must be a non-negative integer, got ${extraWords}`);
-    this.extraBase = ioBase + ioWords;
+    this.extraBase = ioBase + ioWords + pageWords;
     this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
@@ -256,12 +262,21 @@ export class Machine {
   /** The one xAPIC access path behind mmioRead/apicRead and mmioWrite/apicWrite (the address is decoded). */
   private xapicRead(cpu: number, offset: number): number {
     const c = this.cpus[cpu];
-    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
+    if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
+      const v = (offset & 0xf) === 0 ? this.state[this.smmPage + (offset >>> 4)] : 0;
+      if (this.tracing) this.trace('cpu', cpu, `xapic read 0x${offset.toString(16)} in SMM = 0x${v.toString(16)}: a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      return v;
+    }
     return c.apic.xapicRead(offset);
   }
   private xapicWrite(cpu: number, offset: number, value: number): void {
     const c = this.cpus[cpu];
-    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset, value);
+    if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
+      if ((offset & 0xf) === 0) this.state[this.smmPage + (offset >>> 4)] = value;
+      if (this.tracing) this.trace('cpu', cpu, `xapic write 0x${offset.toString(16)} in SMM: to a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      return;
+    }
+    c.apic.xapicWrite(offset, value);
     if (this.quirks.tprWriteTakesEffectLate && offset === Reg.TPR) c.holdInterruptsOneInstruction();
   }
 

@@ -76,18 +76,45 @@ const avicInvalidVector: Deviation = {
   evidence: `${KVM}/svm/avic.c avic_incomplete_ipi_interception: AVIC_IPI_FAILURE_INVALID_IPI_VECTOR "Invalid IPI with vector < 16": break (Maxim Levitsky, Sept 2023; before it, "Unknown IPI interception"; Zen 2 drops the IPI without an exit)`,
 };
 
-export const DEFAULT_PROFILE: Profile = profile('spec', 'The architecture as the Intel SDM and AMD APM define it, for the configured vendor.', []);
-
-export const PROFILES: readonly Profile[] = [
-  DEFAULT_PROFILE,
-  profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', [
-    { quirk: 'apicMmioUnmappedInSmm', behaviour: 'in SMM the xAPIC page is RAM: APIC ID reads return 0, writes are lost', evidence: 'seed 003 (edk2-devel, Laszlo Ersek): "the APIC_ID read ... within SMM fails with EPT_VIOLATION"; fixed by f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region"' },
+/** KVM in RHEL 7 of October 2015 (seed 003). */
+const kvm2015: Deviation[] = [
+    { quirk: 'apicMmioInSmm', value: 'ram', behaviour: 'in SMM the xAPIC page is a RAM page all vCPUs in SMM share (zero at first): APIC ID reads return 0, writes never reach the APIC', evidence: 'seed 003 (edk2-devel, Laszlo Ersek, 21 Oct 2015): "the APIC_ID read (at mmio 0xfee00020) *within* SMM fails with EPT_VIOLATION, without apic_read actually happening", GetApicId() returns 0x00 on KVM, and disabling EPT does not help; the fix, f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region" (Paolo Bonzini, 12 Oct 2015: the APIC-access private memslot was missing from the SMM address space), is named by no message of the thread (M: the mechanism matches all three observations; the RAM page is the model of "a never-populated page", M)' },
     { quirk: 'initResetsApicId', behaviour: 'INIT resets a software-written xAPIC ID', evidence: 'seed 003: d28bc9dd25ce ("KVM: x86: INIT ... APIC ID") not yet backported to RHEL 7' },
     softDisabledHidden,
     kvmNoDirectedEoi,
     ...initBefore54,
     ...nestedBefore511,
     ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority' && d.quirk !== 'tprThresholdStaleAfterExit'),
+];
+
+/** QEMU TCG 7.2 (Debian bookworm): QEMU's own APIC and TCG CPUs. */
+const qemuTcg: Deviation[] = [
+    { quirk: 'initNotBlockedInSmm', behaviour: 'INIT is taken at once in SMM and resets the CPU out of SMM', evidence: 'qemu accel/tcg/cpu-exec.c cpu_handle_interrupt: CPU_INTERRUPT_INIT is not masked by HF_SMM_MASK; do_cpu_init' },
+    { quirk: 'sipiHeldUntilTaken', behaviour: 'a SIPI outside wait-for-SIPI waits until the CPU next takes events: an INIT pending then acts first and the SIPI starts the CPU; otherwise it is dropped, ending a HLT', evidence: 'qemu target/i386/helper.c do_cpu_init keeps CPU_INTERRUPT_SIPI; accel/tcg/cpu-exec.c cpu_handle_interrupt takes CPU_INTERRUPT_INIT first; target/i386/cpu.c x86_cpu_pending_interrupt returns CPU_INTERRUPT_SIPI (has_work). Observed: CONFORMANCE.md F2 (sipi-halted-not-latched, 62-74 of 100 runs). In SMM the SIPI is eaten at the next event check (df32e5c568c9 "i386/cpu: Prevent delivering SIPI during SMM in TCG mode", Oct 2025, in the installed stable 7.2.22: do_cpu_sipi returns while HF_SMM_MASK)' },
+    { quirk: 'noEoiBroadcastSuppression', behaviour: 'no EOI-broadcast suppression: the version register has bit 24 clear and SVR bit 12 is dropped, so every level-triggered EOI reaches the I/O APIC', evidence: 'qemu hw/intc/apic.c apic_mem_read case 0x03 (s->version 0x14 | LVT count), apic_mem_write case 0x0f (spurious_vec = val & 0x1ff). Observed on QEMU 7.2 and 10 TCG: eoi-broadcast-suppressed (Remote IRR cleared), ioapic-level-to-edge-clears-remote-irr (interrupt storm)' },
+    { quirk: 'tprWriteTakesEffectLate', behaviour: 'an interrupt that lowering the TPR unblocks is taken after the next instruction, not at once', evidence: 'qemu accel/tcg: interrupts are recognised between translation blocks; hw/intc/apic.c apic_mem_write case 0x08 (TPR) only calls apic_update_irq, which raises CPU_INTERRUPT_HARD for the next block. Observed: CONFORMANCE.md F1 (tpr-holds-until-lowered, 100/100 on QEMU 7.2 TCG; QEMU 10 takes it at once)' },
+    { quirk: 'pprZeroDeliversAny', behaviour: 'with PPR = 0 the highest IRR vector is delivered whatever its class: an illegal vector 0-15 it accepted is taken through its IDT gate', evidence: 'qemu hw/intc/apic.c apic_irq_pending: "if (ppr && (irrv & 0xf0) <= (ppr & 0xf0)) return -1" (no class test when PPR is 0). Observed: esr-receive-illegal-vector on QEMU 7.2 and 10 TCG, count(5) = 1' },
+    { quirk: 'x2apicAbsentNoGp', behaviour: 'without x2APIC (as its TCG has none) IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 and ignore writes, all without #GP', evidence: 'qemu hw/intc/apic.c apic_set_base keeps only the base, BSP and EN bits; target/i386/tcg/sysemu/misc_helper.c helper_rdmsr/helper_wrmsr default cases (val = 0; "XXX: exception?"). Observed: CONFORMANCE.md F12 (x2apic-not-supported-gp, 100/100)' },
+    { quirk: 'initDiscardsLatchedSmi', behaviour: 'INIT drops a pending SMI (only a pending SIPI survives)', evidence: 'qemu target/i386/helper.c do_cpu_init: keeps only CPU_INTERRUPT_SIPI of interrupt_request' },
+    { quirk: 'smiNmiNotBlockedInWfs', behaviour: 'SMI and NMI are taken in wait-for-SIPI', evidence: 'qemu target/i386/tcg/sysemu/seg_helper.c x86_cpu_exec_interrupt: no wait_for_sipi check for SMI/NMI' },
+    { quirk: 'noAutoHaltRestart', behaviour: 'RSM never returns to HLT', evidence: 'qemu target/i386/tcg/sysemu/smm_helper.c do_smm_enter: no auto HALT restart field' },
+    { quirk: 'softDisabledIrr', value: 'hidden', behaviour: 'held IRR bits are not presented while software-disabled', evidence: 'qemu hw/intc/apic.c apic_irq_pending: if (!(s->spurious_vec & APIC_SV_ENABLE)) return 0' },
+    { quirk: 'softDisabledAcceptsNew', behaviour: 'new fixed interrupts are accepted while software-disabled', evidence: 'qemu hw/intc/apic.c apic_set_irq: no SVR test' },
+    { quirk: 'softDisabledLvtNotMasked', behaviour: 'clearing SVR[8] does not mask the LVT entries', evidence: 'qemu hw/intc/apic.c apic_mem_write case 0x0f' },
+    { quirk: 'esrNotModelled', behaviour: 'no send/receive illegal vector errors; vectors 0-15 are delivered', evidence: 'qemu hw/intc/apic.c apic_set_irq (no vector test), apic_mem_write case 0x28' },
+    { quirk: 'icrNoValidity', behaviour: 'no ICR validation: self or all-including-self with NMI, SMI or INIT is delivered', evidence: 'qemu hw/intc/apic.c apic_deliver' },
+    { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'qemu hw/intc/apic.c apic_deliver passes trigger_mode to apic_set_irq' },
+    { quirk: 'lowestPriority', value: 'lowest-index', behaviour: 'lowest priority goes to the first APIC of the destination set', evidence: 'qemu hw/intc/apic.c apic_bus_deliver: "XXX: search for focus processor, arbitration"' },
+];
+
+export const DEFAULT_PROFILE: Profile = profile('spec', 'The architecture as the Intel SDM and AMD APM define it, for the configured vendor.', []);
+
+export const PROFILES: readonly Profile[] = [
+  DEFAULT_PROFILE,
+  profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', kvm2015),
+  profile('kvm-2015-pre-smi-wake', 'kvm-2015 without "KVM: x86: fix SMI to halted VCPU" (73917739334c), which seed 003\'s kernel had backported: a halted AP never takes the relocation SMI.', [
+    { quirk: 'smiDoesNotWakeHalted', behaviour: 'an SMI to a halted vCPU leaves it halted (not runnable) until something else wakes it', evidence: '73917739334c "KVM: x86: fix SMI to halted VCPU" (Paolo Bonzini, 2015, Cc stable): "An SMI to a halted VCPU must wake it up, hence a VCPU with a pending SMI must be considered runnable. Fixes: 64d6067057d9"; seed 003: "with Paolo\'s following patches backported ... KVM: x86: fix SMI to halted VCPU"' },
+    ...kvm2015,
   ]),
   profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
     softDisabledHidden,
@@ -137,24 +164,12 @@ export const PROFILES: readonly Profile[] = [
     kvmNoDirectedEoi,
     ...kvmCommon,
   ]),
-  profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", [
-    { quirk: 'initNotBlockedInSmm', behaviour: 'INIT is taken at once in SMM and resets the CPU out of SMM', evidence: 'qemu accel/tcg/cpu-exec.c cpu_handle_interrupt: CPU_INTERRUPT_INIT is not masked by HF_SMM_MASK; do_cpu_init' },
-    { quirk: 'sipiHeldUntilTaken', behaviour: 'a SIPI outside wait-for-SIPI waits until the CPU next takes events: an INIT pending then acts first and the SIPI starts the CPU; otherwise it is dropped, ending a HLT', evidence: 'qemu target/i386/helper.c do_cpu_init keeps CPU_INTERRUPT_SIPI; accel/tcg/cpu-exec.c cpu_handle_interrupt takes CPU_INTERRUPT_INIT first; target/i386/cpu.c x86_cpu_pending_interrupt returns CPU_INTERRUPT_SIPI (has_work). Observed: CONFORMANCE.md F2 (sipi-halted-not-latched, 62-74 of 100 runs). In SMM the SIPI is eaten at the next event check (df32e5c568c9 "i386/cpu: Prevent delivering SIPI during SMM in TCG mode", Oct 2025, in the installed stable 7.2.22: do_cpu_sipi returns while HF_SMM_MASK)' },
-    { quirk: 'noEoiBroadcastSuppression', behaviour: 'no EOI-broadcast suppression: the version register has bit 24 clear and SVR bit 12 is dropped, so every level-triggered EOI reaches the I/O APIC', evidence: 'qemu hw/intc/apic.c apic_mem_read case 0x03 (s->version 0x14 | LVT count), apic_mem_write case 0x0f (spurious_vec = val & 0x1ff). Observed on QEMU 7.2 and 10 TCG: eoi-broadcast-suppressed (Remote IRR cleared), ioapic-level-to-edge-clears-remote-irr (interrupt storm)' },
-    { quirk: 'tprWriteTakesEffectLate', behaviour: 'an interrupt that lowering the TPR unblocks is taken after the next instruction, not at once', evidence: 'qemu accel/tcg: interrupts are recognised between translation blocks; hw/intc/apic.c apic_mem_write case 0x08 (TPR) only calls apic_update_irq, which raises CPU_INTERRUPT_HARD for the next block. Observed: CONFORMANCE.md F1 (tpr-holds-until-lowered, 100/100 on QEMU 7.2 TCG; QEMU 10 takes it at once)' },
-    { quirk: 'pprZeroDeliversAny', behaviour: 'with PPR = 0 the highest IRR vector is delivered whatever its class: an illegal vector 0-15 it accepted is taken through its IDT gate', evidence: 'qemu hw/intc/apic.c apic_irq_pending: "if (ppr && (irrv & 0xf0) <= (ppr & 0xf0)) return -1" (no class test when PPR is 0). Observed: esr-receive-illegal-vector on QEMU 7.2 and 10 TCG, count(5) = 1' },
-    { quirk: 'x2apicAbsentNoGp', behaviour: 'without x2APIC (as its TCG has none) IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 and ignore writes, all without #GP', evidence: 'qemu hw/intc/apic.c apic_set_base keeps only the base, BSP and EN bits; target/i386/tcg/sysemu/misc_helper.c helper_rdmsr/helper_wrmsr default cases (val = 0; "XXX: exception?"). Observed: CONFORMANCE.md F12 (x2apic-not-supported-gp, 100/100)' },
-    { quirk: 'initDiscardsLatchedSmi', behaviour: 'INIT drops a pending SMI (only a pending SIPI survives)', evidence: 'qemu target/i386/helper.c do_cpu_init: keeps only CPU_INTERRUPT_SIPI of interrupt_request' },
-    { quirk: 'smiNmiNotBlockedInWfs', behaviour: 'SMI and NMI are taken in wait-for-SIPI', evidence: 'qemu target/i386/tcg/sysemu/seg_helper.c x86_cpu_exec_interrupt: no wait_for_sipi check for SMI/NMI' },
-    { quirk: 'noAutoHaltRestart', behaviour: 'RSM never returns to HLT', evidence: 'qemu target/i386/tcg/sysemu/smm_helper.c do_smm_enter: no auto HALT restart field' },
-    { quirk: 'softDisabledIrr', value: 'hidden', behaviour: 'held IRR bits are not presented while software-disabled', evidence: 'qemu hw/intc/apic.c apic_irq_pending: if (!(s->spurious_vec & APIC_SV_ENABLE)) return 0' },
-    { quirk: 'softDisabledAcceptsNew', behaviour: 'new fixed interrupts are accepted while software-disabled', evidence: 'qemu hw/intc/apic.c apic_set_irq: no SVR test' },
-    { quirk: 'softDisabledLvtNotMasked', behaviour: 'clearing SVR[8] does not mask the LVT entries', evidence: 'qemu hw/intc/apic.c apic_mem_write case 0x0f' },
-    { quirk: 'esrNotModelled', behaviour: 'no send/receive illegal vector errors; vectors 0-15 are delivered', evidence: 'qemu hw/intc/apic.c apic_set_irq (no vector test), apic_mem_write case 0x28' },
-    { quirk: 'icrNoValidity', behaviour: 'no ICR validation: self or all-including-self with NMI, SMI or INIT is delivered', evidence: 'qemu hw/intc/apic.c apic_deliver' },
-    { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'qemu hw/intc/apic.c apic_deliver passes trigger_mode to apic_set_irq' },
-    { quirk: 'lowestPriority', value: 'lowest-index', behaviour: 'lowest priority goes to the first APIC of the destination set', evidence: 'qemu hw/intc/apic.c apic_bus_deliver: "XXX: search for focus processor, arbitration"' },
+  profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", qemuTcg, { x2apic: false, tscDeadline: false }),
+  profile('qemu-tcg-2015', 'QEMU TCG before "target-i386: allow any alignment for SMBASE" (2015; seed 003\'s environment had it): the qemu-tcg-7.2 rules and a 32 KiB-aligned SMBASE at RSM. Other differences of 2015 QEMU are not modelled.', [
+    { quirk: 'smbaseAligned32K', behaviour: 'RSM loads SMBASE & ~0x7fff: OVMF\'s 2 KiB SMRAM tiles collapse, two CPUs end with one SMBASE', evidence: 'qemu target-i386/smm_helper.c helper_rsm (several copies of 2015): "if (val & 0x20000) { env->smbase = ldl_phys(... sm_state + 0x7ef8) & ~0x7fff; }"; seed 003 lists "target-i386: allow any alignment for SMBASE" among the patches its QEMU needed (commit id not found; M for the effect on the thread\'s tiles)' },
+    ...qemuTcg,
   ], { x2apic: false, tscDeadline: false }),
+
   profile('bochs-2.7', 'Bochs 2.7 (cpu/apic.cc, cpu/event.cc, cpu/smm.cc).', [
     { quirk: 'initDroppedWhenBlocked', behaviour: 'an INIT that arrives while INIT is masked is dropped, not latched', evidence: 'bochs cpu/event.cc deliver_INIT: if (! is_masked_event(BX_EVENT_INIT)) signal_event(BX_EVENT_INIT)' },
     { quirk: 'initNotBlockedInSmm', behaviour: 'SMM entry masks only SMI and NMI: INIT in SMM resets the CPU at once', evidence: 'bochs cpu/smm.cc enter_system_management_mode: mask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
