@@ -26,7 +26,7 @@ const BECAUSE = [
   ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'],
   ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, a cycle with no way out)'],
   ['nested-sipi-exit', 'nestedNoSipiExit'],
-  ['seed-001', 'avicIncompleteIpiResends'],
+  ['seed-001', 'avicIncompleteIpiHandler = resend (the handler re-sends the IPI: taken twice)'],
   ['apicv-resume-clears-sn-first', 'apicvCheckOnBeforeClearingSn'],
   ['tpr-shadow-threshold-stale', 'tprThresholdStaleAfterExit'],
 ];
@@ -39,8 +39,10 @@ function because(profile, file) {
   if (file.startsWith('esr-receive-illegal-vector') && profile.startsWith('qemu-tcg')) return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';
   if (file.startsWith('avic-invalid-target')) return 'avicInvalidTargetIgnored';
   if (file.startsWith('avic-invalid-vector')) return PROFILES.find((p) => p.name === profile)?.quirks.avicInvalidVectorIgnored ? 'avicInvalidVectorIgnored' : 'esrNotModelled (the emulated ICR write delivers vector 5)';
-  if (file.startsWith('avic-')) return profile === 'avic-isrunning-first' ? 'avicIsRunningBeforeIrr' : 'avicIncompleteIpiResends';
-  if (file.startsWith('seed-001') && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr';
+  if ((file.startsWith('avic-') || file.startsWith('seed-001')) && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr (a target that blocks between the IsRunning read and the IRR write is never woken)';
+  if ((file.startsWith('avic-') || file.startsWith('seed-001')) && profile === 'avic-wake-stale-irr') return 'avicIncompleteIpiHandler = wake-stale-irr (the woken target finds no interrupt and blocks again)';
+  if ((file.startsWith('avic-') || file.startsWith('seed-001')) && profile === 'avic-erratum-1235') return 'avicStaleIsRunning (a target that blocked since the sender\'s last VM entry is read as running: no exit, no wake-up)';
+  if (file.startsWith('avic-') || file.startsWith('seed-001')) return 'avicIncompleteIpiHandler = resend (the handler re-sends the IPI: taken twice)';
   const q = PROFILES.find((p) => p.name === profile)?.quirks;
   if (q?.smiDoesNotWakeHalted && /smm|smbase|smi|smram/.test(file)) return 'smiDoesNotWakeHalted (a halted CPU does not take its SMI until something else wakes it)';
   if (q?.smbaseAligned32K && file.startsWith('smbase-')) return 'smbaseAligned32K (RSM rounds the SMBASE field down to 32 KiB)';

@@ -6,6 +6,12 @@
 /** How lowest-priority delivery picks its target. */
 export type LowestPriorityRule = 'architectural' | 'vector-hash' | 'lowest-index';
 /** What a software-disabled APIC does with an IRR bit it holds. */
+/**
+ * What KVM's AVIC incomplete-IPI handler does for a target that was not running (seed 001): wake it (the hardware
+ * already set its IRR bit); wake it with KVM's irr_pending hint stale, so it finds nothing and blocks again; re-send
+ * the IPI through the emulated ICR (and wake); re-send with svm_deliver_avic_intr kicking instead of waking.
+ */
+export type AvicIncompleteIpiHandler = 'wake' | 'wake-stale-irr' | 'resend' | 'resend-kick';
 /** What an xAPIC MMIO access made in SMM reaches: the APIC, or one RAM page every CPU in SMM shares. */
 export type ApicMmioInSmm = 'apic' | 'ram';
 export type SoftDisabledIrr = 'spurious' | 'hidden' | 'normal';
@@ -90,8 +96,13 @@ export interface Quirks {
    * falls through.
    */
   sipiOutsideWfsPending: boolean;
-  /** The AVIC incomplete-IPI handler re-sends the IPI through the emulated ICR (KVM, early 2019) instead of only waking. */
-  avicIncompleteIpiResends: boolean;
+  /** The AVIC incomplete-IPI handler (target not running): see AvicIncompleteIpiHandler. */
+  avicIncompleteIpiHandler: AvicIncompleteIpiHandler;
+  /**
+   * AMD erratum 1235: the AVIC IPI reads a target's IsRunning as it was at the sender's last VM entry, so a target
+   * that blocked since is taken for running: no exit, no wake-up.
+   */
+  avicStaleIsRunning: boolean;
   /** The AVIC incomplete-IPI handler ignores an invalid-target failure (KVM 2016 to Jan 2023): the IPI is lost for every destination. */
   avicInvalidTargetIgnored: boolean;
   /** The AVIC incomplete-IPI handler ignores an IPI with a vector below 16 (KVM): no ESR error, no delivery. */
@@ -137,7 +148,8 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   nestedNoInitExit: false,
   sipiKeptInGuestMode: false,
   sipiOutsideWfsPending: false,
-  avicIncompleteIpiResends: false,
+  avicIncompleteIpiHandler: 'wake',
+  avicStaleIsRunning: false,
   avicInvalidTargetIgnored: false,
   avicInvalidVectorIgnored: false,
   tprThresholdStaleAfterExit: false,

@@ -69,6 +69,13 @@ const kvmNoDirectedEoi: Deviation = {
   evidence: `${KVM}/lapic.c kvm_apic_set_version: APIC_LVR_DIRECTED_EOI only "if (guest has X2APIC && !ioapic_in_kernel(vcpu->kvm))" ("KVM emulates 82093AA datasheet (with in-kernel IOAPIC implementation) which doesn't have EOI register"); observed on qemu-kvm (CONFORMANCE.md F37)`,
 };
 
+/** KVM's AVIC incomplete-IPI handler of early 2019 (seed 001). */
+const avicResend: Deviation = {
+  quirk: 'avicIncompleteIpiHandler', value: 'resend',
+  behaviour: 'the AVIC_INCOMPLETE_IPI (target not running) handler re-sends the IPI through the emulated ICR instead of only waking the target',
+  evidence: 'bb218fbcfaaa "svm: Fix AVIC incomplete IPI emulation" (Suravee Suthikulpanit, early 2019): avic_incomplete_ipi_interception calls kvm_lapic_reg_write(APIC_ICR); seed 001 (Oren Twaig, March 2019); reverted by 4a58038b9e42 ("the change coud potentially cause an extra IPI ... the issue mentioned in the commit bb218fbcfaaa was misdiagnosed", Reported-by: Oren Twaig)',
+};
+
 /** Under AVIC (only there: KVM's emulated ICR delivers vectors 0-15, esrNotModelled). */
 const avicInvalidVector: Deviation = {
   quirk: 'avicInvalidVectorIgnored',
@@ -142,7 +149,7 @@ export const PROFILES: readonly Profile[] = [
     ...kvmCommon,
   ]),
   profile('kvm-2019-avic', 'KVM SVM with AVIC, March 2019: the incomplete-IPI exit handler of seed 001.', [
-    { quirk: 'avicIncompleteIpiResends', behaviour: 'the AVIC_INCOMPLETE_IPI (target not running) handler re-sends the IPI through the emulated ICR instead of only waking the target', evidence: 'seed 001 (LKML, March 2019, "svm: Fix AVIC incomplete IPI emulation", Oren Twaig): svm.c avic_incomplete_ipi_interception calls kvm_lapic_reg_write(APIC_ICR); later reverted to kvm_vcpu_wake_up of the targets' },
+    avicResend,
     { quirk: 'avicInvalidTargetIgnored', behaviour: 'an AVIC_INCOMPLETE_IPI for an invalid target is ignored: a logical IPI whose mask names one vCPU-less ID is lost for every destination', evidence: `${KVM}/svm.c avic_incomplete_ipi_interception (18f40c53e10f, 2016): case AVIC_IPI_FAILURE_INVALID_TARGET: WARN_ONCE ... break; fixed by "KVM: SVM: Process ICR on AVIC IPI delivery failure due to invalid target" (Sean Christopherson, Jan 2023)` },
     avicInvalidVector,
     softDisabledHidden,
@@ -153,6 +160,15 @@ export const PROFILES: readonly Profile[] = [
   ]),
   profile('avic-isrunning-first', 'Hypothetical AVIC hardware that reads IsRunning before setting the IRR bit: the ordering seed 001 asks about.', [
     { quirk: 'avicIsRunningBeforeIrr', behaviour: 'the IPI reads the target\'s IsRunning, then sets its IRR: a target that blocks in between is never woken', evidence: 'seed 001 (Oren Twaig): "if it doesn\'t [set IRR before reading IsRunning] ... the receiving cpu will never see the IRR bit"; APM Vol 2 15.29.3.2 orders it the other way' },
+  ]),
+  profile('avic-resend-kick', 'KVM of early 2019 with the change Suravee Suthikulpanit proposed in seed 001: the re-sending handler, and svm_deliver_avic_intr kicking (KVM_REQ_EVENT) instead of waking. Not merged.', [
+    { ...avicResend, value: 'resend-kick', behaviour: 'the incomplete-IPI handler re-sends the IPI, and svm_deliver_avic_intr kicks the target with KVM_REQ_EVENT instead of waking it: the vector is still in IRR twice', evidence: 'seed 001, Suravee Suthikulpanit (11 Mar 2019): svm_deliver_avic_intr "should also have been changed from kvm_vcpu_wake_up() to kvm_vcpu_kick()"; Oren Twaig: "Not sure if this would address the problem ... vcpu B will get two interrupts instead of one" (the model: it does not address it)' },
+  ]),
+  profile('avic-wake-stale-irr', 'Hypothetical KVM AVIC handler of seed 001\'s missed wake-up: wake-only, with KVM\'s irr_pending hint stale, so the woken target blocks again until another interrupt.', [
+    { quirk: 'avicIncompleteIpiHandler', value: 'wake-stale-irr', behaviour: 'the incomplete-IPI handler wakes the target, but its irr_pending is false: it finds no interrupt and blocks again until another event arrives through KVM', evidence: 'seed 001, Suravee Suthikulpanit: "prior to this patch, vcpu B was never get scheduled to run unless there are other interrupts (e.g. timer)", "The issue was caused by the apic->irr_pending not set to true when trying to get vcpu B scheduled"; the revert 4a58038b9e42 calls that diagnosis mistaken, and irr_pending can be false under AVIC only while AVIC is inhibited (66fa226c131f, 2022): hypothetical (M)' },
+  ]),
+  profile('avic-erratum-1235', 'AMD Family 17h (Zen1/Zen2) with AVIC IPI virtualization and KVM before 8de4a1c8164e: an IsRunning bit cleared recently is read as set.', [
+    { quirk: 'avicStaleIsRunning', behaviour: 'the AVIC IPI reads a target\'s IsRunning as it was at the sender\'s last VM entry: a target that blocked since is taken for running, so there is no exit and no wake-up', evidence: '8de4a1c8164e "KVM: SVM: Disable (x2)AVIC IPI virtualization if CPU has erratum #1235" (Maxim Levitsky, 2025): "hardware doesn\'t reliably detect changes to the \'IsRunning\' bit during ICR write emulation, and might fail to VM-Exit on the sending vCPU, if IsRunning was recently cleared ... can lead to hung vCPUs"; workaround: enable_ipiv off on family 0x17, never setting IsRunning (d921665e01ba). H for the effect, M for "since the sender\'s last VM entry" as the model of "recently"' },
   ]),
   profile('pi-check-before-sn', 'A hypervisor that, putting a vCPU back on a CPU, checks ON and syncs PIR before clearing SN.', [
     { quirk: 'apicvCheckOnBeforeClearingSn', behaviour: 'a posted interrupt that lands between the ON check and the SN clear is neither synced nor notified', evidence: 'torvalds/linux arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_load: "Clear SN before reading the bitmap. The VT-d firmware writes the bitmap and reads SN atomically (5.2.3 in the spec)"' },
