@@ -23,7 +23,7 @@ const BECAUSE = [
   ['sipi-to-running-hlt', 'sipiOutsideWfsPending (the SIPI stays pending: HLT falls through)'],
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
   ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],
-  ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'],
+  ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'], ['nmi-in-sti-shadow', 'stiWindowLate (after the NMI handler\'s IRET the interrupt still waits one instruction)'],
   ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, a cycle with no way out)'],
   ['nested-sipi-exit', 'nestedNoSipiExit'],
   ['seed-001', 'avicIncompleteIpiHandler = resend (the handler re-sends the IPI: taken twice)'],
@@ -46,6 +46,9 @@ function because(profile, file) {
   const q = PROFILES.find((p) => p.name === profile)?.quirks;
   if (q?.smiDoesNotWakeHalted && /smm|smbase|smi|smram/.test(file)) return 'smiDoesNotWakeHalted (a halted CPU does not take its SMI until something else wakes it)';
   if (q?.smbaseAligned32K && file.startsWith('smbase-')) return 'smbaseAligned32K (RSM rounds the SMBASE field down to 32 KiB)';
+  if (file.startsWith('seed-004') && profile === 'kvm-pvm-6.18') return 'stiWindowLate (the vector unblocked by the end of the STI shadow waits one more instruction: CLI comes first)';
+  if (file.startsWith('seed-004-tsc-deadline') && profile.startsWith('qemu-tcg')) return 'no TSC-deadline timer under TCG (CPUID): the read of IRR7 finds nothing';
+  if (file.startsWith('seed-004')) return 'softDisabledIrr = hidden (the held bit is never presented while software-disabled)';
   if (file.startsWith('seed-003') && q?.smiDoesNotWakeHalted) return 'smiDoesNotWakeHalted (the halted P1 never takes the relocation SMI)';
   if (file.startsWith('seed-003') && q?.smbaseAligned32K) return 'smbaseAligned32K (RSM rounds 0x7ffc1800 down to 0x7ffc0000)';
   if (file.startsWith('seed-003')) return 'apicMmioInSmm (P1 reads APIC ID 0 from the RAM page and takes CPU 0\'s tile)';

@@ -76,6 +76,8 @@ export interface Quirks {
   noEoiBroadcastSuppression: boolean;
   /** An interrupt that an xAPIC TPR write unblocks is taken only after the next instruction (QEMU TCG). */
   tprWriteTakesEffectLate: boolean;
+  /** An interrupt that the end of an STI shadow unblocks is taken only after one more instruction. */
+  stiWindowLate: boolean;
   /** With PPR = 0 any pending vector is delivered, priority class 0 (vectors 0-15, when accepted at all) included. */
   pprZeroDeliversAny: boolean;
   /** Without x2APIC in CPUID, IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 / ignore writes, without #GP. */
@@ -141,6 +143,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   sipiHeldUntilTaken: false,
   noEoiBroadcastSuppression: false,
   tprWriteTakesEffectLate: false,
+  stiWindowLate: false,
   pprZeroDeliversAny: false,
   x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,

@@ -55,6 +55,8 @@ export const F = {
   SAVED_WFS: 1 << 16,
   /** This processor's own record that its SMI interrupted HLT (the AUTO_HALT field may be another's, decision D-24). */
   SMI_IN_HLT: 1 << 17,
+  /** Quirk stiWindowLate: the STI shadow lasts one more instruction. */
+  STI_SHADOW_EXTENDED: 1 << 18,
 } as const;
 
 /** The state-save map's fields the model keeps: SAVE_SMBASE, SAVE_IO_RESTART, and these flags (EFLAGS.IF, auto HALT restart). */
@@ -397,7 +399,13 @@ export class Cpu {
 
   /** Interrupt shadows cover exactly one instruction: call before executing each instruction. */
   beginInstruction(): void {
-    this.s[this.b + C.FLAGS] &= ~(F.STI_SHADOW | F.MOVSS_SHADOW);
+    const f = this.s[this.b + C.FLAGS];
+    this.s[this.b + C.FLAGS] = (f & ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED)) | (f & F.STI_SHADOW_EXTENDED ? F.STI_SHADOW : 0);
+  }
+
+  /** Time passes while the processor runs a delay loop (a litmus `wait`): instructions run, every shadow ends. */
+  instructionsRun(): void {
+    this.s[this.b + C.FLAGS] &= ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED);
   }
 
   /**
@@ -412,7 +420,8 @@ export class Cpu {
   /** SDM Vol 2B STI: if IF was 0, interrupts stay inhibited until the end of the next instruction. */
   sti(): void {
     this.executing('STI');
-    if (!this.has(F.IF)) this.set(F.STI_SHADOW, true);
+    // Not architectural: quirk stiWindowLate (KVM here, CONFORMANCE.md F33) holds interrupts one instruction longer.
+    if (!this.has(F.IF)) this.set(this.host.quirks.stiWindowLate ? F.STI_SHADOW | F.STI_SHADOW_EXTENDED : F.STI_SHADOW, true);
     this.set(F.IF, true);
   }
   cli(): void {
@@ -469,7 +478,7 @@ export class Cpu {
    */
   enterSmm(): void {
     const s = this.s, b = this.b;
-    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
+    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.STI_SHADOW_EXTENDED | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
     if (f & F.IF) f |= F.SAVED_IF;
     if (f & F.NMI_BLOCKED) f |= F.SAVED_NMI_BLOCKED;
     if (this.activity() === Activity.HALTED) f |= F.SMI_IN_HLT | (this.host.quirks.noAutoHaltRestart ? 0 : F.AUTO_HALT);

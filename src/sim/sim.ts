@@ -477,6 +477,7 @@ export class Simulator implements ExecCtx {
       case StepKind.TIME: {
         const t = this.nextTime();
         this.traceSink?.(`time: advance to ${t}`);
+        for (let c = 0; c < this.program.cpus.length; c++) if (this.waiting(this.program.cpus[c])) this.machine.cpus[c].instructionsRun();
         this.assist.advanceTo(t);
         return;
       }
