@@ -254,6 +254,11 @@ export class LocalApic {
     return this.cfg.virtualInterruptDelivery ? 'normal' : this.cfg.quirks.softDisabledIrr;
   }
 
+  /** For traces: the IRR vector a software-disabled APIC hides from the processor (quirk softDisabledIrr = hidden), or -1. */
+  hiddenIrr(): number {
+    return this.softDisabledIrr() === 'hidden' && !this.softwareEnabled() ? this.highestIrr() : -1;
+  }
+
   /**
    * Interrupt acknowledge (INTA). SDM Vol 3A 11.8.4: the highest IRR bit moves to ISR. SDM Vol 3A 11.9 Spurious
    * Interrupt: if nothing is deliverable at acknowledge the spurious vector (SVR[7:0]) is returned and ISR is

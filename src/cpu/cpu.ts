@@ -167,6 +167,7 @@ export class Cpu {
   init(): void {
     const s = this.s, b = this.b;
     const q = this.host.quirks;
+    if (this.has(F.SMM)) this.host.trace?.(this.index, 'init resets the processor out of SMM, without RSM (quirk initNotBlockedInSmm)');
     const keep = this.flags() & ((q.initDiscardsLatchedSmi ? 0 : F.SMI_PENDING) | F.SIPI_LATCHED);
     s[b + C.FLAGS] = keep;
     s[b + C.SAVE_SMBASE] = 0;
@@ -421,8 +422,13 @@ export class Cpu {
   sti(): void {
     this.executing('STI');
     // Not architectural: quirk stiWindowLate (KVM here, CONFORMANCE.md F33) holds interrupts one instruction longer.
-    if (!this.has(F.IF)) this.set(this.host.quirks.stiWindowLate ? F.STI_SHADOW | F.STI_SHADOW_EXTENDED : F.STI_SHADOW, true);
+    const late = this.host.quirks.stiWindowLate;
+    if (!this.has(F.IF)) this.set(late ? F.STI_SHADOW | F.STI_SHADOW_EXTENDED : F.STI_SHADOW, true);
     this.set(F.IF, true);
+    if (!this.host.trace) return;
+    if (late) this.host.trace(this.index, 'sti: interrupts held until after the next two instructions (quirk stiWindowLate)');
+    const hidden = this.apic.hiddenIrr();
+    if (hidden >= 0) this.host.trace(this.index, `sti: IRR vector 0x${hidden.toString(16)} not presented: the APIC is software-disabled (quirk softDisabledIrr = hidden)`);
   }
   cli(): void {
     this.executing('CLI');
