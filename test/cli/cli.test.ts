@@ -111,6 +111,14 @@ describe('lapis check, profiles, suite, seeds', () => {
     expect(r.out).toContain('bb34e690e934');
   });
 
+  it('the README and docs/profiles.md name every profile', () => {
+    const names = [...lapis('profiles').out.matchAll(/^([a-z0-9.-]+): /gm)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(10);
+    const readme = readFileSync('README.md', 'utf8'), doc = readFileSync('docs/profiles.md', 'utf8');
+    expect(names.filter((n) => !readme.includes(`\`${n}\``))).toEqual([]);
+    expect(names.filter((n) => n !== 'spec' && !doc.includes(`### ${n}\n`))).toEqual([]);
+  });
+
   it('suite prints a table, writes JUnit, and exits 1 on a mismatch', () => {
     const dir = tmp();
     try {
