@@ -73,7 +73,6 @@ export class Simulator implements ExecCtx {
     this.s = this.machine.state;
     this.base = this.machine.extraBase + assistWords;
     this.observables = outcomeColumns(observablesOf(this.program.test));
-    this.countCap = countCap(this.program.test.condition.cond);
     this.vcpus = this.assist.vcpus;
     this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
       (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
@@ -159,18 +158,12 @@ export class Simulator implements ExecCtx {
     this.s[at] = Number(v & 0xffffffffn);
     this.s[at + 1] = Number(v >> 32n);
   }
-  /**
-   * Counters stop at `countCap`, above every constant the condition compares a count with, and read as `>=cap`
-   * there: the condition cannot tell the counts above it apart, and an interrupt storm (a handler that runs for ever,
-   * nothing else changing) becomes a cycle the explorer recognises as non-terminating instead of an endless line of
-   * new states (docs/explorer.md; issue 12 item 5).
-   */
-  readonly countCap: number;
+  /** Counters stop at the program's countCap and read `>=cap` there (src/sim/program.ts). */
   private count(code: ProcCode, key: CountKey): void {
     const slot = code.counts.get(key);
     if (slot === undefined) return;
     const at = this.w(code, FIXED_WORDS + slot);
-    if (this.s[at] < this.countCap) this.s[at]++;
+    if (this.s[at] < this.program.countCap) this.s[at]++;
   }
   private countExit(c: number, kind: VmexitKind): void {
     this.count(this.program.cpus[c], `vmexit-${kind}`);
@@ -302,13 +295,10 @@ export class Simulator implements ExecCtx {
   }
 
   /**
-   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2 Activity State: the
-   * guest may be entered in wait-for-SIPI when IA32_VMX_MISC reports it. Under the nestedNoGuestWfs quirk it does not,
-   * and SDM Vol 3C 27.3.1.5 Checks on Guest Non-Register State (the activity state must be one the processor
-   * supports) fails the entry: SDM Vol 3C 27.8 VM-Entry Failures During or After Loading Guest State, a VM exit with
-   * basic reason 33 and bit 31 set, to L1's host state: L1 has no handler for it here, so it idles, the guest never
-   * entered. AMD SVM has no guest activity state at all: the request is a fault of the test's L1. `vmentry sipi` is
-   * L1 emulating the SIPI its exit reported: the guest starts at its SIPI code with `sv` = the exit qualification.
+   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2: wait-for-SIPI if
+   * IA32_VMX_MISC reports it; under nestedNoGuestWfs the 27.3.1.5 guest-state check fails it (27.8: a VM exit, reason
+   * 33 | bit 31, to L1, which has no handler for it here and idles). AMD SVM has no guest activity state: a fault.
+   * `vmentry sipi` is L1 emulating the SIPI its exit reported: the guest starts at its SIPI code, `sv` = the vector.
    */
   vmEntry(mode: OpOf<'vmentry'>['mode']): number {
     const cpu = this.cpu!, code = this.cur, next = this.pc + 1;
@@ -624,8 +614,7 @@ export class Simulator implements ExecCtx {
         this.setPc(code, code.nmi >= 0 ? code.nmi : PC_IRET);
         this.traceSink?.(`P${c} nmi: enter handler`);
         return;
-      case EventKind.SIPI_DISCARD:
-        return;
+      case EventKind.SIPI_DISCARD: return; // Cpu.discardHeldSipi traced it
       case EventKind.EXTINT:
       case EventKind.INTR: {
         this.pushFrame(code, pc, ifBefore, FrameKind.INTR);
@@ -680,7 +669,8 @@ export class Simulator implements ExecCtx {
   private counted(cpu: number, key: CountKey): number | string {
     const code = this.program.cpus[cpu], slot = code.counts.get(key);
     const n = slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
-    return n >= this.countCap ? `>=${this.countCap}` : n;
+    const cap = this.program.countCap;
+    return n >= cap ? `>=${cap}` : n;
   }
 
   holds(c: Cond): boolean {
@@ -698,22 +688,6 @@ export class Simulator implements ExecCtx {
     }
     return { key: outcomeKey(values, names), values };
   }
-}
-
-/** The smallest count cap above every constant a count is compared with (at least 255). */
-function countCap(c: Cond): number {
-  let cap = 255;
-  const walk = (x: Cond): void => {
-    if (x.kind === 'and' || x.kind === 'or') {
-      walk(x.left);
-      walk(x.right);
-    } else if (x.kind === 'not') walk(x.arg);
-    else if (x.kind === 'cmp' && (x.loc.kind === 'count' || x.loc.kind === 'vmexits') && x.value.kind === 'num' && x.value.value >= BigInt(cap)) {
-      cap = Number(x.value.value < 0xfffffffen ? x.value.value + 1n : 0xffffffffn);
-    }
-  };
-  walk(c);
-  return cap;
 }
 
 function describeInsn(op: Insn): string {
