@@ -23,8 +23,10 @@ export interface ExploreOptions {
   maxOutcomes?: number;
   /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
   por?: boolean;
-  /** Called now and then with the number of states so far (for a progress line). */
-  progress?: (states: number) => void;
+  /** Called now and then with the number of states so far and the depth of the run (for a progress line). */
+  progress?: (states: number, depth: number) => void;
+  /** Polled now and then: true ends the search with what it found so far (cut by 'interrupted': Ctrl-C). */
+  interrupted?: () => boolean;
 }
 
 export interface Outcome {
@@ -43,7 +45,7 @@ export interface ExploreResult {
   finals: number;
   complete: boolean;
   /** Why exploration stopped early, when it did. */
-  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | null;
+  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | 'interrupted' | null;
   nonTerminating: boolean;
   /** One run into a cycle with no way out, when there is one. */
   nonTerminatingWitness: number[] | null;
@@ -72,14 +74,18 @@ interface Frame {
   expand: boolean;
 }
 
+/** The bounds when none is given (shown in `lapis run --help`). */
+export const DEFAULT_MAX_STATES = 5_000_000;
+export const DEFAULT_MAX_DEPTH = 100_000;
+
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
-  const maxStates = opts.maxStates ?? 5_000_000;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
   const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
   const m = sim.machine;
@@ -143,7 +149,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     if (f.next < f.steps.length && cutBy === null) {
       if ((++work & 1023) === 0) {
         if (performance.now() > deadline) cutBy = 'timeout';
-        opts.progress?.(visited.size);
+        else if (opts.interrupted?.()) cutBy = 'interrupted';
+        opts.progress?.(visited.size, stack.length);
       }
       const s = f.steps[f.next++];
       m.state.set(f.state);
@@ -261,7 +268,7 @@ export function prng(seed: number): () => number {
 
 function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreResult {
   const { runs, seed } = opts.random!;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const rand = prng(seed);
   const m = sim.machine;
   const root = m.snapshot();
@@ -269,7 +276,12 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
   const seen = new VisitedSet();
   let finals = 0;
   const steps: number[] = [];
+  let cutBy: ExploreResult['cutBy'] = 'random';
   for (let r = 0; r < runs; r++) {
+    if (opts.interrupted?.()) {
+      cutBy = 'interrupted';
+      break;
+    }
     m.restore(root);
     const path: number[] = [];
     for (let d = 0; d < maxDepth; d++) {
@@ -290,11 +302,11 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
       path.push(s);
       if (!applyStep(sim, s)) break;
     }
-    opts.progress?.(seen.size);
+    opts.progress?.(seen.size, path.length);
   }
   m.restore(root);
   return {
-    outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy: 'random',
+    outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy,
     nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
   };
 }
