@@ -24,6 +24,14 @@ import { registerView } from './view.js';
 import { registerHtml } from './html.js';
 import { registerKut } from './kut.js';
 
+// A reader that stops early (`lapis run X --json | head`) closes the pipe: that ends the output, it is not an error.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? EXIT.OK);
+  });
+}
+
 const explorer = new Explorer();
 /** Ctrl-C ends the search in flight, whose answer so far is printed before exit 130 (a search not yet started ends
  *  at once); on a real machine (--on) every emulator and temporary directory goes, and lapis exits at once. */
@@ -272,8 +280,3 @@ try {
   await explorer.close();
 }
 if (explorer.interrupted) process.exitCode = EXIT.INTERRUPTED;
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = e instanceof UsageError ? 2 : 1;
-});

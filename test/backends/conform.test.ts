@@ -4,7 +4,6 @@
 // the deviation is exactly the documented one (CONFORMANCE.md). KVM runs where /dev/kvm is usable (batched too, but
 // each boot costs ~3.6 s of firmware there), otherwise it is a counted skip, as in boot.test.ts.
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { backendRefusal, compileTest, CompileRefusal, countedLowVectors } from '
 import { conform, timeoutReason, type ConformRan } from '../../src/backends/conform.js';
 import { buildGuest } from '../../src/backends/build.js';
 import { backend, BOOT_TEST_MS, expectJudged, load, ran, text, useRunTempDir } from './helpers.js';
+import { lapis } from '../helpers/lapis.js';
 
 // Every boot's and every conform() call's temporary directory goes under here, and none is left behind.
 const work = useRunTempDir('conform');
@@ -249,11 +249,6 @@ describe('runs', () => {
 });
 
 describe('command line', () => {
-  function lapis(...args: string[]): { code: number; out: string; err: string } {
-    // Only a guard against a CLI that never returns: the runner's own limits end any boot.
-    const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: TEST_MS, env: { ...process.env } });
-    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-  }
 
   it('run --on: litmus7-style histogram, exit 0; --json; --emit-asm', () => {
     const asm = mkdtempSync(join(work(), 'emit-'));

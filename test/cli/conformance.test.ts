@@ -2,22 +2,17 @@
 // runs"). Real runs on qemu-tcg and bochs with few runs (CI has both: nothing here skips); the generator from
 // fixture reports.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SuiteJson, TestJson } from '../../src/backends/report.js';
+import { lapis } from '../helpers/lapis.js';
 
 /** Longer than any boot's start-up and run limits: vitest never gives up on a suite in progress. Counts are asserted
  *  on the judged runs (`completed`); a run that reached the guest's per-run limit on a loaded host is `timedOut`,
  *  not judged. */
 const TEST_MS = 600_000;
 
-function lapis(...args: string[]): { code: number; out: string; err: string } {
-  // Only a guard against a CLI that never returns: the runner's own limits end any boot.
-  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: TEST_MS });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 const work = mkdtempSync(join(tmpdir(), 'lapis-conformance-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
