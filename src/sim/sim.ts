@@ -25,7 +25,7 @@ import { formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type Outco
 import { applyInit } from './init.js';
 import { SimError, StepKind, TIME_STEP, UnsupportedError, step, stepIndex, stepKind } from './steps.js';
 import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
-import { DEFAULT_PROFILE, type Profile } from './profiles.js';
+import { DEFAULT_PROFILE, type Profile } from './profile.js';
 
 export { formatValue, valueEquals, type OutcomeValue };
 
