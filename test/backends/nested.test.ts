@@ -13,7 +13,7 @@ import { backendRefusal, compileTest, CompileRefusal } from '../../src/backends/
 import { conform, modelOutcomes } from '../../src/backends/conform.js';
 import { explain, parseExplanations } from '../../src/backends/explain.js';
 import { DEFAULT_PROFILE, findProfile, type Profile } from '../../src/sim/profiles.js';
-import { backend, load, parse, ran, refusal, text, useRunTempDir } from './helpers.js';
+import { backend, expectJudged, load, parse, ran, refusal, text, useRunTempDir } from './helpers.js';
 
 const work = useRunTempDir('nested');
 
@@ -160,7 +160,10 @@ describe('compiler: nested constructs', () => {
 async function runChecked(file: string, name: string, runs: number) {
   const r = ran(await conform(load(`litmus/${file}.litmus`), { backend: backend(name), runs, profile: profileOf(name) }));
   expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
-  expect(r.completed, text(r)).toBe(runs);
+  // Bochs's guest time is its instruction count: no host effect reaches its guest. On QEMU guest time is host time,
+  // and a loaded host can hold a vCPU past the per-run limit: such a run is timed out, never judged.
+  if (name.startsWith('bochs')) expect(r.completed, text(r)).toBe(runs);
+  else expectJudged(r, runs);
   for (const o of r.outcomes) {
     if (o.verdict === 'allowed') continue;
     expect(explain(explanations, file, name, o.key).map((e) => e.id), `${file} on ${name}: ${o.key} unexplained\n${text(r)}`).not.toEqual([]);
