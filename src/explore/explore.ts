@@ -5,6 +5,7 @@
 
 import { StepKind, TIME_STEP, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
+import { StateHasher } from './hasher.js';
 import { Reducer } from './por.js';
 import { HostError } from '../arch/errors.js';
 
@@ -53,7 +54,10 @@ export interface ExploreResult {
 }
 
 interface Frame {
-  state: Uint32Array;
+  /** The state's words (as signed words: see StateHasher). */
+  state: Int32Array;
+  /** The hasher's sums for this state (src/explore/hasher.ts). */
+  aux: Uint32Array;
   hash: number;
   steps: number[];
   next: number;
@@ -90,7 +94,11 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
   let nextIndex = 0, finals = 0, cutBy: ExploreResult['cutBy'] = null;
   let nonTerminatingWitness: number[] | null = null;
-  const pool: Uint32Array[] = [];
+  const pool: Int32Array[] = [], auxPool: Uint32Array[] = [];
+  const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
+  const hasher = new StateHasher(sim);
+  /** The hasher's sums for the live state. */
+  const aux = new Uint32Array(hasher.auxLength);
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
@@ -98,7 +106,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const push = (hash: number, via: number): void => {
     const all: number[] = [];
     sim.enabled(all);
-    if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim, hash)) all.length = 0;
+    if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.length = 0;
     let steps = all, reducedFrom: number[] | null = null;
     if (reducer) {
       const sub: number[] = [];
@@ -107,15 +115,17 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         reducedFrom = all;
       }
     }
-    const state = pool.pop() ?? new Uint32Array(m.state.length);
-    state.set(m.state);
+    const state = pool.pop() ?? new Int32Array(m.state.length);
+    state.set(live);
+    const stateAux = auxPool.pop() ?? new Uint32Array(aux.length);
+    stateAux.set(aux);
     const index = nextIndex++;
     visited.add(hash, index);
     const tpos = tHash.length;
     tHash.push(hash);
     tExit.push(false);
     tSelf.push(false);
-    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false });
+    stack.push({ state, aux: stateAux, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false });
     if (all.length === 0) {
       finals++;
       const { key, values } = sim.outcome();
@@ -136,7 +146,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   };
 
   const quantifier = sim.program.test.condition.quantifier;
-  push(sim.hash(), -1);
+  push(hasher.full(aux), -1);
   let work = 0;
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
@@ -146,12 +156,12 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         opts.progress?.(visited.size);
       }
       const s = f.steps[f.next++];
-      m.state.set(f.state);
+      live.set(f.state);
       if (!applyStep(sim, s)) {
         cutBy = 'bus-capacity';
         continue;
       }
-      const h = sim.hash();
+      const h = hasher.child(f.state, f.aux, aux);
       const idx = visited.index(h);
       if (idx === undefined) {
         if (visited.size >= maxStates) {
@@ -182,6 +192,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     // All successors done: close the frame.
     stack.pop();
     pool.push(f.state);
+    auxPool.push(f.aux);
     tExit[f.tpos] = f.exit;
     tSelf[f.tpos] = f.selfLoop;
     const parent = stack[stack.length - 1];
@@ -224,9 +235,9 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
  * Whether letting time pass would only move the clock: every process is idle and the next deadline (a masked
  * timer, say) changes nothing once time is factored out. Such a state is final: nothing can happen any more.
  */
-function timeChangesNothing(sim: Simulator, hash: number): boolean {
+function timeChangesNothing(sim: Simulator): boolean {
   if (!sim.relativeTime) return false;
-  const m = sim.machine, saved = m.snapshot();
+  const m = sim.machine, saved = m.snapshot(), hash = sim.hash();
   sim.apply(TIME_STEP);
   const same = sim.hash() === hash;
   m.restore(saved);

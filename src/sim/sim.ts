@@ -95,7 +95,8 @@ export class Simulator implements ExecCtx {
     });
   }
 
-  private relativeWait(copy: Uint32Array, code: ProcCode, now: number): void {
+  /** A process's wait words in `copy` (laid out as the state) relative to now, as hash() has them. */
+  relativeWait(copy: Uint32Array, code: ProcCode, now: number): void {
     const at = this.w(code, P.WAIT_LO);
     const t = this.waitUntil(code), left = t > now ? t - now : 0;
     copy[at] = left >>> 0;
@@ -115,7 +116,8 @@ export class Simulator implements ExecCtx {
 
   // ---------------------------------------------------------------- state words
 
-  private w(code: ProcCode, off: number): number {
+  /** Where word `off` (P) of a process's simulator words is in the state. */
+  w(code: ProcCode, off: number): number {
     return this.base + code.base + off;
   }
   /** A process's program counter. */
@@ -142,7 +144,8 @@ export class Simulator implements ExecCtx {
     this.s[at] = Number(v & 0xffffffffn);
     this.s[at + 1] = Number(v >> 32n);
   }
-  private memAt(name: string): number {
+  /** Where a memory word (two state words, low first) is in the state. */
+  memAt(name: string): number {
     const slot = this.program.memory.get(name);
     if (slot === undefined) throw new SimError(`memory word ${name} has no slot`);
     return this.base + this.program.memoryBase + 2 * slot;
