@@ -6,6 +6,8 @@
 import { StepKind, TIME_STEP, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
 import { StateHasher } from './hasher.js';
+import { findSymmetry } from './symmetry.js';
+import { permutedWitness } from './relabel.js';
 import { Reducer } from './por.js';
 import { HostError } from '../arch/errors.js';
 
@@ -24,6 +26,8 @@ export interface ExploreOptions {
   maxOutcomes?: number;
   /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
   por?: boolean;
+  /** Symmetry reduction (interchangeable CPUs, src/explore/symmetry.ts) when the test has a symmetry; default on. */
+  symmetry?: boolean;
   /** Called now and then with the number of states so far (for a progress line). */
   progress?: (states: number) => void;
 }
@@ -51,6 +55,8 @@ export interface ExploreResult {
   ms: number;
   /** Bytes of the visited-set table. */
   visitedBytes: number;
+  /** The symmetry the search used (which CPUs were interchangeable), or null. */
+  symmetry: string | null;
 }
 
 interface Frame {
@@ -96,7 +102,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   let nonTerminatingWitness: number[] | null = null;
   const pool: Int32Array[] = [], auxPool: Uint32Array[] = [];
   const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
-  const hasher = new StateHasher(sim);
+  const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
+  const hasher = new StateHasher(sim, sym);
   /** The hasher's sums for the live state. */
   const aux = new Uint32Array(hasher.auxLength);
 
@@ -129,23 +136,40 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     if (all.length === 0) {
       finals++;
       const { key, values } = sim.outcome();
-      let o = outcomes.get(key);
-      if (!o) {
-        if (outcomes.size >= maxOutcomes) {
-          cutBy = 'max-outcomes';
-          return;
-        }
-        // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
-        // great depth would otherwise fill memory with paths.
-        o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: stack.length <= WITNESS_DEPTH ? path() : [] };
-        outcomes.set(key, o);
-      }
-      o.count++;
-      if (opts.stopWhenDecided && cutBy === null && o.satisfies === (quantifier === 'exists')) cutBy = 'decided';
+      // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
+      // great depth would otherwise fill memory with paths.
+      const witness = stack.length <= WITNESS_DEPTH ? path() : [];
+      if (!record(key, values, () => sim.holds(cond), () => witness)) return;
+      // With symmetry, every permutation of this final state is reachable too (docs/explorer.md, "Symmetry").
+      const seen = new Set([key]);
+      sym?.orbit(cond, (k, v, sat, from) => {
+        if (seen.has(k)) return true;
+        seen.add(k);
+        let w: number[] | null = null;
+        return record(k, v, () => sat, () => (w ??= witness.length > 0 ? permutedWitness(sim, sym, witness, from) : []));
+      });
     }
   };
 
-  const quantifier = sim.program.test.condition.quantifier;
+  /** Count a final state's outcome; false when there are too many outcomes. */
+  const record = (key: string, values: Outcome['values'], satisfies: () => boolean, witness: () => number[]): boolean => {
+    let o = outcomes.get(key);
+    if (!o) {
+      if (outcomes.size >= maxOutcomes) {
+        cutBy = 'max-outcomes';
+        return false;
+      }
+      o = { key, values, satisfies: satisfies(), count: 0, witness: [] };
+      // Computed when asked for: a permutation's run is worked out from the run found (relabel.ts).
+      Object.defineProperty(o, 'witness', { get: witness, enumerable: true });
+      outcomes.set(key, o);
+    }
+    o.count++;
+    if (opts.stopWhenDecided && cutBy === null && o.satisfies === (quantifier === 'exists')) cutBy = 'decided';
+    return true;
+  };
+
+  const quantifier = sim.program.test.condition.quantifier, cond = sim.program.test.condition.cond;
   push(hasher.full(aux), -1);
   let work = 0;
   while (stack.length > 0) {
@@ -228,6 +252,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     nonTerminatingWitness,
     ms: performance.now() - t0,
     visitedBytes: visited.bytes(),
+    symmetry: sym?.describe() ?? null,
   };
 }
 
@@ -306,6 +331,6 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
   m.restore(root);
   return {
     outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy: 'random',
-    nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
+    nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(), symmetry: null,
   };
 }

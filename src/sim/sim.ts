@@ -127,7 +127,8 @@ export class Simulator implements ExecCtx {
   private setPc(code: ProcCode, pc: number): void {
     this.s[this.w(code, P.PC)] = pc >>> 0;
   }
-  private regAt(code: ProcCode, name: string): number {
+  /** Where register `name` of a process (two state words, low first) is in the state. */
+  regAt(code: ProcCode, name: string): number {
     const slot = code.regs.get(name);
     if (slot === undefined) throw new SimError(`register ${name} has no slot`);
     return this.w(code, FIXED_WORDS + code.counts.size + 2 * slot);
