@@ -62,11 +62,12 @@ program
   .option('--seed <n>', 'seed for --random', int('--seed'), 1)
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
   .option('--no-por', 'explore every interleaving, without partial-order reduction')
+  .option('--no-symmetry', 'do not treat interchangeable CPUs as one (docs/explorer.md, "Symmetry")')
   .option('--on <backend>', 'run the test on a real machine (lapis backends) and judge what it did by the model')
   .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
-  .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
+  .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; symmetry: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
     if (o.on !== undefined) {
       process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: o.profile, json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
@@ -84,7 +85,7 @@ program
       const r = runTest(t.test, profile, {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
-        stopWhenDecided: o.first ?? false, por: o.por,
+        stopWhenDecided: o.first ?? false, por: o.por, symmetry: o.symmetry,
       });
       progress.done();
       printRun(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false }, (s) => console.log(s));
