@@ -9,6 +9,7 @@ import { runSuite } from './suite.js';
 import { progressLine } from './progress.js';
 import { BACKENDS } from '../backends/backends.js';
 import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
+import { nodeThreads } from './threads.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -65,7 +66,7 @@ program
   .option('--no-symmetry', 'do not treat interchangeable CPUs as one (docs/explorer.md, "Symmetry")')
   .option('--on <backend>', 'run the test on a real machine (lapis backends) and judge what it did by the model')
   .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
-  .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
+  .option('--jobs <n>', 'threads searching at once (default 1; docs/explorer.md, "Parallel search"); with --on: boots at once', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
   .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; symmetry: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
     if (o.on !== undefined) {
@@ -85,7 +86,7 @@ program
       const r = runTest(t.test, profile, {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
-        stopWhenDecided: o.first ?? false, por: o.por, symmetry: o.symmetry,
+        stopWhenDecided: o.first ?? false, por: o.por, symmetry: o.symmetry, jobs: o.jobs, threads: nodeThreads,
       });
       progress.done();
       printRun(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false }, (s) => console.log(s));

@@ -3,13 +3,14 @@
 // bounds that end a run early (reported as complete: false, never as a false Ok), and a random-walk mode for
 // tests too large to exhaust.
 
-import { StepKind, TIME_STEP, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
+import type { Simulator, OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
 import { StateHasher } from './hasher.js';
 import { findSymmetry } from './symmetry.js';
-import { permutedWitness } from './relabel.js';
+import { OutcomeSet } from './outcomes.js';
+import { applyStep, successors } from './successors.js';
+import { exploreParallel, type Threads } from './parallel.js';
 import { Reducer } from './por.js';
-import { HostError } from '../arch/errors.js';
 
 export interface ExploreOptions {
   maxStates?: number;
@@ -30,6 +31,13 @@ export interface ExploreOptions {
   symmetry?: boolean;
   /** Called now and then with the number of states so far (for a progress line). */
   progress?: (states: number) => void;
+  /**
+   * Search with this many threads (src/explore/parallel.ts; default 1), started by `threads` (in Node:
+   * nodeThreads, src/cli/threads.ts). Outcomes and the answer are the same; non-termination is decided by a
+   * sequential search when the state graph has a cycle.
+   */
+  jobs?: number;
+  threads?: Threads;
 }
 
 export interface Outcome {
@@ -88,13 +96,13 @@ const WITNESS_DEPTH = 10_000;
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
+  if ((opts.jobs ?? 1) > 1) return exploreParallel(sim, opts, t0, explore);
   const maxStates = opts.maxStates ?? 5_000_000;
   const maxDepth = opts.maxDepth ?? 100_000;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
   const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
   const m = sim.machine;
   const visited = new VisitedSet();
-  const outcomes = new Map<string, Outcome>();
   const stack: Frame[] = [];
   /** Tarjan stack: hashes of states whose SCC is not complete, with their exit flags and self-loops. */
   const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
@@ -106,22 +114,14 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const hasher = new StateHasher(sim, sym);
   /** The hasher's sums for the live state. */
   const aux = new Uint32Array(hasher.auxLength);
+  const outcomes = new OutcomeSet(sim, sym, maxOutcomes, opts.stopWhenDecided ?? false);
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
   const reducer = opts.por === false ? null : new Reducer(sim);
   const push = (hash: number, via: number): void => {
-    const all: number[] = [];
-    sim.enabled(all);
-    if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.length = 0;
-    let steps = all, reducedFrom: number[] | null = null;
-    if (reducer) {
-      const sub: number[] = [];
-      if (reducer.reduce(all, sub)) {
-        steps = sub;
-        reducedFrom = all;
-      }
-    }
+    const steps: number[] = [];
+    const reducedFrom = successors(sim, reducer, steps);
     const state = pool.pop() ?? new Int32Array(m.state.length);
     state.set(live);
     const stateAux = auxPool.pop() ?? new Uint32Array(aux.length);
@@ -133,43 +133,15 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     tExit.push(false);
     tSelf.push(false);
     stack.push({ state, aux: stateAux, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false });
-    if (all.length === 0) {
+    if (steps.length === 0) {
       finals++;
-      const { key, values } = sim.outcome();
       // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
       // great depth would otherwise fill memory with paths.
-      const witness = stack.length <= WITNESS_DEPTH ? path() : [];
-      if (!record(key, values, () => sim.holds(cond), () => witness)) return;
-      // With symmetry, every permutation of this final state is reachable too (docs/explorer.md, "Symmetry").
-      const seen = new Set([key]);
-      sym?.orbit(cond, (k, v, sat, from) => {
-        if (seen.has(k)) return true;
-        seen.add(k);
-        let w: number[] | null = null;
-        return record(k, v, () => sat, () => (w ??= witness.length > 0 ? permutedWitness(sim, sym, witness, from) : []));
-      });
+      outcomes.final(stack.length <= WITNESS_DEPTH ? path() : []);
+      cutBy ??= outcomes.cut;
     }
   };
 
-  /** Count a final state's outcome; false when there are too many outcomes. */
-  const record = (key: string, values: Outcome['values'], satisfies: () => boolean, witness: () => number[]): boolean => {
-    let o = outcomes.get(key);
-    if (!o) {
-      if (outcomes.size >= maxOutcomes) {
-        cutBy = 'max-outcomes';
-        return false;
-      }
-      o = { key, values, satisfies: satisfies(), count: 0, witness: [] };
-      // Computed when asked for: a permutation's run is worked out from the run found (relabel.ts).
-      Object.defineProperty(o, 'witness', { get: witness, enumerable: true });
-      outcomes.set(key, o);
-    }
-    o.count++;
-    if (opts.stopWhenDecided && cutBy === null && o.satisfies === (quantifier === 'exists')) cutBy = 'decided';
-    return true;
-  };
-
-  const quantifier = sim.program.test.condition.quantifier, cond = sim.program.test.condition.cond;
   push(hasher.full(aux), -1);
   let work = 0;
   while (stack.length > 0) {
@@ -243,7 +215,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   }
 
   return {
-    outcomes: [...outcomes.values()],
+    outcomes: outcomes.list(),
     states: visited.size,
     finals,
     complete: cutBy === null,
@@ -254,33 +226,6 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     visitedBytes: visited.bytes(),
     symmetry: sym?.describe() ?? null,
   };
-}
-
-/**
- * Whether letting time pass would only move the clock: every process is idle and the next deadline (a masked
- * timer, say) changes nothing once time is factored out. Such a state is final: nothing can happen any more.
- */
-function timeChangesNothing(sim: Simulator): boolean {
-  if (!sim.relativeTime) return false;
-  const m = sim.machine, saved = m.snapshot(), hash = sim.hash();
-  sim.apply(TIME_STEP);
-  const same = sim.hash() === hash;
-  m.restore(saved);
-  return same;
-}
-
-/**
- * Take a step; false when it would overflow the APIC bus's in-flight capacity (a test that sends without end,
- * e.g. a loop of IPIs nobody receives): the state space is unbounded there, so the search is cut short.
- */
-function applyStep(sim: Simulator, s: number): boolean {
-  try {
-    sim.apply(s);
-    return true;
-  } catch (e) {
-    if (e instanceof HostError && e.code === 'bus-full') return false;
-    throw e;
-  }
 }
 
 /** A small, seedable PRNG (mulberry32) so random runs are reproducible. */
