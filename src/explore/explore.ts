@@ -86,6 +86,8 @@ interface Frame {
   via: number;
   /** Every enabled step, when `steps` is a reduced subset of them (null: not reduced). */
   all: number[] | null;
+  /** The array `all` uses. */
+  enabled: number[];
   /** Cycle proviso: a reduced step closed a cycle, so the rest must be followed too. */
   expand: boolean;
 }
@@ -108,7 +110,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
   let nextIndex = 0, finals = 0, cutBy: ExploreResult['cutBy'] = null;
   let nonTerminatingWitness: number[] | null = null;
-  const pool: Int32Array[] = [], auxPool: Uint32Array[] = [];
+  /** Frames of closed states, reused (a search allocates nothing per state once its stack is as deep as it gets). */
+  const framePool: Frame[] = [];
   const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
   const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
   const hasher = new StateHasher(sim, sym);
@@ -120,20 +123,26 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
 
   const reducer = opts.por === false ? null : new Reducer(sim);
   const push = (hash: number, via: number): void => {
-    const steps: number[] = [];
-    const reducedFrom = successors(sim, reducer, steps);
-    const state = pool.pop() ?? new Int32Array(m.state.length);
-    state.set(live);
-    const stateAux = auxPool.pop() ?? new Uint32Array(aux.length);
-    stateAux.set(aux);
+    const f = framePool.pop() ?? {
+      state: new Int32Array(m.state.length), aux: new Uint32Array(aux.length), hash: 0, steps: [], next: 0, index: 0, lowlink: 0,
+      tpos: 0, exit: false, selfLoop: false, via: 0, all: null, enabled: [], expand: false,
+    };
+    f.all = successors(sim, reducer, f.steps, f.enabled) ? f.enabled : null;
+    f.state.set(live);
+    f.aux.set(aux);
     const index = nextIndex++;
     visited.add(hash, index);
-    const tpos = tHash.length;
+    f.tpos = tHash.length;
     tHash.push(hash);
     tExit.push(false);
     tSelf.push(false);
-    stack.push({ state, aux: stateAux, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false });
-    if (steps.length === 0) {
+    f.hash = hash;
+    f.next = 0;
+    f.index = f.lowlink = index;
+    f.exit = f.selfLoop = f.expand = false;
+    f.via = via;
+    stack.push(f);
+    if (f.steps.length === 0) {
       finals++;
       // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
       // great depth would otherwise fill memory with paths.
@@ -180,15 +189,13 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     }
     if (f.all && f.expand && cutBy === null) {
       // Cycle proviso: a reduced expansion must not close a cycle that ignores the other steps forever.
-      const done = new Set(f.steps);
-      f.steps = [...f.steps, ...f.all.filter((s) => !done.has(s))];
+      for (const s of f.all) if (!f.steps.includes(s)) f.steps.push(s);
       f.all = null;
       continue;
     }
     // All successors done: close the frame.
     stack.pop();
-    pool.push(f.state);
-    auxPool.push(f.aux);
+    framePool.push(f);
     tExit[f.tpos] = f.exit;
     tSelf[f.tpos] = f.selfLoop;
     const parent = stack[stack.length - 1];

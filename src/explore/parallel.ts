@@ -146,14 +146,15 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
     deadline: opts.timeoutMs !== undefined ? performance.timeOrigin + t0 + opts.timeoutMs : Infinity,
     control, table: SharedTable.create(room), pool: new SharedArrayBuffer(4 * itemWords * jobs),
   };
-  const handles = Array.from({ length: jobs }, (_, index) => threads.start({ ...base, index }));
+  // The calling thread searches too (as thread 0, from the root), and collects the others' results when done.
+  const handles = Array.from({ length: jobs - 1 }, (_, i) => threads.start({ ...base, index: i + 1 }));
   const results: (ShareResult | undefined)[] = new Array(jobs).fill(undefined);
   try {
+    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), opts.progress && (() => opts.progress!(Atomics.load(c, STATES))));
     for (;;) {
-      for (let i = 0; i < jobs; i++) results[i] ??= handles[i].receive() as ShareResult | undefined;
+      for (let i = 1; i < jobs; i++) results[i] ??= handles[i - 1].receive() as ShareResult | undefined;
       if (results.every((r) => r !== undefined)) break;
       Atomics.wait(c, FINISHED, Atomics.load(c, FINISHED), 50);
-      opts.progress?.(Atomics.load(c, STATES));
     }
   } finally {
     for (const h of handles) h.terminate();
@@ -206,16 +207,18 @@ interface Frame {
   /** Its number in the shared table. */
   id: number;
   steps: number[];
+  /** Scratch for the enabled steps. */
+  enabled: number[];
   next: number;
   via: number;
 }
 
-/** One worker's part of a parallel search; `send` gets its result once. */
-export function exploreShare(data: ShareData, send: (result: ShareResult) => void): void {
+/** One thread's part of a parallel search; `send` gets its result once; `progress` is called now and then. */
+export function exploreShare(data: ShareData, send: (result: ShareResult) => void, progress?: () => void): void {
   const c = new Int32Array(data.control);
   let result: ShareResult = { entries: [], edges: new Int32Array(0), finals: 0 };
   try {
-    result = new Share(data, c).run();
+    result = new Share(data, c, progress).run();
   } catch (e) {
     result.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     Atomics.store(c, DONE, 1);
@@ -247,7 +250,7 @@ class Share {
   private finals = 0;
   private work = 0;
 
-  constructor(private readonly data: ShareData, private readonly c: Int32Array) {
+  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly progress?: () => void) {
     this.sim = new Simulator(data.test, data.profile);
     const m = this.sim.machine;
     m.restore(data.root);
@@ -318,13 +321,13 @@ class Share {
 
   /** The live state is new (number id): a frame for it. */
   private push(id: number, via: number): void {
-    const f = this.frames.pop() ?? { state: new Int32Array(this.live.length), aux: new Uint32Array(this.aux.length), id: 0, steps: [], next: 0, via: 0 };
+    const f = this.frames.pop() ?? { state: new Int32Array(this.live.length), aux: new Uint32Array(this.aux.length), id: 0, steps: [], enabled: [], next: 0, via: 0 };
     f.state.set(this.live);
     f.aux.set(this.aux);
     f.id = id;
     f.next = 0;
     f.via = via;
-    successors(this.sim, this.reducer, f.steps);
+    successors(this.sim, this.reducer, f.steps, f.enabled);
     this.stack.push(f);
     if (f.steps.length === 0) {
       this.finals++;
@@ -358,7 +361,10 @@ class Share {
         this.frames.push(stack.pop()!);
         continue;
       }
-      if ((++this.work & 255) === 0 && Date.now() > data.deadline) this.cut('timeout');
+      if ((++this.work & 255) === 0) {
+        if (Date.now() > data.deadline) this.cut('timeout');
+        if ((this.work & 0xffff) === 0) this.progress?.();
+      }
       if ((this.work & 15) === 0 && Atomics.load(c, IDLE) > 0 && Atomics.load(c, POOLED) < data.jobs && this.handOver()) continue;
       const s = f.steps[f.next++];
       const id = this.step(f, s);

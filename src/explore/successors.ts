@@ -5,17 +5,16 @@ import { HostError } from '../arch/errors.js';
 import type { Reducer } from './por.js';
 
 /**
- * The steps to follow from the live state into `out`: every enabled step, or a stubborn subset of them (then
- * returns every enabled step, which the cycle proviso may add back; null when not reduced). No step: a final state.
+ * The steps to follow from the live state into `out`: every enabled step, or a stubborn subset of them (then `all`
+ * gets every enabled step, which the cycle proviso may add back, and the result is true). No step: a final state.
  */
-export function successors(sim: Simulator, reducer: Reducer | null, out: number[]): number[] | null {
-  const all: number[] = [];
+export function successors(sim: Simulator, reducer: Reducer | null, out: number[], all: number[]): boolean {
   sim.enabled(all);
   if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.length = 0;
+  if (reducer && reducer.reduce(all, out)) return true;
   out.length = 0;
-  if (reducer && reducer.reduce(all, out)) return all;
-  out.push(...all);
-  return null;
+  for (const s of all) out.push(s);
+  return false;
 }
 
 /**

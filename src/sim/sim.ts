@@ -378,15 +378,14 @@ export class Simulator implements ExecCtx {
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    return this.opEnabled(code.insns[pc], code, c, cpu);
+    return this.opEnabled(pc, code, c, cpu);
   }
 
-  private opEnabled(op: Insn, code: ProcCode, c: number, cpu: Cpu | null): boolean {
+  private opEnabled(pc: number, code: ProcCode, c: number, cpu: Cpu | null): boolean {
     if (this.waiting(code)) return false;
+    const op = code.insns[pc], def = code.defs[pc];
     if (op.kind === 'end') return op.main !== false || cpu !== null;
-    if (op.kind === 'iret') return true;
-    const def = opDef(op);
-    if (!def.enabled) return true;
+    if (def === null || !def.enabled) return true;
     this.enter(code, c, cpu);
     return def.enabled(op as never, this);
   }
@@ -395,17 +394,15 @@ export class Simulator implements ExecCtx {
     const code = this.program.agents[a];
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    const op = code.insns[pc];
-    if (op.kind === 'end') return false;
-    return this.opEnabled(op, code, -1, null);
+    if (code.insns[pc].kind === 'end') return false;
+    return this.opEnabled(pc, code, -1, null);
   }
 
   /** Whether a process's next op is a `pause` (it does not hold time back). */
   pausing(code: ProcCode): boolean {
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    const op = code.insns[pc];
-    return op.kind !== 'end' && op.kind !== 'iret' && opDef(op).pauses === true;
+    return code.defs[pc]?.pauses === true;
   }
 
   /** Fill `out` with every enabled step. Time passes only when nothing but `pause` steps are enabled. */
@@ -561,7 +558,7 @@ export class Simulator implements ExecCtx {
         this.halt();
         return PC_IDLE;
       default:
-        return opDef(op).exec(op as never, this);
+        return this.cur.defs[this.pc]!.exec(op as never, this);
     }
   }
 
