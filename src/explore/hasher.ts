@@ -19,14 +19,9 @@ import { P, type ProcCode } from '../sim/program.js';
 import { A } from '../apic/layout.js';
 import { C } from '../cpu/cpu.js';
 import { LvtIndex } from '../arch/apic.js';
+import { CHUNK, WordDiff, nextDiff } from './diff.js';
 
 const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b, M4 = 0xc2b2ae35;
-
-/** The first index from i on where a and b differ, or L (a small loop of its own: it is most of a step's hashing). */
-function nextDiff(a: Int32Array, b: Int32Array, i: number, L: number): number {
-  while (i < L && a[i] === b[i]) i++;
-  return i;
-}
 
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -106,6 +101,7 @@ export class StateHasher {
   private readonly memberOf: Int32Array;
   private readonly cutsBuf: Int32Array;
   private readonly order: Int32Array;
+  private readonly diff: WordDiff;
   /** Aux layout: lanes of the global sum and of each member's; each group's last contribution; the bus's per owner. */
   private readonly gBase: number;
   private readonly busAux: number;
@@ -114,6 +110,7 @@ export class StateHasher {
   constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null) {
     const m = sim.machine;
     this.s = m.state;
+    this.diff = new WordDiff(m.busBase, m.state.length);
     this.si = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
     this.busBase = m.busBase;
     const L = this.busBase;
@@ -224,17 +221,21 @@ export class StateHasher {
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array): number {
     if (aux !== parentAux) aux.set(parentAux);
     const s = this.si, L = this.busBase, cls = this.cls;
-    for (let i = nextDiff(s, parent, 0, L); i < L; i = nextDiff(s, parent, i + 1, L)) {
-      const v = s[i];
-      const t = this.trig[i];
-      if (t >= 0 && this.mark[t] === 0) {
-        this.mark[t] = 1;
-        this.dirty.push(t);
+    const diff = this.diff, chunks = diff.chunks(s, parent);
+    for (let c = 0; c < chunks; c++) {
+      const end = Math.min(diff.out[c] + CHUNK, L);
+      for (let i = nextDiff(s, parent, diff.out[c], end); i < end; i = nextDiff(s, parent, i + 1, end)) {
+        const v = s[i];
+        const t = this.trig[i];
+        if (t >= 0 && this.mark[t] === 0) {
+          this.mark[t] = 1;
+          this.dirty.push(t);
+        }
+        if (cls[i] !== PLAIN) continue;
+        const k = this.key[i], o = parent[i], at = 2 + 2 * this.own[i];
+        aux[at] = (aux[at] + this.ga(k, v) - this.ga(k, o)) | 0;
+        aux[at + 1] = (aux[at + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
       }
-      if (cls[i] !== PLAIN) continue;
-      const k = this.key[i], o = parent[i], at = 2 + 2 * this.own[i];
-      aux[at] = (aux[at] + this.ga(k, v) - this.ga(k, o)) | 0;
-      aux[at + 1] = (aux[at + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
     }
     if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
       for (const g of this.timeGroups) {

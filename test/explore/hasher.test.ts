@@ -6,6 +6,7 @@ import type { LitmusTest } from '../../src/litmus/ast.js';
 import { Simulator } from '../../src/sim/sim.js';
 import { StateHasher } from '../../src/explore/hasher.js';
 import { VisitedSet } from '../../src/explore/visited.js';
+import { WordDiff } from '../../src/explore/diff.js';
 import { prng } from '../../src/explore/explore.js';
 import { smallTest, smallVcpuTest } from './gen.js';
 
@@ -115,5 +116,26 @@ describe('the visited set', () => {
     expect(v.has(0)).toBe(false);
     expect(v.add(0, -1)).toBe(true);
     expect(v.has(0)).toBe(true);
+  });
+});
+
+describe('the word compare', () => {
+  it('finds every 16-word chunk where two states differ, in WebAssembly SIMD and in JavaScript', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 700 }), fc.array(fc.tuple(fc.nat(), fc.integer())), (n, changes) => {
+      const a = new Int32Array(n + 37).map((_, i) => i * 7919), b = a.slice();
+      for (const [at, v] of changes) b[at % b.length] = v;
+      const differs = (start: number, end: number): boolean => a.subarray(start, end).some((x, i) => x !== b[start + i]);
+      const want: number[] = [];
+      for (let c = 0; c < n; c += 16) if (differs(c, Math.min(c + 16, n))) want.push(c);
+      const simd = new WordDiff(n, a.length), js = new WordDiff(n, a.length, false);
+      // Node 20 has WebAssembly SIMD: without this the first compare would silently be the JavaScript one too.
+      expect([simd.simd, js.simd]).toEqual([true, false]);
+      for (const d of [simd, js]) {
+        const got = [...d.out.subarray(0, d.chunks(a, b))];
+        // Every chunk with a difference among the first n words, and no chunk without any difference.
+        expect(got.filter((c) => want.includes(c))).toEqual(want);
+        expect(got.filter((c) => !differs(c, c + 16))).toEqual([]);
+      }
+    }), { numRuns: 300 });
   });
 });
