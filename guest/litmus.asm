@@ -33,6 +33,16 @@
 ; process) and LIT_SMBASE_DEFAULT are defined by the compiled guest from src/backends/guest-abi.ts, the one place
 ; the compiler and this file share them.
 
+; What kept a run open when it reached LIT_ITER_TIMEOUT_US (`@busy`; src/backends/conform.ts BUSY_CAUSES names them)
+LIT_BUSY_SIPI       equ 1             ; a SIPI of the test on its way: the CPU has not reached its SIPI code
+LIT_BUSY_AWAIT      equ 2             ; blocked in an await whose condition holds: about to go on
+LIT_BUSY_SMM        equ 3             ; inside its SMM code
+LIT_BUSY_MAIN       equ 4             ; its main block has not finished
+LIT_BUSY_SIPI_CODE  equ 5             ; its `on sipi` code has not finished
+LIT_BUSY_AGENT      equ 6             ; an agent has not finished
+LIT_BUSY_AGENT_AWAIT equ 7            ; an agent blocked in an await whose condition holds
+LIT_BUSY_EVENTS     equ 8             ; every program done, but interrupt-side events kept coming
+
 LIT_ACT_UNKNOWN equ 0
 LIT_ACT_ACTIVE  equ 1
 LIT_ACT_HALTED  equ 2
@@ -74,6 +84,9 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 %endif                                ; lit_ioapic_pins, lit_ioapic_init)
 %ifndef LIT_MSI
   %define LIT_MSI 0                   ; 1: the test sends device MSIs (the edu device)
+%endif
+%ifndef LIT_NESTED
+  %define LIT_NESTED 0                ; 1: an L1 on VMX, 2: on SVM (guest/nested.asm)
 %endif
 %ifndef LIT_SMI_US
   %define LIT_SMI_US 200000           ; the runtime's own SMI (SMBASE setup, probe) to be taken: long, so that a
@@ -305,6 +318,9 @@ lit_boot:
 %endif
   mov dword [lapis_nmi_hook], lit_nmi_hook
   call lit_install                      ; the test's handlers
+%if LIT_NESTED
+  call lit_nested_boot                  ; the L1 hypervisor (guest/nested.asm)
+%endif
 %if LIT_IOAPIC || LIT_MSI
   call lit_ioapic_boot                  ; the test's lines low, every redirection entry masked
 %endif
@@ -424,6 +440,7 @@ lit_coord_entry:
 %endif
   call lit_reset_state
   mov dword [lit_timed_out], 0
+  mov dword [lit_busy], 0
   LIT_EVENT
   mov eax, [lit_iter]
   inc eax
@@ -596,6 +613,9 @@ lit_reset_state:
   rep stosd
   mov dword [lit_seq], 0
   mov dword [lit_drain], 0
+%if LIT_NESTED
+  call lit_nested_reset
+%endif
   ret
 
 ; Wait until the run is over: every main block finished or blocked (in an await or a HLT op), every SIPI code
@@ -610,23 +630,28 @@ lit_wait_end:
 .cpu:
   cmp ebx, LIT_CPUS
   jae .spares
+  mov ecx, LIT_BUSY_SIPI
   cmp dword [LIT_SIPI_PENDING + ebx * 4], 0 ; a SIPI on its way to a CPU in wait-for-SIPI
-  jne .busy
+  jne .busy_at
   cmp dword [LIT_BLOCKED + ebx * 4], 0
   je .running
   call lit_await_holds                  ; blocked in an await whose condition holds: it is about to go on
-  jc .busy
+  mov ecx, LIT_BUSY_AWAIT
+  jc .busy_at
   jmp .next
 .running:
+  mov ecx, LIT_BUSY_SMM
   cmp dword [LIT_IN_SMM + ebx * 4], 0   ; running SMM code (or reset out of it by an INIT: then until the
-  jne .busy                             ; time limit)
+  jne .busy_at                          ; time limit)
   test byte [lit_cpu_flags + ebx], LIT_F_MAIN
   jz .sipi
+  mov ecx, LIT_BUSY_MAIN
   cmp dword [LIT_DONE + ebx * 4], 0
-  je .busy
+  je .busy_at
 .sipi:
+  mov ecx, LIT_BUSY_SIPI_CODE
   cmp dword [LIT_SIPI_BUSY + ebx * 4], 0
-  jne .busy
+  jne .busy_at
 .next:
   inc ebx
   jmp .cpu
@@ -635,19 +660,30 @@ lit_wait_end:
 .spare:
   cmp dword [LIT_AGENT_DONE + ebx * 4], 0
   jne .spare_ok
+  mov ecx, LIT_BUSY_AGENT
   cmp dword [LIT_BLOCKED + (LIT_CPUS + ebx) * 4], 0
-  je .busy
+  je .busy_agent
   push ebx
   add ebx, LIT_CPUS
   call lit_await_holds
   pop ebx
-  jc .busy
+  mov ecx, LIT_BUSY_AGENT_AWAIT
+  jc .busy_agent
 .spare_ok:
   inc ebx
   cmp ebx, LIT_SPARES
   jb .spare
   call lit_quiet                        ; no event for LIT_SETTLE_US?
   jnc .over
+  mov ecx, LIT_BUSY_EVENTS
+  mov ebx, 0xff
+  jmp .busy_at
+.busy_agent:
+  add ebx, LIT_CPUS
+.busy_at:                               ; what kept the run open, for `@busy` if it times out: ecx = the cause,
+  shl ecx, 8                            ; ebx = the CPU (spares after the test's CPUs; 0xff: none)
+  or ecx, ebx
+  mov [lit_busy], ecx
 .busy:
   mov eax, 20
   call lit_sleep_us
@@ -667,6 +703,10 @@ lit_sipi_sent:
   pushad
   cmp eax, LIT_CPUS
   jae .out
+%if LIT_NESTED
+  call lit_nested_sipi_sent             ; a CPU in VMX operation: its own evidence
+  jc .out
+%endif
   mov ecx, [LIT_SIPI_SEQ + eax * 4]
   mov edx, [LIT_INIT_SEQ + eax * 4]
   test ecx, ecx
@@ -777,6 +817,11 @@ lit_sleep_init:
   jb .h
   APIC_WR APIC_TIMER_DCR, 0xB           ; divide by 1
   APIC_WR APIC_LVT_TIMER, 0x10000 | LIT_TICK_VECTOR
+  push esi
+  push edi
+  mov edi, 0xFFFFFFFF
+  mov esi, 3                            ; the least of three: a vCPU descheduled between arming the count and
+.measure:                               ; reading it back can only add ticks (as in tsc_calibrate)
   APIC_WR APIC_TIMER_ICR, 0xFFFFFFFF
   mov eax, 1000
   call lapis_delay_us
@@ -785,6 +830,15 @@ lit_sleep_init:
   APIC_WR APIC_TIMER_ICR, 0
   mov eax, 0xFFFFFFFF
   sub eax, ebx                          ; timer ticks in 1 ms at divide-by-1
+  cmp eax, edi
+  jae .more
+  mov edi, eax
+.more:
+  dec esi
+  jnz .measure
+  mov eax, edi
+  pop edi
+  pop esi
 %ifdef LIT_TIMER_WAIT_US
   push eax                              ; a test that arms the APIC timer: its counts are in model ticks, one
   mov ecx, LIT_TIMER_WAIT_US            ; model tick = LIT_TIMER_WAIT_US of guest time = lit_timer_k timer ticks
@@ -896,6 +950,13 @@ lit_collect:
   mov dword [LIT_ACT + ebx * 4], LIT_ACT_ACTIVE ; in its SMM code: it cannot take the NMI
   jmp .next
 .not_smm:
+%if LIT_NESTED
+  call lit_nested_collect               ; a CPU in VMX operation: its own evidence (1: done, 2: ping it)
+  cmp eax, 1
+  je .next
+  cmp eax, 2
+  je .ping
+%endif
   test byte [lit_cpu_flags + ebx], LIT_F_WFSABLE
   jz .ping
   ; No SIPI code reached since the last INIT (or since the start, for an AP that began in wait-for-SIPI):
@@ -922,13 +983,7 @@ lit_collect:
 .mark:
   mov [LIT_PING + ebx * 4], eax
   SEND ICR_NMI | ICR_ASSERT, ebx
-  mov esi, LIT_REPORTED
-  lea esi, [esi + ebx * 4]
-  push ebx
-  mov ebx, 1
-  mov eax, LIT_PING_US
-  call lapis_wait_eq_us
-  pop ebx
+  call lit_wait_reported
   test eax, eax
   jnz .next
   cmp dword [LIT_REPORTED + ebx * 4], 2
@@ -948,6 +1003,17 @@ lit_collect:
 %if LIT_SMM
   call lit_smbase_probe_all
 %endif
+  ret
+
+; ebx = cpu: wait up to LIT_PING_US for its LIT_REPORTED to be 1; eax non-zero when it was. Keeps ebx.
+lit_wait_reported:
+  mov esi, LIT_REPORTED
+  lea esi, [esi + ebx * 4]
+  push ebx
+  mov ebx, 1
+  mov eax, LIT_PING_US
+  call lapis_wait_eq_us
+  pop ebx
   ret
 
 ; ebx = cpu: clear LIT_IN_SMM when the CPU is not in its SMM code any more although it never executed RSM: an INIT
@@ -1038,6 +1104,9 @@ lit_nmi_hook:
   add esp, 4
   LAPIS_IRET
 .answer:
+%if LIT_NESTED
+  call lit_nested_snapshot              ; its VMX operation now
+%endif
   mov esi, [esp + 36]                   ; interrupted EIP: right after a HLT, or in the idle loop: halted
   mov [LIT_EIP + ebp * 4], esi
   mov eax, LIT_ACT_HALTED
@@ -1057,6 +1126,10 @@ lit_nmi_hook:
   call edx
 .reported:
   mov dword [LIT_REPORTED + ebp * 4], 1
+%if LIT_NESTED
+  mov eax, ebp
+  call lit_nested_leave                 ; out of VMX operation before it parks or resets
+%endif
   test ebp, ebp
   jz lit_p0_after_report
 lit_park_ap:                            ; an AP spins here, NMIs blocked, until the next run's INIT (not in HLT:
@@ -1702,12 +1775,18 @@ lit_line_smm:
   xor edx, edx
   jmp lit_line_hex
 
-; The extra keys of a run line: `@timeout=1` when the run reached LIT_ITER_TIMEOUT_US (something waited for ever).
+; The extra keys of a run line: `@timeout=1` when the run reached LIT_ITER_TIMEOUT_US (something waited for ever),
+; with `@busy=0xCCNN`: the last thing that kept it open, cause CC (LIT_BUSY_*) of CPU NN (spares after the test's
+; CPUs; 0xff: no CPU, events kept coming).
 lit_line_meta:
   cmp dword [lit_timed_out], 0
   je .eip
   mov esi, lit_str_timeout
   mov eax, 1
+  xor edx, edx
+  call lit_line_hex
+  mov esi, lit_str_busy
+  mov eax, [lit_busy]
   xor edx, edx
   call lit_line_hex
 .eip:
@@ -1740,6 +1819,7 @@ lit_str_xapic: db 'xapic', 0
 lit_str_x2apic: db 'x2apic', 0
 lit_str_disabled: db 'disabled', 0
 lit_str_timeout: db '@timeout', 0
+lit_str_busy: db '@busy', 0
 align 4
 lit_act_names: dd lit_str_unknown, lit_str_active, lit_str_halted, lit_str_wfs
 
@@ -1751,6 +1831,7 @@ lit_seq: dd 0                           ; event numbers for LIT_SIPI_SEQ / LIT_I
 lit_drain: dd 0                         ; 1: the test's handlers do not run (P0's reset)
 lit_p0_release: dd 0                    ; 1: the run is printed, P0 may reset
 lit_timed_out: dd 0
+lit_busy: dd 0                          ; LIT_BUSY_* << 8 | CPU: what kept the run open last
 lit_t0: dq 0
 lit_t1: dq 0
 lit_last_event: dq 0                    ; TSC of the last interrupt-side event (LIT_EVENT)
@@ -1760,4 +1841,7 @@ lit_zero: dq 0                          ; an agent register of an agent without 
 
 %if LIT_IOAPIC || LIT_MSI
 %include "ioapic.asm"
+%endif
+%if LIT_NESTED
+%include "nested.asm"
 %endif

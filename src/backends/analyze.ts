@@ -13,6 +13,7 @@ import { outcomeColumns } from '../litmus/outcome.js';
 import { allObservables, forEachOp } from '../litmus/validate.js';
 import { abi } from './guest-abi.js';
 import { checkTimer } from './timer-plan.js';
+import { accelRefusalReason, compiledAccel, NestedPlan } from './nested.js';
 
 /** A construct of the test that the compiler will not run on a real machine, and why. */
 export class CompileRefusal extends Error {
@@ -37,8 +38,6 @@ export const FLAG = { MAIN: abi('LIT_F_MAIN'), SIPI: abi('LIT_F_SIPI'), WFSABLE:
 const INIT_WRITABLE: ReadonlySet<number> = new Set([Reg.ID, Reg.TPR, Reg.LDR, Reg.DFR, Reg.SVR, Reg.LVT_CMCI, Reg.LVT_TIMER, Reg.LVT_THERMAL, Reg.LVT_PMC, Reg.LVT_LINT0, Reg.LVT_LINT1, Reg.LVT_ERROR, Reg.TIMER_DCR]);
 const MAX_GUEST_CPUS = 64;
 /** The tiles the runtime gives each CPU when SMIs reach several CPUs. */
-const SMBASE_TILES = 0x40000;
-const SMBASE_TILE_STRIDE = 0x1000;
 /** A CPU's SMRAM as the runtime uses it: the entry at SMBASE + 0x8000 (a few dozen bytes, 0x100 reserved), the
  *  save-state map at SMBASE + 0xFE00 .. SMBASE + 0xFFFF (SDM Vol 3C 34.4.1; AMD APM Vol 2 10.2.3). */
 const SMM_ENTRY = [0x8000, 0x8100];
@@ -82,6 +81,8 @@ export interface GuestPlan {
   needs: GuestNeeds;
   /** The test arms the APIC timer (scaled ticks). */
   timer: boolean;
+  /** The test's VMX/SVM constructs, which the guest's own L1 runs. */
+  nested: NestedPlan;
   /** Microseconds of the test's waits, and per tick. */
   waitUs: number;
   waitPerTick: number;
@@ -108,8 +109,9 @@ export class Analyzer {
       test, cpus: this.n, agents, spares: Math.max(1, agents.length), procs, kinds: [], flags: [],
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
-      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false },
+      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
+      nested: new NestedPlan(test, (construct, reason, pos, category) => this.refuse(construct, reason, pos ?? null, category ?? 'nested-vmx')),
     };
   }
 
@@ -127,14 +129,14 @@ export class Analyzer {
 
   analyze(): GuestPlan {
     const t = this.test;
-    if (t.settings.accel !== 'none') {
-      this.refuse(`config accel = ${t.settings.accel}`, 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays; no backend here runs the guest that way', null, 'vcpu-assist');
-    }
+    if (!compiledAccel(t.settings.accel)) this.refuse(`config accel = ${t.settings.accel}`, accelRefusalReason(t.settings.accel), null, 'vcpu-assist');
     const spares = this.plan.spares;
     if (this.n + spares > MAX_GUEST_CPUS) this.refuse(`config cpus = ${this.n}`, `at most ${MAX_GUEST_CPUS - spares} CPUs (the runtime's tables; ${spares} spare CPU(s) run the coordinator and the agents)`, null, 'too-many-cpus');
     this.classify();
     this.scanBlocks();
     this.scanObservables();
+    this.plan.nested.finish(this.plan.needs, this.plan.ioapicPins.size > 0);
+    this.plan.needs.nested = this.plan.nested.needs;
     return this.plan;
   }
 
@@ -200,7 +202,7 @@ export class Analyzer {
         if (it.cpu === 0) this.plan.needs.smiToP0 = true;
         return;
       case 'vmx':
-        if (it.value !== 'off') no('VMX operation: no backend here runs a nested hypervisor for the test', 'nested-vmx');
+        this.plan.nested.initVmx(it, this.plan.kinds[it.cpu] === KIND.WFS, this.plan.kinds[it.cpu] === KIND.PARK);
         return;
       case 'ioapic-entry':
         this.ioapicEntry(it, what);
@@ -316,9 +318,7 @@ export class Analyzer {
     for (const b of this.test.blocks) {
       const where = b.kind === 'cpu' ? `P${b.cpu}` : `D${b.agent}`;
       if (b.kind === 'cpu') {
-        if (b.handler === 'vmexit-init' || b.handler === 'vmexit-sipi') {
-          this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, 'VMX operation: no backend here runs a nested hypervisor for the test', b.pos, 'nested-vmx');
-        }
+        this.plan.nested.handler(b);
         if (b.handler === 'vector' && b.vector !== null && b.vector < 32) {
           this.refuse(`P${b.cpu} on vector ${hex(b.vector)}`, 'vectors 0-31 are exceptions in the guest', b.pos, 'vector-lt-32');
         }
@@ -327,8 +327,10 @@ export class Analyzer {
       const src = b.kind === 'cpu' ? b.cpu : -1;
       const walk = (ops: Op[], mult: number): void => {
         for (const op of ops) {
-          const def = opDef(op);
-          def.analyze?.(op, this.ctx(op, src, where));
+          const def = opDef(op), ctx = this.ctx(op, src, where);
+          // What the guest's L1 can run (VMX operation; what vCPUs of its virtual APIC may do) first.
+          this.plan.nested.op(op, src, (reason) => ctx.refuse('nested-vmx', reason));
+          def.analyze?.(op, ctx);
           def.refs(op, memRefs);
           if (op.kind === 'wait') this.plan.waitUs += op.ticks * this.plan.waitPerTick * mult;
           if (op.kind === 'repeat') walk(op.body, mult * Math.max(1, op.count));
@@ -361,12 +363,17 @@ export class Analyzer {
     const targets = [...this.smiTargets].sort((a, b) => a - b);
     // (Observed SMBASEs are read by a probe SMI at the runtime's own entry: they need no setup here.)
     const testSmbase = this.smbaseOps || this.smbaseInit.size > 0;
-    if (targets.length > 1) {
-      if (testSmbase) {
-        this.refuse('SMI', `SMIs reach ${targets.map((c) => `P${c}`).join(', ')}, which start with the default SMBASE 0x30000 (as the model has them) and would share one state-save area at 0x3FE00 until the test relocates them; the runtime gives each its own SMBASE only when the test does not set or observe SMBASE`, null, 'smbase');
-      }
-      // Each target gets a tile of its own (invisible to the test: it neither sets nor observes SMBASE).
-      for (const c of targets) plan.smbaseSetup.set(c, SMBASE_TILES + c * SMBASE_TILE_STRIDE);
+    const initial = targets.map((c) => this.smbaseInit.get(c) ?? def);
+    if (targets.length > 1 && testSmbase && !this.smbaseOps && new Set(initial).size === targets.length) {
+      // Every SMI target starts with an SMBASE of its own (init) that no handler changes: no map is shared.
+      targets.forEach((c, i) => plan.smbaseSetup.set(c, initial[i]));
+      for (const c of new Set([...plan.smbaseObserved, ...this.smbaseInit.keys()])) if (!plan.smbaseSetup.has(c)) plan.smbaseSetup.set(c, this.smbaseInit.get(c) ?? def);
+    } else if (targets.length > 1) {
+      // Decision D-26: the model shares a state-save map between CPUs in SMM with one SMBASE, but only its SMBASE,
+      // EFLAGS.IF, auto HALT and I/O restart fields; on hardware the map also holds each CPU's interrupted context
+      // (RIP, CS, the registers), so two CPUs of the guest that meet in one map resume each other's code.
+      const why = testSmbase ? 'the test sets SMBASE in an SMI handler or gives two of them one SMBASE' : 'they all start with the default SMBASE 0x30000 (give each its own in init, as firmware relocation leaves them)';
+      this.refuse('SMI', `SMIs reach ${targets.map((c) => `P${c}`).join(', ')}, and ${why}: two CPUs may then be in SMM with one SMBASE, sharing one state-save map (decision D-26). The model shares its SMBASE, EFLAGS.IF, auto HALT restart and I/O instruction restart fields; on a real machine the map also holds each CPU's interrupted RIP, CS and registers, so the guest's CPUs would resume at each other's code instead of giving an outcome`, null, 'smbase');
     } else if (testSmbase) {
       for (const c of new Set([...targets, ...plan.smbaseObserved, ...this.smbaseInit.keys()])) {
         plan.smbaseSetup.set(c, this.smbaseInit.get(c) ?? def);
@@ -405,7 +412,7 @@ export class Analyzer {
           if (o.cpu === 0) plan.needs.smiToP0 = true;
           break;
         case 'vmx': case 'vmexits':
-          no('VMX operation: no backend here runs a nested hypervisor for the test', 'nested-vmx');
+          plan.nested.observable(o);
           break;
         case 'running': case 'pir':
           no('vCPU state of a hypervisor the model plays', 'vcpu-assist');

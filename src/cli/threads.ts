@@ -1,4 +1,4 @@
-// Threads for the parallel explorer (ExploreOptions.jobs) in Node: worker_threads running explore-worker.js, the
+// Threads for the parallel explorer (ExploreOptions.jobs) in Node: worker_threads running search-worker.js, the
 // result coming back on a MessageChannel that the (blocked) coordinator reads without its event loop.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -7,9 +7,9 @@ import type { ShareData, ThreadHandle, Threads } from '../explore/parallel.js';
 
 /** The worker script, beside this file once compiled (from the TypeScript sources, as tests run: the build's). */
 function workerScript(): URL {
-  const here = new URL('./explore-worker.js', import.meta.url);
+  const here = new URL('./search-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  const built = new URL('../../dist/cli/explore-worker.js', import.meta.url);
+  const built = new URL('../../dist/cli/search-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(built))) return built;
   throw new Error('the explorer\'s worker script is not built (npm run build)');
 }

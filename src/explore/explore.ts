@@ -11,11 +11,18 @@ import { OutcomeSet } from './outcomes.js';
 import { applyStep, successors } from './successors.js';
 import { exploreParallel, type Threads } from './parallel.js';
 import { Reducer } from './por.js';
+import { Deadline } from './deadline.js';
 
 export interface ExploreOptions {
   maxStates?: number;
   maxDepth?: number;
+  /** Wall-clock time for the search; the clock is read at least every few milliseconds of work. */
   timeoutMs?: number;
+  /**
+   * Bytes the search may hold: the visited set, the states on the DFS stack (and their pool), the stack's frames,
+   * the Tarjan stack and the outcomes' witnesses. Reaching it ends the search, cut by 'memory'.
+   */
+  maxMemory?: number;
   /** Random mode: this many random runs instead of exhaustive search. */
   random?: { runs: number; seed: number };
   /**
@@ -29,8 +36,10 @@ export interface ExploreOptions {
   por?: boolean;
   /** Symmetry reduction (interchangeable CPUs, src/explore/symmetry.ts) when the test has a symmetry; default on. */
   symmetry?: boolean;
-  /** Called now and then with the number of states so far (for a progress line). */
-  progress?: (states: number) => void;
+  /** Called now and then with the number of states so far and the depth of the run (for a progress line). */
+  progress?: (states: number, depth: number) => void;
+  /** Polled now and then: true ends the search with what it found so far (cut by 'interrupted': Ctrl-C). */
+  interrupted?: () => boolean;
   /**
    * Search with this many threads (src/explore/parallel.ts; default 1), started by `threads` (in Node:
    * nodeThreads, src/cli/threads.ts). Outcomes and the answer are the same; non-termination is decided by a
@@ -56,13 +65,15 @@ export interface ExploreResult {
   finals: number;
   complete: boolean;
   /** Why exploration stopped early, when it did. */
-  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | null;
+  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'memory' | 'random' | 'decided' | 'bus-capacity' | 'interrupted' | null;
   nonTerminating: boolean;
   /** One run into a cycle with no way out, when there is one. */
   nonTerminatingWitness: number[] | null;
   ms: number;
   /** Bytes of the visited-set table. */
   visitedBytes: number;
+  /** Bytes the search held at its peak, as `maxMemory` counts them. */
+  memoryBytes: number;
   /** The symmetry the search used (which CPUs were interchangeable), or null. */
   symmetry: string | null;
 }
@@ -90,21 +101,29 @@ interface Frame {
   enabled: number[];
   /** Cycle proviso: a reduced step closed a cycle, so the rest must be followed too. */
   expand: boolean;
+  /** What the frame counts toward maxMemory beside its state. */
+  bytes: number;
 }
+
+/** The bounds when none is given (shown in `lapis run --help`). */
+export const DEFAULT_MAX_STATES = 5_000_000;
+export const DEFAULT_MAX_DEPTH = 100_000;
 
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
+/** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry. */
+const FRAME_BYTES = 160, TARJAN_BYTES = 24;
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
-  if ((opts.jobs ?? 1) > 1) return exploreParallel(sim, opts, t0, explore);
-  const maxStates = opts.maxStates ?? 5_000_000;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  if ((opts.jobs ?? 1) > 1) return exploreParallel(sim, { ...opts, maxStates: opts.maxStates ?? DEFAULT_MAX_STATES, maxDepth: opts.maxDepth ?? DEFAULT_MAX_DEPTH }, t0, explore);
+  const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
-  const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
   const m = sim.machine;
   const visited = new VisitedSet();
+  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, opts, () => [visited.size, stack.length]);
   const stack: Frame[] = [];
   /** Tarjan stack: hashes of states whose SCC is not complete, with their exit flags and self-loops. */
   const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
@@ -118,16 +137,36 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   /** The hasher's sums for the live state. */
   const aux = new Uint32Array(hasher.auxLength);
   const outcomes = new OutcomeSet(sim, sym, maxOutcomes, opts.stopWhenDecided ?? false);
+  const maxMemory = opts.maxMemory ?? Infinity, stateBytes = m.state.byteLength + aux.byteLength;
+  /** Bytes of the open frames' step lists. */
+  let listBytes = 0, peakMemory = 0;
+  const memory = (): number => visited.bytes() + (stack.length + framePool.length) * stateBytes + listBytes + tHash.length * TARJAN_BYTES + outcomes.bytes;
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
   const reducer = opts.por === false ? null : new Reducer(sim);
+  // A reduction can be slow in one piece (many CPUs): it gives up, unreduced, once the deadline has passed.
+  const expired = opts.timeoutMs !== undefined ? () => deadline.passedNow() : undefined;
   const push = (hash: number, via: number): void => {
+    const pooled = framePool.length > 0;
     const f = framePool.pop() ?? {
       state: new Int32Array(m.state.length), aux: new Uint32Array(aux.length), hash: 0, steps: [], next: 0, index: 0, lowlink: 0,
-      tpos: 0, exit: false, selfLoop: false, via: 0, all: null, enabled: [], expand: false,
+      tpos: 0, exit: false, selfLoop: false, via: 0, all: null, enabled: [], expand: false, bytes: 0,
     };
-    f.all = successors(sim, reducer, f.steps, f.enabled) ? f.enabled : null;
+    f.all = successors(sim, reducer, f.steps, f.enabled, expired) ? f.enabled : null;
+    f.bytes = FRAME_BYTES + 8 * (f.all ? f.steps.length + f.all.length : f.steps.length);
+    const final = f.steps.length === 0 ? sim.outcome() : null;
+    if (via >= 0 && maxMemory < Infinity) {
+      // What this state adds: its slot (and the table's growth, when both tables live), its buffers, its frame,
+      // its Tarjan entry and, for a new outcome, the witness.
+      let need = memory() + visited.growthBytes() + (pooled ? 0 : stateBytes) + f.bytes + TARJAN_BYTES;
+      if (final && !outcomes.entries.has(final.key)) need += OutcomeSet.entryBytes(final.key, stack.length);
+      if (need > maxMemory) {
+        framePool.push(f);
+        cutBy = 'memory';
+        return;
+      }
+    }
     f.state.set(live);
     f.aux.set(aux);
     const index = nextIndex++;
@@ -141,24 +180,26 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     f.index = f.lowlink = index;
     f.exit = f.selfLoop = f.expand = false;
     f.via = via;
+    listBytes += f.bytes;
     stack.push(f);
-    if (f.steps.length === 0) {
+    if (final) {
       finals++;
       // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
       // great depth would otherwise fill memory with paths.
-      outcomes.final(stack.length <= WITNESS_DEPTH ? path() : []);
+      outcomes.final(stack.length <= WITNESS_DEPTH ? path() : [], final);
       cutBy ??= outcomes.cut;
     }
+    peakMemory = Math.max(peakMemory, memory());
   };
 
   push(hasher.full(aux), -1);
-  let work = 0;
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
     if (f.next < f.steps.length && cutBy === null) {
-      if ((++work & 1023) === 0) {
-        if (performance.now() > deadline) cutBy = 'timeout';
-        opts.progress?.(visited.size);
+      const cut = deadline.check();
+      if (cut !== null) {
+        cutBy = cut;
+        continue;
       }
       const s = f.steps[f.next++];
       live.set(f.state);
@@ -196,6 +237,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     // All successors done: close the frame.
     stack.pop();
     framePool.push(f);
+    listBytes -= f.bytes;
     tExit[f.tpos] = f.exit;
     tSelf[f.tpos] = f.selfLoop;
     const parent = stack[stack.length - 1];
@@ -231,6 +273,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     nonTerminatingWitness,
     ms: performance.now() - t0,
     visitedBytes: visited.bytes(),
+    memoryBytes: peakMemory,
     symmetry: sym?.describe() ?? null,
   };
 }
@@ -249,18 +292,30 @@ export function prng(seed: number): () => number {
 
 function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreResult {
   const { runs, seed } = opts.random!;
-  const maxDepth = opts.maxDepth ?? 100_000;
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const rand = prng(seed);
   const m = sim.machine;
   const root = m.snapshot();
   const outcomes = new Map<string, Outcome>();
   const seen = new VisitedSet();
-  let finals = 0;
+  // Progress is reported once a run, below.
+  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, { interrupted: opts.interrupted }, () => [0, 0]);
+  const maxMemory = opts.maxMemory ?? Infinity;
+  let finals = 0, cutBy: ExploreResult['cutBy'] = 'random', listBytes = 0;
   const steps: number[] = [];
-  for (let r = 0; r < runs; r++) {
+  for (let r = 0; r < runs && cutBy === 'random'; r++) {
     m.restore(root);
     const path: number[] = [];
     for (let d = 0; d < maxDepth; d++) {
+      const cut = deadline.check();
+      if (cut !== null) {
+        cutBy = cut;
+        break;
+      }
+      if (seen.bytes() + seen.growthBytes() + listBytes + 8 * path.length > maxMemory) {
+        cutBy = 'memory';
+        break;
+      }
       seen.add(sim.hash(), -1);
       sim.enabled(steps);
       if (steps.length === 0) {
@@ -270,6 +325,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
         if (!o) {
           o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: [...path] };
           outcomes.set(key, o);
+          listBytes += OutcomeSet.entryBytes(key, path.length);
         }
         o.count++;
         break;
@@ -278,11 +334,12 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
       path.push(s);
       if (!applyStep(sim, s)) break;
     }
-    opts.progress?.(seen.size);
+    opts.progress?.(seen.size, path.length);
   }
   m.restore(root);
   return {
-    outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy: 'random',
-    nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(), symmetry: null,
+    outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy,
+    nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
+    memoryBytes: seen.bytes() + listBytes, symmetry: null,
   };
 }

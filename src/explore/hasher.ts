@@ -49,6 +49,11 @@ export interface CanonLayout {
   readonly cpus: readonly number[];
   /** State indices that count as 0: dead (ICRs) or the slot's identity (APIC IDs). */
   readonly ignored: readonly number[];
+  /**
+   * Members whose SMBASE is their slot's own: the SMBASE and save-state SMBASE words, and the SMBASE the member
+   * starts with. They count only by how they relate to it (symmetry.ts).
+   */
+  readonly smbases: readonly { smbase: number; save: number; initial: number }[];
   /** Driver registers that are dead outside the block that writes them: counted only while `live(pc)`. */
   readonly deadRegs: readonly { pcWord: number; words: readonly number[]; live(pc: number): boolean }[];
   /**
@@ -166,6 +171,15 @@ export class StateHasher {
       for (const code of sim.program.cpus) waits(code);
       for (const code of sim.program.agents) waits(code);
     }
+    for (const { smbase, save, initial } of canon?.smbases ?? []) {
+      // SMBASE: the initial one, or the 32 KiB tile RSM aligns it to (quirk smbaseAligned32K); the save-state field:
+      // 0 (outside SMM) or SMBASE (SMM entry copies it). Anything else (2) symmetry.ts rules out.
+      this.addGroup([smbase, save], (rel) => {
+        const v = this.s[smbase], w = this.s[save];
+        rel[smbase] = v === initial ? 0 : v === (initial & ~0x7fff) >>> 0 ? 1 : 2;
+        rel[save] = w === 0 ? 0 : w === v ? 1 : 2;
+      }, [smbase, save]);
+    }
     for (const d of canon?.deadRegs ?? []) {
       const words = [...d.words];
       this.addGroup(words, (rel) => {
@@ -185,7 +199,11 @@ export class StateHasher {
   private addGroup(words: number[], compute: (rel: Uint32Array) => void, triggers: number[]): number {
     const id = this.groups.length;
     for (const at of words) this.cls[at] = GROUP;
-    for (const at of triggers) this.trig[at] = id;
+    for (const at of triggers) {
+      // One group per trigger word (child() marks one): two would leave one stale, and the hash wrong.
+      if (this.trig[at] >= 0) throw new Error(`state word ${at} would trigger two derived groups`);
+      this.trig[at] = id;
+    }
     const keys = Int32Array.from(words, (at) => this.key[at]);
     this.groups.push({ owner: this.own[words[0]], words: Int32Array.from(words), keys, compute });
     return id;

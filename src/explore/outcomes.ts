@@ -18,8 +18,13 @@ export interface OutcomeEntry {
   from: number[] | null;
 }
 
+/** Estimated bytes of an outcome beside its witness and key. */
+const OUTCOME_BYTES = 400;
+
 export class OutcomeSet {
   readonly entries = new Map<string, OutcomeEntry>();
+  /** What the entries hold, as ExploreOptions.maxMemory counts it. */
+  bytes = 0;
   /** Why the search must stop: too many outcomes, or (stopWhenDecided) one that decides the answer. */
   cut: 'max-outcomes' | 'decided' | null = null;
   private readonly exists: boolean;
@@ -33,10 +38,15 @@ export class OutcomeSet {
     this.exists = sim.program.test.condition.quantifier === 'exists';
   }
 
-  /** The live state is final, reached by `path` (empty: not kept). */
-  final(path: number[]): void {
+  /** What an outcome with this key and a witness of this length holds (ExploreOptions.maxMemory). */
+  static entryBytes(key: string, witness: number): number {
+    return OUTCOME_BYTES + 8 * witness + 2 * key.length;
+  }
+
+  /** The live state is final, reached by `path` (empty: not kept); `outcome` is its sim.outcome(). */
+  final(path: number[], outcome = this.sim.outcome()): void {
     const sim = this.sim, cond = sim.program.test.condition.cond;
-    const { key, values } = sim.outcome();
+    const { key, values } = outcome;
     if (!this.add(key, values, () => sim.holds(cond), path, null, 1)) return;
     // With symmetry, every permutation of this final state is reachable too (docs/explorer.md, "Symmetry").
     const seen = new Set([key]);
@@ -57,6 +67,7 @@ export class OutcomeSet {
       }
       o = { key, values, satisfies: satisfies(), count: 0, path, from };
       this.entries.set(key, o);
+      this.bytes += OutcomeSet.entryBytes(key, path.length);
     } else if (path.length > 0 && (o.path.length === 0 || (o.from !== null && from === null))) {
       o.path = path;
       o.from = from;

@@ -18,6 +18,7 @@ import { StateHasher } from './hasher.js';
 import { findSymmetry } from './symmetry.js';
 import { OutcomeSet, type OutcomeEntry } from './outcomes.js';
 import { applyStep, successors } from './successors.js';
+import { Deadline } from './deadline.js';
 import type { ExploreOptions, ExploreResult } from './explore.js';
 
 /** A thread the host started to run `exploreShare(data, send)`. */
@@ -45,6 +46,8 @@ export interface ShareData {
   maxStates: number;
   maxDepth: number;
   maxOutcomes: number;
+  /** Bytes the search may hold (ExploreOptions.maxMemory), or Infinity. */
+  maxMemory: number;
   /** Wall-clock deadline (ms since the epoch), or Infinity. */
   deadline: number;
   control: SharedArrayBuffer;
@@ -60,12 +63,14 @@ interface ShareResult {
   finals: number;
 }
 
-// Control words.
+// Control words; then, per thread, the most KiB it has held (beside the shared table and pool).
 const STATES = 0, IDLE = 1, CUT = 2, LOCK = 3, POOLED = 4, WAKE = 5, FINISHED = 6, DONE = 7, CAPACITY = 8, GROW = 9, ARRIVED = 10, GEN = 11;
 const CONTROL_WORDS = 12;
+/** Estimated bytes of a DFS frame beside its state (as explore.ts counts it). */
+const FRAME_BYTES = 160;
 /** The table's first capacity. */
 const FIRST_CAPACITY = 1 << 14;
-const CUTS: ExploreResult['cutBy'][] = [null, 'max-states', 'max-depth', 'max-outcomes', 'timeout', 'decided', 'bus-capacity'];
+const CUTS: ExploreResult['cutBy'][] = [null, 'max-states', 'max-depth', 'max-outcomes', 'timeout', 'decided', 'bus-capacity', 'memory', 'interrupted'];
 /** A handed-over state's run from the root is kept up to this length (longer: its outcomes get no witness). */
 const POOL_PATH = 10_000;
 
@@ -125,32 +130,37 @@ export class SharedTable {
   }
 }
 
-/** A search with `jobs` threads; `sequential` is the one-thread explorer (for a state graph with a cycle). */
+/**
+ * A search with `jobs` threads; `sequential` is the one-thread explorer (for a state graph with a cycle). The
+ * caller gives maxStates and maxDepth (explore.ts has the defaults).
+ */
 export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number, sequential: (sim: Simulator, opts: ExploreOptions) => ExploreResult): ExploreResult {
   const threads = opts.threads;
   if (!threads) throw new HostError('bad-argument', 'jobs > 1 needs threads to run on (ExploreOptions.threads; in Node, nodeThreads from src/cli/threads)');
   const jobs = opts.jobs!, root = sim.machine.snapshot();
-  const maxStates = opts.maxStates ?? 5_000_000;
-  // One buffer for the table (threads cannot hand each other a new one while they search): room for maxStates at
-  // 3/4 full, up to 2^26 slots (512 MB of address space; only the part in use is ever written).
-  let room = FIRST_CAPACITY;
-  while (room * 0.75 < maxStates && room < 1 << 26) room *= 2;
-  const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
+  const maxStates = opts.maxStates!, maxMemory = opts.maxMemory ?? Infinity;
   // A pool item: the run's length and steps, the state, its number.
-  const itemWords = 2 + POOL_PATH + root.length;
-  const control = new SharedArrayBuffer(4 * CONTROL_WORDS), c = new Int32Array(control);
+  const itemWords = 2 + POOL_PATH + root.length, poolBytes = 4 * itemWords * jobs;
+  // One buffer for the table (threads cannot hand each other a new one while they search): room for maxStates at
+  // 3/4 full, up to 2^26 slots (768 MB of address space; only the part in use is ever written), and within
+  // maxMemory beside the pool.
+  let room = FIRST_CAPACITY;
+  while (room * 0.75 < maxStates && room < 1 << 26 && 24 * room + poolBytes <= maxMemory) room *= 2;
+  const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
+  const control = new SharedArrayBuffer(4 * (CONTROL_WORDS + jobs)), c = new Int32Array(control);
   c[CAPACITY] = FIRST_CAPACITY;
   const base: Omit<ShareData, 'index'> = {
     test: sim.program.test, profile: sim.profile, root, jobs, por: opts.por !== false, symmetry: sym !== null,
-    stopWhenDecided: opts.stopWhenDecided ?? false, maxStates, maxDepth: opts.maxDepth ?? 100_000, maxOutcomes: opts.maxOutcomes ?? 100_000,
-    deadline: opts.timeoutMs !== undefined ? performance.timeOrigin + t0 + opts.timeoutMs : Infinity,
-    control, table: SharedTable.create(room), pool: new SharedArrayBuffer(4 * itemWords * jobs),
+    stopWhenDecided: opts.stopWhenDecided ?? false, maxStates, maxDepth: opts.maxDepth!, maxOutcomes: opts.maxOutcomes ?? 100_000,
+    maxMemory, deadline: opts.timeoutMs !== undefined ? performance.timeOrigin + t0 + opts.timeoutMs : Infinity,
+    control, table: SharedTable.create(room), pool: new SharedArrayBuffer(poolBytes),
   };
-  // The calling thread searches too (as thread 0, from the root), and collects the others' results when done.
+  // The calling thread searches too (as thread 0, from the root), and collects the others' results when done; it
+  // alone can report progress and poll the interruption (functions do not cross threads).
   const handles = Array.from({ length: jobs - 1 }, (_, i) => threads.start({ ...base, index: i + 1 }));
   const results: (ShareResult | undefined)[] = new Array(jobs).fill(undefined);
   try {
-    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), opts.progress && (() => opts.progress!(Atomics.load(c, STATES))));
+    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), { progress: opts.progress, interrupted: opts.interrupted });
     for (;;) {
       for (let i = 1; i < jobs; i++) results[i] ??= handles[i - 1].receive() as ShareResult | undefined;
       if (results.every((r) => r !== undefined)) break;
@@ -162,7 +172,10 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   const failed = results.find((r) => r!.error !== undefined);
   if (failed) throw new Error(`a search thread failed: ${failed.error}`);
   const cut = CUTS[Atomics.load(c, CUT)];
-  if (cut === null && hasCycle(results.map((r) => r!.edges), Atomics.load(c, STATES))) return { ...sequential(sim, { ...opts, jobs: 1 }), ms: performance.now() - t0 };
+  if (cut === null && hasCycle(results.map((r) => r!.edges), Atomics.load(c, STATES))) {
+    const left = opts.timeoutMs !== undefined ? Math.max(0, opts.timeoutMs - (performance.now() - t0)) : undefined;
+    return { ...sequential(sim, { ...opts, jobs: 1, timeoutMs: left }), ms: performance.now() - t0 };
+  }
 
   const outcomes = new OutcomeSet(sim, sym, opts.maxOutcomes ?? 100_000, false);
   for (const r of results) for (const e of r!.entries) outcomes.add(e.key, e.values, () => e.satisfies, e.path, e.from, e.count);
@@ -170,8 +183,15 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   return {
     outcomes: outcomes.list(), states: Atomics.load(c, STATES), finals: results.reduce((n, r) => n + r!.finals, 0),
     complete: cutBy === null, cutBy, nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0,
-    visitedBytes: 12 * Atomics.load(c, CAPACITY), symmetry: sym?.describe() ?? null,
+    visitedBytes: 12 * Atomics.load(c, CAPACITY), memoryBytes: memoryOf(c, jobs, poolBytes), symmetry: sym?.describe() ?? null,
   };
+}
+
+/** What a search holds as maxMemory counts it: the shared table and pool, and each thread's peak (in KiB). */
+function memoryOf(c: Int32Array, jobs: number, poolBytes: number): number {
+  let kib = 0;
+  for (let i = 0; i < jobs; i++) kib += Atomics.load(c, CONTROL_WORDS + i);
+  return 12 * Atomics.load(c, CAPACITY) + poolBytes + 1024 * kib;
 }
 
 /** Whether the edges (pairs of state numbers below n) hold a cycle: Kahn's algorithm. */
@@ -213,12 +233,12 @@ interface Frame {
   via: number;
 }
 
-/** One thread's part of a parallel search; `send` gets its result once; `progress` is called now and then. */
-export function exploreShare(data: ShareData, send: (result: ShareResult) => void, progress?: () => void): void {
+/** One thread's part of a parallel search; `send` gets its result once; `hooks` (the calling thread's) are called now and then. */
+export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}): void {
   const c = new Int32Array(data.control);
   let result: ShareResult = { entries: [], edges: new Int32Array(0), finals: 0 };
   try {
-    result = new Share(data, c, progress).run();
+    result = new Share(data, c, hooks).run();
   } catch (e) {
     result.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     Atomics.store(c, DONE, 1);
@@ -249,8 +269,14 @@ class Share {
   private nEdges = 0;
   private finals = 0;
   private work = 0;
+  private readonly deadline: Deadline;
+  /** Bytes of a frame's state and hasher sums. */
+  private readonly stateBytes: number;
 
-  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly progress?: () => void) {
+  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>) {
+    // The deadline is in the epoch's milliseconds; this thread's clock starts at its own timeOrigin.
+    this.deadline = new Deadline(data.deadline - performance.timeOrigin, performance.now(), hooks,
+      () => [Atomics.load(c, STATES), (this.prefix?.length ?? 0) + this.stack.length]);
     this.sim = new Simulator(data.test, data.profile);
     const m = this.sim.machine;
     m.restore(data.root);
@@ -263,6 +289,7 @@ class Share {
     this.aux = new Uint32Array(this.hasher.auxLength);
     this.pool = new Int32Array(data.pool);
     this.itemWords = data.pool.byteLength / 4 / data.jobs;
+    this.stateBytes = m.state.byteLength + this.aux.byteLength;
   }
 
   run(): ShareResult {
@@ -273,6 +300,7 @@ class Share {
       this.search();
       more = this.take();
     }
+    this.account();
     return { entries: [...this.outcomes.entries.values()], edges: this.edges.slice(0, this.nEdges), finals: this.finals };
   }
 
@@ -280,13 +308,28 @@ class Share {
     Atomics.compareExchange(this.c, CUT, 0, CUTS.indexOf(why));
   }
 
-  /** Add h to the shared table (its number if new, else -1 - its number), growing it when 3/4 full. */
+  /**
+   * Add h to the shared table (its number if new, else -1 - its number), growing it when 3/4 full; when it has no
+   * room to grow (maxMemory, or 2^26 slots), the search is cut before the table fills.
+   */
   private insert(h: number): number {
-    const c = this.c;
+    const c = this.c, t = this.table;
     if (Atomics.load(c, GROW) !== 0) this.barrier();
-    const id = this.table.insert(h);
-    if (id >= 0 && 4 * (id + 1) > 3 * this.table.capacity && this.table.capacity < this.table.room && Atomics.compareExchange(c, GROW, 0, 1) === 0) this.barrier();
+    const id = t.insert(h);
+    if (id >= 0 && 4 * (id + 1) > 3 * t.capacity) {
+      if (t.capacity >= t.room) this.cut(this.data.maxMemory < Infinity ? 'memory' : 'max-states');
+      else if (Atomics.compareExchange(c, GROW, 0, 1) === 0) this.barrier();
+    }
     return id;
+  }
+
+  /** Publish what this thread holds (its peak, in KiB) and cut the search when all together pass maxMemory. */
+  private account(): void {
+    const c = this.c, at = CONTROL_WORDS + this.data.index;
+    const own = (this.stack.length + this.frames.length) * (this.stateBytes + FRAME_BYTES) + this.edges.byteLength + this.outcomes.bytes;
+    const kib = Math.ceil(own / 1024);
+    if (kib > Atomics.load(c, at)) Atomics.store(c, at, kib);
+    if (this.data.maxMemory < Infinity && memoryOf(c, this.data.jobs, this.data.pool.byteLength) > this.data.maxMemory) this.cut('memory');
   }
 
   /** Wait for every thread; the last to come grows the table. */
@@ -361,10 +404,9 @@ class Share {
         this.frames.push(stack.pop()!);
         continue;
       }
-      if ((++this.work & 255) === 0) {
-        if (Date.now() > data.deadline) this.cut('timeout');
-        if ((this.work & 0xffff) === 0) this.progress?.();
-      }
+      const cut = this.deadline.check();
+      if (cut !== null) this.cut(cut);
+      if ((++this.work & 255) === 0) this.account();
       if ((this.work & 15) === 0 && Atomics.load(c, IDLE) > 0 && Atomics.load(c, POOLED) < data.jobs && this.handOver()) continue;
       const s = f.steps[f.next++];
       const id = this.step(f, s);
@@ -429,6 +471,7 @@ class Share {
       }
       const wake = Atomics.load(c, WAKE);
       this.unlock();
+      if (this.hooks.interrupted?.()) this.cut('interrupted');
       if (Atomics.load(c, GROW) !== 0) this.barrier();
       else Atomics.wait(c, WAKE, wake, 20);
       this.lock();

@@ -7,11 +7,12 @@ import type { Reducer } from './por.js';
 /**
  * The steps to follow from the live state into `out`: every enabled step, or a stubborn subset of them (then `all`
  * gets every enabled step, which the cycle proviso may add back, and the result is true). No step: a final state.
+ * A reduction that is slow in one piece gives up, unreduced, once `expired` says so.
  */
-export function successors(sim: Simulator, reducer: Reducer | null, out: number[], all: number[]): boolean {
+export function successors(sim: Simulator, reducer: Reducer | null, out: number[], all: number[], expired?: () => boolean): boolean {
   sim.enabled(all);
   if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.length = 0;
-  if (reducer && reducer.reduce(all, out)) return true;
+  if (reducer && reducer.reduce(all, out, expired)) return true;
   out.length = 0;
   for (const s of all) out.push(s);
   return false;

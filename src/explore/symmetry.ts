@@ -22,6 +22,7 @@ import type { InsnOf, RefsCtx } from '../litmus/ops/types.js';
 import { observableName } from '../litmus/format.js';
 import { holds, outcomeKey } from '../litmus/outcome.js';
 import type { CanonLayout } from './hasher.js';
+import { saveMapSharers } from './por.js';
 
 /** APIC registers whose value is a CPU's identity or the ICR (which symmetry treats as dead, never read). */
 const IDENTITY_REGS: readonly number[] = [Reg.ID, Reg.LDR, Reg.DFR, Reg.ICR_LO, Reg.ICR_HI];
@@ -60,8 +61,12 @@ const OP_SYMMETRY: { [K in OpKind]: { refuse?: (op: InsnOf<K>) => string | null;
   goto: { block: true },
   if: { block: true },
   repeat: { block: false },
+  'smram-read': { block: false },
+  'smram-write': { block: false },
   'ioapic-write': { refuse: () => 'the I/O APIC', block: false },
   signal: { block: true },
+  // Late: offered at every later step (it waits); lost: every CPU but the one named (namesOf: a broadcast).
+  'smi-missed': { block: false },
   irq: { refuse: () => 'the I/O APIC', block: false },
   msi: { refuse: () => 'an MSI', block: false },
   hotplug: { refuse: () => 'hot-plug', block: false },
@@ -119,7 +124,7 @@ function namesOf(insn: Insn): Names {
     expr,
   };
   opDef(insn).refs(insn as never, refs);
-  if (insn.kind === 'signal' && insn.target === 'all') out.broadcast = true;
+  if ((insn.kind === 'signal' && insn.target === 'all') || (insn.kind === 'smi-missed' && insn.how === 'lost')) out.broadcast = true;
   return out;
 }
 
@@ -138,6 +143,7 @@ function render(insn: Insn, cpu: (c: number) => string, mem: (n: string) => stri
 export class Symmetry implements CanonLayout {
   readonly members: Int32Array[] = [];
   readonly ignored: number[] = [];
+  readonly smbases: { smbase: number; save: number; initial: number }[] = [];
   readonly deadRegs: { pcWord: number; words: readonly number[]; live(pc: number): boolean }[] = [];
   private readonly cutsOf: { pcWord: number; families: Family[] }[] = [];
   /** Memory words of the members: template -> the word's name for each member. */
@@ -150,6 +156,8 @@ export class Symmetry implements CanonLayout {
     words: string[][],
     readonly drivers: readonly Driver[],
     blockRegs: Map<ProcCode, string[]>,
+    /** Each member's SMBASE is its slot's own (findSymmetry: `smbaseIdentity`). */
+    smbaseIdentity: boolean,
   ) {
     const m = sim.machine;
     this.words = words;
@@ -162,8 +170,10 @@ export class Symmetry implements CanonLayout {
       for (let j = 0; j < simWords; j++) at.push(sim.w(code, j));
       for (const names of words) at.push(sim.memAt(names[p]), sim.memAt(names[p]) + 1);
       this.members.push(Int32Array.from(at));
-      // A member's APIC ID is its slot's, not part of its state.
+      // A member's APIC ID is its slot's, not part of its state; so is an SMBASE of its own: only how SMBASE and
+      // the save-state field relate to it counts (hasher.ts).
       this.ignored.push(m.cpuBase(c) + C.WORDS + A.ID, m.cpuBase(c) + C.WORDS + A.INITIAL_ID);
+      if (smbaseIdentity) this.smbases.push({ smbase: m.cpuBase(c) + C.SMBASE, save: m.cpuBase(c) + C.SAVE_SMBASE, initial: m.cpus[c].smbase() });
     }
     // The ICR is never read (the test has no ICR access): what the last IPI was is dead, whoever sent it.
     for (let c = 0; c < m.cpus.length; c++) this.ignored.push(m.cpuBase(c) + C.WORDS + A.ICR_LO, m.cpuBase(c) + C.WORDS + A.ICR_HI);
@@ -338,6 +348,15 @@ export function findSymmetry(sim: Simulator): SymmetryFound {
   for (const g of shapes.values()) if (g.length > cpus.length) cpus = g;
   if (cpus.length < 2) return none('no two CPUs run the same code up to renaming');
   const n = cpus.length, isMember = (c: number): boolean => cpus.includes(c);
+  const sharers = saveMapSharers(sim, prog.cpus.length);
+  // SMBASE is state (CPUs in SMM with one SMBASE share their state-save map, D-26): members start with the same
+  // one, or each with its own that nothing changes, reads or shares, which is then its slot's identity.
+  const bases = cpus.map((c) => sim.machine.cpus[c].smbase());
+  const smbaseIdentity = new Set(bases).size === n;
+  if (smbaseIdentity) {
+    const why = smbaseNotIdentity(sim, cpus, sharers);
+    if (why) return none(why);
+  }
 
   // Memory words the members name: the same word for all (global), or one each (a template).
   const words: string[][] = [];
@@ -388,6 +407,11 @@ export function findSymmetry(sim: Simulator): SymmetryFound {
     // The families' blocks may be run in any order only if every other step of a member's stays with that member,
     // no driver can be interrupted, and a driver's own steps touch nobody else (docs/explorer.md, "Symmetry").
     if (broadcasts) return none('a broadcast reaches every member at once');
+    const sharing = cpus.find((c) => sharers[c].length > 0);
+    if (sharing !== undefined) return none(`P${sharing} may share its state-save map with another CPU (D-26)`);
+    if (sim.quirks.apicMmioInSmm === 'ram' && cpus.some((c) => prog.cpus[c].insns.some((i) => i.kind === 'apic-read' || i.kind === 'apic-write'))) {
+      return none('in SMM the xAPIC page is one RAM page every CPU shares (quirk apicMmioInSmm)');
+    }
     for (const c of cpus) {
       for (const insn of prog.cpus[c].insns) {
         const x = namesOf(insn);
@@ -433,13 +457,34 @@ export function findSymmetry(sim: Simulator): SymmetryFound {
       if (test.init?.items.some((it) => it.kind === 'reg' && it.cpu === c && it.reg === r)) return none(`${r} of a driver is set by init`);
     }
   }
-  const sym = new Symmetry(sim, cpus, words, drivers, blockRegs);
+  const sym = new Symmetry(sim, cpus, words, drivers, blockRegs, smbaseIdentity);
   // The members' states where the search starts must be renamings of each other too.
   const s = sim.machine.state, ignored = new Set(sym.ignored);
-  const local = (p: number): number[] => [...sym.members[p]].map((at) => (ignored.has(at) ? 0 : s[at]));
+  // (An SMBASE of its own is its initial one; the save-state field is compared as the hash has it: 0 or SMBASE.)
+  const relative = new Map(sym.smbases.flatMap((b) => [[b.smbase, 0], [b.save, s[b.save] === 0 ? 0 : s[b.save] === s[b.smbase] ? 1 : 2]]));
+  const local = (p: number): number[] => [...sym.members[p]].map((at) => (ignored.has(at) ? 0 : relative.get(at) ?? s[at]));
   const first = local(0).join(',');
   for (let p = 1; p < n; p++) if (local(p).join(',') !== first) return none(`P${cpus[p]} starts in another state than P${cpus[0]}`);
   return { symmetry: sym };
+}
+
+/**
+ * Why the members' SMBASEs, all different, are not identities (null: they are): an SMBASE that a handler writes or
+ * reads, that another CPU may share (por.ts: also through RSM's alignment under quirk smbaseAligned32K), or that is
+ * observed. Otherwise a member's SMBASE is its initial one or, after an RSM under the quirk, that one's tile.
+ */
+function smbaseNotIdentity(sim: Simulator, cpus: readonly number[], sharers: readonly number[][]): string | null {
+  const prog = sim.program;
+  for (const code of [...prog.cpus, ...prog.agents]) {
+    for (const i of code.insns) {
+      if (i.kind === 'smbase' || ((i.kind === 'smram-read' || i.kind === 'smram-write') && i.field === 'SMBASE')) return 'the members\' SMBASEs differ and a handler reads or writes the SMBASE field';
+    }
+  }
+  const shared = cpus.find((c) => sharers[c].length > 0);
+  if (shared !== undefined) return `P${shared} may share its state-save map with another CPU (D-26)`;
+  const seen = sim.observables.find((o) => o.kind === 'smbase' && cpus.includes(o.cpu));
+  if (seen) return `P${(seen as { cpu: number }).cpu}.smbase observed, and the members' SMBASEs differ`;
+  return null;
 }
 
 function writtenBy(procs: ProcCode[], w: string): boolean {

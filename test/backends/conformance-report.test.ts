@@ -30,7 +30,7 @@ describe('refusal categories', () => {
       [test('P0 { send fixed 0x10 -> P1 }'), 'vector-lt-32'],
       [test('P0 { send smi -> others }'), 'spare-cpu'],
       [test('P0 { nop }\nD0 { hotplug P1 }'), 'hotplug'],
-      [test('P0 { vmxon }'), 'nested-vmx'],
+      [test('P0 { vmxon }', 'cpus = 2\n vendor = amd'), 'nested-vmx'],
       [test('P0 { nop }', 'cpus = 2', 'observe P1.irr(0x40)'), 'wfs-apic'],
     ];
     for (const [src, category] of cases) expect(refusal(src).category, src).toBe(category);
@@ -107,7 +107,7 @@ describe('suite lines', () => {
     model: { profile: 'spec', answer: null, error: null, allowed: ['x=1'] }, notObserved: ['x=1'], boots: 3, ms: 10, runsPerSecond: 0,
   };
   it('a test whose runs all failed says NO RUN, not ok', () => {
-    expect(suiteLine('t.litmus', base)).toMatch(/^t\.litmus +NO RUN +0 runs, 0 hung, 0 crashed, 3 unreadable;/);
+    expect(suiteLine('t.litmus', base)).toMatch(/^t\.litmus +NO RUN +0 runs, 0 hung, 0 crashed, 3 unreadable, 0 timed out;/);
   });
   it('completed runs with only allowed outcomes say ok; a forbidden one says FORBIDDEN k/n', () => {
     const out = { key: 'x=1', values: { x: '1' }, count: 2, satisfies: true, verdict: 'allowed' as const, allowedBy: [] };

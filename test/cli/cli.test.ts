@@ -1,14 +1,10 @@
 // The lapis command line, run as a user runs it (node dist/cli/main.js; `npm test` builds dist first).
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lapis, lapisWith } from '../helpers/lapis.js';
 
-function lapis(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'lapis-cli-'));
@@ -65,7 +61,8 @@ describe('lapis run', () => {
     const j = JSON.parse(r.out);
     expect(j.complete).toBe(false);
     expect(j.ok).toBe(false);
-    expect(r.code).toBe(1);
+    expect(j.result).toBe('Incomplete');
+    expect(r.code).toBe(3);
   });
 
   it('--no-symmetry and --jobs 2 give the same answer (outcomes, Ok, complete) as the default search', () => {
@@ -96,6 +93,14 @@ describe('lapis run', () => {
     }
   });
 
+  it('runs a catalog test by its name from any directory; --version; list names the catalog', () => {
+    const r = lapisWith({ cwd: tmpdir() }, 'run', 'seed-000-sipi-during-smm', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
+    expect(lapis('--version').out.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    expect(lapis('list').out).toMatch(/^seed-003-apic-id-in-smm +\S/m);
+  });
+
   it('an unknown profile or option is a usage error (exit 2)', () => {
     expect(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--profile', 'nope').code).toBe(2);
     expect(lapis('run', '--bogus').code).toBe(2);
@@ -113,7 +118,7 @@ describe('lapis check, profiles, suite, seeds', () => {
   it('backends lists every real machine with its availability and features', () => {
     const r = lapis('backends');
     expect(r.code).toBe(0);
-    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
+    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
     expect(r.out).toMatch(/^qemu-tcg +available\n.*\n  x2apic: no/m);
   });
 
@@ -122,6 +127,14 @@ describe('lapis check, profiles, suite, seeds', () => {
     for (const p of ['spec', 'kvm-2015', 'kvm-2019', 'kvm-2024', 'qemu-tcg-7.2', 'bochs-2.7']) expect(r.out).toMatch(new RegExp(`^${p}: `, 'm'));
     expect(r.out).toContain('initDroppedWhenBlocked');
     expect(r.out).toContain('bb34e690e934');
+  });
+
+  it('the README and docs/profiles.md name every profile', () => {
+    const names = [...lapis('profiles').out.matchAll(/^([a-z0-9.-]+): /gm)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(10);
+    const readme = readFileSync('README.md', 'utf8'), doc = readFileSync('docs/profiles.md', 'utf8');
+    expect(names.filter((n) => !readme.includes(`\`${n}\``))).toEqual([]);
+    expect(names.filter((n) => n !== 'spec' && !doc.includes(`### ${n}\n`))).toEqual([]);
   });
 
   it('suite prints a table, writes JUnit, and exits 1 on a mismatch', () => {
@@ -134,11 +147,42 @@ describe('lapis check, profiles, suite, seeds', () => {
       expect(ok.code).toBe(0);
       expect(ok.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No\s+No/);
       expect(ok.out).toContain('3 passed, 0 failed');
-      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<testsuite name="lapis" tests="3" failures="0">');
+      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<testsuite name="lapis" tests="3" failures="0" errors="0" skipped="0">');
       writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'No' }, 'b.litmus': { spec: 'Ok' } }));
       const bad = lapis('suite', dir);
       expect(bad.code).toBe(1);
       expect(bad.out).toContain('MISMATCH');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('suite understands Incomplete (a search cut short) and Unsupported (x2APIC under qemu-tcg-7.2)', () => {
+    const dir = tmp();
+    try {
+      copyFileSync('litmus/bringup-4.litmus', join(dir, 'a.litmus'));
+      copyFileSync('litmus/init-keeps-x2apic-mode.litmus', join(dir, 'b.litmus'));
+      writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'Ok', 'kvm-2019': 'Incomplete' }, 'b.litmus': { 'qemu-tcg-7.2': 'Unsupported' } }));
+      const cut = lapis('suite', dir, '--max-states', '20', '--junit', join(dir, 'out.xml'));
+      expect(cut.out).toMatch(/bringup-4\s+kvm-2019\s+Incomplete\s+Incomplete/i);
+      expect(cut.out).toMatch(/INIT-keeps-x2APIC\s+qemu-tcg-7.2\s+Unsupported\s+Unsupported/);
+      expect(cut.out).toMatch(/spec\s+Ok\s+Incomplete\s.*MISMATCH/);
+      expect(cut.out).toContain('2 passed, 1 failed');
+      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<failure message="expected Ok, got Incomplete"/>');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('suite refuses an expected.json that does not follow its schema: one line per error, exit 2', () => {
+    const dir = tmp();
+    try {
+      copyFileSync('litmus/bringup-4.litmus', join(dir, 'a.litmus'));
+      writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'Maybe' } }));
+      const r = lapis('suite', dir);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${join(dir, 'expected.json')}: /a.litmus/spec: must be one of "Ok", "No", "Unsupported", not "Maybe"`);
+      expect(r.err).not.toMatch(/\n\s+at /);
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -150,6 +194,13 @@ describe('lapis check, profiles, suite, seeds', () => {
     expect(r.out).toMatch(/stale-IRR-after-soft-disable\s+kvm-2019\s+No/);
     expect(r.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No/);
     expect(r.out).toMatch(/AVIC-incomplete-IPI\s+kvm-2019-avic\s+No/);
+    // Every profile the threads' discussions need (docs/profiles.md, one section per seed).
+    expect(r.out).toMatch(/AVIC-incomplete-IPI\s+avic-isrunning-first\s+No/);
+    expect(r.out).toMatch(/AVIC-incomplete-IPI\+missed-wakeup\s+avic-erratum-1235\s+No/);
+    expect(r.out).toMatch(/SIPI-during-SMM\+lost-smi\s+kvm-2024-sipi-patch\s+No/);
+    expect(r.out).toMatch(/nested-SIPI-exit\s+kvm-2020-nested-v1\s+No/);
+    expect(r.out).toMatch(/APIC-ID-in-SMM\+BSP-hang\s+kvm-2015-pre-smi-wake\s+No/);
+    expect(r.out).toMatch(/stale-IRR-after-soft-disable\s+kvm-pvm-6.18\s+No/);
     expect(r.out).toContain('Every seed answer is the expected one.');
   });
 });

@@ -1,6 +1,6 @@
 // Generators of small, terminating litmus tests over the features partial-order reduction must respect: shared
-// memory and registers, control flow, IPIs of every mode, pins, TPR, EOI, MSRs and x2APIC, interrupt flags, SMM and
-// SMBASE, VMX, waits, the I/O APIC, MSIs, hot-plug, and (smallVcpuTest) vCPU scheduling under AVIC, APICv and a TPR
+// memory and registers, control flow, IPIs of every mode, pins (a late or lost SMI too), TPR, EOI, MSRs and x2APIC,
+// interrupt flags, SMM, SMBASE and the state-save map, VMX, waits, the I/O APIC, MSIs, hot-plug, and (smallVcpuTest) vCPU scheduling under AVIC, APICv and a TPR
 // shadow. Between them they use every op kind (explore.test.ts checks that against the op table).
 import fc from 'fast-check';
 
@@ -17,7 +17,7 @@ const cpuOp = (cpus: number) =>
 
 const agentOp = (cpus: number) =>
   fc.oneof(
-    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`, `msi P${k} vector 0x44`)),
+    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`, `msi P${k} vector 0x44`, `smi -> P${k} late`, `smi -> all except P${k}`)),
     fc.integer({ min: 1, max: cpus - 1 }).map((k) => `unplug P${k}\n  hotplug P${k}`),
     fc.constantFrom('irq 1 assert', 'irq 1 deassert', 'irq 1 pulse', 'store x = 3', 'wait 2'),
   );
@@ -27,10 +27,11 @@ export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
     .record({
       mains: fc.array(fc.array(cpuOp(cpus), { minLength: 0, maxLength: 4 }), { minLength: cpus, maxLength: cpus }),
       handler: fc.array(fc.constantFrom('store y = 1', 'eoi', 'load r4 = x', 'nop'), { maxLength: 2 }),
+      smm: fc.constantFrom('smbase = 0x40000', 'smram write SMBASE = 0x48000', 'smram read r7 = SMBASE', 'smram write AUTO_HALT_RESTART = 0', 'smram read r7 = IO_RESTART'),
       agent: fc.array(agentOp(cpus), { maxLength: 3 }),
       quant: fc.constantFrom('exists', 'forall'),
     })
-    .map(({ mains, handler, agent, quant }) => {
+    .map(({ mains, handler, smm, agent, quant }) => {
       const lines = ['lapis gen', 'config {', `  cpus = ${cpus}`, '}', 'init {', '  x = 0', '  y = 0', '  ioapic.1 = { vector = 0x70, trigger = level, dest = P1 }', '}'];
       mains.forEach((ops, c) => {
         if (ops.length === 0 && c > 0) return; // starts in wait-for-SIPI
@@ -38,7 +39,7 @@ export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
       });
       for (let c = 0; c < cpus; c++) {
         lines.push(`P${c} on vector 0x40 {`, ...handler.map((o) => `  ${o}`), '}');
-        lines.push(`P${c} on smi {`, '  store y = 3', '  smbase = 0x40000', '  rsm', '}');
+        lines.push(`P${c} on smi {`, '  store y = 3', `  ${smm}`, '  rsm', '}');
         lines.push(`P${c} on sipi {`, '  store x = 9', '}');
         lines.push(`P${c} on vmexit init {`, '  vmentry', '}');
       }
@@ -88,7 +89,10 @@ export const symmetricTest = fc.record({
     'send fixed 0x41 -> P0', 'store g = 1', 'send fixed 0x40 -> others'), { maxLength: 3 })),
   sipi: fc.array(fc.constantFrom('store w$ = 1', 'load r1 = w$', 'store w$ = 2', 'sti', 'send fixed 0x40 -> self'), { maxLength: 2 }),
   vector: fc.array(fc.constantFrom('store w$ = 3', 'eoi', 'load r1 = w$'), { maxLength: 2 }),
-  smi: fc.array(fc.constantFrom('store w$ = 4', 'nop'), { maxLength: 1 }),
+  smi: fc.array(fc.constantFrom('store w$ = 4', 'nop', 'smram read r4 = AUTO_HALT_RESTART', 'smram write AUTO_HALT_RESTART = 1', 'smbase = 0x50000',
+    'apic write TPR = 0x30', 'apic read r4 = TPR'), { maxLength: 2 }),
+  // Every member at 0x30000 (they share a state-save map in SMM, D-26), or each at an SMBASE of its own.
+  ownSmbase: fc.boolean(),
   family: fc.array(fc.constantFrom('send init -> P$', 'send sipi 0x10 -> P$', 'send nmi -> P$', 'send smi -> P$', 'send fixed 0x40 -> P$',
     'load r1 = w$', 'store w$ = 5', 'r1 = 1', 'if r1 == 1 goto skip$'), { maxLength: 3 }),
   second: fc.option(fc.array(fc.constantFrom('load r1 = w$', 'if r1 == 0 goto skip$', 'send sipi 0x10 -> P$', 'send fixed 0x40 -> P$'), { minLength: 1, maxLength: 3 })),
@@ -105,7 +109,9 @@ export const symmetricTest = fc.record({
     const body = ops.map((o) => `  ${at(o, k)}`);
     return ops.some((o) => o.includes('goto')) ? [...body, `skip${k}:`] : body;
   });
-  const lines = ['lapis gen-sym', 'config {', `  cpus = ${g.members + 1}`, '}', 'init {', '  g = 0', ...ids.map((k) => `  w${k} = 0`), '}'];
+  const lines = ['lapis gen-sym', 'config {', `  cpus = ${g.members + 1}`, '}', 'init {', '  g = 0', ...ids.map((k) => `  w${k} = 0`)];
+  if (g.ownSmbase) lines.push(...ids.map((k) => `  P${k}.smbase = 0x${(0x40000 + 0x1000 * k).toString(16)}`));
+  lines.push('}');
   lines.push('P0 {', ...g.bspOwn.map((o) => `  ${o}`), ...family(g.family));
   if (g.second) lines.push('  wait 10', ...family(g.second).map((l) => l.replace(/skip(\d)/, 'again$1')));
   lines.push('}');
@@ -118,6 +124,7 @@ export const symmetricTest = fc.record({
   if (g.agent.length > 0) lines.push('D0 {', ...ids.flatMap((k) => g.agent.map((o) => `  ${at(o, k)}`)), '}');
   const seen = ids.slice(0, Math.min(g.observed, g.members));
   if (g.observeActivity) lines.push(`observe ${ids.map((k) => `P${k}.activity, P${k}.count(0x40)`).join(', ')}`);
+  if (g.smi.some((o) => o.includes('read r4'))) lines.push(`observe ${ids.map((k) => `P${k}:r4`).join(', ')}`);
   lines.push(`${g.quant} (${seen.map((k) => `w${k} = ${g.value}`).join(' /\\ ')})`);
   return lines.join('\n') + '\n';
 });

@@ -61,6 +61,25 @@ describe('parallel exploration', () => {
     expect(answer(parse(bringupLitmus(4, false)), 'spec', first).ok).toBe(true);
   }, 60_000);
 
+  it('interruption, progress and maxMemory reach a parallel search through the calling thread', () => {
+    const test = parse(bringupLitmus(3, true)), opts = { jobs: 2, threads: nodeThreads, por: false, symmetry: false };
+    let polls = 0;
+    const progress: number[] = [];
+    const cut = explore(new Simulator(test), { ...opts, interrupted: () => ++polls >= 3, progress: (states) => void progress.push(states) });
+    expect(cut.cutBy).toBe('interrupted');
+    expect(cut.complete).toBe(false);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(cut.states).toBeLessThan(216_835);
+    // 1 MB holds the pool and a table of some 40,000 states, not the 216,835 of the whole search.
+    const small = explore(new Simulator(test), { ...opts, maxMemory: 2 ** 20 });
+    expect(small.cutBy).toBe('memory');
+    expect(small.complete).toBe(false);
+    const room = explore(new Simulator(test), { ...opts, maxMemory: 64 * 2 ** 20 });
+    expect(room.complete).toBe(true);
+    expect(room.memoryBytes).toBeGreaterThan(12 * room.states);
+    expect(room.memoryBytes).toBeLessThanOrEqual(64 * 2 ** 20);
+  }, 120_000);
+
   it('without threads to run on, jobs > 1 is refused', () => {
     expect(() => explore(new Simulator(parse(bringupLitmus(2, true))), { jobs: 2 })).toThrow(/threads/);
   });

@@ -124,6 +124,8 @@ export interface FootprintCtx {
   dest(d: Dest, lowest: boolean, now?: boolean): void;
   writeCpu(cpu: number): void;
   writeAllCpus(): void;
+  /** The op writes its CPU's SMRAM state-save map, which CPUs in SMM with the same SMBASE share (decision D-26). */
+  writeSaveMap(): void;
   writeIoapic(): void;
   writeCpuConfig(cpu: number): void;
 }
@@ -152,7 +154,13 @@ export interface GuestNeeds {
   msi: boolean;
   /** The test writes TIMER_ICR with the LVT timer in TSC-deadline mode (the model ignores the count). */
   tscDeadlineMode: boolean;
+  /** The test runs an L1 hypervisor in the guest (src/backends/nested.ts): Intel VMX or AMD SVM. */
+  nested: NestedKind | null;
 }
+
+/** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX for vCPUs of the
+ *  guest's L1 with the TPR shadow (`accel = tpr-shadow`) or virtual-interrupt delivery (`accel = apicv`). */
+export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow' | 'vmx-vid';
 
 /** Why a construct is not compiled: a stable category, so reports count refusals without reading their text. */
 export type RefusalCategory =
@@ -167,7 +175,7 @@ export interface AnalyzeCtx {
   readonly src: number;
   refuse(category: RefusalCategory, reason: string): never;
   targets(d: Dest): GuestTargets;
-  need(what: keyof GuestNeeds): void;
+  need(what: Exclude<keyof GuestNeeds, 'nested'>): void;
   /** CPUs an SMI reaches; CPUs an INIT reaches (they may end in wait-for-SIPI); a SIPI page in use. */
   smiTo(cpus: readonly number[]): void;
   initTo(cpus: readonly number[]): void;
@@ -228,8 +236,8 @@ export interface OpDef<K extends OpKind> {
   exec(op: InsnOf<K>, x: ExecCtx): number;
   /** Whether the op can run now (default: yes). */
   enabled?(op: InsnOf<K>, x: ExecCtx): boolean;
-  /** A `pause`: a process spinning on it does not hold time back. */
-  pauses?: boolean;
+  /** A `pause`: a process spinning on it does not hold time back (a function: for some ops of the kind). */
+  pauses?: boolean | ((op: InsnOf<K>) => boolean);
   footprint(op: InsnOf<K>, f: FootprintCtx): void;
   /** Refuse the op or record what it needs from the machine (default: nothing needed). */
   analyze?(op: OpOf<K>, a: AnalyzeCtx): void;
