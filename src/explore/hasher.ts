@@ -20,15 +20,13 @@ import { A } from '../apic/layout.js';
 import { C } from '../cpu/cpu.js';
 import { LvtIndex } from '../arch/apic.js';
 import { CHUNK, WordDiff, nextDiff } from './diff.js';
+import { fmix as finalMix } from '../machine/hash.js';
 
-const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b, M4 = 0xc2b2ae35;
+const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b;
 
+/** The lanes are signed 32-bit sums. */
 function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, M3);
-  h ^= h >>> 13;
-  h = Math.imul(h, M4);
-  return (h ^ (h >>> 16)) | 0;
+  return finalMix(h) | 0;
 }
 
 /** A word slot's key: distinct keys get independent mixes. */
