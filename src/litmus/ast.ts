@@ -213,8 +213,21 @@ export type Observable =
 
 export type Value = { kind: 'num'; value: bigint; pos: Pos } | { kind: 'sym'; name: string; pos: Pos };
 
+/** A comparison in a condition (extension: `<`, `>`, `<=`, `>=` besides the contract's `=` and `!=`). */
+export type RelOp = '=' | '!=' | '<' | '>' | '<=' | '>=';
+
+/** One side of a comparison (extension): an observable, a number, a state name, or arithmetic over them. */
+export type Term =
+  | { kind: 'obs'; loc: Observable; pos: Pos }
+  | { kind: 'num'; value: bigint; pos: Pos }
+  | { kind: 'sym'; name: string; pos: Pos }
+  | { kind: 'bin'; op: BinOp; left: Term; right: Term; pos: Pos };
+
 export type Cond =
+  /** The contract's `LOC = V` / `LOC != V`. */
   | { kind: 'cmp'; loc: Observable; op: '=' | '!='; value: Value; pos: Pos }
+  /** Any other comparison (extension): `P0:r3 = P0:r0`, `P0:r1 - P0:r0 >= 0x10000`, `(P0:r0 & 0xff) < 0x16`. */
+  | { kind: 'rel'; left: Term; op: RelOp; right: Term; pos: Pos }
   | { kind: 'and' | 'or'; left: Cond; right: Cond; pos: Pos }
   | { kind: 'not'; arg: Cond; pos: Pos }
   | { kind: 'true' | 'false'; pos: Pos };

@@ -2,7 +2,7 @@
 
 import fc from 'fast-check';
 import type {
-  ApicRegRef, Block, Cond, ConfigEntry, Dest, Expr, InitItem, IoApicRegRef, LitmusTest, MsrRef, Observable, Op, Pos, Value,
+  ApicRegRef, BinOp, Block, Cond, ConfigEntry, Dest, Expr, InitItem, IoApicRegRef, LitmusTest, MsrRef, Observable, Op, Pos, RelOp, Term, Value,
 } from '../../src/litmus/ast.js';
 import {
   ACTIVITY_NAMES, APIC_MODE_NAMES, APIC_REGISTERS, DELIVERY_MODE_NAMES, IOAPIC_PINS, IOAPIC_REGISTERS, MSR_NAMES,
@@ -202,12 +202,37 @@ function valueFor(o: Observable): fc.Arbitrary<Value> {
   return (bit ? fc.bigInt({ min: 0n, max: 1n }) : u64).map((value): Value => ({ kind: 'num', value, pos }));
 }
 
+const numericObservable = observable.filter((o) => o.kind !== 'activity' && o.kind !== 'apic-mode');
+
+/** Terms of the extension's comparisons: numbers, numeric observables, arithmetic. */
+const term: fc.Arbitrary<Term> = fc.letrec<{ t: Term }>((tie) => ({
+  t: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    numericObservable.map((loc): Term => ({ kind: 'obs', loc, pos })),
+    u64.map((value): Term => ({ kind: 'num', value, pos })),
+    fc.record({ op: fc.constantFrom<BinOp>('+', '-', '&', '|', '^', '<<', '>>'), left: tie('t'), right: tie('t') }).map((r): Term => ({ kind: 'bin', ...r, pos })),
+  ),
+})).t;
+
+/** A comparison the parser reads as `rel`: not the contract's `LOC = V` (an observable against a number). */
+const rel: fc.Arbitrary<Cond> = fc
+  .record({ left: term, op: fc.constantFrom<RelOp>('=', '!=', '<', '>', '<=', '>='), right: term })
+  .filter(({ left, op, right }) => !(left.kind === 'obs' && (op === '=' || op === '!=') && right.kind === 'num'))
+  .map((r): Cond => ({ kind: 'rel', ...r, pos }));
+
+/** Two states of one kind: `P0.activity = P1.activity`. */
+const stateRel: fc.Arbitrary<Cond> = fc
+  .record({ a: cpu, b: cpu, kind: fc.constantFrom('activity', 'apic-mode' as const), op: fc.constantFrom<RelOp>('=', '!=') })
+  .map(({ a, b, kind, op }): Cond => ({ kind: 'rel', left: { kind: 'obs', loc: { kind, cpu: a, pos }, pos }, op, right: { kind: 'obs', loc: { kind, cpu: b, pos }, pos }, pos }));
+
 const cond: fc.Arbitrary<Cond> = fc.letrec<{ c: Cond }>((tie) => ({
   c: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc
       .record({ loc: observable, op: fc.constantFrom('=', '!=' as const) })
       .chain(({ loc, op }) => valueFor(loc).map((value): Cond => ({ kind: 'cmp', loc, op, value, pos }))),
+    rel,
+    stateRel,
     fc.constantFrom('true', 'false' as const).map((kind): Cond => ({ kind, pos })),
     tie('c').map((arg): Cond => ({ kind: 'not', arg, pos })),
     fc.record({ kind: fc.constantFrom('and', 'or' as const), left: tie('c'), right: tie('c') }).map((r): Cond => ({ ...r, pos })),
