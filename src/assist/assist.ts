@@ -194,6 +194,13 @@ export class Assist implements AssistCore {
     return r.ok;
   }
 
+  /** MOV to CR8; false on #GP. A TPR shadow virtualizes it as it does a TPR write (SDM Vol 3C 30.1.2). */
+  cr8Write(c: number, value: bigint): boolean {
+    const ok = this.machine.cr8Write(c, value);
+    if (ok && this.accel === 'tpr-shadow') tprWritten(this, c);
+    return ok;
+  }
+
   rdmsr(c: number, msr: number): bigint | null {
     const r = this.machine.rdmsr(c, msr);
     return r.ok ? r.value : null;

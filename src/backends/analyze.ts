@@ -108,7 +108,7 @@ export class Analyzer {
       test, cpus: this.n, agents, spares: Math.max(1, agents.length), procs, kinds: [], flags: [],
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
-      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false },
+      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, ioapic: false },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
     };
   }
@@ -275,7 +275,7 @@ export class Analyzer {
   }
 
   /** The analysis as one op sees it. */
-  private ctx(op: Op, src: number, where: string): AnalyzeCtx {
+  private ctx(op: Op, src: number, where: string, smm = false): AnalyzeCtx {
     const plan = this.plan, construct = `${where}: ${printOp(op).split('\n')[0]}`;
     const smbase = (v: number): void => {
       this.smbaseValue(v, construct, op.pos);
@@ -283,6 +283,7 @@ export class Analyzer {
     };
     return {
       settings: this.test.settings,
+      smm,
       src,
       refuse: (category, reason) => this.refuse(construct, reason, op.pos, category),
       targets: (d) => this.targets(d, src),
@@ -328,7 +329,7 @@ export class Analyzer {
       const walk = (ops: Op[], mult: number): void => {
         for (const op of ops) {
           const def = opDef(op);
-          def.analyze?.(op, this.ctx(op, src, where));
+          def.analyze?.(op, this.ctx(op, src, where, b.kind === 'cpu' && b.handler === 'smi'));
           def.refs(op, memRefs);
           if (op.kind === 'wait') this.plan.waitUs += op.ticks * this.plan.waitPerTick * mult;
           if (op.kind === 'repeat') walk(op.body, mult * Math.max(1, op.count));

@@ -166,7 +166,7 @@ export class Emitter {
       `%define LIT_SPARES ${spares}`,
       `%define LIT_SMM ${smm ? 1 : 0}`,
       ...(plan.timer ? [`%define LIT_TIMER_WAIT_US ${TIMER_WAIT_US_PER_TICK}   ; the test arms the APIC timer: one model tick`] : []),
-      `%define LIT_IOAPIC ${plan.ioapicPins.size > 0 ? 1 : 0}`,
+      `%define LIT_IOAPIC ${plan.ioapicPins.size > 0 || plan.needs.ioapic ? 1 : 0}`,
       `%define LIT_MSI ${plan.needs.msi ? 1 : 0}`,
       ...(countLow !== 0 ? [`%define LAPIS_COUNT_LOW ${hex(countLow)}   ; vectors below 32 the test counts: entries there are interrupts`] : []),
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,
@@ -240,7 +240,7 @@ export class Emitter {
       o.push(`lit_smbase_init: dd ${[...plan.smbaseSetup].map(([c, b]) => `${c}, ${hex(b)}, `).join('')}0xffffffff   ; cpu, SMBASE before go`);
       o.push(`lit_smbase_probe: dd ${[...plan.smbaseObserved].sort((a, b) => a - b).map((c) => `${c}, `).join('')}0xffffffff   ; CPUs whose SMBASE is observed`);
     }
-    if (plan.ioapicPins.size > 0 || plan.needs.msi) {
+    if (plan.ioapicPins.size > 0 || plan.needs.msi || plan.needs.ioapic) {
       o.push(`lit_irq_lines: db ${[...plan.irqLines].sort((a, b) => a - b).map((v) => `${v}, `).join('')}0xff   ; ISA IRQ lines the agents drive`);
       o.push(`lit_ioapic_pins: db ${[...plan.ioapicPins].sort((a, b) => a - b).map((v) => `${v}, `).join('')}0xff   ; redirection entries the test uses`);
       o.push('align 4', 'lit_ioapic_init:                       ; init: pin, low dword, high dword');

@@ -5,6 +5,7 @@
 import { Activity, DEFAULT_SMBASE, VmxMode } from '../arch/cpu.js';
 import { HostError, checkVector } from '../arch/errors.js';
 import { A } from '../apic/layout.js';
+import { extintLine } from '../apic/pins.js';
 import type { LocalApic } from '../apic/localApic.js';
 import type { Quirks } from '../arch/quirks.js';
 
@@ -52,6 +53,8 @@ export interface CpuHost {
   /** Deviations a profile reproduces (src/arch/quirks.ts). */
   quirks: Readonly<Quirks>;
   trace?(cpu: number, text: string): void;
+  /** The interrupt-acknowledge cycle of an ExtINT: the 8259A's answer (its vector), when the platform has one. */
+  intAck?(): number;
 }
 
 export class Cpu {
@@ -156,6 +159,23 @@ export class Cpu {
       this.set(F.SIPI_LATCHED, false);
       this.receiveSipi(s[b + C.SIPI_VECTOR]);
     }
+  }
+
+  /**
+   * The processor's RESET# pin (decision D-34): the power-up state of SDM Vol 3A 10.1.1 (Table 10-1), with the
+   * initial APIC ID and BSP flag the hardware gave it: SMBASE 30000H (SDM Vol 3C 34.4), the APIC enabled in xAPIC
+   * mode (SDM Vol 3A 11.12.5.1: RESET leaves x2APIC mode), SMM, VMX operation and every latched event gone. Nothing
+   * holds RESET (SDM Vol 3A 7.9, Table 7-2: "Hardware Reset and Machine Checks", priority 1).
+   */
+  reset(): void {
+    this.executing('RESET');
+    this.powerOn(this.apic.word(A.INITIAL_ID), this.apic.isBsp());
+  }
+
+  /** KVM_SET_VCPU_EVENTS (a VMM's host-side write, decision D-36): an NMI pending, an SMI pending, NMIs blocked. */
+  setEvent(event: 'nmi-pending' | 'smi-pending' | 'nmi-masked', on: boolean): void {
+    if (!this.present()) return;
+    this.set(event === 'nmi-pending' ? F.NMI_PENDING : event === 'smi-pending' ? F.SMI_PENDING : F.NMI_BLOCKED, on);
   }
 
   /** ACPI CPU hotplug: a new processor appears, powered on as an AP in wait-for-SIPI with its own APIC. */
@@ -284,10 +304,18 @@ export class Cpu {
    * cleared with the pending bit, so that a taken ExtINT leaves no trace in the state's encoding.
    */
   acknowledgeExtint(): number {
-    const v = this.s[this.b + C.EXTINT_VECTOR];
+    const latched = this.has(F.EXTINT_PENDING);
+    const v = latched ? this.s[this.b + C.EXTINT_VECTOR] : Math.max(extintLine(this.apic), 0);
     this.s[this.b + C.EXTINT_VECTOR] = 0;
     this.set(F.EXTINT_PENDING, false);
-    return v;
+    // SDM Vol 3A 11.5.1 (ExtINT): "the processor ... responds as if the interrupt originated in an externally
+    // connected (8259A-compatible) interrupt controller": with an 8259A on the platform, its INTA answer is the vector.
+    return this.host.intAck ? this.host.intAck() : v;
+  }
+
+  /** An ExtINT waits: a message latched (ExtINT IPI, MSI, I/O APIC entry) or the 8259A's INTR through a pin. */
+  extintPending(): boolean {
+    return this.has(F.EXTINT_PENDING) || extintLine(this.apic) >= 0;
   }
 
   // ---------------------------------------------------------------- instruction-level actions

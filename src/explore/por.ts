@@ -208,11 +208,30 @@ export class Reducer {
   writeIoapic(f: Footprint): void {
     f.w.set(this.ioapicObj());
   }
+  readCpu(f: Footprint, c: number): void {
+    f.r.set(this.cpuObj(c));
+  }
+  readIoapic(f: Footprint): void {
+    f.r.set(this.ioapicObj());
+  }
   writeAllCpus(f: Footprint): void {
     this.allCpus(f);
   }
   dest(f: Footprint, d: Dest, future: boolean, lowest: boolean): void {
     this.addDest(d, f, future, lowest);
+  }
+
+  /** What could enable a disabled op (its module's `waitsFor`, as reads in `need`); false if nothing can. */
+  private waitsFor(op: Insn, c: number, need: Footprint): boolean {
+    if (op.kind === 'end' || op.kind === 'iret') return false;
+    const def = opDef(op);
+    if (!def.waitsFor) return false;
+    const x = this.fx;
+    x.c = c;
+    x.future = false;
+    x.f = need;
+    def.waitsFor(op as never, x);
+    return true;
   }
 
   private channelOf(w: number): number {
@@ -237,6 +256,11 @@ export class Reducer {
         }
         if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) {
           f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
+          // An ExtINT's acknowledge reaches the 8259A, whose INT drives every LINT0 and I/O APIC pin 0.
+          if (this.settings.pic) {
+            this.allCpus(f);
+            f.w.set(this.ioapicObj());
+          }
           return;
         }
         const code = sim.program.cpus[c];
@@ -421,10 +445,7 @@ export class Reducer {
       need.r.set(this.cpuObj(p));
       if (cpu.activity() === Activity.ACTIVE) {
         const pc = sim.pcOf(code);
-        if (pc !== NO_PC && !sim.waiting(code)) {
-          const op = code.insns[pc];
-          if (op.kind === 'await') need.r.set(this.mem(op.loc));
-        }
+        if (pc !== NO_PC && !sim.waiting(code)) this.waitsFor(code.insns[pc], p, need);
       }
       return true;
     }
@@ -432,12 +453,7 @@ export class Reducer {
       const code = sim.program.agents[p - n];
       const pc = sim.pcOf(code);
       if (pc === NO_PC || sim.waiting(code)) return false;
-      const op = code.insns[pc];
-      if (op.kind === 'await') {
-        need.r.set(this.mem(op.loc));
-        return true;
-      }
-      return false;
+      return this.waitsFor(code.insns[pc], -1, need);
     }
     return false; // a channel with records always has an eligible one
   }
@@ -478,5 +494,11 @@ class Fx implements FootprintCtx {
   }
   writeCpuConfig(cpu: number): void {
     this.r.writeCfg(this.f, cpu);
+  }
+  readCpu(cpu: number): void {
+    this.r.readCpu(this.f, cpu);
+  }
+  readIoapic(): void {
+    this.r.readIoapic(this.f);
   }
 }

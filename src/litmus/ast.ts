@@ -43,12 +43,20 @@ export interface Settings {
   accel: Accel;
   /** Intel IPI virtualization under `accel = apicv` (extension): physical fixed IPIs are posted without a VM exit. */
   ipiv: boolean;
+  /** The I/O APIC's version (extension): 0x20 has the EOI register (ICH), 0x11 is the 82093AA's. */
+  ioapicVersion: 0x11 | 0x20;
+  /** Initial APIC IDs, one per CPU (extension); null: the CPU indices. */
+  apicIds: number[] | null;
+  /** A minimal 8259A on LINT0 and I/O APIC pin 0 (extension). */
+  pic: boolean;
 }
 
 export type ConfigEntry =
   | { key: 'cpus'; value: number; pos: Pos }
   | { key: 'vendor'; value: Vendor; pos: Pos }
-  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic' | 'ipiv'; value: boolean; pos: Pos }
+  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic' | 'ipiv' | 'pic'; value: boolean; pos: Pos }
+  | { key: 'ioapic-version'; value: 0x11 | 0x20; pos: Pos }
+  | { key: 'apic-ids'; value: number[]; pos: Pos }
   | { key: 'timer-ratio'; value: number; pos: Pos }
   | { key: 'accel'; value: Accel; pos: Pos };
 
@@ -149,7 +157,16 @@ export type Expr =
   | { kind: 'reg'; reg: string; pos: Pos }
   | { kind: 'bin'; op: BinOp; left: Expr; right: Expr; pos: Pos };
 
-export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm' | 'vmxon' | 'vmxoff';
+/** `iret-op` is the explicit `iret` (extension; the implicit IRET that ends a handler is not an op), `shutdown` a
+ *  triple fault, `mov-ss` a MOV to SS (its one-instruction shadow), `clgi`/`stgi` AMD's GIF. */
+export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm' | 'vmxon' | 'vmxoff' | 'iret-op' | 'mov-ss' | 'clgi' | 'stgi' | 'shutdown';
+
+/** A CPUID output register. */
+export type CpuidReg = 'eax' | 'ebx' | 'ecx' | 'edx';
+
+/** Host-side state a VMM saves and restores (KVM_GET/SET_LAPIC, the IA32_APIC_BASE MSR) or sets (KVM_SET_VCPU_EVENTS). */
+export type VmmPart = 'lapic' | 'apic-base';
+export type VmmEvent = 'nmi-pending' | 'smi-pending' | 'nmi-masked';
 
 export type Op =
   | { kind: 'store'; loc: string; value: Expr; pos: Pos }
@@ -171,10 +188,38 @@ export type Op =
   | { kind: 'if'; reg: string; cmp: CmpOp; value: Expr; label: string; pos: Pos }
   | { kind: 'repeat'; count: number; body: Op[]; pos: Pos }
   | { kind: 'ioapic-write'; reg: IoApicRegRef; value: Expr; pos: Pos }
+  /** Extensions (docs/litmus.md, "What is new in v2"). */
+  | { kind: 'ioapic-read'; dst: string; reg: IoApicRegRef; pos: Pos }
+  /** A write of the EOI register of a version-0x20 I/O APIC (ICH EOIR). */
+  | { kind: 'ioapic-eoi'; value: Expr; pos: Pos }
+  /** An agent or CPU waits for a CPU's (or the I/O APIC's) state: `await P1.activity == halted`. */
+  | { kind: 'await-state'; loc: Observable; cmp: '==' | '!='; value: Value; pos: Pos }
+  | { kind: 'rdtsc'; dst: string; pos: Pos }
+  | { kind: 'cpuid'; dst: string; leaf: number; subleaf: number | null; reg: CpuidReg; pos: Pos }
+  /** MOV to / from CR8, the TPR's task-priority class (SDM Vol 3A 11.8.6). */
+  | { kind: 'cr8-write'; value: Expr; pos: Pos }
+  | { kind: 'cr8-read'; dst: string; pos: Pos }
+  /** A 32-bit access at a physical address: whatever decodes it (the local APIC page, the I/O APIC window) or nothing. */
+  | { kind: 'mmio-read'; dst: string; addr: number; pos: Pos }
+  | { kind: 'mmio-write'; addr: number; value: Expr; pos: Pos }
+  /** The 8259A's command (0x20) and data (0x21) ports. */
+  | { kind: 'pic-write'; port: number; value: Expr; pos: Pos }
+  | { kind: 'pic-read'; dst: string; port: number; pos: Pos }
   // platform agent ops
   | { kind: 'signal'; signal: 'smi' | 'nmi' | 'init'; target: number | 'all'; pos: Pos }
   | { kind: 'irq'; gsi: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
-  | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
+  /** `trigger`/`level` (extension): the data register's bits 15 and 14 (null: edge, assert). */
+  | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; trigger: 'edge' | 'level' | null; level: 'assert' | 'deassert' | null; pos: Pos }
+  /** The RESET# pin of one processor (extension). */
+  | { kind: 'reset'; cpu: number; pos: Pos }
+  /** A local APIC's LINT0 / LINT1 pin (extension). */
+  | { kind: 'lint'; pin: 0 | 1; cpu: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
+  /** An input of the 8259A (extension, `pic = true`). */
+  | { kind: 'pic-irq'; irq: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
+  /** A VMM's host-side ops on vCPU Pk (extension): save its APIC state, restore a part of it, set an event. */
+  | { kind: 'vmm-save'; cpu: number; pos: Pos }
+  | { kind: 'vmm-restore'; cpu: number; part: VmmPart; pos: Pos }
+  | { kind: 'vmm-event'; cpu: number; event: VmmEvent; value: 0 | 1; pos: Pos }
   | { kind: 'hotplug'; cpu: number; pos: Pos }
   | { kind: 'unplug'; cpu: number; pos: Pos }
   /** Host scheduler ops on a vCPU (extension, `accel = avic`): take it off its physical CPU, or put it back. */
@@ -209,7 +254,10 @@ export type Observable =
   | { kind: 'pir'; cpu: number; vector: number; pos: Pos }
   | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }
   | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; pos: Pos }
-  | { kind: 'remote-irr'; pin: number; pos: Pos };
+  | { kind: 'remote-irr'; pin: number; pos: Pos }
+  /** Extensions: AMD's GIF (0 or 1); how many times an event was taken in an STI or MOV SS shadow. */
+  | { kind: 'gif'; cpu: number; pos: Pos }
+  | { kind: 'in-shadow'; cpu: number; of: number | 'nmi' | 'smi'; pos: Pos };
 
 export type Value = { kind: 'num'; value: bigint; pos: Pos } | { kind: 'sym'; name: string; pos: Pos };
 

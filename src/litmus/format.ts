@@ -35,6 +35,8 @@ export function observableName(o: Observable): string {
       return `P${o.cpu}.count(${typeof o.of === 'number' ? hex(o.of) : o.of})`;
     case 'vmexits':
       return `P${o.cpu}.vmexits(${o.of})`;
+    case 'in-shadow':
+      return `P${o.cpu}.in-shadow(${typeof o.of === 'number' ? hex(o.of) : o.of})`;
     case 'irr':
     case 'isr':
     case 'tmr':
@@ -106,6 +108,8 @@ export function printFinal(f: FinalCondition): string {
 }
 
 export function printConfigEntry(e: ConfigEntry): string {
+  if (e.key === 'ioapic-version') return `${e.key} = ${hex(e.value)}`;
+  if (e.key === 'apic-ids') return `${e.key} = ${e.value.map(num).join(', ')}`;
   return `${e.key} = ${e.value}`;
 }
 

@@ -19,7 +19,7 @@ export interface Token {
   start: number;
 }
 
-const PUNCTS = ['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/', '{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~'];
+const PUNCTS = ['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/', '{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~', '[', ']', '.'];
 
 const isNameStart = (c: string): boolean => /[A-Za-z_]/.test(c);
 const isNameChar = (c: string): boolean => /[A-Za-z0-9_.-]/.test(c);

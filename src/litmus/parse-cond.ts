@@ -7,7 +7,7 @@ import { describe, type Token } from './lexer.js';
 import { PREC, apicRegName, vectorNum } from './syntax.js';
 import { ACTIVITY_NAMES, APIC_MODE_NAMES, IOAPIC_PINS, REG_COUNT, VMEXIT_KINDS, VMX_MODE_NAMES, didYouMean, isGpr, reservedWord } from './names.js';
 
-const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'rK'];
+const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'gif', 'in-shadow', 'rK'];
 
 export function parseObservable(p: Cursor): Observable {
   const t = p.expectName('an observable (`X`, `Pn:rK`, `Pn.activity`, ...)');
@@ -56,6 +56,18 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
       return { kind: 'vmx', cpu, pos };
     case 'running':
       return { kind: 'running', cpu, pos };
+    case 'gif':
+      return { kind: 'gif', cpu, pos };
+    case 'in-shadow': {
+      p.expect('(', 'after `in-shadow` (`Pn.in-shadow(nmi)`, `in-shadow(smi)` or `in-shadow(V)`)');
+      const a = p.next();
+      let of: number | 'nmi' | 'smi';
+      if (a.kind === 'num') of = vectorNum(p, a);
+      else if (a.text === 'nmi' || a.text === 'smi') of = a.text;
+      else return p.fail(a.pos, `expected a vector, \`nmi\` or \`smi\` in \`in-shadow(...)\`, found ${describe(a)}`);
+      p.expect(')', 'to close `in-shadow(`');
+      return { kind: 'in-shadow', cpu, of, pos };
+    }
     case 'pir': {
       p.expect('(', 'after `pir` (`Pn.pir(V)`)');
       const vector = vectorNum(p, p.expectNum('a vector in `pir(...)`'));

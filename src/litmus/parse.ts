@@ -146,7 +146,9 @@ function syncTopLevel(p: Cursor): void {
   }
 }
 
-const DEFAULTS: Settings = { cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false };
+const DEFAULTS: Settings = {
+  cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false, ioapicVersion: 0x20, apicIds: null, pic: false,
+};
 
 /**
  * Every key resolved. Without `cpus`, the test has as many CPUs as the highest Pn it names, plus one.
@@ -164,6 +166,9 @@ function resolveSettings(test: LitmusTest): Settings {
     else if (e.key === 'timer-ratio') s.timerRatio = e.value;
     else if (e.key === 'accel') s.accel = e.value;
     else if (e.key === 'ipiv') s.ipiv = e.value;
+    else if (e.key === 'ioapic-version') s.ioapicVersion = e.value;
+    else if (e.key === 'apic-ids') s.apicIds = e.value;
+    else if (e.key === 'pic') s.pic = e.value;
   }
   s.tscDeadline = tsc ?? s.vendor === 'intel';
   return s;

@@ -4,8 +4,9 @@
 import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, Pos, Term, Value } from './ast.js';
 import { registerName } from '../arch/apic.js';
 import type { Reporter } from './diagnostic.js';
-import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, VMX_MODE_NAMES, didYouMean, oneOf } from './names.js';
+import { MAX_AGENTS, MAX_CPUS, didYouMean, oneOf } from './names.js';
 import { handlerTitle, observableName } from './format.js';
+import { stateNames, stateValueError } from './values.js';
 import { opDef, opWord } from './ops/index.js';
 import type { RefsCtx } from './ops/types.js';
 
@@ -74,6 +75,13 @@ export function validate(test: LitmusTest, rep: Reporter): void {
     if (r.cpu < cpus) continue;
     if (explicit) rep.error(r.pos, `no CPU P${r.cpu}: the test has cpus = ${cpus} (${cpus === 1 ? 'P0 only' : `P0..P${cpus - 1}`})`);
     else rep.error(r.pos, `no CPU P${r.cpu}: a test has at most ${MAX_CPUS} CPUs (P0..P${MAX_CPUS - 1})`);
+  }
+  const ids = test.config?.entries.find((e) => e.key === 'apic-ids');
+  if (ids?.key === 'apic-ids') {
+    // One initial APIC ID per CPU, distinct (SDM Vol 3A 11.4.6); IDs above 0xFE exist only with x2APIC (11.12.8).
+    if (ids.value.length !== cpus) rep.error(ids.pos, `\`apic-ids\` gives ${ids.value.length} APIC IDs for ${cpus} CPUs: give one per CPU, in CPU order`);
+    if (new Set(ids.value).size !== ids.value.length) rep.error(ids.pos, '`apic-ids` must be distinct');
+    if (!test.settings.x2apic && ids.value.some((id) => id > 0xfe)) rep.error(ids.pos, 'APIC IDs above 0xFE need `x2apic = true` (SDM Vol 3A 11.12.8: only x2APIC IDs are that wide)');
   }
   const ipiv = test.config?.entries.find((e) => e.key === 'ipiv');
   if (ipiv?.value === true && test.settings.accel !== 'apicv') rep.error(ipiv.pos, '`ipiv = true` is Intel IPI virtualization: it needs `accel = apicv` in config');
@@ -226,11 +234,6 @@ function checkObservables(test: LitmusTest, rep: Reporter): void {
   walk(test.condition.cond);
 }
 
-/** The names a state observable takes, or null for a numeric one. */
-function stateNames(loc: Observable): readonly string[] | null {
-  return loc.kind === 'activity' ? ACTIVITY_NAMES : loc.kind === 'apic-mode' ? APIC_MODE_NAMES : loc.kind === 'vmx' ? VMX_MODE_NAMES : null;
-}
-
 /**
  * A comparison beyond the contract's `LOC = V`: a state observable (activity, APIC mode, VMX mode) is compared
  * whole, with `=` or `!=`, to one of its names or to another observable of the same kind; everything else is a
@@ -268,18 +271,6 @@ function checkRel(c: Extract<Cond, { kind: 'rel' }>, rep: Reporter): void {
 }
 
 function checkValue(loc: Observable, v: Value, rep: Reporter): void {
-  const name = observableName(loc);
-  const names = stateNames(loc);
-  if (names !== null) {
-    if (v.kind === 'sym' && names.includes(v.name)) return;
-    const found = v.kind === 'sym' ? `\`${v.name}\`${didYouMean(v.name, names)}` : `the number ${v.value}`;
-    rep.error(v.pos, `\`${name}\` is one of ${oneOf(names)}; found ${found}`);
-    return;
-  }
-  if (v.kind === 'sym') {
-    rep.error(v.pos, `\`${name}\` is a number; found the name \`${v.name}\``);
-    return;
-  }
-  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr', 'running', 'pir'].includes(loc.kind);
-  if (bit && v.value > 1n) rep.error(v.pos, `\`${name}\` is 0 or 1; found ${v.value}`);
+  const bad = stateValueError(loc, v);
+  if (bad !== null) rep.error(v.pos, bad);
 }

@@ -2,7 +2,7 @@
 // Uint32Array so that a snapshot is a copy and a state hash is a pass over words.
 
 import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand } from '../arch/apic.js';
-import { Activity, type Vendor } from '../arch/cpu.js';
+import { Activity, CpuidBit, type CpuidRegName, type Vendor } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
 import { A } from '../apic/layout.js';
@@ -11,6 +11,11 @@ import { C, Cpu } from '../cpu/cpu.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
 import { rdmsr, wrmsr } from '../cpu/msr.js';
 import { IoApic } from '../ioapic/ioapic.js';
+import { Pic } from '../pic/pic.js';
+import { readCr8, setLint, writeCr8 } from '../apic/pins.js';
+import { hostWriteApicBase } from '../apic/vmm.js';
+import { PIC_COMMAND, PIC_DATA } from '../arch/pic.js';
+import { IOAPIC_DEFAULT_BASE } from '../arch/ioapic.js';
 import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityChooser, type Message } from './bus.js';
 import { hashWords } from './hash.js';
 
@@ -26,6 +31,8 @@ export interface MachineConfig {
   timerRatio?: number;
   /** Initial APIC IDs; default CPU index. */
   apicIds?: readonly number[];
+  /** A minimal 8259A (src/pic/pic.ts) whose INT drives every LINT0 and I/O APIC pin 0; default none. */
+  pic?: boolean;
   /** Which slots hold a processor at power-up; default all. */
   present?: readonly boolean[];
   maxPhysAddr?: number;
@@ -74,10 +81,11 @@ export class Machine {
   readonly cpus: readonly Cpu[];
   readonly apics: readonly LocalApic[];
   readonly ioapic: IoApic | null;
+  readonly pic: Pic | null;
   readonly bus: ApicBus;
   /** Where the client's `extraWords` start in `state`. */
   readonly extraBase: number;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks'>> & {
+  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pic'>> & {
     apicIds: readonly number[];
   };
   readonly quirks: Readonly<Quirks>;
@@ -118,9 +126,10 @@ export class Machine {
 
     const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
     const ioBase = HEADER + n * CPU_WORDS;
+    const picWords = config.pic ? Pic.WORDS : 0;
     const extraWords = config.extraWords ?? 0;
     if (!Number.isInteger(extraWords) || extraWords < 0) throw new HostError('bad-argument', `extraWords must be a non-negative integer, got ${extraWords}`);
-    this.extraBase = ioBase + ioWords;
+    this.extraBase = ioBase + ioWords + picWords;
     this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
@@ -138,7 +147,13 @@ export class Machine {
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
       trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
     };
-    const cpuHost = { quirks: this.quirks, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    this.pic = config.pic ? new Pic(this.state, ioBase + ioWords, () => this.picChanged()) : null;
+    const pic = this.pic;
+    const cpuHost = {
+      quirks: this.quirks,
+      trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined,
+      intAck: pic ? () => pic.inta() : undefined,
+    };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;
@@ -167,6 +182,7 @@ export class Machine {
       else this.cpus[i].powerOn(this.config.apicIds[i], i === 0);
     }
     this.ioapic?.reset();
+    this.pic?.reset();
   }
 
   private trace(layer: TraceEvent['layer'], cpu: number, text: string): void {
@@ -305,6 +321,118 @@ export class Machine {
   /** LINT0/LINT1 of a CPU's APIC, through its LVT entry. SDM Vol 3A 11.5.1. */
   lint(cpu: number, pin: 0 | 1): void {
     this.apic(cpu).signalLvt(pin === 0 ? LvtIndex.LINT0 : LvtIndex.LINT1);
+  }
+
+  /** Drive LINT0 or LINT1 of a CPU to a level (src/apic/pins.ts). With an 8259A, LINT0 is its INT output. */
+  setLint(cpu: number, pin: 0 | 1, asserted: boolean): void {
+    if (pin !== 0 && pin !== 1) throw new HostError('bad-argument', `LINT pin must be 0 or 1, got ${pin}`);
+    if (typeof asserted !== 'boolean') throw new HostError('bad-argument', `pin level must be a boolean, got ${asserted}`);
+    if (pin === 0 && this.pic) throw new HostError('bad-argument', 'LINT0 is driven by the 8259A on this machine');
+    const c = this.cpu(cpu);
+    if (!c.present()) return;
+    setLint(c.apic, pin, asserted, () => c.receiveNmi());
+  }
+
+  /** The RESET# pin of one processor (Cpu.reset). */
+  reset(cpu: number): void {
+    const c = this.cpu(cpu);
+    if (!c.present()) return;
+    c.reset();
+    if (this.pic) this.picChanged();
+  }
+
+  // ---------------------------------------------------------------- the 8259A
+
+  private requirePic(): Pic {
+    if (!this.pic) throw new HostError('bad-argument', 'this machine has no 8259A');
+    return this.pic;
+  }
+  /** An input of the 8259A (the PC's ISA IRQ 0-7). */
+  picInput(irq: number, high: boolean): void {
+    this.requirePic().setInput(irq, high);
+  }
+  /** OUT to port 20h / 21h (Pic.write). */
+  picWrite(port: number, value: number): void {
+    if (port !== PIC_COMMAND && port !== PIC_DATA) throw new HostError('bad-argument', `the 8259A has ports 0x20 and 0x21, got ${port}`);
+    this.requirePic().write(port === PIC_DATA ? 1 : 0, value);
+  }
+  picRead(port: number): number {
+    if (port !== PIC_COMMAND && port !== PIC_DATA) throw new HostError('bad-argument', `the 8259A has ports 0x20 and 0x21, got ${port}`);
+    return this.requirePic().read(port === PIC_DATA ? 1 : 0);
+  }
+  /** The 8259A's INT output drives every processor's LINT0 (the PC's virtual-wire wiring, MP Specification 1.4
+   *  3.6.2.2) and I/O APIC pin 0 (its ExtINT input). */
+  private picChanged(): void {
+    const int = this.pic!.int();
+    for (const c of this.cpus) if (c.present()) setLint(c.apic, 0, int, () => c.receiveNmi());
+    this.ioapic?.setPin(0, int);
+  }
+
+  // ---------------------------------------------------------------- CPUID, CR8, physical addresses
+
+  /** CPUID leaf.subleaf: only the fields the interrupt architecture owns (CPUID_FIELDS); every other bit reads 0. */
+  cpuid(cpu: number, leaf: number, subleaf = 0): Record<CpuidRegName, number> {
+    checkU32(leaf, 'CPUID leaf');
+    checkU32(subleaf, 'CPUID sub-leaf');
+    const a = this.apic(cpu), out = { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+    if (leaf === 0x1) {
+      out.ebx = ((a.word(A.INITIAL_ID) & 0xff) << CpuidBit.INITIAL_APIC_ID_SHIFT) >>> 0;
+      out.ecx = (this.config.x2apic ? CpuidBit.X2APIC : 0) | (this.config.tscDeadline ? CpuidBit.TSC_DEADLINE : 0);
+      out.edx = a.globallyEnabled() ? CpuidBit.APIC : 0;
+    } else if (leaf === 0xb) {
+      out.edx = a.word(A.INITIAL_ID) >>> 0;
+    }
+    return out;
+  }
+
+  /** MOV to CR8 (src/apic/pins.ts); false: #GP. */
+  cr8Write(cpu: number, value: bigint): boolean {
+    return writeCr8(this.apic(cpu), value);
+  }
+  cr8Read(cpu: number): number {
+    return readCr8(this.apic(cpu));
+  }
+
+  /**
+   * A 32-bit read at a physical address by CPU `cpu`: its own APIC's page if it decodes it (SDM Vol 3A 11.4.1),
+   * else the I/O APIC's window at FEC00000H (82093AA 3.0), else nothing answers and the read is all ones (D-31).
+   */
+  physRead(cpu: number, address: number): number {
+    checkU32(address, 'physical address');
+    const v = this.mmioRead(cpu, address);
+    if (v !== undefined) return v;
+    if (this.ioapic && address >>> 12 === IOAPIC_DEFAULT_BASE >>> 12) return this.ioapic.mmioRead(address & 0xfff);
+    return 0xffffffff;
+  }
+  /** A 32-bit write at a physical address (physRead's decoding); a write nothing decodes is lost (D-31). */
+  physWrite(cpu: number, address: number, value: number): void {
+    checkU32(address, 'physical address');
+    checkU32(value, 'MMIO value');
+    if (this.mmioWrite(cpu, address, value)) return;
+    if (this.ioapic && address >>> 12 === IOAPIC_DEFAULT_BASE >>> 12) this.ioapic.mmioWrite(address & 0xfff, value);
+  }
+
+  // ---------------------------------------------------------------- a VMM's host-side access (decision D-36)
+
+  /** KVM_GET_LAPIC with IA32_APIC_BASE: CPU `cpu`'s APIC words, into `into` (A.WORDS long). */
+  saveLapic(cpu: number, into: Uint32Array): void {
+    if (into.length !== A.WORDS) throw new HostError('bad-argument', `a saved APIC state has ${A.WORDS} words, got ${into.length}`);
+    const a = this.apic(cpu);
+    for (let i = 0; i < A.WORDS; i++) into[i] = a.word(i);
+  }
+  /** KVM_SET_LAPIC: the register state written back as it was saved; IA32_APIC_BASE, the initial ID and the pins
+   *  stay. */
+  restoreLapic(cpu: number, from: Uint32Array): void {
+    if (from.length !== A.WORDS) throw new HostError('bad-argument', `a saved APIC state has ${A.WORDS} words, got ${from.length}`);
+    const a = this.apic(cpu);
+    if (!this.cpu(cpu).present()) return;
+    const keep: readonly number[] = [A.BASE_LO, A.BASE_HI, A.INITIAL_ID, A.LINT];
+    for (let i = 0; i < A.WORDS; i++) if (!keep.includes(i)) a.setWord(i, from[i]);
+  }
+  /** A host write of IA32_APIC_BASE (KVM_SET_MSRS, host_initiated: no transition is refused). */
+  restoreApicBase(cpu: number, value: bigint): void {
+    const c = this.cpu(cpu);
+    if (c.present()) hostWriteApicBase(c.apic, value);
   }
 
   /**

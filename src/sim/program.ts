@@ -3,6 +3,7 @@
 // of the simulator's part of the machine state laid out.
 
 import type { VmexitKind } from '../arch/assist.js';
+import { A } from '../apic/layout.js';
 import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
 import type { Insn, RefsCtx } from '../litmus/ops/types.js';
@@ -10,8 +11,9 @@ import { allObservables } from '../litmus/validate.js';
 
 export type { Insn };
 
-/** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
-export type CountKey = number | 'nmi' | 'smi' | 'sipi' | `vmexit-${VmexitKind}`;
+/** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, VM exits, and events taken in an STI or
+ *  MOV SS shadow (`shadow-nmi`, `shadow-smi`, `shadow-V`). */
+export type CountKey = number | 'nmi' | 'smi' | 'sipi' | `vmexit-${VmexitKind}` | `shadow-${number | 'nmi' | 'smi'}`;
 
 export const NO_PC = 0xffffffff;
 /** The shared implicit instructions every CPU's code starts with. */
@@ -19,6 +21,8 @@ export const PC_IRET = 0;
 export const PC_RSM = 1;
 /** A CPU idling after its code: HLT forever, still taking interrupts. */
 export const PC_IDLE = 2;
+/** The shutdown state (a triple fault): an NMI or SMI handler that woke it returns here, into shutdown (D-32). */
+export const PC_SHUTDOWN = 3;
 
 export const MAX_DEPTH = 8;
 
@@ -65,6 +69,8 @@ export interface Program {
   memory: Map<string, number>;
   /** Word offset of memory words in the simulator area. */
   memoryBase: number;
+  /** Word offset of the VMM's saved APIC states (A.WORDS per CPU; `vmm save`), or -1 when the test has none. */
+  vmmBase: number;
   words: number;
 }
 
@@ -75,6 +81,7 @@ class Flattener {
     { kind: 'iret', pos: { line: 0, col: 0 } },
     { kind: 'rsm', pos: { line: 0, col: 0 } },
     { kind: 'end', main: false, pos: { line: 0, col: 0 } },
+    { kind: 'shutdown', pos: { line: 0, col: 0 } },
   ];
   private count = 0;
 
@@ -187,6 +194,7 @@ export function compile(test: LitmusTest): Program {
     for (const o of observed) {
       if (o.kind === 'count' && o.cpu === c) countKeys.push(o.of);
       else if (o.kind === 'vmexits' && o.cpu === c) countKeys.push(`vmexit-${o.of}`);
+      else if (o.kind === 'in-shadow' && o.cpu === c) countKeys.push(`shadow-${o.of}`);
     }
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'reg' }> => o.kind === 'reg' && o.cpu === c).map((o) => o.reg);
     for (const it of test.init?.items ?? []) if (it.kind === 'reg' && it.cpu === c) regs.push(it.reg);
@@ -203,5 +211,9 @@ export function compile(test: LitmusTest): Program {
     agentIndex.set(b.agent, agents.length);
     agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
   }
-  return { test, cpus, agents, agentIndex, memory, memoryBase: base, words: base + 2 * memory.size };
+  const vmm = test.blocks.some((b) => b.kind === 'agent' && b.body.some(function has(op: Op): boolean {
+    return op.kind === 'vmm-save' || op.kind === 'vmm-restore' || (op.kind === 'repeat' && op.body.some(has));
+  }));
+  const memEnd = base + 2 * memory.size;
+  return { test, cpus, agents, agentIndex, memory, memoryBase: base, vmmBase: vmm ? memEnd : -1, words: memEnd + (vmm ? n * A.WORDS : 0) };
 }

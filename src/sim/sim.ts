@@ -12,19 +12,20 @@ import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.j
 import type { Quirks } from '../arch/quirks.js';
 import { Assist } from '../assist/assist.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
-import type { Cpu } from '../cpu/cpu.js';
+import { F, type Cpu } from '../cpu/cpu.js';
+import { A } from '../apic/layout.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
 import { Machine, type TraceEvent } from '../machine/machine.js';
 import { Msg } from '../machine/bus.js';
 import { DELIVERY_MODE_NAMES, DeliveryMode, MSR_IA32_TSC_DEADLINE } from '../arch/apic.js';
-import type { Cond, Expr, LitmusTest, Observable } from '../litmus/ast.js';
+import type { Cond, Expr, LitmusTest, Observable, VmmEvent, VmmPart } from '../litmus/ast.js';
 import { observableName } from '../litmus/format.js';
 import { opDef } from '../litmus/ops/index.js';
 import { FrameKind, type ExecCtx, type OpOf } from '../litmus/ops/types.js';
 import { formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type OutcomeValue } from '../litmus/outcome.js';
 import { applyInit } from './init.js';
 import { SimError, StepKind, TIME_STEP, UnsupportedError, step, stepIndex, stepKind } from './steps.js';
-import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
+import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, PC_SHUTDOWN, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profiles.js';
 
 export { formatValue, valueEquals, type OutcomeValue };
@@ -58,6 +59,7 @@ export class Simulator implements ExecCtx {
     const assistWords = Assist.words(st.cpus, st.accel);
     this.machine = new Machine({
       cpus: st.cpus, vendor: st.vendor, x2apic: st.x2apic, tscDeadline: st.tscDeadline, ioapic: st.ioapic,
+      ioapicVersion: st.ioapicVersion, pic: st.pic, ...(st.apicIds ? { apicIds: st.apicIds } : {}),
       timerRatio: st.timerRatio, delivery: 'queued', extraWords: assistWords + this.program.words, quirks: profile.quirks,
       ...profile.settings,
       busCapacity: Math.max(64, 8 * st.cpus),
@@ -73,8 +75,8 @@ export class Simulator implements ExecCtx {
     this.base = this.machine.extraBase + assistWords;
     this.observables = outcomeColumns(observablesOf(this.program.test));
     this.vcpus = this.assist.vcpus;
-    this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
-      (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
+    this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) => op.kind === 'rdtsc' ||
+      ((op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER))));
     this.reset();
   }
 
@@ -272,6 +274,64 @@ export class Simulator implements ExecCtx {
   post(vector: number, target: number): void {
     this.assist.post(vector, target);
   }
+  observe(o: Observable): OutcomeValue {
+    return this.value(o);
+  }
+  cr8Write(value: bigint): boolean {
+    return this.assist.cr8Write(this.c, value);
+  }
+  cr8Read(): number {
+    return this.machine.cr8Read(this.c);
+  }
+  physRead(address: number): number {
+    const a = this.machine.apics[this.c];
+    return a.decodesMmio(address) ? this.assist.apicRead(this.c, address - a.mmioBase()) : this.machine.physRead(this.c, address);
+  }
+  physWrite(address: number, value: number): void {
+    const a = this.machine.apics[this.c];
+    if (a.decodesMmio(address)) this.assist.apicWrite(this.c, address - a.mmioBase(), value);
+    else this.machine.physWrite(this.c, address, value);
+  }
+  /** RESET# of CPU `target`: the processor starts over (Cpu.reset); its program does too, as after INIT (the BSP
+   *  halts at the reset vector, an AP waits for a SIPI), with its handler frames gone. */
+  resetPin(target: number): void {
+    const m = this.machine, cpu = m.cpus[target], code = this.program.cpus[target];
+    if (!cpu.present()) return;
+    m.reset(target);
+    this.s.fill(0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
+    this.setWait(code, 0);
+    if (cpu.activity() === Activity.ACTIVE) {
+      cpu.hlt();
+      this.setPc(code, PC_IDLE);
+    } else this.setPc(code, NO_PC);
+    this.assist.kick(target);
+  }
+  lint(target: number, pin: 0 | 1, asserted: boolean): void {
+    this.machine.setLint(target, pin, asserted);
+    this.assist.kick(target);
+  }
+  picInput(irq: number, high: boolean): void {
+    this.machine.picInput(irq, high);
+    for (let c = 0; c < this.machine.cpus.length; c++) this.assist.kick(c);
+  }
+  private vmmSlot(target: number): Uint32Array {
+    const at = this.base + this.program.vmmBase + target * A.WORDS;
+    return this.s.subarray(at, at + A.WORDS);
+  }
+  vmmSave(target: number): void {
+    this.machine.saveLapic(target, this.vmmSlot(target));
+  }
+  vmmRestore(target: number, part: VmmPart): void {
+    const slot = this.vmmSlot(target);
+    if (part === 'lapic') this.machine.restoreLapic(target, slot);
+    else this.machine.restoreApicBase(target, (BigInt(slot[A.BASE_HI]) << 32n) | BigInt(slot[A.BASE_LO]));
+    this.assist.kick(target);
+  }
+  vmmEvent(target: number, event: VmmEvent, on: boolean): void {
+    this.machine.cpus[target].setEvent(event, on);
+    this.assist.kick(target);
+  }
+  readonly shutdownPc = PC_SHUTDOWN;
   topFrame(): FrameKind {
     const d = this.s[this.w(this.cur, P.DEPTH)];
     return d === 0 ? FrameKind.NONE : ((this.s[this.w(this.cur, P.FRAMES + 2 * (d - 1)) + 1] >>> 1) as FrameKind);
@@ -350,6 +410,7 @@ export class Simulator implements ExecCtx {
         setPc: (cpu, at) => {
           const code = this.program.cpus[cpu];
           if (at === 'none') this.setPc(code, NO_PC);
+          else if (at === 'shutdown') this.setPc(code, PC_SHUTDOWN);
           else if (this.pcOf(code) === NO_PC) this.setPc(code, code.main >= 0 ? code.main : PC_IDLE);
         },
         unsupported: (what) => {
@@ -564,8 +625,11 @@ export class Simulator implements ExecCtx {
   private takeEvent(c: number, cpu: Cpu, code: ProcCode): void {
     const pc = this.pcOf(code);
     const ifBefore = cpu.interruptsEnabled();
+    // Where the event is taken (`Pn.in-shadow(...)`): inside an STI or MOV SS shadow.
+    const shadow = code.counts.size > 0 && cpu.has(F.STI_SHADOW | F.MOVSS_SHADOW);
     const taken = takeEvent(cpu);
     const kind = eventKind(taken), vector = eventVector(taken);
+    if (shadow) this.count(code, kind === EventKind.SMI ? 'shadow-smi' : kind === EventKind.NMI ? 'shadow-nmi' : `shadow-${vector}`);
     switch (kind) {
       case EventKind.SMI:
         this.pushFrame(code, pc, false, FrameKind.SMM);
@@ -649,6 +713,8 @@ export class Simulator implements ExecCtx {
       case 'running': return this.assist.isRunning(o.cpu) ? 1 : 0;
       case 'pir': return this.assist.pir(o.cpu, o.vector) ? 1 : 0;
       case 'vmexits': return this.counted(o.cpu, `vmexit-${o.of}`);
+      case 'gif': return m.cpus[o.cpu].gif() ? 1 : 0;
+      case 'in-shadow': return this.counted(o.cpu, `shadow-${o.of}`);
     }
   }
 

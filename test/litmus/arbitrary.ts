@@ -77,7 +77,7 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
       ...common,
       fc.record({ signal: fc.constantFrom('smi', 'nmi', 'init' as const), target: fc.oneof(cpu, fc.constant('all' as const)) }).map((r): Op => ({ kind: 'signal', ...r, pos })),
       fc.record({ gsi: fc.integer({ min: 0, max: IOAPIC_PINS - 1 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'irq', ...r, pos })),
-      fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
+      fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)), trigger: fc.option(fc.constantFrom('edge', 'level' as const)), level: fc.option(fc.constantFrom('assert', 'deassert' as const)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
       fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, pos })),
     );
   }
@@ -277,6 +277,9 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
         ioapic: true,
         accel: 'none',
         ipiv: false,
+        ioapicVersion: 0x20,
+        apicIds: null,
+        pic: false,
         timerRatio: typeof ratio === 'number' ? ratio : 1,
       },
       init: r.init === null ? null : { items: uniqueBy(r.init, initKey), pos },

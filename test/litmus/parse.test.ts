@@ -28,7 +28,7 @@ describe('the contract example (SIPI-during-SMM)', () => {
       { key: 'cpus', value: 2 },
       { key: 'vendor', value: 'intel' },
     ]);
-    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false });
+    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false, ioapicVersion: 0x20, apicIds: null, pic: false });
   });
 
   it('has the init items', () => {
@@ -243,9 +243,9 @@ describe('platform agent ops', () => {
     ['irq 9 assert', { kind: 'irq', gsi: 9, action: 'assert' }],
     ['irq 0 deassert', { kind: 'irq', gsi: 0, action: 'deassert' }],
     ['irq 23 pulse', { kind: 'irq', gsi: 23, action: 'pulse' }],
-    ['msi P1 vector 0x40', { kind: 'msi', dest: { kind: 'cpu', cpu: 1 }, vector: 0x40, mode: null }],
-    ['msi phys 0xff vector 0x41 mode nmi', { kind: 'msi', dest: { kind: 'phys', id: 0xff }, vector: 0x41, mode: 'nmi' }],
-    ['msi logical 2 vector 0x42 mode lowest', { kind: 'msi', dest: { kind: 'logical', mask: 2 }, vector: 0x42, mode: 'lowest' }],
+    ['msi P1 vector 0x40', { kind: 'msi', dest: { kind: 'cpu', cpu: 1 }, vector: 0x40, mode: null, trigger: null, level: null }],
+    ['msi phys 0xff vector 0x41 mode nmi', { kind: 'msi', dest: { kind: 'phys', id: 0xff }, vector: 0x41, mode: 'nmi', trigger: null, level: null }],
+    ['msi logical 2 vector 0x42 mode lowest', { kind: 'msi', dest: { kind: 'logical', mask: 2 }, vector: 0x42, mode: 'lowest', trigger: null, level: null }],
     ['hotplug P3', { kind: 'hotplug', cpu: 3 }],
     ['unplug P2', { kind: 'unplug', cpu: 2 }],
     ['store go = 1', { kind: 'store', loc: 'go', value: num(1n) }],
@@ -332,13 +332,15 @@ describe('final conditions', () => {
 
 describe('config and init', () => {
   it('reads every config key', () => {
-    const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n  accel = apicv\n  ipiv = true\n}\nexists (true)\n');
-    expect(t.settings).toEqual({ cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'apicv', ipiv: true });
+    const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n  accel = apicv\n  ipiv = true\n  ioapic-version = 0x11\n  apic-ids = 0, 2, 0xfe, 3, 4, 5, 6, 7\n  pic = true\n}\nexists (true)\n');
+    expect(t.settings).toEqual({
+      cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'apicv', ipiv: true, ioapicVersion: 0x11, apicIds: [0, 2, 0xfe, 3, 4, 5, 6, 7], pic: true,
+    });
   });
 
   it('defaults: cpus from the highest Pn named, tsc-deadline by vendor', () => {
     expect(mustParse('lapis T\nP0 {\n  send nmi -> P5\n}\nexists (true)\n').settings.cpus).toBe(6);
-    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false });
+    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false, ioapicVersion: 0x20, apicIds: null, pic: false });
     expect(mustParse('lapis T\nconfig {\n  vendor = amd\n}\nexists (true)\n').settings.tscDeadline).toBe(false);
   });
 
