@@ -108,7 +108,8 @@ export class Analyzer {
       test, cpus: this.n, agents, spares: Math.max(1, agents.length), procs, kinds: [], flags: [],
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
-      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, ioapic: false },
+      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, ioapic: false,
+        ioapicVersion: test.config?.entries.some((e) => e.key === 'ioapic-version') ?? false },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
     };
   }

@@ -31,6 +31,9 @@ export interface Features {
   irqLines: Support;
   /** A device the guest can make send an MSI with an address and data of its choosing (QEMU's edu). */
   msi: Support;
+  /** The I/O APIC's version: 0x20 has the EOI register (QEMU's, hw/intc/ioapic.c IOAPIC_VER_DEF), 0x11 not (KVM's
+   *  in-kernel one, virt/kvm/ioapic.h IOAPIC_VERSION_ID; Bochs's, iodev/ioapic.h BX_IOAPIC_VERSION_ID). */
+  ioapicVersion: 0x11 | 0x20;
 }
 
 /** What a test asks of the machine it boots. */
@@ -230,8 +233,9 @@ const kvmAvailable = (): Availability => {
 
 const QEMU_DEVICES = { irqLines: OK, msi: OK };
 
-function kvmFeatures(): Features {
+function kvmFeatures(irqchip: 'on' | 'split' | 'off'): Features {
   return {
+    ioapicVersion: irqchip === 'on' ? 0x11 : 0x20,
     x2apic: OK,
     smm: kvmSmm(),
     tscDeadline: OK,
@@ -255,6 +259,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
+      ioapicVersion: 0x20,
       ...QEMU_DEVICES,
     }),
   ),
@@ -273,6 +278,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
+      ioapicVersion: 0x20,
       ...QEMU_DEVICES,
     }),
   ),
@@ -281,14 +287,14 @@ export const BACKENDS: readonly Backend[] = [
     'QEMU 7.2 with KVM: in-kernel local APIC and I/O APIC (kernel-irqchip=on)',
     { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'on', cpu: KVM_CPU },
     kvmAvailable,
-    kvmFeatures,
+    () => kvmFeatures('on'),
   ),
   qemuBackend(
     'qemu-kvm-split',
     "QEMU 7.2 with KVM: in-kernel local APIC, QEMU's I/O APIC (kernel-irqchip=split)",
     { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'split', cpu: KVM_CPU },
     kvmAvailable,
-    kvmFeatures,
+    () => kvmFeatures('split'),
   ),
   qemuBackend(
     'qemu-kvm-off',
@@ -304,7 +310,7 @@ export const BACKENDS: readonly Backend[] = [
           'QEMU 10 refuses it: "KVM does not support userspace APIC")',
       };
     },
-    kvmFeatures,
+    () => kvmFeatures('off'),
   ),
   {
     name: 'bochs',
@@ -322,6 +328,7 @@ export const BACKENDS: readonly Backend[] = [
       iret: OK,
       irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
       msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
+      ioapicVersion: 0x11,
     }),
     asmDefines: () => [],
     launch: (image, dir, req) => bochsLaunch(image, dir, req),

@@ -305,9 +305,11 @@ export class Emitter {
     out.push(`  mov eax, ${c}`, '  call lit_ready_wait');
     out.push(ifOn ? '  sti                                 ; IF = 1' : '  ; IF = 0');
     if (kind === KIND.MAIN && this.halts(c)) {
-      out.push(`  mov dword [LIT_BLOCKED + ${c} * 4], 1`, '  hlt                                 ; init: halted until an event', `  mov dword [LIT_BLOCKED + ${c} * 4], 0`);
+      out.push(`  mov dword [LIT_BLOCKED + ${c} * 4], 1`, `  mov dword [LIT_HALTED + ${c} * 4], 1`, '  hlt                                 ; init: halted until an event',
+        `  mov dword [LIT_HALTED + ${c} * 4], 0`, `  mov dword [LIT_BLOCKED + ${c} * 4], 0`);
     }
     out.push(kind === KIND.MAIN ? `  jmp P${c}_main` : `  mov dword [LIT_BLOCKED + ${c} * 4], 1
+  mov eax, ${c}
   jmp lit_idle`, '');
     return out;
   }
@@ -350,10 +352,11 @@ export class Emitter {
       case 'nmi': {
         const name = b.handler === 'nmi' ? `P${c}_on_nmi` : `P${c}_on_vector_${hex(b.vector ?? 0)}`;
         out.push(`${name}:                      ; ${b.pos.line}: P${c} on ${b.handler === 'nmi' ? 'nmi' : `vector ${hex(b.vector ?? 0)}`} { (called after the count; IRET follows)`);
-        const blocked = `LIT_BLOCKED + ${c} * 4`;
-        out.push(`  mov eax, [${blocked}]`, `  mov dword [${blocked}], 0   ; running (the ping asks again)`, '  push eax', '  cmp dword [lit_drain], 0', '  jne .skip', '  LIT_EVENT');
+        const blocked = `LIT_BLOCKED + ${c} * 4`, halted = `LIT_HALTED + ${c} * 4`;
+        out.push(`  mov eax, [${blocked}]`, `  mov dword [${blocked}], 0   ; running (the ping asks again)`, '  push eax',
+          `  push dword [${halted}]`, `  mov dword [${halted}], 0   ; not halted while the handler runs`, '  cmp dword [lit_drain], 0', '  jne .skip', '  LIT_EVENT');
         this.ops(b.body, p, labels, false, out);
-        out.push('  LIT_EVENT', '.skip:', `  pop dword [${blocked}]`, '  ret', '');
+        out.push('  LIT_EVENT', '.skip:', `  pop dword [${halted}]`, `  pop dword [${blocked}]`, '  ret', '');
         return out;
       }
       case 'smi':

@@ -85,6 +85,7 @@ export const ioapic: OpFamily<'ioapic-write' | 'ioapic-read' | 'ioapic-eoi'> = {
       analyze(op, a) {
         a.need('ioapic');
         const i = op.reg.index;
+        if (i === IoApicReg.VER) a.need('ioapicVersion');
         if (i >= IoApicReg.REDTBL_BASE && i < IoApicReg.REDTBL_BASE + 2 * IOAPIC_PINS) a.ioapicPin((i - IoApicReg.REDTBL_BASE) >> 1);
       },
       emit(op, e) {
@@ -109,7 +110,10 @@ export const ioapic: OpFamily<'ioapic-write' | 'ioapic-read' | 'ioapic-eoi'> = {
         f.writeIoapic();
         if (f.future) f.writeAllCpus();
       },
-      analyze: (_op, a) => a.need('ioapic'),
+      analyze(_op, a) {
+        a.need('ioapic');
+        a.need('ioapicVersion');
+      },
       emit(op, e) {
         e.expr(op.value);
         e.out.push('  pushfd', '  cli', '  call lit_ioapic_lock_take', '  mov [IOAPIC_EOIR], eax              ; the EOI register (version 0x20)', '  call lit_ioapic_lock_give', '  popfd', '  LIT_EVENT');

@@ -3,7 +3,7 @@
 // Vol 3A 11.4.1, 11.4.4), the I/O APIC's window at FEC00000H (82093AA 3.0), or nothing (all ones, D-31). So the
 // relocation of the APIC base, and a globally disabled APIC that decodes nothing, can be tested.
 
-import { IOAPIC_DEFAULT_BASE } from '../../arch/ioapic.js';
+import { IOAPIC_DEFAULT_BASE, IoApicMmio } from '../../arch/ioapic.js';
 import { printExpr } from '../format.js';
 import type { Cursor } from '../cursor.js';
 import { dstReg, expr } from '../syntax.js';
@@ -40,6 +40,7 @@ function touches(addr: number, write: boolean, f: FootprintCtx): void {
 function analyzeAddr(addr: number, a: AnalyzeCtx): void {
   if (addr < HOLE_START || addr >= HOLE_END) a.refuse('other', `${addrText(addr)} is outside the MMIO hole FEC00000H-FEFFFFFFH: in the guest it may be the runtime's own memory`);
   if (isIoapic(addr)) a.need('ioapic');
+  if (isIoapic(addr) && (addr & 0xff) === IoApicMmio.EOI) a.need('ioapicVersion');
 }
 
 export const mmio: OpFamily<'mmio-read' | 'mmio-write'> = {

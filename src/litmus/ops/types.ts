@@ -176,6 +176,8 @@ export interface GuestNeeds {
   tscDeadlineMode: boolean;
   /** The test reaches the I/O APIC's registers (guest/ioapic.asm), whatever pins it uses. */
   ioapic: boolean;
+  /** The outcome turns on the I/O APIC's version (its EOI register, VER): the backend's must be the test's. */
+  ioapicVersion: boolean;
 }
 
 /** Why a construct is not compiled: a stable category, so reports count refusals without reading their text. */
