@@ -65,6 +65,10 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     fc.record({ reg: gpr, loc: word }).map((r): Op => ({ kind: 'load', ...r, pos })),
     fc.record({ reg: gpr, value: e }).map((r): Op => ({ kind: 'assign', ...r, pos })),
     fc.record({ loc: word, cmp: fc.constantFrom('==', '!=' as const), value: e }).map((r): Op => ({ kind: 'await', ...r, pos })),
+    fc.record({ cpu, cmp: fc.constantFrom('==', '!=' as const), name: fc.constantFrom(...ACTIVITY_NAMES) })
+      .map(({ cpu: c, cmp, name }): Op => ({ kind: 'await-state', loc: { kind: 'activity', cpu: c, pos }, cmp, value: { kind: 'sym', name, pos }, pos })),
+    fc.record({ cpu, cmp: fc.constantFrom('==', '!=' as const), v: fc.bigInt({ min: 0n, max: 1n }) })
+      .map(({ cpu: c, cmp, v }): Op => ({ kind: 'await-state', loc: { kind: 'smm', cpu: c, pos }, cmp, value: { kind: 'num', value: v, pos }, pos })),
     u32.map((ticks): Op => ({ kind: 'wait', ticks, pos })),
     fc.constantFrom('nop', 'pause' as const).map((kind): Op => ({ kind, pos })),
     fc.constant<Op>({ kind: 'goto', label: 'L0', pos }),
@@ -79,6 +83,12 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
       fc.record({ gsi: fc.integer({ min: 0, max: IOAPIC_PINS - 1 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'irq', ...r, pos })),
       fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)), trigger: fc.option(fc.constantFrom('edge', 'level' as const)), level: fc.option(fc.constantFrom('assert', 'deassert' as const)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
       fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, pos })),
+      cpu.map((c): Op => ({ kind: 'reset', cpu: c, pos })),
+      fc.record({ cpu, action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'lint', pin: 1, ...r, pos })),
+      fc.record({ irq: fc.integer({ min: 0, max: 7 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'pic-irq', ...r, pos })),
+      cpu.map((c): Op => ({ kind: 'vmm-save', cpu: c, pos })),
+      fc.record({ cpu, part: fc.constantFrom('lapic', 'apic-base' as const) }).map((r): Op => ({ kind: 'vmm-restore', ...r, pos })),
+      fc.record({ cpu, event: fc.constantFrom('nmi-pending', 'smi-pending', 'nmi-masked' as const), value: fc.constantFrom(0, 1 as const) }).map((r): Op => ({ kind: 'vmm-event', ...r, pos })),
     );
   }
   const send = fc
@@ -102,6 +112,17 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     send,
     fc.constantFrom('sti', 'cli', 'hlt', 'eoi' as const).map((kind): Op => ({ kind, pos })),
     fc.record({ reg: ioReg, value: e }).map((r): Op => ({ kind: 'ioapic-write', ...r, pos })),
+    fc.record({ dst: gpr, reg: ioReg }).map((r): Op => ({ kind: 'ioapic-read', ...r, pos })),
+    e.map((value): Op => ({ kind: 'ioapic-eoi', value, pos })),
+    gpr.map((dst): Op => ({ kind: 'rdtsc', dst, pos })),
+    fc.record({ dst: gpr, leaf: fc.constantFrom(1, 0xb), subleaf: fc.option(u32), reg: fc.constantFrom('eax', 'ebx', 'ecx', 'edx' as const) }).map((r): Op => ({ kind: 'cpuid', ...r, pos })),
+    e.map((value): Op => ({ kind: 'cr8-write', value, pos })),
+    gpr.map((dst): Op => ({ kind: 'cr8-read', dst, pos })),
+    fc.record({ dst: gpr, addr: u32.map((a) => (a & ~3) >>> 0) }).map((r): Op => ({ kind: 'mmio-read', ...r, pos })),
+    fc.record({ addr: u32.map((a) => (a & ~3) >>> 0), value: e }).map((r): Op => ({ kind: 'mmio-write', ...r, pos })),
+    fc.record({ port: fc.constantFrom(0x20, 0x21), value: e }).map((r): Op => ({ kind: 'pic-write', ...r, pos })),
+    fc.record({ dst: gpr, port: fc.constantFrom(0x20, 0x21) }).map((r): Op => ({ kind: 'pic-read', ...r, pos })),
+    fc.constantFrom('iret-op', 'mov-ss', 'clgi', 'stgi', 'shutdown' as const).map((kind): Op => ({ kind, pos })),
   ];
   if (ctx === 'smi') cpuOps.push(e.map((value): Op => ({ kind: 'smbase', value, pos })), fc.constant<Op>({ kind: 'rsm', pos }));
   return fc.oneof(...cpuOps);
@@ -141,11 +162,16 @@ const configEntries: fc.Arbitrary<ConfigEntry[]> = fc
       ioapic: fc.constant(true),
       x2apic: fc.constant(true),
       ratio: fc.integer({ min: 1, max: 0xffffffff }),
+      ioapicVersion: fc.constantFrom(0x11, 0x20 as const),
+      apicIds: fc.constantFrom([0, 1, 2, 3], [0, 2, 0x100, 5]).map((ids) => [...ids]),
     },
     { requiredKeys: [] },
   )
   .map((r) => {
-    const out: ConfigEntry[] = [{ key: 'cpus', value: CPUS, pos }];
+    // The 8259A is always there: the generated bodies may use its ops (and so LINT1 only: LINT0 is its output).
+    const out: ConfigEntry[] = [{ key: 'cpus', value: CPUS, pos }, { key: 'pic', value: true, pos }];
+    if (r.ioapicVersion !== undefined) out.push({ key: 'ioapic-version', value: r.ioapicVersion, pos });
+    if (r.apicIds !== undefined) out.push({ key: 'apic-ids', value: r.apicIds, pos });
     if (r.vendor !== undefined) out.push({ key: 'vendor', value: r.vendor, pos });
     if (r.tsc !== undefined) out.push({ key: 'tsc-deadline', value: r.tsc, pos });
     if (r.ioapic !== undefined) out.push({ key: 'ioapic', value: r.ioapic, pos });
@@ -193,12 +219,14 @@ const observable: fc.Arbitrary<Observable> = fc.oneof(
   fc.record({ cpu, vector, kind: fc.constantFrom('irr', 'isr', 'tmr' as const) }).map((r): Observable => ({ ...r, pos })),
   fc.record({ cpu, reg: apicReg }).map((r): Observable => ({ kind: 'apic-reg', ...r, pos })),
   fc.integer({ min: 0, max: IOAPIC_PINS - 1 }).map((pin): Observable => ({ kind: 'remote-irr', pin, pos })),
+  cpu.map((c): Observable => ({ kind: 'gif', cpu: c, pos })),
+  fc.record({ cpu, of: fc.oneof(vector, fc.constantFrom('nmi', 'smi' as const)) }).map((r): Observable => ({ kind: 'in-shadow', ...r, pos })),
 );
 
 function valueFor(o: Observable): fc.Arbitrary<Value> {
   if (o.kind === 'activity') return fc.constantFrom(...ACTIVITY_NAMES).map((name): Value => ({ kind: 'sym', name, pos }));
   if (o.kind === 'apic-mode') return fc.constantFrom(...APIC_MODE_NAMES).map((name): Value => ({ kind: 'sym', name, pos }));
-  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr'].includes(o.kind);
+  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr', 'gif'].includes(o.kind);
   return (bit ? fc.bigInt({ min: 0n, max: 1n }) : u64).map((value): Value => ({ kind: 'num', value, pos }));
 }
 
@@ -261,7 +289,7 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
     cond,
   })
   .map((r): LitmusTest => {
-    const entries = r.config ?? [{ key: 'cpus', value: CPUS, pos } as ConfigEntry];
+    const entries = r.config ?? [{ key: 'cpus', value: CPUS, pos } as ConfigEntry, { key: 'pic', value: true, pos } as ConfigEntry];
     const vendor = entries.find((e) => e.key === 'vendor')?.value ?? 'intel';
     const tsc = entries.find((e) => e.key === 'tsc-deadline')?.value;
     const ratio = entries.find((e) => e.key === 'timer-ratio')?.value;
@@ -277,9 +305,9 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
         ioapic: true,
         accel: 'none',
         ipiv: false,
-        ioapicVersion: 0x20,
-        apicIds: null,
-        pic: false,
+        ioapicVersion: (entries.find((e) => e.key === 'ioapic-version')?.value as 0x11 | 0x20 | undefined) ?? 0x20,
+        apicIds: (entries.find((e) => e.key === 'apic-ids')?.value as number[] | undefined) ?? null,
+        pic: entries.some((e) => e.key === 'pic' && e.value === true),
         timerRatio: typeof ratio === 'number' ? ratio : 1,
       },
       init: r.init === null ? null : { items: uniqueBy(r.init, initKey), pos },
