@@ -318,7 +318,7 @@ export class Analyzer {
     for (const b of this.test.blocks) {
       const where = b.kind === 'cpu' ? `P${b.cpu}` : `D${b.agent}`;
       if (b.kind === 'cpu') {
-        if (b.handler === 'vmexit-init' || b.handler === 'vmexit-sipi') {
+        if (b.handler.startsWith('vmexit-')) {
           this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, 'VMX operation: no backend here runs a nested hypervisor for the test', b.pos, 'nested-vmx');
         }
         if (b.handler === 'vector' && b.vector !== null && b.vector < 32) {

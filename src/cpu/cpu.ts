@@ -47,6 +47,9 @@ export const F = {
   SIPI_LATCHED: 1 << 15,
   /** Quirk smiNmiNotBlockedInWfs: SMM was entered from wait-for-SIPI, and RSM returns there. */
   SAVED_WFS: 1 << 16,
+  /** The VMCS's interrupt-window and NMI-window exiting controls of the guest running (SDM Vol 3C 24.6.2). */
+  INTR_WINDOW: 1 << 17,
+  NMI_WINDOW: 1 << 18,
 } as const;
 
 export interface CpuHost {
@@ -378,6 +381,26 @@ export class Cpu {
     this.executing('IRET');
     this.set(F.NMI_BLOCKED, false);
     this.set(F.IF, restoredIf);
+  }
+
+  /** The interrupt-window and NMI-window exiting controls for the guest (set at a VM entry, cleared by the exit). */
+  setWindowExiting(intr: boolean, nmi: boolean): void {
+    this.set(F.INTR_WINDOW, intr);
+    this.set(F.NMI_WINDOW, nmi);
+  }
+
+  /**
+   * A window VM exit due at this instruction boundary in VMX non-root operation (SDM Vol 3C 26.2 Other Causes of VM
+   * Exits): NMI-window when there is no NMI blocking and no MOV SS blocking (it wakes HLT and shutdown); interrupt
+   * window when IF = 1 and no STI or MOV SS blocking (it wakes HLT). Neither in wait-for-SIPI. The caller orders them
+   * among the events: SMI and INIT first, then NMI-window, NMI, interrupt-window, external interrupts.
+   */
+  windowExitDue(): 'nmi' | 'intr' | null {
+    const f = this.flags(), a = this.activity();
+    if ((f & (F.INTR_WINDOW | F.NMI_WINDOW)) === 0 || this.vmx() !== VmxMode.NON_ROOT || a === Activity.WAIT_FOR_SIPI || a === Activity.UNPLUGGED) return null;
+    if ((f & F.NMI_WINDOW) !== 0 && (f & (F.NMI_BLOCKED | F.MOVSS_SHADOW)) === 0) return 'nmi';
+    if ((f & F.INTR_WINDOW) !== 0 && (f & F.IF) !== 0 && (f & (F.STI_SHADOW | F.MOVSS_SHADOW)) === 0 && a !== Activity.SHUTDOWN) return 'intr';
+    return null;
   }
 
   /** AMD STGI/CLGI. APM Vol 2 15.17.1 Global Interrupt Flag: GIF = 0 holds INTR, NMI, SMI and INIT pending. */

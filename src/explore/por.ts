@@ -16,7 +16,6 @@ import type { Insn, ProcCode } from '../sim/program.js';
 import { NO_PC } from '../sim/program.js';
 import { StepKind, stepIndex, stepKind, type Simulator } from '../sim/sim.js';
 import { Activity } from '../arch/cpu.js';
-import { EventKind, nextEvent } from '../cpu/events.js';
 import { Msg } from '../machine/bus.js';
 import type { Dest, Settings } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
@@ -254,7 +253,7 @@ export class Reducer {
           if (sim.assist.accel === 'avic') this.allCpus(f);
           return;
         }
-        if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) {
+        if (sim.eventDue(c)) {
           f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
           // An ExtINT's acknowledge reaches the 8259A, whose INT drives every LINT0 and I/O APIC pin 0.
           if (this.settings.pic) {
@@ -385,7 +384,7 @@ export class Reducer {
     const k = stepKind(s), sim = this.sim;
     if (k === StepKind.CPU) {
       const c = stepIndex(s);
-      if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) return false;
+      if (sim.eventDue(c)) return false;
       const code = sim.program.cpus[c];
       return sim.pausing(code);
     }

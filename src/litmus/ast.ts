@@ -126,8 +126,9 @@ export type Dest =
 
 // ---- blocks and ops -----------------------------------------------------------------------------------
 
-/** `vmexit-init` / `vmexit-sipi`: an L1 hypervisor's handler of that VM exit (extension, docs/litmus.md). */
-export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi';
+/** `vmexit-*`: an L1 hypervisor's handler of that VM exit (extension, docs/litmus.md): INIT, SIPI, and the exits the
+ *  interrupt-window and NMI-window controls cause. */
+export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi' | 'vmexit-intr-window' | 'vmexit-nmi-window';
 
 export interface CpuBlock {
   kind: 'cpu';
@@ -159,6 +160,8 @@ export type Expr =
 
 /** `iret-op` is the explicit `iret` (extension; the implicit IRET that ends a handler is not an op), `shutdown` a
  *  triple fault, `mov-ss` a MOV to SS (its one-instruction shadow), `clgi`/`stgi` AMD's GIF. */
+export type VmentryMode = 'resume' | 'wait-for-sipi' | 'hlt' | 'sipi';
+
 export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm' | 'vmxon' | 'vmxoff' | 'iret-op' | 'mov-ss' | 'clgi' | 'stgi' | 'shutdown';
 
 /** A CPUID output register. */
@@ -179,8 +182,9 @@ export type Op =
   | { kind: 'rdmsr'; dst: string; msr: MsrRef; pos: Pos }
   | SendOp
   | { [K in SimpleOpKind]: { kind: K; pos: Pos } }[SimpleOpKind]
-  /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI, or start it at its SIPI code. */
-  | { kind: 'vmentry'; mode: 'resume' | 'wait-for-sipi' | 'sipi'; pos: Pos }
+  /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI or HLT, or start it at its SIPI code;
+   *  with the interrupt-window / NMI-window exiting controls set, and a virtual interrupt (RVI) requested (extension). */
+  | { kind: 'vmentry'; mode: VmentryMode; intrWindow: boolean; nmiWindow: boolean; rvi: number | null; pos: Pos }
   | { kind: 'smbase'; value: Expr; pos: Pos }
   | { kind: 'wait'; ticks: number; pos: Pos }
   | { kind: 'label'; name: string; pos: Pos }

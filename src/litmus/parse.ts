@@ -116,11 +116,13 @@ function parseBlock(p: Cursor): Block {
   if (agent !== null) return { kind: 'agent', agent, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
   const cpu = procIndex(t.text, 'P') ?? 0;
   if (!p.accept('on')) return { kind: 'cpu', cpu, handler: 'main', vector: null, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
-  const h = p.expectName('`vector V`, `nmi`, `smi`, `sipi` or `vmexit init|sipi` after `on`');
+  const h = p.expectName('`vector V`, `nmi`, `smi`, `sipi` or `vmexit init|sipi|intr-window|nmi-window` after `on`');
   if (h.text === 'vmexit') {
-    const e = p.expectName('`init` or `sipi` after `on vmexit`');
-    if (e.text !== 'init' && e.text !== 'sipi') p.fail(e.pos, `expected \`init\` or \`sipi\` after \`on vmexit\`, found ${describe(e)}`);
-    const handler = e.text === 'init' ? 'vmexit-init' : 'vmexit-sipi';
+    const exits = ['init', 'sipi', 'intr-window', 'nmi-window'] as const;
+    const e = p.expectName('`init`, `sipi`, `intr-window` or `nmi-window` after `on vmexit`');
+    const x = exits.find((k) => k === e.text);
+    if (x === undefined) p.fail(e.pos, `expected \`init\`, \`sipi\`, \`intr-window\` or \`nmi-window\` after \`on vmexit\`, found ${describe(e)}`);
+    const handler = `vmexit-${x}` as const;
     return { kind: 'cpu', cpu, handler, vector: null, body: parseBody(p, `block \`${t.text} on vmexit ${e.text}\``), pos: t.pos };
   }
   if (h.text === 'vector') {

@@ -40,6 +40,8 @@ export interface ProcCode {
   /** The L1 hypervisor's VM-exit handlers (nested VMX), or -1. */
   vmexitInit: number;
   vmexitSipi: number;
+  vmexitIntrWindow: number;
+  vmexitNmiWindow: number;
   /** Word offset of this process's simulator words, relative to the simulator area. */
   base: number;
 }
@@ -179,7 +181,7 @@ export function compile(test: LitmusTest): Program {
       if (!b) return -1;
       const term: Insn | null =
         h === 'main' ? { kind: 'end', main: true, pos: b.pos }
-        : h === 'sipi' || h === 'vmexit-init' || h === 'vmexit-sipi' ? { kind: 'end', main: false, pos: b.pos }
+        : h === 'sipi' || h.startsWith('vmexit-') ? { kind: 'end', main: false, pos: b.pos }
         : h === 'smi' ? null
         : { kind: 'iret', pos: b.pos };
       return f.block(b.body, term);
@@ -188,6 +190,7 @@ export function compile(test: LitmusTest): Program {
       insns: f.insns, main: entry('main'), sipi: entry('sipi'), nmi: entry('nmi'), smi: entry('smi'),
       vectors: new Map(), regs: new Map(), counts: new Map(), base: 0,
       vmexitInit: entry('vmexit-init'), vmexitSipi: entry('vmexit-sipi'),
+      vmexitIntrWindow: entry('vmexit-intr-window'), vmexitNmiWindow: entry('vmexit-nmi-window'),
     };
     for (const b of blocks) if (b.handler === 'vector' && b.vector !== null) code.vectors.set(b.vector, f.block(b.body, { kind: 'iret', pos: b.pos }));
     const countKeys: CountKey[] = [];
@@ -209,7 +212,7 @@ export function compile(test: LitmusTest): Program {
     const main = f.block(b.body, { kind: 'end', main: true, pos: b.pos });
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'agent-reg' }> => o.kind === 'agent-reg' && o.agent === b.agent).map((o) => o.reg);
     agentIndex.set(b.agent, agents.length);
-    agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
+    agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1, vmexitIntrWindow: -1, vmexitNmiWindow: -1 }, [], regs));
   }
   const vmm = test.blocks.some((b) => b.kind === 'agent' && b.body.some(function has(op: Op): boolean {
     return op.kind === 'vmm-save' || op.kind === 'vmm-restore' || (op.kind === 'repeat' && op.body.some(has));

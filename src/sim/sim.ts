@@ -350,21 +350,37 @@ export class Simulator implements ExecCtx {
   /**
    * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2 Activity State: the
    * guest may be entered in wait-for-SIPI when IA32_VMX_MISC reports it (not on AMD SVM, not under the
-   * nestedNoGuestWfs quirk: the entry fails, a fault). `vmentry sipi` is L1 emulating the SIPI its exit reported:
-   * the guest starts at its SIPI code with `sv` = the exit qualification.
+   * nestedNoGuestWfs quirk: the entry fails, a fault), or in HLT (AMD SVM has no guest activity state: a fault too).
+   * `vmentry sipi` is L1 emulating the SIPI its exit reported: the guest starts at its SIPI code with `sv` = the exit
+   * qualification. The window-exiting controls hold for the guest until the exit they cause (SDM Vol 3C 26.2); RVI
+   * is the virtual APIC's IRR (decision D-20), so a requested vector above VPPR is delivered as the guest runs (SDM Vol
+   * 3C 30.2.1 Evaluation of Pending Virtual Interrupts).
    */
-  vmEntry(mode: OpOf<'vmentry'>['mode']): number {
+  vmEntry(mode: OpOf<'vmentry'>['mode'], controls: { intrWindow: boolean; nmiWindow: boolean; rvi: number | null }): number {
     const cpu = this.cpu!, code = this.cur, next = this.pc + 1;
     if (cpu.vmx() !== VmxMode.ROOT || this.topFrame() !== FrameKind.VMEXIT) {
       this.fault('vmentry without a VM exit to return from');
       return next;
     }
-    if (mode === 'wait-for-sipi' && (cpu.apic.vendor() === 'amd' || this.quirks.nestedNoGuestWfs)) {
+    if ((mode === 'wait-for-sipi' || mode === 'hlt') && cpu.apic.vendor() === 'amd') {
+      this.fault(`VM entry failed: SVM has no ${mode} guest activity state`);
+      return next;
+    }
+    if (mode === 'wait-for-sipi' && this.quirks.nestedNoGuestWfs) {
       this.fault('VM entry failed: wait-for-SIPI guest activity state not supported');
       return next;
     }
     const f = this.popFrame();
     cpu.setVmx(VmxMode.NON_ROOT);
+    cpu.setWindowExiting(controls.intrWindow, controls.nmiWindow);
+    if (controls.rvi !== null) {
+      const a = cpu.apic, w = A.IRR + (controls.rvi >>> 5);
+      a.setWord(w, a.word(w) | (1 << (controls.rvi & 31)));
+    }
+    if (mode === 'hlt') {
+      cpu.hlt();
+      return f.pc === NO_PC ? PC_IDLE : f.pc;
+    }
     if (mode === 'wait-for-sipi') {
       cpu.setActivity(Activity.WAIT_FOR_SIPI);
       return NO_PC;
@@ -430,7 +446,7 @@ export class Simulator implements ExecCtx {
       const next = this.assist.next(c);
       if (next !== 'guest') return next === 'work';
     }
-    if (nextEvent(cpu) !== EventKind.NONE) return true;
+    if (nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null) return true;
     if (cpu.activity() !== Activity.ACTIVE) return false;
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
@@ -473,7 +489,7 @@ export class Simulator implements ExecCtx {
     for (let c = 0; c < this.program.cpus.length; c++) {
       if (!this.cpuEnabled(c)) continue;
       out.push(step(StepKind.CPU, c));
-      if (!(nextEvent(m.cpus[c]) === EventKind.NONE && this.pausing(this.program.cpus[c]))) holdsTime = true;
+      if (this.eventDue(c) || !this.pausing(this.program.cpus[c])) holdsTime = true;
     }
     for (let a = 0; a < this.program.agents.length; a++) {
       if (!this.agentEnabled(a)) continue;
@@ -525,6 +541,8 @@ export class Simulator implements ExecCtx {
       case StepKind.CPU: {
         const c = stepIndex(s), cpu = this.machine.cpus[c];
         if (this.vcpus && this.assist.next(c) === 'work') return this.assist.describeWork(c);
+        const window = this.windowExit(cpu);
+        if (window !== null) return `P${c} VM exit (${window}-window)`;
         const ev = nextEvent(cpu);
         if (ev !== EventKind.NONE) return `P${c} takes ${ev === EventKind.INTR ? 'interrupt' : EVENT_NAMES[ev]}`;
         const code = this.program.cpus[c];
@@ -586,7 +604,7 @@ export class Simulator implements ExecCtx {
   }
 
   /** A VM exit to the L1 hypervisor: the guest's PC is kept in a frame, and L1's handler (or idle loop) runs. */
-  private vmExit(c: number, code: ProcCode, guestPc: number, kind: 'vmexit-init' | 'vmexit-sipi', handler: number): void {
+  private vmExit(c: number, code: ProcCode, guestPc: number, kind: `vmexit-${'init' | 'sipi' | 'intr-window' | 'nmi-window'}`, handler: number): void {
     this.pushFrame(code, guestPc, false, FrameKind.VMEXIT);
     this.count(code, kind);
     this.setPc(code, handler >= 0 ? handler : PC_IDLE);
@@ -597,6 +615,15 @@ export class Simulator implements ExecCtx {
   private cpuStep(c: number): void {
     const cpu = this.machine.cpus[c], code = this.program.cpus[c];
     if (this.vcpus && this.assist.next(c) === 'work') return this.assist.work(c);
+    const window = this.windowExit(cpu);
+    if (window !== null) {
+      // The exit clears its control, as L1's handler would before its next entry (docs/litmus.md).
+      cpu.setWindowExiting(window === 'nmi' ? cpu.has(F.INTR_WINDOW) : false, window === 'intr' ? cpu.has(F.NMI_WINDOW) : false);
+      cpu.setVmx(VmxMode.ROOT);
+      const pc = this.pcOf(code);
+      cpu.setActivity(Activity.ACTIVE);
+      return this.vmExit(c, code, pc, `vmexit-${window}-window`, window === 'nmi' ? code.vmexitNmiWindow : code.vmexitIntrWindow);
+    }
     if (nextEvent(cpu) !== EventKind.NONE) return this.takeEvent(c, cpu, code);
     cpu.beginInstruction();
     this.enter(code, c, cpu);
@@ -620,6 +647,24 @@ export class Simulator implements ExecCtx {
       default:
         return opDef(op).exec(op as never, this);
     }
+  }
+
+  /** CPU c's next step takes an event or a window VM exit, not its next op. */
+  eventDue(c: number): boolean {
+    const cpu = this.machine.cpus[c];
+    return nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null;
+  }
+
+  /**
+   * The window VM exit the CPU takes at this boundary, if any: SMI and INIT come first, then the NMI-window exit, the
+   * NMI, the interrupt-window exit, and external interrupts (SDM Vol 3C 26.2 and Vol 3A 7.9 Table 7-2).
+   */
+  private windowExit(cpu: Cpu): 'nmi' | 'intr' | null {
+    const w = cpu.windowExitDue();
+    if (w === null) return null;
+    const ev = nextEvent(cpu);
+    if (ev === EventKind.SMI || ev === EventKind.INIT || ev === EventKind.INIT_VMEXIT || ev === EventKind.SIPI_DISCARD) return null;
+    return w === 'intr' && ev === EventKind.NMI ? null : w;
   }
 
   private takeEvent(c: number, cpu: Cpu, code: ProcCode): void {

@@ -31,16 +31,20 @@ const agentOp = (cpus: number, pic: boolean) =>
     fc.constantFrom('irq 1 assert', 'irq 1 deassert', 'irq 1 pulse', 'store x = 3', 'wait 2'),
   );
 
-export const smallTest = fc.record({ cpus: fc.integer({ min: 2, max: 3 }), pic: fc.boolean(), amd: fc.boolean() }).chain(({ cpus, pic, amd }) =>
+const ENTRIES = ['vmentry', 'vmentry intr-window', 'vmentry nmi-window', 'vmentry activity = hlt intr-window', 'vmentry rvi = 0x40'];
+
+export const smallTest = fc.record({ cpus: fc.integer({ min: 2, max: 3 }), pic: fc.boolean(), amd: fc.boolean(), guest: fc.boolean() }).chain(({ cpus, pic, amd, guest }) =>
   fc
     .record({
       mains: fc.array(fc.array(cpuOp(cpus, pic), { minLength: 0, maxLength: 4 }), { minLength: cpus, maxLength: cpus }),
       handler: fc.array(fc.constantFrom('store y = 1', 'eoi', 'load r4 = x', 'nop'), { maxLength: 2 }),
       agent: fc.array(agentOp(cpus, pic), { maxLength: 3 }),
       quant: fc.constantFrom('exists', 'forall'),
+      entry: fc.constantFrom(...ENTRIES),
+      windowEntry: fc.constantFrom(...ENTRIES),
     })
-    .map(({ mains, handler, agent, quant }) => {
-      const lines = ['lapis gen', 'config {', `  cpus = ${cpus}`, ...(pic ? ['  pic = true'] : []), ...(amd ? ['  vendor = amd'] : []), '}', 'init {', '  x = 0', '  y = 0', '  ioapic.1 = { vector = 0x70, trigger = level, dest = P1 }', '}'];
+    .map(({ mains, handler, agent, quant, entry, windowEntry }) => {
+      const lines = ['lapis gen', 'config {', `  cpus = ${cpus}`, ...(pic ? ['  pic = true'] : []), ...(amd ? ['  vendor = amd'] : []), '}', 'init {', '  x = 0', '  y = 0', '  ioapic.1 = { vector = 0x70, trigger = level, dest = P1 }', ...(guest ? ['  P1.vmx = non-root'] : []), '}'];
       mains.forEach((ops, c) => {
         if (ops.length === 0 && c > 0) return; // starts in wait-for-SIPI
         lines.push(`P${c} {`, ...ops.map((o) => `  ${o}`), 'done:', '}');
@@ -49,10 +53,12 @@ export const smallTest = fc.record({ cpus: fc.integer({ min: 2, max: 3 }), pic: 
         lines.push(`P${c} on vector 0x40 {`, ...handler.map((o) => `  ${o}`), '}');
         lines.push(`P${c} on smi {`, '  store y = 3', '  smbase = 0x40000', '  rsm', '}');
         lines.push(`P${c} on sipi {`, '  store x = 9', '}');
-        lines.push(`P${c} on vmexit init {`, '  vmentry', '}');
+        lines.push(`P${c} on vmexit init {`, `  ${entry}`, '}');
+        lines.push(`P${c} on vmexit intr-window {`, '  store y = 5', `  ${windowEntry}`, '}');
+        lines.push(`P${c} on vmexit nmi-window {`, `  ${windowEntry}`, '}');
       }
       if (agent.length > 0) lines.push('D0 {', ...agent.map((o) => `  ${o}`), '}');
-      lines.push(`observe ${Array.from({ length: cpus }, (_, c) => `P${c}.activity, P${c}.count(0x40), P${c}:r1`).join(', ')}, P1.irr(0x50), ioapic.1.remote-irr, P0.gif, P1.in-shadow(nmi), P0.count(0x8)`);
+      lines.push(`observe ${Array.from({ length: cpus }, (_, c) => `P${c}.activity, P${c}.count(0x40), P${c}:r1`).join(', ')}, P1.irr(0x50), ioapic.1.remote-irr, P0.gif, P1.in-shadow(nmi), P0.count(0x8), P1.vmexits(intr-window), P1.vmexits(nmi-window), P1.vmx`);
       lines.push(`${quant} (x = 1 /\\ y = 2)`);
       return lines.join('\n') + '\n';
     }),

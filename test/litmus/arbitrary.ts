@@ -123,6 +123,8 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     fc.record({ port: fc.constantFrom(0x20, 0x21), value: e }).map((r): Op => ({ kind: 'pic-write', ...r, pos })),
     fc.record({ dst: gpr, port: fc.constantFrom(0x20, 0x21) }).map((r): Op => ({ kind: 'pic-read', ...r, pos })),
     fc.constantFrom('iret-op', 'mov-ss', 'clgi', 'stgi', 'shutdown' as const).map((kind): Op => ({ kind, pos })),
+    fc.record({ mode: fc.constantFrom('resume', 'wait-for-sipi', 'hlt', 'sipi' as const), intrWindow: fc.boolean(), nmiWindow: fc.boolean(), rvi: fc.option(vector) })
+      .map((r): Op => ({ kind: 'vmentry', ...r, pos })),
   ];
   if (ctx === 'smi') cpuOps.push(e.map((value): Op => ({ kind: 'smbase', value, pos })), fc.constant<Op>({ kind: 'rsm', pos }));
   return fc.oneof(...cpuOps);

@@ -143,3 +143,31 @@ describe('handlers share the interrupted code\'s registers (D-33)', () => {
     expect(r.keys).toEqual(['P0:r2=5', 'P0:r2=7']);
   });
 });
+
+describe('VMX controls of an L1 (nested VMX)', () => {
+  const nested = (guest: string, entry: string, handlers: string, cond: string): string =>
+    `lapis T\ninit {\n  P0.vmx = non-root\n}\nP0 {\n${guest}\n}\nP0 on vmexit init {\n  store entered = 1\n  ${entry}\n}\n${handlers}D0 {\n  await go == 1\n  init -> P0\n}\n${cond}\n`;
+
+  it('interrupt-window exiting: the exit comes at the first boundary with IF = 1 and no STI shadow', () => {
+    const t = nested('  cli\n  store go = 1\n  await entered == 1\n  sti\n  nop\n  store after = 1', 'vmentry intr-window',
+      'P0 on vmexit intr-window {\n  load r1 = after\n  vmentry\n}\n', 'forall (P0.vmexits(intr-window) = 1 /\\ P0:r1 = 0 /\\ after = 1)');
+    expect(run(t).ok).toBe(true);
+  });
+
+  it('NMI-window exiting: with no NMI blocking the exit comes right after the entry', () => {
+    const t = nested('  store go = 1\n  await entered == 1\n  store after = 1', 'vmentry nmi-window',
+      'P0 on vmexit nmi-window {\n  load r1 = after\n  vmentry\n}\n', 'forall (P0.vmexits(nmi-window) = 1 /\\ P0:r1 = 0)');
+    expect(run(t).ok).toBe(true);
+  });
+
+  it('an entry in the HLT activity state: the guest sleeps until an interrupt, then goes on', () => {
+    const t = `lapis T\nconfig {\n  cpus = 2\n}\ninit {\n  P0.vmx = non-root\n}\nP0 {\n  store go = 1\n  await entered == 1\n  store woke = 1\n}\nP0 on vmexit init {\n  store entered = 1\n  vmentry activity = hlt\n}\nP1 {\n  await P0.activity == halted\n  send fixed 0x40 -> P0\n}\nD0 {\n  await go == 1\n  init -> P0\n}\nforall (P0.count(0x40) = 1 /\\ woke = 1)\n`;
+    expect(run(t).ok).toBe(true);
+    expect(run(t.replace('  init -> P0\n', '  init -> P0\n').replace('config {\n', 'config {\n  vendor = amd\n')).ok).toBe(false);
+  });
+
+  it('an entry with RVI above VPPR delivers the virtual interrupt to the guest', () => {
+    const t = nested('  store go = 1\n  await entered == 1', 'vmentry rvi = 0x40', '', 'forall (P0.count(0x40) = 1)');
+    expect(run(t).ok).toBe(true);
+  });
+});

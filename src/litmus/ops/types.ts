@@ -120,8 +120,8 @@ export interface ExecCtx {
   /** The innermost handler frame's kind, and leaving it (the frame's return PC and saved IF). */
   topFrame(): FrameKind;
   popFrame(): { pc: number; savedIf: boolean };
-  /** A VM entry from an L1 exit handler; returns the next PC. */
-  vmEntry(mode: OpOf<'vmentry'>['mode']): number;
+  /** A VM entry from an L1 exit handler, with its controls; returns the next PC. */
+  vmEntry(mode: OpOf<'vmentry'>['mode'], controls: { intrWindow: boolean; nmiWindow: boolean; rvi: number | null }): number;
   /** The CPU's idle loop (after its code: HLT, still taking interrupts). */
   readonly idlePc: number;
 }
