@@ -100,9 +100,10 @@ describe('CPU ops', () => {
     ['cli', { kind: 'cli' }],
     ['vmxon', { kind: 'vmxon' }],
     ['vmxoff', { kind: 'vmxoff' }],
-    ['vmentry', { kind: 'vmentry', mode: 'resume' }],
-    ['vmentry sipi', { kind: 'vmentry', mode: 'sipi' }],
-    ['vmentry activity = wait-for-sipi', { kind: 'vmentry', mode: 'wait-for-sipi' }],
+    ['vmentry', { kind: 'vmentry', mode: 'resume', intrWindow: false, nmiWindow: false, rvi: null }],
+    ['vmentry sipi', { kind: 'vmentry', mode: 'sipi', intrWindow: false, nmiWindow: false, rvi: null }],
+    ['vmentry activity = wait-for-sipi', { kind: 'vmentry', mode: 'wait-for-sipi', intrWindow: false, nmiWindow: false, rvi: null }],
+    ['vmentry activity = hlt intr-window nmi-window rvi = 0x41', { kind: 'vmentry', mode: 'hlt', intrWindow: true, nmiWindow: true, rvi: 0x41 }],
     ['hlt', { kind: 'hlt' }],
     ['pause', { kind: 'pause' }],
     ['nop', { kind: 'nop' }],
@@ -201,8 +202,8 @@ forall (P1.vmexits(init) = 1 /\\ P1.vmx = non-root)
   });
 
   it('rejects an unknown VM exit and a wrong activity for vmentry', () => {
-    expect(errorsOf(wrap('P0 on vmexit nmi', '  nop'))).toContain('expected `init` or `sipi` after `on vmexit`');
-    expect(errorsOf(wrap('P0', '  vmentry activity = halted'))).toContain('a VM entry can enter the guest in `wait-for-sipi`');
+    expect(errorsOf(wrap('P0 on vmexit nmi', '  nop'))).toContain('expected `init`, `sipi`, `intr-window` or `nmi-window` after `on vmexit`');
+    expect(errorsOf(wrap('P0', '  vmentry activity = halted'))).toContain('a VM entry can enter the guest in `wait-for-sipi` or `hlt`');
   });
 });
 
@@ -230,7 +231,7 @@ forall (P1.running = 1 /\\ P0.vmexits(incomplete-ipi) = 0)
     expect(errorsOf(wrap('D0', '  post 0x40 -> P1'))).toContain('`post` is a posted interrupt: it needs `accel = apicv` in config');
     expect(errorsOf('lapis t\nconfig {\n  accel = avic\n  ipiv = true\n}\nexists (true)\n')).toContain('t.litmus:4:3: error: `ipiv = true` is Intel IPI virtualization: it needs `accel = apicv` in config');
     expect(mustParse('lapis t\nconfig {\n  accel = tpr-shadow\n}\nexists (P0.vmexits(tpr-below-threshold) = 0 /\\ P0.vmexits(entry-failure) = 0)\n').settings.accel).toBe('tpr-shadow');
-    expect(errorsOf('lapis t\nexists (P0.vmexits(tpr) = 0)\n')).toContain('expected one of `init`, `sipi`, `incomplete-ipi`, `noaccel`, `eoi`, `tpr-below-threshold`, `apic-write`, `entry-failure` in `vmexits(...)`, found `tpr`');
+    expect(errorsOf('lapis t\nexists (P0.vmexits(tpr) = 0)\n')).toContain('expected one of `init`, `sipi`, `incomplete-ipi`, `noaccel`, `eoi`, `tpr-below-threshold`, `apic-write`, `entry-failure`, `intr-window`, `nmi-window` in `vmexits(...)`, found `tpr`');
   });
 });
 
