@@ -66,6 +66,8 @@ LIT_SMBASE_FLD  equ LIT_BASE + 0x6300 ; dword[cpu]: address of the save-state SM
 LIT_SMBASE_OK   equ LIT_BASE + 0x6400 ; dword[cpu]: LIT_SMBASE_NOW was seen this run (the probe or an entry)
 LIT_HALTED      equ LIT_BASE + 0x6500 ; dword[cpu]: in a HLT (set just before it, cleared after it and while a
                                       ; handler or SMM runs): what `await Pk.activity == halted` spins on
+LIT_SHADOW      equ LIT_BASE + 0x6600 ; dword[cpu]: NMIs its `on nmi` block found taken in an STI or MOV SS shadow
+                                      ; (the interrupted EIP is one the compiler listed: `Pn.in-shadow(nmi)`)
 LIT_SIZE        equ 0x6800
 LIT_SMM_STACKS  equ 0x310000          ; CPU i's SMM stack top: LIT_SMM_STACKS + (i + 1) * 0x1000
 
@@ -585,6 +587,8 @@ lit_reset_state:
   mov [LIT_IN_SMM + ebx * 4], eax
   mov [LIT_BLOCKED + ebx * 4], eax
   mov [LIT_SIPI_PENDING + ebx * 4], eax
+  mov [LIT_HALTED + ebx * 4], eax
+  mov [LIT_SHADOW + ebx * 4], eax
   inc ebx
   cmp ebx, LIT_CPUS
   jb .cpu

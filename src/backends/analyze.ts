@@ -131,6 +131,11 @@ export class Analyzer {
     if (t.settings.accel !== 'none') {
       this.refuse(`config accel = ${t.settings.accel}`, 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays; no backend here runs the guest that way', null, 'vcpu-assist');
     }
+    const ids = t.settings.apicIds;
+    if (ids !== null && ids.some((id, c) => id !== c)) {
+      this.refuse(`config apic-ids = ${ids.join(', ')}`, 'the guest\'s CPUs have the APIC IDs the backend gives them, 0..n-1 (its coordinator and tables depend on it)', null, 'apic-ids');
+    }
+    if (t.settings.pic) this.refuse('config pic = true', 'the runtime masks the 8259A, whose inputs also carry the PIT and the firmware\'s devices; ExtINT through it is not compiled', null, 'pic');
     const spares = this.plan.spares;
     if (this.n + spares > MAX_GUEST_CPUS) this.refuse(`config cpus = ${this.n}`, `at most ${MAX_GUEST_CPUS - spares} CPUs (the runtime's tables; ${spares} spare CPU(s) run the coordinator and the agents)`, null, 'too-many-cpus');
     this.classify();
@@ -411,6 +416,15 @@ export class Analyzer {
           break;
         case 'running': case 'pir':
           no('vCPU state of a hypervisor the model plays', 'vcpu-assist');
+          break;
+        case 'gif':
+          no('AMD\'s GIF: the runtime does not enable SVM, and nothing can read GIF', 'gif');
+          break;
+        case 'in-shadow':
+          // An `on nmi` block compares the interrupted EIP with the instructions after the test's STIs and MOV SSs.
+          if (o.of !== 'nmi') no('only NMIs are checked for the shadow they were taken in (the `on nmi` block compares its return address)', 'observables');
+          if (!this.block(o.cpu, 'nmi')) no(`P${o.cpu} has no \`on nmi\` block: the check runs in it`, 'observables');
+          plan.needs.nmi = true;
           break;
         case 'remote-irr':
           plan.ioapicPins.add(o.pin);

@@ -45,7 +45,10 @@ export const cpu: OpFamily<'sti' | 'cli' | 'hlt' | 'iret-op' | 'mov-ss' | 'cr8-w
         return x.pc + 1;
       },
       footprint: () => {},
-      emit: (_op, e) => void e.out.push('  sti'),
+      emit(_op, e) {
+        e.out.push('  sti');
+        e.shadowPoint();
+      },
     },
     cli: {
       where: 'cpu',
@@ -110,7 +113,10 @@ export const cpu: OpFamily<'sti' | 'cli' | 'hlt' | 'iret-op' | 'mov-ss' | 'cr8-w
         return x.pc + 1;
       },
       footprint: () => {},
-      emit: (_op, e) => void e.out.push('  mov ax, ss', '  mov ss, ax                          ; the MOV SS shadow covers the next instruction'),
+      emit(_op, e) {
+        e.out.push('  mov ax, ss', '  mov ss, ax                          ; the MOV SS shadow covers the next instruction');
+        e.shadowPoint();
+      },
     },
     'cr8-write': {
       where: 'cpu',

@@ -236,6 +236,9 @@ export interface EmitCtx {
   data(prefix: string): string;
   /** Code for a nested body (`repeat`). */
   body(ops: Op[]): void;
+  /** Mark the end of an instruction that opens an interrupt shadow (STI, MOV SS): an NMI taken here is counted by
+   *  `Pn.in-shadow(nmi)`. */
+  shadowPoint(): void;
   targets(d: Dest): GuestTargets;
   refuse(category: RefusalCategory, reason: string): never;
 }
