@@ -8,6 +8,7 @@ export type { ApicMode, ApicConfig } from './apic/localApic.js';
 export { Cpu, F as CpuFlag } from './cpu/cpu.js';
 export { EventKind, EVENT_NAMES, heldEvents, nextEvent } from './cpu/events.js';
 export { IoApic } from './ioapic/ioapic.js';
+export { Pic } from './pic/pic.js';
 export { HostError } from './arch/errors.js';
 export * from './arch/apic.js';
 export * from './arch/cpu.js';
