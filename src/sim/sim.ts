@@ -22,7 +22,7 @@ import type { Cond, Expr, LitmusTest, Observable, VmmEvent, VmmPart } from '../l
 import { observableName } from '../litmus/format.js';
 import { opDef } from '../litmus/ops/index.js';
 import { FrameKind, type ExecCtx, type OpOf } from '../litmus/ops/types.js';
-import { formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type OutcomeValue } from '../litmus/outcome.js';
+import { arith, formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type OutcomeValue } from '../litmus/outcome.js';
 import { applyInit } from './init.js';
 import { SimError, StepKind, TIME_STEP, UnsupportedError, step, stepIndex, stepKind } from './steps.js';
 import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, PC_SHUTDOWN, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
@@ -188,18 +188,7 @@ export class Simulator implements ExecCtx {
     switch (e.kind) {
       case 'num': return e.value;
       case 'reg': return this.getReg(code, cpu, e.reg);
-      case 'bin': {
-        const a = this.evaluate(e.left, code, cpu), b = this.evaluate(e.right, code, cpu);
-        switch (e.op) {
-          case '+': return (a + b) & MASK64;
-          case '-': return (a - b) & MASK64;
-          case '&': return a & b;
-          case '|': return a | b;
-          case '^': return a ^ b;
-          case '<<': return b >= 64n ? 0n : (a << b) & MASK64;
-          case '>>': return b >= 64n ? 0n : a >> b;
-        }
-      }
+      case 'bin': return arith(e.op, this.evaluate(e.left, code, cpu), this.evaluate(e.right, code, cpu));
     }
   }
 
