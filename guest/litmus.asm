@@ -79,6 +79,9 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 %ifndef LIT_MSI
   %define LIT_MSI 0                   ; 1: the test sends device MSIs (the edu device)
 %endif
+%ifndef LIT_NESTED
+  %define LIT_NESTED 0                ; 1: an L1 on VMX, 2: on SVM (guest/nested.asm)
+%endif
 %ifndef LIT_SMI_US
   %define LIT_SMI_US 200000           ; the runtime's own SMI (SMBASE setup, probe) to be taken: long, so that a
 %endif                                ; retry never doubles an SMI that was only slow (a busy host)
@@ -309,6 +312,9 @@ lit_boot:
 %endif
   mov dword [lapis_nmi_hook], lit_nmi_hook
   call lit_install                      ; the test's handlers
+%if LIT_NESTED
+  call lit_nested_boot                  ; the L1 hypervisor (guest/nested.asm)
+%endif
 %if LIT_IOAPIC || LIT_MSI
   call lit_ioapic_boot                  ; the test's lines low, every redirection entry masked
 %endif
@@ -607,6 +613,9 @@ lit_reset_state:
   rep stosd
   mov dword [lit_seq], 0
   mov dword [lit_drain], 0
+%if LIT_NESTED
+  call lit_nested_reset
+%endif
   ret
 
 ; Wait until the run is over: every main block finished or blocked (in an await or a HLT op), every SIPI code
@@ -678,6 +687,10 @@ lit_sipi_sent:
   pushad
   cmp eax, LIT_CPUS
   jae .out
+%if LIT_NESTED
+  call lit_nested_sipi_sent             ; a CPU in VMX operation: its own evidence
+  jc .out
+%endif
   mov ecx, [LIT_SIPI_SEQ + eax * 4]
   mov edx, [LIT_INIT_SEQ + eax * 4]
   test ecx, ecx
@@ -924,6 +937,13 @@ lit_collect:
   mov dword [LIT_ACT + ebx * 4], LIT_ACT_ACTIVE ; in its SMM code: it cannot take the NMI
   jmp .next
 .not_smm:
+%if LIT_NESTED
+  call lit_nested_collect               ; a CPU in VMX operation: its own evidence (1: done, 2: ping it)
+  cmp eax, 1
+  je .next
+  cmp eax, 2
+  je .ping
+%endif
   test byte [lit_cpu_flags + ebx], LIT_F_WFSABLE
   jz .ping
   ; No SIPI code reached since the last INIT (or since the start, for an AP that began in wait-for-SIPI):
@@ -950,13 +970,7 @@ lit_collect:
 .mark:
   mov [LIT_PING + ebx * 4], eax
   SEND ICR_NMI | ICR_ASSERT, ebx
-  mov esi, LIT_REPORTED
-  lea esi, [esi + ebx * 4]
-  push ebx
-  mov ebx, 1
-  mov eax, LIT_PING_US
-  call lapis_wait_eq_us
-  pop ebx
+  call lit_wait_reported
   test eax, eax
   jnz .next
   cmp dword [LIT_REPORTED + ebx * 4], 2
@@ -976,6 +990,17 @@ lit_collect:
 %if LIT_SMM
   call lit_smbase_probe_all
 %endif
+  ret
+
+; ebx = cpu: wait up to LIT_PING_US for its LIT_REPORTED to be 1; eax non-zero when it was. Keeps ebx.
+lit_wait_reported:
+  mov esi, LIT_REPORTED
+  lea esi, [esi + ebx * 4]
+  push ebx
+  mov ebx, 1
+  mov eax, LIT_PING_US
+  call lapis_wait_eq_us
+  pop ebx
   ret
 
 ; ebx = cpu: clear LIT_IN_SMM when the CPU is not in its SMM code any more although it never executed RSM: an INIT
@@ -1066,6 +1091,9 @@ lit_nmi_hook:
   add esp, 4
   LAPIS_IRET
 .answer:
+%if LIT_NESTED
+  call lit_nested_snapshot              ; its VMX operation now
+%endif
   mov esi, [esp + 36]                   ; interrupted EIP: right after a HLT, or in the idle loop: halted
   mov [LIT_EIP + ebp * 4], esi
   mov eax, LIT_ACT_HALTED
@@ -1085,6 +1113,10 @@ lit_nmi_hook:
   call edx
 .reported:
   mov dword [LIT_REPORTED + ebp * 4], 1
+%if LIT_NESTED
+  mov eax, ebp
+  call lit_nested_leave                 ; out of VMX operation before it parks or resets
+%endif
   test ebp, ebp
   jz lit_p0_after_report
 lit_park_ap:                            ; an AP spins here, NMIs blocked, until the next run's INIT (not in HLT:
@@ -1795,4 +1827,7 @@ lit_zero: dq 0                          ; an agent register of an agent without 
 
 %if LIT_IOAPIC || LIT_MSI
 %include "ioapic.asm"
+%endif
+%if LIT_NESTED
+%include "nested.asm"
 %endif

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # nasm: assembles the guests. qemu-system-x86 (7.2): qemu-tcg and the KVM backends; it brings seabios and the
 # shared libraries QEMU 10 needs too. bochs + bochsbios + vgabios: Bochs 2.7 (SMP and SMM). Bochs's package insists
 # on one display plugin (bochs-gui), and Debian's build has no 'nogui' display: bochs-term is the smallest, and the
-# runner uses it headless ('term' runs ncurses on a pty of its own; no terminal is needed).
-DEBIAN_PACKAGES=(nasm qemu-system-x86 bochs bochsbios vgabios bochs-term)
+# runner uses it headless ('term' runs ncurses on a pty of its own; no terminal is needed). chromium: the web app's
+# browser tests (test/web, through playwright-core; no browser is downloaded).
+DEBIAN_PACKAGES=(nasm qemu-system-x86 bochs bochsbios vgabios bochs-term chromium)
 
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
@@ -24,9 +25,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# QEMU 10 from bookworm-backports, unpacked (dpkg -x) into its own prefix. A private apt configuration (its own
-# sources list, package lists and cache under $QEMU10_DIR/apt, removed afterwards) reads bookworm-backports
-# without adding it to the system's sources, so nothing the system installs later picks up a backported package.
+# QEMU 10 from bookworm-backports (from the mirror the system's apt already uses), unpacked (dpkg -x) into its own
+# prefix. A private apt configuration (its own sources list, package lists and cache under $QEMU10_DIR/apt, removed
+# afterwards) reads bookworm-backports without adding it to the system's sources, so nothing the system installs
+# later picks up a backported package.
 # Its shared libraries are bookworm's, already brought by qemu-system-x86 7.2 above.
 QEMU10_DIR="${LAPIS_QEMU10_DIR:-/opt/lapis/qemu-10}"
 QEMU10_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
@@ -39,7 +41,12 @@ if ! qemu10_ok; then
   [ -w "$QEMU10_DIR" ] || $sudo chown "$(id -u):$(id -g)" "$QEMU10_DIR"
   apt_dir="$QEMU10_DIR/apt"
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
-  echo 'deb http://deb.debian.org/debian bookworm-backports main' >"$apt_dir/sources.list"
+  # The mirror the system's own apt sources use (scripts/debian-mirror.sh), or LAPIS_DEBIAN_MIRROR.
+  mirror="${LAPIS_DEBIAN_MIRROR:-$(bash scripts/debian-mirror.sh bookworm)}" || {
+    echo "setup: cannot tell which Debian mirror this machine uses (see above); set LAPIS_DEBIAN_MIRROR=URI" >&2
+    exit 1
+  }
+  echo "deb $mirror bookworm-backports main" >"$apt_dir/sources.list"
   apt_opts=(
     -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
     -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"

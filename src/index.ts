@@ -12,3 +12,16 @@ export { Pic } from './pic/pic.js';
 export { HostError } from './arch/errors.js';
 export * from './arch/apic.js';
 export * from './arch/cpu.js';
+
+// The litmus front end, the simulator and the explorer (browser-safe: no I/O). lapis/backends has what needs Node.
+export type * from './litmus/ast.js';
+export { parseLitmus, type ParseResult } from './litmus/parse.js';
+export { Diagnostic } from './litmus/diagnostic.js';
+export { printTest, printOp, printCond, printFinal, printExpr, observableName } from './litmus/print.js';
+export { Simulator, SimError, UnsupportedError, StepKind, formatValue, type OutcomeValue } from './sim/sim.js';
+export { PROFILES, DEFAULT_PROFILE, findProfile, type Profile, type Deviation } from './sim/profiles.js';
+export { NO_QUIRKS, type Quirks, type LowestPriorityRule, type SoftDisabledIrr } from './arch/quirks.js';
+export { explore, type ExploreOptions, type ExploreResult, type Outcome } from './explore/explore.js';
+export { answer, formatAnswer, type Answer, type Result } from './explore/answer.js';
+export { formatTrace, replay, type TraceStep } from './explore/trace.js';
+export { runLitmus, runTest, jsonAnswer, LitmusError, DEFAULT_MAX_STATES, DEFAULT_MAX_DEPTH, type RunOptions, type LitmusAnswer, type Run, type JsonValue } from './explore/run.js';

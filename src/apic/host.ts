@@ -25,8 +25,10 @@ export interface ApicConfig {
 }
 
 export interface ApicHost {
-  /** Virtual time in TSC ticks. */
+  /** Virtual time in TSC ticks; exact up to 2^53. */
   now(): number;
+  /** Virtual time, exact. */
+  nowExact(): bigint;
   /** An ICR write: put the IPI on the APIC bus. */
   sendIpi(source: number, icrLo: number, destination: number, x2apic: boolean): void;
   /** Whether an IPI this APIC sent is still in flight (xAPIC ICR delivery status). */

@@ -103,7 +103,7 @@ export const Lvt = {
 } as const;
 
 /** LVT entries in the order of the state layout. */
-export const enum LvtIndex {
+export enum LvtIndex {
   CMCI = 0,
   TIMER = 1,
   THERMAL = 2,
@@ -134,7 +134,7 @@ export const LVT_WRITABLE: readonly number[] = [
 ];
 
 /** SDM Vol 3A 11.5.4 APIC Timer: LVT timer mode field. */
-export const enum TimerMode {
+export enum TimerMode {
   ONE_SHOT = 0,
   PERIODIC = 1,
   TSC_DEADLINE = 2,
@@ -184,7 +184,7 @@ export const Icr = {
 } as const;
 
 /** ICR destination shorthand. SDM Vol 3A 11.6.1. */
-export const enum Shorthand {
+export enum Shorthand {
   NONE = 0,
   SELF = 1,
   ALL = 2,
@@ -192,7 +192,7 @@ export const enum Shorthand {
 }
 
 /** Delivery modes of the ICR, LVT, I/O APIC and MSI. SDM Vol 3A 11.6.1 and 11.5.1. */
-export const enum DeliveryMode {
+export enum DeliveryMode {
   FIXED = 0,
   LOWEST = 1,
   SMI = 2,

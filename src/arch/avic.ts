@@ -13,7 +13,7 @@ export const SVM_EXIT_AVIC_NOACCEL = 0x402;
  * revisions; Zen 2 parts were seen to drop such an IPI without an exit (KVM "add support for Invalid IPI Vector
  * interception", Sept 2023).
  */
-export const enum AvicIpiFailure {
+export enum AvicIpiFailure {
   /** Not a fixed, edge-triggered interrupt: the hypervisor must emulate the ICR write. */
   INVALID_INT_TYPE = 0,
   /** The IRR bits are set, but one or more destinations' IsRunning is 0: the hypervisor must wake them. */

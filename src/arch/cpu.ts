@@ -6,7 +6,7 @@
  * wait-for-SIPI) and SDM Vol 3A 9.4 Multiple-Processor (MP) Initialization. `unplugged` is a CPU slot with
  * no processor in it (ACPI CPU hotplug): it answers nothing until it is plugged in.
  */
-export const enum Activity {
+export enum Activity {
   ACTIVE = 0,
   HALTED = 1,
   SHUTDOWN = 2,
@@ -19,7 +19,7 @@ export type ActivityName = (typeof ACTIVITY_NAMES)[number];
 export type Vendor = 'intel' | 'amd';
 
 /** VMX operation of a logical processor. SDM Vol 3C 24.1 Overview (VMX root and non-root operation). */
-export const enum VmxMode {
+export enum VmxMode {
   OFF = 0,
   ROOT = 1,
   NON_ROOT = 2,

@@ -13,6 +13,7 @@ import { outcomeColumns } from '../litmus/outcome.js';
 import { allObservables, forEachOp } from '../litmus/validate.js';
 import { abi } from './guest-abi.js';
 import { checkTimer } from './timer-plan.js';
+import { accelRefusalReason, compiledAccel, NestedPlan } from './nested.js';
 
 /** A construct of the test that the compiler will not run on a real machine, and why. */
 export class CompileRefusal extends Error {
@@ -82,6 +83,8 @@ export interface GuestPlan {
   needs: GuestNeeds;
   /** The test arms the APIC timer (scaled ticks). */
   timer: boolean;
+  /** The test's VMX/SVM constructs, which the guest's own L1 runs. */
+  nested: NestedPlan;
   /** Microseconds of the test's waits, and per tick. */
   waitUs: number;
   waitPerTick: number;
@@ -108,9 +111,10 @@ export class Analyzer {
       test, cpus: this.n, agents, spares: Math.max(1, agents.length), procs, kinds: [], flags: [],
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
-      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, ioapic: false,
+      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null, ioapic: false,
         ioapicVersion: test.config?.entries.some((e) => e.key === 'ioapic-version') ?? false },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
+      nested: new NestedPlan(test, (construct, reason, pos, category) => this.refuse(construct, reason, pos ?? null, category ?? 'nested-vmx')),
     };
   }
 
@@ -128,9 +132,7 @@ export class Analyzer {
 
   analyze(): GuestPlan {
     const t = this.test;
-    if (t.settings.accel !== 'none') {
-      this.refuse(`config accel = ${t.settings.accel}`, 'the test runs its CPUs as vCPUs under a hardware assist (AVIC, APICv, a TPR shadow) and a hypervisor the model plays; no backend here runs the guest that way', null, 'vcpu-assist');
-    }
+    if (!compiledAccel(t.settings.accel)) this.refuse(`config accel = ${t.settings.accel}`, accelRefusalReason(t.settings.accel), null, 'vcpu-assist');
     const ids = t.settings.apicIds;
     if (ids !== null && ids.some((id, c) => id !== c)) {
       this.refuse(`config apic-ids = ${ids.join(', ')}`, 'the guest\'s CPUs have the APIC IDs the backend gives them, 0..n-1 (its coordinator and tables depend on it)', null, 'apic-ids');
@@ -141,6 +143,8 @@ export class Analyzer {
     this.classify();
     this.scanBlocks();
     this.scanObservables();
+    this.plan.nested.finish(this.plan.needs, this.plan.ioapicPins.size > 0);
+    this.plan.needs.nested = this.plan.nested.needs;
     return this.plan;
   }
 
@@ -206,7 +210,7 @@ export class Analyzer {
         if (it.cpu === 0) this.plan.needs.smiToP0 = true;
         return;
       case 'vmx':
-        if (it.value !== 'off') no('VMX operation: no backend here runs a nested hypervisor for the test', 'nested-vmx');
+        this.plan.nested.initVmx(it, this.plan.kinds[it.cpu] === KIND.WFS, this.plan.kinds[it.cpu] === KIND.PARK);
         return;
       case 'ioapic-entry':
         this.ioapicEntry(it, what);
@@ -323,9 +327,10 @@ export class Analyzer {
     for (const b of this.test.blocks) {
       const where = b.kind === 'cpu' ? `P${b.cpu}` : `D${b.agent}`;
       if (b.kind === 'cpu') {
-        if (b.handler.startsWith('vmexit-')) {
-          this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, 'VMX operation: no backend here runs a nested hypervisor for the test', b.pos, 'nested-vmx');
+        if (b.handler === 'vmexit-intr-window' || b.handler === 'vmexit-nmi-window') {
+          this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, 'the guest\'s L1 hypervisor sets no window-exiting controls', b.pos, 'nested-vmx');
         }
+        this.plan.nested.handler(b);
         if (b.handler === 'vector' && b.vector !== null && b.vector < 32) {
           this.refuse(`P${b.cpu} on vector ${hex(b.vector)}`, 'vectors 0-31 are exceptions in the guest', b.pos, 'vector-lt-32');
         }
@@ -334,8 +339,10 @@ export class Analyzer {
       const src = b.kind === 'cpu' ? b.cpu : -1;
       const walk = (ops: Op[], mult: number): void => {
         for (const op of ops) {
-          const def = opDef(op);
-          def.analyze?.(op, this.ctx(op, src, where, b.kind === 'cpu' && b.handler === 'smi'));
+          const def = opDef(op), ctx = this.ctx(op, src, where, b.kind === 'cpu' && b.handler === 'smi');
+          // What the guest's L1 can run (VMX operation; what vCPUs of its virtual APIC may do) first.
+          this.plan.nested.op(op, src, (reason) => ctx.refuse('nested-vmx', reason));
+          def.analyze?.(op, ctx);
           def.refs(op, memRefs);
           if (op.kind === 'wait') this.plan.waitUs += op.ticks * this.plan.waitPerTick * mult;
           if (op.kind === 'repeat') walk(op.body, mult * Math.max(1, op.count));
@@ -412,7 +419,7 @@ export class Analyzer {
           if (o.cpu === 0) plan.needs.smiToP0 = true;
           break;
         case 'vmx': case 'vmexits':
-          no('VMX operation: no backend here runs a nested hypervisor for the test', 'nested-vmx');
+          plan.nested.observable(o);
           break;
         case 'running': case 'pir':
           no('vCPU state of a hypervisor the model plays', 'vcpu-assist');

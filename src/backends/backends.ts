@@ -1,5 +1,6 @@
 // The real machines a litmus guest runs on (docs/conformance.md): QEMU 7.2 TCG, QEMU 10 TCG (bookworm-backports,
-// unpacked by scripts/setup.sh), QEMU 7.2 with KVM in three irqchip modes, and Bochs 2.7. Each backend says whether
+// unpacked by scripts/setup.sh), QEMU 7.2 with KVM in three irqchip modes, and Bochs 2.7 with an Intel CPU model
+// (VMX) and an AMD one (SVM, docs/nested.md). Each backend says whether
 // it is available here (and why not), which architectural features it offers a guest, and how to boot an image.
 // Everything here is argument arrays: nothing goes through a shell.
 
@@ -7,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-export const BACKEND_NAMES = ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs'] as const;
+export const BACKEND_NAMES = ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export type Availability = { ok: true } | { ok: false; reason: string };
@@ -34,6 +35,17 @@ export interface Features {
   /** The I/O APIC's version: 0x20 has the EOI register (QEMU's, hw/intc/ioapic.c IOAPIC_VER_DEF), 0x11 not (KVM's
    *  in-kernel one, virt/kvm/ioapic.h IOAPIC_VERSION_ID; Bochs's, iodev/ioapic.h BX_IOAPIC_VERSION_ID). */
   ioapicVersion: 0x11 | 0x20;
+  /** Intel VMX (CPUID.1:ECX.VMX, VMXON ... VMXOFF) with the wait-for-SIPI guest activity state: the guest's own
+   *  L1 hypervisor runs nested tests (docs/nested.md). */
+  vmx: Support;
+  /** AMD SVM (CPUID Fn8000_0001:ECX.SVM, VMRUN, the INIT intercept): the L1 of `vendor = amd` nested tests. */
+  svm: Support;
+  /** VMX "use TPR shadow" (the TPR threshold, TPR-below-threshold VM exits). */
+  tprShadow: Support;
+  /** VMX virtual-interrupt delivery (RVI/SVI, the EOI-exit bitmap, virtual EOIs). */
+  vid: Support;
+  /** An SMI to the BSP enters SMM at an SMBASE the guest can install code at (the firmware left its SMRAM open). */
+  smiToBsp: Support;
 }
 
 /** What a test asks of the machine it boots. */
@@ -62,11 +74,18 @@ export interface Backend {
   description: string;
   available(): Availability;
   features(): Features;
+  /** The most CPUs a guest may have here (null: the runtime's own limit), and why. */
+  maxCpus: { cpus: number; reason: string } | null;
+  /** The emulator's version line (asked once per process). */
+  version(): string;
   /** NASM -D defines this backend's guests need (LAPIS_SOFT_IRET under KVM on a kvm_pvm host). */
   asmDefines(): string[];
   /** The command line that boots `image` (a path in `dir`, the run's temporary directory). */
   launch(image: string, dir: string, req: MachineRequest): Launch;
 }
+
+/** Bochs 2.7 (Debian) panics at boot with 16 CPUs or more. */
+const BOCHS_MAX_CPUS = { cpus: 15, reason: 'Bochs 2.7 here panics beyond 15 ("register_timer: too many registered timers")' };
 
 const OK: Support = { ok: true };
 const no = (reason: string): Support => ({ ok: false, reason });
@@ -111,6 +130,14 @@ export function qemu10Binary(): string {
 
 export function bochsBinary(): string | null {
   return process.env.LAPIS_BOCHS ?? which('bochs-bin');
+}
+
+/** The first line of a program's output that matches `pattern`, or 'unknown'. */
+function versionLine(file: string | null, args: string[], pattern: RegExp): string {
+  if (!file) return 'unknown';
+  const r = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
+  const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+  return text.split('\n').map((l) => l.trim()).find((l) => pattern.test(l)) ?? 'unknown';
 }
 
 const memo = new Map<string, unknown>();
@@ -212,6 +239,8 @@ function qemuBackend(
     description,
     available,
     features,
+    maxCpus: null,
+    version: () => once(`version:${name}`, () => versionLine(flavor.binary(), ['--version'], /^QEMU emulator version/)),
     asmDefines: () => (flavor.accel === 'kvm' && kvmIsPvm() ? ['LAPIS_SOFT_IRET'] : []),
     launch: (image, _dir, req) => qemuLaunch(flavor, image, req),
   };
@@ -231,7 +260,19 @@ const kvmAvailable = (): Availability => {
   return kvmUsable();
 };
 
-const QEMU_DEVICES = { irqLines: OK, msi: OK };
+/** SeaBIOS leaves SMBASE at 0x30000 with SMRAM open to the guest's own SMM entry. */
+const QEMU_DEVICES = { irqLines: OK, msi: OK, smiToBsp: OK };
+
+const NO_VMX = 'QEMU\'s TCG has no VMX (-cpu qemu64,+vmx: "TCG doesn\'t support requested feature: CPUID.01H:ECX.vmx [bit 5]")';
+/** TCG: SVM (qemu64 has CPUID Fn8000_0001:ECX.SVM, as probed: no nRIP save, no AVIC), no VMX. */
+const TCG_ASSIST = {
+  vmx: no(NO_VMX),
+  svm: OK,
+  tprShadow: no(`a VMX control: ${NO_VMX}`),
+  vid: no(`a VMX control: ${NO_VMX}`),
+};
+const NO_KVM_NESTED = "KVM guests here get neither VMX nor SVM: this host's KVM (kvm_pvm) offers no nested virtualization, and the KVM backends boot qemu64 without +vmx/+svm";
+const KVM_ASSIST = { vmx: no(NO_KVM_NESTED), svm: no(NO_KVM_NESTED), tprShadow: no(NO_KVM_NESTED), vid: no(NO_KVM_NESTED) };
 
 function kvmFeatures(irqchip: 'on' | 'split' | 'off'): Features {
   return {
@@ -243,6 +284,7 @@ function kvmFeatures(irqchip: 'on' | 'split' | 'off'): Features {
     // real-mode IRET (guest/runtime.asm, lapis_soft_iret), so NMIs behave as with IRETD.
     iret: OK,
     ...QEMU_DEVICES,
+    ...KVM_ASSIST,
   };
 }
 
@@ -261,6 +303,7 @@ export const BACKENDS: readonly Backend[] = [
       iret: OK,
       ioapicVersion: 0x20,
       ...QEMU_DEVICES,
+      ...TCG_ASSIST,
     }),
   ),
   qemuBackend(
@@ -280,6 +323,7 @@ export const BACKENDS: readonly Backend[] = [
       iret: OK,
       ioapicVersion: 0x20,
       ...QEMU_DEVICES,
+      ...TCG_ASSIST,
     }),
   ),
   qemuBackend(
@@ -312,30 +356,57 @@ export const BACKENDS: readonly Backend[] = [
     },
     () => kvmFeatures('off'),
   ),
-  {
-    name: 'bochs',
-    description: 'Bochs 2.7 (Debian bookworm: SMP, SMM, x2APIC), CPU model corei7_skylake_x',
+  bochsBackend('bochs', 'Bochs 2.7 (Debian bookworm: SMP, SMM, x2APIC), CPU model corei7_skylake_x (VMX)', 'corei7_skylake_x', () => ({
+    x2apic: OK,
+    smm: OK,
+    tscDeadline: OK,
+    iret: OK,
+    ...BOCHS_DEVICES,
+    // Probed (docs/nested.md): IA32_VMX_MISC bit 8 (wait-for-SIPI), PROCBASED bit 21 (TPR shadow), PROCBASED2 bit 9
+    vmx: OK,
+    svm: no('corei7_skylake_x is an Intel model (the bochs-svm backend runs the AMD one)'),
+    tprShadow: OK,
+    vid: OK,
+  })),
+  bochsBackend('bochs-svm', 'Bochs 2.7, CPU model ryzen (AMD: SVM, no AVIC, no x2APIC)', 'ryzen', () => ({
+    x2apic: no("Bochs's ryzen model has no x2APIC (CPUID.1:ECX[21] is 0)"),
+    smm: OK,
+    tscDeadline: no("Bochs's ryzen model has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
+    iret: OK,
+    ...BOCHS_DEVICES,
+    vmx: no('ryzen is an AMD model (the bochs backend runs the Intel one)'),
+    svm: OK,
+    tprShadow: no('a VMX control: ryzen is an AMD model (and Bochs 2.7 has no AVIC)'),
+    vid: no('a VMX control: ryzen is an AMD model (and Bochs 2.7 has no AVIC)'),
+  })),
+];
+
+// ---- Bochs -----------------------------------------------------------------------------------------------------
+
+const BOCHS_DEVICES = {
+  irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
+  msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
+  smiToBsp: no("Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there"),
+  ioapicVersion: 0x11 as const,
+};
+
+function bochsBackend(name: BackendName, description: string, model: string, features: () => Features): Backend {
+  return {
+    name,
+    description,
     available: () =>
       bochsBinary()
         ? existsSync(BOCHS_BIOS) && existsSync(BOCHS_VGABIOS)
           ? { ok: true }
           : { ok: false, reason: `Bochs BIOS images missing (${BOCHS_BIOS}, ${BOCHS_VGABIOS}): install bochsbios and vgabios` }
         : { ok: false, reason: 'bochs-bin not found (npm run setup installs bochs)' },
-    features: () => ({
-      x2apic: OK,
-      smm: OK,
-      tscDeadline: OK,
-      iret: OK,
-      irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
-      msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
-      ioapicVersion: 0x11,
-    }),
+    features,
+    maxCpus: BOCHS_MAX_CPUS,
+    version: () => once('version:bochs', () => versionLine(bochsBinary(), ['--help'], /^Bochs x86 Emulator/)),
     asmDefines: () => [],
-    launch: (image, dir, req) => bochsLaunch(image, dir, req),
-  },
-];
-
-// ---- Bochs -----------------------------------------------------------------------------------------------------
+    launch: (image, dir, req) => bochsLaunch(image, dir, req, model),
+  };
+}
 
 export const BOCHS_BIOS = '/usr/share/bochs/BIOS-bochs-latest';
 export const BOCHS_VGABIOS = '/usr/share/vgabios/vgabios.bin';
@@ -345,7 +416,7 @@ export const BOCHS_IPS = 2_000_000;
 
 /** Debian's Bochs is built with the debugger and without the 'nogui' display: it runs the 'term' display (it
  *  needs no terminal: ncurses on its own pty) and a debugger command file that says `c` (continue). */
-function bochsLaunch(image: string, dir: string, req: MachineRequest): Launch {
+function bochsLaunch(image: string, dir: string, req: MachineRequest, model: string): Launch {
   const bin = bochsBinary();
   if (!bin) throw new Error('bochs-bin not found');
   const rc = [
@@ -357,7 +428,7 @@ function bochsLaunch(image: string, dir: string, req: MachineRequest): Launch {
     'boot: disk',
     `log: ${join(dir, 'bochs.log')}`,
     'port_e9_hack: enabled=1',
-    `cpu: model=corei7_skylake_x, count=${req.cpus}, ips=${BOCHS_IPS}, reset_on_triple_fault=0`,
+    `cpu: model=${model}, count=${req.cpus}, ips=${BOCHS_IPS}, reset_on_triple_fault=0`,
     'speaker: enabled=0',
     'mouse: enabled=0',
     'panic: action=fatal',

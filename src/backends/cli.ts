@@ -10,6 +10,7 @@ import { loadLitmus } from '../litmus/check.js';
 import { findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { BACKEND_NAMES, getBackend, type Backend } from './backends.js';
 import { conform, conformJson, formatConform, DEFAULT_RUNS, type ConformResult } from './conform.js';
+import { junitXml, type JunitCase } from './junit.js';
 import { backendInfo, hostInfo, parseErrorJson, SUITE_SCHEMA, suiteJsonText, testJson, type SuiteJson, type TestJson } from './report.js';
 
 export interface RunOnOptions {
@@ -17,7 +18,8 @@ export interface RunOnOptions {
   runs?: number;
   jobs?: number;
   emitAsm?: string;
-  profile?: string;
+  /** A named profile or one from a profile file (default spec). */
+  profile?: string | Profile;
   json?: boolean;
 }
 
@@ -40,7 +42,8 @@ function backendOrError(name: string, err: (s: string) => void): Backend | null 
   return b;
 }
 
-function profileOrError(name: string | undefined, err: (s: string) => void): Profile | null {
+function profileOrError(name: string | Profile | undefined, err: (s: string) => void): Profile | null {
+  if (typeof name === 'object') return name;
   const p = findProfile(name ?? 'spec');
   if (!p) err(`lapis: unknown profile '${name}'; profiles: ${PROFILES.map((x) => x.name).join(', ')}`);
   return p ?? null;
@@ -77,12 +80,30 @@ export interface SuiteOnOptions {
   junit?: string;
   /** Write the suite's report (src/backends/report.ts, schema lapis-suite/1) here. */
   json?: string;
-  profile?: string;
+  profile?: string | Profile;
   /** Only files whose name matches (seeds: `seed-NNN-*.litmus`). */
   filter?: RegExp;
   kind?: SuiteJson['kind'];
   /** Print each test's full litmus7-style report, not one line (seeds). */
   full?: boolean;
+  /** Print only the tests with a FORBIDDEN outcome, an error or no completed run. */
+  failuresOnly?: boolean;
+  shard?: Shard;
+}
+
+/** The i-th of n slices of a suite's files (1-based; sorted by name, file k goes to shard k mod n + 1). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export function inShard(k: number, shard: Shard | undefined): boolean {
+  return shard === undefined || k % shard.count === shard.index - 1;
+}
+
+/** A test that failed on the machine: a FORBIDDEN outcome, an error, or no completed run. */
+function failedOn(r: ConformResult): boolean {
+  return r.status === 'error' || r.status === 'unavailable' || (r.status === 'ran' && (r.forbidden > 0 || r.completed === 0));
 }
 
 export interface SuiteOutcome {
@@ -111,7 +132,8 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
   if (!backend || !profile) return { code: 2, report: null };
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.litmus') && (!o.filter || o.filter.test(f))).sort();
+    files = readdirSync(dir).filter((f) => f.endsWith('.litmus') && (!o.filter || o.filter.test(f))).sort()
+      .filter((_, k) => inShard(k, o.shard));
   } catch (e) {
     err(`lapis: ${dir}: ${(e as Error).message}`);
     return { code: 2, report: null };
@@ -137,7 +159,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
       const r: ConformResult = { status: 'error', test: f.replace(/\.litmus$/, ''), file: f, backend: backend.name, reason };
       results.push(r);
       tests.push(testJson(f, r));
-      print(suiteLine(f, r));
+      if (!o.failuresOnly || failedOn(r)) print(suiteLine(f, r));
       continue;
     }
     if ('errors' in t) {
@@ -152,7 +174,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
     if (o.full) {
       for (const line of formatConform(r)) print(line);
       print('');
-    } else print(suiteLine(f, r));
+    } else if (!o.failuresOnly || failedOn(r)) print(suiteLine(f, r));
   }
   const ran = results.filter((r) => r.status === 'ran');
   const refused = results.filter((r) => r.status === 'refused');
@@ -168,6 +190,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
   const report: SuiteJson = {
     schema: SUITE_SCHEMA, kind: o.kind ?? 'suite', backend: backendInfo(backend), profile: profile.name, runsPerTest: runs, jobs,
     dir, host: hostInfo(), started: started.toISOString(), elapsedMs: Date.now() - started.getTime(), tests,
+    ...(o.shard ? { shard: `${o.shard.index}/${o.shard.count}` } : {}),
   };
   try {
     if (o.junit) writeFileSync(o.junit, junit(results, backend.name));
@@ -213,19 +236,12 @@ export function suiteLine(file: string, r: ConformResult): string {
   }
 }
 
-function xml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 function junit(results: ConformResult[], backend: string): string {
-  const cases = results.map((r) => {
-    const head = `  <testcase classname="conformance.${xml(backend)}" name="${xml(r.file ?? r.test)}"${r.status === 'ran' ? ` time="${(r.ms / 1000).toFixed(3)}"` : ''}>`;
-    if (r.status === 'refused') return `${head}<skipped message="${xml(`${r.refusal.construct}: ${r.refusal.reason}`)}"/></testcase>`;
-    if (r.status === 'unavailable' || r.status === 'error') return `${head}<error message="${xml(r.reason)}"/></testcase>`;
-    if (r.forbidden > 0) return `${head}<failure message="${xml(`${r.forbidden} run(s) FORBIDDEN by ${r.profile}`)}"/></testcase>`;
-    return `${head}</testcase>`;
-  });
-  const failures = results.filter((r) => r.status === 'ran' && r.forbidden > 0).length;
-  const skipped = results.filter((r) => r.status === 'refused').length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="lapis-conformance-${xml(backend)}" tests="${results.length}" failures="${failures}" skipped="${skipped}">\n${cases.join('\n')}\n</testsuite>\n`;
+  return junitXml(`lapis-conformance-${backend}`, results.map((r): JunitCase => {
+    const c: JunitCase = { classname: `conformance.${backend}`, name: r.file ?? r.test, ms: r.status === 'ran' ? r.ms : undefined };
+    if (r.status === 'refused') c.skipped = `${r.refusal.construct}: ${r.refusal.reason}`;
+    else if (r.status === 'unavailable' || r.status === 'error') c.error = r.reason;
+    else if (r.forbidden > 0) c.failure = `${r.forbidden} run(s) FORBIDDEN by ${r.profile}`;
+    return c;
+  }));
 }

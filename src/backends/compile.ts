@@ -10,6 +10,7 @@ import type { GuestNeeds } from '../litmus/ops/types.js';
 import { Analyzer, CompileRefusal } from './analyze.js';
 import type { Backend, MachineRequest } from './backends.js';
 import { Emitter, TIMER_WAIT_US_PER_TICK } from './emit.js';
+import { NESTED_WAIT_US_PER_TICK, nestedRefusalReason, usesNested } from './nested.js';
 
 export { CompileRefusal, type GuestNeeds };
 export { COUNTABLE_LOW_VECTORS, TIMER_WAIT_US_PER_TICK, countedLowVectors } from './emit.js';
@@ -44,12 +45,10 @@ export interface CompiledTest {
 }
 
 const MAX_WAIT_US = 1_000_000;
-/** Bochs 2.7 (Debian) panics at boot with 16 CPUs or more: "register_timer: too many registered timers". */
-export const BOCHS_MAX_CPUS = 15;
 
 /** Compile a litmus test into a guest. Throws CompileRefusal for what it will not run. */
 export function compileTest(test: LitmusTest, opts: CompileOptions = {}): CompiledTest {
-  const analyzer = new Analyzer(test, opts.waitUsPerTick ?? DEFAULT_WAIT_US_PER_TICK);
+  const analyzer = new Analyzer(test, opts.waitUsPerTick ?? (usesNested(test) ? NESTED_WAIT_US_PER_TICK : DEFAULT_WAIT_US_PER_TICK));
   const plan = analyzer.analyze();
   if (plan.timer) {
     plan.waitUs = (plan.waitUs / plan.waitPerTick) * TIMER_WAIT_US_PER_TICK;
@@ -74,12 +73,8 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
 export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusal | null {
   const f = backend.features();
   const name = backend.name;
-  if (name === 'bochs' && c.machine.cpus > BOCHS_MAX_CPUS) {
-    return new CompileRefusal(
-      `config cpus = ${c.cpus}`,
-      `the guest needs ${c.machine.cpus} CPUs (${c.spares} spare); Bochs 2.7 here panics beyond ${BOCHS_MAX_CPUS} ("register_timer: too many registered timers")`,
-      null, name, 'bochs-cpus',
-    );
+  if (backend.maxCpus && c.machine.cpus > backend.maxCpus.cpus) {
+    return new CompileRefusal(`config cpus = ${c.cpus}`, `the guest needs ${c.machine.cpus} CPUs (${c.spares} spare); ${backend.maxCpus.reason}`, null, name, 'bochs-cpus');
   }
   if (c.needs.nmi && !f.iret.ok) {
     return new CompileRefusal('NMI', `the test's NMIs need IRET to end NMI blocking: ${f.iret.reason}`, null, name, 'no-iret');
@@ -88,18 +83,14 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (c.needs.tscDeadlineMode && !f.tscDeadline.ok) {
     return new CompileRefusal('LVT_TIMER', `the test writes TIMER_ICR in TSC-deadline mode, where the model ignores the count; this backend has no TSC-deadline mode (${f.tscDeadline.reason}) and counts it one-shot, so what the test reads turns on timing`, null, name, 'other');
   }
+  const nested = nestedRefusalReason(c.needs.nested, f);
+  if (nested) return new CompileRefusal(c.needs.nested === 'svm' ? 'SVM' : 'VMX', nested, null, name, 'nested-vmx');
   if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name, 'ioapic-msi');
   if (c.needs.msi && !f.msi.ok) return new CompileRefusal('msi', `an agent sends device MSIs: ${f.msi.reason}`, null, name, 'ioapic-msi');
   if (c.needs.ioapicVersion && f.ioapicVersion !== c.test.settings.ioapicVersion) {
     return new CompileRefusal('ioapic-version', `the test's I/O APIC is version ${hexv(c.test.settings.ioapicVersion)}, this backend's ${hexv(f.ioapicVersion)} (${f.ioapicVersion === 0x11 ? 'no' : 'an'} EOI register)`, null, name, 'ioapic-msi');
   }
-  if (c.needs.smiToP0 && name === 'bochs') {
-    return new CompileRefusal(
-      'SMI to P0',
-      "Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there",
-      null, name, 'smi-to-bsp',
-    );
-  }
+  if (c.needs.smiToP0 && !f.smiToBsp.ok) return new CompileRefusal('SMI to P0', f.smiToBsp.reason, null, name, 'smi-to-bsp');
   if (c.needs.x2apic && f.x2apic.ok !== c.test.settings.x2apic) {
     return new CompileRefusal(
       'x2APIC',

@@ -5,6 +5,7 @@
 // crashed and unreadable runs are counted with their reasons.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { holdDir, releaseDir } from './cleanup.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LitmusTest } from '../litmus/ast.js';
@@ -173,6 +174,7 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
   const batch = Math.max(1, iret ? (o.batch ?? DEFAULT_BATCH) : 1);
 
   const work = mkdtempSync(join(tmpdir(), 'lapis-conform-'));
+  holdDir(work);
   try {
     writeFileSync(join(work, 'test.asm'), compiled.asm);
     const images = new Map<number, string>();
@@ -327,6 +329,7 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
     return { status: 'error', ...base, reason: (e as Error).message };
   } finally {
     rmSync(work, { recursive: true, force: true });
+    releaseDir(work);
   }
 }
 

@@ -180,6 +180,7 @@ export class Emitter {
       ...(plan.timer ? [`%define LIT_TIMER_WAIT_US ${TIMER_WAIT_US_PER_TICK}   ; the test arms the APIC timer: one model tick`] : []),
       `%define LIT_IOAPIC ${plan.ioapicPins.size > 0 || plan.needs.ioapic ? 1 : 0}`,
       `%define LIT_MSI ${plan.needs.msi ? 1 : 0}`,
+      ...plan.nested.defines(),
       ...(countLow !== 0 ? [`%define LAPIS_COUNT_LOW ${hex(countLow)}   ; vectors below 32 the test counts: entries there are interrupts`] : []),
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,
       `%define LIT_SETTLE_US ${this.settleUs}`,
@@ -236,7 +237,7 @@ export class Emitter {
   private tables(reports: string[][]): string[] {
     const plan = this.plan, n = this.n, o: string[] = [];
     o.push('; ==== tables ' + '='.repeat(96), 'align 4');
-    o.push(`lit_cpu_kind: db ${plan.kinds.join(', ')}`);
+    o.push(`lit_cpu_kind: db ${plan.kinds.map((k, c) => plan.nested.tableKind(c, k)).join(', ')}`);
     o.push(`lit_cpu_flags: db ${plan.flags.join(', ')}`);
     o.push('align 4');
     o.push(`lit_cpu_start: dd ${[...Array(n).keys()].map((c) => `P${c}_start`).join(', ')}`);
@@ -246,6 +247,7 @@ export class Emitter {
     for (let i = 0; i < plan.spares; i++) bodies.push(i < plan.agents.length ? `D${plan.agents[i].agent}_body` : '0');
     o.push(`lit_agent_body: dd ${bodies.join(', ')}`);
     o.push(`lit_sipi_pages: db ${[...plan.sipiPages].sort((a, b) => a - b).map((v) => `${hex(v)}, `).join('')}0`);
+    o.push(...plan.nested.tables());
     if (plan.needs.smm) {
       const bases = [...new Set([abi('LIT_SMBASE_DEFAULT'), ...plan.smbaseValues, ...plan.smbaseSetup.values()])].sort((a, b) => a - b);
       o.push('align 4', `lit_smbases: dd ${bases.map((b) => `${hex(b)}, `).join('')}0   ; the SMM entry at each + 0x8000`);
@@ -290,6 +292,8 @@ export class Emitter {
    *  the init items; ready; wait for go; IF; the main block or the idle loop. */
   private startCode(c: number): string[] {
     const kind = this.plan.kinds[c];
+    const own = this.plan.nested.ownStart(c);
+    if (own) return own;
     const out: string[] = [`P${c}_start:`];
     if (kind === KIND.WFS) return [`P${c}_start:`, '  jmp lit_park_ap                     ; (waits for a SIPI: never started)', ''];
     if (kind === KIND.PARK) return [`P${c}_start:`, '  jmp lit_park                        ; (P0 without a main block: parked)', ''];
@@ -315,6 +319,7 @@ export class Emitter {
           break;
       }
     }
+    out.push(...this.plan.nested.startLines(c));
     out.push(`  mov eax, ${c}`, '  call lit_ready_wait');
     out.push(ifOn ? '  sti                                 ; IF = 1' : '  ; IF = 0');
     if (kind === KIND.MAIN && this.halts(c)) {
@@ -331,6 +336,7 @@ export class Emitter {
     const sipi = this.cpuBlocks(c).some((b) => b.handler === 'sipi');
     return [
       `P${c}_sipi_entry:                        ; a SIPI of the test (ap_entry32: ebx = vector, ecx = APIC ID)`,
+      ...this.plan.nested.sipiEntryLines(c),
       `  mov dword [LIT_BLOCKED + ${c} * 4], 0   ; running`,
       `  mov dword [LIT_SIPI_BUSY + ${c} * 4], ${sipi ? 1 : 0}`,
       `  mov dword [LIT_SIPI_PENDING + ${c} * 4], 0`,
@@ -383,7 +389,7 @@ export class Emitter {
         out.push('  jmp lit_smm_exit', '');
         return out;
       default:
-        return out;
+        return this.plan.nested.block(b, (o) => this.ops(b.body, p, labels, false, o));
     }
   }
 
@@ -451,7 +457,7 @@ export class Emitter {
       case 'in-shadow':
         return [`  LIT_KV32 '${name}', LIT_SHADOW + ${ob.cpu} * 4`];
       default:
-        return this.refuse('other', name, 'not compiled');
+        return this.plan.nested.print(ob, name) ?? this.refuse('other', name, 'not compiled');
     }
   }
 }

@@ -40,21 +40,37 @@ export interface Rendered {
 }
 
 interface Merged {
+  /** The column: the backend, and the host when the reports come from several. */
   name: string;
+  backend: string;
   reports: SuiteJson[];
   tests: Map<string, TestJson>;
 }
 
-/** Reports per backend, in the order of BACKEND_NAMES (unknown names after, sorted); a test in two reports of one
- *  backend: the result of the report that started later (whatever the order the reports were given in). */
+/** What tells hosts apart: reports from machines alike in these (shards of one campaign) share a column. */
+function hostKey(r: SuiteJson): string {
+  return `${r.host.cpus} CPUs (${r.host.cpuModel}), Linux ${r.host.kernel}, ${r.host.arch}`;
+}
+
+/** The hosts of the reports, sorted; H1, H2, ... in CONFORMANCE.md when there are several. */
+function hostsOf(reports: SuiteJson[]): string[] {
+  return [...new Set(reports.map(hostKey))].sort();
+}
+
+/** Reports per backend (and host, when they come from several), in the order of BACKEND_NAMES (unknown names
+ *  after, sorted); a test in two reports of one column: the result of the report that started later (whatever the
+ *  order the reports were given in), so shards and re-runs of one host merge. */
 function merge(reports: SuiteJson[]): Merged[] {
+  const hosts = hostsOf(reports);
   const by = new Map<string, Merged>();
   const ordered = reports.map((r, i) => ({ r, i })).sort((a, b) => cmp(a.r.started, b.r.started) || a.i - b.i).map((x) => x.r);
   for (const r of ordered) {
-    let m = by.get(r.backend.name);
+    const h = hosts.indexOf(hostKey(r));
+    const name = hosts.length > 1 ? `${r.backend.name} on H${h + 1}` : r.backend.name;
+    let m = by.get(name);
     if (!m) {
-      m = { name: r.backend.name, reports: [], tests: new Map() };
-      by.set(r.backend.name, m);
+      m = { name, backend: r.backend.name, reports: [], tests: new Map() };
+      by.set(name, m);
     }
     m.reports.push(r);
     for (const t of r.tests) m.tests.set(t.file, t);
@@ -63,7 +79,7 @@ function merge(reports: SuiteJson[]): Merged[] {
     const i = (BACKEND_NAMES as readonly string[]).indexOf(n);
     return i < 0 ? BACKEND_NAMES.length : i;
   };
-  return [...by.values()].sort((a, b) => rank(a.name) - rank(b.name) || cmp(a.name, b.name));
+  return [...by.values()].sort((a, b) => rank(a.backend) - rank(b.backend) || cmp(a.backend, b.backend) || cmp(a.name, b.name));
 }
 
 const md = (s: string): string => s.replace(/\|/g, '\\|');
@@ -109,7 +125,7 @@ export function renderConformance(input: RenderInput): Rendered {
       for (const o of t.outcomes) {
         if (o.verdict !== 'FORBIDDEN') continue;
         const occ = { backend: b.name, test: testId(t.file), key: o.key, count: o.count, completed: t.completed, allowedBy: o.allowedBy };
-        occurrences.push({ occ, by: explain(input.explanations, occ.test, occ.backend, occ.key) });
+        occurrences.push({ occ, by: explain(input.explanations, occ.test, b.backend, occ.key) });
       }
     }
   }
@@ -122,7 +138,7 @@ export function renderConformance(input: RenderInput): Rendered {
   for (const e of input.explanations) {
     if (used.has(e.id)) continue;
     const why = e.match.map((m) => staleWhy(m, backends)).join('; ');
-    const covered = e.match.some((m) => backends.some((b) => m.backends === null || m.backends.includes(b.name)));
+    const covered = e.match.some((m) => backends.some((b) => m.backends === null || m.backends.includes(b.backend)));
     (covered ? stale : uncovered).push({ id: e.id, why });
   }
   for (const e of input.explanations) {
@@ -158,8 +174,9 @@ export function renderConformance(input: RenderInput): Rendered {
     "outcome judged by the model's profile (`lapis suite litmus --on BACKEND`; docs/conformance.md says how a run works,",
     'what is inferred and what is refused). An outcome the model does not allow is **FORBIDDEN**: a backend bug, or a',
     'gap or decision of the model; each is explained below, with the profiles that do allow it.', '');
-  const hosts = [...new Set(input.reports.map((r) => `${r.host.cpus} CPUs (${r.host.cpuModel}), Linux ${r.host.kernel}, ${r.host.arch}`))].sort();
-  p(`Machine: ${hosts.join('; ') || '(no reports)'}.`, '');
+  const hosts = hostsOf(input.reports);
+  if (hosts.length > 1) p(`Hosts (a column per backend and host): ${hosts.map((h, i) => `H${i + 1}: ${h}`).join('; ')}.`, '');
+  else p(`Machine: ${hosts.join('; ') || '(no reports)'}.`, '');
   p('| backend | version | what it is | runs per test | jobs | judged by | run on | took |', '|---|---|---|---|---|---|---|---|');
   for (const b of backends) {
     const last = b.reports[b.reports.length - 1];
@@ -238,7 +255,7 @@ export function renderConformance(input: RenderInput): Rendered {
     '(with the explanations). `(+n crashed)` and the like: runs that did not complete. Empty: not run on that backend.', '');
   const files = [...new Set(backends.flatMap((b) => [...b.tests.keys()]))].sort();
   p(`| test | ${names.join(' | ')} |`, `|---|${names.map(() => '---|').join('')}`);
-  for (const f of files) p(`| ${md(testId(f))} | ${backends.map((b) => cell(b.tests.get(f), b.name, anchorOf)).join(' | ')} |`);
+  for (const f of files) p(`| ${md(testId(f))} | ${backends.map((b) => cell(b.tests.get(f), b.backend, anchorOf)).join(' | ')} |`);
   p('');
 
   // Seeds.
@@ -253,7 +270,7 @@ export function renderConformance(input: RenderInput): Rendered {
     for (const f of seeds) {
       const ran = backends.map((b) => b.tests.get(f)).find((t) => t?.status === 'ran');
       const model = ran?.model ? (ran.model.error ? `no answer: ${ran.model.error}` : ran.model.ok === null ? '-' : `${ran.model.ok ? 'Ok' : 'No'}${ran.model.complete === false ? ' (cut short)' : ''}`) : '-';
-      p(`| ${md(testId(f))} | ${md(model)} | ${backends.map((b) => seedCell(b.tests.get(f), b.name, anchorOf)).join(' | ')} |`);
+      p(`| ${md(testId(f))} | ${md(model)} | ${backends.map((b) => seedCell(b.tests.get(f), b.backend, anchorOf)).join(' | ')} |`);
     }
     p('');
     for (const f of seeds) {
@@ -386,7 +403,7 @@ function seedCell(t: TestJson | undefined, backend: string, anchors: (t: TestJso
 
 function staleWhy(m: { test: string; backends: string[] | null; outcome: string[] }, backends: Merged[]): string {
   const pattern = m.outcome.length > 0 ? ` ${m.outcome.join(' /\\ ')}` : '';
-  const on = backends.filter((b) => m.backends === null || m.backends.includes(b.name));
+  const on = backends.filter((b) => m.backends === null || m.backends.includes(b.backend));
   if (on.length === 0) return `${m.test}${pattern}: ${m.backends?.join(', ') ?? 'no backend'} not in these reports`;
   const states = on.map((b) => {
     const t = b.tests.get(`${m.test}.litmus`);
@@ -394,7 +411,7 @@ function staleWhy(m: { test: string; backends: string[] | null; outcome: string[
     if (t.status !== 'ran') return `${b.name}: ${t.status}`;
     const forb = t.outcomes.filter((o) => o.verdict === 'FORBIDDEN');
     if (forb.length === 0) return `${b.name}: no FORBIDDEN outcome`;
-    const n = forb.filter((o) => !matches(m, m.test, b.name, o.key)).length;
+    const n = forb.filter((o) => !matches(m, m.test, b.backend, o.key)).length;
     return `${b.name}: ${n === 1 ? 'its one FORBIDDEN outcome does not match' : `none of its ${n} FORBIDDEN outcomes matches`}`;
   });
   return `${m.test}${pattern}: ${states.join(', ')}`;

@@ -3,10 +3,8 @@
 // stable schema, `lapis-suite/1`. `lapis conformance` renders CONFORMANCE.md from these files. Reading one back is
 // checked field by field: a file that does not follow the schema is an error with its path, never a crash.
 
-import { spawnSync } from 'node:child_process';
 import { cpus as osCpus, release, arch as osArch } from 'node:os';
 import type { Backend } from './backends.js';
-import { bochsBinary, qemu10Binary, qemu72Binary } from './backends.js';
 import type { ConformResult } from './conform.js';
 import type { RefusalCategory } from '../litmus/ops/types.js';
 
@@ -98,6 +96,8 @@ export interface SuiteJson {
   elapsedMs: number;
   /** Sorted by file. */
   tests: TestJson[];
+  /** `I/N` when the suite ran one shard of the directory (`--shard`): the files k with k mod N = I - 1. */
+  shard?: string;
 }
 
 // ---- refusal categories ----------------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ const CATEGORIES: Record<Exclude<RefusalCategory, 'other'>, Omit<RefusalCategory
   'vcpu-assist': { label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' },
   'ioapic-msi': { label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' },
   'apic-timer': { label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' },
-  'nested-vmx': { label: 'nested VMX', short: 'nested VMX' },
+  'nested-vmx': { label: 'nested VMX or SVM: the backend has no VMX (SVM), or a construct the guest\'s L1 does not run', short: 'nested VMX/SVM' },
   smbase: { label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' },
   hotplug: { label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' },
   'wfs-apic': { label: 'an APIC observable of a CPU that may end in wait-for-SIPI', short: 'APIC of a wait-for-SIPI CPU' },
@@ -157,26 +157,9 @@ export function categoryById(id: string): RefusalCategoryInfo {
 
 // ---- building ---------------------------------------------------------------------------------------------------
 
-const versions = new Map<string, string>();
-
-function firstLine(file: string | null, args: string[], pattern: RegExp): string {
-  if (!file) return 'unknown';
-  const r = spawnSync(file, args, { encoding: 'utf8', timeout: 10_000 });
-  const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
-  const m = text.split('\n').map((l) => l.trim()).find((l) => pattern.test(l));
-  return m ?? 'unknown';
-}
-
-/** The backend's name, description and its emulator's version line (asked once per process). */
+/** The backend's name, description and its emulator's version line. */
 export function backendInfo(b: Backend): BackendInfo {
-  let v = versions.get(b.name);
-  if (v === undefined) {
-    if (b.name === 'bochs') v = firstLine(bochsBinary(), ['--help'], /^Bochs x86 Emulator/);
-    else if (b.name === 'qemu10-tcg') v = firstLine(qemu10Binary(), ['--version'], /^QEMU emulator version/);
-    else v = firstLine(qemu72Binary(), ['--version'], /^QEMU emulator version/);
-    versions.set(b.name, v);
-  }
-  return { name: b.name, description: b.description, version: v };
+  return { name: b.name, description: b.description, version: b.version() };
 }
 
 export function hostInfo(): HostInfo {

@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, MachineRequest } from './backends.js';
+import { holdDir, holdGroup, releaseDir, releaseGroup } from './cleanup.js';
 
 export type BootStatus = 'completed' | 'hung' | 'crashed';
 
@@ -90,6 +91,7 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
   let dir: string | null = null;
   try {
     dir = mkdtempSync(join(tmpdir(), 'lapis-run-'));
+    holdDir(dir);
     const image = join(dir, 'disk.img');
     copyFileSync(opts.image, image);
     const launch = opts.backend.launch(image, dir, opts.machine);
@@ -100,6 +102,7 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group: the timeout kills QEMU/Bochs and anything they started
     });
+    if (child.pid !== undefined) holdGroup(child.pid);
     const killGroup = () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -145,6 +148,7 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     clearTimeout(timer);
     if (endTimer) clearTimeout(endTimer);
     killGroup(); // nothing of the group outlives the boot
+    if (child.pid !== undefined) releaseGroup(child.pid);
     const parsed = parseOutput(stdout);
     const exit = spawnError ? `spawn error: ${spawnError}` : signal ? `signal ${signal}` : `status ${code}`;
     const { status, reason } = spawnError
@@ -181,6 +185,7 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     };
   } finally {
     if (dir && !opts.keepTemp) rmSync(dir, { recursive: true, force: true });
+    if (dir) releaseDir(dir);
   }
 }
 

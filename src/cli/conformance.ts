@@ -2,14 +2,14 @@
 // (docs/conformance.md, "Conformance runs"). Exit 0 when every FORBIDDEN outcome has an explanation, 1 when one is
 // UNEXPLAINED (or a suite run failed to write), 2 for a usage error, an unreadable report or explanations file.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { suiteReport } from '../backends/cli.js';
 import { ExplanationsError, parseExplanations, type Explanation } from '../backends/explain.js';
 import { parseSuiteJson, ReportError, suiteJsonText, type SuiteJson } from '../backends/report.js';
 import { rejudge, type ModelCache } from '../backends/rejudge.js';
 import { renderConformance } from '../backends/render.js';
-import { catalogDir } from './seeds.js';
+import { catalogDir, packageFile } from './package.js';
+import { parseShard } from './shard.js';
 
 export interface ConformanceOptions {
   on?: string;
@@ -22,11 +22,8 @@ export interface ConformanceOptions {
   notes?: string;
   out?: string;
   rejudge?: boolean;
-}
-
-/** A file of the package (dist/cli -> ../../PATH). */
-function packageFile(path: string): string {
-  return fileURLToPath(new URL(`../../${path}`, import.meta.url));
+  /** --shard I/N: with --on, only the I-th of N slices of the directory's files. */
+  shard?: string;
 }
 
 function read(file: string, what: string, err: (s: string) => void): string | null {
@@ -54,13 +51,14 @@ export async function conformanceCommand(o: ConformanceOptions, print: (s: strin
     return 2;
   }
   if (backends.length === 0) {
-    const given = (['runs', 'jobs', 'save'] as const).filter((k) => o[k] !== undefined);
+    const given = (['runs', 'jobs', 'save', 'shard'] as const).filter((k) => o[k] !== undefined);
     if (given.length > 0) {
       err(`lapis: ${given.map((k) => `--${k}`).join(', ')} only with --on`);
       return 2;
     }
   }
 
+  const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
   const explFile = o.explanations ?? packageFile('conformance/explanations.json');
   const explText = read(explFile, 'explanations file', err);
   if (explText === null) return 2;
@@ -117,7 +115,7 @@ export async function conformanceCommand(o: ConformanceOptions, print: (s: strin
   let code = 0;
   for (const b of backends) {
     err(`lapis: suite on ${b} ...`);
-    const r = await suiteReport(o.dir ?? catalogDir(), { on: b, runs: o.runs, jobs: o.jobs, json: o.save !== undefined ? join(o.save, `${b}.json`) : undefined }, err, err);
+    const r = await suiteReport(o.dir ?? catalogDir(), { on: b, runs: o.runs, jobs: o.jobs, shard, json: o.save !== undefined ? join(o.save, shard ? `${b}.${shard.index}-of-${shard.count}.json` : `${b}.json`) : undefined }, err, err);
     if (!r.report) return 2;
     if (r.code === 2) code = 2;
     reports.push(r.report);

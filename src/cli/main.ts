@@ -1,19 +1,44 @@
 #!/usr/bin/env node
-// The lapis command line. Exit codes: 0 every answer as expected, 1 a mismatch, 2 a usage or parse error.
+// The lapis command line. Exit codes: src/cli/exit.ts (shown by --help).
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { catalogDir, runSeeds } from './seeds.js';
+import { runSeeds } from './seeds.js';
+import { fingerprintCommand } from './fingerprint.js';
 import { conformanceCommand, type ConformanceOptions } from './conformance.js';
-import { loadTest, printRun, profileOrThrow, runTest, UsageError } from './run.js';
+import { loadTest, runModel, testFile, UsageError } from './run.js';
 import { PROFILES } from '../sim/profiles.js';
-import { runSuite } from './suite.js';
-import { progressLine } from './progress.js';
+import { ProfileSet, diffLines, formatProfile, quirkLines } from './profiles.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES } from '../explore/run.js';
+import { runSuite, type SuiteOptions } from './suite.js';
+import { catalogDir, packageVersion } from './package.js';
 import { BACKENDS } from '../backends/backends.js';
 import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
+import { cleanUpAll } from '../backends/cleanup.js';
+import { Explorer } from './explorer.js';
+import { EXIT, EXIT_HELP } from './exit.js';
+import { thousands } from './output.js';
+import { parseShard } from './shard.js';
+
+const explorer = new Explorer();
+/** Ctrl-C ends the search in flight, whose answer so far is printed before exit 130 (a search not yet started ends
+ *  at once); on a real machine (--on) every emulator and temporary directory goes, and lapis exits at once. */
+let onInterrupt: () => void = () => explorer.interrupt();
+const exitNow = () => process.exit(EXIT.INTERRUPTED);
+process.on('SIGINT', () => {
+  cleanUpAll();
+  const first = onInterrupt;
+  onInterrupt = exitNow; // a second Ctrl-C does not wait
+  first();
+});
+import { registerView } from './view.js';
+import { registerHtml } from './html.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
+  .version(packageVersion(), '-V, --version')
   .exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : 2);
+    process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
   });
 
 function int(name: string) {
@@ -24,11 +49,17 @@ function int(name: string) {
   };
 }
 
-/** Options that only mean something with --on: a usage error without it. */
-function onlyWithOn(o: object, names: string[]): void {
-  const given = names.filter((n) => (o as Record<string, unknown>)[n] !== undefined);
-  if (given.length > 0) throw new UsageError(`${given.map((n) => `--${n}`).join(', ')} only with --on BACKEND`);
+function flag(name: string): string {
+  return name === 'por' ? '--no-por' : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
+
+/** Options given on the command line (not defaults) among `names`: a usage error `... WHY` when there are any. */
+function refuse(cmd: Command, names: string[], why: string): void {
+  const given = names.filter((n) => cmd.getOptionValueSource(n) === 'cli');
+  if (given.length > 0) throw new UsageError(`${given.map(flag).join(', ')} ${why}`);
+}
+
+const ON_ONLY = 'only with --on BACKEND';
 
 program
   .command('seeds')
@@ -38,73 +69,81 @@ program
   .option('--runs <n>', 'with --on: runs per scenario (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--json <file>', 'with --on: write the results as a suite report (schema lapis-suite/1)')
-  .action(async (opts: { trace?: boolean; on?: string; runs?: number; jobs?: number; json?: string }) => {
+  .action(async (opts: { trace?: boolean; on?: string; runs?: number; jobs?: number; json?: string }, cmd: Command) => {
     if (opts.on !== undefined) {
+      refuse(cmd, ['trace'], 'is for the model: not with --on');
+      onInterrupt = exitNow;
       process.exitCode = await seedsOn(catalogDir(), { on: opts.on, runs: opts.runs, jobs: opts.jobs, json: opts.json }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    onlyWithOn(opts, ['runs', 'jobs', 'json']);
+    refuse(cmd, ['runs', 'jobs', 'json'], ON_ONLY);
     process.exitCode = runSeeds(opts.trace ?? false, (line) => console.log(line));
   });
+
+interface RunCliOptions {
+  profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; maxMemory?: number;
+  random?: number; seed?: number; first?: boolean; por: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
+}
 
 program
   .command('run')
   .description('explore every interleaving of litmus tests on the model and answer their conditions')
-  .argument('<files...>')
-  .option('--profile <name>', 'spec, or a named implementation (lapis profiles)', 'spec')
-  .option('--json', 'one JSON object per test')
+  .argument('<tests...>', 'litmus files, or names of catalog tests (lapis list)')
+  .option('--profile <name>', 'spec, or a named implementation (lapis profiles); default spec, or the --profile-file one')
+  .option('--profile-file <file>', 'a profile as data: a base profile and quirks (docs/profiles.md, "Your own profile")')
+  .option('--json', 'one JSON object per test (the answer runLitmus returns)')
   .option('--trace', 'print the shortest run to each outcome')
   .option('--trace-json', 'the traces as JSON')
-  .option('--max-states <n>', 'stop after this many distinct states', int('--max-states'))
-  .option('--max-depth <n>', 'do not follow runs longer than this', int('--max-depth'))
+  .option('--max-states <n>', `stop after this many distinct states (default ${thousands(DEFAULT_MAX_STATES)})`, int('--max-states'))
+  .option('--max-depth <n>', `do not follow runs longer than this (default ${thousands(DEFAULT_MAX_DEPTH)})`, int('--max-depth'))
   .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
+  .option('--max-memory <MB>', 'stop before the search holds more than this (visited set, stacked states)', int('--max-memory'))
   .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
-  .option('--seed <n>', 'seed for --random', int('--seed'), 1)
+  .option('--seed <n>', 'with --random: the seed (default 1)', int('--seed'))
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
   .option('--no-por', 'explore every interleaving, without partial-order reduction')
+  .option('--progress', 'show progress on stderr even off a terminal or with --json (a line every 2 s)')
   .option('--on <backend>', 'run the test on a real machine (lapis backends) and judge what it did by the model')
   .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
-  .action(async (files: string[], o: { profile: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; random?: number; seed: number; first?: boolean; por: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string }) => {
+  .action(async (args: string[], o: RunCliOptions, cmd: Command) => {
+    const profiles = new ProfileSet(o.profileFile);
     if (o.on !== undefined) {
-      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: o.profile, json: o.json }, (s) => console.log(s), (s) => console.error(s));
+      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'maxMemory', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
+      const files = args.map(testFile);
+      onInterrupt = exitNow;
+      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    const profile = profileOrThrow(o.profile);
-    let code = 0;
-    for (const file of files) {
-      const t = loadTest(file);
-      if ('errors' in t) {
-        for (const e of t.errors) console.error(e);
-        code = 2;
-        continue;
-      }
-      const progress = progressLine(t.test.name);
-      const r = runTest(t.test, profile, {
+    refuse(cmd, ['runs', 'jobs', 'emitAsm'], ON_ONLY);
+    if (o.random === undefined) refuse(cmd, ['seed'], 'only with --random');
+    else refuse(cmd, ['first', 'maxStates', 'por'], 'does not apply to --random (random runs, not a search)');
+    if (o.trace && o.json) throw new UsageError('--trace prints text: with --json, use --trace-json');
+    const profile = profiles.chosen(o.profile);
+    const files = args.map(testFile);
+    process.exitCode = await runModel(files, profile, {
+      json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false, progress: o.progress ?? false,
+      limits: {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
-        random: o.random !== undefined ? { runs: o.random, seed: o.seed } : undefined, progress: progress.update,
-        stopWhenDecided: o.first ?? false, por: o.por,
-      });
-      progress.done();
-      printRun(r, { json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false }, (s) => console.log(s));
-      if (!r.answer.ok && code === 0) code = 1;
-      if (files.length > 1 && !o.json) console.log('');
-    }
-    process.exitCode = code;
+        maxMemory: o.maxMemory !== undefined ? o.maxMemory * 2 ** 20 : undefined,
+        random: o.random !== undefined ? { runs: o.random, seed: o.seed ?? 1 } : undefined, first: o.first ?? false, por: o.por,
+      },
+    }, explorer, (s) => console.log(s), (s) => console.error(s));
   });
 
 program
   .command('check')
   .description('parse and validate litmus tests only')
-  .argument('<files...>')
-  .action((files: string[]) => {
+  .argument('<tests...>', 'litmus files, or names of catalog tests (lapis list)')
+  .action((args: string[]) => {
+    const files = args.map(testFile);
     let code = 0;
     for (const file of files) {
       const t = loadTest(file);
       if ('errors' in t) {
         for (const e of t.errors) console.error(e);
-        code = 2;
+        code = EXIT.USAGE;
       } else console.log(`${file}: ok (${t.test.name})`);
     }
     process.exitCode = code;
@@ -113,38 +152,70 @@ program
 program
   .command('suite')
   .description('run every test in a directory under each profile its expectations name; a table of expected vs got')
-  .argument('<dir>')
+  .argument('[dir]', 'a directory of litmus tests with expected.json (default: the catalog)')
   .option('--junit <file>', 'also write a JUnit XML report')
   .option('--profile <name>', 'only this profile')
-  .option('--max-states <n>', 'per test', int('--max-states'))
+  .option('--profile-file <file>', 'a profile as data, which expected.json may name (with --on: judge by it)')
+  .option('--max-states <n>', `per test (default ${thousands(DEFAULT_MAX_STATES)})`, int('--max-states'))
+  .option('--failures-only', 'print only the tests that failed')
+  .option('--progress', 'with the model: show progress on stderr even off a terminal (a line every 2 s)')
+  .option('--shard <i/n>', 'only the i-th of n slices of the files (for a CI matrix)')
   .option('--on <backend>', 'run every test on a real machine (lapis backends): refused or run, each outcome judged by the model')
   .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--json <file>', "with --on: write every test's result (schema lapis-suite/1, docs/conformance.md)")
-  .action(async (dir: string, o: { junit?: string; profile?: string; maxStates?: number; on?: string; runs?: number; jobs?: number; json?: string }) => {
+  .action(async (dirArg: string | undefined, o: Omit<SuiteOptions, 'shard'> & { shard?: string; profileFile?: string; on?: string; runs?: number; jobs?: number; json?: string }, cmd: Command) => {
+    const dir = dirArg ?? catalogDir();
+    const profiles = new ProfileSet(o.profileFile);
+    const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
     if (o.on !== undefined) {
-      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: o.profile, runs: o.runs, jobs: o.jobs, json: o.json }, (s) => console.log(s), (s) => console.error(s));
+      refuse(cmd, ['maxStates', 'progress'], 'is for the model: not with --on');
+      onInterrupt = exitNow;
+      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: profiles.chosen(o.profile), runs: o.runs, jobs: o.jobs, json: o.json, failuresOnly: o.failuresOnly, shard }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    onlyWithOn(o, ['runs', 'jobs', 'json']);
-    process.exitCode = runSuite(dir, o, (s) => console.log(s));
+    refuse(cmd, ['runs', 'jobs', 'json'], ON_ONLY);
+    if (o.profile !== undefined) profiles.get(o.profile);
+    process.exitCode = await runSuite(dir, { ...o, shard }, (name) => profiles.get(name), explorer, (s) => console.log(s), (s) => console.error(s));
   });
 
 program
   .command('conformance')
   .description('run the suite on backends (or read saved suite reports) and write CONFORMANCE.md')
   .option('--on <backends>', 'comma-separated backends to run the suite on (lapis backends)')
-  .option('--from <files...>', 'saved suite reports (suite --on B --json FILE) to include, instead of or besides running')
+  .option('--from <files...>', 'saved suite reports (suite --on B --json FILE) to include, instead of or besides running; shards merge, other hosts get their own columns')
   .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--dir <dir>', 'with --on or --rejudge: the test directory (default: the litmus catalog)')
-  .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json")
+  .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json (DIR/BACKEND.I-of-N.json for a shard)")
+  .option('--shard <i/n>', 'with --on: only the i-th of n slices of the tests (merge the reports with --from)')
   .option('--explanations <file>', 'the explanations of FORBIDDEN outcomes (default: conformance/explanations.json)')
   .option('--notes <file>', 'Markdown placed after the summary (default: conformance/notes.md when present)')
   .option('--out <file>', 'where to write (default: print it)')
   .option('--rejudge', 'judge the --from reports again by the model as it is now, and rewrite those files (the runs stay as they were)')
   .action(async (o: ConformanceOptions) => {
+    onInterrupt = exitNow;
     process.exitCode = await conformanceCommand(o, (s) => console.log(s), (s) => console.error(s));
+  });
+
+program
+  .command('fingerprint')
+  .description('the profile and quirk set that best explain a conformance report (suite --on B --json FILE), and what no quirk explains')
+  .argument('<report>', 'a suite report, schema lapis-suite/1')
+  .option('--dir <dir>', "where the report's litmus tests are now (default: the catalog)")
+  .option('--profile-file <file>', 'also rank this profile')
+  .action((file: string, o: { dir?: string; profileFile?: string }) => {
+    process.exitCode = fingerprintCommand(file, o.dir ?? catalogDir(), new ProfileSet(o.profileFile).extra, (s) => console.log(s));
+  });
+
+program
+  .command('list')
+  .description('the catalog of litmus tests shipped with lapis: run one by its name (lapis run NAME)')
+  .action(() => {
+    for (const f of readdirSync(catalogDir()).filter((x) => x.endsWith('.litmus')).sort()) {
+      const t = loadTest(join(catalogDir(), f));
+      console.log(`${f.replace(/\.litmus$/, '').padEnd(48)} ${'test' in t ? (t.test.description ?? t.test.name) : '(does not parse)'}`);
+    }
   });
 
 program
@@ -162,14 +233,42 @@ program
 
 program
   .command('profiles')
-  .description('list the profiles and how each differs from the architecture')
-  .action(() => {
-    for (const p of PROFILES) {
-      console.log(`${p.name}: ${p.description}`);
-      for (const d of p.deviations) console.log(`  - ${d.quirk}: ${d.behaviour}\n      evidence: ${d.evidence}`);
-      if (p.deviations.length === 0) console.log('  (no deviations)');
+  .description('list the profiles and how each differs from the architecture, with evidence')
+  .option('--profile-file <file>', 'also show this profile file (checked)')
+  .option('--diff <profiles...>', 'where B differs from A, quirk by quirk (A and B: names or profile files)')
+  .option('--quirks', 'every quirk, its values and the profiles that set it')
+  .action((o: { profileFile?: string; diff?: string[]; quirks?: boolean }) => {
+    if (o.diff !== undefined) {
+      if (o.diff.length !== 2) throw new UsageError('--diff takes two profiles: A B');
+      for (const line of diffLines(o.diff[0], o.diff[1])) console.log(line);
+      return;
     }
+    if (o.quirks) {
+      for (const line of quirkLines()) console.log(line);
+      return;
+    }
+    const extra = new ProfileSet(o.profileFile).extra;
+    for (const p of [...PROFILES, ...(extra ? [extra] : [])]) for (const line of formatProfile(p)) console.log(line);
   });
+
+for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(`lapis: ${e.message}`);
+    process.exitCode = EXIT.USAGE;
+  } else {
+    console.error(`lapis: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = EXIT.INTERNAL;
+  }
+} finally {
+  await explorer.close();
+}
+if (explorer.interrupted) process.exitCode = EXIT.INTERRUPTED;
+registerView(program);
+registerHtml(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);

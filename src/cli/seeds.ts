@@ -1,15 +1,12 @@
 // npm start: the seed threads' litmus tests on the model, under `spec` and under the profile of each thread's
 // implementation, with the expected answers from litmus/expected.json.
 import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { loadTest, profileOrThrow, runTest } from './run.js';
-import { loadExpectations } from './suite.js';
-
-/** The catalog directory shipped beside the package (dist/cli -> ../../litmus). */
-export function catalogDir(): string {
-  return fileURLToPath(new URL('../../litmus/', import.meta.url));
-}
+import { runTest } from '../explore/run.js';
+import { loadTest } from './run.js';
+import { ProfileSet } from './profiles.js';
+import { loadExpectations, meets } from './expected.js';
+import { catalogDir } from './package.js';
 
 /** Reserved seed tests that wait for the hardware-assist layers (issue 5). */
 const RESERVED: [string, string][] = [];
@@ -32,6 +29,7 @@ export function runSeeds(withTrace: boolean, print: (line: string) => void): num
     return 2;
   }
   const expect = loadExpectations(dir);
+  const named = new ProfileSet(undefined);
   const files = readdirSync(dir).filter((f) => /^seed-\d{3}-.*\.litmus$/.test(f)).sort();
   const rows: string[][] = [['test', 'profile', 'answer', 'expected', 'states', 'time']];
   let failures = 0;
@@ -46,10 +44,10 @@ export function runSeeds(withTrace: boolean, print: (line: string) => void): num
     const shown = ['spec', ...(THREAD_PROFILES.find(([prefix]) => f.startsWith(prefix))?.[1] ?? [])];
     for (const profile of shown) {
       const expected = wanted[profile];
-      const r = runTest(t.test, profileOrThrow(profile), {});
-      const got = r.answer.ok ? 'Ok' : 'No';
-      if (got !== expected) failures++;
-      rows.push([t.test.name, profile, `${got} (${r.answer.observation.toLowerCase()})`, expected ?? '-', String(r.answer.states), `${r.answer.ms.toFixed(1)} ms`]);
+      const r = runTest(t.test, named.get(profile), {});
+      const got = r.answer.result;
+      if (expected === undefined || !meets(expected, r.answer)) failures++;
+      rows.push([t.test.name, profile, got === 'Unsupported' ? got : `${got} (${r.answer.observation.toLowerCase()})`, expected ?? '-', String(r.answer.states), `${r.answer.ms.toFixed(1)} ms`]);
       if (withTrace) print(`# ${f} under ${profile}: ${r.answer.condition}`);
     }
   }

@@ -1,17 +1,28 @@
 // lapis suite DIR: every *.litmus file in DIR, under each profile DIR/expected.json names for it, compared with
-// the expected answer (Ok or No). Exit 0 all as expected, 1 a mismatch or missing expectation, 2 a parse error.
-import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+// the expected answer (Ok, No, Unsupported or Incomplete). Exit codes (src/cli/exit.ts): 0 all as expected, 1 a
+// mismatch or a missing expectation, 2 a parse error or an invalid expected.json, 3 a search cut short where an
+// answer was expected (and nothing else failed), 130 interrupted.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadTest, profileOrThrow, runTest } from './run.js';
-import { UnsupportedError } from '../sim/sim.js';
+import { parseLitmus } from '../litmus/parse.js';
+import { junitXml } from '../backends/junit.js';
+import type { Profile } from '../sim/profiles.js';
+import { loadExpectations, meets, type Expected } from './expected.js';
+import { EXIT, combine } from './exit.js';
+import type { Explorer, Limits } from './explorer.js';
+import { answerColour, colours, exploreStatus, progressLine } from './output.js';
+import { UsageError } from './errors.js';
+import { inShard, type Shard } from './shard.js';
 
-/** Per file, per profile: the expected answer, or Unsupported when the profile lacks a feature the test needs. */
-export type Expectations = Record<string, Record<string, 'Ok' | 'No' | 'Unsupported'>>;
-
-export function loadExpectations(dir: string): Expectations {
-  const file = join(dir, 'expected.json');
-  if (!existsSync(file)) return {};
-  return JSON.parse(readFileSync(file, 'utf8')) as Expectations;
+export interface SuiteOptions {
+  junit?: string;
+  /** Only this profile's expectations. */
+  profile?: string;
+  maxStates?: number;
+  failuresOnly?: boolean;
+  shard?: Shard;
+  /** --progress: also off a terminal. */
+  progress?: boolean;
 }
 
 interface Row {
@@ -23,51 +34,69 @@ interface Row {
   states: number;
   ms: number;
   pass: boolean;
+  /** Failed because the search was cut short (not a different answer). */
+  cut: boolean;
 }
 
-export function runSuite(dir: string, o: { junit?: string; profile?: string; maxStates?: number }, print: (s: string) => void): number {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.litmus')).sort();
+/** The litmus files of a directory, sorted; a usage error when it is not one. */
+export function litmusFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.litmus')).sort();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${dir}: ${code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`);
+  }
+}
+
+export async function runSuite(dir: string, o: SuiteOptions, profileOf: (name: string) => Profile, explorer: Explorer, print: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const files = litmusFiles(dir).filter((_, i) => inShard(i, o.shard));
   const expect = loadExpectations(dir);
-  const rows: Row[] = [];
-  let parseErrors = 0;
+  const c = colours();
+  const progress = progressLine(o.progress ? 'always' : 'auto');
+  const jobs: { file: string; source: string; name: string; profile: string; expected: Expected | undefined }[] = [];
+  let code = EXIT.OK as number;
   for (const f of files) {
-    const t = loadTest(join(dir, f));
-    if ('errors' in t) {
-      for (const e of t.errors) print(e);
-      parseErrors++;
+    const source = readFileSync(join(dir, f), 'utf8');
+    const parsed = parseLitmus(source, join(dir, f));
+    if (!parsed.ok) {
+      for (const d of parsed.errors) err(d.format());
+      code = EXIT.USAGE;
       continue;
     }
     const wanted = expect[f] ?? {};
     const profiles = Object.keys(wanted).length > 0 ? Object.keys(wanted) : ['spec'];
-    for (const p of profiles) {
-      if (o.profile && p !== o.profile) continue;
-      const expected = wanted[p] ?? '(none)';
-      try {
-        const r = runTest(t.test, profileOrThrow(p), { maxStates: o.maxStates });
-        const got = r.answer.ok ? 'Ok' : 'No';
-        rows.push({ file: f, test: t.test.name, profile: p, expected, got: r.answer.complete ? got : `${got} (incomplete)`, states: r.answer.states, ms: r.answer.ms, pass: expected === got && (r.answer.complete || got === 'Ok') });
-      } catch (e) {
-        // One test's failure is a row of the table, not the end of the suite.
-        const got = e instanceof UnsupportedError ? 'Unsupported' : `error: ${(e as Error).message}`;
-        rows.push({ file: f, test: t.test.name, profile: p, expected, got, states: 0, ms: 0, pass: got === expected });
-      }
-    }
+    for (const p of profiles) if (!o.profile || p === o.profile) jobs.push({ file: f, source, name: parsed.test.name, profile: p, expected: wanted[p] });
   }
-  const table = [['test', 'profile', 'expected', 'got', 'states', 'ms', ''], ...rows.map((r) => [r.test, r.profile, r.expected, r.got, String(r.states), r.ms.toFixed(1), r.pass ? '' : 'MISMATCH'])];
-  const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
-  for (const r of table) print(r.map((x, c) => x.padEnd(widths[c])).join('  ').trimEnd());
-  const failed = rows.filter((r) => !r.pass).length;
-  print(`${rows.length - failed} passed, ${failed} failed`);
-  if (o.junit) writeFileSync(o.junit, junit(rows));
-  return parseErrors > 0 ? 2 : failed > 0 ? 1 : 0;
-}
-
-function xml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function junit(rows: Row[]): string {
-  const failures = rows.filter((r) => !r.pass).length;
-  const cases = rows.map((r) => `  <testcase classname="litmus.${xml(r.profile)}" name="${xml(r.test)}" time="${(r.ms / 1000).toFixed(3)}">${r.pass ? '' : `<failure message="expected ${xml(r.expected)}, got ${xml(r.got)}"/>`}</testcase>`);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="lapis" tests="${rows.length}" failures="${failures}">\n${cases.join('\n')}\n</testsuite>\n`;
+  const limits: Limits = { maxStates: o.maxStates };
+  const rows: Row[] = [];
+  let failures = 0;
+  for (const [i, j] of jobs.entries()) {
+    const t0 = Date.now();
+    const status = `[${i + 1}/${jobs.length}] ${j.name} (${j.profile}), ${failures} failed so far: `;
+    const { answer: a } = await explorer.run({ source: j.source, file: join(dir, j.file), profile: profileOf(j.profile), limits }, (states, depth) => progress.show(status + exploreStatus(states, depth, Date.now() - t0)));
+    if (a.cutBy === 'interrupted') break;
+    const got = a.result === 'No' && !a.complete ? 'No (incomplete)' : a.result;
+    const pass = j.expected !== undefined && meets(j.expected, a);
+    if (!pass) failures++;
+    rows.push({ file: j.file, test: j.name, profile: j.profile, expected: j.expected ?? '(none)', got, states: a.states, ms: a.ms, pass, cut: !pass && a.result === 'Incomplete' });
+    if (explorer.interrupted) break;
+  }
+  progress.clear();
+  const shown = o.failuresOnly ? rows.filter((r) => !r.pass) : rows;
+  const table = [['test', 'profile', 'expected', 'got', 'states', 'ms', ''], ...shown.map((r) => [r.test, r.profile, r.expected, r.got, String(r.states), r.ms.toFixed(1), r.pass ? '' : 'MISMATCH'])];
+  const widths = table[0].map((_, col) => Math.max(...table.map((r) => r[col].length)));
+  for (const [n, r] of table.entries()) {
+    print(r.map((x, col) => (n > 0 && (col === 3 || col === 6) ? answerColour(c, x) + ' '.repeat(widths[col] - x.length) : x.padEnd(widths[col]))).join('  ').trimEnd());
+  }
+  const failed = rows.filter((r) => !r.pass);
+  const shard = o.shard ? ` (shard ${o.shard.index}/${o.shard.count}: ${files.length} files)` : '';
+  print(`${rows.length - failed.length} passed, ${failed.length === 0 ? '0 failed' : c.bad(`${failed.length} failed`)}${shard}`);
+  if (explorer.interrupted) print(`interrupted after ${rows.length} of ${jobs.length}`);
+  if (o.junit) {
+    writeFileSync(o.junit, junitXml('lapis', rows.map((r) => ({
+      classname: `litmus.${r.profile}`, name: r.test, ms: r.ms, failure: r.pass ? undefined : `expected ${r.expected}, got ${r.got}`,
+    }))));
+  }
+  for (const r of failed) code = combine(code, r.cut ? EXIT.INCOMPLETE : EXIT.NO);
+  return explorer.interrupted ? EXIT.INTERRUPTED : code;
 }

@@ -6,7 +6,7 @@
 import { Activity, VmxMode } from '../arch/cpu.js';
 import { Cpu, F } from './cpu.js';
 
-export const enum EventKind {
+export enum EventKind {
   NONE = 0,
   SMI = 1,
   INIT = 2,

@@ -6,10 +6,19 @@ import { printFinal } from '../litmus/print.js';
 import { formatValue, type OutcomeValue } from '../sim/sim.js';
 import type { ExploreResult, Outcome } from './explore.js';
 
+/**
+ * Ok / No: the condition holds or not (No also from a cut-short search that found a counterexample); Incomplete:
+ * the search was cut short before it decided; Unsupported: the profile's implementation cannot run the test.
+ */
+export type Result = 'Ok' | 'No' | 'Incomplete' | 'Unsupported';
+
 export interface Answer {
   test: string;
   profile: string;
   condition: string;
+  result: Result;
+  /** Why the test is Unsupported (only then). */
+  reason?: string;
   ok: boolean;
   observation: 'Never' | 'Sometimes' | 'Always';
   outcomes: { values: Record<string, OutcomeValue>; satisfies: boolean; count: number }[];
@@ -33,11 +42,21 @@ export function answer(test: LitmusTest, profile: string, r: ExploreResult): Ans
   const q = test.condition.quantifier;
   const ok = q === 'exists' ? positive > 0 : q === '~exists' ? r.complete && positive === 0 : r.complete && negative === 0 && !r.nonTerminating;
   const observation = positive === 0 ? 'Never' : negative === 0 ? 'Always' : 'Sometimes';
+  // A counterexample decides No even when the search was cut short.
+  const refuted = r.complete || (q === 'forall' ? negative > 0 : q === '~exists' && positive > 0);
   return {
-    test: test.name, profile, condition: printFinal(test.condition), ok, observation,
+    test: test.name, profile, condition: printFinal(test.condition), result: ok ? 'Ok' : refuted ? 'No' : 'Incomplete', ok, observation,
     outcomes: sortOutcomes(r.outcomes).map((o) => ({ values: o.values, satisfies: o.satisfies, count: o.count })),
     witnesses: { positive, negative }, complete: r.complete, cutBy: r.cutBy, nonTerminating: r.nonTerminating,
     states: r.states, finals: r.finals, ms: Math.round(r.ms * 100) / 100,
+  };
+}
+
+/** The answer for a test the profile cannot run (UnsupportedError): no states, no outcomes. */
+export function unsupportedAnswer(test: LitmusTest, profile: string, reason: string): Answer {
+  return {
+    test: test.name, profile, condition: printFinal(test.condition), result: 'Unsupported', reason, ok: false, observation: 'Never',
+    outcomes: [], witnesses: { positive: 0, negative: 0 }, complete: false, cutBy: null, nonTerminating: false, states: 0, finals: 0, ms: 0,
   };
 }
 
@@ -48,6 +67,7 @@ export function sortOutcomes(o: Outcome[]): Outcome[] {
 /** The herd-style text rendering. */
 export function formatAnswer(a: Answer): string[] {
   const kind = a.condition.startsWith('forall') ? 'Required' : 'Allowed';
+  if (a.result === 'Unsupported') return [`Test ${a.test} ${kind} (profile ${a.profile})`, `Unsupported: ${a.reason ?? ''}`, `Condition ${a.condition}`];
   const lines = [`Test ${a.test} ${kind} (profile ${a.profile})`, `States ${a.finals}`];
   for (const o of a.outcomes) {
     lines.push(`${o.satisfies ? ':>' : '  '}${Object.entries(o.values).map(([k, v]) => `${k}=${formatValue(v)};`).join(' ')}`);

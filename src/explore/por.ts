@@ -309,9 +309,9 @@ export class Reducer {
 
   /**
    * Reduce `enabled` (every enabled step) to a stubborn subset, written to `out`. Returns false when no
-   * reduction applies (out = enabled).
+   * reduction applies (out = enabled), or when `expired` says time is up before one is found.
    */
-  reduce(enabled: readonly number[], out: number[]): boolean {
+  reduce(enabled: readonly number[], out: number[], expired?: () => boolean): boolean {
     out.length = 0;
     if (enabled.length <= 1) {
       out.push(...enabled);
@@ -355,6 +355,7 @@ export class Reducer {
     }
     let best: number[] | null = null;
     for (const seed of seeds) {
+      if (expired?.()) break;
       const t = this.closure(seed, n, nAgents, best ? best.length : enabled.length);
       if (t && (!best || t.length < best.length)) {
         best = t;

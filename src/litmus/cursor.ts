@@ -15,11 +15,18 @@ export class SyntaxFail extends Error {
   }
 }
 
+/** How deep `repeat` bodies, parentheses and `~` may nest (docs/litmus.md, "Limits"). */
+export const MAX_NESTING = 256;
+
 export class Cursor {
   private i = 0;
   /** While set (inside conditions), newlines are invisible. */
   skipNl = false;
   syntaxErrors = 0;
+  /** Open `repeat` bodies, parentheses and `~`: the parser's recursion depth. */
+  private nesting = 0;
+  /** A syntax error at the end of the file was reported (the enclosing unclosed blocks would repeat it). */
+  private eofReported = false;
 
   constructor(
     private readonly toks: Token[],
@@ -87,6 +94,44 @@ export class Cursor {
     throw new SyntaxFail(pos, message);
   }
 
+  /** Per `(` token: whether its span (to the matching `)`, or the end of an unclosed one) holds a token of the set
+   *  (filled at the first call, in one pass with a stack: a parent holds what its children hold). */
+  private holds: Uint8Array | null = null;
+  private holdsOf: ReadonlySet<string> | null = null;
+
+  /** Whether the `(` ahead holds one of `texts` (punctuation or names), at any depth inside it. */
+  groupHolds(texts: ReadonlySet<string>): boolean {
+    if (this.holds === null || this.holdsOf !== texts) {
+      this.holdsOf = texts;
+      const holds = new Uint8Array(this.toks.length), open: number[] = [];
+      for (let j = 0; j < this.toks.length; j++) {
+        const t = this.toks[j];
+        if (t.kind === 'punct' && t.text === '(') open.push(j);
+        else if (t.kind === 'punct' && t.text === ')') {
+          const o = open.pop();
+          if (o !== undefined && holds[o] === 1 && open.length > 0) holds[open[open.length - 1]] = 1;
+        } else if ((t.kind === 'punct' || t.kind === 'name') && texts.has(t.text) && open.length > 0) holds[open[open.length - 1]] = 1;
+      }
+      for (const o of open) holds[o] = 1; // unclosed: read as a condition, whose `)` is then missing
+      this.holds = holds;
+    }
+    return this.holds[this.index(0)] === 1;
+  }
+
+  /**
+   * Parse one nested construct (`what`, at `pos`): a syntax error past MAX_NESTING levels, so that deep input
+   * never exhausts the stack of the parser or of what walks the tree after it.
+   */
+  nested<T>(pos: Pos, what: string, parse: () => T): T {
+    if (this.nesting >= MAX_NESTING) this.fail(pos, `${what} nested more than ${MAX_NESTING} levels deep (the limit: \`repeat\`, \`(\` and \`~\` nest at most ${MAX_NESTING} deep)`);
+    this.nesting++;
+    try {
+      return parse();
+    } finally {
+      this.nesting--;
+    }
+  }
+
   /** Reports a non-syntax error (unknown name, value out of range): parsing continues. */
   error(pos: Pos, message: string): void {
     this.rep.error(pos, message);
@@ -95,7 +140,16 @@ export class Cursor {
   report(e: unknown): void {
     if (!(e instanceof SyntaxFail)) throw e;
     this.syntaxErrors++;
+    // Each block left open at the end of the file fails there: one error says it.
+    if (this.peek().kind === 'eof' && this.eofAt(e.pos)) {
+      if (this.eofReported) return;
+      this.eofReported = true;
+    }
     this.rep.error(e.pos, e.message);
+  }
+  private eofAt(pos: Pos): boolean {
+    const eof = this.toks[this.toks.length - 1].pos;
+    return pos.line === eof.line && pos.col === eof.col;
   }
 
   atEnd(): boolean {

@@ -150,10 +150,10 @@ function conjunction(p: Cursor): Cond {
 
 function unary(p: Cursor): Cond {
   const t = p.peek();
-  if (p.accept('~')) return { kind: 'not', arg: unary(p), pos: t.pos };
-  if (p.at('(') && groupsCondition(p)) {
+  if (p.accept('~')) return { kind: 'not', arg: p.nested(t.pos, '`~`', () => unary(p)), pos: t.pos };
+  if (p.at('(') && p.groupHolds(COND_TOKENS)) {
     p.next();
-    const c = disjunction(p);
+    const c = p.nested(t.pos, '`(`', () => disjunction(p));
     p.expect(')', `to close the \`(\` at line ${t.pos.line} column ${t.pos.col}`);
     return c;
   }
@@ -166,18 +166,8 @@ function unary(p: Cursor): Cond {
 const REL_OPS: readonly RelOp[] = ['=', '!=', '<', '>', '<=', '>='];
 const COND_TOKENS = new Set(['=', '!=', '==', '<', '>', '<=', '>=', '/\\', '\\/', '~', 'true', 'false']);
 
-/** Whether the `(` ahead opens a condition (`(C)`) rather than a term (`(P0:r0 & 0xff) < 0x16`): a condition has
- *  a comparison, a connective or a constant inside. */
-function groupsCondition(p: Cursor): boolean {
-  let depth = 0;
-  for (let k = 0; ; k++) {
-    const t = p.peek(k);
-    if (t.kind === 'eof') return true;
-    if (t.kind === 'punct' && t.text === '(') depth++;
-    else if (t.kind === 'punct' && t.text === ')' && --depth === 0) return false;
-    else if ((t.kind === 'punct' || t.kind === 'name') && COND_TOKENS.has(t.text)) return true;
-  }
-}
+// A `(` opens a condition (`(C)`) rather than a term (`(P0:r0 & 0xff) < 0x16`) when a comparison, a connective or
+// a constant is inside it (Cursor.groupHolds: one pass over the tokens for the whole file, so parsing stays linear).
 
 /** Names a state observable takes (`halted`, `x2apic`, `root`): on the right of `=` or `!=` they are values. */
 const STATE_NAMES: ReadonlySet<string> = new Set<string>([...ACTIVITY_NAMES, ...APIC_MODE_NAMES, ...VMX_MODE_NAMES]);
@@ -244,7 +234,7 @@ function primary(p: Cursor): Term {
     return { kind: 'num', value: t.value, pos: t.pos };
   }
   if (p.accept('(')) {
-    const e = term(p);
+    const e = p.nested(t.pos, '`(`', () => term(p));
     p.expect(')', `to close the \`(\` at line ${t.pos.line} column ${t.pos.col}`);
     return e;
   }

@@ -7,6 +7,7 @@ import type { Reporter } from './diagnostic.js';
 import { MAX_AGENTS, MAX_CPUS, didYouMean, oneOf } from './names.js';
 import { handlerTitle, observableName } from './format.js';
 import { stateNames, stateValueError } from './values.js';
+import { checkLimits } from './limits.js';
 import { opDef, opWord } from './ops/index.js';
 import type { RefsCtx } from './ops/types.js';
 
@@ -88,6 +89,7 @@ export function validate(test: LitmusTest, rep: Reporter): void {
   checkBlocks(test, rep);
   checkInit(test, rep);
   checkObservables(test, rep);
+  checkLimits(test, rep);
 }
 
 function blockTitle(b: Block): string {

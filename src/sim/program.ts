@@ -8,6 +8,7 @@ import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.j
 import { opDef } from '../litmus/ops/index.js';
 import type { Insn, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
+import { MAX_REPEAT_ITERATIONS as UNROLL_LIMIT } from '../litmus/limits.js';
 
 export type { Insn };
 
@@ -75,8 +76,6 @@ export interface Program {
   vmmBase: number;
   words: number;
 }
-
-const UNROLL_LIMIT = 10000;
 
 class Flattener {
   insns: Insn[] = [

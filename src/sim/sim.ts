@@ -244,10 +244,13 @@ export class Simulator implements ExecCtx {
     this.assist.signal(kind, target);
   }
   hotplug(target: number): void {
+    // An ACPI insert of a slot that holds a processor, or an eject of an empty one, changes nothing (D-22).
+    if (this.machine.cpus[target].present()) return;
     this.machine.hotplug(target);
     this.setPc(this.program.cpus[target], NO_PC);
   }
   unplug(target: number): void {
+    if (!this.machine.cpus[target].present()) return;
     this.machine.unplug(target);
     const cc = this.program.cpus[target];
     this.s.fill(0, this.w(cc, P.FLAGS), this.w(cc, P.FRAMES + 2 * MAX_DEPTH));

@@ -1,7 +1,7 @@
 // The simulator's steps: a CPU's next op or event, an agent's next op, a message's arrival, or time passing,
 // packed in one number (kind in the low 2 bits, index above).
 
-export const enum StepKind {
+export enum StepKind {
   CPU = 0,
   AGENT = 1,
   DELIVER = 2,

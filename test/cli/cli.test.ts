@@ -65,7 +65,8 @@ describe('lapis run', () => {
     const j = JSON.parse(r.out);
     expect(j.complete).toBe(false);
     expect(j.ok).toBe(false);
-    expect(r.code).toBe(1);
+    expect(j.result).toBe('Incomplete');
+    expect(r.code).toBe(3);
   });
 
   it('a malformed file gets file:line:col, the line, a caret, and exit 2', () => {
@@ -81,6 +82,15 @@ describe('lapis run', () => {
     } finally {
       rmSync(dir, { recursive: true });
     }
+  });
+
+  it('runs a catalog test by its name from any directory; --version; list names the catalog', () => {
+    const here = process.cwd();
+    const r = spawnSync(process.execPath, [join(here, 'dist/cli/main.js'), 'run', 'seed-000-sipi-during-smm', '--json'], { encoding: 'utf8', cwd: tmpdir() });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
+    expect(lapis('--version').out.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    expect(lapis('list').out).toMatch(/^seed-003-apic-id-in-smm +\S/m);
   });
 
   it('an unknown profile or option is a usage error (exit 2)', () => {
@@ -100,7 +110,7 @@ describe('lapis check, profiles, suite, seeds', () => {
   it('backends lists every real machine with its availability and features', () => {
     const r = lapis('backends');
     expect(r.code).toBe(0);
-    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
+    for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
     expect(r.out).toMatch(/^qemu-tcg +available\n.*\n  x2apic: no/m);
   });
 
@@ -121,11 +131,42 @@ describe('lapis check, profiles, suite, seeds', () => {
       expect(ok.code).toBe(0);
       expect(ok.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No\s+No/);
       expect(ok.out).toContain('3 passed, 0 failed');
-      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<testsuite name="lapis" tests="3" failures="0">');
+      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<testsuite name="lapis" tests="3" failures="0" errors="0" skipped="0">');
       writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'No' }, 'b.litmus': { spec: 'Ok' } }));
       const bad = lapis('suite', dir);
       expect(bad.code).toBe(1);
       expect(bad.out).toContain('MISMATCH');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('suite understands Incomplete (a search cut short) and Unsupported (x2APIC under qemu-tcg-7.2)', () => {
+    const dir = tmp();
+    try {
+      copyFileSync('litmus/bringup-4.litmus', join(dir, 'a.litmus'));
+      copyFileSync('litmus/init-keeps-x2apic-mode.litmus', join(dir, 'b.litmus'));
+      writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'Ok', 'kvm-2019': 'Incomplete' }, 'b.litmus': { 'qemu-tcg-7.2': 'Unsupported' } }));
+      const cut = lapis('suite', dir, '--max-states', '20', '--junit', join(dir, 'out.xml'));
+      expect(cut.out).toMatch(/bringup-4\s+kvm-2019\s+Incomplete\s+Incomplete/i);
+      expect(cut.out).toMatch(/INIT-keeps-x2APIC\s+qemu-tcg-7.2\s+Unsupported\s+Unsupported/);
+      expect(cut.out).toMatch(/spec\s+Ok\s+Incomplete\s.*MISMATCH/);
+      expect(cut.out).toContain('2 passed, 1 failed');
+      expect(readFileSync(join(dir, 'out.xml'), 'utf8')).toContain('<failure message="expected Ok, got Incomplete"/>');
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('suite refuses an expected.json that does not follow its schema: one line per error, exit 2', () => {
+    const dir = tmp();
+    try {
+      copyFileSync('litmus/bringup-4.litmus', join(dir, 'a.litmus'));
+      writeFileSync(join(dir, 'expected.json'), JSON.stringify({ 'a.litmus': { spec: 'Maybe' } }));
+      const r = lapis('suite', dir);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`${join(dir, 'expected.json')}: /a.litmus/spec: must be one of "Ok", "No", "Unsupported", not "Maybe"`);
+      expect(r.err).not.toMatch(/\n\s+at /);
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -82,7 +82,8 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
       fc.record({ signal: fc.constantFrom('smi', 'nmi', 'init' as const), target: fc.oneof(cpu, fc.constant('all' as const)) }).map((r): Op => ({ kind: 'signal', ...r, pos })),
       fc.record({ gsi: fc.integer({ min: 0, max: IOAPIC_PINS - 1 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'irq', ...r, pos })),
       fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)), trigger: fc.option(fc.constantFrom('edge', 'level' as const)), level: fc.option(fc.constantFrom('assert', 'deassert' as const)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
-      fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, pos })),
+      // P0 is the BSP: it cannot be unplugged.
+      fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, cpu: r.kind === 'unplug' && r.cpu === 0 ? 1 : r.cpu, pos })),
       cpu.map((c): Op => ({ kind: 'reset', cpu: c, pos })),
       fc.record({ cpu, action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'lint', pin: 1, ...r, pos })),
       fc.record({ irq: fc.integer({ min: 0, max: 7 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'pic-irq', ...r, pos })),
@@ -136,7 +137,8 @@ function body(ctx: Ctx): fc.Arbitrary<Op[]> {
       fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         leafOp(ctx),
-        fc.record({ count: u32, body: tie('ops') }).map((r): Op => ({ kind: 'repeat', ...r, pos })),
+        // Small counts: all iterations of a test, nested ones multiplied, are at most 10,000 (src/litmus/limits.ts).
+        fc.record({ count: fc.integer({ min: 0, max: 4 }), body: tie('ops') }).map((r): Op => ({ kind: 'repeat', ...r, pos })),
       ),
       { maxLength: 4 },
     ),

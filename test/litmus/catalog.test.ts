@@ -6,8 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseLitmus } from '../../src/litmus/parse.js';
-import { runTest } from '../../src/cli/run.js';
-import { UnsupportedError } from '../../src/sim/sim.js';
+import { runTest } from '../../src/explore/run.js';
 import { findProfile } from '../../src/sim/profiles.js';
 
 type Answer = 'Ok' | 'No' | 'Unsupported' | 'Incomplete';
@@ -39,11 +38,12 @@ describe('litmus catalog', () => {
     if (!parsed.ok) expect.fail(parsed.errors.map((d) => d.format()).join('\n'));
     const p = findProfile(profile);
     if (!p) expect.fail(`${file}: expected.json names unknown profile '${profile}'`);
+    const { answer } = runTest(parsed.test, p, {});
     if (want === 'Unsupported') {
-      expect(() => runTest(parsed.test, p, {})).toThrow(UnsupportedError);
+      expect(answer.result).toBe('Unsupported');
+      expect(answer.reason).toMatch(/not available under profile/);
       return;
     }
-    const { answer } = runTest(parsed.test, p, {});
     // 'Incomplete': the profile makes the test unbounded (an interrupt storm); the exploration must say so.
     if (want === 'Incomplete') {
       expect(answer.complete, `${file} under ${profile}: expected to be cut short`).toBe(false);

@@ -178,7 +178,13 @@ export interface GuestNeeds {
   ioapic: boolean;
   /** The outcome turns on the I/O APIC's version (its EOI register, VER): the backend's must be the test's. */
   ioapicVersion: boolean;
+  /** The test runs an L1 hypervisor in the guest (src/backends/nested.ts): Intel VMX or AMD SVM. */
+  nested: NestedKind | null;
 }
+
+/** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX for vCPUs of the
+ *  guest's L1 with the TPR shadow (`accel = tpr-shadow`) or virtual-interrupt delivery (`accel = apicv`). */
+export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow' | 'vmx-vid';
 
 /** Why a construct is not compiled: a stable category, so reports count refusals without reading their text. */
 export type RefusalCategory =
@@ -196,7 +202,7 @@ export interface AnalyzeCtx {
   readonly src: number;
   refuse(category: RefusalCategory, reason: string): never;
   targets(d: Dest): GuestTargets;
-  need(what: keyof GuestNeeds): void;
+  need(what: Exclude<keyof GuestNeeds, 'nested'>): void;
   /** CPUs an SMI reaches; CPUs an INIT reaches (they may end in wait-for-SIPI); a SIPI page in use. */
   smiTo(cpus: readonly number[]): void;
   initTo(cpus: readonly number[]): void;
