@@ -7,6 +7,7 @@ import {
   x2apicMsrToOffset,
 } from '../arch/apic.js';
 import type { Vendor } from '../arch/cpu.js';
+import type { SoftDisabledIrr } from '../arch/quirks.js';
 import { A, get64 } from './layout.js';
 import { ApicTimer, timerModeOf } from './timer.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
@@ -241,12 +242,27 @@ export class LocalApic {
    * IRR and ISR registers are held and require masking or handling by the CPU"; decision D-1).
    */
   deliverableVector(): number {
-    if (this.cfg.quirks.softDisabledIrr === 'hidden' && !this.softwareEnabled()) return -1;
+    if (this.softDisabledIrr() === 'hidden' && !this.softwareEnabled()) return -1;
     const v = this.highestIrr();
     if (v < 0) return -1;
     const ppr = this.ppr();
     if (ppr === 0 && this.cfg.quirks.pprZeroDeliversAny) return v;
     return (v & 0xf0) > (ppr & 0xf0) ? v : -1;
+  }
+
+  /**
+   * What a software-disabled APIC does with a held IRR bit: decision D-1 (or the profile's quirk) for an APIC that
+   * presents interrupts through INTA; under APICv virtual-interrupt delivery the vector is recognised from RVI and
+   * VPPR and delivered with VISR set (SDM Vol 3C 30.2.1 Evaluation of Pending Virtual Interrupts, 30.2.2
+   * Virtual-Interrupt Delivery), which never read the virtual SVR: always as itself (decision D-24).
+   */
+  private softDisabledIrr(): SoftDisabledIrr {
+    return this.cfg.virtualInterruptDelivery ? 'normal' : this.cfg.quirks.softDisabledIrr;
+  }
+
+  /** For traces: the IRR vector a software-disabled APIC hides from the processor (quirk softDisabledIrr = hidden), or -1. */
+  hiddenIrr(): number {
+    return this.softDisabledIrr() === 'hidden' && !this.softwareEnabled() ? this.highestIrr() : -1;
   }
 
   /**
@@ -260,7 +276,7 @@ export class LocalApic {
     const spurious = s[b + A.SVR] & Svr.VECTOR;
     if (v < 0) return spurious;
     s[b + A.IRR + (v >>> 5)] &= ~(1 << (v & 31));
-    if (!this.softwareEnabled() && this.cfg.quirks.softDisabledIrr === 'spurious') return spurious;
+    if (!this.softwareEnabled() && this.softDisabledIrr() === 'spurious') return spurious;
     s[b + A.ISR + (v >>> 5)] |= 1 << (v & 31);
     return v;
   }

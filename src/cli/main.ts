@@ -20,6 +20,18 @@ import { EXIT, EXIT_HELP } from './exit.js';
 import { thousands } from './output.js';
 import { parseShard } from './shard.js';
 
+import { registerView } from './view.js';
+import { registerHtml } from './html.js';
+import { registerKut } from './kut.js';
+
+// A reader that stops early (`lapis run X --json | head`) closes the pipe: that ends the output, it is not an error.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? EXIT.OK);
+  });
+}
+
 const explorer = new Explorer();
 /** Ctrl-C ends the search in flight, whose answer so far is printed before exit 130 (a search not yet started ends
  *  at once); on a real machine (--on) every emulator and temporary directory goes, and lapis exits at once. */
@@ -31,8 +43,6 @@ process.on('SIGINT', () => {
   onInterrupt = exitNow; // a second Ctrl-C does not wait
   first();
 });
-import { registerView } from './view.js';
-import { registerHtml } from './html.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -251,6 +261,9 @@ program
     for (const p of [...PROFILES, ...(extra ? [extra] : [])]) for (const line of formatProfile(p)) console.log(line);
   });
 
+registerView(program);
+registerHtml(program);
+registerKut(program);
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
 
 try {
@@ -267,10 +280,3 @@ try {
   await explorer.close();
 }
 if (explorer.interrupted) process.exitCode = EXIT.INTERRUPTED;
-registerView(program);
-registerHtml(program);
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = e instanceof UsageError ? 2 : 1;
-});

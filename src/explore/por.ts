@@ -15,9 +15,11 @@
 import type { Insn, ProcCode } from '../sim/program.js';
 import { NO_PC } from '../sim/program.js';
 import { StepKind, stepIndex, stepKind, type Simulator } from '../sim/sim.js';
-import { Activity } from '../arch/cpu.js';
+import { Activity, DEFAULT_SMBASE } from '../arch/cpu.js';
+import { EventKind, nextEvent } from '../cpu/events.js';
 import { Msg } from '../machine/bus.js';
-import type { Dest, Settings } from '../litmus/ast.js';
+import { Reg } from '../arch/apic.js';
+import type { Dest, Expr, Settings } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
 import type { FootprintCtx } from '../litmus/ops/types.js';
 
@@ -58,6 +60,10 @@ export class Reducer {
   private readonly nMem: number;
   private readonly objects: number;
   private readonly cpuFuture: Footprint[];
+  /** Per CPU, the other CPUs that may be in SMM with its SMBASE at the same time (D-26). */
+  readonly sharers: readonly number[][];
+  /** Whether a CPU may answer another's APIC ID (idsMayAlias). */
+  private readonly idsMayAlias: boolean;
   /** An agent is never interrupted: its future is the code reachable from its PC. */
   private readonly agentFutureAt: Footprint[][];
   private readonly cur: Footprint;
@@ -73,7 +79,14 @@ export class Reducer {
     this.n = p.cpus.length;
     this.nMem = p.memory.size;
     this.objects = this.nMem + 4 * this.n + 1;
+    // Decision D-26: CPUs in SMM with one SMBASE share their state-save map, so a CPU's SMM entry and its handler's
+    // save-state writes may write every CPU that may be in SMM with the same SMBASE.
+    this.sharers = saveMapSharers(sim, this.n);
+    this.idsMayAlias = idsMayAlias(sim);
     this.cpuFuture = p.cpus.map((code, c) => this.future(code, c));
+    this.cpuFuture.forEach((f, c) => {
+      for (const d of this.sharers[c]) f.w.set(this.cpuObj(d));
+    });
     this.agentFutureAt = p.agents.map((code) => this.futuresByPc(code));
     this.cur = this.fp();
     this.tmp = this.fp();
@@ -144,9 +157,9 @@ export class Reducer {
     return out;
   }
 
-  /** Targets a destination may reach: one CPU, or all. */
+  /** Targets a destination may reach: one CPU, or all (`Pk` is Pk's APIC ID when sent: another CPU may share it). */
   private destCpu(d: Dest): number {
-    return d.kind === 'cpu' ? d.cpu : -1;
+    return d.kind === 'cpu' && !this.idsMayAlias ? d.cpu : -1;
   }
 
   /**
@@ -255,6 +268,7 @@ export class Reducer {
         }
         if (sim.eventDue(c)) {
           f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
+          if (nextEvent(sim.machine.cpus[c]) === EventKind.SMI) for (const d of this.sharers[c]) f.w.set(this.cpuObj(d)); // the shared save map (D-26)
           // An ExtINT's acknowledge reaches the 8259A, whose INT drives every LINT0 and I/O APIC pin 0.
           if (this.settings.pic) {
             this.allCpus(f);
@@ -489,6 +503,9 @@ class Fx implements FootprintCtx {
   writeAllCpus(): void {
     this.r.writeAllCpus(this.f);
   }
+  writeSaveMap(): void {
+    if (this.c >= 0) for (const d of this.r.sharers[this.c]) this.r.writeCpu(this.f, d);
+  }
   writeIoapic(): void {
     this.r.writeIoapic(this.f);
   }
@@ -501,4 +518,87 @@ class Fx implements FootprintCtx {
   readIoapic(): void {
     this.r.readIoapic(this.f);
   }
+}
+
+/**
+ * Whether a message addressed to `Pk` may also reach another CPU: one whose APIC ID may become Pk's (a write of the
+ * xAPIC ID register, through its name or MMIO at any base; a VMM's restore of a saved APIC; an `init` of the ID),
+ * or an initial ID an 8-bit xAPIC destination cannot tell apart (0xFF, the broadcast; one above 0xFF).
+ */
+function idsMayAlias(sim: Simulator): boolean {
+  const p = sim.program, ids = p.test.settings.apicIds;
+  if (ids !== null && ids.some((id) => id >= 0xff)) return true;
+  if ((p.test.init?.items ?? []).some((it) => it.kind === 'apic-reg' && it.reg.offset === Reg.ID)) return true;
+  return [...p.cpus, ...p.agents].some((code) => code.insns.some((op) =>
+    (op.kind === 'apic-write' && op.reg.offset === Reg.ID) || (op.kind === 'mmio-write' && (op.addr & 0xff0) === Reg.ID)
+    || (op.kind === 'vmm-restore' && op.part === 'lapic')));
+}
+
+/**
+ * For each CPU, the other CPUs that may share its SMRAM state-save map: both may take an SMI (an `smi ->` pin, a late
+ * or lost one, an SMI IPI or MSI, a VMM's pending SMI, or an LVT or redirection entry that may hold the SMI delivery
+ * mode: then any CPU) and their SMBASEs may be equal. A CPU's possible SMBASEs are its initial one (init, else
+ * 0x30000, which hot-plug and RESET restore), the constants its handlers write to the SMBASE field, and those of every
+ * CPU it may share a map with; a computed value may be anything.
+ */
+function saveMapSharers(sim: Simulator, n: number): number[][] {
+  const p = sim.program, targets = new Set<number>();
+  const any = new Array<boolean>(n).fill(false);
+  const values = Array.from({ length: n }, () => new Set<number>());
+  const init = new Map<number, number>();
+  for (const it of p.test.init?.items ?? []) if (it.kind === 'smbase') init.set(it.cpu, Number(it.value));
+  for (let c = 0; c < n; c++) values[c].add(init.get(c) ?? DEFAULT_SMBASE);
+  const all = (): void => {
+    for (let c = 0; c < n; c++) targets.add(c);
+  };
+  // Delivery mode 010b (SMI) in bits 10:8 of an LVT entry, a redirection entry's low word or an MSI's data.
+  const smiMode = (v: bigint): boolean => ((v >> 8n) & 7n) === 2n;
+  const mayRouteSmi = (e: Expr): boolean => e.kind !== 'num' || smiMode(e.value);
+  for (const it of p.test.init?.items ?? []) {
+    if ((it.kind === 'apic-reg' && smiMode(it.value)) || (it.kind === 'ioapic-entry' && it.entry.mode === 'smi')) all();
+  }
+  p.cpus.forEach((code, c) => {
+    for (const op of code.insns) {
+      const v = op.kind === 'smbase' ? op.value : op.kind === 'smram-write' && op.field === 'SMBASE' ? op.value : null;
+      if (v === null) continue;
+      if (v.kind === 'num') values[c].add(Number(v.value));
+      else any[c] = true;
+    }
+  });
+  for (const code of [...p.cpus, ...p.agents]) {
+    for (const op of code.insns) {
+      if (op.kind === 'signal' && op.signal === 'smi') {
+        if (op.target === 'all') all();
+        else targets.add(op.target);
+      } else if (op.kind === 'smi-missed') {
+        if (op.how === 'late') targets.add(op.cpu);
+        else all();
+      } else if (op.kind === 'send' && op.mode === 'smi') {
+        if (op.dest.kind === 'cpu') targets.add(op.dest.cpu);
+        else all();
+      } else if (op.kind === 'msi' && op.mode === 'smi') {
+        if (op.dest.kind === 'cpu') targets.add(op.dest.cpu);
+        else all();
+      } else if (op.kind === 'vmm-event' && op.event === 'smi-pending' && op.value === 1) targets.add(op.cpu);
+      else if ((op.kind === 'apic-write' || op.kind === 'wrmsr' || op.kind === 'ioapic-write' || op.kind === 'mmio-write') && mayRouteSmi(op.value)) all();
+      else if (op.kind === 'hotplug' || op.kind === 'reset') values[op.cpu].add(DEFAULT_SMBASE);
+    }
+  }
+  const t = [...targets];
+  const group = Array.from({ length: n }, (_, c) => c);
+  const find = (c: number): number => (group[c] === c ? c : (group[c] = find(group[c])));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const c of t) {
+      for (const d of t) {
+        const a = find(c), b = find(d);
+        if (a === b || !(any[a] || any[b] || [...values[a]].some((v) => values[b].has(v)))) continue;
+        group[b] = a;
+        for (const v of values[b]) values[a].add(v);
+        any[a] ||= any[b];
+        changed = true;
+      }
+    }
+  }
+  return Array.from({ length: n }, (_, c) => (targets.has(c) ? t.filter((d) => d !== c && find(d) === find(c)) : []));
 }

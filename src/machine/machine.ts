@@ -2,7 +2,7 @@
 // Uint32Array so that a snapshot is a copy and a state hash is a pass over words.
 
 import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from '../arch/apic.js';
-import { IOAPIC_PINS } from '../arch/ioapic.js';
+import { IOAPIC_DEFAULT_BASE, IOAPIC_PINS } from '../arch/ioapic.js';
 import { Activity, CpuidBit, type CpuidRegName, type Vendor } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
@@ -17,7 +17,6 @@ import { Pic } from '../pic/pic.js';
 import { readCr8, setLint, writeCr8 } from '../apic/pins.js';
 import { hostWriteApicBase } from '../apic/vmm.js';
 import { PIC_COMMAND, PIC_DATA } from '../arch/pic.js';
-import { IOAPIC_DEFAULT_BASE } from '../arch/ioapic.js';
 import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityChooser, type Message } from './bus.js';
 import { hashWords } from './hash.js';
 
@@ -52,6 +51,10 @@ export interface MachineConfig {
   chooseLowestPriority?: LowestPriorityChooser;
   /** Deviations from the architecture that a profile reproduces; default none (src/arch/quirks.ts). */
   quirks?: Partial<Quirks>;
+  /** The CPUs are vCPUs whose hypervisor holds INIT and SIPI as pending events (src/cpu/cpu.ts CpuHost). */
+  pendingInitSipi?: boolean;
+  /** The APICs are virtual-APIC pages under APICv virtual-interrupt delivery (SDM Vol 3C 30.2). */
+  virtualInterruptDelivery?: boolean;
   onTrace?: (e: TraceEvent) => void;
 }
 
@@ -77,6 +80,8 @@ export interface TakenEvent {
 const H_TIME = 0;
 /** The most words a state may have beside the devices (the client's extra words, the bus): 2^26, 256 MB. */
 const MAX_STATE_WORDS = 1 << 26;
+/** Quirk apicMmioInSmm = ram: one word per 16-byte slot of the 4 KiB xAPIC page (other offsets read 0, as D-4). */
+const SMM_PAGE_WORDS = 256;
 const HEADER = 2;
 const CPU_WORDS = C.WORDS + A.WORDS;
 
@@ -89,11 +94,12 @@ export class Machine {
   readonly bus: ApicBus;
   /** Where the client's `extraWords` start in `state`. */
   readonly extraBase: number;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pic'>> & {
+  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pic' | 'pendingInitSipi' | 'virtualInterruptDelivery'>> & {
     apicIds: readonly number[];
   };
   readonly quirks: Readonly<Quirks>;
   private readonly busBase: number;
+  private readonly smmPage: number;
   private readonly onTrace?: (e: TraceEvent) => void;
   private readonly choose: LowestPriorityChooser;
   private readonly scratch: number[] = [];
@@ -154,16 +160,20 @@ export class Machine {
     const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
     const ioBase = HEADER + n * CPU_WORDS;
     const picWords = config.pic ? Pic.WORDS : 0;
+    // Quirk apicMmioInSmm = ram: the page xAPIC accesses in SMM hit, a word per 16-byte register slot.
+    this.smmPage = ioBase + ioWords + picWords;
+    const pageWords = this.quirks.apicMmioInSmm === 'ram' ? SMM_PAGE_WORDS : 0;
     const extraWords = config.extraWords ?? 0;
     if (!Number.isInteger(extraWords) || extraWords < 0 || extraWords > MAX_STATE_WORDS) {
       throw new HostError('bad-argument', `extraWords must be an integer 0..${MAX_STATE_WORDS}, got ${extraWords}`);
     }
-    this.extraBase = ioBase + ioWords + picWords;
+    this.extraBase = this.smmPage + pageWords;
     this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
     const apicCfg: ApicConfig = {
       vendor: this.config.vendor, quirks: this.quirks, x2apic, tscDeadline: this.config.tscDeadline, timerRatio, maxPhysAddr: this.config.maxPhysAddr,
+      virtualInterruptDelivery: config.virtualInterruptDelivery ?? false,
     };
     const apicHost: ApicHost = {
       now: () => this.now(),
@@ -181,6 +191,8 @@ export class Machine {
     const pic = this.pic;
     const cpuHost = {
       quirks: this.quirks,
+      pendingInitSipi: config.pendingInitSipi ?? false,
+      peers: () => this.cpus,
       trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined,
       intAck: pic ? () => pic.inta() : undefined,
     };
@@ -400,15 +412,22 @@ export class Machine {
   /** The one xAPIC access path behind mmioRead/apicRead and mmioWrite/apicWrite (the address is decoded). */
   private xapicRead(cpu: number, offset: number): number {
     const c = this.cpus[cpu];
-    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
+    if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
+      const v = (offset & 0xf) === 0 ? this.state[this.smmPage + (offset >>> 4)] : 0;
+      if (this.tracing) this.trace('cpu', cpu, `xapic read 0x${offset.toString(16)} in SMM = 0x${v.toString(16)}: a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      return v;
+    }
     return c.apic.xapicRead(offset);
   }
   private xapicWrite(cpu: number, offset: number, value: number): void {
     const c = this.cpus[cpu];
-    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) {
-      if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => c.apic.xapicWrite(offset, value));
-      else c.apic.xapicWrite(offset, value);
+    if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
+      if ((offset & 0xf) === 0) this.state[this.smmPage + (offset >>> 4)] = value;
+      if (this.tracing) this.trace('cpu', cpu, `xapic write 0x${offset.toString(16)} in SMM: to a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      return;
     }
+    if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => c.apic.xapicWrite(offset, value));
+    else c.apic.xapicWrite(offset, value);
     if (this.quirks.tprWriteTakesEffectLate && offset === Reg.TPR) c.holdInterruptsOneInstruction();
   }
 

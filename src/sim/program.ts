@@ -4,7 +4,7 @@
 
 import type { VmexitKind } from '../arch/assist.js';
 import { A } from '../apic/layout.js';
-import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
+import type { Cond, CpuBlock, Expr, LitmusTest, Observable, Op, Term } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
 import type { Insn, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
@@ -75,6 +75,12 @@ export interface Program {
   /** Word offset of the VMM's saved APIC states (A.WORDS per CPU; `vmm save`), or -1 when the test has none. */
   vmmBase: number;
   words: number;
+  /**
+   * Counters stop here, above every constant the condition compares a count with, and read `>=cap`: the condition
+   * cannot tell the counts above it apart, and an interrupt storm (a handler that runs for ever, nothing else
+   * changing) becomes a cycle the explorer recognises as non-terminating, not an endless line of new states.
+   */
+  countCap: number;
 }
 
 class Flattener {
@@ -217,5 +223,36 @@ export function compile(test: LitmusTest): Program {
     return op.kind === 'vmm-save' || op.kind === 'vmm-restore' || (op.kind === 'repeat' && op.body.some(has));
   }));
   const memEnd = base + 2 * memory.size;
-  return { test, cpus, agents, agentIndex, memory, memoryBase: base, vmmBase: vmm ? memEnd : -1, words: memEnd + (vmm ? n * A.WORDS : 0) };
+  return {
+    test, cpus, agents, agentIndex, memory, memoryBase: base, vmmBase: vmm ? memEnd : -1, words: memEnd + (vmm ? n * A.WORDS : 0),
+    countCap: countCap(test.condition.cond),
+  };
 }
+
+/** The smallest count cap above every constant a count is compared with (at least 255). */
+function countCap(c: Cond): number {
+  let cap = 255;
+  const walk = (x: Cond): void => {
+    if (x.kind === 'and' || x.kind === 'or') {
+      walk(x.left);
+      walk(x.right);
+    } else if (x.kind === 'not') walk(x.arg);
+    else if (x.kind === 'cmp' && counted(x.loc) && x.value.kind === 'num') above(x.value.value);
+    else if (x.kind === 'rel' && (hasCount(x.left) || hasCount(x.right))) {
+      // `count REL constant` needs the cap above the constant; a count in arithmetic or compared with another
+      // location may need any value, so it is not capped.
+      const [t, k] = x.left.kind === 'obs' ? [x.left, x.right] : [x.right, x.left];
+      if (t.kind === 'obs' && k.kind === 'num') above(k.value);
+      else cap = 0xffffffff;
+    }
+  };
+  const above = (v: bigint): void => {
+    if (v >= BigInt(cap)) cap = Number(v < 0xfffffffen ? v + 1n : 0xffffffffn);
+  };
+  walk(c);
+  return cap;
+}
+
+const counted = (o: Observable): boolean => o.kind === 'count' || o.kind === 'vmexits';
+const hasCount = (t: Term): boolean => (t.kind === 'obs' ? counted(t.loc) : t.kind === 'bin' && (hasCount(t.left) || hasCount(t.right)));
+

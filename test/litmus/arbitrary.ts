@@ -9,6 +9,7 @@ import {
   PLATFORM_MODE_NAMES, VECTOR_MODES, VMX_MODE_NAMES,
 } from '../../src/litmus/names.js';
 import { observableName } from '../../src/litmus/print.js';
+import { SAVE_STATE_FIELDS } from '../../src/arch/cpu.js';
 
 const pos: Pos = { line: 0, col: 0 };
 const CPUS = 4;
@@ -80,6 +81,7 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     return fc.oneof(
       ...common,
       fc.record({ signal: fc.constantFrom('smi', 'nmi', 'init' as const), target: fc.oneof(cpu, fc.constant('all' as const)) }).map((r): Op => ({ kind: 'signal', ...r, pos })),
+      fc.record({ how: fc.constantFrom('late', 'lost' as const), cpu }).map((r): Op => ({ kind: 'smi-missed', ...r, pos })),
       fc.record({ gsi: fc.integer({ min: 0, max: IOAPIC_PINS - 1 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'irq', ...r, pos })),
       fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)), trigger: fc.option(fc.constantFrom('edge', 'level' as const)), level: fc.option(fc.constantFrom('assert', 'deassert' as const)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
       // P0 is the BSP: it cannot be unplugged.
@@ -127,7 +129,14 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     fc.record({ mode: fc.constantFrom('resume', 'wait-for-sipi', 'hlt', 'sipi' as const), intrWindow: fc.boolean(), nmiWindow: fc.boolean(), rvi: fc.option(vector) })
       .map((r): Op => ({ kind: 'vmentry', ...r, pos })),
   ];
-  if (ctx === 'smi') cpuOps.push(e.map((value): Op => ({ kind: 'smbase', value, pos })), fc.constant<Op>({ kind: 'rsm', pos }));
+  if (ctx === 'smi') {
+    const field = fc.constantFrom(...SAVE_STATE_FIELDS);
+    cpuOps.push(
+      e.map((value): Op => ({ kind: 'smbase', value, pos })), fc.constant<Op>({ kind: 'rsm', pos }),
+      fc.record({ dst: gpr, field }).map((r): Op => ({ kind: 'smram-read', ...r, pos })),
+      fc.record({ field, value: e }).map((r): Op => ({ kind: 'smram-write', ...r, pos })),
+    );
+  }
   return fc.oneof(...cpuOps);
 }
 
