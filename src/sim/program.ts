@@ -253,6 +253,6 @@ function countCap(c: Cond): number {
   return cap;
 }
 
-const counted = (o: Observable): boolean => o.kind === 'count' || o.kind === 'vmexits';
+const counted = (o: Observable): boolean => o.kind === 'count' || o.kind === 'vmexits' || o.kind === 'in-shadow';
 const hasCount = (t: Term): boolean => (t.kind === 'obs' ? counted(t.loc) : t.kind === 'bin' && (hasCount(t.left) || hasCount(t.right)));
 

@@ -766,14 +766,23 @@ export class Simulator implements ExecCtx {
   }
 
   private counted(cpu: number, key: CountKey): number | string {
-    const code = this.program.cpus[cpu], slot = code.counts.get(key);
-    const n = slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
-    const cap = this.program.countCap;
+    const n = this.rawCount(cpu, key), cap = this.program.countCap;
     return n >= cap ? `>=${cap}` : n;
   }
+  private rawCount(cpu: number, key: CountKey): number {
+    const code = this.program.cpus[cpu], slot = code.counts.get(key);
+    return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+  }
 
+  /** A count that stopped at the cap reads as the cap here: above every constant the condition compares it with
+   *  (program.ts countCap), so `=`, `<`, `>=` ... answer as for the real count. */
   holds(c: Cond): boolean {
-    return holds(c, (o) => this.value(o));
+    return holds(c, (o) => {
+      if (o.kind === 'count') return this.rawCount(o.cpu, o.of);
+      if (o.kind === 'vmexits') return this.rawCount(o.cpu, `vmexit-${o.of}`);
+      if (o.kind === 'in-shadow') return this.rawCount(o.cpu, `shadow-${o.of}`);
+      return this.value(o);
+    });
   }
 
   /** The outcome key and values of the current (final) state. */

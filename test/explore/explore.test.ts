@@ -160,6 +160,28 @@ exists (P0.count(0x40) = ${want})
     expect(high.ans.ok).toBe(true);
   });
 
+  it('a count past its cap still orders as itself in v2 comparisons; a count in arithmetic is not capped', () => {
+    const text = (cond: string) => `lapis many
+P0 {
+  repeat 300 {
+    send fixed 0x40 -> self
+    wait 1
+  }
+}
+P0 on vector 0x40 {
+  eoi
+}
+exists (${cond})
+`;
+    expect(run(text('P0.count(0x40) >= 3')).ans.ok).toBe(true);
+    expect(run(text('3 < P0.count(0x40)')).ans.ok).toBe(true);
+    expect(run(text('P0.count(0x40) < 0x100')).ans.ok).toBe(false);
+    expect(run(text('P0.count(0x40) <= 300 /\\ P0.count(0x40) > 299')).ans.ok).toBe(true);
+    const sum = run(text('P0.count(0x40) + 1 = 301'));
+    expect(sum.res.outcomes.map((o) => o.values['P0.count(0x40)'])).toEqual([300]);
+    expect(sum.ans.ok).toBe(true);
+  });
+
   it('a masked periodic timer does not keep an idle machine from reaching a final state', () => {
     const { res, ans } = run(readFileSync('litmus/timer-masked-periodic-final.litmus', 'utf8'));
     expect(res.complete).toBe(true);
