@@ -3,77 +3,37 @@
 // (whichever the architecture makes it do next), a platform agent's next op, the arrival of one in-flight message at
 // its target, or the passing of virtual time to the next deadline. The explorer chooses among the enabled steps;
 // every choice is a race a real machine could run. What each op does is its module's (src/litmus/ops); this class
-// only schedules, keeps the program counters and handler frames, and is the ops' view of the machine (ExecCtx).
-// All simulator state lives in the machine's state array, so a state is one Uint32Array.
+// only schedules and is the ops' view of the machine (ExecCtx). The program counters, registers and handler frames
+// are words.ts's: all simulator state lives in the machine's state array, so a state is one Uint32Array.
 
 import { Reg } from '../arch/apic.js';
-import type { VmexitKind } from '../arch/assist.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
-import type { Quirks } from '../arch/quirks.js';
-import { Assist } from '../assist/assist.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
 import { F, type Cpu } from '../cpu/cpu.js';
 import { A } from '../apic/layout.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
-import { Machine, type TraceEvent } from '../machine/machine.js';
 import { Msg } from '../machine/bus.js';
 import { DELIVERY_MODE_NAMES, DeliveryMode, MSR_IA32_TSC_DEADLINE } from '../arch/apic.js';
 import type { Cond, Expr, LitmusTest, Observable, VmmEvent, VmmPart } from '../litmus/ast.js';
 import { observableName } from '../litmus/format.js';
 import { opDef } from '../litmus/ops/index.js';
 import { FrameKind, type ExecCtx, type OpOf } from '../litmus/ops/types.js';
-import { arith, formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type OutcomeValue } from '../litmus/outcome.js';
+import { formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type OutcomeValue } from '../litmus/outcome.js';
 import { applyInit } from './init.js';
+import { SimWords } from './words.js';
 import { SimError, StepKind, TIME_STEP, UnsupportedError, step, stepIndex, stepKind } from './steps.js';
-import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, PC_SHUTDOWN, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
+import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, PC_SHUTDOWN, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profiles.js';
 
 export { formatValue, valueEquals, type OutcomeValue };
 
 export { StepKind, TIME_STEP, stepIndex, stepKind, SimError, UnsupportedError };
 
-const MASK64 = (1n << 64n) - 1n;
-
-export class Simulator implements ExecCtx {
-  readonly machine: Machine;
-  /** The hypervisor and hardware-assist layer the CPUs run under (a pass-through for plain CPUs). */
-  readonly assist: Assist;
-  readonly program: Program;
+export class Simulator extends SimWords implements ExecCtx {
   readonly observables: Observable[];
-  readonly quirks: Readonly<Quirks>;
-  private readonly s: Uint32Array;
-  private readonly base: number;
-  private traceSink: ((line: string) => void) | null = null;
 
-  /** The process whose op runs (ExecCtx). */
-  c = -1;
-  cpu: Cpu | null = null;
-  pc = 0;
-  private cur!: ProcCode;
-  readonly idlePc = PC_IDLE;
-
-  constructor(test: LitmusTest | Program, readonly profile: Profile = DEFAULT_PROFILE) {
-    this.program = 'blocks' in test ? compile(test) : test;
-    const st = this.program.test.settings;
-    if (st.accel === 'avic' && st.cpus > 32) throw new SimError('accel = avic: at most 32 CPUs');
-    const assistWords = Assist.words(st.cpus, st.accel);
-    this.machine = new Machine({
-      cpus: st.cpus, vendor: st.vendor, x2apic: st.x2apic, tscDeadline: st.tscDeadline, ioapic: st.ioapic,
-      ioapicVersion: st.ioapicVersion, pic: st.pic, ...(st.apicIds ? { apicIds: st.apicIds } : {}),
-      timerRatio: st.timerRatio, delivery: 'queued', extraWords: assistWords + this.program.words, quirks: profile.quirks,
-      pendingInitSipi: st.accel !== 'none', virtualInterruptDelivery: st.accel === 'apicv',
-      ...profile.settings,
-      busCapacity: Math.max(64, 8 * st.cpus),
-      onTrace: (e: TraceEvent) => this.traceSink?.(`${e.cpu >= 0 ? `P${e.cpu}` : 'platform'} ${e.text}`),
-    });
-    this.quirks = this.machine.quirks;
-    this.assist = new Assist(this.machine, this.machine.extraBase, {
-      accel: st.accel, ipiv: st.ipiv,
-      onExit: (c, kind) => this.countExit(c, kind),
-      onTrace: (c, text) => this.traceSink?.(`P${c} ${text}`),
-    });
-    this.s = this.machine.state;
-    this.base = this.machine.extraBase + assistWords;
+  constructor(test: LitmusTest | Program, profile: Profile = DEFAULT_PROFILE) {
+    super(test, profile);
     this.observables = outcomeColumns(observablesOf(this.program.test));
     this.vcpus = this.assist.vcpus;
     this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) => op.kind === 'rdtsc' ||
@@ -104,96 +64,6 @@ export class Simulator implements ExecCtx {
     copy[at] = left >>> 0;
     copy[at + 1] = Math.floor(left / 0x100000000);
     if (left === 0) copy[this.w(code, P.WAIT_DEPTH)] = 0;
-  }
-
-  /** Lines describing what the model does, while `fn` runs (for witness traces). */
-  traced<T>(sink: (line: string) => void, fn: () => T): T {
-    this.traceSink = sink;
-    try {
-      return fn();
-    } finally {
-      this.traceSink = null;
-    }
-  }
-
-  // ---------------------------------------------------------------- state words
-
-  private w(code: ProcCode, off: number): number {
-    return this.base + code.base + off;
-  }
-  /** A process's program counter. */
-  pcOf(code: ProcCode): number {
-    return this.s[this.w(code, P.PC)];
-  }
-  private setPc(code: ProcCode, pc: number): void {
-    this.s[this.w(code, P.PC)] = pc >>> 0;
-  }
-  private regAt(code: ProcCode, name: string): number {
-    const slot = code.regs.get(name);
-    if (slot === undefined) throw new SimError(`register ${name} has no slot`);
-    return this.w(code, FIXED_WORDS + code.counts.size + 2 * slot);
-  }
-  private getReg(code: ProcCode, cpu: Cpu | null, name: string): bigint {
-    if (name === 'sv') return BigInt(cpu?.sipiVector() ?? 0);
-    const at = this.regAt(code, name);
-    return (BigInt(this.s[at + 1]) << 32n) | BigInt(this.s[at]);
-  }
-  /** Register rK of process `code` (the initial state's `init` sets them too). */
-  setRegOf(code: ProcCode, name: string, v: bigint): void {
-    const at = this.regAt(code, name);
-    v &= MASK64;
-    this.s[at] = Number(v & 0xffffffffn);
-    this.s[at + 1] = Number(v >> 32n);
-  }
-  private memAt(name: string): number {
-    const slot = this.program.memory.get(name);
-    if (slot === undefined) throw new SimError(`memory word ${name} has no slot`);
-    return this.base + this.program.memoryBase + 2 * slot;
-  }
-  mem(name: string): bigint {
-    const at = this.memAt(name);
-    return (BigInt(this.s[at + 1]) << 32n) | BigInt(this.s[at]);
-  }
-  setMem(name: string, v: bigint): void {
-    const at = this.memAt(name);
-    v &= MASK64;
-    this.s[at] = Number(v & 0xffffffffn);
-    this.s[at + 1] = Number(v >> 32n);
-  }
-  /** Counters stop at the program's countCap and read `>=cap` there (src/sim/program.ts). */
-  private count(code: ProcCode, key: CountKey): void {
-    const slot = code.counts.get(key);
-    if (slot === undefined) return;
-    const at = this.w(code, FIXED_WORDS + slot);
-    if (this.s[at] < this.program.countCap) this.s[at]++;
-  }
-  private countExit(c: number, kind: VmexitKind): void {
-    this.count(this.program.cpus[c], `vmexit-${kind}`);
-  }
-  private waitUntil(code: ProcCode): number {
-    const at = this.w(code, P.WAIT_LO);
-    return this.s[at + 1] * 0x100000000 + this.s[at];
-  }
-  private setWait(code: ProcCode, t: number): void {
-    const at = this.w(code, P.WAIT_LO);
-    this.s[at] = t >>> 0;
-    this.s[at + 1] = Math.floor(t / 0x100000000);
-    this.s[this.w(code, P.WAIT_DEPTH)] = this.s[this.w(code, P.DEPTH)];
-  }
-  /** A `wait` is in force at the current handler depth and its time has not come. */
-  waiting(code: ProcCode): boolean {
-    const t = this.waitUntil(code);
-    if (t === 0) return false;
-    if (this.s[this.w(code, P.WAIT_DEPTH)] !== this.s[this.w(code, P.DEPTH)]) return false;
-    return t > this.machine.now();
-  }
-
-  private evaluate(e: Expr, code: ProcCode, cpu: Cpu | null): bigint {
-    switch (e.kind) {
-      case 'num': return e.value;
-      case 'reg': return this.getReg(code, cpu, e.reg);
-      case 'bin': return arith(e.op, this.evaluate(e.left, code, cpu), this.evaluate(e.right, code, cpu));
-    }
   }
 
   // ---------------------------------------------------------------- ExecCtx: the running process's view
@@ -331,21 +201,6 @@ export class Simulator implements ExecCtx {
     this.assist.kick(target);
   }
   readonly shutdownPc = PC_SHUTDOWN;
-  topFrame(): FrameKind {
-    const d = this.s[this.w(this.cur, P.DEPTH)];
-    return d === 0 ? FrameKind.NONE : ((this.s[this.w(this.cur, P.FRAMES + 2 * (d - 1)) + 1] >>> 1) as FrameKind);
-  }
-  popFrame(): { pc: number; savedIf: boolean } {
-    const code = this.cur, d = this.s[this.w(code, P.DEPTH)] - 1;
-    if (d < 0) throw new SimError('return from a handler with no frame');
-    const at = this.w(code, P.FRAMES + 2 * d);
-    const r = { pc: this.s[at], savedIf: (this.s[at + 1] & 1) !== 0 };
-    this.s[at] = 0;
-    this.s[at + 1] = 0;
-    this.s[this.w(code, P.DEPTH)] = d;
-    return r;
-  }
-
   /**
    * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2: HLT, or
    * wait-for-SIPI if IA32_VMX_MISC reports it (under nestedNoGuestWfs the 27.3.1.5 guest-state check fails it, 27.8: a
@@ -596,15 +451,6 @@ export class Simulator implements ExecCtx {
     this.count(code, 'sipi');
     this.setPc(code, code.sipi >= 0 ? code.sipi : PC_IDLE);
     if (code.sipi < 0) cpu.hlt();
-  }
-
-  private pushFrame(code: ProcCode, returnPc: number, savedIf: boolean, kind: FrameKind): void {
-    const d = this.s[this.w(code, P.DEPTH)];
-    if (d >= MAX_DEPTH) throw new SimError(`handlers nested deeper than ${MAX_DEPTH}`);
-    const at = this.w(code, P.FRAMES + 2 * d);
-    this.s[at] = returnPc >>> 0;
-    this.s[at + 1] = (savedIf ? 1 : 0) | (kind << 1);
-    this.s[this.w(code, P.DEPTH)] = d + 1;
   }
 
   /** A VM exit to the L1 hypervisor: the guest's PC is kept in a frame, and L1's handler (or idle loop) runs. */
