@@ -3,6 +3,7 @@ export { Machine } from './machine/machine.js';
 export type { MachineConfig, TraceEvent, MsrRead, MsrWrite, TakenEvent } from './machine/machine.js';
 export type { Message, LowestPriorityChooser } from './machine/bus.js';
 export { hashWords } from './machine/hash.js';
+export { cpuid, cr8Read, cr8Write, physRead, physWrite, restoreApicBase, restoreLapic, saveLapic } from './machine/platform.js';
 export { LocalApic, GP } from './apic/localApic.js';
 export type { ApicMode, ApicConfig } from './apic/localApic.js';
 export { Cpu, F as CpuFlag } from './cpu/cpu.js';

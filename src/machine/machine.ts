@@ -2,8 +2,8 @@
 // Uint32Array so that a snapshot is a copy and a state hash is a pass over words.
 
 import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from '../arch/apic.js';
-import { IOAPIC_DEFAULT_BASE, IOAPIC_PINS } from '../arch/ioapic.js';
-import { Activity, CpuidBit, type CpuidRegName, type Vendor } from '../arch/cpu.js';
+import { IOAPIC_PINS } from '../arch/ioapic.js';
+import { Activity } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
 import { A, set64 } from '../apic/layout.js';
@@ -14,57 +14,13 @@ import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } 
 import { rdmsr, wrmsr } from '../cpu/msr.js';
 import { IoApic } from '../ioapic/ioapic.js';
 import { Pic } from '../pic/pic.js';
-import { readCr8, setLint, writeCr8 } from '../apic/pins.js';
-import { hostWriteApicBase } from '../apic/vmm.js';
+import { setLint } from '../apic/pins.js';
 import { PIC_COMMAND, PIC_DATA } from '../arch/pic.js';
 import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityChooser, type Message } from './bus.js';
 import { hashWords } from './hash.js';
+import { checkConfig, type CheckedConfig, type MachineConfig, type TraceEvent } from './config.js';
 
-export interface MachineConfig {
-  /** 1..256 processors; P0 is the BSP. */
-  cpus: number;
-  vendor?: Vendor;
-  x2apic?: boolean;
-  tscDeadline?: boolean;
-  ioapic?: boolean;
-  ioapicVersion?: 0x11 | 0x20;
-  /** TSC ticks per APIC timer tick at divide-by-1. */
-  timerRatio?: number;
-  /** Initial APIC IDs; default CPU index. */
-  apicIds?: readonly number[];
-  /** A minimal 8259A (src/pic/pic.ts) whose INT drives every LINT0 and I/O APIC pin 0; default none. */
-  pic?: boolean;
-  /** Which slots hold a processor at power-up; default all. */
-  present?: readonly boolean[];
-  maxPhysAddr?: number;
-  /**
-   * `immediate`: a message arrives at its targets as it is sent (an emulator's view).
-   * `queued`: messages stay in flight until `deliver(i)` (an explorer's view).
-   */
-  delivery?: 'immediate' | 'queued';
-  busCapacity?: number;
-  /**
-   * Words reserved in the state for a client (a litmus simulator's program counters and registers), between
-   * the devices and the bus, so that snapshot, restore and hash cover them too. At `extraBase`.
-   */
-  extraWords?: number;
-  chooseLowestPriority?: LowestPriorityChooser;
-  /** Deviations from the architecture that a profile reproduces; default none (src/arch/quirks.ts). */
-  quirks?: Partial<Quirks>;
-  /** The CPUs are vCPUs whose hypervisor holds INIT and SIPI as pending events (src/cpu/cpu.ts CpuHost). */
-  pendingInitSipi?: boolean;
-  /** The APICs are virtual-APIC pages under APICv virtual-interrupt delivery (SDM Vol 3C 30.2). */
-  virtualInterruptDelivery?: boolean;
-  onTrace?: (e: TraceEvent) => void;
-}
-
-export interface TraceEvent {
-  time: number;
-  layer: 'cpu' | 'apic' | 'bus' | 'ioapic';
-  /** The processor concerned, or -1 for the platform. */
-  cpu: number;
-  text: string;
-}
+export type { MachineConfig, TraceEvent } from './config.js';
 
 export type MsrRead = { ok: true; value: bigint } | { ok: false; fault: 'GP' };
 export type MsrWrite = { ok: true } | { ok: false; fault: 'GP' };
@@ -78,8 +34,6 @@ export interface TakenEvent {
 }
 
 const H_TIME = 0;
-/** The most words a state may have beside the devices (the client's extra words, the bus): 2^26, 256 MB. */
-const MAX_STATE_WORDS = 1 << 26;
 /** Quirk apicMmioInSmm = ram: one word per 16-byte slot of the 4 KiB xAPIC page (other offsets read 0, as D-4). */
 const SMM_PAGE_WORDS = 256;
 const HEADER = 2;
@@ -94,9 +48,7 @@ export class Machine {
   readonly bus: ApicBus;
   /** Where the client's `extraWords` start in `state`. */
   readonly extraBase: number;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pic' | 'pendingInitSipi' | 'virtualInterruptDelivery'>> & {
-    apicIds: readonly number[];
-  };
+  readonly config: CheckedConfig;
   readonly quirks: Readonly<Quirks>;
   private readonly busBase: number;
   private readonly smmPage: number;
@@ -111,48 +63,8 @@ export class Machine {
   private readonly icrMessage: Message = { vector: 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: false, shorthand: Shorthand.NONE, destination: 0, x2apic: false };
 
   constructor(config: MachineConfig) {
-    const n = config.cpus;
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new HostError('bad-argument', `cpus must be 1..256, got ${n}`);
-    const apicIds = config.apicIds ?? Array.from({ length: n }, (_, i) => i);
-    if (apicIds.length !== n) throw new HostError('bad-argument', `apicIds has ${apicIds.length} entries for ${n} cpus`);
-    if (new Set(apicIds).size !== n) throw new HostError('bad-argument', 'apicIds must be distinct');
-    for (const id of apicIds) checkU32(id, 'APIC ID');
-    const x2apic = config.x2apic ?? true;
-    if (!x2apic && apicIds.some((id) => id > 0xfe)) throw new HostError('bad-argument', 'APIC IDs above 0xFE need x2APIC');
-    const present = config.present;
-    if (present !== undefined) {
-      if (!Array.isArray(present) || present.length !== n || present.some((p) => typeof p !== 'boolean')) {
-        throw new HostError('bad-argument', `present must be an array of ${n} booleans`);
-      }
-      if (!present[0]) throw new HostError('bad-argument', 'present[0] must be true: CPU 0 is the BSP');
-    }
-    const vendor = config.vendor ?? 'intel', delivery = config.delivery ?? 'immediate';
-    if (vendor !== 'intel' && vendor !== 'amd') throw new HostError('bad-argument', `vendor must be 'intel' or 'amd', got ${String(vendor)}`);
-    if (delivery !== 'immediate' && delivery !== 'queued') throw new HostError('bad-argument', `delivery must be 'immediate' or 'queued', got ${String(delivery)}`);
-    const busCapacity = config.busCapacity ?? Math.max(64, 4 * n);
-    if (!Number.isInteger(busCapacity) || busCapacity < 1 || busCapacity > MAX_STATE_WORDS) {
-      throw new HostError('bad-argument', `busCapacity must be an integer 1..${MAX_STATE_WORDS}, got ${busCapacity}`);
-    }
-    const maxPhysAddr = config.maxPhysAddr ?? 46;
-    if (!Number.isInteger(maxPhysAddr) || maxPhysAddr < 0 || maxPhysAddr > 64) throw new HostError('bad-argument', `maxPhysAddr must be an integer 0..64, got ${maxPhysAddr}`);
-    for (const [name, f] of [['onTrace', config.onTrace], ['chooseLowestPriority', config.chooseLowestPriority]] as const) {
-      if (f !== undefined && typeof f !== 'function') throw new HostError('bad-argument', `${name} must be a function`);
-    }
-    const timerRatio = config.timerRatio ?? 1;
-    if (!Number.isInteger(timerRatio) || timerRatio < 1 || timerRatio > 0xffffffff) throw new HostError('bad-argument', `timerRatio must be an integer 1..0xffffffff, got ${timerRatio}`);
-    this.config = {
-      cpus: n,
-      vendor,
-      x2apic,
-      tscDeadline: config.tscDeadline ?? true,
-      ioapic: config.ioapic ?? true,
-      ioapicVersion: config.ioapicVersion ?? 0x20,
-      timerRatio,
-      apicIds,
-      maxPhysAddr,
-      delivery,
-      busCapacity,
-    };
+    this.config = checkConfig(config);
+    const n = this.config.cpus, x2apic = this.config.x2apic, timerRatio = this.config.timerRatio, present = config.present;
     this.onTrace = config.onTrace;
     this.quirks = Object.freeze({ ...NO_QUIRKS, ...config.quirks });
     this.choose = config.chooseLowestPriority ?? lowestIndex;
@@ -164,9 +76,6 @@ export class Machine {
     this.smmPage = ioBase + ioWords + picWords;
     const pageWords = this.quirks.apicMmioInSmm === 'ram' ? SMM_PAGE_WORDS : 0;
     const extraWords = config.extraWords ?? 0;
-    if (!Number.isInteger(extraWords) || extraWords < 0 || extraWords > MAX_STATE_WORDS) {
-      throw new HostError('bad-argument', `extraWords must be an integer 0..${MAX_STATE_WORDS}, got ${extraWords}`);
-    }
     this.extraBase = this.smmPage + pageWords;
     this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
@@ -213,7 +122,7 @@ export class Machine {
           trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
         }, { version: this.config.ioapicVersion })
       : null;
-    this.queued = delivery === 'queued';
+    this.queued = this.config.delivery === 'queued';
     this.powerOn(present);
   }
 
@@ -525,73 +434,6 @@ export class Machine {
     const int = this.pic!.int();
     for (const c of this.cpus) if (c.present()) setLint(c.apic, 0, int, () => c.receiveNmi());
     this.ioapic?.setPin(0, int);
-  }
-
-  // ---------------------------------------------------------------- CPUID, CR8, physical addresses
-
-  /** CPUID leaf.subleaf: only the fields the interrupt architecture owns (CPUID_FIELDS); every other bit reads 0. */
-  cpuid(cpu: number, leaf: number, subleaf = 0): Record<CpuidRegName, number> {
-    checkU32(leaf, 'CPUID leaf');
-    checkU32(subleaf, 'CPUID sub-leaf');
-    const a = this.apic(cpu), out = { eax: 0, ebx: 0, ecx: 0, edx: 0 };
-    if (leaf === 0x1) {
-      out.ebx = ((a.word(A.INITIAL_ID) & 0xff) << CpuidBit.INITIAL_APIC_ID_SHIFT) >>> 0;
-      out.ecx = (this.config.x2apic ? CpuidBit.X2APIC : 0) | (this.config.tscDeadline ? CpuidBit.TSC_DEADLINE : 0);
-      out.edx = a.globallyEnabled() ? CpuidBit.APIC : 0;
-    } else if (leaf === 0xb) {
-      out.edx = a.word(A.INITIAL_ID) >>> 0;
-    }
-    return out;
-  }
-
-  /** MOV to CR8 (src/apic/pins.ts); false: #GP. */
-  cr8Write(cpu: number, value: bigint): boolean {
-    return writeCr8(this.apic(cpu), value);
-  }
-  cr8Read(cpu: number): number {
-    return readCr8(this.apic(cpu));
-  }
-
-  /**
-   * A 32-bit read at a physical address by CPU `cpu`: its own APIC's page if it decodes it (SDM Vol 3A 11.4.1),
-   * else the I/O APIC's window at FEC00000H (82093AA 3.0), else nothing answers and the read is all ones (D-31).
-   */
-  physRead(cpu: number, address: number): number {
-    checkU32(address, 'physical address');
-    const v = this.mmioRead(cpu, address);
-    if (v !== undefined) return v;
-    if (this.ioapic && address >>> 12 === IOAPIC_DEFAULT_BASE >>> 12) return this.ioapic.mmioRead(address & 0xfff);
-    return 0xffffffff;
-  }
-  /** A 32-bit write at a physical address (physRead's decoding); a write nothing decodes is lost (D-31). */
-  physWrite(cpu: number, address: number, value: number): void {
-    checkU32(address, 'physical address');
-    checkU32(value, 'MMIO value');
-    if (this.mmioWrite(cpu, address, value)) return;
-    if (this.ioapic && address >>> 12 === IOAPIC_DEFAULT_BASE >>> 12) this.ioapic.mmioWrite(address & 0xfff, value);
-  }
-
-  // ---------------------------------------------------------------- a VMM's host-side access (decision D-36)
-
-  /** KVM_GET_LAPIC with IA32_APIC_BASE: CPU `cpu`'s APIC words, into `into` (A.WORDS long). */
-  saveLapic(cpu: number, into: Uint32Array): void {
-    if (into.length !== A.WORDS) throw new HostError('bad-argument', `a saved APIC state has ${A.WORDS} words, got ${into.length}`);
-    const a = this.apic(cpu);
-    for (let i = 0; i < A.WORDS; i++) into[i] = a.word(i);
-  }
-  /** KVM_SET_LAPIC: the register state written back as it was saved; IA32_APIC_BASE, the initial ID and the pins
-   *  stay. */
-  restoreLapic(cpu: number, from: Uint32Array): void {
-    if (from.length !== A.WORDS) throw new HostError('bad-argument', `a saved APIC state has ${A.WORDS} words, got ${from.length}`);
-    const a = this.apic(cpu);
-    if (!this.cpu(cpu).present()) return;
-    const keep: readonly number[] = [A.BASE_LO, A.BASE_HI, A.INITIAL_ID, A.LINT];
-    for (let i = 0; i < A.WORDS; i++) if (!keep.includes(i)) a.setWord(i, from[i]);
-  }
-  /** A host write of IA32_APIC_BASE (KVM_SET_MSRS, host_initiated: no transition is refused). */
-  restoreApicBase(cpu: number, value: bigint): void {
-    const c = this.cpu(cpu);
-    if (c.present()) hostWriteApicBase(c.apic, value);
   }
 
   /**

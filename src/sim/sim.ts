@@ -13,6 +13,7 @@ import { F, type Cpu } from '../cpu/cpu.js';
 import { A } from '../apic/layout.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
 import { Msg } from '../machine/bus.js';
+import { cr8Read, physRead, physWrite, restoreApicBase, restoreLapic, saveLapic } from '../machine/platform.js';
 import { DELIVERY_MODE_NAMES, DeliveryMode, MSR_IA32_TSC_DEADLINE } from '../arch/apic.js';
 import type { Cond, Expr, LitmusTest, Observable, VmmEvent, VmmPart } from '../litmus/ast.js';
 import { observableName } from '../litmus/format.js';
@@ -150,16 +151,16 @@ export class Simulator extends SimWords implements ExecCtx {
     return this.assist.cr8Write(this.c, value);
   }
   cr8Read(): number {
-    return this.machine.cr8Read(this.c);
+    return cr8Read(this.machine, this.c);
   }
   physRead(address: number): number {
     const a = this.machine.apics[this.c];
-    return a.decodesMmio(address) ? this.assist.apicRead(this.c, address - a.mmioBase()) : this.machine.physRead(this.c, address);
+    return a.decodesMmio(address) ? this.assist.apicRead(this.c, address - a.mmioBase()) : physRead(this.machine, this.c, address);
   }
   physWrite(address: number, value: number): void {
     const a = this.machine.apics[this.c];
     if (a.decodesMmio(address)) this.assist.apicWrite(this.c, address - a.mmioBase(), value);
-    else this.machine.physWrite(this.c, address, value);
+    else physWrite(this.machine, this.c, address, value);
   }
   /** RESET# of CPU `target`: the processor starts over (Cpu.reset); its program does too, as after INIT (the BSP
    *  halts at the reset vector, an AP waits for a SIPI), with its handler frames gone. */
@@ -188,12 +189,12 @@ export class Simulator extends SimWords implements ExecCtx {
     return this.s.subarray(at, at + A.WORDS);
   }
   vmmSave(target: number): void {
-    this.machine.saveLapic(target, this.vmmSlot(target));
+    saveLapic(this.machine, target, this.vmmSlot(target));
   }
   vmmRestore(target: number, part: VmmPart): void {
     const slot = this.vmmSlot(target);
-    if (part === 'lapic') this.machine.restoreLapic(target, slot);
-    else this.machine.restoreApicBase(target, (BigInt(slot[A.BASE_HI]) << 32n) | BigInt(slot[A.BASE_LO]));
+    if (part === 'lapic') restoreLapic(this.machine, target, slot);
+    else restoreApicBase(this.machine, target, (BigInt(slot[A.BASE_HI]) << 32n) | BigInt(slot[A.BASE_LO]));
     this.assist.kick(target);
   }
   vmmEvent(target: number, event: VmmEvent, on: boolean): void {

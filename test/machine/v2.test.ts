@@ -5,25 +5,26 @@ import { HostError } from '../../src/arch/errors.js';
 import { Reg } from '../../src/arch/apic.js';
 import { A } from '../../src/apic/layout.js';
 import { Machine } from '../../src/machine/machine.js';
+import { cpuid, cr8Read, cr8Write, physRead, physWrite, restoreApicBase, restoreLapic, saveLapic } from '../../src/machine/platform.js';
 import { machine, rd, wr } from '../apic/helpers.js';
 
 describe('CPUID', () => {
   it('leaf 1: the initial APIC ID, x2APIC and TSC-deadline bits as configured, the APIC bit following IA32_APIC_BASE.EN', () => {
     const m = new Machine({ cpus: 2, apicIds: [0, 7], x2apic: true, tscDeadline: false });
-    expect(m.cpuid(1, 1)).toEqual({ eax: 0, ebx: 0x07000000, ecx: 1 << 21, edx: 1 << 9 });
+    expect(cpuid(m, 1, 1)).toEqual({ eax: 0, ebx: 0x07000000, ecx: 1 << 21, edx: 1 << 9 });
     wr(m, 1, Reg.ID, 0x09000000); // software writes the ID: CPUID still says the initial one
-    expect(m.cpuid(1, 1).ebx).toBe(0x07000000);
+    expect(cpuid(m, 1, 1).ebx).toBe(0x07000000);
     expect(m.wrmsr(1, 0x1b, 0xfee00000n).ok).toBe(true);
-    expect(m.cpuid(1, 1).edx).toBe(0);
-    expect(new Machine({ cpus: 1, x2apic: false, tscDeadline: true }).cpuid(0, 1).ecx).toBe(1 << 24);
+    expect(cpuid(m, 1, 1).edx).toBe(0);
+    expect(cpuid(new Machine({ cpus: 1, x2apic: false, tscDeadline: true }), 0, 1).ecx).toBe(1 << 24);
   });
 
   it('leaf 0BH: the x2APIC ID in EDX for every sub-leaf; other leaves give nothing', () => {
     const m = new Machine({ cpus: 2, apicIds: [0, 0x123] });
-    expect(m.cpuid(1, 0xb, 0).edx).toBe(0x123);
-    expect(m.cpuid(1, 0xb, 1).edx).toBe(0x123);
-    expect(m.cpuid(1, 1).ebx).toBe(0x23000000);
-    expect(m.cpuid(1, 0x80000008)).toEqual({ eax: 0, ebx: 0, ecx: 0, edx: 0 });
+    expect(cpuid(m, 1, 0xb, 0).edx).toBe(0x123);
+    expect(cpuid(m, 1, 0xb, 1).edx).toBe(0x123);
+    expect(cpuid(m, 1, 1).ebx).toBe(0x23000000);
+    expect(cpuid(m, 1, 0x80000008)).toEqual({ eax: 0, ebx: 0, ecx: 0, edx: 0 });
   });
 });
 
@@ -31,21 +32,21 @@ describe('CR8', () => {
   it('is TPR[7:4]; a write clears TPR[3:0]; bits 63:4 raise #GP', () => {
     const m = machine();
     wr(m, 0, Reg.TPR, 0x5a);
-    expect(m.cr8Read(0)).toBe(5);
-    expect(m.cr8Write(0, 0xcn)).toBe(true);
+    expect(cr8Read(m, 0)).toBe(5);
+    expect(cr8Write(m, 0, 0xcn)).toBe(true);
     expect(rd(m, 0, Reg.TPR)).toBe(0xc0);
-    expect(m.cr8Write(0, 0x10n)).toBe(false);
+    expect(cr8Write(m, 0, 0x10n)).toBe(false);
     expect(rd(m, 0, Reg.TPR)).toBe(0xc0);
   });
 
   it('reaches the TPR in x2APIC mode and while the APIC is globally disabled (D-30)', () => {
     const m = machine();
     expect(m.wrmsr(0, 0x1b, 0xfee00100n).ok).toBe(true);
-    expect(m.cr8Write(0, 3n)).toBe(true);
-    expect(m.cr8Read(0)).toBe(3);
+    expect(cr8Write(m, 0, 3n)).toBe(true);
+    expect(cr8Read(m, 0)).toBe(3);
     expect(m.wrmsr(0, 0x1b, 0xfee00900n).ok).toBe(true);
     expect(m.wrmsr(0, 0x1b, 0xfee00d00n).ok).toBe(true);
-    expect(m.cr8Write(0, 9n)).toBe(true);
+    expect(cr8Write(m, 0, 9n)).toBe(true);
     const tpr = m.rdmsr(0, 0x808);
     expect(tpr.ok && tpr.value).toBe(0x90n);
   });
@@ -54,35 +55,35 @@ describe('CR8', () => {
 describe('physical addresses', () => {
   it('the CPU\'s own APIC page where IA32_APIC_BASE puts it; the old base then reads all ones (D-31)', () => {
     const m = machine();
-    const version = m.physRead(0, 0xfee00030);
+    const version = physRead(m, 0, 0xfee00030);
     expect(version).toBe(rd(m, 0, Reg.VERSION));
     expect(m.wrmsr(0, 0x1b, 0xfed40900n).ok).toBe(true);
-    expect(m.physRead(0, 0xfed40030)).toBe(version);
-    expect(m.physRead(0, 0xfee00030)).toBe(0xffffffff);
-    m.physWrite(0, 0xfed40080, 0x40);
+    expect(physRead(m, 0, 0xfed40030)).toBe(version);
+    expect(physRead(m, 0, 0xfee00030)).toBe(0xffffffff);
+    physWrite(m, 0, 0xfed40080, 0x40);
     expect(rd(m, 0, Reg.TPR)).toBe(0x40);
   });
 
   it('the I/O APIC window at FEC00000H: IOREGSEL, IOWIN and the version-0x20 EOI register', () => {
     const m = new Machine({ cpus: 1, ioapicVersion: 0x20 });
-    m.physWrite(0, 0xfec00000, 0x01);
-    expect(m.physRead(0, 0xfec00010) & 0xff).toBe(0x20);
+    physWrite(m, 0, 0xfec00000, 0x01);
+    expect(physRead(m, 0, 0xfec00010) & 0xff).toBe(0x20);
     const old = new Machine({ cpus: 1, ioapicVersion: 0x11 });
-    old.physWrite(0, 0xfec00000, 0x01);
-    expect(old.physRead(0, 0xfec00010) & 0xff).toBe(0x11);
+    physWrite(old, 0, 0xfec00000, 0x01);
+    expect(physRead(old, 0, 0xfec00010) & 0xff).toBe(0x11);
   });
 
   it('a globally disabled or x2APIC-mode APIC decodes nothing; writes there are lost', () => {
     const m = machine();
     expect(m.wrmsr(0, 0x1b, 0xfee00100n).ok).toBe(true);
-    m.physWrite(0, 0xfee00080, 0xff);
-    expect(m.physRead(0, 0xfee00080)).toBe(0xffffffff);
+    physWrite(m, 0, 0xfee00080, 0xff);
+    expect(physRead(m, 0, 0xfee00080)).toBe(0xffffffff);
     expect(m.apic(0).word(A.TPR)).toBe(0);
   });
 
   it('misuse is a HostError', () => {
-    expect(() => machine().physRead(0, -4)).toThrow(HostError);
-    expect(() => machine().physWrite(0, 0xfee00080, 2 ** 32)).toThrow(HostError);
+    expect(() => physRead(machine(), 0, -4)).toThrow(HostError);
+    expect(() => physWrite(machine(), 0, 0xfee00080, 2 ** 32)).toThrow(HostError);
   });
 });
 
@@ -167,20 +168,31 @@ describe('a VMM\'s host-side access (D-36)', () => {
     wr(m, 1, Reg.SVR, 0x1ff);
     wr(m, 1, Reg.TPR, 0x30);
     const saved = new Uint32Array(A.WORDS);
-    m.saveLapic(1, saved);
+    saveLapic(m, 1, saved);
     wr(m, 1, Reg.TPR, 0);
-    m.restoreLapic(1, saved);
+    restoreLapic(m, 1, saved);
     expect(rd(m, 1, Reg.TPR)).toBe(0x30);
     expect(m.wrmsr(1, 0x1b, 0xfee00c00n).ok).toBe(true);
-    m.restoreApicBase(1, 0xfee00800n); // x2APIC -> xAPIC: a guest would #GP
+    restoreApicBase(m, 1, 0xfee00800n); // x2APIC -> xAPIC: a guest would #GP
     expect(m.apic(1).mode()).toBe('xapic');
-    expect(() => m.restoreLapic(1, new Uint32Array(3))).toThrow(HostError);
+    expect(() => restoreLapic(m, 1, new Uint32Array(3))).toThrow(HostError);
+  });
+
+  it('a value IA32_APIC_BASE cannot hold is a HostError even from the host, and changes nothing (KVM kvm_set_apic_base)', () => {
+    const m = new Machine({ cpus: 2, x2apic: false, maxPhysAddr: 36 });
+    const before = m.snapshot();
+    for (const bad of [0xfee00801n, 0xfee00a00n, 0xfee00400n, 0xfee00c00n, 1n << 36n, -1n]) {
+      expect(() => restoreApicBase(m, 1, bad)).toThrow(HostError);
+    }
+    expect(() => restoreApicBase(m, 1, 5 as unknown as bigint)).toThrow(HostError);
+    expect(m.snapshot()).toEqual(before);
+    expect(() => restoreApicBase(new Machine({ cpus: 1 }), 0, 0xfee00400n)).toThrow(HostError); // EXTD without EN: invalid
   });
 
   it('entering x2APIC mode through the host write makes the ID the initial x2APIC ID', () => {
     const m = new Machine({ cpus: 2, apicIds: [0, 4] });
     wr(m, 1, Reg.ID, 0x09000000);
-    m.restoreApicBase(1, 0xfee00c00n);
+    restoreApicBase(m, 1, 0xfee00c00n);
     expect(m.apic(1).id()).toBe(4);
   });
 });

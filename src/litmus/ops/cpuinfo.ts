@@ -10,6 +10,7 @@ import type { Cursor } from '../cursor.js';
 import type { Token } from '../lexer.js';
 import { asmHex } from './asm.js';
 import type { OpFamily, OpOf } from './types.js';
+import { cpuid } from '../../machine/platform.js';
 
 const leafText = (op: OpOf<'cpuid'>): string => `${hex(op.leaf)}${op.subleaf === null ? '' : `.${op.subleaf}`}.${op.reg}`;
 const LEAVES = Object.keys(CPUID_FIELDS).map((k) => hex(Number(k)));
@@ -64,7 +65,7 @@ export const cpuinfo: OpFamily<'rdtsc' | 'cpuid'> = {
       refs: (op, r) => r.writeReg(op.dst, op.pos),
       describe: (op) => `cpuid ${op.dst} = ${leafText(op)}`,
       exec(op, x) {
-        const out = x.machine.cpuid(x.c, op.leaf, op.subleaf ?? 0);
+        const out = cpuid(x.machine, x.c, op.leaf, op.subleaf ?? 0);
         x.setReg(op.dst, BigInt(out[op.reg as CpuidRegName] >>> 0));
         return x.pc + 1;
       },
