@@ -47,7 +47,7 @@ describe('lapis run', () => {
     const r = lapis('run', 'litmus/seed-000-sipi-during-smm.litmus', '--trace');
     expect(r.out).toMatch(/Witness for satisfying outcome P1.activity=wait-for-sipi; booted=0/);
     expect(r.out).toMatch(/P1 smi: enter SMM smbase=0x30000/);
-    expect(r.out).toMatch(/sipi 0x10 discarded: not in wait-for-sipi/);
+    expect(r.out).toMatch(/sipi 0x10 discarded: in SMM/);
   });
 
   it('--trace-json gives the steps as JSON', () => {

@@ -61,7 +61,7 @@ describe('diagram classification', () => {
     expect(init.arrivedAt).toBeGreaterThan(init.sentAt);
     const sipis = d.messages.filter((m) => m.label === 'SIPI 0x10');
     expect(sipis.map((m) => m.fate)).toEqual(['discarded', 'discarded']);
-    expect(sipis[0].reason).toMatch(/not in wait-for-sipi/);
+    expect(sipis[0].reason).toMatch(/in SMM/);
     const smi = d.messages.find((m) => m.label === 'SMI')!;
     expect(smi).toMatchObject({ from: 'D0', to: 'P1', via: 'signal' });
     expect(smi.arrivedAt).toBe(smi.sentAt);
