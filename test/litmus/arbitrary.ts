@@ -125,7 +125,7 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     fc.record({ addr: u32.map((a) => (a & ~3) >>> 0), value: e }).map((r): Op => ({ kind: 'mmio-write', ...r, pos })),
     fc.record({ port: fc.constantFrom(0x20, 0x21), value: e }).map((r): Op => ({ kind: 'pic-write', ...r, pos })),
     fc.record({ dst: gpr, port: fc.constantFrom(0x20, 0x21) }).map((r): Op => ({ kind: 'pic-read', ...r, pos })),
-    fc.constantFrom('iret-op', 'mov-ss', 'clgi', 'stgi', 'shutdown' as const).map((kind): Op => ({ kind, pos })),
+    fc.constantFrom('iret-op', 'mov-ss', 'clgi', 'stgi', 'shutdown', 'vmxon', 'vmxoff' as const).map((kind): Op => ({ kind, pos })),
     fc.record({ mode: fc.constantFrom('resume', 'wait-for-sipi', 'hlt', 'sipi' as const), intrWindow: fc.boolean(), nmiWindow: fc.boolean(), rvi: fc.option(vector) })
       .map((r): Op => ({ kind: 'vmentry', ...r, pos })),
   ];
@@ -330,3 +330,24 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
       pos,
     };
   });
+
+/** Tests under `accel = apicv` whose agent schedules vCPUs and posts interrupts (`preempt`, `resume`, `post`). */
+export const vcpuLitmusTest: fc.Arbitrary<LitmusTest> = fc
+  .array(fc.oneof(
+    fc.record({ kind: fc.constantFrom('preempt', 'resume' as const), cpu }).map((r): Op => ({ ...r, pos })),
+    fc.record({ vector: fc.integer({ min: 16, max: 255 }), cpu }).map((r): Op => ({ kind: 'post', ...r, pos })),
+  ), { minLength: 1, maxLength: 6 })
+  .map((ops): LitmusTest => ({
+    name: 'vcpu',
+    description: null,
+    config: { entries: [{ key: 'cpus', value: CPUS, pos }, { key: 'accel', value: 'apicv', pos }], pos },
+    settings: {
+      cpus: CPUS, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, accel: 'apicv', ipiv: false,
+      ioapicVersion: 0x20, apicIds: null, pic: false, timerRatio: 1,
+    },
+    init: null,
+    blocks: [{ kind: 'cpu', cpu: 0, handler: 'main', vector: null, body: [{ kind: 'nop', pos }], pos }, { kind: 'agent', agent: 0, body: ops, pos }],
+    observe: [],
+    condition: { quantifier: 'exists', cond: { kind: 'true', pos }, pos },
+    pos,
+  }));

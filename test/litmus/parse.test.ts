@@ -6,7 +6,9 @@ import type { Cond, InitItem, Observable } from '../../src/litmus/ast.js';
 import { checkFiles } from '../../src/litmus/check.js';
 import { parseLitmus } from '../../src/litmus/parse.js';
 import { printTest } from '../../src/litmus/print.js';
-import { litmusTest } from './arbitrary.js';
+import { OPS } from '../../src/litmus/ops/index.js';
+import { forEachOp } from '../../src/litmus/validate.js';
+import { litmusTest, vcpuLitmusTest } from './arbitrary.js';
 import { errorsOf, mustParse, opOf, stripPos, wrap } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -508,7 +510,7 @@ describe('fixtures', () => {
 describe('properties', () => {
   it('print then parse gives the same tree (positions aside)', () => {
     fc.assert(
-      fc.property(litmusTest, (t) => {
+      fc.property(fc.oneof({ arbitrary: litmusTest, weight: 9 }, { arbitrary: vcpuLitmusTest, weight: 1 }), (t) => {
         const text = printTest(t);
         const r = parseLitmus(text);
         if (!r.ok) throw new Error(`${text}\n${r.errors.map((d) => d.format()).join('\n')}`);
@@ -517,6 +519,14 @@ describe('properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the round-trip generator makes every op kind there is (a new op must be added to it)', () => {
+    const seen = new Set<string>();
+    for (const t of [...fc.sample(litmusTest, { numRuns: 1500, seed: 7 }), ...fc.sample(vcpuLitmusTest, { numRuns: 50, seed: 7 })]) {
+      for (const b of t.blocks) forEachOp(b.body, (op) => seen.add(op.kind));
+    }
+    expect([...seen].sort()).toEqual(Object.keys(OPS).sort());
   });
 
   it('never throws on arbitrary text, and every error has a position inside the text', () => {

@@ -8,7 +8,7 @@ import { printExpr } from '../format.js';
 import type { Cursor } from '../cursor.js';
 import { describe as describeToken, type Token } from '../lexer.js';
 import { cpuRef, dstReg, expr } from '../syntax.js';
-import type { AnalyzeCtx, OpFamily, OpOf, ValidateCtx } from './types.js';
+import type { AnalyzeCtx, FootprintCtx, OpFamily, OpOf, ValidateCtx } from './types.js';
 
 type Action = 'assert' | 'deassert' | 'pulse';
 
@@ -112,11 +112,7 @@ export const pins: OpFamily<'reset' | 'lint' | 'pic-irq' | 'pic-write' | 'pic-re
         for (const l of levels(op.action)) x.picInput(op.irq, l);
         return x.pc + 1;
       },
-      // The 8259A (an I/O APIC input too) drives every CPU's LINT0 at once.
-      footprint(_op, f) {
-        f.writeIoapic();
-        f.writeAllCpus();
-      },
+      footprint: drivesPic,
       analyze: refusePic,
       emit: (_op, e) => e.refuse('pic', PIC),
     },
@@ -131,10 +127,7 @@ export const pins: OpFamily<'reset' | 'lint' | 'pic-irq' | 'pic-write' | 'pic-re
         x.machine.picWrite(op.port, Number(x.eval(op.value) & 0xffn));
         return x.pc + 1;
       },
-      footprint(_op, f) {
-        f.writeIoapic();
-        f.writeAllCpus();
-      },
+      footprint: drivesPic,
       analyze: refusePic,
       emit: (_op, e) => e.refuse('pic', PIC),
     },
@@ -155,6 +148,12 @@ export const pins: OpFamily<'reset' | 'lint' | 'pic-irq' | 'pic-write' | 'pic-re
     },
   },
 };
+
+/** The 8259A's state changes: its INT drives every CPU's LINT0 at once, and I/O APIC pin 0. */
+function drivesPic(_op: unknown, f: FootprintCtx): void {
+  f.writeIoapic();
+  f.writeAllCpus();
+}
 
 function lintParse(p: Cursor, t: Token): OpOf<'lint'> {
   p.next();
