@@ -33,6 +33,7 @@ process.on('SIGINT', () => {
 });
 import { registerView } from './view.js';
 import { registerHtml } from './html.js';
+import { registerVmm } from './vmm.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -249,6 +250,9 @@ program
     for (const p of [...PROFILES, ...(extra ? [extra] : [])]) for (const line of formatProfile(p)) console.log(line);
   });
 
+registerView(program);
+registerHtml(program);
+registerVmm(program);
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
 
 try {
@@ -265,10 +269,3 @@ try {
   await explorer.close();
 }
 if (explorer.interrupted) process.exitCode = EXIT.INTERRUPTED;
-registerView(program);
-registerHtml(program);
-
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`lapis: ${e instanceof Error ? e.message : String(e)}`);
-  process.exitCode = e instanceof UsageError ? 2 : 1;
-});

@@ -1,0 +1,24 @@
+// Every KVM number src/vmm uses, checked against the system's <linux/kvm.h>: test/vmm/kvm-abi.c prints them (gcc is
+// installed by npm run setup); a mismatch is an offset the VMM would read or write wrongly.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { KVM_ABI } from '../../src/vmm/abi.js';
+
+describe('KVM ABI', () => {
+  it('matches the system headers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lapis-abi-'));
+    try {
+      const exe = join(dir, 'kvm-abi');
+      execFileSync('gcc', ['-o', exe, join(import.meta.dirname, 'kvm-abi.c')]);
+      const fromHeaders = JSON.parse(execFileSync(exe, { encoding: 'utf8' })) as Record<string, number>;
+      delete fromHeaders.end;
+      expect({ ...KVM_ABI }).toEqual(fromHeaders);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
