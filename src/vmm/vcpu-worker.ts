@@ -4,9 +4,10 @@
 
 import { writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { MSR_IA32_APIC_BASE } from '../arch/apic.js';
 import { KVM_ABI as K } from './abi.js';
 import { CpuCtl, CTL_HEADER } from './irqchip.js';
-import { KICK_SIGNAL, blockKickSignal, drainKickSignal, flushHostPage, ioctl, kvmRun, mapRun, setU64, signalThread, threadId, u32, u64, type Mapping } from './kvm.js';
+import { KICK_SIGNAL, blockKickSignal, drainKickSignal, flushHostPage, ioctl, kvmRun, mapRun, setU32, setU64, signalThread, threadId, u32, u64, type Mapping } from './kvm.js';
 import { initRegisters, sipiRegisters } from './regs.js';
 import { Clk, Replica, VmCtl, type MachineShape, type SharedBuffers } from './shared.js';
 import { Status, type StatsMessage, type StopMessage } from './status.js';
@@ -93,6 +94,14 @@ const fd = cpu >= 0 ? d.vcpuFds[cpu] : -1;
 const run = cpu >= 0 ? runs[cpu].bytes : new Uint8Array(0);
 const kicked = CTL_HEADER + cpu * CpuCtl.WORDS + CpuCtl.KICKED;
 
+function setKvmMsr(index: number, value: bigint): void {
+  const b = new Uint8Array(K['kvm_msrs.entries'] + K['sizeof kvm_msr_entry']);
+  setU32(b, K['kvm_msrs.nmsrs'], 1);
+  setU32(b, K['kvm_msrs.entries'] + K['kvm_msr_entry.index'], index);
+  setU64(b, K['kvm_msrs.entries'] + K['kvm_msr_entry.data'], value);
+  ioctl(fd, K.KVM_SET_MSRS, b, 'KVM_SET_MSRS');
+}
+
 function getSregs(): Uint8Array {
   const s = new Uint8Array(K['sizeof kvm_sregs']);
   ioctl(fd, K.KVM_GET_SREGS, s, 'KVM_GET_SREGS');
@@ -163,6 +172,8 @@ function handleExit(reason: number): boolean {
         const value = new DataView(run.buffer, run.byteOffset).getBigUint64(K['kvm_run.msr.data'], true);
         const r = chip.wrmsr(cpu, msr, value);
         run[K['kvm_run.msr.error']] = r.ok ? 0 : 1;
+        // KVM keeps its own copy for CPUID.01H:EDX[9], which follows the global enable (SDM Vol 3A 11.4.3).
+        if (r.ok && msr === MSR_IA32_APIC_BASE) setKvmMsr(msr, value);
       }
       return true;
     }

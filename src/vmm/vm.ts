@@ -80,11 +80,11 @@ export function cpuidFor(template: Uint8Array, apicId: number, x2apic: boolean, 
   return buf;
 }
 
-/** The MSR filter: x2APIC 0x800-0x8FF, IA32_APIC_BASE and IA32_TSC_DEADLINE exit to user space (bitmap bit 0 = deny). */
+/** The MSR filter: IA32_APIC_BASE and IA32_TSC_DEADLINE exit to user space (bitmap bit 0 = deny). */
 function msrFilter(bitmaps: Mapping): Uint8Array {
   const f = new Uint8Array(K['sizeof kvm_msr_filter']);
   setU32(f, K['kvm_msr_filter.flags'], K.KVM_MSR_FILTER_DEFAULT_ALLOW);
-  const ranges: [number, number][] = [[0x800, 0x100], [0x1b, 1], [0x6e0, 1]];
+  const ranges: [number, number][] = [[0x1b, 1], [0x6e0, 1]];
   ranges.forEach(([base, n], i) => {
     const r = K['kvm_msr_filter.ranges'] + i * K['sizeof kvm_msr_filter_range'];
     setU32(f, r + K['kvm_msr_filter_range.flags'], K.KVM_MSR_FILTER_READ | K.KVM_MSR_FILTER_WRITE);
@@ -121,7 +121,9 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     fds.push(vm);
     const smm = ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_X86_SMM, 'KVM_CHECK_EXTENSION') > 0;
     ioctl(vm, K.KVM_SET_TSS_ADDR, 0xfffbd000, 'KVM_SET_TSS_ADDR');
-    enableCap(vm, K.KVM_CAP_X86_USER_SPACE_MSR, K.KVM_MSR_EXIT_REASON_FILTER, 'KVM_ENABLE_CAP(X86_USER_SPACE_MSR)');
+    // KVM never filters x2APIC MSRs (kvm_msr_allowed: "x2APIC MSRs do not support filtering"); without an in-kernel APIC
+    // their accesses fail, and a failed access exits to user space with reason INVAL. The filter catches the others.
+    enableCap(vm, K.KVM_CAP_X86_USER_SPACE_MSR, K.KVM_MSR_EXIT_REASON_FILTER | K.KVM_MSR_EXIT_REASON_INVAL | K.KVM_MSR_EXIT_REASON_UNKNOWN, 'KVM_ENABLE_CAP(X86_USER_SPACE_MSR)');
     const bitmaps = mapRam(4096);
     maps.push(bitmaps);
     ioctl(vm, K.KVM_X86_SET_MSR_FILTER, msrFilter(bitmaps), 'KVM_X86_SET_MSR_FILTER');
