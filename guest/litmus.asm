@@ -33,6 +33,16 @@
 ; process) and LIT_SMBASE_DEFAULT are defined by the compiled guest from src/backends/guest-abi.ts, the one place
 ; the compiler and this file share them.
 
+; What kept a run open when it reached LIT_ITER_TIMEOUT_US (`@busy`; src/backends/conform.ts BUSY_CAUSES names them)
+LIT_BUSY_SIPI       equ 1             ; a SIPI of the test on its way: the CPU has not reached its SIPI code
+LIT_BUSY_AWAIT      equ 2             ; blocked in an await whose condition holds: about to go on
+LIT_BUSY_SMM        equ 3             ; inside its SMM code
+LIT_BUSY_MAIN       equ 4             ; its main block has not finished
+LIT_BUSY_SIPI_CODE  equ 5             ; its `on sipi` code has not finished
+LIT_BUSY_AGENT      equ 6             ; an agent has not finished
+LIT_BUSY_AGENT_AWAIT equ 7            ; an agent blocked in an await whose condition holds
+LIT_BUSY_EVENTS     equ 8             ; every program done, but interrupt-side events kept coming
+
 LIT_ACT_UNKNOWN equ 0
 LIT_ACT_ACTIVE  equ 1
 LIT_ACT_HALTED  equ 2
@@ -430,6 +440,7 @@ lit_coord_entry:
 %endif
   call lit_reset_state
   mov dword [lit_timed_out], 0
+  mov dword [lit_busy], 0
   LIT_EVENT
   mov eax, [lit_iter]
   inc eax
@@ -619,23 +630,28 @@ lit_wait_end:
 .cpu:
   cmp ebx, LIT_CPUS
   jae .spares
+  mov ecx, LIT_BUSY_SIPI
   cmp dword [LIT_SIPI_PENDING + ebx * 4], 0 ; a SIPI on its way to a CPU in wait-for-SIPI
-  jne .busy
+  jne .busy_at
   cmp dword [LIT_BLOCKED + ebx * 4], 0
   je .running
   call lit_await_holds                  ; blocked in an await whose condition holds: it is about to go on
-  jc .busy
+  mov ecx, LIT_BUSY_AWAIT
+  jc .busy_at
   jmp .next
 .running:
+  mov ecx, LIT_BUSY_SMM
   cmp dword [LIT_IN_SMM + ebx * 4], 0   ; running SMM code (or reset out of it by an INIT: then until the
-  jne .busy                             ; time limit)
+  jne .busy_at                          ; time limit)
   test byte [lit_cpu_flags + ebx], LIT_F_MAIN
   jz .sipi
+  mov ecx, LIT_BUSY_MAIN
   cmp dword [LIT_DONE + ebx * 4], 0
-  je .busy
+  je .busy_at
 .sipi:
+  mov ecx, LIT_BUSY_SIPI_CODE
   cmp dword [LIT_SIPI_BUSY + ebx * 4], 0
-  jne .busy
+  jne .busy_at
 .next:
   inc ebx
   jmp .cpu
@@ -644,19 +660,30 @@ lit_wait_end:
 .spare:
   cmp dword [LIT_AGENT_DONE + ebx * 4], 0
   jne .spare_ok
+  mov ecx, LIT_BUSY_AGENT
   cmp dword [LIT_BLOCKED + (LIT_CPUS + ebx) * 4], 0
-  je .busy
+  je .busy_agent
   push ebx
   add ebx, LIT_CPUS
   call lit_await_holds
   pop ebx
-  jc .busy
+  mov ecx, LIT_BUSY_AGENT_AWAIT
+  jc .busy_agent
 .spare_ok:
   inc ebx
   cmp ebx, LIT_SPARES
   jb .spare
   call lit_quiet                        ; no event for LIT_SETTLE_US?
   jnc .over
+  mov ecx, LIT_BUSY_EVENTS
+  mov ebx, 0xff
+  jmp .busy_at
+.busy_agent:
+  add ebx, LIT_CPUS
+.busy_at:                               ; what kept the run open, for `@busy` if it times out: ecx = the cause,
+  shl ecx, 8                            ; ebx = the CPU (spares after the test's CPUs; 0xff: none)
+  or ecx, ebx
+  mov [lit_busy], ecx
 .busy:
   mov eax, 20
   call lit_sleep_us
@@ -790,6 +817,11 @@ lit_sleep_init:
   jb .h
   APIC_WR APIC_TIMER_DCR, 0xB           ; divide by 1
   APIC_WR APIC_LVT_TIMER, 0x10000 | LIT_TICK_VECTOR
+  push esi
+  push edi
+  mov edi, 0xFFFFFFFF
+  mov esi, 3                            ; the least of three: a vCPU descheduled between arming the count and
+.measure:                               ; reading it back can only add ticks (as in tsc_calibrate)
   APIC_WR APIC_TIMER_ICR, 0xFFFFFFFF
   mov eax, 1000
   call lapis_delay_us
@@ -798,6 +830,15 @@ lit_sleep_init:
   APIC_WR APIC_TIMER_ICR, 0
   mov eax, 0xFFFFFFFF
   sub eax, ebx                          ; timer ticks in 1 ms at divide-by-1
+  cmp eax, edi
+  jae .more
+  mov edi, eax
+.more:
+  dec esi
+  jnz .measure
+  mov eax, edi
+  pop edi
+  pop esi
 %ifdef LIT_TIMER_WAIT_US
   push eax                              ; a test that arms the APIC timer: its counts are in model ticks, one
   mov ecx, LIT_TIMER_WAIT_US            ; model tick = LIT_TIMER_WAIT_US of guest time = lit_timer_k timer ticks
@@ -1734,12 +1775,18 @@ lit_line_smm:
   xor edx, edx
   jmp lit_line_hex
 
-; The extra keys of a run line: `@timeout=1` when the run reached LIT_ITER_TIMEOUT_US (something waited for ever).
+; The extra keys of a run line: `@timeout=1` when the run reached LIT_ITER_TIMEOUT_US (something waited for ever),
+; with `@busy=0xCCNN`: the last thing that kept it open, cause CC (LIT_BUSY_*) of CPU NN (spares after the test's
+; CPUs; 0xff: no CPU, events kept coming).
 lit_line_meta:
   cmp dword [lit_timed_out], 0
   je .eip
   mov esi, lit_str_timeout
   mov eax, 1
+  xor edx, edx
+  call lit_line_hex
+  mov esi, lit_str_busy
+  mov eax, [lit_busy]
   xor edx, edx
   call lit_line_hex
 .eip:
@@ -1772,6 +1819,7 @@ lit_str_xapic: db 'xapic', 0
 lit_str_x2apic: db 'x2apic', 0
 lit_str_disabled: db 'disabled', 0
 lit_str_timeout: db '@timeout', 0
+lit_str_busy: db '@busy', 0
 align 4
 lit_act_names: dd lit_str_unknown, lit_str_active, lit_str_halted, lit_str_wfs
 
@@ -1783,6 +1831,7 @@ lit_seq: dd 0                           ; event numbers for LIT_SIPI_SEQ / LIT_I
 lit_drain: dd 0                         ; 1: the test's handlers do not run (P0's reset)
 lit_p0_release: dd 0                    ; 1: the run is printed, P0 may reset
 lit_timed_out: dd 0
+lit_busy: dd 0                          ; LIT_BUSY_* << 8 | CPU: what kept the run open last
 lit_t0: dq 0
 lit_t1: dq 0
 lit_last_event: dq 0                    ; TSC of the last interrupt-side event (LIT_EVENT)

@@ -567,8 +567,17 @@ lapis_x2apic_enable:
 
 ; ---- time ---------------------------------------------------------------------------------------------------
 
-; tsc_per_ms from 10 ms of PIT channel 2 (gate through port 0x61, OUT2 read back in bit 5).
+; tsc_per_ms from 10 ms of PIT channel 2 (gate through port 0x61, OUT2 read back in bit 5), the least of
+; TSC_CALIBRATIONS measurements. The TSC is read before the gate opens and after OUT2 is seen, so a vCPU the host
+; deschedules in between can only make one measurement longer: the least is the right one, and an inflated rate
+; (every wait of the guest longer, its tick conversions overflowing DIV) does not survive a loaded host.
+TSC_CALIBRATIONS equ 3
 tsc_calibrate:
+  push ebx
+  push ebp
+  mov dword [tsc_per_ms], 0xFFFFFFFF
+  mov ebp, TSC_CALIBRATIONS
+.again:
   in al, 0x61
   and al, 0xFC                          ; gate low, speaker off
   out 0x61, al
@@ -578,12 +587,12 @@ tsc_calibrate:
   out 0x42, al
   mov al, ah
   out 0x42, al
-  in al, 0x61
-  or al, 1                              ; gate high: counting starts
-  out 0x61, al
   rdtsc
   mov esi, eax
   mov edi, edx
+  in al, 0x61
+  or al, 1                              ; gate high: counting starts
+  out 0x61, al
   mov ecx, 100000000                    ; give up after this many polls
 .wait:
   in al, 0x61
@@ -592,18 +601,31 @@ tsc_calibrate:
   dec ecx
   jnz .wait
   mov dword [tsc_per_ms], 1000000       ; no PIT: assume 1 GHz
-  ret
+  jmp .out
 .done:
   rdtsc
   sub eax, esi
   sbb edx, edi
   mov ecx, 10
+  cmp edx, ecx                          ; more than 2^32 ms' worth: descheduled for ever, keep the others
+  jae .next
   div ecx
   test eax, eax
   jnz .ok
   inc eax
 .ok:
+  cmp eax, [tsc_per_ms]
+  jae .next
   mov [tsc_per_ms], eax
+.next:
+  dec ebp
+  jnz .again
+  cmp dword [tsc_per_ms], 0xFFFFFFFF
+  jne .out
+  mov dword [tsc_per_ms], 1000000
+.out:
+  pop ebp
+  pop ebx
   ret
 
 ; Busy-wait eax microseconds (TSC). Clobbers eax, ecx, edx.

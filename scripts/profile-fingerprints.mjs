@@ -12,33 +12,53 @@ const expected = JSON.parse(readFileSync(dir + 'expected.json', 'utf8'));
 const BECAUSE = [
   ['esr-', 'esrNotModelled'], ['level-ipi-sent-as-edge', 'levelIpiSetsTmr'], ['nmi-self-shorthand', 'icrNoValidity'],
   ['lowest-priority', 'lowestPriority'], ['timer-oneshot-to-periodic', 'timerModeSwitchKeepsCount'],
-  ['seed-003', 'apicMmioUnmappedInSmm'], ['init-keeps-written-apic-id', 'initResetsApicId'],
+  ['smm-apic-mmio-reaches-apic', 'apicMmioInSmm (in SMM the xAPIC page is a RAM page all CPUs share)'], ['init-keeps-written-apic-id', 'initResetsApicId'],
   ['seed-004', 'softDisabledIrr'], ['soft-disable-held-irr', 'softDisabledIrr'], ['soft-disable-drops-new-fixed', 'softDisabledAcceptsNew'],
   ['soft-disable-lvt-mask-forced', 'softDisabledLvtNotMasked'], ['soft-reenable-keeps-lvt-masked', 'softDisabledLvtNotMasked'],
   ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
-  ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
-  ['seed-002', 'nestedNoSipiExit, nestedNoGuestWfs'],
+  ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smram-save-state-fields', 'noAutoHaltRestart (no auto HALT restart field: RSM resumes after the HLT)'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
+  ['nested-sipi-to-running-l2', 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: HLT falls through)'],
+  ['nested-wfs-entry-unsupported', 'nestedNoGuestWfs (the VM entry into wait-for-SIPI fails: exit reason 0x80000021)'],
+  ['sipi-to-running-hlt', 'sipiOutsideWfsPending (the SIPI stays pending: HLT falls through)'],
   ['sipi-halted-not-latched', 'sipiHeldUntilTaken'],
   ['eoi-broadcast-suppressed', 'noEoiBroadcastSuppression'],
-  ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'],
-  ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, cut at the depth bound)'],
+  ['tpr-holds-until-lowered', 'tprWriteTakesEffectLate'], ['nmi-in-sti-shadow', 'stiWindowLate (after the NMI handler\'s IRET the interrupt still waits one instruction)'],
+  ['ioapic-level-to-edge-clears-remote-irr', 'noEoiBroadcastSuppression (the EOI broadcast clears Remote IRR while the line is high: an interrupt storm, a cycle with no way out)'],
   ['nested-sipi-exit', 'nestedNoSipiExit'],
-  ['seed-001', 'avicIncompleteIpiResends'],
+  ['seed-001', 'avicIncompleteIpiHandler = resend (the handler re-sends the IPI: taken twice)'],
   ['apicv-resume-clears-sn-first', 'apicvCheckOnBeforeClearingSn'],
   ['tpr-shadow-threshold-stale', 'tprThresholdStaleAfterExit'],
 ];
 function because(profile, file) {
-  if (profile === 'qemu-tcg-7.2' && ['x2apic-not-supported-gp', 'x2apic-msr-in-xapic-gp', 'disabled-to-x2apic-gp', 'extd-without-en-gp'].some((t) => file.startsWith(t))) return 'x2apicAbsentNoGp (no x2APIC under TCG: no #GP either)';
-  if (profile === 'qemu-tcg-7.2' && (file.includes('x2apic') || file.startsWith('tpr-shadow-threshold-stale'))) return 'no x2APIC under TCG (CPUID)';
-  if (profile === 'qemu-tcg-7.2' && file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
+  if (profile.startsWith('qemu-tcg') && ['x2apic-not-supported-gp', 'x2apic-msr-in-xapic-gp', 'disabled-to-x2apic-gp', 'extd-without-en-gp'].some((t) => file.startsWith(t))) return 'x2apicAbsentNoGp (no x2APIC under TCG: no #GP either)';
+  if (profile.startsWith('qemu-tcg') && (file.includes('x2apic') || file.startsWith('tpr-shadow-threshold-stale'))) return 'no x2APIC under TCG (CPUID)';
+  if (profile.startsWith('qemu-tcg') && file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
   if (profile === 'bochs-2.7' && file.startsWith('timer-tsc-deadline')) return 'tscDeadlineKeptOnFire';
   if (profile === 'bochs-2.7' && file.startsWith('nested-init-in-root')) return 'initDroppedWhenBlocked (the INIT held in VMX root is lost)';
-  if (file.startsWith('esr-receive-illegal-vector') && profile === 'qemu-tcg-7.2') return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';
+  if (file.startsWith('esr-receive-illegal-vector') && profile.startsWith('qemu-tcg')) return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';
   if (file.startsWith('avic-invalid-target')) return 'avicInvalidTargetIgnored';
   if (file.startsWith('avic-invalid-vector')) return PROFILES.find((p) => p.name === profile)?.quirks.avicInvalidVectorIgnored ? 'avicInvalidVectorIgnored' : 'esrNotModelled (the emulated ICR write delivers vector 5)';
-  if (file.startsWith('avic-')) return profile === 'avic-isrunning-first' ? 'avicIsRunningBeforeIrr' : 'avicIncompleteIpiResends';
-  if (file.startsWith('seed-001') && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr';
-  if (file.startsWith('seed-000')) return profile.includes('patch') ? 'sipiLatchedInSmm' : 'initNotBlockedInSmm (INIT resets P1 out of SMM, so the SIPIs find it in wait-for-SIPI)';
+  if ((file.startsWith('avic-') || file.startsWith('seed-001')) && profile === 'avic-isrunning-first') return 'avicIsRunningBeforeIrr (a target that blocks between the IsRunning read and the IRR write is never woken)';
+  if ((file.startsWith('avic-') || file.startsWith('seed-001')) && profile === 'avic-wake-stale-irr') return 'avicIncompleteIpiHandler = wake-stale-irr (the woken target finds no interrupt and blocks again)';
+  if ((file.startsWith('avic-') || file.startsWith('seed-001')) && profile === 'avic-erratum-1235') return 'avicStaleIsRunning (a target that blocked since the sender\'s last VM entry is read as running: no exit, no wake-up)';
+  if (file.startsWith('avic-') || file.startsWith('seed-001')) return 'avicIncompleteIpiHandler = resend (the handler re-sends the IPI: taken twice)';
+  const q = PROFILES.find((p) => p.name === profile)?.quirks;
+  if (q?.smiDoesNotWakeHalted && /smm|smbase|smi|smram/.test(file)) return 'smiDoesNotWakeHalted (a halted CPU does not take its SMI until something else wakes it)';
+  if (q?.smbaseAligned32K && file.startsWith('smbase-')) return 'smbaseAligned32K (RSM rounds the SMBASE field down to 32 KiB)';
+  if (file.startsWith('seed-004') && profile === 'kvm-pvm-6.18') return 'stiWindowLate (the vector unblocked by the end of the STI shadow waits one more instruction: CLI comes first)';
+  if (file.startsWith('seed-004-tsc-deadline') && profile.startsWith('qemu-tcg')) return 'no TSC-deadline timer under TCG (CPUID): the read of IRR7 finds nothing';
+  if (file.startsWith('seed-004')) return 'softDisabledIrr = hidden (the held bit is never presented while software-disabled)';
+  if (file.startsWith('seed-003') && q?.smiDoesNotWakeHalted) return 'smiDoesNotWakeHalted (the halted P1 never takes the relocation SMI)';
+  if (file.startsWith('seed-003') && q?.smbaseAligned32K) return 'smbaseAligned32K (RSM rounds 0x7ffc1800 down to 0x7ffc0000)';
+  if (file.startsWith('seed-003')) return 'apicMmioInSmm (P1 reads APIC ID 0 from the RAM page and takes CPU 0\'s tile)';
+  if (profile === 'kvm-2020-11-sipi-latched' && !file.startsWith('seed-000-extra-sipi')) return 'sipiOutsideWfsPending (a SIPI reached a CPU not in wait-for-SIPI: it stays pending and every later HLT falls through, so the CPU never idles)';
+  if (profile === 'kvm-2020-nested-v1' && file.startsWith('nested-sipi-')) return 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: L2\'s HLT falls through, for ever in its idle loop)';
+  if (q?.nestedNoInitExit && (file.startsWith('seed-002') || file.startsWith('nested-sipi-') || file.startsWith('nested-wfs-entry') || file.startsWith('nested-init-exit'))) return 'nestedNoInitExit (the INIT resets L2\'s vCPU as outside VMX: no INIT exit to L1)';
+  if (file.startsWith('seed-002')) return 'nestedNoSipiExit, nestedNoGuestWfs (the VM entry into wait-for-SIPI fails; no SIPI exit)';
+  if (file.startsWith('seed-000-extra-sipi') && profile === 'kvm-2020-11-sipi-latched') return 'sipiOutsideWfsPending (the pending SIPI ends the HLT)';
+  if (file.startsWith('seed-000-extra-sipi')) return 'sipiHeldUntilTaken (a pending SIPI is work for a halted CPU: the HLT ends)';
+  if (file.startsWith('seed-000-ovmf-pen')) return 'initNotBlockedInSmm (INIT resets P1 out of SMM: its SMI handler is cut short)';
+  if (file.startsWith('seed-000')) return profile.includes('patch') ? 'sipiLatchedInSmm (the SIPIs kept in SMM start P1 after the latched INIT)' : 'initNotBlockedInSmm (INIT resets P1 out of SMM, so the SIPIs find it in wait-for-SIPI)';
   for (const [prefix, q] of BECAUSE) if (file.startsWith(prefix)) return q;
   return '(unexplained: add the deviation or fix the model)';
 }

@@ -65,4 +65,49 @@ if ! qemu10_ok; then
 fi
 "$QEMU10_DIR/usr/bin/qemu-system-x86_64" --version | head -1
 
+# kvm-unit-tests (docs/kvm-unit-tests.md): apic.flat, ioapic.flat, smptest.flat, eventinj.flat and msr.flat, built
+# into $LAPIS_KUT_DIR (never into the repository) from a copy of ../shared/third_party/kvm-unit-tests (read-only:
+# it is copied first; LAPIS_KUT_SRC names another tree) or, where that is absent, from upstream at the same commit.
+# Idempotent: a build whose COMMIT file names that commit and has every .flat is left alone.
+KUT_COMMIT=1da1819e49fc4938985edca67df669099b4c87a7
+KUT_DIR="${LAPIS_KUT_DIR:-/opt/lapis/kvm-unit-tests}"
+KUT_TESTS=(apic ioapic smptest eventinj msr)
+kut_ok() {
+  [ "$(cat "$KUT_DIR/COMMIT" 2>/dev/null)" = "$KUT_COMMIT" ] || return 1
+  for t in "${KUT_TESTS[@]}"; do [ -s "$KUT_DIR/x86/$t.flat" ] || return 1; done
+}
+if ! kut_ok; then
+  kut_missing=()
+  for p in gcc make binutils git; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || kut_missing+=("$p")
+  done
+  if [ ${#kut_missing[@]} -gt 0 ]; then
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${kut_missing[@]}"
+  fi
+  mkdir -p "$(dirname "$KUT_DIR")" 2>/dev/null || $sudo mkdir -p "$(dirname "$KUT_DIR")"
+  [ -w "$(dirname "$KUT_DIR")" ] || $sudo chown "$(id -u):$(id -g)" "$(dirname "$KUT_DIR")"
+  kut_tmp="$KUT_DIR.new"
+  rm -rf "$kut_tmp"
+  kut_src="${LAPIS_KUT_SRC:-../shared/third_party/kvm-unit-tests}"
+  if [ -f "$kut_src/x86/unittests.cfg" ]; then
+    cp -R "$kut_src" "$kut_tmp"
+    chmod -R u+w "$kut_tmp"
+  else
+    # A fetch of one commit where the server allows it, else the whole history.
+    git init -q "$kut_tmp"
+    git -C "$kut_tmp" remote add origin https://gitlab.com/kvm-unit-tests/kvm-unit-tests.git
+    if ! git -C "$kut_tmp" fetch -q --depth 1 origin "$KUT_COMMIT"; then git -C "$kut_tmp" fetch -q origin; fi
+    git -C "$kut_tmp" -c advice.detachedHead=false checkout -q "$KUT_COMMIT"
+  fi
+  kut_targets=()
+  for t in "${KUT_TESTS[@]}"; do kut_targets+=("x86/$t.flat"); done
+  (cd "$kut_tmp" && ./configure >/dev/null && make -s -j"$(nproc)" "${kut_targets[@]}")
+  echo "$KUT_COMMIT" >"$kut_tmp/COMMIT"
+  rm -rf "$KUT_DIR"
+  mv "$kut_tmp" "$KUT_DIR"
+  kut_ok || { echo "setup: kvm-unit-tests did not build into $KUT_DIR" >&2; exit 1; }
+fi
+echo "kvm-unit-tests $KUT_COMMIT: ${KUT_TESTS[*]/%/.flat} in $KUT_DIR/x86"
+
 npm ci --no-audit --no-fund

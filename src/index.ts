@@ -19,7 +19,7 @@ export { Diagnostic } from './litmus/diagnostic.js';
 export { printTest, printOp, printCond, printFinal, printExpr, observableName } from './litmus/print.js';
 export { Simulator, SimError, UnsupportedError, StepKind, formatValue, type OutcomeValue } from './sim/sim.js';
 export { PROFILES, DEFAULT_PROFILE, findProfile, type Profile, type Deviation } from './sim/profiles.js';
-export { NO_QUIRKS, type Quirks, type LowestPriorityRule, type SoftDisabledIrr } from './arch/quirks.js';
+export { NO_QUIRKS, type Quirks, type LowestPriorityRule, type SoftDisabledIrr, type ApicMmioInSmm, type AvicIncompleteIpiHandler } from './arch/quirks.js';
 export { explore, type ExploreOptions, type ExploreResult, type Outcome } from './explore/explore.js';
 export { answer, formatAnswer, type Answer, type Result } from './explore/answer.js';
 export { formatTrace, replay, type TraceStep } from './explore/trace.js';

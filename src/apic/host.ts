@@ -22,11 +22,18 @@ export interface ApicConfig {
   timerRatio: number;
   /** CPUID.80000008H:EAX[7:0]; IA32_APIC_BASE bits at and above it are reserved. */
   maxPhysAddr: number;
+  /**
+   * The APIC is a virtual-APIC page under APICv virtual-interrupt delivery (SDM Vol 3C 30.2): pending vectors are
+   * evaluated from VIRR/VPPR and delivered with VISR set, without reading the virtual SVR (decision D-24).
+   */
+  virtualInterruptDelivery?: boolean;
 }
 
 export interface ApicHost {
-  /** Virtual time in TSC ticks. */
+  /** Virtual time in TSC ticks; exact up to 2^53. */
   now(): number;
+  /** Virtual time, exact. */
+  nowExact(): bigint;
   /** An ICR write: put the IPI on the APIC bus. */
   sendIpi(source: number, icrLo: number, destination: number, x2apic: boolean): void;
   /** Whether an IPI this APIC sent is still in flight (xAPIC ICR delivery status). */

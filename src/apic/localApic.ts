@@ -4,26 +4,31 @@
 import {
   ApicBase, DFR_FLAT, DeliveryMode, Esr, FIRST_LEGAL_VECTOR, Icr, LVT_COUNT, LVT_OFFSETS, LVT_WRITABLE,
   LvtIndex, Lvt, Reg, SPURIOUS_RESET, Shorthand, Svr, TDCR_WRITABLE, TimerMode, VersionReg, X2APIC_MSR_BASE,
-  timerDivisor, x2apicMsrToOffset,
+  x2apicMsrToOffset,
 } from '../arch/apic.js';
 import type { Vendor } from '../arch/cpu.js';
-import { A, get64, set64 } from './layout.js';
+import type { SoftDisabledIrr } from '../arch/quirks.js';
+import { A, get64 } from './layout.js';
+import { ApicTimer, timerModeOf } from './timer.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
 export { GP, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
-/** The largest double below 2^64: the latest TSC deadline the model can hold. */
-const MAX_DEADLINE = 2 ** 64 - 2 ** 11;
-
 /** One local APIC, a view on its words of the machine state. */
 export class LocalApic {
+  readonly timer: ApicTimer;
   constructor(
     private readonly s: Uint32Array,
     private readonly b: number,
     readonly cpu: number,
     private readonly cfg: ApicConfig,
     private readonly host: ApicHost,
-  ) {}
+  ) {
+    this.timer = new ApicTimer(s, b, cfg.timerRatio, cfg.quirks, {
+      now: () => host.now(), nowExact: () => host.nowExact(), signal: () => this.signalLvt(LvtIndex.TIMER),
+      trace: host.trace ? (text) => host.trace!(cpu, text) : undefined,
+    });
+  }
 
   // ---------------------------------------------------------------- reset
 
@@ -235,12 +240,27 @@ export class LocalApic {
    * IRR and ISR registers are held and require masking or handling by the CPU"; decision D-1).
    */
   deliverableVector(): number {
-    if (this.cfg.quirks.softDisabledIrr === 'hidden' && !this.softwareEnabled()) return -1;
+    if (this.softDisabledIrr() === 'hidden' && !this.softwareEnabled()) return -1;
     const v = this.highestIrr();
     if (v < 0) return -1;
     const ppr = this.ppr();
     if (ppr === 0 && this.cfg.quirks.pprZeroDeliversAny) return v;
     return (v & 0xf0) > (ppr & 0xf0) ? v : -1;
+  }
+
+  /**
+   * What a software-disabled APIC does with a held IRR bit: decision D-1 (or the profile's quirk) for an APIC that
+   * presents interrupts through INTA; under APICv virtual-interrupt delivery the vector is recognised from RVI and
+   * VPPR and delivered with VISR set (SDM Vol 3C 30.2.1 Evaluation of Pending Virtual Interrupts, 30.2.2
+   * Virtual-Interrupt Delivery), which never read the virtual SVR: always as itself (decision D-24).
+   */
+  private softDisabledIrr(): SoftDisabledIrr {
+    return this.cfg.virtualInterruptDelivery ? 'normal' : this.cfg.quirks.softDisabledIrr;
+  }
+
+  /** For traces: the IRR vector a software-disabled APIC hides from the processor (quirk softDisabledIrr = hidden), or -1. */
+  hiddenIrr(): number {
+    return this.softDisabledIrr() === 'hidden' && !this.softwareEnabled() ? this.highestIrr() : -1;
   }
 
   /**
@@ -254,7 +274,7 @@ export class LocalApic {
     const spurious = s[b + A.SVR] & Svr.VECTOR;
     if (v < 0) return spurious;
     s[b + A.IRR + (v >>> 5)] &= ~(1 << (v & 31));
-    if (!this.softwareEnabled() && this.cfg.quirks.softDisabledIrr === 'spurious') return spurious;
+    if (!this.softwareEnabled() && this.softDisabledIrr() === 'spurious') return spurious;
     s[b + A.ISR + (v >>> 5)] |= 1 << (v & 31);
     return v;
   }
@@ -385,7 +405,7 @@ export class LocalApic {
         return x2 ? s[b + A.ICR_LO] : s[b + A.ICR_LO] | (this.host.ipiInFlight(this.cpu) ? Icr.DELIVERY_STATUS : 0);
       case Reg.ICR_HI: return x2 ? -1 : s[b + A.ICR_HI];
       case Reg.TIMER_ICR: return s[b + A.TMICT];
-      case Reg.TIMER_CCR: return this.currentCount();
+      case Reg.TIMER_CCR: return this.timer.currentCount();
       case Reg.TIMER_DCR: return s[b + A.TDCR];
       case Reg.SELF_IPI: return -1;
     }
@@ -496,8 +516,8 @@ export class LocalApic {
         if (x2) return false;
         s[b + A.ICR_HI] = value & Icr.XAPIC_HI_WRITABLE;
         return true;
-      case Reg.TIMER_ICR: this.writeTmict(value); return true;
-      case Reg.TIMER_DCR: this.writeTdcr(value & TDCR_WRITABLE); return true;
+      case Reg.TIMER_ICR: this.timer.writeTmict(value); return true;
+      case Reg.TIMER_DCR: this.timer.writeTdcr(value & TDCR_WRITABLE); return true;
       case Reg.SELF_IPI:
         // A fixed, edge IPI to self (SDM Vol 3A 11.12.11).
         if (!x2) return false;
@@ -545,16 +565,14 @@ export class LocalApic {
       if (((value & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT) === TimerMode.RESERVED) {
         value = (value & ~Lvt.TIMER_MODE_MASK) | (old & Lvt.TIMER_MODE_MASK);
       }
-      const oldMode = this.timerModeOf(old), newMode = this.timerModeOf(value);
+      const oldMode = timerModeOf(old), newMode = timerModeOf(value);
       if (oldMode !== newMode) {
         if (this.cfg.quirks.timerModeSwitchKeepsCount && oldMode !== TimerMode.TSC_DEADLINE && newMode !== TimerMode.TSC_DEADLINE) {
-          this.rebaseTimer(); // KVM (apic_update_lvtt): one-shot <-> periodic keeps counting
+          this.timer.rebase(); // KVM (apic_update_lvtt): one-shot <-> periodic keeps counting
         } else {
           // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: "A write to the LVT Timer Register that changes the timer mode
           // disarms the local APIC timer."
-          s[b + A.TMICT] = 0;
-          s[b + A.TIMER_BASE] = 0;
-          set64(s, b + A.TSC_DEADLINE_LO, 0);
+          this.timer.disarm();
         }
       }
     }
@@ -584,124 +602,23 @@ export class LocalApic {
     this.host.sendIpi(this.cpu, vector | (Shorthand.SELF << Icr.SHORTHAND_SHIFT), 0, true);
   }
 
-  // ---------------------------------------------------------------- timer
+  // ---------------------------------------------------------------- timer (src/apic/timer.ts)
 
-  private timerModeOf(lvt: number): TimerMode {
-    return ((lvt & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT) as TimerMode;
-  }
   timerMode(): TimerMode {
-    return this.timerModeOf(this.s[this.b + A.LVT + LvtIndex.TIMER]);
+    return this.timer.mode();
   }
-  /** TSC ticks per timer count: timer-ratio x divisor. SDM Vol 3A 11.5.4 APIC Timer. */
-  private tick(): number {
-    return this.cfg.timerRatio * timerDivisor(this.s[this.b + A.TDCR]);
+  /** The next virtual time > now at which the timer fires (exact up to 2^53, then the next double up), or Infinity. */
+  timerDeadline(now?: number): number {
+    return this.timer.expiry(now);
   }
-
-  /** Whole counts elapsed since the count was loaded. */
-  private elapsedCounts(now: number): number {
-    return Math.floor((now - get64(this.s, this.b + A.TIMER_START_LO)) / this.tick());
-  }
-
-  /**
-   * SDM Vol 3A 11.5.4 APIC Timer: the current count decrements from the initial count; one-shot stops at 0,
-   * periodic reloads the initial count. In TSC-deadline mode it reads 0 (SDM Vol 3A 11.5.4.1).
-   */
-  currentCount(now = this.host.now()): number {
-    const s = this.s, b = this.b;
-    const tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
-    if (this.timerMode() === TimerMode.TSC_DEADLINE || tmict === 0 || base === 0) return 0;
-    const e = this.elapsedCounts(now);
-    if (e < base) return base - e;
-    return this.timerMode() === TimerMode.PERIODIC ? tmict - ((e - base) % tmict) : 0;
-  }
-
-  /** The next virtual time > now at which the timer fires, or Infinity. */
-  timerDeadline(now = this.host.now()): number {
-    const s = this.s, b = this.b;
-    if (this.timerMode() === TimerMode.TSC_DEADLINE) {
-      const d = get64(s, b + A.TSC_DEADLINE_LO);
-      return d !== 0 && d > now ? d : Infinity;
-    }
-    const tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
-    if (tmict === 0 || base === 0) return Infinity;
-    const tick = this.tick();
-    const first = get64(s, b + A.TIMER_START_LO) + base * tick;
-    if (first > now) return first;
-    if (this.timerMode() !== TimerMode.PERIODIC) return Infinity;
-    const period = tmict * tick;
-    return first + (Math.floor((now - first) / period) + 1) * period;
-  }
-
-  /**
-   * The timer reached zero (or the TSC reached the deadline) at time `now`. SDM Vol 3A 11.5.4.1: in TSC-deadline
-   * mode the timer disarms itself and IA32_TSC_DEADLINE reads 0 afterwards.
-   */
   timerFire(): void {
-    if (this.timerMode() === TimerMode.TSC_DEADLINE && !this.cfg.quirks.tscDeadlineKeptOnFire) set64(this.s, this.b + A.TSC_DEADLINE_LO, 0);
-    this.host.trace?.(this.cpu, 'apic: timer fired');
-    this.signalLvt(LvtIndex.TIMER);
+    this.timer.fire();
   }
-
-  /** SDM Vol 3A 11.5.4: a write to the initial-count register (re)starts the count; 0 stops the timer. */
-  private writeTmict(value: number): void {
-    if (this.timerMode() === TimerMode.TSC_DEADLINE) return; // SDM Vol 3A 11.5.4.1: ignored
-    const s = this.s, b = this.b;
-    s[b + A.TMICT] = value;
-    s[b + A.TIMER_BASE] = value;
-    set64(s, b + A.TIMER_START_LO, this.host.now());
+  tscDeadline(): bigint {
+    return this.timer.tscDeadline();
   }
-
-  /** A divide change mid-count: the count continues from its current value at the new rate (decision D-7). */
-  private writeTdcr(value: number): void {
-    this.rebaseTimer();
-    this.s[this.b + A.TDCR] = value;
-  }
-
-  /** Make the current count the base count, at the last whole count boundary. */
-  private rebaseTimer(): void {
-    const s = this.s, b = this.b;
-    if (s[b + A.TMICT] === 0 || s[b + A.TIMER_BASE] === 0) return;
-    const now = this.host.now();
-    const e = this.elapsedCounts(now);
-    const count = this.currentCount(now);
-    set64(s, b + A.TIMER_START_LO, get64(s, b + A.TIMER_START_LO) + e * this.tick());
-    s[b + A.TIMER_BASE] = count;
-  }
-
-  /**
-   * Write this APIC's timer words into `copy` (at `at`, its layout) relative to `now`: the start time becomes the
-   * elapsed time since the count was loaded (capped once a one-shot expired, folded modulo the period once a
-   * periodic timer fired), and the TSC deadline the time left.
-   */
-  relativeTimerWords(copy: Uint32Array, at: number, now: number): void {
-    const s = this.s, b = this.b;
-    let elapsed = 0;
-    const tmict = s[b + A.TMICT], base = s[b + A.TIMER_BASE];
-    if (this.timerMode() !== TimerMode.TSC_DEADLINE && tmict !== 0 && base !== 0) {
-      const tick = this.tick(), first = base * tick;
-      elapsed = now - get64(s, b + A.TIMER_START_LO);
-      if (elapsed >= first) elapsed = this.timerMode() === TimerMode.PERIODIC ? first + ((elapsed - first) % (tmict * tick)) : first;
-    }
-    set64(copy, at + A.TIMER_START_LO, elapsed);
-    const d = get64(s, b + A.TSC_DEADLINE_LO);
-    set64(copy, at + A.TSC_DEADLINE_LO, d > now ? d - now : d === 0 ? 0 : 1);
-  }
-
-  tscDeadline(): number {
-    return this.timerMode() === TimerMode.TSC_DEADLINE ? get64(this.s, this.b + A.TSC_DEADLINE_LO) : 0;
-  }
-
-  /**
-   * WRMSR IA32_TSC_DEADLINE. SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: outside TSC-deadline mode writes are
-   * ignored and reads return 0; 0 disarms; a deadline at or before the current TSC fires at once.
-   */
-  writeTscDeadline(value: number): void {
-    if (this.timerMode() !== TimerMode.TSC_DEADLINE) return;
-    // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: any non-zero value arms the timer. Values near 2^64 round up to
-    // 2^64 as a double, which set64 would store as 0 (disarmed); keep them at the largest double below 2^64.
-    if (value >= MAX_DEADLINE) value = MAX_DEADLINE;
-    set64(this.s, this.b + A.TSC_DEADLINE_LO, value);
-    if (value !== 0 && value <= this.host.now()) this.timerFire();
+  writeTscDeadline(value: bigint): void {
+    this.timer.writeTscDeadline(value);
   }
 
   // ---------------------------------------------------------------- destination matching (the receiving side)

@@ -29,19 +29,22 @@ export const VMX_MODE_NAMES = ['off', 'root', 'non-root'] as const;
 /** SDM Vol 3C 34.4 SMRAM: default SMBASE after RESET; SMM code starts at SMBASE + 0x8000. */
 export const DEFAULT_SMBASE = 0x30000;
 export const SMM_ENTRY_OFFSET = 0x8000;
-/** SDM Vol 3C 34.4.1 SMRAM State Save Map: the save-state area is SMBASE + 0xFE00 .. SMBASE + 0xFFFF. */
-export const SMM_SAVE_STATE_OFFSET = 0xfe00;
 /**
- * SDM Vol 3C 34.11 SMBASE Relocation and 34.4.1 SMRAM State Save Map: the SMBASE field is at save-map offset
- * 0x7EF8 (SMBASE + 0xFEF8) in the 32-bit map and 0x7F00 (SMBASE + 0xFF00) in the Intel 64 map.
+ * Where the SMRAM state-save map and the fields the model keeps lie, as offsets from SMBASE. Intel: SDM Vol 3C 34.4.1
+ * SMRAM State Save Map, Tables 34-1 and 34-3 (the 32-bit and the Intel 64 map both end at SMBASE + 0xFFFF; the Intel
+ * 64 map starts at SMBASE + 0xFC00; SMBASE field at map offset 7EF8H, I/O instruction restart at 7F00H, auto HALT
+ * restart at 7F02H). AMD64: APM Vol 2 10.2.3 SMRAM State-Save Area, Table 10-2 (the map starts at SMBASE + 0xFE00;
+ * I/O instruction restart FEC8h, auto halt restart FEC9h, SMBASE FF00h). Processors with one SMBASE share one map.
  */
-export const SMM_SAVE_SMBASE_OFFSET_32 = 0xfef8;
-export const SMM_SAVE_SMBASE_OFFSET_64 = 0xff00;
+export const SMM_SAVE_MAP = {
+  intel: { start: 0xfc00, smbase: 0xfef8, ioRestart: 0xff00, autoHalt: 0xff02 },
+  amd: { start: 0xfe00, smbase: 0xff00, ioRestart: 0xfec8, autoHalt: 0xfec9 },
+} as const satisfies Record<Vendor, { start: number; smbase: number; ioRestart: number; autoHalt: number }>;
+/** The state-save map fields a litmus SMI handler reads and writes (`smram read/write`). */
+export const SAVE_STATE_FIELDS = ['SMBASE', 'AUTO_HALT_RESTART', 'IO_RESTART'] as const;
+export type SaveStateField = (typeof SAVE_STATE_FIELDS)[number];
 /** SDM Vol 3C 34.4.1: SMM revision identifier at 0xFEFC; bit 17 = SMBASE relocation supported. */
 export const SMM_SAVE_REVISION_OFFSET = 0xfefc;
-/** SDM Vol 3C 34.10 Auto HALT Restart: the field is at SMBASE + 0xFF02 (32-bit map) or SMBASE + 0xFEC9 (Intel 64 map). */
-export const SMM_SAVE_AUTO_HALT_OFFSET_32 = 0xff02;
-export const SMM_SAVE_AUTO_HALT_OFFSET_64 = 0xfec9;
 export const SMM_REVISION_ID = 0x00030064 | (1 << 17);
 
 /** The BSP starts at the reset vector; an AP started by SIPI vector V starts at physical V << 12. */

@@ -6,6 +6,14 @@
 /** How lowest-priority delivery picks its target. */
 export type LowestPriorityRule = 'architectural' | 'vector-hash' | 'lowest-index';
 /** What a software-disabled APIC does with an IRR bit it holds. */
+/**
+ * What KVM's AVIC incomplete-IPI handler does for a target that was not running (seed 001): wake it (the hardware
+ * already set its IRR bit); wake it with KVM's irr_pending hint stale, so it finds nothing and blocks again; re-send
+ * the IPI through the emulated ICR (and wake); re-send with svm_deliver_avic_intr kicking instead of waking.
+ */
+export type AvicIncompleteIpiHandler = 'wake' | 'wake-stale-irr' | 'resend' | 'resend-kick';
+/** What an xAPIC MMIO access made in SMM reaches: the APIC, or one RAM page every CPU in SMM shares. */
+export type ApicMmioInSmm = 'apic' | 'ram';
 export type SoftDisabledIrr = 'spurious' | 'hidden' | 'normal';
 
 export interface Quirks {
@@ -23,8 +31,15 @@ export interface Quirks {
   timerModeSwitchKeepsCount: boolean;
   /** IA32_TSC_DEADLINE keeps its value after the timer fires. */
   tscDeadlineKeptOnFire: boolean;
-  /** xAPIC MMIO accesses made in SMM do not reach the APIC: reads return 0, writes are lost. */
-  apicMmioUnmappedInSmm: boolean;
+  /**
+   * ram: xAPIC MMIO accesses made in SMM hit one RAM page (zero at first) that every CPU in SMM shares, never the APIC:
+   * a read returns what some CPU wrote there in SMM.
+   */
+  apicMmioInSmm: ApicMmioInSmm;
+  /** An SMI does not make a halted processor runnable: it waits until something else ends the HLT. */
+  smiDoesNotWakeHalted: boolean;
+  /** RSM keeps only the 32 KiB-aligned part of the SMBASE field (bits 14:0 cleared). */
+  smbaseAligned32K: boolean;
   /** The ICR is not validated: self and all-including-self send any delivery mode; level 0 IPIs are sent. */
   icrNoValidity: boolean;
   /** An ICR write with the self shorthand always sends a fixed interrupt, whatever the delivery mode. */
@@ -46,7 +61,11 @@ export interface Quirks {
   noAutoHaltRestart: boolean;
   /** RSM unblocks NMIs even if they were blocked before the SMI. */
   rsmUnblocksNmi: boolean;
-  /** A SIPI arriving in SMM is kept, and starts the CPU once the latched INIT has put it in wait-for-SIPI. */
+  /**
+   * A SIPI arriving in SMM is kept until the first event check after RSM: an INIT pending then (latched in SMM before
+   * the SIPI) is taken first and the SIPI starts the CPU; otherwise the SIPI is dropped. An INIT arriving after it
+   * erases it.
+   */
   sipiLatchedInSmm: boolean;
   /**
    * A SIPI outside wait-for-SIPI stays pending until the processor next takes events: an INIT pending then is taken
@@ -57,6 +76,8 @@ export interface Quirks {
   noEoiBroadcastSuppression: boolean;
   /** An interrupt that an xAPIC TPR write unblocks is taken only after the next instruction (QEMU TCG). */
   tprWriteTakesEffectLate: boolean;
+  /** An interrupt that the end of an STI shadow unblocks is taken only after one more instruction. */
+  stiWindowLate: boolean;
   /** With PPR = 0 any pending vector is delivered, priority class 0 (vectors 0-15, when accepted at all) included. */
   pprZeroDeliversAny: boolean;
   /** Without x2APIC in CPUID, IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 / ignore writes, without #GP. */
@@ -65,8 +86,25 @@ export interface Quirks {
   nestedNoSipiExit: boolean;
   /** Nested VMX without the wait-for-SIPI guest activity state: a VM entry into it fails. */
   nestedNoGuestWfs: boolean;
-  /** The AVIC incomplete-IPI handler re-sends the IPI through the emulated ICR (KVM, early 2019) instead of only waking. */
-  avicIncompleteIpiResends: boolean;
+  /** Nested VMX without INIT VM exits: an INIT reaching a guest resets the processor as outside VMX operation. */
+  nestedNoInitExit: boolean;
+  /**
+   * A SIPI that reaches a processor in guest mode and causes no VM exit is kept pending while it stays in guest mode
+   * (dropped at the first event check outside it); meanwhile HLT falls through. An INIT arriving erases it.
+   */
+  sipiKeptInGuestMode: boolean;
+  /**
+   * A SIPI outside wait-for-SIPI stays pending until an INIT arrives (which erases it), never acting; meanwhile HLT
+   * falls through.
+   */
+  sipiOutsideWfsPending: boolean;
+  /** The AVIC incomplete-IPI handler (target not running): see AvicIncompleteIpiHandler. */
+  avicIncompleteIpiHandler: AvicIncompleteIpiHandler;
+  /**
+   * AMD erratum 1235: the AVIC IPI reads a target's IsRunning as it was at the sender's last VM entry, so a target
+   * that blocked since is taken for running: no exit, no wake-up.
+   */
+  avicStaleIsRunning: boolean;
   /** The AVIC incomplete-IPI handler ignores an invalid-target failure (KVM 2016 to Jan 2023): the IPI is lost for every destination. */
   avicInvalidTargetIgnored: boolean;
   /** The AVIC incomplete-IPI handler ignores an IPI with a vector below 16 (KVM): no ESR error, no delivery. */
@@ -87,7 +125,9 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   initResetsApicId: false,
   timerModeSwitchKeepsCount: false,
   tscDeadlineKeptOnFire: false,
-  apicMmioUnmappedInSmm: false,
+  apicMmioInSmm: 'apic',
+  smiDoesNotWakeHalted: false,
+  smbaseAligned32K: false,
   icrNoValidity: false,
   selfShorthandIsFixed: false,
   levelIpiSetsTmr: false,
@@ -103,11 +143,16 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   sipiHeldUntilTaken: false,
   noEoiBroadcastSuppression: false,
   tprWriteTakesEffectLate: false,
+  stiWindowLate: false,
   pprZeroDeliversAny: false,
   x2apicAbsentNoGp: false,
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
-  avicIncompleteIpiResends: false,
+  nestedNoInitExit: false,
+  sipiKeptInGuestMode: false,
+  sipiOutsideWfsPending: false,
+  avicIncompleteIpiHandler: 'wake',
+  avicStaleIsRunning: false,
   avicInvalidTargetIgnored: false,
   avicInvalidVectorIgnored: false,
   tprThresholdStaleAfterExit: false,

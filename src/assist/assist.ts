@@ -10,7 +10,7 @@ import type { Quirks } from '../arch/quirks.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import type { Machine } from '../machine/machine.js';
 import { apicvDescribe, apicvHasWork, apicvIcrWrite, apicvPosts, apicvStep, eoiExitBitmap, post } from './apicv.js';
-import { avicDescribe, avicEoiTraps, avicIcrWrite, avicIntercepts, avicReadFaults, avicStep, avicWriteTraps } from './avic.js';
+import { avicDescribe, avicEntered, avicEoiTraps, avicIcrWrite, avicIntercepts, avicReadFaults, avicStep, avicWriteTraps } from './avic.js';
 import { Pi, Sched, W, WORDS, type AssistCore } from './state.js';
 import { irrSignature, reenter, tprWritten } from './tprShadow.js';
 
@@ -68,6 +68,7 @@ export class Assist implements AssistCore {
   }
   exit(c: number, kind: VmexitKind): void {
     this.onExit?.(c, kind);
+    if (this.accel === 'avic') avicEntered(this, c);
   }
   get tracing(): boolean {
     return this.onTrace !== undefined;
@@ -114,7 +115,9 @@ export class Assist implements AssistCore {
     if (!this.vcpus || nextEvent(cpu) !== EventKind.NONE) return;
     if (this.accel === 'apicv' && this.s[this.w(c, W.PI_FLAGS)] & Pi.ON) return;
     this.s[this.w(c, W.SCHED)] |= Sched.NOT_RUNNING | Sched.BLOCKED;
-    if (this.tracing) this.trace(c, 'vcpu blocked: IsRunning = 0');
+    // IsRunning is AVIC's bit (APM Vol 2 15.29.3.1); under APICv the blocked vCPU's descriptor keeps SN clear
+    // and its notification vector becomes the wake-up vector (KVM pi_enable_wakeup_handler).
+    if (this.tracing) this.trace(c, this.accel === 'avic' ? 'vcpu blocked: IsRunning = 0' : this.accel === 'apicv' ? 'vcpu blocked: posted interrupts wake it' : 'vcpu blocked');
   }
 
   /** The hypervisor wakes a blocked vCPU (kvm_vcpu_wake_up); a preempted or running one is left as it is. */
@@ -129,7 +132,8 @@ export class Assist implements AssistCore {
       return;
     }
     this.s[v] = 0;
-    if (this.tracing) this.trace(c, 'vcpu woken: IsRunning = 1');
+    if (this.accel === 'avic') avicEntered(this, c);
+    if (this.tracing) this.trace(c, this.accel === 'avic' ? 'vcpu woken: IsRunning = 1' : 'vcpu woken');
   }
 
   /** Something the vCPU would take is pending: the hypervisor kicks it awake (kvm_vcpu_kick). */
@@ -161,6 +165,7 @@ export class Assist implements AssistCore {
     if (this.s[v] & Sched.BLOCKED || !(this.s[v] & Sched.NOT_RUNNING)) return;
     if (this.accel === 'apicv') this.s[this.w(c, W.PI_FLAGS)] |= Pi.RESUME_1;
     else this.s[v] &= ~Sched.NOT_RUNNING;
+    if (this.accel === 'avic') avicEntered(this, c);
   }
 
   /** A posted interrupt to vCPU c (a device, or the hypervisor). */

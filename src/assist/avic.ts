@@ -7,7 +7,11 @@ import { DFR_FLAT, DeliveryMode, Icr, Reg, Shorthand } from '../arch/apic.js';
 import { AVIC_FAULT_READS, AVIC_IPI_FAILURE_NAMES, AVIC_TRAP_WRITES, AvicIpiFailure, avicLogicalIndex } from '../arch/avic.js';
 import type { Machine } from '../machine/machine.js';
 import type { Message } from '../machine/bus.js';
+import type { AvicIncompleteIpiHandler } from '../arch/quirks.js';
+import { F } from '../cpu/cpu.js';
 import { Sched, W, type AssistCore } from './state.js';
+
+const resends = (h: AvicIncompleteIpiHandler): boolean => h === 'resend' || h === 'resend-kick';
 
 /** The physical APIC ID table's last index (KVM programs AVIC_MAX_PHYSICAL_ID, 0xFE: 0xFF is broadcast). */
 const PHYSICAL_MAX_INDEX = 0xfe;
@@ -106,6 +110,15 @@ function notRunning(a: AssistCore, mask: number): number {
 }
 
 /**
+ * Quirk avicStaleIsRunning (AMD erratum 1235, Family 17h; KVM 8de4a1c8164e: "hardware doesn't reliably detect changes
+ * to the 'IsRunning' bit during ICR write emulation, and might fail to VM-Exit on the sending vCPU, if IsRunning was
+ * recently cleared"): vCPU c's view of every IsRunning bit, taken at its VM entries (avicEntered).
+ */
+export function avicEntered(a: AssistCore, c: number): void {
+  if (a.quirks.avicStaleIsRunning) a.s[a.w(c, W.AVIC_SEEN_NOT_RUNNING)] = notRunning(a, 0xffffffff);
+}
+
+/**
  * An ICR write under AVIC. APM Vol 2 15.29.3.2 Interprocessor Interrupts: the hardware first checks the write
  * (avicIpi: type, vector, table entries); a failure is #VMEXIT(AVIC_INCOMPLETE_IPI), trap-like (after the write),
  * with no IRR bit set, and the hypervisor's handler runs before the vCPU's next instruction (in this step).
@@ -151,6 +164,11 @@ export function avicStep(a: AssistCore, c: number): void {
     } else {
       missed = notRunning(a, s[targets]);
     }
+    if (q.avicStaleIsRunning) {
+      const stale = missed & ~s[a.w(c, W.AVIC_SEEN_NOT_RUNNING)];
+      if (stale && a.tracing) a.trace(c, `avic: IsRunning of mask 0x${stale.toString(16)} read stale as 1, cleared since this vCPU's last VM entry (quirk avicStaleIsRunning: erratum 1235): no exit, no wake-up`);
+      missed &= s[a.w(c, W.AVIC_SEEN_NOT_RUNNING)];
+    }
     s[a.w(c, W.AVIC_NOT_RUNNING)] = 0;
     if (missed === 0) {
       s[stage] = 0;
@@ -162,20 +180,29 @@ export function avicStep(a: AssistCore, c: number): void {
     a.exit(c, 'incomplete-ipi');
     s[stage] = 2;
     // KVM of early 2019 re-sends to every destination of the ICR; the fixed handler wakes the ones not running.
-    if (!q.avicIncompleteIpiResends) s[targets] = missed;
+    if (!resends(q.avicIncompleteIpiHandler)) s[targets] = missed;
     if (a.tracing) a.trace(c, `avic: #VMEXIT incomplete IPI (target not running: mask 0x${missed.toString(16)})`);
     return;
   }
   const mask = s[targets];
   const t = 31 - Math.clz32(mask & -mask);
-  if (q.avicIncompleteIpiResends) {
-    // svm.c (2019): avic_incomplete_ipi_interception emulates the ICR write: kvm_apic_set_irr + kick.
+  const h = q.avicIncompleteIpiHandler;
+  if (resends(h)) {
+    // svm.c bb218fbcfaaa (2019): avic_incomplete_ipi_interception emulates the ICR write: kvm_lapic_reg_write(APIC_ICR)
+    // -> apic_send_ipi -> __apic_accept_irq (kvm_lapic_set_irr, irr_pending = true) -> svm_deliver_avic_intr, which
+    // wakes a target that is not running (kvm_vcpu_wake_up), or under Suravee Suthikulpanit's proposed change kicks it
+    // with KVM_REQ_EVENT (kvm_vcpu_kick): either way the vector is in IRR again.
     m.apics[t].acceptFixed(vector, false);
-    if (a.tracing) a.trace(c, `kvm: incomplete-IPI handler re-sends vector 0x${vector.toString(16)} to P${t}`);
+    if (a.tracing) a.trace(c, `kvm: incomplete-IPI handler re-sends vector 0x${vector.toString(16)} to P${t} (${h === 'resend-kick' ? 'svm_deliver_avic_intr: kvm_vcpu_kick + KVM_REQ_EVENT' : 'svm_deliver_avic_intr: kvm_vcpu_wake_up'})`);
+  } else if (h === 'wake-stale-irr') {
+    // Suravee Suthikulpanit's diagnosis of the 2016 handler: "apic->irr_pending not set to true when trying to get
+    // vcpu B scheduled": the woken vCPU's kvm_vcpu_check_block finds no interrupt (apic_find_highest_irr trusts the
+    // hint) and blocks again, until another event comes through KVM's emulated path.
+    if (a.tracing) a.trace(c, `kvm: incomplete-IPI handler wakes P${t}, whose irr_pending is false: it finds no event and blocks again (quirk avicIncompleteIpiHandler = wake-stale-irr)`);
   } else if (a.tracing) {
     a.trace(c, `kvm: incomplete-IPI handler wakes P${t}`);
   }
-  a.wake(t);
+  if (h !== 'wake-stale-irr' || a.machine.cpus[t].has(F.NMI_PENDING | F.SMI_PENDING | F.INIT_PENDING | F.EXTINT_PENDING)) a.wake(t);
   s[targets] = (mask & ~(1 << t)) >>> 0;
   if (s[targets] === 0) {
     s[stage] = 0;

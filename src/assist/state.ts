@@ -25,6 +25,8 @@ export const W = {
   AVIC_TARGETS: 3,
   /** Targets whose IsRunning the hardware read as clear. */
   AVIC_NOT_RUNNING: 4,
+  /** Quirk avicStaleIsRunning: the vCPUs this one saw not running at its last VM entry, a bit per vCPU. */
+  AVIC_SEEN_NOT_RUNNING: 5,
   /** APICv: posted-interrupt descriptor flags (Pi below) and the vCPU's resume stage. */
   PI_FLAGS: 1,
   /** APICv: the descriptor's PIR, 256 bits. */
@@ -34,7 +36,7 @@ export const W = {
 } as const;
 
 /** Words per vCPU under each assist. */
-export const WORDS: Readonly<Record<Accel, number>> = { none: 0, avic: 5, apicv: 10, 'tpr-shadow': 2 };
+export const WORDS: Readonly<Record<Accel, number>> = { none: 0, avic: 6, apicv: 10, 'tpr-shadow': 2 };
 
 /** APICv posted-interrupt descriptor bits (SDM Vol 3C 30.6: ON, SN), a notification not yet processed, and the two
  *  halves of the hypervisor putting the vCPU back on a CPU (KVM vmx_vcpu_pi_load, then VM entry). */

@@ -38,8 +38,6 @@ export const FLAG = { MAIN: abi('LIT_F_MAIN'), SIPI: abi('LIT_F_SIPI'), WFSABLE:
 const INIT_WRITABLE: ReadonlySet<number> = new Set([Reg.ID, Reg.TPR, Reg.LDR, Reg.DFR, Reg.SVR, Reg.LVT_CMCI, Reg.LVT_TIMER, Reg.LVT_THERMAL, Reg.LVT_PMC, Reg.LVT_LINT0, Reg.LVT_LINT1, Reg.LVT_ERROR, Reg.TIMER_DCR]);
 const MAX_GUEST_CPUS = 64;
 /** The tiles the runtime gives each CPU when SMIs reach several CPUs. */
-const SMBASE_TILES = 0x40000;
-const SMBASE_TILE_STRIDE = 0x1000;
 /** A CPU's SMRAM as the runtime uses it: the entry at SMBASE + 0x8000 (a few dozen bytes, 0x100 reserved), the
  *  save-state map at SMBASE + 0xFE00 .. SMBASE + 0xFFFF (SDM Vol 3C 34.4.1; AMD APM Vol 2 10.2.3). */
 const SMM_ENTRY = [0x8000, 0x8100];
@@ -365,12 +363,17 @@ export class Analyzer {
     const targets = [...this.smiTargets].sort((a, b) => a - b);
     // (Observed SMBASEs are read by a probe SMI at the runtime's own entry: they need no setup here.)
     const testSmbase = this.smbaseOps || this.smbaseInit.size > 0;
-    if (targets.length > 1) {
-      if (testSmbase) {
-        this.refuse('SMI', `SMIs reach ${targets.map((c) => `P${c}`).join(', ')}, which start with the default SMBASE 0x30000 (as the model has them) and would share one state-save area at 0x3FE00 until the test relocates them; the runtime gives each its own SMBASE only when the test does not set or observe SMBASE`, null, 'smbase');
-      }
-      // Each target gets a tile of its own (invisible to the test: it neither sets nor observes SMBASE).
-      for (const c of targets) plan.smbaseSetup.set(c, SMBASE_TILES + c * SMBASE_TILE_STRIDE);
+    const initial = targets.map((c) => this.smbaseInit.get(c) ?? def);
+    if (targets.length > 1 && testSmbase && !this.smbaseOps && new Set(initial).size === targets.length) {
+      // Every SMI target starts with an SMBASE of its own (init) that no handler changes: no map is shared.
+      targets.forEach((c, i) => plan.smbaseSetup.set(c, initial[i]));
+      for (const c of new Set([...plan.smbaseObserved, ...this.smbaseInit.keys()])) if (!plan.smbaseSetup.has(c)) plan.smbaseSetup.set(c, this.smbaseInit.get(c) ?? def);
+    } else if (targets.length > 1) {
+      // Decision D-26: the model shares a state-save map between CPUs in SMM with one SMBASE, but only its SMBASE,
+      // EFLAGS.IF, auto HALT and I/O restart fields; on hardware the map also holds each CPU's interrupted context
+      // (RIP, CS, the registers), so two CPUs of the guest that meet in one map resume each other's code.
+      const why = testSmbase ? 'the test sets SMBASE in an SMI handler or gives two of them one SMBASE' : 'they all start with the default SMBASE 0x30000 (give each its own in init, as firmware relocation leaves them)';
+      this.refuse('SMI', `SMIs reach ${targets.map((c) => `P${c}`).join(', ')}, and ${why}: two CPUs may then be in SMM with one SMBASE, sharing one state-save map (decision D-26). The model shares its SMBASE, EFLAGS.IF, auto HALT restart and I/O instruction restart fields; on a real machine the map also holds each CPU's interrupted RIP, CS and registers, so the guest's CPUs would resume at each other's code instead of giving an outcome`, null, 'smbase');
     } else if (testSmbase) {
       for (const c of new Set([...targets, ...plan.smbaseObserved, ...this.smbaseInit.keys()])) {
         plan.smbaseSetup.set(c, this.smbaseInit.get(c) ?? def);

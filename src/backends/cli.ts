@@ -207,7 +207,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
 function table(results: ConformResult[]): string[] {
   const rows = [['test', `on ${results[0]?.backend ?? '-'}`, 'verdict']];
   for (const r of results) {
-    if (r.status === 'ran' && r.completed === 0) rows.push([r.test, 'no run completed', `${r.hung} hung, ${r.crashed} crashed, ${r.unreadable} unreadable`]);
+    if (r.status === 'ran' && r.completed === 0) rows.push([r.test, 'no run completed', `${r.hung} hung, ${r.crashed} crashed, ${r.unreadable} unreadable, ${r.timedOut} timed out`]);
     else if (r.status === 'ran') rows.push([r.test, `${r.ok ? 'Ok' : 'No'} (${r.observation.toLowerCase()} ${r.witnesses.positive}/${r.completed})`, r.forbidden > 0 ? `FORBIDDEN ${r.forbidden}/${r.completed}` : 'allowed']);
     else if (r.status === 'refused') rows.push([r.test, 'refused', `${r.refusal.construct}: ${r.refusal.reason}`]);
     else rows.push([r.test, r.status, r.reason]);
@@ -226,9 +226,9 @@ export function suiteLine(file: string, r: ConformResult): string {
     case 'error':
       return `${name} ERROR: ${r.reason}`;
     case 'ran': {
-      const fails = r.hung + r.crashed + r.unreadable;
-      const failText = fails > 0 ? `, ${r.hung} hung, ${r.crashed} crashed, ${r.unreadable} unreadable` : '';
-      // A test with no completed run has no verdict: its runs all hung, crashed or could not be read.
+      const fails = r.hung + r.crashed + r.unreadable + r.timedOut;
+      const failText = fails > 0 ? `, ${r.hung} hung, ${r.crashed} crashed, ${r.unreadable} unreadable, ${r.timedOut} timed out` : '';
+      // A test with no completed run has no verdict: its runs all hung, crashed, timed out or could not be read.
       const verdict = r.forbidden > 0 ? `FORBIDDEN ${r.forbidden}/${r.completed}` : r.completed === 0 ? 'NO RUN' : 'ok';
       const seen = `${r.outcomes.length} outcome(s) observed, model allows ${r.model.allowed.length}${r.model.error ? ` (model: ${r.model.error})` : ''}`;
       return `${name} ${verdict.padEnd(16)} ${r.completed} runs${failText}; ${seen}; ${r.runsPerSecond} runs/s`;

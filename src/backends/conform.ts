@@ -2,7 +2,8 @@
 // and compare each with the outcomes the model allows (docs/conformance.md, "Conformance runs"). An observed
 // outcome the model's profile does not allow is FORBIDDEN: a backend bug or a model bug; the other profiles say
 // which implementation, if any, the model knows to behave that way. Never throws for what a run did: hung,
-// crashed and unreadable runs are counted with their reasons.
+// crashed and unreadable runs are counted with their reasons, and so is a run that reached the guest's per-run time
+// limit: a host-side limit ended it, so it is never judged as an outcome.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { holdDir, releaseDir } from './cleanup.js';
@@ -61,8 +62,11 @@ export interface ObservedOutcome {
   allowedBy: string[];
 }
 
+/** hung: the boot was killed at the host's time limit, or the guest's watchdog fired (the run in progress is lost);
+ *  crashed: the emulator or the guest failed; unreadable: a run line without a value; timed-out: the run reached
+ *  the guest's per-run limit (LIT_ITER_TIMEOUT_US), the reason says what kept it open. */
 export interface FailedRuns {
-  status: 'hung' | 'crashed' | 'unreadable';
+  status: 'hung' | 'crashed' | 'unreadable' | 'timed-out';
   reason: string;
   count: number;
 }
@@ -89,14 +93,15 @@ export interface ConformRan {
   backend: string;
   profile: string;
   condition: string;
-  /** Runs attempted: completed + hung + crashed + unreadable. */
+  /** Runs attempted: completed + hung + crashed + unreadable + timedOut. */
   runs: number;
+  /** Runs judged: they ended on their own, within every time limit. */
   completed: number;
   hung: number;
   crashed: number;
   unreadable: number;
   failures: FailedRuns[];
-  /** Completed runs that reached the guest's per-run time limit (something waited for ever). */
+  /** Runs that reached the guest's per-run time limit: not judged (failures say what kept each open). */
   timedOut: number;
   outcomes: ObservedOutcome[];
   /** Completed runs whose outcome is FORBIDDEN. */
@@ -244,7 +249,6 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
 
     // The histogram.
     const histogram = new Map<string, ObservedOutcome>();
-    let timedOut = 0;
     let completed = 0;
     let positive = 0;
     let negative = 0;
@@ -265,7 +269,13 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
       return out;
     };
     for (const rec of records) {
-      if (rec['@timeout'] !== undefined) timedOut++;
+      if (rec['@timeout'] !== undefined) {
+        // The guest's limit is TSC time, which runs on while the host does not schedule a vCPU: a run that reaches
+        // it says what the host did, not what the architecture allows (a CPU still on its way to its SIPI code
+        // would read as `wait-for-sipi`).
+        fail('timed-out', timeoutReason(rec['@busy'], compiled.cpus, compiled.iterTimeoutUs));
+        continue;
+      }
       const values: Record<string, OutcomeValue> = {};
       const shown: Record<string, string> = {};
       const unknown: string[] = [];
@@ -307,13 +317,13 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
       ...base,
       profile: profile.name,
       condition: printFinal(test.condition),
-      runs: completed + count('hung') + count('crashed') + count('unreadable'),
+      runs: completed + count('hung') + count('crashed') + count('unreadable') + count('timed-out'),
       completed,
       hung: count('hung'),
       crashed: count('crashed'),
       unreadable: count('unreadable'),
       failures: failed,
-      timedOut,
+      timedOut: count('timed-out'),
       outcomes,
       forbidden: outcomes.filter((x) => x.verdict === 'FORBIDDEN').reduce((n, x) => n + x.count, 0),
       ok,
@@ -331,6 +341,29 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
     rmSync(work, { recursive: true, force: true });
     releaseDir(work);
   }
+}
+
+/** guest/litmus.asm LIT_BUSY_*: what kept a run open (`@busy=0xCCNN`, cause CC of CPU NN). */
+const BUSY_CAUSES: Record<number, string> = {
+  1: 'had not reached its SIPI code (a SIPI of the test was on its way)',
+  2: 'was in an await whose condition held',
+  3: 'was inside its SMM code',
+  4: 'had not finished its main block',
+  5: 'had not finished its `on sipi` code',
+  6: 'had not finished',
+  7: 'was in an await whose condition held',
+};
+
+/** Why a run reached the guest's per-run limit, from its `@busy` value. */
+export function timeoutReason(busy: string | undefined, cpus: number, limitUs: number): string {
+  const head = `reached the guest's per-run limit (${limitUs / 1000} ms of guest time)`;
+  const v = busy !== undefined && /^0x[0-9a-f]+$/i.test(busy) ? Number(busy) : null;
+  if (v === null) return `${head}; what kept it open is not reported`;
+  const cause = v >> 8;
+  const cpu = v & 0xff;
+  if (cause === 8) return `${head}: every program was done, but interrupt-side events kept coming`;
+  const who = cpu < cpus ? `P${cpu}` : `agent D${cpu - cpus}`;
+  return `${head}: ${who} ${BUSY_CAUSES[cause] ?? `was busy (cause ${cause})`}`;
 }
 
 function refused(base: { test: string; file: string | null; backend: string }, e: CompileRefusal): ConformResult {
@@ -371,9 +404,12 @@ export function formatConform(r: ConformResult): string[] {
   lines.push(`Condition ${r.condition}`);
   if (r.hung + r.crashed + r.unreadable > 0) {
     lines.push(`Failed runs: ${r.hung} hung, ${r.crashed} crashed, ${r.unreadable} unreadable`);
-    for (const f of r.failures) lines.push(`  ${String(f.count).padEnd(6)}${f.status}: ${f.reason}`);
+    for (const f of r.failures) if (f.status !== 'timed-out') lines.push(`  ${String(f.count).padEnd(6)}${f.status}: ${f.reason}`);
   }
-  if (r.timedOut > 0) lines.push(`Timed out: ${r.timedOut} run(s) waited until the per-run limit (a CPU waiting for ever, as in the model's final state)`);
+  if (r.timedOut > 0) {
+    lines.push(`Timed out (not judged: a host-side time limit ended them, not the test): ${r.timedOut} run(s)`);
+    for (const f of r.failures) if (f.status === 'timed-out') lines.push(`  ${String(f.count).padEnd(6)}${f.reason}`);
+  }
   if (r.model.error) lines.push(`Model (${r.profile}): no answer: ${r.model.error}`);
   else {
     const a = r.model.answer;

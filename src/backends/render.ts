@@ -374,7 +374,10 @@ function formatDuration(ms: number): string {
 }
 
 function failedText(t: TestJson): string {
-  const parts = [[t.hung, 'hung'], [t.crashed, 'crashed'], [t.unreadable, 'unreadable']].filter(([n]) => (n as number) > 0).map(([n, w]) => `+${n} ${w}`);
+  // Runs past the guest's per-run limit, kept apart from the outcomes (reports made before that counted them in
+  // `completed` and judged them, with no `timed-out` failure: nothing is added for those).
+  const timedOut = t.failures.filter((f) => f.status === 'timed-out').reduce((n, f) => n + f.count, 0);
+  const parts = [[t.hung, 'hung'], [t.crashed, 'crashed'], [t.unreadable, 'unreadable'], [timedOut, 'timed out']].filter(([n]) => (n as number) > 0).map(([n, w]) => `+${n} ${w}`);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }
 

@@ -56,15 +56,17 @@ export interface TestJson {
   reason: string | null;
   /** The test's condition (ran only; else null). */
   condition: string | null;
-  /** Runs attempted: completed + hung + crashed + unreadable. */
+  /** Runs attempted: completed + hung + crashed + unreadable + timedOut (reports before the per-run limit was
+   *  kept apart from outcomes counted its runs in completed too). */
   runs: number;
+  /** Runs judged. */
   completed: number;
   hung: number;
   crashed: number;
   unreadable: number;
-  /** Completed runs that reached the per-run time limit. */
+  /** Runs that reached the guest's per-run time limit: not judged (their reasons are in failures). */
   timedOut: number;
-  failures: { status: 'hung' | 'crashed' | 'unreadable'; reason: string; count: number }[];
+  failures: { status: 'hung' | 'crashed' | 'unreadable' | 'timed-out'; reason: string; count: number }[];
   /** The histogram, sorted by key. */
   outcomes: OutcomeJson[];
   /** Completed runs whose outcome is FORBIDDEN. */

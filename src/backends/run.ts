@@ -35,8 +35,12 @@ export interface BootOptions {
   /** The disk image (copied into the boot's temporary directory). */
   image: string;
   machine: MachineRequest;
-  /** Milliseconds before the boot is killed and recorded as hung. */
+  /** Milliseconds the guest may run, from its first result line (`lapis: start`), before the boot is killed and
+   *  recorded as hung. The emulator's start-up and the firmware before that line have their own limit. */
   timeoutMs: number;
+  /** Milliseconds from the spawn to the guest's first result line (default: STARTUP_LIMIT_MS, or timeoutMs if
+   *  larger): start-up time under load is not the guest's. */
+  startupLimitMs?: number;
   /** Keep the temporary directory (for debugging); its path is then in `diagnostics`. */
   keepTemp?: boolean;
 }
@@ -47,6 +51,8 @@ const MAX_OUTPUT = 8 * 1024 * 1024;
 /** The end marker as the guest prints it, and how long the emulator may take to exit after it. */
 const END_MARKER = /lapis: end\r?\n/;
 const END_GRACE_MS = 2000;
+/** Spawn to the guest's first result line: QEMU's or Bochs's start-up and the firmware, on a loaded host. */
+export const STARTUP_LIMIT_MS = 120_000;
 
 /** Parse the emulator's output into result lines, values and runs. Exported for the tests. */
 export function parseOutput(out: string): { lines: string[]; values: Record<string, string>; runs: Record<string, string>[]; other: string[] } {
@@ -54,7 +60,9 @@ export function parseOutput(out: string): { lines: string[]; values: Record<stri
   const values: Record<string, string> = {};
   const runs: Record<string, string>[] = [];
   const other: string[] = [];
-  for (const raw of out.split('\n')) {
+  const all = out.split('\n');
+  all.pop(); // after the last newline: a line cut short by a crash or a kill is no result
+  for (const raw of all) {
     const at = raw.indexOf(PREFIX);
     if (at < 0) {
       if (raw.trim()) other.push(raw);
@@ -73,8 +81,8 @@ export function parseOutput(out: string): { lines: string[]; values: Record<stri
   return { lines, values, runs, other };
 }
 
-function classify(lines: string[], values: Record<string, string>, timedOut: boolean, exit: string): { status: BootStatus; reason: string | null } {
-  if (timedOut) return { status: 'hung', reason: 'timeout: killed' };
+function classify(lines: string[], values: Record<string, string>, timedOut: string | null, exit: string): { status: BootStatus; reason: string | null } {
+  if (timedOut) return { status: 'hung', reason: `timeout: killed at ${timedOut}` };
   if (values.watchdog !== undefined) return { status: 'hung', reason: 'the guest watchdog fired' };
   if (values.exception !== undefined) {
     return { status: 'crashed', reason: `exception ${values.exception} on CPU ${values['exception-cpu'] ?? '?'} at ${values['exception-eip'] ?? '?'}` };
@@ -119,12 +127,17 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     child.stdout.on('data', (d: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += d;
       tail = (tail + d).slice(-256);
+      if (!started && stdout.includes(PREFIX)) {
+        started = true;
+        clearTimeout(timer);
+        timer = limit(opts.timeoutMs, `the run limit (${opts.timeoutMs / 1000} s from the guest's first result line)`);
+      }
       // The guest prints `lapis: end` and then leaves through the exit ports. Now and then QEMU under kvm_pvm does
       // not exit after it (a vCPU that does not come back from KVM_RUN, as with SIGTERM): the boot is over anyway,
       // so the group is killed shortly after instead of at the timeout.
       if (!endTimer && END_MARKER.test(tail)) endTimer = setTimeout(killGroup, END_GRACE_MS);
     });
-    let timedOut = false;
+    let timedOut: string | null = null;
     let internalError = false;
     child.stderr.on('data', (d: string) => {
       if (stderr.length < MAX_OUTPUT) stderr += d;
@@ -135,10 +148,14 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
         setTimeout(killGroup, 300);
       }
     });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(); // SIGKILL: QEMU stuck in KVM_RUN ignores SIGTERM (qemu-kvm-off)
-    }, opts.timeoutMs);
+    const startupMs = opts.startupLimitMs ?? Math.max(STARTUP_LIMIT_MS, opts.timeoutMs);
+    const limit = (ms: number, what: string): NodeJS.Timeout =>
+      setTimeout(() => {
+        timedOut = what;
+        killGroup(); // SIGKILL: QEMU stuck in KVM_RUN ignores SIGTERM (qemu-kvm-off)
+      }, ms);
+    let timer = limit(startupMs, `the start-up limit (${startupMs / 1000} s without a result line)`);
+    let started = false;
     const { code, signal, spawnError } = await new Promise<{ code: number | null; signal: string | null; spawnError: string | null }>(
       (res) => {
         child.on('error', (e) => res({ code: null, signal: null, spawnError: e.message }));

@@ -20,6 +20,19 @@ import { EXIT, EXIT_HELP } from './exit.js';
 import { thousands } from './output.js';
 import { parseShard } from './shard.js';
 
+import { registerView } from './view.js';
+import { registerHtml } from './html.js';
+import { registerKut } from './kut.js';
+import { registerVmm } from './vmm.js';
+
+// A reader that stops early (`lapis run X --json | head`) closes the pipe: that ends the output, it is not an error.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(process.exitCode ?? EXIT.OK);
+  });
+}
+
 const explorer = new Explorer();
 /** Ctrl-C ends the search in flight, whose answer so far is printed before exit 130 (a search not yet started ends
  *  at once); on a real machine (--on) every emulator and temporary directory goes, and lapis exits at once. */
@@ -31,9 +44,6 @@ process.on('SIGINT', () => {
   onInterrupt = exitNow; // a second Ctrl-C does not wait
   first();
 });
-import { registerView } from './view.js';
-import { registerHtml } from './html.js';
-import { registerVmm } from './vmm.js';
 
 const program = new Command();
 program.name('lapis').description('A model of the x86 interrupt architecture: local APIC, I/O APIC, INIT/SIPI/SMI/NMI, SMM')
@@ -82,7 +92,7 @@ program
   });
 
 interface RunCliOptions {
-  profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number;
+  profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; maxMemory?: number;
   random?: number; seed?: number; first?: boolean; por: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
 }
 
@@ -98,6 +108,7 @@ program
   .option('--max-states <n>', `stop after this many distinct states (default ${thousands(DEFAULT_MAX_STATES)})`, int('--max-states'))
   .option('--max-depth <n>', `do not follow runs longer than this (default ${thousands(DEFAULT_MAX_DEPTH)})`, int('--max-depth'))
   .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
+  .option('--max-memory <MB>', 'stop before the search holds more than this (visited set, stacked states)', int('--max-memory'))
   .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
   .option('--seed <n>', 'with --random: the seed (default 1)', int('--seed'))
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
@@ -110,7 +121,7 @@ program
   .action(async (args: string[], o: RunCliOptions, cmd: Command) => {
     const profiles = new ProfileSet(o.profileFile);
     if (o.on !== undefined) {
-      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
+      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'maxMemory', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
       const files = args.map(testFile);
       onInterrupt = exitNow;
       process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json }, (s) => console.log(s), (s) => console.error(s));
@@ -126,6 +137,7 @@ program
       json: o.json ?? false, trace: o.trace ?? false, traceJson: o.traceJson ?? false, progress: o.progress ?? false,
       limits: {
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
+        maxMemory: o.maxMemory !== undefined ? o.maxMemory * 2 ** 20 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed ?? 1 } : undefined, first: o.first ?? false, por: o.por,
       },
     }, explorer, (s) => console.log(s), (s) => console.error(s));
@@ -252,6 +264,7 @@ program
 
 registerView(program);
 registerHtml(program);
+registerKut(program);
 registerVmm(program);
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
 

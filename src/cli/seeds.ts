@@ -11,14 +11,17 @@ import { catalogDir } from './package.js';
 /** Reserved seed tests that wait for the hardware-assist layers (issue 5). */
 const RESERVED: [string, string][] = [];
 
-/** The profiles of each seed thread's own implementations, shown beside `spec` (expected.json has them all). */
+/**
+ * The profiles each seed thread's discussion needs, shown beside `spec` (expected.json has them all): the
+ * implementations the thread ran, the patches it proposed (merged or not), the versions before and after, and the
+ * hypotheses it raised (docs/profiles.md, one section per seed).
+ */
 const THREAD_PROFILES: [string, string[]][] = [
-  ['seed-000-sipi-during-smm', ['kvm-2024', 'kvm-2024-sipi-patch']],
-  ['seed-000-sipi-resend', ['kvm-2024']],
-  ['seed-001-', ['kvm-2019-avic']],
-  ['seed-002-', ['kvm-2020-nested']],
-  ['seed-003-', ['kvm-2015']],
-  ['seed-004-', ['kvm-2019', 'qemu-tcg-7.2']],
+  ['seed-000-', ['kvm-2024', 'kvm-2024-sipi-patch', 'qemu-tcg-7.2', 'bochs-2.7']],
+  ['seed-001-', ['kvm-2019-avic', 'avic-resend-kick', 'avic-wake-stale-irr', 'avic-isrunning-first', 'avic-erratum-1235']],
+  ['seed-002-', ['kvm-2019', 'kvm-2020-nested', 'kvm-2020-nested-v1', 'kvm-2020-11-sipi-latched', 'kvm-2024']],
+  ['seed-003-', ['kvm-2015', 'kvm-2015-pre-smi-wake', 'qemu-tcg-2015', 'qemu-tcg-7.2']],
+  ['seed-004-', ['kvm-2019', 'kvm-2024', 'kvm-pvm-6.18', 'qemu-tcg-7.2', 'bochs-2.7']],
 ];
 
 /** Print the seed table; returns the exit code (0 when every answer is the expected one). */

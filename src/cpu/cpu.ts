@@ -2,7 +2,7 @@
 // NMI blocking, the latched INIT/SMI/NMI signals, VMX operation and AMD's GIF. The pending-event
 // priority ladder is the table in events.ts; this file holds the state and the architectural actions.
 
-import { Activity, DEFAULT_SMBASE, VmxMode } from '../arch/cpu.js';
+import { ACTIVITY_NAMES, Activity, DEFAULT_SMBASE, VmxMode, type SaveStateField } from '../arch/cpu.js';
 import { HostError, checkVector } from '../arch/errors.js';
 import { A } from '../apic/layout.js';
 import type { LocalApic } from '../apic/localApic.js';
@@ -12,13 +12,17 @@ export const C = {
   ACTIVITY: 0,
   FLAGS: 1,
   SMBASE: 2,
-  /** The SMBASE field of the SMM save-state area (SMBASE + 0xFEF8); loaded into SMBASE by RSM. */
+  /** The SMBASE field of the SMRAM state-save map (arch/cpu.ts SMM_SAVE_MAP); loaded into SMBASE by RSM. */
   SAVE_SMBASE: 3,
   /** The vector of the SIPI that last started this processor. */
   SIPI_VECTOR: 4,
   /** The vector an ExtINT message carries (the model's stand-in for the 8259's INTA answer). */
   EXTINT_VECTOR: 5,
-  WORDS: 6,
+  /** The vector of a SIPI kept outside wait-for-SIPI (F.SIPI_LATCHED); SIPI_VECTOR changes only when a SIPI starts. */
+  HELD_SIPI_VECTOR: 6,
+  /** The I/O instruction restart field of the state-save map (SDM Vol 3C 34.12): 0 at SMM entry. */
+  SAVE_IO_RESTART: 7,
+  WORDS: 8,
 } as const;
 
 export const F = {
@@ -42,15 +46,34 @@ export const F = {
   /** The auto HALT restart field of the save-state area: SMM was entered from HLT. */
   AUTO_HALT: 1 << 13,
   EXTINT_PENDING: 1 << 14,
-  /** Quirks sipiLatchedInSmm, sipiHeldUntilTaken: a SIPI that arrived outside wait-for-SIPI, kept (its vector in SIPI_VECTOR). */
+  /**
+   * A SIPI that arrived outside wait-for-SIPI and is kept (its vector in HELD_SIPI_VECTOR) until the next event
+   * check: behind a pending INIT on a vCPU (KVM pending_events), or under quirk sipiLatchedInSmm or sipiHeldUntilTaken.
+   */
   SIPI_LATCHED: 1 << 15,
   /** Quirk smiNmiNotBlockedInWfs: SMM was entered from wait-for-SIPI, and RSM returns there. */
   SAVED_WFS: 1 << 16,
+  /** This processor's own record that its SMI interrupted HLT (the AUTO_HALT field may be another's, decision D-26). */
+  SMI_IN_HLT: 1 << 17,
+  /** Quirk stiWindowLate: the STI shadow lasts one more instruction. */
+  STI_SHADOW_EXTENDED: 1 << 18,
 } as const;
+
+/** The state-save map's fields the model keeps: SAVE_SMBASE, SAVE_IO_RESTART, and these flags (EFLAGS.IF, auto HALT restart). */
+const SAVE_MAP_FLAGS = F.SAVED_IF | F.AUTO_HALT;
+
 
 export interface CpuHost {
   /** Deviations a profile reproduces (src/arch/quirks.ts). */
   quirks: Readonly<Quirks>;
+  /** Every processor of the machine: those in SMM with this one's SMBASE share its state-save map (D-26). */
+  peers?(): readonly Cpu[];
+  /**
+   * The processor is a vCPU whose INIT and SIPI the hypervisor holds as pending events and acts on together at
+   * its next event check, INIT first (KVM __apic_accept_irq sets KVM_APIC_INIT / KVM_APIC_SIPI in pending_events;
+   * kvm_apic_accept_events takes INIT, then the SIPI in INIT_RECEIVED).
+   */
+  pendingInitSipi?: boolean;
   trace?(cpu: number, text: string): void;
 }
 
@@ -144,6 +167,7 @@ export class Cpu {
   init(): void {
     const s = this.s, b = this.b;
     const q = this.host.quirks;
+    if (this.has(F.SMM)) this.host.trace?.(this.index, 'init resets the processor out of SMM, without RSM (quirk initNotBlockedInSmm)');
     const keep = this.flags() & ((q.initDiscardsLatchedSmi ? 0 : F.SMI_PENDING) | F.SIPI_LATCHED);
     s[b + C.FLAGS] = keep;
     s[b + C.SAVE_SMBASE] = 0;
@@ -153,8 +177,11 @@ export class Cpu {
     this.apic.initReset();
     this.host.trace?.(this.index, `init: ${bsp ? 'BSP to reset vector' : 'enter wait-for-sipi'}`);
     if (this.has(F.SIPI_LATCHED)) {
+      const v = s[b + C.HELD_SIPI_VECTOR];
       this.set(F.SIPI_LATCHED, false);
-      this.receiveSipi(s[b + C.SIPI_VECTOR]);
+      s[b + C.HELD_SIPI_VECTOR] = 0;
+      this.host.trace?.(this.index, `sipi 0x${v.toString(16)} kept from before the INIT acts now`);
+      this.receiveSipi(v);
     }
   }
 
@@ -184,12 +211,32 @@ export class Cpu {
    */
   receiveInit(): void {
     if (!this.present()) return;
-    if (this.host.quirks.initDroppedWhenBlocked && (this.vmx() === VmxMode.ROOT || !this.gif() || (this.has(F.SMM) && !this.host.quirks.initNotBlockedInSmm))) {
-      this.host.trace?.(this.index, 'init dropped: INIT is masked');
+    if (this.host.quirks.initDroppedWhenBlocked && this.initBlockedBy() !== null) {
+      this.host.trace?.(this.index, `init dropped: INIT is masked (${this.initBlockedBy()})`);
       return;
     }
+    // KVM __apic_accept_irq (APIC_DM_INIT): pending_events = 1 << KVM_APIC_INIT, which erases a SIPI kept before
+    // it. QEMU keeps CPU_INTERRUPT_SIPI across INIT (quirk sipiHeldUntilTaken, do_cpu_init).
+    if (this.has(F.SIPI_LATCHED) && !this.host.quirks.sipiHeldUntilTaken) {
+      this.host.trace?.(this.index, `sipi 0x${this.s[this.b + C.HELD_SIPI_VECTOR].toString(16)} kept before this INIT is erased by it`);
+      this.dropHeldSipi();
+    }
     this.set(F.INIT_PENDING, true);
+    const why = this.initBlockedBy();
+    if (why !== null && this.activity() !== Activity.WAIT_FOR_SIPI) this.host.trace?.(this.index, `init held: ${why}`);
     this.takeInitIfWaitingForSipi();
+  }
+
+  /**
+   * Why an INIT cannot be taken now (it stays pending), or null. SMM (decision D-13; quirk initNotBlockedInSmm);
+   * SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation; APM Vol 2
+   * 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
+   */
+  initBlockedBy(): string | null {
+    if (this.has(F.SMM) && !this.host.quirks.initNotBlockedInSmm) return 'in SMM';
+    if (this.vmx() === VmxMode.ROOT && !this.host.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
+    if (!this.gif()) return 'GIF=0';
+    return null;
   }
 
   /**
@@ -209,7 +256,9 @@ export class Cpu {
   /**
    * A StartUp IPI. SDM Vol 3A 9.4.4.1 (Typical BSP Initialization Sequence) and 11.6.1: a SIPI is acted on
    * only in wait-for-SIPI, where it starts the processor at vector << 12; otherwise it is discarded, never
-   * latched (in SMM as anywhere else). Returns whether the processor started.
+   * latched, in SMM as anywhere else (decision D-23), and a running processor's start vector is untouched. A vCPU's
+   * SIPI that arrives behind a pending INIT the hypervisor has not acted on yet is kept and acted on right after
+   * that INIT (KVM pending_events; CpuHost.pendingInitSipi). Returns whether the processor started.
    */
   receiveSipi(vector: number): boolean {
     checkVector(vector, 'SIPI vector');
@@ -217,19 +266,63 @@ export class Cpu {
     // An INIT that arrived before this SIPI (held by GIF = 0 or VMX until now) acts first (decision D-14).
     this.takeInitIfWaitingForSipi();
     if (this.activity() !== Activity.WAIT_FOR_SIPI) {
-      if ((this.host.quirks.sipiLatchedInSmm && this.has(F.SMM)) || this.host.quirks.sipiHeldUntilTaken) {
-        this.s[this.b + C.SIPI_VECTOR] = vector;
-        this.set(F.SIPI_LATCHED, true);
-        this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} kept pending${this.has(F.SMM) ? ' in SMM' : ''}`);
-        return false;
-      }
-      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: not in wait-for-sipi`);
+      const q = this.host.quirks;
+      const keep = q.sipiHeldUntilTaken ? 'held until the next event check (quirk sipiHeldUntilTaken: QEMU CPU_INTERRUPT_SIPI)'
+        : q.sipiOutsideWfsPending ? 'kept pending (quirk sipiOutsideWfsPending: KVM_APIC_SIPI left in pending_events)'
+          : q.sipiLatchedInSmm && this.has(F.SMM) ? 'kept in SMM (quirk sipiLatchedInSmm: KVM_APIC_SIPI not cleared while is_smm)'
+            : this.host.pendingInitSipi && this.has(F.INIT_PENDING) && this.initBlockedBy() === null ? 'pending behind the INIT not yet taken (KVM pending_events: INIT, then SIPI)'
+              : null;
+      const v = `sipi 0x${vector.toString(16)}`;
+      if (keep !== null) return this.keepSipi(vector, `${v} ${keep}`);
+      this.host.trace?.(this.index, `${v} discarded: ${this.has(F.SMM) ? 'in SMM (D-23)' : `not in wait-for-sipi (${ACTIVITY_NAMES[this.activity()]})`}`);
       return false;
     }
     this.s[this.b + C.SIPI_VECTOR] = vector;
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `sipi: start at 0x${(vector << 12).toString(16)}`);
     return true;
+  }
+
+  private keepSipi(vector: number, why: string): false {
+    this.s[this.b + C.HELD_SIPI_VECTOR] = vector;
+    this.set(F.SIPI_LATCHED, true);
+    this.host.trace?.(this.index, why);
+    if (this.activity() === Activity.HALTED && this.sipiKeepsAwake()) {
+      this.setActivity(Activity.ACTIVE);
+      this.host.trace?.(this.index, 'hlt ends: a SIPI is pending (kvm_vcpu_has_events)');
+    }
+    return false;
+  }
+
+  /**
+   * A kept SIPI that a quirk leaves in KVM's pending_events makes HLT fall through (kvm_vcpu_has_events sees
+   * kvm_apic_has_events): quirk sipiOutsideWfsPending, and sipiKeptInGuestMode in guest mode.
+   */
+  private sipiKeepsAwake(): boolean {
+    const q = this.host.quirks;
+    return this.has(F.SIPI_LATCHED) && (q.sipiOutsideWfsPending || (q.sipiKeptInGuestMode && this.vmx() === VmxMode.NON_ROOT));
+  }
+
+  /**
+   * The event check that finds a kept SIPI with no INIT to act behind: it is dropped (KVM kvm_apic_accept_events
+   * clears KVM_APIC_SIPI outside INIT_RECEIVED; QEMU x86_cpu_exec_interrupt clears CPU_INTERRUPT_SIPI and
+   * apic_sipi returns unless wait_for_sipi, or do_cpu_sipi returns in SMM). Under sipiHeldUntilTaken the pending
+   * SIPI was QEMU's work for a halted CPU (x86_cpu_pending_interrupt), so the HLT ends.
+   */
+  discardHeldSipi(): void {
+    const v = this.s[this.b + C.HELD_SIPI_VECTOR], q = this.host.quirks;
+    const why = q.sipiHeldUntilTaken
+      ? this.has(F.SMM) ? 'in SMM (QEMU do_cpu_sipi returns while HF_SMM_MASK)' : 'not in wait-for-sipi (QEMU apic_sipi: wait_for_sipi = 0)'
+      : this.has(F.SMM) ? 'INIT and SIPI blocked in SMM (kvm_apic_accept_events clears KVM_APIC_SIPI)'
+        : `no INIT pending at the first event check${q.sipiLatchedInSmm ? ' after RSM' : ''} (kvm_apic_accept_events: not INIT_RECEIVED)`;
+    this.host.trace?.(this.index, `sipi 0x${v.toString(16)} dropped: ${why}`);
+    this.dropHeldSipi();
+    if (q.sipiHeldUntilTaken && this.activity() === Activity.HALTED) this.setActivity(Activity.ACTIVE);
+  }
+
+  private dropHeldSipi(): void {
+    this.set(F.SIPI_LATCHED, false);
+    this.s[this.b + C.HELD_SIPI_VECTOR] = 0;
   }
 
   /**
@@ -239,9 +332,14 @@ export class Cpu {
    * discarded (seed 002: "SIPI must be cleared unconditionally on SVM"). Returns false (nothing started).
    */
   private sipiInGuest(vector: number): boolean {
-    const exits = this.apic.vendor() === 'intel' && this.activity() === Activity.WAIT_FOR_SIPI && !this.host.quirks.nestedNoSipiExit;
-    if (!exits) {
-      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: guest not in wait-for-sipi`);
+    const q = this.host.quirks, v = `sipi 0x${vector.toString(16)}`;
+    const why = this.apic.vendor() === 'amd' ? 'SVM has no wait-for-SIPI guest state'
+      : this.activity() !== Activity.WAIT_FOR_SIPI ? `the guest is ${ACTIVITY_NAMES[this.activity()]}, not in wait-for-SIPI`
+        : q.nestedNoSipiExit ? 'no SIPI VM exit (quirk nestedNoSipiExit: KVM ate SIPIs while INIT was latched, before bf0cd88ce363)'
+          : null;
+    if (why !== null) {
+      if (q.sipiKeptInGuestMode) return this.keepSipi(vector, `${v}: no VM exit (${why}); kept while in guest mode (quirk sipiKeptInGuestMode: KVM_APIC_SIPI not cleared while is_guest_mode)`);
+      this.host.trace?.(this.index, `${v} discarded: ${why}`);
       return false;
     }
     this.s[this.b + C.SIPI_VECTOR] = vector;
@@ -302,7 +400,13 @@ export class Cpu {
 
   /** Interrupt shadows cover exactly one instruction: call before executing each instruction. */
   beginInstruction(): void {
-    this.s[this.b + C.FLAGS] &= ~(F.STI_SHADOW | F.MOVSS_SHADOW);
+    const f = this.s[this.b + C.FLAGS];
+    this.s[this.b + C.FLAGS] = (f & ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED)) | (f & F.STI_SHADOW_EXTENDED ? F.STI_SHADOW : 0);
+  }
+
+  /** Time passes while the processor runs a delay loop (a litmus `wait`): instructions run, every shadow ends. */
+  instructionsRun(): void {
+    this.s[this.b + C.FLAGS] &= ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED);
   }
 
   /**
@@ -317,8 +421,14 @@ export class Cpu {
   /** SDM Vol 2B STI: if IF was 0, interrupts stay inhibited until the end of the next instruction. */
   sti(): void {
     this.executing('STI');
-    if (!this.has(F.IF)) this.set(F.STI_SHADOW, true);
+    // Not architectural: quirk stiWindowLate (KVM here, CONFORMANCE.md F33) holds interrupts one instruction longer.
+    const late = this.host.quirks.stiWindowLate;
+    if (!this.has(F.IF)) this.set(late ? F.STI_SHADOW | F.STI_SHADOW_EXTENDED : F.STI_SHADOW, true);
     this.set(F.IF, true);
+    if (!this.host.trace) return;
+    if (late) this.host.trace(this.index, 'sti: interrupts held until after the next two instructions (quirk stiWindowLate)');
+    const hidden = this.apic.hiddenIrr();
+    if (hidden >= 0) this.host.trace(this.index, `sti: IRR vector 0x${hidden.toString(16)} not presented: the APIC is software-disabled (quirk softDisabledIrr = hidden)`);
   }
   cli(): void {
     this.executing('CLI');
@@ -336,6 +446,10 @@ export class Cpu {
   /** SDM Vol 2A HLT: the processor halts until an enabled interrupt, NMI, SMI, INIT or RESET. */
   hlt(): void {
     this.executing('HLT');
+    if (this.sipiKeepsAwake()) {
+      this.host.trace?.(this.index, 'hlt falls through: a SIPI is pending (kvm_vcpu_has_events)');
+      return;
+    }
     this.setActivity(Activity.HALTED);
   }
 
@@ -361,23 +475,44 @@ export class Cpu {
   // ---------------------------------------------------------------- SMM
 
   /**
-   * SMM entry. SDM Vol 3C 34.3.1 Entering SMM and 34.4.1 SMRAM State Save Map: state is saved at
-   * SMBASE + 0xFE00 (the model keeps IF, NMI blocking, the auto HALT restart field and the SMBASE field);
-   * SDM Vol 3C 34.5.1 Initial SMM Execution Environment: IF is cleared; SDM Vol 3C 34.8 NMI Handling While in
-   * SMM: NMIs are blocked until RSM. SDM Vol 3C 34.10 Auto HALT Restart: entry from HLT sets the field.
+   * SMM entry. SDM Vol 3C 34.3.1 Entering SMM and 34.4.1 SMRAM State Save Map: state is saved in the map at SMBASE
+   * (arch/cpu.ts SMM_SAVE_MAP; the model keeps EFLAGS.IF, the auto HALT restart and I/O instruction restart fields
+   * and the SMBASE field there, NMI blocking inside the processor); SDM Vol 3C 34.12: the I/O instruction restart
+   * field is initialised to 00H; SDM Vol 3C 34.5.1 Initial SMM Execution Environment: IF is cleared; SDM Vol 3C 34.8
+   * NMI Handling While in SMM: NMIs are blocked until RSM. SDM Vol 3C 34.10 Auto HALT Restart: entry from HLT sets
+   * the field. The map is memory: a processor already in SMM with the same SMBASE sees it overwritten (D-26).
    */
   enterSmm(): void {
     const s = this.s, b = this.b;
-    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS);
+    let f = s[b + C.FLAGS] & ~(F.SMI_PENDING | F.STI_SHADOW | F.STI_SHADOW_EXTENDED | F.MOVSS_SHADOW | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
     if (f & F.IF) f |= F.SAVED_IF;
     if (f & F.NMI_BLOCKED) f |= F.SAVED_NMI_BLOCKED;
-    if (this.activity() === Activity.HALTED && !this.host.quirks.noAutoHaltRestart) f |= F.AUTO_HALT;
+    if (this.activity() === Activity.HALTED) f |= F.SMI_IN_HLT | (this.host.quirks.noAutoHaltRestart ? 0 : F.AUTO_HALT);
     if (this.activity() === Activity.WAIT_FOR_SIPI) f |= F.SAVED_WFS; // only with smiNmiNotBlockedInWfs
     f = (f | F.SMM | F.NMI_BLOCKED) & ~F.IF;
     s[b + C.FLAGS] = f;
     s[b + C.SAVE_SMBASE] = s[b + C.SMBASE];
+    s[b + C.SAVE_IO_RESTART] = 0;
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `smi: enter SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
+    this.shareSaveMap('its SMM entry');
+  }
+
+  /**
+   * Decision D-26: the state-save map is memory at SMBASE, so another processor in SMM with the same SMBASE reads
+   * and RSM-reloads what this one just wrote there. Each keeps a copy of the shared fields; a write goes to all.
+   */
+  private shareSaveMap(what: string): void {
+    const peers = this.host.peers?.();
+    if (!peers) return;
+    const s = this.s, b = this.b;
+    for (const p of peers) {
+      if (p === this || !p.inSmm() || p.smbase() !== this.smbase()) continue;
+      p.s[p.b + C.SAVE_SMBASE] = s[b + C.SAVE_SMBASE];
+      p.s[p.b + C.SAVE_IO_RESTART] = s[b + C.SAVE_IO_RESTART];
+      p.s[p.b + C.FLAGS] = (p.s[p.b + C.FLAGS] & ~SAVE_MAP_FLAGS) | (s[b + C.FLAGS] & SAVE_MAP_FLAGS);
+      this.host.trace?.(this.index, `smram: ${what} overwrites the state-save map P${p.index} shares at smbase=0x${this.smbase().toString(16)}`);
+    }
   }
 
   /** The SMBASE field of the save-state area (SDM Vol 3C 34.11 SMBASE Relocation). */
@@ -386,11 +521,49 @@ export class Cpu {
   }
   /** A write to the save-state SMBASE field; it takes effect at RSM. Ignored outside SMM. */
   writeSaveStateSmbase(v: number): void {
-    if (this.inSmm()) this.s[this.b + C.SAVE_SMBASE] = v >>> 0;
+    this.writeSaveState('SMBASE', v);
   }
   /** The save-state auto HALT restart field; the SMI handler may clear it to resume after the HLT. */
   setAutoHaltRestart(on: boolean): void {
-    if (this.inSmm()) this.set(F.AUTO_HALT, on);
+    this.writeSaveState('AUTO_HALT_RESTART', on ? 1 : 0);
+  }
+
+  /** A state-save map field as the SMI handler reads it (0 outside SMM: the map is SMRAM, closed outside it). */
+  readSaveState(field: SaveStateField): number {
+    if (!this.inSmm()) return 0;
+    const s = this.s, b = this.b;
+    switch (field) {
+      case 'SMBASE': return s[b + C.SAVE_SMBASE];
+      case 'AUTO_HALT_RESTART': return this.has(F.AUTO_HALT) ? 1 : 0;
+      case 'IO_RESTART': return s[b + C.SAVE_IO_RESTART];
+    }
+  }
+
+  /**
+   * An SMI handler's write to a state-save map field: the SMBASE field (32 bits), auto HALT restart (bit 0 of its
+   * field, SDM Vol 3C 34.10), I/O instruction restart (its values 00H and FFH, Table 34-8: the low byte, the whole
+   * field on AMD64). Ignored outside SMM.
+   */
+  writeSaveState(field: SaveStateField, v: number): void {
+    if (!this.inSmm()) return;
+    const s = this.s, b = this.b;
+    if (field === 'SMBASE') s[b + C.SAVE_SMBASE] = v >>> 0;
+    else if (field === 'IO_RESTART') s[b + C.SAVE_IO_RESTART] = v & 0xff;
+    else this.set(F.AUTO_HALT, (v & 1) !== 0);
+    this.shareSaveMap(`the write of ${field}`);
+  }
+
+  /**
+   * What RSM would do wrong with the map as it is, or null. SDM Vol 3C 34.10: auto HALT restart set when the SMI did
+   * not interrupt HLT "will cause unpredictable behavior"; 34.12: I/O instruction restart = FFH after an SMI that did
+   * not trap an I/O instruction (a litmus SMI never does) "will likely result in a program error". lapis counts it as
+   * a fault of the RSM and restores the rest (the HLT restarts as the field says).
+   */
+  rsmProgramError(): string | null {
+    if (!this.inSmm()) return null;
+    if (this.s[this.b + C.SAVE_IO_RESTART] === 0xff) return 'rsm with I/O instruction restart = FFH, but the SMI trapped no I/O instruction (SDM Vol 3C 34.12)';
+    if (this.has(F.AUTO_HALT) && !this.has(F.SMI_IN_HLT)) return 'rsm with auto HALT restart set, but the SMI did not interrupt HLT (SDM Vol 3C 34.10: unpredictable)';
+    return null;
   }
 
   /**
@@ -402,12 +575,14 @@ export class Cpu {
     if (!this.inSmm()) return false;
     const s = this.s, b = this.b;
     const f = s[b + C.FLAGS];
-    let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS);
+    let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
     if (f & F.SAVED_IF) g |= F.IF;
     if (f & F.SAVED_NMI_BLOCKED && !this.host.quirks.rsmUnblocksNmi) g |= F.NMI_BLOCKED;
     s[b + C.FLAGS] = g;
-    s[b + C.SMBASE] = s[b + C.SAVE_SMBASE];
+    // Quirk smbaseAligned32K (QEMU TCG helper_rsm before "target-i386: allow any alignment for SMBASE"): & ~0x7fff.
+    s[b + C.SMBASE] = this.host.quirks.smbaseAligned32K ? s[b + C.SAVE_SMBASE] & ~0x7fff : s[b + C.SAVE_SMBASE];
     s[b + C.SAVE_SMBASE] = 0;
+    s[b + C.SAVE_IO_RESTART] = 0;
     this.setActivity(f & F.SAVED_WFS ? Activity.WAIT_FOR_SIPI : f & F.AUTO_HALT ? Activity.HALTED : Activity.ACTIVE);
     this.host.trace?.(this.index, `rsm: leave SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
     return true;

@@ -15,7 +15,7 @@ export enum EventKind {
   NMI = 4,
   EXTINT = 5,
   INTR = 6,
-  /** Quirk sipiHeldUntilTaken: a SIPI kept outside wait-for-SIPI is acted on (discarded) at the next boundary. */
+  /** A SIPI kept outside wait-for-SIPI with no INIT to act behind is dropped at the next event check. */
   SIPI_DISCARD = 7,
 }
 export const EVENT_NAMES = ['none', 'smi', 'init', 'init-vmexit', 'nmi', 'extint', 'intr', 'sipi-discard'] as const;
@@ -64,6 +64,9 @@ export const EVENT_LADDER: readonly EventRule[] = [
       // and serviced on receipt of the SIPI (the SIPI starts the processor, then the SMI is taken).
       if (cpu.activity() === Activity.WAIT_FOR_SIPI && !cpu.quirks.smiNmiNotBlockedInWfs) return 'wait-for-sipi';
       if (!cpu.gif()) return 'GIF=0';
+      // Not architectural (SDM Vol 2A HLT: an SMI ends the halt): quirk smiDoesNotWakeHalted, KVM before
+      // 73917739334c ("An SMI to a halted VCPU must wake it up").
+      if (cpu.activity() === Activity.HALTED && cpu.quirks.smiDoesNotWakeHalted) return 'halted (quirk smiDoesNotWakeHalted: a pending SMI did not make the vCPU runnable)';
       return onlyResetWakes(cpu);
     },
     take: (cpu) => {
@@ -74,32 +77,27 @@ export const EVENT_LADDER: readonly EventRule[] = [
   {
     kind: EventKind.INIT,
     pending: (cpu) => cpu.has(F.INIT_PENDING),
-    blockedBy: (cpu) => {
-      // INIT is held pending in SMM: the SDM lists it with SMI under SMM's blocked events only implicitly; KVM
-      // latches it (arch/x86/kvm/lapic.c kvm_apic_accept_events) and the seed-000 thread relies on it (D-13).
-      if (cpu.has(F.SMM) && !cpu.quirks.initNotBlockedInSmm) return 'in SMM';
-      // SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation.
-      if (cpu.vmx() === VmxMode.ROOT && !cpu.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
-      // APM Vol 2 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
-      if (!cpu.gif()) return 'GIF=0';
-      return onlyResetWakes(cpu);
-    },
+    // Held in SMM (decision D-13), VMX root operation and GIF = 0: Cpu.initBlockedBy has the rules and citations.
+    blockedBy: (cpu) => cpu.initBlockedBy() ?? onlyResetWakes(cpu),
     take: (cpu) => {
       cpu.init();
       return -1;
     },
   },
   {
-    // Not architectural (a SIPI outside wait-for-SIPI is discarded on arrival, SDM Vol 3A 9.4.4.1): quirk
-    // sipiHeldUntilTaken (QEMU TCG: the SIPI waits in interrupt_request; an INIT handled first keeps it, do_cpu_init;
-    // x86_cpu_pending_interrupt counts it as work, so it also ends HLT). In SMM under sipiLatchedInSmm it waits for
-    // the INIT instead.
+    // A SIPI kept outside wait-for-SIPI (a vCPU's SIPI behind an INIT; quirks sipiHeldUntilTaken, sipiLatchedInSmm)
+    // with no INIT taken before it: the event check drops it (Cpu.discardHeldSipi). An INIT pending and not
+    // blocked is taken first (the row above) and acts on the SIPI. Under sipiLatchedInSmm the SIPI waits out SMM,
+    // under sipiKeptInGuestMode guest mode; under sipiOutsideWfsPending it waits for an INIT, which erases it.
     kind: EventKind.SIPI_DISCARD,
-    pending: (cpu) => cpu.has(F.SIPI_LATCHED) && cpu.quirks.sipiHeldUntilTaken && !(cpu.has(F.SMM) && cpu.quirks.sipiLatchedInSmm),
+    pending: (cpu) => {
+      if (!cpu.has(F.SIPI_LATCHED)) return false;
+      const q = cpu.quirks;
+      return !(q.sipiOutsideWfsPending || (cpu.has(F.SMM) && q.sipiLatchedInSmm) || (cpu.vmx() === VmxMode.NON_ROOT && q.sipiKeptInGuestMode));
+    },
     blockedBy: () => null,
     take: (cpu) => {
-      cpu.setFlags(cpu.flags() & ~F.SIPI_LATCHED);
-      if (cpu.activity() === Activity.HALTED) cpu.setActivity(Activity.ACTIVE);
+      cpu.discardHeldSipi();
       return -1;
     },
   },
@@ -150,7 +148,8 @@ export function nextEvent(cpu: Cpu): EventKind {
   if (!cpu.present()) return EventKind.NONE;
   for (const rule of EVENT_LADDER) {
     if (rule.pending(cpu) && rule.blockedBy(cpu) === null) {
-      return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT ? EventKind.INIT_VMEXIT : rule.kind;
+      // Quirk nestedNoInitExit: no INIT VM exit, the INIT resets the processor as outside VMX (Cpu.init).
+      return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT && !cpu.quirks.nestedNoInitExit ? EventKind.INIT_VMEXIT : rule.kind;
     }
   }
   return EventKind.NONE;

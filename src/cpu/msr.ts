@@ -10,14 +10,15 @@ export const MSR_IA32_TIME_STAMP_COUNTER = 0x10;
 export interface MsrContext {
   apic: LocalApic;
   tscDeadlineSupported: boolean;
-  now(): number;
+  /** The TSC: the virtual clock, exact. */
+  tsc(): bigint;
 }
 
 export function rdmsr(ctx: MsrContext, msr: number): bigint | typeof GP {
   if (msr === MSR_IA32_APIC_BASE) return ctx.apic.apicBase();
-  if (msr === MSR_IA32_TIME_STAMP_COUNTER) return BigInt(ctx.now());
+  if (msr === MSR_IA32_TIME_STAMP_COUNTER) return ctx.tsc();
   // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: the MSR exists when CPUID.01H:ECX[24] is set.
-  if (msr === MSR_IA32_TSC_DEADLINE) return ctx.tscDeadlineSupported ? BigInt(ctx.apic.tscDeadline()) : GP;
+  if (msr === MSR_IA32_TSC_DEADLINE) return ctx.tscDeadlineSupported ? ctx.apic.tscDeadline() : GP;
   if (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_LAST) return ctx.apic.x2apicRead(msr);
   return GP;
 }
@@ -28,7 +29,7 @@ export function wrmsr(ctx: MsrContext, msr: number, value: bigint): boolean {
   if (msr === MSR_IA32_APIC_BASE) return ctx.apic.writeApicBase(value);
   if (msr === MSR_IA32_TSC_DEADLINE) {
     if (!ctx.tscDeadlineSupported) return false;
-    ctx.apic.writeTscDeadline(Number(value));
+    ctx.apic.writeTscDeadline(value);
     return true;
   }
   if (msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_LAST) return ctx.apic.x2apicWrite(msr, value);

@@ -11,7 +11,13 @@ import { HostError } from '../arch/errors.js';
 export interface ExploreOptions {
   maxStates?: number;
   maxDepth?: number;
+  /** Wall-clock time for the search; the clock is read at least every few milliseconds of work. */
   timeoutMs?: number;
+  /**
+   * Bytes the search may hold: the visited set, the states on the DFS stack (and their pool), the stack's frames,
+   * the Tarjan stack and the outcomes' witnesses. Reaching it ends the search, cut by 'memory'.
+   */
+  maxMemory?: number;
   /** Random mode: this many random runs instead of exhaustive search. */
   random?: { runs: number; seed: number };
   /**
@@ -45,13 +51,15 @@ export interface ExploreResult {
   finals: number;
   complete: boolean;
   /** Why exploration stopped early, when it did. */
-  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'random' | 'decided' | 'bus-capacity' | 'interrupted' | null;
+  cutBy: 'max-states' | 'max-depth' | 'max-outcomes' | 'timeout' | 'memory' | 'random' | 'decided' | 'bus-capacity' | 'interrupted' | null;
   nonTerminating: boolean;
   /** One run into a cycle with no way out, when there is one. */
   nonTerminatingWitness: number[] | null;
   ms: number;
   /** Bytes of the visited-set table. */
   visitedBytes: number;
+  /** Bytes the search held at its peak, as `maxMemory` counts them. */
+  memoryBytes: number;
 }
 
 interface Frame {
@@ -72,6 +80,8 @@ interface Frame {
   all: number[] | null;
   /** Cycle proviso: a reduced step closed a cycle, so the rest must be followed too. */
   expand: boolean;
+  /** What the frame counts toward maxMemory beside its state. */
+  bytes: number;
 }
 
 /** The bounds when none is given (shown in `lapis run --help`). */
@@ -80,6 +90,44 @@ export const DEFAULT_MAX_DEPTH = 100_000;
 
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
+/** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry, an outcome (beside its witness). */
+const FRAME_BYTES = 160, TARJAN_BYTES = 24, OUTCOME_BYTES = 400;
+
+/**
+ * The search's wall-clock deadline and its interruption (Ctrl-C), checked every `every` steps, with `every` adapted
+ * so that the clock is read every 1-4 ms of work whatever a step costs (a state of a 256-CPU test can take
+ * milliseconds, one of a 2-CPU test microseconds).
+ */
+class Deadline {
+  private every = 1;
+  private left = 1;
+  private last: number;
+  constructor(
+    private readonly at: number,
+    t0: number,
+    private readonly opts: ExploreOptions,
+    /** What the progress line shows: states so far and the depth of the run. */
+    private readonly where: () => [number, number],
+  ) {
+    this.last = t0;
+  }
+  /** Count one step; 'timeout' once the deadline has passed, 'interrupted' once the search is asked to stop. */
+  check(): 'timeout' | 'interrupted' | null {
+    if (--this.left > 0) return null;
+    const now = performance.now(), dt = now - this.last;
+    this.last = now;
+    if (dt < 1 && this.every < 1 << 16) this.every *= 2;
+    else if (dt > 4 && this.every > 1) this.every >>>= 1;
+    this.left = this.every;
+    if (this.opts.progress) this.opts.progress(...this.where());
+    if (now > this.at) return 'timeout';
+    return this.opts.interrupted?.() ? 'interrupted' : null;
+  }
+  /** Read the clock now (for work that is slow in one piece). */
+  passedNow(): boolean {
+    return performance.now() > this.at;
+  }
+}
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
@@ -87,9 +135,14 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
-  const deadline = opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity;
   const m = sim.machine;
   const visited = new VisitedSet();
+  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, opts, () => [visited.size, stack.length]);
+  const maxMemory = opts.maxMemory ?? Infinity, stateBytes = m.state.byteLength;
+  /** Bytes of the frames' step lists and the outcomes' witnesses and keys. */
+  let listBytes = 0, peakMemory = 0;
+  const memory = (): number => visited.bytes() + (stack.length + pool.length) * stateBytes + listBytes + tHash.length * TARJAN_BYTES;
+
   const outcomes = new Map<string, Outcome>();
   const stack: Frame[] = [];
   /** Tarjan stack: hashes of states whose SCC is not complete, with their exit flags and self-loops. */
@@ -101,6 +154,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
   const reducer = opts.por === false ? null : new Reducer(sim);
+  // A reduction can be slow in one piece (many CPUs): it gives up, unreduced, once the deadline has passed.
+  const expired = opts.timeoutMs !== undefined ? () => deadline.passedNow() : undefined;
   const push = (hash: number, via: number): void => {
     const all: number[] = [];
     sim.enabled(all);
@@ -108,9 +163,21 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     let steps = all, reducedFrom: number[] | null = null;
     if (reducer) {
       const sub: number[] = [];
-      if (reducer.reduce(all, sub)) {
+      if (reducer.reduce(all, sub, expired)) {
         steps = sub;
         reducedFrom = all;
+      }
+    }
+    const bytes = FRAME_BYTES + 8 * (reducedFrom ? steps.length + all.length : all.length);
+    const final = all.length === 0 ? sim.outcome() : null;
+    if (via >= 0 && maxMemory < Infinity) {
+      // What this state adds: its slot (and the table's growth, when both tables live), its buffer, its frame,
+      // its Tarjan entry and, for a new outcome, the witness.
+      let need = memory() + visited.growthBytes() + (pool.length === 0 ? stateBytes : 0) + bytes + TARJAN_BYTES;
+      if (final && !outcomes.has(final.key)) need += OUTCOME_BYTES + 8 * stack.length + 2 * final.key.length;
+      if (need > maxMemory) {
+        cutBy = 'memory';
+        return;
       }
     }
     const state = pool.pop() ?? new Uint32Array(m.state.length);
@@ -121,10 +188,11 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     tHash.push(hash);
     tExit.push(false);
     tSelf.push(false);
-    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false });
-    if (all.length === 0) {
+    listBytes += bytes;
+    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false, bytes });
+    if (final) {
       finals++;
-      const { key, values } = sim.outcome();
+      const { key, values } = final;
       let o = outcomes.get(key);
       if (!o) {
         if (outcomes.size >= maxOutcomes) {
@@ -135,22 +203,23 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         // great depth would otherwise fill memory with paths.
         o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: stack.length <= WITNESS_DEPTH ? path() : [] };
         outcomes.set(key, o);
+        listBytes += OUTCOME_BYTES + 8 * o.witness.length + 2 * key.length;
       }
       o.count++;
       if (opts.stopWhenDecided && cutBy === null && o.satisfies === (quantifier === 'exists')) cutBy = 'decided';
     }
+    peakMemory = Math.max(peakMemory, memory());
   };
 
   const quantifier = sim.program.test.condition.quantifier;
   push(sim.hash(), -1);
-  let work = 0;
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
     if (f.next < f.steps.length && cutBy === null) {
-      if ((++work & 1023) === 0) {
-        if (performance.now() > deadline) cutBy = 'timeout';
-        else if (opts.interrupted?.()) cutBy = 'interrupted';
-        opts.progress?.(visited.size, stack.length);
+      const cut = deadline.check();
+      if (cut !== null) {
+        cutBy = cut;
+        continue;
       }
       const s = f.steps[f.next++];
       m.state.set(f.state);
@@ -189,6 +258,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     // All successors done: close the frame.
     stack.pop();
     pool.push(f.state);
+    listBytes -= f.bytes;
     tExit[f.tpos] = f.exit;
     tSelf[f.tpos] = f.selfLoop;
     const parent = stack[stack.length - 1];
@@ -224,6 +294,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     nonTerminatingWitness,
     ms: performance.now() - t0,
     visitedBytes: visited.bytes(),
+    memoryBytes: peakMemory,
   };
 }
 
@@ -274,17 +345,24 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
   const root = m.snapshot();
   const outcomes = new Map<string, Outcome>();
   const seen = new VisitedSet();
-  let finals = 0;
+  // Progress is reported once a run, below.
+  const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, { interrupted: opts.interrupted }, () => [0, 0]);
+  const maxMemory = opts.maxMemory ?? Infinity;
+  let finals = 0, cutBy: ExploreResult['cutBy'] = 'random', listBytes = 0;
   const steps: number[] = [];
-  let cutBy: ExploreResult['cutBy'] = 'random';
-  for (let r = 0; r < runs; r++) {
-    if (opts.interrupted?.()) {
-      cutBy = 'interrupted';
-      break;
-    }
+  for (let r = 0; r < runs && cutBy === 'random'; r++) {
     m.restore(root);
     const path: number[] = [];
     for (let d = 0; d < maxDepth; d++) {
+      const cut = deadline.check();
+      if (cut !== null) {
+        cutBy = cut;
+        break;
+      }
+      if (seen.bytes() + seen.growthBytes() + listBytes + 8 * path.length > maxMemory) {
+        cutBy = 'memory';
+        break;
+      }
       seen.add(sim.hash(), -1);
       sim.enabled(steps);
       if (steps.length === 0) {
@@ -294,6 +372,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
         if (!o) {
           o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: [...path] };
           outcomes.set(key, o);
+          listBytes += OUTCOME_BYTES + 8 * path.length + 2 * key.length;
         }
         o.count++;
         break;
@@ -308,5 +387,6 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
   return {
     outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy,
     nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
+    memoryBytes: seen.bytes() + listBytes,
   };
 }

@@ -15,7 +15,7 @@
 import type { Insn, ProcCode } from '../sim/program.js';
 import { NO_PC } from '../sim/program.js';
 import { StepKind, stepIndex, stepKind, type Simulator } from '../sim/sim.js';
-import { Activity } from '../arch/cpu.js';
+import { Activity, DEFAULT_SMBASE } from '../arch/cpu.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import { Msg } from '../machine/bus.js';
 import type { Dest, Settings } from '../litmus/ast.js';
@@ -59,6 +59,8 @@ export class Reducer {
   private readonly nMem: number;
   private readonly objects: number;
   private readonly cpuFuture: Footprint[];
+  /** Per CPU, the other CPUs that may be in SMM with its SMBASE at the same time (D-26). */
+  readonly sharers: readonly number[][];
   /** An agent is never interrupted: its future is the code reachable from its PC. */
   private readonly agentFutureAt: Footprint[][];
   private readonly cur: Footprint;
@@ -74,7 +76,13 @@ export class Reducer {
     this.n = p.cpus.length;
     this.nMem = p.memory.size;
     this.objects = this.nMem + 4 * this.n + 1;
+    // Decision D-26: CPUs in SMM with one SMBASE share their state-save map, so a CPU's SMM entry and its handler's
+    // save-state writes may write every CPU that may be in SMM with the same SMBASE.
+    this.sharers = saveMapSharers(sim, this.n);
     this.cpuFuture = p.cpus.map((code, c) => this.future(code, c));
+    this.cpuFuture.forEach((f, c) => {
+      for (const d of this.sharers[c]) f.w.set(this.cpuObj(d));
+    });
     this.agentFutureAt = p.agents.map((code) => this.futuresByPc(code));
     this.cur = this.fp();
     this.tmp = this.fp();
@@ -235,8 +243,10 @@ export class Reducer {
           if (sim.assist.accel === 'avic') this.allCpus(f);
           return;
         }
-        if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) {
+        const ev = nextEvent(sim.machine.cpus[c]);
+        if (ev !== EventKind.NONE) {
           f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
+          if (ev === EventKind.SMI) for (const d of this.sharers[c]) f.w.set(this.cpuObj(d)); // the shared save map (D-26)
           return;
         }
         const code = sim.program.cpus[c];
@@ -286,9 +296,9 @@ export class Reducer {
 
   /**
    * Reduce `enabled` (every enabled step) to a stubborn subset, written to `out`. Returns false when no
-   * reduction applies (out = enabled).
+   * reduction applies (out = enabled), or when `expired` says time is up before one is found.
    */
-  reduce(enabled: readonly number[], out: number[]): boolean {
+  reduce(enabled: readonly number[], out: number[], expired?: () => boolean): boolean {
     out.length = 0;
     if (enabled.length <= 1) {
       out.push(...enabled);
@@ -332,6 +342,7 @@ export class Reducer {
     }
     let best: number[] | null = null;
     for (const seed of seeds) {
+      if (expired?.()) break;
       const t = this.closure(seed, n, nAgents, best ? best.length : enabled.length);
       if (t && (!best || t.length < best.length)) {
         best = t;
@@ -473,10 +484,70 @@ class Fx implements FootprintCtx {
   writeAllCpus(): void {
     this.r.writeAllCpus(this.f);
   }
+  writeSaveMap(): void {
+    if (this.c >= 0) for (const d of this.r.sharers[this.c]) this.r.writeCpu(this.f, d);
+  }
   writeIoapic(): void {
     this.r.writeIoapic(this.f);
   }
   writeCpuConfig(cpu: number): void {
     this.r.writeCfg(this.f, cpu);
   }
+}
+
+/**
+ * For each CPU, the other CPUs that may share its SMRAM state-save map: both may take an SMI (an `smi ->` pin, a late
+ * or lost one, an SMI IPI) and their SMBASEs may be equal. A CPU's possible SMBASEs are its initial one (init, else
+ * 0x30000, which hot-plug restores), the constants its handlers write to the SMBASE field, and those of every CPU it
+ * may share a map with; a computed value may be anything.
+ */
+function saveMapSharers(sim: Simulator, n: number): number[][] {
+  const p = sim.program, targets = new Set<number>();
+  const any = new Array<boolean>(n).fill(false);
+  const values = Array.from({ length: n }, () => new Set<number>());
+  const init = new Map<number, number>();
+  for (const it of p.test.init?.items ?? []) if (it.kind === 'smbase') init.set(it.cpu, Number(it.value));
+  for (let c = 0; c < n; c++) values[c].add(init.get(c) ?? DEFAULT_SMBASE);
+  const all = (): void => {
+    for (let c = 0; c < n; c++) targets.add(c);
+  };
+  p.cpus.forEach((code, c) => {
+    for (const op of code.insns) {
+      const v = op.kind === 'smbase' ? op.value : op.kind === 'smram-write' && op.field === 'SMBASE' ? op.value : null;
+      if (v === null) continue;
+      if (v.kind === 'num') values[c].add(Number(v.value));
+      else any[c] = true;
+    }
+  });
+  for (const code of [...p.cpus, ...p.agents]) {
+    for (const op of code.insns) {
+      if (op.kind === 'signal' && op.signal === 'smi') {
+        if (op.target === 'all') all();
+        else targets.add(op.target);
+      } else if (op.kind === 'smi-missed') {
+        if (op.how === 'late') targets.add(op.cpu);
+        else all();
+      } else if (op.kind === 'send' && op.mode === 'smi') {
+        if (op.dest.kind === 'cpu') targets.add(op.dest.cpu);
+        else all();
+      } else if (op.kind === 'hotplug') values[op.cpu].add(DEFAULT_SMBASE);
+    }
+  }
+  const t = [...targets];
+  const group = Array.from({ length: n }, (_, c) => c);
+  const find = (c: number): number => (group[c] === c ? c : (group[c] = find(group[c])));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const c of t) {
+      for (const d of t) {
+        const a = find(c), b = find(d);
+        if (a === b || !(any[a] || any[b] || [...values[a]].some((v) => values[b].has(v)))) continue;
+        group[b] = a;
+        for (const v of values[b]) values[a].add(v);
+        any[a] ||= any[b];
+        changed = true;
+      }
+    }
+  }
+  return Array.from({ length: n }, (_, c) => (targets.has(c) ? t.filter((d) => d !== c && find(d) === find(c)) : []));
 }

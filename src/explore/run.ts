@@ -22,6 +22,8 @@ export interface RunOptions {
   maxDepth?: number;
   /** Stop after this many milliseconds. */
   timeoutMs?: number;
+  /** Stop before the search holds more than this many bytes (visited set, stacked states; explore's maxMemory). */
+  maxMemory?: number;
   /** Stop at the first run that decides the answer (a witness or a counterexample). */
   first?: boolean;
   /** Random runs instead of exhaustive search. */
@@ -80,7 +82,7 @@ export function runTest(test: LitmusTest, profile: Profile, o: Omit<RunOptions, 
     throw e;
   }
   const result = explore(sim, {
-    maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeoutMs, stopWhenDecided: o.first ?? false, por: o.por,
+    maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeoutMs, maxMemory: o.maxMemory, stopWhenDecided: o.first ?? false, por: o.por,
     random: o.random ? { runs: o.random.runs, seed: o.random.seed ?? 1 } : undefined,
     progress: o.progress, interrupted: o.interrupted,
   });

@@ -21,6 +21,11 @@ export class VisitedSet {
     return this.keys.byteLength + this.tarjan.byteLength;
   }
 
+  /** Bytes the next add allocates when it grows the table (the table doubles), else 0. */
+  growthBytes(): number {
+    return (this.size + 1) * 4 > this.keys.length * 3 ? 2 * this.bytes() : 0;
+  }
+
   private slot(h: number): number {
     const key = h + 1; // 0 marks an empty slot
     let i = (h ^ (h / 0x100000000)) & this.mask;

@@ -4,7 +4,7 @@
 // 0xffffffff00000400 do not fit a double. Small fields (vectors, CPU indices, counts) are numbers.
 
 import type { DeliveryModeName } from '../arch/apic.js';
-import type { ActivityName, Vendor, VMX_MODE_NAMES } from '../arch/cpu.js';
+import type { ActivityName, SaveStateField, Vendor, VMX_MODE_NAMES } from '../arch/cpu.js';
 import type { Accel, VmexitKind } from '../arch/assist.js';
 
 export interface Pos {
@@ -165,6 +165,9 @@ export type Op =
   /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI, or start it at its SIPI code. */
   | { kind: 'vmentry'; mode: 'resume' | 'wait-for-sipi' | 'sipi'; pos: Pos }
   | { kind: 'smbase'; value: Expr; pos: Pos }
+  /** An SMI handler reads or writes a field of its SMRAM state-save map (SDM Vol 3C 34.4.1). */
+  | { kind: 'smram-read'; dst: string; field: SaveStateField; pos: Pos }
+  | { kind: 'smram-write'; field: SaveStateField; value: Expr; pos: Pos }
   | { kind: 'wait'; ticks: number; pos: Pos }
   | { kind: 'label'; name: string; pos: Pos }
   | { kind: 'goto'; label: string; pos: Pos }
@@ -173,6 +176,9 @@ export type Op =
   | { kind: 'ioapic-write'; reg: IoApicRegRef; value: Expr; pos: Pos }
   // platform agent ops
   | { kind: 'signal'; signal: 'smi' | 'nmi' | 'init'; target: number | 'all'; pos: Pos }
+  /** An SMI the platform does not deliver on time: to Pk at a later instant of the explorer's choosing, or to every
+   *  CPU but Pk (the broadcast that misses it). */
+  | { kind: 'smi-missed'; how: 'late' | 'lost'; cpu: number; pos: Pos }
   | { kind: 'irq'; gsi: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
   | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
   | { kind: 'hotplug'; cpu: number; pos: Pos }

@@ -15,11 +15,18 @@ export class SyntaxFail extends Error {
   }
 }
 
+/** How deep `repeat` bodies, parentheses and `~` may nest (docs/litmus.md, "Limits"). */
+export const MAX_NESTING = 256;
+
 export class Cursor {
   private i = 0;
   /** While set (inside conditions), newlines are invisible. */
   skipNl = false;
   syntaxErrors = 0;
+  /** Open `repeat` bodies, parentheses and `~`: the parser's recursion depth. */
+  private nesting = 0;
+  /** A syntax error at the end of the file was reported (the enclosing unclosed blocks would repeat it). */
+  private eofReported = false;
 
   constructor(
     private readonly toks: Token[],
@@ -87,6 +94,20 @@ export class Cursor {
     throw new SyntaxFail(pos, message);
   }
 
+  /**
+   * Parse one nested construct (`what`, at `pos`): a syntax error past MAX_NESTING levels, so that deep input
+   * never exhausts the stack of the parser or of what walks the tree after it.
+   */
+  nested<T>(pos: Pos, what: string, parse: () => T): T {
+    if (this.nesting >= MAX_NESTING) this.fail(pos, `${what} nested more than ${MAX_NESTING} levels deep (the limit: \`repeat\`, \`(\` and \`~\` nest at most ${MAX_NESTING} deep)`);
+    this.nesting++;
+    try {
+      return parse();
+    } finally {
+      this.nesting--;
+    }
+  }
+
   /** Reports a non-syntax error (unknown name, value out of range): parsing continues. */
   error(pos: Pos, message: string): void {
     this.rep.error(pos, message);
@@ -95,7 +116,16 @@ export class Cursor {
   report(e: unknown): void {
     if (!(e instanceof SyntaxFail)) throw e;
     this.syntaxErrors++;
+    // Each block left open at the end of the file fails there: one error says it.
+    if (this.peek().kind === 'eof' && this.eofAt(e.pos)) {
+      if (this.eofReported) return;
+      this.eofReported = true;
+    }
     this.rep.error(e.pos, e.message);
+  }
+  private eofAt(pos: Pos): boolean {
+    const eof = this.toks[this.toks.length - 1].pos;
+    return pos.line === eof.line && pos.col === eof.col;
   }
 
   atEnd(): boolean {

@@ -19,13 +19,39 @@ export interface Token {
   start: number;
 }
 
-const PUNCTS = ['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/', '{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~'];
+const PUNCTS2: ReadonlySet<string> = new Set(['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/']);
+const PUNCTS1: ReadonlySet<string> = new Set(['{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~']);
 
-const isNameStart = (c: string): boolean => /[A-Za-z_]/.test(c);
-const isNameChar = (c: string): boolean => /[A-Za-z0-9_.-]/.test(c);
+// Character classes by code (a regular expression per character costs more than the rest of the lexer).
+const isLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+const isNameChar = (c: number): boolean => isLetter(c) || isDigit(c) || c === 0x2e || c === 0x2d;
 
-export function lex(text: string, rep: Reporter): Token[] {
+/**
+ * The tokens of `text`. Characters that cannot start a token anywhere in litmus text (outside strings and comments)
+ * make one error for the whole file, at the first of them: a binary file or a wrong encoding gives one error, not
+ * one per byte. `unexpected` counts them; that error is the last reported, and the parser does not run.
+ */
+/** A token whose position object is made when asked for: most tokens (newlines, `=`) never are. */
+class Lexeme implements Token {
+  private at: Pos | undefined;
+  constructor(
+    readonly kind: TokenKind,
+    readonly text: string,
+    readonly value: bigint,
+    private readonly line: number,
+    private readonly col: number,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+  get pos(): Pos {
+    return (this.at ??= { line: this.line, col: this.col });
+  }
+}
+
+export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: number } {
   const toks: Token[] = [];
+  let unexpected = 0, firstUnexpected: Pos | null = null, firstChar = '';
   let i = 0;
   let line = 1;
   let lineStart = 0;
@@ -33,7 +59,7 @@ export function lex(text: string, rep: Reporter): Token[] {
   let lineToks = 0;
   const pos = (at: number): Pos => ({ line, col: at - lineStart + 1 });
   const push = (kind: TokenKind, t: string, start: number, end: number, value = 0n): void => {
-    toks.push({ kind, text: t, value, pos: pos(start), start, end });
+    toks.push(new Lexeme(kind, t, value, line, start - lineStart + 1, start, end));
   };
 
   // The rest of the `lapis` line up to a comment is the test name, one raw token (herd names have `+`).
@@ -48,6 +74,11 @@ export function lex(text: string, rep: Reporter): Token[] {
   };
 
   while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (code === 0x20 || code === 0x09 || code === 0x0d) {
+      i++;
+      continue;
+    }
     const c = text[i];
     if (c === '\n') {
       if (toks.length === lineToks) lineToks++;
@@ -55,19 +86,18 @@ export function lex(text: string, rep: Reporter): Token[] {
       i++;
       line++;
       lineStart = i;
-    } else if (c === ' ' || c === '\t' || c === '\r') {
-      i++;
     } else if (c === '#') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (isNameStart(c)) {
+      const e = text.indexOf('\n', i);
+      i = e < 0 ? text.length : e;
+    } else if (isLetter(code)) {
       const s = i;
-      while (i < text.length && isNameChar(text[i]) && !(text[i] === '-' && text[i + 1] === '>')) i++;
-      const first = toks.length === lineToks;
-      push('name', text.slice(s, i), s, i);
-      if (first && text.slice(s, i) === 'lapis') i = testName(i);
-    } else if (/[0-9]/.test(c)) {
+      while (i < text.length && isNameChar(text.charCodeAt(i)) && !(text[i] === '-' && text[i + 1] === '>')) i++;
+      const first = toks.length === lineToks, name = text.slice(s, i);
+      push('name', name, s, i);
+      if (first && name === 'lapis') i = testName(i);
+    } else if (isDigit(code)) {
       const s = i;
-      while (i < text.length && /[A-Za-z0-9_]/.test(text[i])) i++;
+      while (i < text.length && (isLetter(text.charCodeAt(i)) || isDigit(text.charCodeAt(i)))) i++;
       const t = text.slice(s, i);
       if (/^(0[xX][0-9A-Fa-f]+|[0-9]+)$/.test(t)) {
         push('num', t, s, i, BigInt(t));
@@ -88,19 +118,29 @@ export function lex(text: string, rep: Reporter): Token[] {
       else rep.error(pos(s), 'unterminated string: expected a closing `"` on the same line');
       push('str', out, s, i);
     } else {
-      const p = PUNCTS.find((q) => text.startsWith(q, i));
+      const two = text.slice(i, i + 2);
+      const p = PUNCTS2.has(two) ? two : PUNCTS1.has(c) ? c : undefined;
       if (p) {
         push('punct', p, i, i + p.length);
         i += p.length;
       } else {
-        rep.error(pos(i), `unexpected character \`${c}\``);
-        i++;
+        const ch = String.fromCodePoint(text.codePointAt(i)!);
+        if (unexpected++ === 0) {
+          firstUnexpected = pos(i);
+          firstChar = ch;
+        }
+        i += ch.length;
       }
     }
   }
   push('nl', '\n', i, i);
   push('eof', '', i, i);
-  return toks;
+  if (firstUnexpected !== null) {
+    const code = `U+${firstChar.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    const more = unexpected > 1 ? `; ${unexpected - 1} more characters in the file cannot appear in a litmus test either (not a litmus file, or not UTF-8?)` : '';
+    rep.error(firstUnexpected, `unexpected character \`${firstChar}\` (${code})${more}`);
+  }
+  return { toks, unexpected };
 }
 
 /** How a token reads in an error message. */

@@ -138,9 +138,9 @@ function conjunction(p: Cursor): Cond {
 
 function unary(p: Cursor): Cond {
   const t = p.peek();
-  if (p.accept('~')) return { kind: 'not', arg: unary(p), pos: t.pos };
+  if (p.accept('~')) return { kind: 'not', arg: p.nested(t.pos, '`~`', () => unary(p)), pos: t.pos };
   if (p.accept('(')) {
-    const c = disjunction(p);
+    const c = p.nested(t.pos, '`(`', () => disjunction(p));
     p.expect(')', `to close the \`(\` at line ${t.pos.line} column ${t.pos.col}`);
     return c;
   }

@@ -16,7 +16,10 @@ export type ParseResult = { ok: true; test: LitmusTest } | { ok: false; errors: 
 
 export function parseLitmus(text: string, file = '<input>'): ParseResult {
   const rep = new Reporter(file, text);
-  const p = new Cursor(lex(text, rep), rep, text);
+  const { toks, unexpected } = lex(text, rep);
+  // Characters that are not litmus text: one error says so; parsing what is around them would only add noise.
+  if (unexpected > 0) return { ok: false, errors: rep.diagnostics.slice(-1) };
+  const p = new Cursor(toks, rep, text);
   const test = parseTest(p);
   // Name and range errors leave the tree whole, so validation still runs; a syntax error may not.
   if (test !== null && p.syntaxErrors === 0) validate(test, rep);
@@ -88,8 +91,47 @@ function parseTest(p: Cursor): LitmusTest | null {
     return null;
   }
   const test: LitmusTest = { name, description, config, settings: DEFAULTS, init, blocks, observe, condition: finals[0], pos: head.pos };
+  // A tree too deep for the recursive walks after this point (settings, validation, simulation) goes no further.
+  if (!shallowEnough(test, p.rep)) return null;
   test.settings = resolveSettings(test);
   return test;
+}
+
+/** How deep an expression or condition may be, each operator of a chain counting one level (docs/litmus.md). */
+export const MAX_DEPTH = 1000;
+const OPERATOR_NODES = new Set(['bin', 'and', 'or', 'not']);
+
+/**
+ * Whether every expression and condition is at most MAX_DEPTH operators deep (an error at the first that is not).
+ * The parser bounds its own recursion (Cursor.nested), but `a /\ b /\ c ...` is parsed by a loop into a tree as
+ * deep as the chain is long. A walk over the whole tree with an explicit stack, so that it cannot overflow.
+ */
+function shallowEnough(test: LitmusTest, rep: Reporter): boolean {
+  const nodes: object[] = [test], depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!, depth = depths.pop()!;
+    if (Array.isArray(node)) {
+      for (const x of node) {
+        if (typeof x !== 'object' || x === null) continue;
+        nodes.push(x);
+        depths.push(depth);
+      }
+      continue;
+    }
+    const kind = (node as { kind?: unknown }).kind;
+    const d = typeof kind === 'string' && OPERATOR_NODES.has(kind) ? depth + 1 : 0;
+    if (d > MAX_DEPTH) {
+      rep.error((node as { pos: Pos }).pos, `this expression or condition is more than ${MAX_DEPTH} operators deep (the limit; each operator of a chain is a level: group a long chain with parentheses, \`(a /\\ b) /\\ (c /\\ d)\`)`);
+      return false;
+    }
+    for (const key in node) {
+      const v = (node as Record<string, unknown>)[key];
+      if (key === 'pos' || typeof v !== 'object' || v === null) continue;
+      nodes.push(v);
+      depths.push(d);
+    }
+  }
+  return true;
 }
 
 function skipNls(p: Cursor): void {
@@ -153,7 +195,7 @@ const DEFAULTS: Settings = { cpus: 1, vendor: 'intel', x2apic: true, tscDeadline
  * `tsc-deadline` defaults to true on intel (CPUID.01H:ECX[24], SDM Vol 3A 11.5.4.1) and false on amd.
  */
 function resolveSettings(test: LitmusTest): Settings {
-  const s: Settings = { ...DEFAULTS, cpus: Math.max(1, ...cpuRefs(test).map((r) => r.cpu + 1)) };
+  const s: Settings = { ...DEFAULTS, cpus: cpuRefs(test).reduce((n, r) => Math.max(n, r.cpu + 1), 1) };
   let tsc: boolean | null = null;
   for (const e of test.config?.entries ?? []) {
     if (e.key === 'cpus') s.cpus = e.value;

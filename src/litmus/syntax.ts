@@ -163,7 +163,7 @@ function primary(p: Cursor): Expr {
     return { kind: 'num', value: t.value, pos: t.pos };
   }
   if (p.accept('(')) {
-    const e = expr(p);
+    const e = p.nested(t.pos, '`(`', () => expr(p));
     p.expect(')', `to close the \`(\` at column ${t.pos.col}`);
     return e;
   }

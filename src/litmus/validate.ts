@@ -6,6 +6,7 @@ import { registerName } from '../arch/apic.js';
 import type { Reporter } from './diagnostic.js';
 import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, VMX_MODE_NAMES, didYouMean, oneOf } from './names.js';
 import { handlerTitle, observableName } from './format.js';
+import { checkLimits } from './limits.js';
 import { opDef, opWord } from './ops/index.js';
 import type { RefsCtx } from './ops/types.js';
 
@@ -70,6 +71,7 @@ export function validate(test: LitmusTest, rep: Reporter): void {
   checkBlocks(test, rep);
   checkInit(test, rep);
   checkObservables(test, rep);
+  checkLimits(test, rep);
 }
 
 function blockTitle(b: Block): string {

@@ -1,11 +1,13 @@
 // A machine: N processors with their local APICs, the APIC bus, an I/O APIC and a virtual clock, all in one
 // Uint32Array so that a snapshot is a copy and a state hash is a pass over words.
 
-import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand } from '../arch/apic.js';
+import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from '../arch/apic.js';
+import { IOAPIC_PINS } from '../arch/ioapic.js';
 import { Activity, type Vendor } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
-import { A } from '../apic/layout.js';
+import { A, set64 } from '../apic/layout.js';
+import { CLOCK_END, SAFE, get64n, set64n } from '../apic/timer.js';
 import { GP, LocalApic, type ApicConfig, type ApicHost } from '../apic/localApic.js';
 import { C, Cpu } from '../cpu/cpu.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
@@ -43,6 +45,10 @@ export interface MachineConfig {
   chooseLowestPriority?: LowestPriorityChooser;
   /** Deviations from the architecture that a profile reproduces; default none (src/arch/quirks.ts). */
   quirks?: Partial<Quirks>;
+  /** The CPUs are vCPUs whose hypervisor holds INIT and SIPI as pending events (src/cpu/cpu.ts CpuHost). */
+  pendingInitSipi?: boolean;
+  /** The APICs are virtual-APIC pages under APICv virtual-interrupt delivery (SDM Vol 3C 30.2). */
+  virtualInterruptDelivery?: boolean;
   onTrace?: (e: TraceEvent) => void;
 }
 
@@ -66,6 +72,10 @@ export interface TakenEvent {
 }
 
 const H_TIME = 0;
+/** The most words a state may have beside the devices (the client's extra words, the bus): 2^26, 256 MB. */
+const MAX_STATE_WORDS = 1 << 26;
+/** Quirk apicMmioInSmm = ram: one word per 16-byte slot of the 4 KiB xAPIC page (other offsets read 0, as D-4). */
+const SMM_PAGE_WORDS = 256;
 const HEADER = 2;
 const CPU_WORDS = C.WORDS + A.WORDS;
 
@@ -77,14 +87,19 @@ export class Machine {
   readonly bus: ApicBus;
   /** Where the client's `extraWords` start in `state`. */
   readonly extraBase: number;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks'>> & {
+  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pendingInitSipi' | 'virtualInterruptDelivery'>> & {
     apicIds: readonly number[];
   };
   readonly quirks: Readonly<Quirks>;
   private readonly busBase: number;
+  private readonly smmPage: number;
   private readonly onTrace?: (e: TraceEvent) => void;
   private readonly choose: LowestPriorityChooser;
   private readonly scratch: number[] = [];
+  /** Queued delivery: a message waits on the bus, which can fill. */
+  private readonly queued: boolean;
+  /** The state before an operation that might fill the bus, to put back if it does. */
+  private undo: Uint32Array | null = null;
   /** The message an ICR write builds, reused so that sending allocates nothing. */
   private readonly icrMessage: Message = { vector: 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: false, shorthand: Shorthand.NONE, destination: 0, x2apic: false };
 
@@ -97,20 +112,39 @@ export class Machine {
     for (const id of apicIds) checkU32(id, 'APIC ID');
     const x2apic = config.x2apic ?? true;
     if (!x2apic && apicIds.some((id) => id > 0xfe)) throw new HostError('bad-argument', 'APIC IDs above 0xFE need x2APIC');
+    const present = config.present;
+    if (present !== undefined) {
+      if (!Array.isArray(present) || present.length !== n || present.some((p) => typeof p !== 'boolean')) {
+        throw new HostError('bad-argument', `present must be an array of ${n} booleans`);
+      }
+      if (!present[0]) throw new HostError('bad-argument', 'present[0] must be true: CPU 0 is the BSP');
+    }
+    const vendor = config.vendor ?? 'intel', delivery = config.delivery ?? 'immediate';
+    if (vendor !== 'intel' && vendor !== 'amd') throw new HostError('bad-argument', `vendor must be 'intel' or 'amd', got ${String(vendor)}`);
+    if (delivery !== 'immediate' && delivery !== 'queued') throw new HostError('bad-argument', `delivery must be 'immediate' or 'queued', got ${String(delivery)}`);
+    const busCapacity = config.busCapacity ?? Math.max(64, 4 * n);
+    if (!Number.isInteger(busCapacity) || busCapacity < 1 || busCapacity > MAX_STATE_WORDS) {
+      throw new HostError('bad-argument', `busCapacity must be an integer 1..${MAX_STATE_WORDS}, got ${busCapacity}`);
+    }
+    const maxPhysAddr = config.maxPhysAddr ?? 46;
+    if (!Number.isInteger(maxPhysAddr) || maxPhysAddr < 0 || maxPhysAddr > 64) throw new HostError('bad-argument', `maxPhysAddr must be an integer 0..64, got ${maxPhysAddr}`);
+    for (const [name, f] of [['onTrace', config.onTrace], ['chooseLowestPriority', config.chooseLowestPriority]] as const) {
+      if (f !== undefined && typeof f !== 'function') throw new HostError('bad-argument', `${name} must be a function`);
+    }
     const timerRatio = config.timerRatio ?? 1;
-    if (!Number.isInteger(timerRatio) || timerRatio < 1) throw new HostError('bad-argument', `timerRatio must be a positive integer, got ${timerRatio}`);
+    if (!Number.isInteger(timerRatio) || timerRatio < 1 || timerRatio > 0xffffffff) throw new HostError('bad-argument', `timerRatio must be an integer 1..0xffffffff, got ${timerRatio}`);
     this.config = {
       cpus: n,
-      vendor: config.vendor ?? 'intel',
+      vendor,
       x2apic,
       tscDeadline: config.tscDeadline ?? true,
       ioapic: config.ioapic ?? true,
       ioapicVersion: config.ioapicVersion ?? 0x20,
       timerRatio,
       apicIds,
-      maxPhysAddr: config.maxPhysAddr ?? 46,
-      delivery: config.delivery ?? 'immediate',
-      busCapacity: config.busCapacity ?? Math.max(64, 4 * n),
+      maxPhysAddr,
+      delivery,
+      busCapacity,
     };
     this.onTrace = config.onTrace;
     this.quirks = Object.freeze({ ...NO_QUIRKS, ...config.quirks });
@@ -118,17 +152,24 @@ export class Machine {
 
     const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
     const ioBase = HEADER + n * CPU_WORDS;
+    // Quirk apicMmioInSmm = ram: the page xAPIC accesses in SMM hit, a word per 16-byte register slot.
+    this.smmPage = ioBase + ioWords;
+    const pageWords = this.quirks.apicMmioInSmm === 'ram' ? SMM_PAGE_WORDS : 0;
     const extraWords = config.extraWords ?? 0;
-    if (!Number.isInteger(extraWords) || extraWords < 0) throw new HostError('bad-argument', `extraWords must be a non-negative integer, got ${extraWords}`);
-    this.extraBase = ioBase + ioWords;
+    if (!Number.isInteger(extraWords) || extraWords < 0 || extraWords > MAX_STATE_WORDS) {
+      throw new HostError('bad-argument', `extraWords must be an integer 0..${MAX_STATE_WORDS}, got ${extraWords}`);
+    }
+    this.extraBase = ioBase + ioWords + pageWords;
     this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
     const apicCfg: ApicConfig = {
       vendor: this.config.vendor, quirks: this.quirks, x2apic, tscDeadline: this.config.tscDeadline, timerRatio, maxPhysAddr: this.config.maxPhysAddr,
+      virtualInterruptDelivery: config.virtualInterruptDelivery ?? false,
     };
     const apicHost: ApicHost = {
       now: () => this.now(),
+      nowExact: () => this.tsc(),
       sendIpi: (src, lo, dest, x2) => this.sendFromIcr(src, lo, dest, x2),
       ipiInFlight: (src) => this.bus.inFlightFrom(src),
       eoiBroadcast: (v) => {
@@ -138,7 +179,7 @@ export class Machine {
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
       trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
     };
-    const cpuHost = { quirks: this.quirks, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    const cpuHost = { quirks: this.quirks, pendingInitSipi: config.pendingInitSipi ?? false, peers: () => this.cpus, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;
@@ -156,7 +197,8 @@ export class Machine {
           trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
         }, { version: this.config.ioapicVersion })
       : null;
-    this.powerOn(config.present);
+    this.queued = delivery === 'queued';
+    this.powerOn(present);
   }
 
   /** Power-up RESET of the whole machine. */
@@ -185,52 +227,154 @@ export class Machine {
   apic(i: number): LocalApic {
     return this.cpu(i).apic;
   }
+  /**
+   * CPU `i`, which must hold a processor: what a processor does (execute, access its registers, take an event)
+   * is host misuse on an empty slot. A signal sent to an empty slot is not: it is lost, as on a real board.
+   */
+  private presentCpu(i: number, what: string): Cpu {
+    const c = this.cpu(i);
+    if (!c.present()) throw new HostError('bad-cpu', `CPU ${i} is not present (an empty slot): no ${what}`);
+    return c;
+  }
+
+  // ---------------------------------------------------------------- bus capacity
+
+  /**
+   * With queued delivery, can an operation that sends up to `messages` messages fill the bus? Such an operation
+   * runs atomically: if the bus fills (HostError 'bus-full'), the state is put back as it was.
+   */
+  private mayFill(messages: number): boolean {
+    return this.queued && this.bus.count() + messages > this.config.busCapacity;
+  }
+  private atomically<T>(op: () => T): T {
+    const saved = (this.undo ??= new Uint32Array(this.state.length));
+    saved.set(this.state);
+    try {
+      return op();
+    } catch (e) {
+      this.state.set(saved);
+      throw e;
+    }
+  }
+  /** Messages a register write at xAPIC `offset` can send: an ICR write one IPI, an EOI the I/O APIC's redeliveries. */
+  private fanout(offset: number): number {
+    if (offset === Reg.ICR_LO || offset === Reg.SELF_IPI) return this.cpus.length;
+    if (offset === Reg.EOI) return this.ioapic ? IOAPIC_PINS * this.cpus.length : 0;
+    return 0;
+  }
 
   // ---------------------------------------------------------------- clock
 
+  /** Virtual time in TSC ticks; exact up to 2^53 (`tsc()` is exact everywhere). */
   now(): number {
     return this.state[H_TIME + 1] * 0x100000000 + this.state[H_TIME];
   }
-  private setNow(t: number): void {
-    this.state[H_TIME] = t >>> 0;
-    this.state[H_TIME + 1] = Math.floor(t / 0x100000000);
+  /** Virtual time in TSC ticks, exact: the 64-bit TSC. */
+  tsc(): bigint {
+    return get64n(this.state, H_TIME);
+  }
+  private setNow(t: number | bigint): void {
+    if (typeof t === 'bigint') set64n(this.state, H_TIME, t);
+    else set64(this.state, H_TIME, t);
   }
 
-  /** The earliest time > now at which a timer fires, or Infinity. */
+  /**
+   * The earliest time > now at which a timer fires, or Infinity. Exact up to 2^53; beyond it the next double up
+   * (so `advanceTo(nextDeadline())` fires it), Infinity if that double is 2^64.
+   */
   nextDeadline(): number {
     const now = this.now();
     let d = Infinity;
-    for (const c of this.cpus) if (c.present()) d = Math.min(d, c.apic.timerDeadline(now));
+    for (const c of this.cpus) {
+      if (!c.present()) continue;
+      const e = c.apic.timer.expiry(now);
+      if (e < d) d = e;
+    }
     return d;
   }
 
-  /** Let virtual time pass up to `t`, firing every timer deadline on the way in order. */
-  advanceTo(t: number): void {
-    if (!Number.isFinite(t) || t < this.now()) throw new HostError('bad-argument', `cannot move time back or to ${t}`);
-    for (;;) {
-      const d = this.nextDeadline();
-      if (d > t) break;
-      const before = this.now();
-      this.setNow(d);
-      for (const c of this.cpus) if (c.present() && c.apic.timerDeadline(before) === d) c.apic.timerFire();
+  /**
+   * Let virtual time pass up to `t` (an integer 0..2^64 - 1, a number or a bigint), firing each timer that expires
+   * on the way at its first expiry, in time order. SDM Vol 3A 11.5.4 APIC Timer: a periodic timer reloads and
+   * expires again, but no instruction runs while time jumps, so each later expiry finds what the first one did
+   * still done (its vector pending in IRR, or its ESR bit latched, or nothing for a masked entry), and SDM Vol 3A
+   * 11.8.4 Interrupt Acceptance for Fixed Interrupts: "Any additional interrupts issued for the same interrupt
+   * vector are collapsed into the single bit in the IRR". So the later expiries coalesce and a jump costs one
+   * step per timer, not one per period (decision D-21).
+   */
+  advanceTo(t: number | bigint): void {
+    const now = this.now();
+    if (typeof t === 'number' && now <= SAFE && t <= SAFE && t >= now && Number.isInteger(t)) {
+      let n = 0;
+      for (let i = 0; i < this.cpus.length; i++) {
+        if (!this.cpus[i].present()) continue;
+        const e = this.cpus[i].apic.timer.expiry(now);
+        if (e <= t) n = this.queueFire(n, i, e);
+      }
+      if (n > 0) this.fireQueued(n, t);
+      this.setNow(t);
+      return;
     }
-    this.setNow(t);
+    const to = exactTime(t, 'time'), from = this.tsc();
+    if (to < from) throw new HostError('bad-argument', `cannot move time back from ${from} to ${to}`);
+    let n = 0;
+    for (let i = 0; i < this.cpus.length; i++) {
+      if (!this.cpus[i].present()) continue;
+      const e = this.cpus[i].apic.timer.expiryExact(from);
+      if (e >= 0n && e <= to) n = this.queueFire(n, i, e);
+    }
+    if (n > 0) this.fireQueued(n, to);
+    this.setNow(to);
   }
-  advanceBy(dt: number): void {
-    this.advanceTo(this.now() + dt);
+  /** Let `dt` ticks pass (an integer, a number or a bigint); the clock ends below 2^64. */
+  advanceBy(dt: number | bigint): void {
+    const now = this.now();
+    if (typeof dt === 'number' && dt >= 0 && Number.isInteger(dt) && now + dt <= SAFE) {
+      this.advanceTo(now + dt);
+      return;
+    }
+    const t = this.tsc() + exactTime(dt, 'a time step');
+    if (t >= CLOCK_END) throw new HostError('bad-argument', `time ${t} is past the clock's end (2^64 - 1)`);
+    this.advanceTo(t);
+  }
+
+  private readonly firing: number[] = [];
+  private readonly firingAt: (number | bigint)[] = [];
+  /** Insert CPU `cpu`, whose timer expires at `at`, into the first `n` entries of the firing order; ties by CPU. */
+  private queueFire(n: number, cpu: number, at: number | bigint): number {
+    let j = n;
+    while (j > 0 && this.firingAt[j - 1] > at) {
+      this.firing[j] = this.firing[j - 1];
+      this.firingAt[j] = this.firingAt[j - 1];
+      j--;
+    }
+    this.firing[j] = cpu;
+    this.firingAt[j] = at;
+    return n + 1;
+  }
+  private fireQueued(n: number, to: number | bigint): void {
+    for (let j = 0; j < n; j++) {
+      const at = this.firingAt[j], timer = this.cpus[this.firing[j]].apic.timer;
+      this.setNow(at);
+      timer.fire();
+      if (this.tracing) {
+        const k = timer.expiriesBy(BigInt(at), BigInt(to));
+        if (k > 1n) this.trace('apic', this.firing[j], `apic: timer expired ${k - 1n} more times by ${to}, coalesced with the first`);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- guest register access
 
   /** A 32-bit MMIO read by CPU `cpu`; undefined when its APIC does not decode the address. */
   mmioRead(cpu: number, address: number): number | undefined {
-    const a = this.apic(cpu);
+    const a = this.presentCpu(cpu, 'MMIO read').apic;
     if (!a.decodesMmio(address)) return undefined;
     return this.xapicRead(cpu, address - a.mmioBase());
   }
   /** A 32-bit MMIO write by CPU `cpu`; false when its APIC does not decode the address. */
   mmioWrite(cpu: number, address: number, value: number): boolean {
-    const a = this.apic(cpu);
+    const a = this.presentCpu(cpu, 'MMIO write').apic;
     if (!a.decodesMmio(address)) return false;
     checkU32(value, 'MMIO value');
     this.xapicWrite(cpu, address - a.mmioBase(), value);
@@ -238,11 +382,11 @@ export class Machine {
   }
   /** xAPIC register read by page offset, as the guest would see it at its APIC base. */
   apicRead(cpu: number, offset: number): number | undefined {
-    if (!this.cpu(cpu).apic.decodesXapic()) return undefined;
+    if (!this.presentCpu(cpu, 'APIC register read').apic.decodesXapic()) return undefined;
     return this.xapicRead(cpu, offset & 0xfff);
   }
   apicWrite(cpu: number, offset: number, value: number): boolean {
-    if (!this.cpu(cpu).apic.decodesXapic()) return false;
+    if (!this.presentCpu(cpu, 'APIC register write').apic.decodesXapic()) return false;
     checkU32(value, 'MMIO value');
     this.xapicWrite(cpu, offset & 0xfff, value);
     return true;
@@ -251,23 +395,35 @@ export class Machine {
   /** The one xAPIC access path behind mmioRead/apicRead and mmioWrite/apicWrite (the address is decoded). */
   private xapicRead(cpu: number, offset: number): number {
     const c = this.cpus[cpu];
-    if (this.quirks.apicMmioUnmappedInSmm && c.inSmm()) return 0;
+    if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
+      const v = (offset & 0xf) === 0 ? this.state[this.smmPage + (offset >>> 4)] : 0;
+      if (this.tracing) this.trace('cpu', cpu, `xapic read 0x${offset.toString(16)} in SMM = 0x${v.toString(16)}: a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      return v;
+    }
     return c.apic.xapicRead(offset);
   }
   private xapicWrite(cpu: number, offset: number, value: number): void {
     const c = this.cpus[cpu];
-    if (!(this.quirks.apicMmioUnmappedInSmm && c.inSmm())) c.apic.xapicWrite(offset, value);
+    if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
+      if ((offset & 0xf) === 0) this.state[this.smmPage + (offset >>> 4)] = value;
+      if (this.tracing) this.trace('cpu', cpu, `xapic write 0x${offset.toString(16)} in SMM: to a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      return;
+    }
+    if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => c.apic.xapicWrite(offset, value));
+    else c.apic.xapicWrite(offset, value);
     if (this.quirks.tprWriteTakesEffectLate && offset === Reg.TPR) c.holdInterruptsOneInstruction();
   }
 
   rdmsr(cpu: number, msr: number): MsrRead {
-    const a = this.apic(cpu);
-    const v = rdmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, now: () => this.now() }, msr);
+    const a = this.presentCpu(cpu, 'RDMSR').apic;
+    const v = rdmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, tsc: () => this.tsc() }, msr);
     return v === GP ? { ok: false, fault: 'GP' } : { ok: true, value: v };
   }
   wrmsr(cpu: number, msr: number, value: bigint): MsrWrite {
-    const a = this.apic(cpu);
-    return wrmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, now: () => this.now() }, msr, value) ? WRITE_OK : WRITE_GP;
+    const a = this.presentCpu(cpu, 'WRMSR').apic;
+    const write = (): boolean => wrmsr({ apic: a, tscDeadlineSupported: this.config.tscDeadline, tsc: () => this.tsc() }, msr, value);
+    const x2 = msr >= X2APIC_MSR_BASE && msr <= X2APIC_MSR_LAST;
+    return (x2 && this.mayFill(this.fanout((msr - X2APIC_MSR_BASE) << 4)) ? this.atomically(write) : write()) ? WRITE_OK : WRITE_GP;
   }
 
   // ---------------------------------------------------------------- events
@@ -283,7 +439,7 @@ export class Machine {
   }
   /** Take the highest-priority event that can be taken now and perform its architectural entry. */
   takeEvent(cpu: number): TakenEvent {
-    const taken = takeEvent(this.cpu(cpu));
+    const taken = takeEvent(this.presentCpu(cpu, 'event to take'));
     if (this.tracing && eventKind(taken) !== EventKind.NONE) this.trace('cpu', cpu, `take ${EVENT_NAMES[eventKind(taken)]}${eventVector(taken) >= 0 ? ` vector 0x${eventVector(taken).toString(16)}` : ''}`);
     return { kind: EVENT_NAMES[eventKind(taken)], vector: eventVector(taken) };
   }
@@ -304,7 +460,9 @@ export class Machine {
   }
   /** LINT0/LINT1 of a CPU's APIC, through its LVT entry. SDM Vol 3A 11.5.1. */
   lint(cpu: number, pin: 0 | 1): void {
-    this.apic(cpu).signalLvt(pin === 0 ? LvtIndex.LINT0 : LvtIndex.LINT1);
+    const c = this.cpu(cpu);
+    if (pin !== 0 && pin !== 1) throw new HostError('bad-argument', `a local APIC has pins LINT0 and LINT1: pin must be 0 or 1, got ${String(pin)}`);
+    if (c.present()) c.apic.signalLvt(pin === 0 ? LvtIndex.LINT0 : LvtIndex.LINT1);
   }
 
   /**
@@ -333,10 +491,14 @@ export class Machine {
 
   /** Drive an I/O APIC input. */
   irq(gsi: number, asserted: boolean): void {
-    this.requireIoapic().setPin(gsi, asserted);
+    const io = this.requireIoapic();
+    if (this.mayFill(IOAPIC_PINS * this.cpus.length)) this.atomically(() => io.setPin(gsi, asserted));
+    else io.setPin(gsi, asserted);
   }
   pulse(gsi: number): void {
-    this.requireIoapic().pulse(gsi);
+    const io = this.requireIoapic();
+    if (this.mayFill(IOAPIC_PINS * this.cpus.length)) this.atomically(() => io.pulse(gsi));
+    else io.pulse(gsi);
   }
   private requireIoapic(): IoApic {
     if (!this.ioapic) throw new HostError('bad-argument', 'this machine has no I/O APIC');
@@ -352,6 +514,7 @@ export class Machine {
   unplug(cpu: number): void {
     const c = this.cpu(cpu);
     if (cpu === 0) throw new HostError('bad-argument', 'the BSP cannot be unplugged');
+    if (!c.present()) throw new HostError('bad-argument', `CPU ${cpu} is not present`);
     c.unplug();
   }
 
@@ -421,10 +584,14 @@ export class Machine {
       targets[0] = this.bus.arbitrate(targets, m.vector, this.choose);
       n = 1;
     }
+    // A broadcast goes on the bus whole or not at all.
+    if (this.queued && this.bus.count() + n > this.config.busCapacity) {
+      throw new HostError('bus-full', `APIC bus: ${n} more messages do not fit beside the ${this.bus.count()} in flight; raise busCapacity`);
+    }
     for (let i = 0; i < n; i++) {
       const w = Msg.pack(m.vector, m.mode, m.levelTriggered, m.assert, targets[i], source);
-      if (this.config.delivery === 'immediate') this.arrive(w);
-      else this.bus.push(w);
+      if (this.queued) this.bus.push(w);
+      else this.arrive(w);
     }
   }
 
@@ -527,7 +694,7 @@ export class Machine {
     copy[H_TIME] = 0;
     copy[H_TIME + 1] = 0;
     for (let i = 0; i < this.cpus.length; i++) {
-      if (this.cpus[i].present()) this.cpus[i].apic.relativeTimerWords(copy, HEADER + i * CPU_WORDS + C.WORDS, now);
+      if (this.cpus[i].present()) this.cpus[i].apic.timer.relativeWords(copy, HEADER + i * CPU_WORDS + C.WORDS, now);
     }
     adjust?.(copy, now);
     return hashWords(copy, this.busBase + BUS_RECORDS + this.bus.count());
@@ -541,3 +708,9 @@ export class Machine {
 
 const DELIVERY_NAME = ['fixed', 'lowest', 'smi', 'remote-read', 'nmi', 'init', 'sipi', 'extint'];
 
+/** A time or a time step as a bigint: an integer 0..2^64 - 1 given as a number or a bigint. */
+function exactTime(t: number | bigint, what: string): bigint {
+  if (typeof t === 'bigint' && t >= 0n && t < CLOCK_END) return t;
+  if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t < 2 ** 64) return BigInt(t);
+  throw new HostError('bad-argument', `${what} must be an integer 0..2^64 - 1 (a number or a bigint), got ${String(t)}`);
+}

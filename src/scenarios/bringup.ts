@@ -1,7 +1,8 @@
 // The scaling test of the explorer benchmark: N-CPU bring-up under SMIs. The BSP sends INIT-SIPI-SIPI to
 // each AP in turn; a platform agent sends one SMI to every AP; each AP idles in a HLT loop (firmware parked it
-// there), its SIPI code sets its flag and idles again, and its SMM handler only does RSM. With `resend`, after a wait the BSP resends a SIPI to every AP
-// whose flag is still clear, and every AP boots; without it (the naive protocol), an AP can be left in
+// there, with an SMBASE of its own, so no two APs share a state-save map: decision D-26), its SIPI code sets its
+// flag and idles again, and its SMM handler only does RSM. With `resend`, after a wait the BSP resends a SIPI to
+// every AP whose flag is still clear, and every AP boots; without it (the naive protocol), an AP can be left in
 // wait-for-SIPI: its SIPIs arrived while it was in SMM, or before it took its INIT.
 
 export function bringupLitmus(aps: number, resend: boolean): string {
@@ -17,6 +18,7 @@ export function bringupLitmus(aps: number, resend: boolean): string {
     'init {',
     ...ids.map((k) => `  booted${k} = 0`),
     ...ids.map((k) => `  P${k}.activity = halted`),
+    ...ids.map((k) => `  P${k}.smbase = 0x${(0x40000 + k * 0x1000).toString(16)}`),
     '}',
     '',
     'P0 {',

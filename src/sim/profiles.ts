@@ -51,11 +51,29 @@ const softDisabledNormal: Deviation = {
   behaviour: 'a software-disabled APIC presents a held IRR bit as the interrupt itself, not as a spurious one',
   evidence: `${KVM}/lapic.c bb34e690e934 (July 2019): "skip soft disable APIC checking when clearing IRR and set ISR"; observed on qemu-kvm here (CONFORMANCE.md F24: count(0x40) = 1)`,
 };
+/** Nested VMX before v5.11 (bf0cd88ce363): no wait-for-SIPI guest state, no SIPI VM exit (seed 002). */
+const nestedBefore511: Deviation[] = [
+  { quirk: 'nestedNoSipiExit', behaviour: 'a SIPI to an L2 vCPU is discarded: L1 never gets a SIPI VM exit', evidence: `seed 002 (LKML, Nov 2020, "KVM: x86: emulate wait-for-SIPI and SIPI-VMExit"); ${KVM}/lapic.c kvm_apic_accept_events cleared KVM_APIC_SIPI while INIT was latched (vmx_apic_init_signal_blocked returned nested.vmxon); fixed by bf0cd88ce363 and 1c96dcceaeb3 (v5.11)` },
+  { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: a VM entry into it fails the guest-state checks', evidence: `${KVM}/vmx/nested.c nested_check_guest_non_reg_state accepted only GUEST_ACTIVITY_ACTIVE and GUEST_ACTIVITY_HLT (EXIT_REASON_INVALID_STATE to L1); VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363 (v5.11)` },
+];
+/** KVM before 4b9852f4f389 (v5.4): no INIT latching in VMX operation, no INIT VM exit. */
+const initBefore54: Deviation[] = [
+  { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events before 4b9852f4f389 "KVM: x86: Fix INIT signal handling in various CPU states" (Liran Alon, v5.4): if (is_smm(vcpu)) only` },
+  { quirk: 'nestedNoInitExit', behaviour: 'an INIT reaching an L2 vCPU resets it as outside VMX: L1 gets no INIT VM exit', evidence: `4b9852f4f389 (v5.4) introduced the INIT VM exit (its kvm-unit-test: "If there is an INIT signal pending when CPU is in VMX non-root mode, it result in VMExit with (reason == 3)"); before it kvm_apic_accept_events reset the vCPU (M: read from the commit, not from the older code)` },
+];
+
 /** With the in-kernel I/O APIC (kernel-irqchip=on), no directed EOI. */
 const kvmNoDirectedEoi: Deviation = {
   quirk: 'noEoiBroadcastSuppression',
   behaviour: 'with the in-kernel I/O APIC the version register has no bit 24, so SVR bit 12 is not kept and every level EOI is broadcast',
   evidence: `${KVM}/lapic.c kvm_apic_set_version: APIC_LVR_DIRECTED_EOI only "if (guest has X2APIC && !ioapic_in_kernel(vcpu->kvm))" ("KVM emulates 82093AA datasheet (with in-kernel IOAPIC implementation) which doesn't have EOI register"); observed on qemu-kvm (CONFORMANCE.md F37)`,
+};
+
+/** KVM's AVIC incomplete-IPI handler of early 2019 (seed 001). */
+const avicResend: Deviation = {
+  quirk: 'avicIncompleteIpiHandler', value: 'resend',
+  behaviour: 'the AVIC_INCOMPLETE_IPI (target not running) handler re-sends the IPI through the emulated ICR instead of only waking the target',
+  evidence: 'bb218fbcfaaa "svm: Fix AVIC incomplete IPI emulation" (Suravee Suthikulpanit, early 2019): avic_incomplete_ipi_interception calls kvm_lapic_reg_write(APIC_ICR); seed 001 (Oren Twaig, March 2019); reverted by 4a58038b9e42 ("the change coud potentially cause an extra IPI ... the issue mentioned in the commit bb218fbcfaaa was misdiagnosed", Reported-by: Oren Twaig)',
 };
 
 /** Under AVIC (only there: KVM's emulated ICR delivers vectors 0-15, esrNotModelled). */
@@ -65,54 +83,21 @@ const avicInvalidVector: Deviation = {
   evidence: `${KVM}/svm/avic.c avic_incomplete_ipi_interception: AVIC_IPI_FAILURE_INVALID_IPI_VECTOR "Invalid IPI with vector < 16": break (Maxim Levitsky, Sept 2023; before it, "Unknown IPI interception"; Zen 2 drops the IPI without an exit)`,
 };
 
-export const DEFAULT_PROFILE: Profile = profile('spec', 'The architecture as the Intel SDM and AMD APM define it, for the configured vendor.', []);
-
-export const PROFILES: readonly Profile[] = [
-  DEFAULT_PROFILE,
-  profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', [
-    { quirk: 'apicMmioUnmappedInSmm', behaviour: 'in SMM the xAPIC page is RAM: APIC ID reads return 0, writes are lost', evidence: 'seed 003 (edk2-devel, Laszlo Ersek): "the APIC_ID read ... within SMM fails with EPT_VIOLATION"; fixed by f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region"' },
+/** KVM in RHEL 7 of October 2015 (seed 003). */
+const kvm2015: Deviation[] = [
+    { quirk: 'apicMmioInSmm', value: 'ram', behaviour: 'in SMM the xAPIC page is a RAM page all vCPUs in SMM share (zero at first): APIC ID reads return 0, writes never reach the APIC', evidence: 'seed 003 (edk2-devel, Laszlo Ersek, 21 Oct 2015): "the APIC_ID read (at mmio 0xfee00020) *within* SMM fails with EPT_VIOLATION, without apic_read actually happening", GetApicId() returns 0x00 on KVM, and disabling EPT does not help; the fix, f0d648bdf0a5 "KVM: x86: map/unmap private slots in __x86_set_memory_region" (Paolo Bonzini, 12 Oct 2015: the APIC-access private memslot was missing from the SMM address space), is named by no message of the thread (M: the mechanism matches all three observations; the RAM page is the model of "a never-populated page", M)' },
     { quirk: 'initResetsApicId', behaviour: 'INIT resets a software-written xAPIC ID', evidence: 'seed 003: d28bc9dd25ce ("KVM: x86: INIT ... APIC ID") not yet backported to RHEL 7' },
     softDisabledHidden,
     kvmNoDirectedEoi,
+    ...initBefore54,
+    ...nestedBefore511,
     ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority' && d.quirk !== 'tprThresholdStaleAfterExit'),
-  ]),
-  profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
-    softDisabledHidden,
-    { quirk: 'initNotBlockedInVmxRoot', behaviour: 'INIT is latched only in SMM; in VMX root it resets at once', evidence: `${KVM}/lapic.c kvm_apic_accept_events (mid-2019): if (is_smm(vcpu)) only` },
-    kvmNoDirectedEoi,
-    ...kvmCommon,
-  ]),
-  profile('kvm-2020-nested', 'KVM nested VMX of September 2020, before wait-for-SIPI and the SIPI VM exit were emulated: seed 002.', [
-    { quirk: 'nestedNoSipiExit', behaviour: 'a SIPI to an L2 vCPU is discarded: L1 never gets a SIPI VM exit', evidence: `seed 002 (LKML, Nov 2020, "KVM: x86: emulate wait-for-SIPI and SIPI-VMExit"); ${KVM}/lapic.c kvm_apic_accept_events cleared KVM_APIC_SIPI while INIT was latched (vmx_apic_init_signal_blocked returned nested.vmxon); fixed by bf0cd88ce363 and 1c96dcceaeb3` },
-    { quirk: 'nestedNoGuestWfs', behaviour: 'no wait-for-SIPI guest activity state: L1 cannot park L2 in it', evidence: `${KVM}/vmx/nested.c: VMX_MISC_ACTIVITY_WAIT_SIPI advertised only from bf0cd88ce363` },
-    softDisabledNormal,
-    kvmNoDirectedEoi,
-    ...kvmCommon,
-  ]),
-  profile('kvm-2019-avic', 'KVM SVM with AVIC, March 2019: the incomplete-IPI exit handler of seed 001.', [
-    { quirk: 'avicIncompleteIpiResends', behaviour: 'the AVIC_INCOMPLETE_IPI (target not running) handler re-sends the IPI through the emulated ICR instead of only waking the target', evidence: 'seed 001 (LKML, March 2019, "svm: Fix AVIC incomplete IPI emulation", Oren Twaig): svm.c avic_incomplete_ipi_interception calls kvm_lapic_reg_write(APIC_ICR); later reverted to kvm_vcpu_wake_up of the targets' },
-    { quirk: 'avicInvalidTargetIgnored', behaviour: 'an AVIC_INCOMPLETE_IPI for an invalid target is ignored: a logical IPI whose mask names one vCPU-less ID is lost for every destination', evidence: `${KVM}/svm.c avic_incomplete_ipi_interception (18f40c53e10f, 2016): case AVIC_IPI_FAILURE_INVALID_TARGET: WARN_ONCE ... break; fixed by "KVM: SVM: Process ICR on AVIC IPI delivery failure due to invalid target" (Sean Christopherson, Jan 2023)` },
-    avicInvalidVector,
-    softDisabledHidden,
-    kvmNoDirectedEoi,
-    ...kvmCommon,
-  ]),
-  profile('avic-isrunning-first', 'Hypothetical AVIC hardware that reads IsRunning before setting the IRR bit: the ordering seed 001 asks about.', [
-    { quirk: 'avicIsRunningBeforeIrr', behaviour: 'the IPI reads the target\'s IsRunning, then sets its IRR: a target that blocks in between is never woken', evidence: 'seed 001 (Oren Twaig): "if it doesn\'t [set IRR before reading IsRunning] ... the receiving cpu will never see the IRR bit"; APM Vol 2 15.29.3.2 orders it the other way' },
-  ]),
-  profile('pi-check-before-sn', 'A hypervisor that, putting a vCPU back on a CPU, checks ON and syncs PIR before clearing SN.', [
-    { quirk: 'apicvCheckOnBeforeClearingSn', behaviour: 'a posted interrupt that lands between the ON check and the SN clear is neither synced nor notified', evidence: 'torvalds/linux arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_load: "Clear SN before reading the bitmap. The VT-d firmware writes the bitmap and reads SN atomically (5.2.3 in the spec)"' },
-  ]),
-  profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', [...kvmCommon, softDisabledNormal, kvmNoDirectedEoi, avicInvalidVector]),
-  profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
-    { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending and starts the CPU after the latched INIT', evidence: 'seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini' },
-    softDisabledNormal,
-    kvmNoDirectedEoi,
-    ...kvmCommon,
-  ]),
-  profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", [
+];
+
+/** QEMU TCG 7.2 (Debian bookworm): QEMU's own APIC and TCG CPUs. */
+const qemuTcg: Deviation[] = [
     { quirk: 'initNotBlockedInSmm', behaviour: 'INIT is taken at once in SMM and resets the CPU out of SMM', evidence: 'qemu accel/tcg/cpu-exec.c cpu_handle_interrupt: CPU_INTERRUPT_INIT is not masked by HF_SMM_MASK; do_cpu_init' },
-    { quirk: 'sipiHeldUntilTaken', behaviour: 'a SIPI outside wait-for-SIPI waits until the CPU next takes events: an INIT pending then acts first and the SIPI starts the CPU; otherwise it is dropped, ending a HLT', evidence: 'qemu target/i386/helper.c do_cpu_init keeps CPU_INTERRUPT_SIPI; accel/tcg/cpu-exec.c cpu_handle_interrupt takes CPU_INTERRUPT_INIT first; target/i386/cpu.c x86_cpu_pending_interrupt returns CPU_INTERRUPT_SIPI (has_work). Observed: CONFORMANCE.md F2 (sipi-halted-not-latched, 62-74 of 100 runs)' },
+    { quirk: 'sipiHeldUntilTaken', behaviour: 'a SIPI outside wait-for-SIPI waits until the CPU next takes events: an INIT pending then acts first and the SIPI starts the CPU; otherwise it is dropped, ending a HLT', evidence: 'qemu target/i386/helper.c do_cpu_init keeps CPU_INTERRUPT_SIPI; accel/tcg/cpu-exec.c cpu_handle_interrupt takes CPU_INTERRUPT_INIT first; target/i386/cpu.c x86_cpu_pending_interrupt returns CPU_INTERRUPT_SIPI (has_work). Observed: CONFORMANCE.md F2 (sipi-halted-not-latched, 62-74 of 100 runs). In SMM the SIPI is eaten at the next event check (df32e5c568c9 "i386/cpu: Prevent delivering SIPI during SMM in TCG mode", Oct 2025, in the installed stable 7.2.22: do_cpu_sipi returns while HF_SMM_MASK)' },
     { quirk: 'noEoiBroadcastSuppression', behaviour: 'no EOI-broadcast suppression: the version register has bit 24 clear and SVR bit 12 is dropped, so every level-triggered EOI reaches the I/O APIC', evidence: 'qemu hw/intc/apic.c apic_mem_read case 0x03 (s->version 0x14 | LVT count), apic_mem_write case 0x0f (spurious_vec = val & 0x1ff). Observed on QEMU 7.2 and 10 TCG: eoi-broadcast-suppressed (Remote IRR cleared), ioapic-level-to-edge-clears-remote-irr (interrupt storm)' },
     { quirk: 'tprWriteTakesEffectLate', behaviour: 'an interrupt that lowering the TPR unblocks is taken after the next instruction, not at once', evidence: 'qemu accel/tcg: interrupts are recognised between translation blocks; hw/intc/apic.c apic_mem_write case 0x08 (TPR) only calls apic_update_irq, which raises CPU_INTERRUPT_HARD for the next block. Observed: CONFORMANCE.md F1 (tpr-holds-until-lowered, 100/100 on QEMU 7.2 TCG; QEMU 10 takes it at once)' },
     { quirk: 'pprZeroDeliversAny', behaviour: 'with PPR = 0 the highest IRR vector is delivered whatever its class: an illegal vector 0-15 it accepted is taken through its IDT gate', evidence: 'qemu hw/intc/apic.c apic_irq_pending: "if (ppr && (irrv & 0xf0) <= (ppr & 0xf0)) return -1" (no class test when PPR is 0). Observed: esr-receive-illegal-vector on QEMU 7.2 and 10 TCG, count(5) = 1' },
@@ -127,7 +112,85 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'icrNoValidity', behaviour: 'no ICR validation: self or all-including-self with NMI, SMI or INIT is delivered', evidence: 'qemu hw/intc/apic.c apic_deliver' },
     { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'qemu hw/intc/apic.c apic_deliver passes trigger_mode to apic_set_irq' },
     { quirk: 'lowestPriority', value: 'lowest-index', behaviour: 'lowest priority goes to the first APIC of the destination set', evidence: 'qemu hw/intc/apic.c apic_bus_deliver: "XXX: search for focus processor, arbitration"' },
+];
+
+export const DEFAULT_PROFILE: Profile = profile('spec', 'The architecture as the Intel SDM and AMD APM define it, for the configured vendor.', []);
+
+export const PROFILES: readonly Profile[] = [
+  DEFAULT_PROFILE,
+  profile('kvm-2015', 'KVM in RHEL 7 (3.10.0-3xx) with QEMU, October 2015: seed 003, SMBASE relocation stuck with 2 VCPUs.', kvm2015),
+  profile('kvm-2015-pre-smi-wake', 'kvm-2015 without "KVM: x86: fix SMI to halted VCPU" (73917739334c), which seed 003\'s kernel had backported: a halted AP never takes the relocation SMI.', [
+    { quirk: 'smiDoesNotWakeHalted', behaviour: 'an SMI to a halted vCPU leaves it halted (not runnable) until something else wakes it', evidence: '73917739334c "KVM: x86: fix SMI to halted VCPU" (Paolo Bonzini, 2015, Cc stable): "An SMI to a halted VCPU must wake it up, hence a VCPU with a pending SMI must be considered runnable. Fixes: 64d6067057d9"; seed 003: "with Paolo\'s following patches backported ... KVM: x86: fix SMI to halted VCPU"' },
+    ...kvm2015,
+  ]),
+  profile('kvm-2019', 'KVM of July 2019 (before bb34e690e934): seed 004, stale IRR after software disable.', [
+    softDisabledHidden,
+    ...initBefore54,
+    ...nestedBefore511,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('kvm-2020-nested', 'KVM nested VMX of September 2020, before wait-for-SIPI and the SIPI VM exit were emulated: seed 002.', [
+    ...nestedBefore511,
+    softDisabledNormal,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('kvm-2020-nested-v1', 'KVM nested VMX with v1 of seed 002\'s patch (Yadong Qi, 22 Sep 2020): wait-for-SIPI guest state and SIPI exits, and the kvm_apic_accept_events hunk Paolo Bonzini rejected.', [
+    { quirk: 'sipiKeptInGuestMode', behaviour: 'a SIPI that reaches a vCPU in guest mode without a VM exit stays in pending_events while it is in guest mode (HLT falls through meanwhile), dropped once it leaves', evidence: `20200922052343.84388-1-yadong.qi@intel.com (v1): ${KVM}/lapic.c kvm_apic_accept_events clears KVM_APIC_SIPI only "&& !is_guest_mode(vcpu)"; Paolo Bonzini (5 Nov 2020): "SIPI must be cleared unconditionally on SVM; the "!is_guest_mode" test in that case is incorrect"; kvm_vcpu_has_events counts pending_events (kvm_apic_has_events), so a halting L2 vCPU does not block (M: the effect is read from the code, not observed)` },
+    softDisabledNormal,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('kvm-2020-11-sipi-latched', 'kvm/queue between 1c96dcceaeb3 (5 Nov 2020) and f57ad63a835c (3 Dec 2020): SIPIs latched outside wait-for-SIPI; never in a release.', [
+    { quirk: 'sipiOutsideWfsPending', behaviour: 'a SIPI to a vCPU not in wait-for-SIPI stays in pending_events until an INIT arrives and erases it; meanwhile HLT falls through', evidence: `f57ad63a835c "KVM: x86: ignore SIPIs that are received while not in wait-for-sipi state" (Maxim Levitsky, 3 Dec 2020): "we accidently started latching SIPIs that are received while the cpu is not waiting for them. This causes vCPUs to never enter a halted state"; 1c96dcceaeb3 read pending_events with smp_load_acquire instead of xchg; ${KVM}/lapic.c __apic_accept_irq APIC_DM_INIT sets pending_events = 1 << KVM_APIC_INIT (M: the next INIT erases the SIPI, it is not replayed)` },
+    softDisabledNormal,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('kvm-2019-avic', 'KVM SVM with AVIC, March 2019: the incomplete-IPI exit handler of seed 001.', [
+    avicResend,
+    { quirk: 'avicInvalidTargetIgnored', behaviour: 'an AVIC_INCOMPLETE_IPI for an invalid target is ignored: a logical IPI whose mask names one vCPU-less ID is lost for every destination', evidence: `${KVM}/svm.c avic_incomplete_ipi_interception (18f40c53e10f, 2016): case AVIC_IPI_FAILURE_INVALID_TARGET: WARN_ONCE ... break; fixed by "KVM: SVM: Process ICR on AVIC IPI delivery failure due to invalid target" (Sean Christopherson, Jan 2023)` },
+    avicInvalidVector,
+    softDisabledHidden,
+    ...initBefore54,
+    ...nestedBefore511,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('avic-isrunning-first', 'Hypothetical AVIC hardware that reads IsRunning before setting the IRR bit: the ordering seed 001 asks about.', [
+    { quirk: 'avicIsRunningBeforeIrr', behaviour: 'the IPI reads the target\'s IsRunning, then sets its IRR: a target that blocks in between is never woken', evidence: 'seed 001 (Oren Twaig): "if it doesn\'t [set IRR before reading IsRunning] ... the receiving cpu will never see the IRR bit"; APM Vol 2 15.29.3.2 orders it the other way' },
+  ]),
+  profile('avic-resend-kick', 'KVM of early 2019 with the change Suravee Suthikulpanit proposed in seed 001: the re-sending handler, and svm_deliver_avic_intr kicking (KVM_REQ_EVENT) instead of waking. Not merged.', [
+    { ...avicResend, value: 'resend-kick', behaviour: 'the incomplete-IPI handler re-sends the IPI, and svm_deliver_avic_intr kicks the target with KVM_REQ_EVENT instead of waking it: the vector is still in IRR twice', evidence: 'seed 001, Suravee Suthikulpanit (11 Mar 2019): svm_deliver_avic_intr "should also have been changed from kvm_vcpu_wake_up() to kvm_vcpu_kick()"; Oren Twaig: "Not sure if this would address the problem ... vcpu B will get two interrupts instead of one" (the model: it does not address it)' },
+  ]),
+  profile('avic-wake-stale-irr', 'Hypothetical KVM AVIC handler of seed 001\'s missed wake-up: wake-only, with KVM\'s irr_pending hint stale, so the woken target blocks again until another interrupt.', [
+    { quirk: 'avicIncompleteIpiHandler', value: 'wake-stale-irr', behaviour: 'the incomplete-IPI handler wakes the target, but its irr_pending is false: it finds no interrupt and blocks again until another event arrives through KVM', evidence: 'seed 001, Suravee Suthikulpanit: "prior to this patch, vcpu B was never get scheduled to run unless there are other interrupts (e.g. timer)", "The issue was caused by the apic->irr_pending not set to true when trying to get vcpu B scheduled"; the revert 4a58038b9e42 calls that diagnosis mistaken, and irr_pending can be false under AVIC only while AVIC is inhibited (66fa226c131f, 2022): hypothetical (M)' },
+  ]),
+  profile('avic-erratum-1235', 'AMD Family 17h (Zen1/Zen2) with AVIC IPI virtualization and KVM before 8de4a1c8164e: an IsRunning bit cleared recently is read as set.', [
+    { quirk: 'avicStaleIsRunning', behaviour: 'the AVIC IPI reads a target\'s IsRunning as it was at the sender\'s last VM entry: a target that blocked since is taken for running, so there is no exit and no wake-up', evidence: '8de4a1c8164e "KVM: SVM: Disable (x2)AVIC IPI virtualization if CPU has erratum #1235" (Maxim Levitsky, 2025): "hardware doesn\'t reliably detect changes to the \'IsRunning\' bit during ICR write emulation, and might fail to VM-Exit on the sending vCPU, if IsRunning was recently cleared ... can lead to hung vCPUs"; workaround: enable_ipiv off on family 0x17, never setting IsRunning (d921665e01ba). H for the effect, M for "since the sender\'s last VM entry" as the model of "recently"' },
+  ]),
+  profile('pi-check-before-sn', 'A hypervisor that, putting a vCPU back on a CPU, checks ON and syncs PIR before clearing SN.', [
+    { quirk: 'apicvCheckOnBeforeClearingSn', behaviour: 'a posted interrupt that lands between the ON check and the SN clear is neither synced nor notified', evidence: 'torvalds/linux arch/x86/kvm/vmx/posted_intr.c vmx_vcpu_pi_load: "Clear SN before reading the bitmap. The VT-d firmware writes the bitmap and reads SN atomically (5.2.3 in the spec)"' },
+  ]),
+  profile('kvm-2024', 'KVM of April 2024: seed 000, SIPI during SMM. INIT, SIPI and SMM as the architecture; the lapic.c habits of every KVM.', [...kvmCommon, softDisabledNormal, kvmNoDirectedEoi, avicInvalidVector]),
+  profile('kvm-pvm-6.18', 'This host\'s KVM (Linux 6.18 with the kvm_pvm module; the 32-bit guest runs in its instruction emulator): kvm-2024, with interrupt windows recognised one instruction late. Observed, mechanism not established.', [
+    { quirk: 'stiWindowLate', behaviour: 'an interrupt that the end of an STI shadow unblocks is taken only after one more instruction: with CLI one instruction after STI+NOP it stays in IRR', evidence: 'CONFORMANCE.md F33: seed-004 (STI; NOP; CLI) left 0xEC in IRR in 49 of 50 runs on qemu-kvm here, took it in 1; F24: with a HLT idle loop and IF = 1 the held vector is taken as itself (so not softDisabledIrr = hidden). PVM (arch/x86/kvm/pvm/pvm.c handle_non_pvm_mode, the emulation batch) checks KVM_REQ_EVENT but, unlike VMX handle_invalid_guest_state, no interrupt window (L: four copies of the module read, none is this build). The 1 run in 50 is kvm-2024\'s outcome, which this profile does not allow' },
+    { quirk: 'tprWriteTakesEffectLate', behaviour: 'an interrupt that lowering the TPR unblocks is taken after the next instruction', evidence: 'CONFORMANCE.md F1: tpr-holds-until-lowered, 50/50 runs on qemu-kvm and 30/30 on qemu-kvm-split here, as QEMU 7.2 TCG (the same emulator path as stiWindowLate, L)' },
+    ...kvmCommon, softDisabledNormal, kvmNoDirectedEoi, avicInvalidVector,
+  ]),
+  profile('kvm-2024-sipi-patch', 'KVM with the patch proposed in seed 000 (not merged): a SIPI arriving in SMM is kept instead of dropped.', [
+    { quirk: 'sipiLatchedInSmm', behaviour: 'a SIPI received in SMM stays pending until the first event check after RSM: behind an INIT latched in SMM it starts the CPU; with no INIT pending it is dropped, so a later INIT never replays it', evidence: `seed 000: "[PATCH] KVM/x86: Do not clear SIPI while in SMM" (Boris Ostrovsky, April 2024), rejected by Paolo Bonzini; the diff is not in the archives read (M: from its subject and the code it patched): ${KVM}/lapic.c kvm_apic_accept_events clears KVM_APIC_SIPI when !kvm_apic_init_sipi_allowed, which the patch skips while is_smm; after RSM (KVM_REQ_EVENT) it takes KVM_APIC_INIT, then clears KVM_APIC_SIPI and delivers it only in INIT_RECEIVED; __apic_accept_irq APIC_DM_INIT sets pending_events = 1 << KVM_APIC_INIT` },
+    softDisabledNormal,
+    kvmNoDirectedEoi,
+    ...kvmCommon,
+  ]),
+  profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", qemuTcg, { x2apic: false, tscDeadline: false }),
+  profile('qemu-tcg-2015', 'QEMU TCG before "target-i386: allow any alignment for SMBASE" (2015; seed 003\'s environment had it): the qemu-tcg-7.2 rules and a 32 KiB-aligned SMBASE at RSM. Other differences of 2015 QEMU are not modelled.', [
+    { quirk: 'smbaseAligned32K', behaviour: 'RSM loads SMBASE & ~0x7fff: OVMF\'s 2 KiB SMRAM tiles collapse, two CPUs end with one SMBASE', evidence: 'qemu target-i386/smm_helper.c helper_rsm (several copies of 2015): "if (val & 0x20000) { env->smbase = ldl_phys(... sm_state + 0x7ef8) & ~0x7fff; }"; seed 003 lists "target-i386: allow any alignment for SMBASE" among the patches its QEMU needed (commit id not found; M for the effect on the thread\'s tiles)' },
+    ...qemuTcg,
   ], { x2apic: false, tscDeadline: false }),
+
   profile('bochs-2.7', 'Bochs 2.7 (cpu/apic.cc, cpu/event.cc, cpu/smm.cc).', [
     { quirk: 'initDroppedWhenBlocked', behaviour: 'an INIT that arrives while INIT is masked is dropped, not latched', evidence: 'bochs cpu/event.cc deliver_INIT: if (! is_masked_event(BX_EVENT_INIT)) signal_event(BX_EVENT_INIT)' },
     { quirk: 'initNotBlockedInSmm', behaviour: 'SMM entry masks only SMI and NMI: INIT in SMM resets the CPU at once', evidence: 'bochs cpu/smm.cc enter_system_management_mode: mask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },

@@ -3,10 +3,11 @@
 // of the simulator's part of the machine state laid out.
 
 import type { VmexitKind } from '../arch/assist.js';
-import type { CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
+import type { Cond, CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
 import type { Insn, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
+import { MAX_REPEAT_ITERATIONS as UNROLL_LIMIT } from '../litmus/limits.js';
 
 export type { Insn };
 
@@ -66,9 +67,13 @@ export interface Program {
   /** Word offset of memory words in the simulator area. */
   memoryBase: number;
   words: number;
+  /**
+   * Counters stop here, above every constant the condition compares a count with, and read `>=cap`: the condition
+   * cannot tell the counts above it apart, and an interrupt storm (a handler that runs for ever, nothing else
+   * changing) becomes a cycle the explorer recognises as non-terminating, not an endless line of new states.
+   */
+  countCap: number;
 }
-
-const UNROLL_LIMIT = 10000;
 
 class Flattener {
   insns: Insn[] = [
@@ -203,5 +208,22 @@ export function compile(test: LitmusTest): Program {
     agentIndex.set(b.agent, agents.length);
     agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
   }
-  return { test, cpus, agents, agentIndex, memory, memoryBase: base, words: base + 2 * memory.size };
+  return { test, cpus, agents, agentIndex, memory, memoryBase: base, words: base + 2 * memory.size, countCap: countCap(test.condition.cond) };
 }
+
+/** The smallest count cap above every constant a count is compared with (at least 255). */
+function countCap(c: Cond): number {
+  let cap = 255;
+  const walk = (x: Cond): void => {
+    if (x.kind === 'and' || x.kind === 'or') {
+      walk(x.left);
+      walk(x.right);
+    } else if (x.kind === 'not') walk(x.arg);
+    else if (x.kind === 'cmp' && (x.loc.kind === 'count' || x.loc.kind === 'vmexits') && x.value.kind === 'num' && x.value.value >= BigInt(cap)) {
+      cap = Number(x.value.value < 0xfffffffen ? x.value.value + 1n : 0xffffffffn);
+    }
+  };
+  walk(c);
+  return cap;
+}
+

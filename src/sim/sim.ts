@@ -59,6 +59,7 @@ export class Simulator implements ExecCtx {
     this.machine = new Machine({
       cpus: st.cpus, vendor: st.vendor, x2apic: st.x2apic, tscDeadline: st.tscDeadline, ioapic: st.ioapic,
       timerRatio: st.timerRatio, delivery: 'queued', extraWords: assistWords + this.program.words, quirks: profile.quirks,
+      pendingInitSipi: st.accel !== 'none', virtualInterruptDelivery: st.accel === 'apicv',
       ...profile.settings,
       busCapacity: Math.max(64, 8 * st.cpus),
       onTrace: (e: TraceEvent) => this.traceSink?.(`${e.cpu >= 0 ? `P${e.cpu}` : 'platform'} ${e.text}`),
@@ -157,9 +158,12 @@ export class Simulator implements ExecCtx {
     this.s[at] = Number(v & 0xffffffffn);
     this.s[at + 1] = Number(v >> 32n);
   }
+  /** Counters stop at the program's countCap and read `>=cap` there (src/sim/program.ts). */
   private count(code: ProcCode, key: CountKey): void {
     const slot = code.counts.get(key);
-    if (slot !== undefined) this.s[this.w(code, FIXED_WORDS + slot)]++;
+    if (slot === undefined) return;
+    const at = this.w(code, FIXED_WORDS + slot);
+    if (this.s[at] < this.program.countCap) this.s[at]++;
   }
   private countExit(c: number, kind: VmexitKind): void {
     this.count(this.program.cpus[c], `vmexit-${kind}`);
@@ -203,8 +207,11 @@ export class Simulator implements ExecCtx {
 
   // ---------------------------------------------------------------- ExecCtx: the running process's view
 
-  private enter(code: ProcCode, c: number, cpu: Cpu | null): void {
+  /** The running process's name in traces (`P1`, `D0`). */
+  private who = '';
+  private enter(code: ProcCode, c: number, cpu: Cpu | null, who = `P${c}`): void {
     this.cur = code;
+    this.who = who;
     this.c = c;
     this.cpu = cpu;
     this.pc = this.pcOf(code);
@@ -223,7 +230,7 @@ export class Simulator implements ExecCtx {
     this.traceSink?.(`P${this.c} #GP: ${what}`);
   }
   trace(line: string): void {
-    this.traceSink?.(`P${this.c} ${line}`);
+    this.traceSink?.(`${this.who} ${line}`);
   }
   wait(ticks: number): void {
     this.setWait(this.cur, this.machine.now() + ticks * this.program.test.settings.timerRatio);
@@ -253,10 +260,13 @@ export class Simulator implements ExecCtx {
     this.assist.signal(kind, target);
   }
   hotplug(target: number): void {
+    // An ACPI insert of a slot that holds a processor, or an eject of an empty one, changes nothing (D-22).
+    if (this.machine.cpus[target].present()) return;
     this.machine.hotplug(target);
     this.setPc(this.program.cpus[target], NO_PC);
   }
   unplug(target: number): void {
+    if (!this.machine.cpus[target].present()) return;
     this.machine.unplug(target);
     const cc = this.program.cpus[target];
     this.s.fill(0, this.w(cc, P.FLAGS), this.w(cc, P.FRAMES + 2 * MAX_DEPTH));
@@ -288,10 +298,10 @@ export class Simulator implements ExecCtx {
   }
 
   /**
-   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2 Activity State: the
-   * guest may be entered in wait-for-SIPI when IA32_VMX_MISC reports it (not on AMD SVM, not under the
-   * nestedNoGuestWfs quirk: the entry fails, a fault). `vmentry sipi` is L1 emulating the SIPI its exit reported:
-   * the guest starts at its SIPI code with `sv` = the exit qualification.
+   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2: wait-for-SIPI if
+   * IA32_VMX_MISC reports it; under nestedNoGuestWfs the 27.3.1.5 guest-state check fails it (27.8: a VM exit, reason
+   * 33 | bit 31, to L1, which has no handler for it here and idles). AMD SVM has no guest activity state: a fault.
+   * `vmentry sipi` is L1 emulating the SIPI its exit reported: the guest starts at its SIPI code, `sv` = the vector.
    */
   vmEntry(mode: OpOf<'vmentry'>['mode']): number {
     const cpu = this.cpu!, code = this.cur, next = this.pc + 1;
@@ -299,9 +309,15 @@ export class Simulator implements ExecCtx {
       this.fault('vmentry without a VM exit to return from');
       return next;
     }
-    if (mode === 'wait-for-sipi' && (cpu.apic.vendor() === 'amd' || this.quirks.nestedNoGuestWfs)) {
-      this.fault('VM entry failed: wait-for-SIPI guest activity state not supported');
+    if (mode === 'wait-for-sipi' && cpu.apic.vendor() === 'amd') {
+      this.fault('VMRUN has no wait-for-SIPI guest state (SVM)');
       return next;
+    }
+    if (mode === 'wait-for-sipi' && this.quirks.nestedNoGuestWfs) {
+      this.count(code, 'vmexit-entry-failure');
+      this.traceSink?.(`P${this.c} VM entry failed (invalid guest state: activity state wait-for-SIPI not in IA32_VMX_MISC; quirk nestedNoGuestWfs), exit reason 0x80000021: L1 idles`);
+      cpu.hlt();
+      return PC_IDLE;
     }
     const f = this.popFrame();
     cpu.setVmx(VmxMode.NON_ROOT);
@@ -401,7 +417,9 @@ export class Simulator implements ExecCtx {
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
     const op = code.insns[pc];
-    return op.kind !== 'end' && op.kind !== 'iret' && opDef(op).pauses === true;
+    if (op.kind === 'end' || op.kind === 'iret') return false;
+    const p = opDef(op).pauses;
+    return p === true || (typeof p === 'function' && p(op as never));
   }
 
   /** Fill `out` with every enabled step. Time passes only when nothing but `pause` steps are enabled. */
@@ -452,6 +470,7 @@ export class Simulator implements ExecCtx {
       case StepKind.TIME: {
         const t = this.nextTime();
         this.traceSink?.(`time: advance to ${t}`);
+        for (let c = 0; c < this.program.cpus.length; c++) if (this.waiting(this.program.cpus[c])) this.machine.cpus[c].instructionsRun();
         this.assist.advanceTo(t);
         return;
       }
@@ -578,7 +597,7 @@ export class Simulator implements ExecCtx {
         // The BSP goes to the reset vector, where a litmus test has no code: it halts there with IF = 0
         // (docs/litmus.md, "Running"); an AP waits for a SIPI.
         if (cpu.activity() === Activity.ACTIVE && !cpu.apic.isBsp()) {
-          // An AP active right after INIT was started by a SIPI kept from SMM (quirk sipiLatchedInSmm).
+          // An AP active right after INIT was started by a SIPI kept behind it (Cpu.receiveSipi).
           this.count(code, 'sipi');
           this.setPc(code, code.sipi >= 0 ? code.sipi : PC_IDLE);
           if (code.sipi < 0) cpu.hlt();
@@ -598,9 +617,7 @@ export class Simulator implements ExecCtx {
         this.setPc(code, code.nmi >= 0 ? code.nmi : PC_IRET);
         this.traceSink?.(`P${c} nmi: enter handler`);
         return;
-      case EventKind.SIPI_DISCARD:
-        this.traceSink?.(`P${c} sipi discarded: not in wait-for-sipi`);
-        return;
+      case EventKind.SIPI_DISCARD: return; // Cpu.discardHeldSipi traced it
       case EventKind.EXTINT:
       case EventKind.INTR: {
         this.pushFrame(code, pc, ifBefore, FrameKind.INTR);
@@ -617,7 +634,7 @@ export class Simulator implements ExecCtx {
 
   private agentStep(a: number): void {
     const code = this.program.agents[a];
-    this.enter(code, -1, null);
+    this.enter(code, -1, null, `D${this.agentName(a)}`);
     this.setPc(code, this.execInsn(code.insns[this.pc]));
   }
 
@@ -652,9 +669,11 @@ export class Simulator implements ExecCtx {
     }
   }
 
-  private counted(cpu: number, key: CountKey): number {
+  private counted(cpu: number, key: CountKey): number | string {
     const code = this.program.cpus[cpu], slot = code.counts.get(key);
-    return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+    const n = slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+    const cap = this.program.countCap;
+    return n >= cap ? `>=${cap}` : n;
   }
 
   holds(c: Cond): boolean {

@@ -69,6 +69,12 @@ describe('guest images', () => {
     expect(r.runs).toEqual([{ run: '0', 'P1:r0': '1' }]);
     expect(r.other).toEqual(['SeaBIOS']);
   });
+
+  it('a line cut short (the emulator crashed or was killed while the guest printed it) is no result', () => {
+    const r = parseOutput('lapis: start\nlapis: run=0 P1:r0=0x1\nlapis: run=1 P1:r0=0x');
+    expect(r.runs).toEqual([{ run: '0', 'P1:r0': '0x1' }]);
+    expect(r.lines).toEqual(['start', 'run=0 P1:r0=0x1']);
+  });
 });
 
 describe('backend registry', () => {
@@ -99,7 +105,11 @@ describe('backend registry', () => {
 describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
   const b = backend(name);
   const isKvm = KVM.includes(name);
-  const timeoutMs = isKvm ? 20000 : 10000;
+  // The run limit counts from the guest's first result line (bootOnce gives start-up its own limit), and is
+  // generous: a test waits only as long as the guest takes, and a loaded host must not turn a slow run into a hang.
+  const timeoutMs = 120_000;
+  /** Longer than bootOnce's start-up and run limits together: vitest must never abandon a boot in progress. */
+  const TEST_MS = 300_000;
 
   /** A KVM test without /dev/kvm: log it loudly and skip it at run time. */
   function kvmSkipped(ctx: { skip: (note?: string) => void }): boolean {
@@ -119,7 +129,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
     expect(r.values.booted).toBe('1');
     expect(r.values['sipi-vector']).toBe('16');
     expect(r.values['sipi-count']).toBe('1');
-  }, 40000);
+  }, TEST_MS);
 
   it('a self-IPI runs its handler exactly once', async (ctx) => {
     if (kvmSkipped(ctx)) return;
@@ -127,7 +137,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
     expect(r.status, `${r.reason}\n${r.diagnostics}`).toBe('completed');
     expect(r.values.count).toBe('1');
     expect(r.values['isr-after']).toBe('0');
-  }, 40000);
+  }, TEST_MS);
 
   it('returning from an NMI handler ends NMI blocking: NMIs in a row, one held while the handler runs', async (ctx) => {
     if (kvmSkipped(ctx)) return;
@@ -149,7 +159,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
     } else {
       expect(r.values.count).toBe('7');
     }
-  }, 40000);
+  }, TEST_MS);
 
   // The failure paths once per emulator: on qemu-kvm-split they would only repeat qemu-kvm's (KVM boots are slow).
   const failurePaths = name !== 'qemu-kvm-split';
@@ -157,11 +167,14 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
   if (failurePaths) {
     it('a guest that never ends is killed at the timeout and recorded as hung', async (ctx) => {
       if (kvmSkipped(ctx)) return;
-      const r = await bootOnce({ backend: b, image: image(b, 'hang'), machine: { cpus: 1 }, timeoutMs: isKvm ? 6000 : 2000 });
+      // The 2 s count from `lapis: start`: however long the emulator and firmware took under load, the guest has
+      // printed it by the time the limit runs out.
+      const r = await bootOnce({ backend: b, image: image(b, 'hang'), machine: { cpus: 1 }, timeoutMs: 2000 });
       expect(r.status).toBe('hung');
-      expect(r.reason).toMatch(/timeout/);
-      expect(r.lines).toContain('start');
-    }, 40000);
+      expect(r.reason).toMatch(/^timeout: killed at the run limit \(2 s from the guest's first result line\)$/);
+      expect(r.lines).toEqual(['start']);
+    }, TEST_MS);
+
 
     it('a triple fault is recorded as crashed', async (ctx) => {
       if (kvmSkipped(ctx)) return;
@@ -169,7 +182,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
       expect(r.status, r.diagnostics).toBe('crashed');
       // QEMU exits (-no-reboot), Bochs panics; under kvm_pvm the emulator gives up on the faulting INT3 first
       expect(r.reason).toMatch(/without the end marker|KVM internal error/);
-    }, 40000);
+    }, TEST_MS);
   }
 
   it('x2APIC: self-IPIs through the ICR MSR and the SELF IPI MSR (where the backend has x2APIC)', async (ctx) => {
@@ -185,7 +198,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
       console.warn(`UNSUPPORTED (x2apic) on ${name}: ${f.reason}`);
       expect(r.values.count).toBe('0');
     }
-  }, 40000);
+  }, TEST_MS);
 
   it('SMM: an SMI IPI to P1 runs the handler at 0x38000 and RSM returns (where the backend has SMM)', async (ctx) => {
     if (kvmSkipped(ctx)) return;
@@ -199,7 +212,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
     expect(r.status, `${r.reason}\n${r.diagnostics}`).toBe('completed');
     expect(r.values['smi-count']).toBe('1');
     expect(r.values['after-rsm']).toBe('1');
-  }, 40000);
+  }, TEST_MS);
 
   it('TSC-deadline timer: one interrupt, then the MSR reads 0 (where the backend has it)', async (ctx) => {
     if (kvmSkipped(ctx)) return;
@@ -215,7 +228,7 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
     // SDM Vol 3A 11.5.4.1: firing clears IA32_TSC_DEADLINE. Bochs 2.7 keeps the armed value (observed here).
     if (name === 'bochs') expect(r.values['deadline-after']).not.toBe('0');
     else expect(r.values['deadline-after']).toBe('0');
-  }, 40000);
+  }, TEST_MS);
 
   it('a 2-CPU IPI guest loops 200 runs in one boot', async (ctx) => {
     if (kvmSkipped(ctx)) return;
@@ -231,9 +244,20 @@ describe.each([...MUST_RUN, ...KVM])('%s', (name) => {
     expect(r.runs.length).toBe(200);
     expect(r.runs.every((x) => x['P1:r0'] === '1')).toBe(true);
     expect(r.runs[199]['P1:count']).toBe('200');
+    // The rate is measured by `npm run bench`, never asserted here (it depends on the host's load).
     console.log(`${name}: ${s.runs} runs in ${s.ms} ms = ${((s.runs * 1000) / s.ms).toFixed(0)} runs/s (one boot)`);
-    if (name === 'qemu-tcg') expect((s.runs * 1000) / s.ms).toBeGreaterThanOrEqual(20);
-  }, 40000);
+  }, TEST_MS);
+});
+
+describe('start-up', () => {
+  it('an emulator that prints no result line within the start-up limit is killed and recorded as hung', async () => {
+    const b = backend('qemu-tcg');
+    const silent: Backend = { ...b, launch: () => ({ file: process.execPath, args: ['-e', 'setTimeout(() => {}, 60000)'], env: {}, files: {} }) };
+    const r = await bootOnce({ backend: silent, image: image(b, 'hang'), machine: { cpus: 1 }, timeoutMs: 1000, startupLimitMs: 500 });
+    expect(r.status).toBe('hung');
+    expect(r.reason).toBe('timeout: killed at the start-up limit (0.5 s without a result line)');
+    expect(r.lines).toEqual([]);
+  }, 300_000);
 });
 
 describe('temporary directories', () => {

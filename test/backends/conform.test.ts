@@ -4,18 +4,19 @@
 // the deviation is exactly the documented one (CONFORMANCE.md). KVM runs where /dev/kvm is usable (batched too, but
 // each boot costs ~3.6 s of firmware there), otherwise it is a counted skip, as in boot.test.ts.
 
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kvmUsable, type Backend } from '../../src/backends/backends.js';
 import { backendRefusal, compileTest, CompileRefusal, countedLowVectors } from '../../src/backends/compile.js';
-import { conform, type ConformRan } from '../../src/backends/conform.js';
+import { conform, timeoutReason, type ConformRan } from '../../src/backends/conform.js';
 import { buildGuest } from '../../src/backends/build.js';
-import { backend, load, ran, text, useRunTempDir } from './helpers.js';
+import { backend, BOOT_TEST_MS, expectJudged, load, ran, text, useRunTempDir } from './helpers.js';
+import { lapis } from '../helpers/lapis.js';
 
 // Every boot's and every conform() call's temporary directory goes under here, and none is left behind.
 const work = useRunTempDir('conform');
+const TEST_MS = BOOT_TEST_MS;
 let kvmSkips = 0;
 
 afterAll(() => {
@@ -55,7 +56,7 @@ describe('compiler', () => {
     }
     rmSync(dir, { recursive: true, force: true });
     expect(compiled).toBeGreaterThanOrEqual(50);
-  }, 60000);
+  }, TEST_MS);
 
   it('refuses what a real machine cannot run, naming the construct', () => {
     const refusal = (file: string): CompileRefusal => {
@@ -101,29 +102,33 @@ describe('compiler', () => {
   });
 });
 
-// Catalog tests every backend must run as the model allows; and the one documented deviation among them.
-const ALLOWED = [
+// Catalog tests a backend must run as the model allows; and the one documented deviation among them. Bochs's guest
+// time is its instruction count (no sync to the host clock), so what a run does there does not depend on the host's
+// load: every test is asserted on it. On QEMU a vCPU is a host thread and the guest's TSC follows the host clock: a
+// test whose CPUs race (INIT-SIPI-SIPI and a running AP; NMIs and the end-of-test ping, merged when the host holds
+// one back past LIT_SETTLE_US) gives timing-dependent FORBIDDEN outcomes there (CONFORMANCE.md F38, F2; issue 12
+// item 7), so only tests whose outcome follows from the order of their own ops are asserted on QEMU.
+const ORDERED = [
   'litmus/self-ipi-once.litmus',
-  'litmus/init-sipi-sipi-bringup.litmus',
   'litmus/smi-latched-only-one.litmus',
-  'litmus/nmi-one-pending-third-lost.litmus',
   'test/backends/litmus/ipi-message-passing.litmus',
 ];
+const RACING = ['litmus/init-sipi-sipi-bringup.litmus', 'litmus/nmi-one-pending-third-lost.litmus'];
 
-describe.each(['qemu-tcg', 'bochs'])('%s', (name) => {
+describe.each([['qemu-tcg', ORDERED], ['bochs', [...ORDERED, ...RACING]]] as const)('%s', (name, tests) => {
   const b = backend(name);
 
-  it.each(ALLOWED)('%s: every observed outcome is allowed by spec', async (file) => {
+  it.each(tests)('%s: every observed outcome is allowed by spec', async (file) => {
     const r = ran(await conform(load(file), { backend: b, runs: 20 }));
-    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
-    expect(r.completed).toBe(20);
+    expectJudged(r, 20);
+    if (name === 'bochs') expect(r.completed, text(r)).toBe(20); // no host effect reaches a Bochs guest
     expect(r.forbidden, text(r)).toBe(0);
     expect(r.outcomes.every((o) => o.verdict === 'allowed'), text(r)).toBe(true);
-  }, 60000);
+  }, TEST_MS);
 
   it('tpr-holds-until-lowered: the documented deviation, exactly', async () => {
     const r = ran(await conform(load('litmus/tpr-holds-until-lowered.litmus'), { backend: b, runs: 20 }));
-    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
+    expectJudged(r, 20);
     if (name === 'qemu-tcg') {
       // QEMU's TCG takes the interrupt that lowering TPR unblocks only at the end of the translation block, after
       // the next load (CONFORMANCE.md): r3 = 0, which spec forbids.
@@ -131,22 +136,51 @@ describe.each(['qemu-tcg', 'bochs'])('%s', (name) => {
       expect(r.outcomes[0].verdict).toBe('FORBIDDEN');
       // No profile but QEMU's own (src/sim/profiles.ts, qemu-tcg-7.2, once it models this) allows it.
       expect(r.outcomes[0].allowedBy.filter((p) => p !== 'qemu-tcg-7.2')).toEqual([]);
-      expect(r.forbidden).toBe(20);
+      expect(r.forbidden).toBe(r.completed);
       expect(text(r)).toMatch(/FORBIDDEN by spec; (no profile allows it|allowed by qemu-tcg-7\.2)$/m);
     } else {
       expect(r.forbidden, text(r)).toBe(0);
     }
-  }, 60000);
+  }, TEST_MS);
 });
 
 describe('runs', () => {
-  it('a 2-CPU IPI test reaches 20 runs/s on qemu-tcg, batched', async () => {
-    const r = ran(await conform(load('test/backends/litmus/ipi-message-passing.litmus'), { backend: backend('qemu-tcg'), runs: 300 }));
+  it('a 2-CPU IPI test runs 300 times in one boot, batched (Bochs: no host effect ends a boot early)', async () => {
+    const r = ran(await conform(load('test/backends/litmus/ipi-message-passing.litmus'), { backend: backend('bochs'), runs: 300 }));
+    // The rate is measured by `npm run bench` (BENCHMARKS.md), never asserted: it depends on the host's load.
+    console.log(`bochs: ${r.runs} runs in ${r.ms} ms, ${r.boots} boot(s): ${r.runsPerSecond} runs/s`);
+    expect(r.forbidden, text(r)).toBe(0);
+    expect(r.completed, text(r)).toBe(300);
+    expect(r.boots).toBe(1);
+  }, TEST_MS);
+
+  it('qemu-tcg batches too: many runs a boot (a boot whose setup fails on a loaded host hands its runs to the next)', async () => {
+    const r = ran(await conform(load('test/backends/litmus/ipi-message-passing.litmus'), { backend: backend('qemu-tcg'), runs: 100 }));
     console.log(`qemu-tcg: ${r.runs} runs in ${r.ms} ms, ${r.boots} boot(s): ${r.runsPerSecond} runs/s`);
     expect(r.forbidden, text(r)).toBe(0);
-    expect(r.boots).toBe(1);
-    expect(r.runsPerSecond).toBeGreaterThanOrEqual(20);
-  }, 60000);
+    expectJudged(r, 100);
+    expect(r.boots, text(r)).toBeLessThan(r.runs);
+  }, TEST_MS);
+
+  it('a run that never ends reaches the per-run limit: timed out with what kept it open, never judged', async () => {
+    const r = ran(await conform(load('test/backends/litmus/never-ends.litmus'), { backend: backend('qemu-tcg'), runs: 6 }));
+    expect(r.completed, text(r)).toBe(0);
+    expect(r.outcomes).toEqual([]);
+    expect(r.forbidden).toBe(0);
+    expect(r.timedOut, text(r)).toBe(6);
+    expect(r.runs).toBe(6);
+    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
+    expect(r.failures.every((f) => f.status === 'timed-out'), text(r)).toBe(true);
+    // P1 never finishes; on a loaded host P0 may not have finished its one store either when the limit came.
+    for (const f of r.failures) expect(f.reason).toMatch(/^reached the guest's per-run limit \(20 ms of guest time\): P[01] had not finished its main block$/);
+    expect(r.failures.some((f) => /P1 had not finished/.test(f.reason)), text(r)).toBe(true);
+    expect(text(r)).toMatch(/^Timed out \(not judged: a host-side time limit ended them, not the test\): 6 run\(s\)$/m);
+    expect(text(r)).not.toMatch(/FORBIDDEN by/);
+    expect(timeoutReason('0x0201', 2, 20000)).toBe("reached the guest's per-run limit (20 ms of guest time): P1 was in an await whose condition held");
+    expect(timeoutReason('0x0103', 3, 20000)).toMatch(/: agent D0 had not reached its SIPI code/);
+    expect(timeoutReason('0x08ff', 2, 20000)).toMatch(/every program was done, but interrupt-side events kept coming$/);
+    expect(timeoutReason(undefined, 2, 20000)).toMatch(/not reported$/);
+  }, TEST_MS);
 
   it('an image that never reports is a crashed run, counted, never a throw', async () => {
     const fake: Backend = {
@@ -157,7 +191,7 @@ describe('runs', () => {
     expect(r.completed).toBe(0);
     expect(r.crashed).toBe(4);
     expect(r.failures.map((f) => f.reason).join('\n')).toMatch(/without the end marker|produced no run/);
-  }, 60000);
+  }, TEST_MS);
 
   it('a refused test comes back typed, with the construct and the reason', async () => {
     const r = await conform(load('litmus/decision-d15-bsp-init-halts.litmus'), { backend: backend('qemu-tcg'), runs: 5 });
@@ -173,12 +207,11 @@ describe('runs', () => {
 
   it('esr-receive-illegal-vector on qemu-tcg: QEMU takes the MSI with vector 5 through gate 5, counted, no crash', async () => {
     const r = ran(await conform(load('litmus/esr-receive-illegal-vector.litmus'), { backend: backend('qemu-tcg'), runs: 5 }));
-    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
-    expect(r.completed).toBe(5);
+    expectJudged(r, 5);
     // SDM Vol 3A 11.5.2: the APIC should refuse it (ESR bit 6); QEMU 7.2 delivers it (CONFORMANCE.md)
     expect(r.outcomes.map((o) => o.key), text(r)).toEqual(['P1:r1=0; P1.count(0x05)=1; P1.irr(0x05)=0']);
     expect(r.outcomes[0].verdict).toBe('FORBIDDEN');
-  }, 60000);
+  }, TEST_MS);
 
   /** A KVM test without /dev/kvm: a loud, counted skip. */
   function kvmSkipped(ctx: { skip: (note?: string) => void }): boolean {
@@ -197,58 +230,54 @@ describe('runs', () => {
     expect(backend('qemu-kvm').features().iret).toEqual({ ok: true });
     const r = ran(await conform(load('test/backends/litmus/ipi-message-passing.litmus'), { backend: backend('qemu-kvm'), runs: 40 }));
     console.log(`qemu-kvm: ${r.runs} runs in ${r.ms} ms, ${r.boots} boot(s): ${r.runsPerSecond} runs/s`);
-    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
-    expect(r.completed).toBe(40);
-    expect(r.boots).toBe(1);
-    // A run that reached the time limit (a vCPU descheduled for 20 ms on a busy host) may miss the IPI.
-    expect(r.forbidden, text(r)).toBeLessThanOrEqual(r.timedOut);
-  }, 120000);
+    expectJudged(r, 40);
+    expect(r.boots).toBeLessThan(r.runs);
+    // A run that reached the time limit (a vCPU descheduled for 20 ms on a busy host) is not judged.
+    expect(r.forbidden, text(r)).toBe(0);
+  }, TEST_MS);
 
   it('qemu-kvm: NMIs run (nmi-one-pending-third-lost), batched (skipped without /dev/kvm)', async (ctx) => {
     if (kvmSkipped(ctx)) return;
     const r = ran(await conform(load('litmus/nmi-one-pending-third-lost.litmus'), { backend: backend('qemu-kvm'), runs: 20 }));
-    expect(r.hung + r.crashed + r.unreadable, text(r)).toBe(0);
-    expect(r.completed).toBe(20);
-    expect(r.boots).toBe(1);
-    // Handlers never nest. kvm_pvm here holds a second NMI while one is in service more often than not, so the
-    // third is taken too (count 3, FORBIDDEN by spec); count 2 is the allowed outcome.
-    for (const o of r.outcomes) expect(['P1.count(nmi)=2; nested=0', 'P1.count(nmi)=3; nested=0'], text(r)).toContain(o.key);
-  }, 120000);
+    expectJudged(r, 20);
+    expect(r.boots).toBeLessThan(r.runs);
+    // Handlers never nest. How many NMIs are taken depends on timing (kvm_pvm here holds a second NMI while one is in
+    // service more often than not, so the third is taken too: count 3, FORBIDDEN by spec; on a loaded host the
+    // end-of-test ping can merge with one still on its way): the count is not asserted.
+    for (const o of r.outcomes) expect(o.key, text(r)).toMatch(/^P1\.count\(nmi\)=[1-3]; nested=0$/);
+  }, TEST_MS);
 });
 
 describe('command line', () => {
-  function lapis(...args: string[]): { code: number; out: string; err: string } {
-    const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env } });
-    return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-  }
 
   it('run --on: litmus7-style histogram, exit 0; --json; --emit-asm', () => {
     const asm = mkdtempSync(join(work(), 'emit-'));
     const r = lapis('run', 'litmus/self-ipi-once.litmus', '--on', 'bochs', '--runs', '5', '--emit-asm', asm);
     expect(r.code, r.out + r.err).toBe(0);
     expect(r.out).toMatch(/^Test self-IPI-once Required on bochs \(judged by profile spec\)$/m);
-    expect(r.out).toMatch(/^5 +:>P0\.count\(0x40\)=1; P0\.irr\(0x40\)=0; P0\.isr\(0x40\)=0;$/m);
-    expect(r.out).toMatch(/^Observation self-IPI-once Always 5 0$/m);
+    const n = /^(\d+) +:>P0\.count\(0x40\)=1; P0\.irr\(0x40\)=0; P0\.isr\(0x40\)=0;$/m.exec(r.out)?.[1];
+    expect(n, r.out).toBeDefined();
+    expect(r.out).toMatch(new RegExp(`^Observation self-IPI-once Always ${n} 0$`, 'm'));
     expect(readFileSync(join(asm, 'self-ipi-once.asm'), 'utf8')).toMatch(/send fixed 0x40 -> self/);
     rmSync(asm, { recursive: true, force: true });
     const j = lapis('run', 'litmus/self-ipi-once.litmus', '--on', 'qemu-tcg', '--runs', '5', '--json');
     expect(j.code, j.err).toBe(0);
     const o = JSON.parse(j.out) as ConformRan;
     expect(o.status).toBe('ran');
-    expect(o.completed).toBe(5);
+    expect(o.completed + o.timedOut + o.unreadable).toBe(5);
     expect(o.outcomes).toHaveLength(1);
     expect(o.outcomes[0].verdict).toBe('allowed');
-  }, 60000);
+  }, TEST_MS);
 
   it('run --on: exit 1 on a FORBIDDEN outcome, 2 on a refusal or an unknown backend', () => {
-    const f = lapis('run', 'litmus/tpr-holds-until-lowered.litmus', '--on', 'qemu-tcg', '--runs', '3');
+    const f = lapis('run', 'litmus/tpr-holds-until-lowered.litmus', '--on', 'qemu-tcg', '--runs', '10');
     expect(f.code).toBe(1);
     expect(f.out).toMatch(/FORBIDDEN by spec; (no profile allows it|allowed by qemu-tcg-7\.2)$/m);
     const r = lapis('run', 'litmus/decision-d15-bsp-init-halts.litmus', '--on', 'qemu-tcg');
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/REFUSED: P1: send init -> P0 \(line \d+\): INIT to the BSP/);
     expect(lapis('run', 'litmus/self-ipi-once.litmus', '--on', 'nowhere').code).toBe(2);
-  }, 60000);
+  }, TEST_MS);
 
   it('suite --on: per test refused (with the reason) or run and judged; totals; exit 1 on FORBIDDEN', () => {
     const dir = mkdtempSync(join(work(), 'suite-'));
@@ -257,8 +286,9 @@ describe('command line', () => {
     rmSync(dir, { recursive: true, force: true });
     expect(r.code, r.out + r.err).toBe(1);
     expect(r.out).toMatch(/^decision-d15-bsp-init-halts\.litmus +refused: P1: send init -> P0: INIT to the BSP/m);
-    expect(r.out).toMatch(/^self-ipi-once\.litmus +ok +100 runs/m);
-    expect(r.out).toMatch(/^tpr-holds-until-lowered\.litmus +FORBIDDEN 100\/100/m);
+    expect(r.out).toMatch(/^self-ipi-once\.litmus +ok +\d+ runs/m);
+    // every judged run FORBIDDEN (a run that timed out is not judged)
+    expect(r.out).toMatch(/^tpr-holds-until-lowered\.litmus +FORBIDDEN (\d+)\/\1 /m);
     expect(r.out).toMatch(/^3 tests on qemu-tcg \(judged by spec\): 2 run, 1 refused; 1 with FORBIDDEN outcomes$/m);
-  }, 120000);
+  }, TEST_MS);
 });

@@ -107,7 +107,7 @@ describe('suite lines', () => {
     model: { profile: 'spec', answer: null, error: null, allowed: ['x=1'] }, notObserved: ['x=1'], boots: 3, ms: 10, runsPerSecond: 0,
   };
   it('a test whose runs all failed says NO RUN, not ok', () => {
-    expect(suiteLine('t.litmus', base)).toMatch(/^t\.litmus +NO RUN +0 runs, 0 hung, 0 crashed, 3 unreadable;/);
+    expect(suiteLine('t.litmus', base)).toMatch(/^t\.litmus +NO RUN +0 runs, 0 hung, 0 crashed, 3 unreadable, 0 timed out;/);
   });
   it('completed runs with only allowed outcomes say ok; a forbidden one says FORBIDDEN k/n', () => {
     const out = { key: 'x=1', values: { x: '1' }, count: 2, satisfies: true, verdict: 'allowed' as const, allowedBy: [] };

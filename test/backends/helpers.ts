@@ -50,6 +50,20 @@ export function ran(r: ConformResult): ConformRan {
 }
 export const text = (r: ConformResult): string => formatConform(r).join('\n');
 
+/** Longer than any boot's start-up and run limits together: vitest never abandons a boot in progress. */
+export const BOOT_TEST_MS = 600_000;
+
+/**
+ * What a loaded host may do to runs on any backend, and no more: a run past the guest's per-run limit (timed out)
+ * or one whose CPU did not answer the end-of-test ping within LIT_PING_US (unreadable) is not judged; nothing
+ * hangs or crashes, and some runs are judged. Counts of outcomes are then asserted on `completed`.
+ */
+export function expectJudged(r: ConformRan, runs: number): void {
+  expect(r.hung + r.crashed, text(r)).toBe(0);
+  expect(r.completed + r.timedOut + r.unreadable, text(r)).toBe(runs);
+  expect(r.completed, text(r)).toBeGreaterThan(0);
+}
+
 /** The compiler's refusal of a test that must be refused. */
 export function refusal(t: LitmusTest): CompileRefusal {
   try {

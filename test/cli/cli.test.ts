@@ -1,14 +1,10 @@
 // The lapis command line, run as a user runs it (node dist/cli/main.js; `npm test` builds dist first).
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lapis, lapisWith } from '../helpers/lapis.js';
 
-function lapis(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'lapis-cli-'));
@@ -85,10 +81,9 @@ describe('lapis run', () => {
   });
 
   it('runs a catalog test by its name from any directory; --version; list names the catalog', () => {
-    const here = process.cwd();
-    const r = spawnSync(process.execPath, [join(here, 'dist/cli/main.js'), 'run', 'seed-000-sipi-during-smm', '--json'], { encoding: 'utf8', cwd: tmpdir() });
-    expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
+    const r = lapisWith({ cwd: tmpdir() }, 'run', 'seed-000-sipi-during-smm', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
     expect(lapis('--version').out.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
     expect(lapis('list').out).toMatch(/^seed-003-apic-id-in-smm +\S/m);
   });
@@ -119,6 +114,14 @@ describe('lapis check, profiles, suite, seeds', () => {
     for (const p of ['spec', 'kvm-2015', 'kvm-2019', 'kvm-2024', 'qemu-tcg-7.2', 'bochs-2.7']) expect(r.out).toMatch(new RegExp(`^${p}: `, 'm'));
     expect(r.out).toContain('initDroppedWhenBlocked');
     expect(r.out).toContain('bb34e690e934');
+  });
+
+  it('the README and docs/profiles.md name every profile', () => {
+    const names = [...lapis('profiles').out.matchAll(/^([a-z0-9.-]+): /gm)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(10);
+    const readme = readFileSync('README.md', 'utf8'), doc = readFileSync('docs/profiles.md', 'utf8');
+    expect(names.filter((n) => !readme.includes(`\`${n}\``))).toEqual([]);
+    expect(names.filter((n) => n !== 'spec' && !doc.includes(`### ${n}\n`))).toEqual([]);
   });
 
   it('suite prints a table, writes JUnit, and exits 1 on a mismatch', () => {
@@ -178,6 +181,13 @@ describe('lapis check, profiles, suite, seeds', () => {
     expect(r.out).toMatch(/stale-IRR-after-soft-disable\s+kvm-2019\s+No/);
     expect(r.out).toMatch(/APIC-ID-in-SMM\s+kvm-2015\s+No/);
     expect(r.out).toMatch(/AVIC-incomplete-IPI\s+kvm-2019-avic\s+No/);
+    // Every profile the threads' discussions need (docs/profiles.md, one section per seed).
+    expect(r.out).toMatch(/AVIC-incomplete-IPI\s+avic-isrunning-first\s+No/);
+    expect(r.out).toMatch(/AVIC-incomplete-IPI\+missed-wakeup\s+avic-erratum-1235\s+No/);
+    expect(r.out).toMatch(/SIPI-during-SMM\+lost-smi\s+kvm-2024-sipi-patch\s+No/);
+    expect(r.out).toMatch(/nested-SIPI-exit\s+kvm-2020-nested-v1\s+No/);
+    expect(r.out).toMatch(/APIC-ID-in-SMM\+BSP-hang\s+kvm-2015-pre-smi-wake\s+No/);
+    expect(r.out).toMatch(/stale-IRR-after-soft-disable\s+kvm-pvm-6.18\s+No/);
     expect(r.out).toContain('Every seed answer is the expected one.');
   });
 });

@@ -4,20 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { CLI_GUARD_MS, lapisWith, MAIN } from '../helpers/lapis.js';
 
-const MAIN = resolve('dist/cli/main.js');
 
-function lapis(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const lapis = (args: string[], env: Record<string, string> = {}) => lapisWith({ env }, ...args);
 
 const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /** Run lapis on a pseudo-terminal (stdout and stderr both go to it); the exit code and everything it showed. */
 function onTty(args: string[], env: Record<string, string> = {}): { code: number; screen: string } {
-  const r = spawnSync('script', ['-qefc', [process.execPath, MAIN, ...args].map(quote).join(' '), '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm', ...env } });
+  const r = spawnSync('script', ['-qefc', [process.execPath, MAIN, ...args].map(quote).join(' '), '/dev/null'], { encoding: 'utf8', timeout: CLI_GUARD_MS, env: { ...process.env, TERM: 'xterm', ...env } });
   return { code: r.status ?? -1, screen: r.stdout };
 }
 

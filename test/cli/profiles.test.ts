@@ -1,17 +1,13 @@
 // Profiles as data (--profile-file, schemas/profile.schema.json) and `lapis profiles --diff / --quirks`.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NO_QUIRKS } from '../../src/arch/quirks.js';
 import { PROFILES, findProfile } from '../../src/sim/profiles.js';
 import { QUIRK_NAMES, deriveProfile, diffProfiles, quirkValues } from '../../src/sim/profile-data.js';
+import { lapis } from '../helpers/lapis.js';
 
-function lapis(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 function withFile<T>(doc: unknown, body: (file: string, dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'lapis-profile-'));

@@ -1,18 +1,14 @@
 // A campaign spread over machines: suite --shard I/N (each file in exactly one shard), and lapis conformance --from
 // merging the shards of one host into one column and giving each other host its own.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SuiteJson } from '../../src/backends/report.js';
 import { renderConformance } from '../../src/backends/render.js';
 import { parseExplanations } from '../../src/backends/explain.js';
+import { lapis } from '../helpers/lapis.js';
 
-function lapis(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
 
 const work = mkdtempSync(join(tmpdir(), 'lapis-shard-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -649,3 +649,89 @@ describe('quirk sipiHeldUntilTaken (QEMU TCG; CONFORMANCE.md F2)', () => {
     expect(m.pendingEvent(1)).toBe('none');
   });
 });
+
+describe('a SIPI kept outside wait-for-SIPI (issue 12 items 1-3)', () => {
+  it('never changes the start vector of a running AP, whatever a profile keeps (quirk sipiHeldUntilTaken)', () => {
+    const m = readyBsp({ quirks: { sipiHeldUntilTaken: true } });
+    bootAp(m, 1, 0x10);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.cpus[1].has(F.SIPI_LATCHED)).toBe(true);
+    expect(m.cpus[1].sipiVector()).toBe(0x10);
+    expect(m.takeEvent(1).kind).toBe('sipi-discard');
+    expect(m.cpus[1].sipiVector()).toBe(0x10);
+  });
+
+  it('sipiLatchedInSmm: kept through SMM, dropped at the first event check after RSM when no INIT is pending', () => {
+    const m = readyBsp({ quirks: { sipiLatchedInSmm: true } });
+    bootAp(m, 1, 0x10);
+    m.smi(1);
+    m.takeEvent(1);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.pendingEvent(1)).toBe('none');
+    m.cpus[1].rsm();
+    expect(m.takeEvent(1).kind).toBe('sipi-discard');
+    m.init(1);
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('wait-for-sipi'); // a later INIT does not replay it
+    expect(m.cpus[1].sipiVector()).toBe(0x10);
+  });
+
+  it('sipiLatchedInSmm: an INIT latched in SMM before the SIPI is taken after RSM, then the SIPI starts the AP', () => {
+    const m = readyBsp({ quirks: { sipiLatchedInSmm: true } });
+    bootAp(m, 1, 0x10);
+    m.smi(1);
+    m.takeEvent(1);
+    ipi(m, 0, 1, INIT);
+    ipi(m, 0, 1, SIPI(0x20));
+    m.cpus[1].rsm();
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('active');
+    expect(m.cpus[1].sipiVector()).toBe(0x20);
+  });
+
+  it('sipiLatchedInSmm: an INIT arriving after the kept SIPI erases it (KVM pending_events = INIT)', () => {
+    const m = readyBsp({ quirks: { sipiLatchedInSmm: true } });
+    bootAp(m, 1, 0x10);
+    m.smi(1);
+    m.takeEvent(1);
+    ipi(m, 0, 1, SIPI(0x20));
+    ipi(m, 0, 1, INIT);
+    expect(m.cpus[1].has(F.SIPI_LATCHED)).toBe(false);
+    m.cpus[1].rsm();
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('wait-for-sipi');
+  });
+
+  it('a vCPU keeps a SIPI that arrives behind an INIT it has not taken, and acts on both in order', () => {
+    const m = readyBsp({ pendingInitSipi: true });
+    bootAp(m, 1, 0x10);
+    ipi(m, 0, 1, INIT);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.cpus[1].has(F.SIPI_LATCHED)).toBe(true);
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('active');
+    expect(m.cpus[1].sipiVector()).toBe(0x20);
+  });
+
+  it('a vCPU drops a SIPI behind an INIT that is blocked (SMM): only the INIT acts after RSM', () => {
+    const m = readyBsp({ pendingInitSipi: true });
+    bootAp(m, 1, 0x10);
+    m.smi(1);
+    m.takeEvent(1);
+    ipi(m, 0, 1, INIT);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.cpus[1].has(F.SIPI_LATCHED)).toBe(false);
+    m.cpus[1].rsm();
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('wait-for-sipi');
+  });
+
+  it('without pending events (a physical CPU) the SIPI behind an untaken INIT is discarded', () => {
+    const m = readyBsp();
+    bootAp(m, 1, 0x10);
+    ipi(m, 0, 1, INIT);
+    ipi(m, 0, 1, SIPI(0x20));
+    expect(m.takeEvent(1).kind).toBe('init');
+    expect(activity(m, 1)).toBe('wait-for-sipi');
+  });
+});

@@ -128,6 +128,38 @@ exists (P1:r1 = 0)
     expect(ans.ok).toBe(false);
   });
 
+  it('an interrupt storm a count observes is a cycle too (counts stop at their cap), reported as non-terminating', () => {
+    const storm = readFileSync('litmus/ioapic-level-to-edge-clears-remote-irr.litmus', 'utf8');
+    const qemu = findProfile('qemu-tcg-7.2');
+    if (!qemu) throw new Error('no qemu-tcg-7.2 profile');
+    const test = parse(storm);
+    const res = explore(new Simulator(test, qemu), {});
+    expect(res.complete).toBe(true);
+    expect(res.nonTerminating).toBe(true);
+    expect(answer(test, qemu.name, res).ok).toBe(false);
+  });
+
+  it('a count past its cap reads >=cap, and the cap is above every constant the condition compares it with', () => {
+    const text = (n: number, want: number) => `lapis many
+P0 {
+  repeat ${n} {
+    send fixed 0x40 -> self
+    wait 1
+  }
+}
+P0 on vector 0x40 {
+  eoi
+}
+exists (P0.count(0x40) = ${want})
+`;
+    const low = run(text(300, 3));
+    expect(low.res.outcomes.map((o) => o.values['P0.count(0x40)'])).toEqual(['>=255']);
+    expect(low.ans.ok).toBe(false);
+    const high = run(text(300, 300));
+    expect(high.res.outcomes.map((o) => o.values['P0.count(0x40)'])).toEqual([300]);
+    expect(high.ans.ok).toBe(true);
+  });
+
   it('a masked periodic timer does not keep an idle machine from reaching a final state', () => {
     const { res, ans } = run(readFileSync('litmus/timer-masked-periodic-final.litmus', 'utf8'));
     expect(res.complete).toBe(true);

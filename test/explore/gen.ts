@@ -1,6 +1,6 @@
 // Generators of small, terminating litmus tests over the features partial-order reduction must respect: shared
-// memory and registers, control flow, IPIs of every mode, pins, TPR, EOI, MSRs and x2APIC, interrupt flags, SMM and
-// SMBASE, VMX, waits, the I/O APIC, MSIs, hot-plug, and (smallVcpuTest) vCPU scheduling under AVIC, APICv and a TPR
+// memory and registers, control flow, IPIs of every mode, pins (a late or lost SMI too), TPR, EOI, MSRs and x2APIC,
+// interrupt flags, SMM, SMBASE and the state-save map, VMX, waits, the I/O APIC, MSIs, hot-plug, and (smallVcpuTest) vCPU scheduling under AVIC, APICv and a TPR
 // shadow. Between them they use every op kind (explore.test.ts checks that against the op table).
 import fc from 'fast-check';
 
@@ -17,7 +17,7 @@ const cpuOp = (cpus: number) =>
 
 const agentOp = (cpus: number) =>
   fc.oneof(
-    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`, `msi P${k} vector 0x44`)),
+    fc.integer({ min: 0, max: cpus - 1 }).chain((k) => fc.constantFrom(`smi -> P${k}`, `nmi -> P${k}`, `init -> P${k}`, `msi P${k} vector 0x44`, `smi -> P${k} late`, `smi -> all except P${k}`)),
     fc.integer({ min: 1, max: cpus - 1 }).map((k) => `unplug P${k}\n  hotplug P${k}`),
     fc.constantFrom('irq 1 assert', 'irq 1 deassert', 'irq 1 pulse', 'store x = 3', 'wait 2'),
   );
@@ -27,10 +27,11 @@ export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
     .record({
       mains: fc.array(fc.array(cpuOp(cpus), { minLength: 0, maxLength: 4 }), { minLength: cpus, maxLength: cpus }),
       handler: fc.array(fc.constantFrom('store y = 1', 'eoi', 'load r4 = x', 'nop'), { maxLength: 2 }),
+      smm: fc.constantFrom('smbase = 0x40000', 'smram write SMBASE = 0x48000', 'smram read r7 = SMBASE', 'smram write AUTO_HALT_RESTART = 0', 'smram read r7 = IO_RESTART'),
       agent: fc.array(agentOp(cpus), { maxLength: 3 }),
       quant: fc.constantFrom('exists', 'forall'),
     })
-    .map(({ mains, handler, agent, quant }) => {
+    .map(({ mains, handler, smm, agent, quant }) => {
       const lines = ['lapis gen', 'config {', `  cpus = ${cpus}`, '}', 'init {', '  x = 0', '  y = 0', '  ioapic.1 = { vector = 0x70, trigger = level, dest = P1 }', '}'];
       mains.forEach((ops, c) => {
         if (ops.length === 0 && c > 0) return; // starts in wait-for-SIPI
@@ -38,7 +39,7 @@ export const smallTest = fc.integer({ min: 2, max: 3 }).chain((cpus) =>
       });
       for (let c = 0; c < cpus; c++) {
         lines.push(`P${c} on vector 0x40 {`, ...handler.map((o) => `  ${o}`), '}');
-        lines.push(`P${c} on smi {`, '  store y = 3', '  smbase = 0x40000', '  rsm', '}');
+        lines.push(`P${c} on smi {`, '  store y = 3', `  ${smm}`, '  rsm', '}');
         lines.push(`P${c} on sipi {`, '  store x = 9', '}');
         lines.push(`P${c} on vmexit init {`, '  vmentry', '}');
       }

@@ -9,6 +9,7 @@ import {
   PLATFORM_MODE_NAMES, VECTOR_MODES, VMX_MODE_NAMES,
 } from '../../src/litmus/names.js';
 import { observableName } from '../../src/litmus/print.js';
+import { SAVE_STATE_FIELDS } from '../../src/arch/cpu.js';
 
 const pos: Pos = { line: 0, col: 0 };
 const CPUS = 4;
@@ -76,9 +77,11 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     return fc.oneof(
       ...common,
       fc.record({ signal: fc.constantFrom('smi', 'nmi', 'init' as const), target: fc.oneof(cpu, fc.constant('all' as const)) }).map((r): Op => ({ kind: 'signal', ...r, pos })),
+      fc.record({ how: fc.constantFrom('late', 'lost' as const), cpu }).map((r): Op => ({ kind: 'smi-missed', ...r, pos })),
       fc.record({ gsi: fc.integer({ min: 0, max: IOAPIC_PINS - 1 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'irq', ...r, pos })),
       fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
-      fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, pos })),
+      // P0 is the BSP: it cannot be unplugged.
+      fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, cpu: r.kind === 'unplug' && r.cpu === 0 ? 1 : r.cpu, pos })),
     );
   }
   const send = fc
@@ -103,7 +106,14 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     fc.constantFrom('sti', 'cli', 'hlt', 'eoi' as const).map((kind): Op => ({ kind, pos })),
     fc.record({ reg: ioReg, value: e }).map((r): Op => ({ kind: 'ioapic-write', ...r, pos })),
   ];
-  if (ctx === 'smi') cpuOps.push(e.map((value): Op => ({ kind: 'smbase', value, pos })), fc.constant<Op>({ kind: 'rsm', pos }));
+  if (ctx === 'smi') {
+    const field = fc.constantFrom(...SAVE_STATE_FIELDS);
+    cpuOps.push(
+      e.map((value): Op => ({ kind: 'smbase', value, pos })), fc.constant<Op>({ kind: 'rsm', pos }),
+      fc.record({ dst: gpr, field }).map((r): Op => ({ kind: 'smram-read', ...r, pos })),
+      fc.record({ field, value: e }).map((r): Op => ({ kind: 'smram-write', ...r, pos })),
+    );
+  }
   return fc.oneof(...cpuOps);
 }
 
@@ -113,7 +123,8 @@ function body(ctx: Ctx): fc.Arbitrary<Op[]> {
       fc.oneof(
         { depthSize: 'small', withCrossShrink: true },
         leafOp(ctx),
-        fc.record({ count: u32, body: tie('ops') }).map((r): Op => ({ kind: 'repeat', ...r, pos })),
+        // Small counts: all iterations of a test, nested ones multiplied, are at most 10,000 (src/litmus/limits.ts).
+        fc.record({ count: fc.integer({ min: 0, max: 4 }), body: tie('ops') }).map((r): Op => ({ kind: 'repeat', ...r, pos })),
       ),
       { maxLength: 4 },
     ),

@@ -44,7 +44,7 @@ describe('litmus catalog', () => {
       expect(answer.reason).toMatch(/not available under profile/);
       return;
     }
-    // 'Incomplete': the profile makes the test unbounded (an interrupt storm); the exploration must say so.
+    // 'Incomplete': the exploration is cut short under the profile (a search bound); it must say so.
     if (want === 'Incomplete') {
       expect(answer.complete, `${file} under ${profile}: expected to be cut short`).toBe(false);
       return;

@@ -529,3 +529,34 @@ describe('properties', () => {
     );
   });
 });
+
+describe('a late or lost SMI, and the SMRAM state-save map', () => {
+  it('parses `smi -> Pk late`, `smi -> all except Pk` and `smram read/write`, and prints them back', () => {
+    const t = mustParse(`lapis smram
+config {
+  cpus = 2
+}
+D0 {
+  smi -> P1 late
+  smi -> all except P1
+}
+P1 on smi {
+  smram read r1 = AUTO_HALT_RESTART
+  smram write SMBASE = 0x40000
+  rsm
+}
+exists (true)
+`);
+    expect(t.blocks[0].body).toMatchObject([{ kind: 'smi-missed', how: 'late', cpu: 1 }, { kind: 'smi-missed', how: 'lost', cpu: 1 }]);
+    expect(t.blocks[1].body.map((o) => o.kind)).toEqual(['smram-read', 'smram-write', 'rsm']);
+    expect(printTest(t)).toContain('smi -> all except P1');
+    expect(stripPos(mustParse(printTest(t)))).toEqual(stripPos(t));
+  });
+
+  it('only an SMI can be late or lost; the map has three fields; smram needs SMM', () => {
+    expect(errorsOf(wrap('D0', '  nmi -> P1 late'))).toContain('`late` is for an SMI the platform misses');
+    expect(errorsOf(wrap('D0', '  init -> all except P1'))).toContain('`except` is for an SMI the platform misses');
+    expect(errorsOf(wrap('P0 on smi', '  smram read r1 = SMBAS\n  rsm'))).toContain('no state-save map field `SMBAS`');
+    expect(errorsOf(wrap('P0', '  smram write SMBASE = 0'))).toContain('`smram write` is only allowed in an `on smi` block');
+  });
+});

@@ -10,7 +10,7 @@ const BASE = 0xfee00000;
 const REGS = [Reg.TPR, Reg.EOI, Reg.SVR, Reg.ICR_HI, Reg.ICR_LO, Reg.LVT_TIMER, Reg.TIMER_ICR, Reg.ESR, Reg.LDR, Reg.DFR];
 
 describe('xAPIC access doors', () => {
-  const quirkSets: Partial<Quirks>[] = [{}, { tprWriteTakesEffectLate: true }, { apicMmioUnmappedInSmm: true }];
+  const quirkSets: Partial<Quirks>[] = [{}, { tprWriteTakesEffectLate: true }, { apicMmioInSmm: 'ram' }];
   it.each(quirkSets.map((q) => [JSON.stringify(q), q] as const))('MMIO and offset accesses leave the same state (quirks %s)', (_name, quirks) => {
     fc.assert(
       fc.property(

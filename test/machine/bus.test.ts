@@ -336,13 +336,30 @@ describe('messages nobody hears', () => {
     expect(m.pendingEvent(1)).toBe('nmi');
   });
 
-  it('an unplugged CPU\'s APIC decodes no MMIO, answers no MSR and sends nothing', () => {
+  it('an unplugged CPU executes nothing: its register accesses are host misuse, and IPIs and pins reach nothing', () => {
     const m = booted();
     m.unplug(1);
-    expect(m.apicWrite(1, Reg.ICR_LO, OTHERS | NMI)).toBe(false);
-    expect(m.apicRead(1, Reg.ID)).toBeUndefined();
-    expect(m.rdmsr(1, MSR_IA32_APIC_BASE)).toEqual({ ok: true, value: 0n });
+    const before = m.snapshot();
+    for (const call of [
+      () => m.apicWrite(1, Reg.ICR_LO, OTHERS | NMI), () => m.apicRead(1, Reg.ID), () => m.rdmsr(1, MSR_IA32_APIC_BASE),
+      () => m.wrmsr(1, MSR_IA32_APIC_BASE, 0xfee00900n), () => m.mmioRead(1, 0xfee00020), () => m.mmioWrite(1, 0xfee00300, 0x4500),
+      () => m.takeEvent(1), () => m.unplug(1),
+    ]) {
+      expect(call).toThrow(HostError);
+      expect(m.snapshot()).toEqual(before);
+    }
     expect(nmiPending(m)).toEqual([]);
+    // A signal to the empty slot is lost.
+    m.nmi(1);
+    m.init(1);
+    m.smi(1);
+    m.lint(1, 0);
+    expect(m.snapshot()).toEqual(before);
+    sendXapic(m, 0, 1, 0x40);
+    expect(m.apics[1].irr(0x40)).toBe(false);
+    expect(m.cpus[1].present()).toBe(false);
+    expect(m.pendingEvent(1)).toBe('none');
+    expect(m.waitingForSipi(1)).toBe(false);
   });
 
   it('an emptied slot encodes exactly as a slot that was never filled', () => {

@@ -7,13 +7,14 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { CLI_GUARD_MS } from '../helpers/lapis.js';
 
 const REPO = resolve('.');
 let tmp = '';
 let consumer = '';
 
 function run(file: string, args: string[], cwd: string): SpawnSyncReturns<string> {
-  const r = spawnSync(file, args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(file, args, { cwd, encoding: 'utf8', timeout: CLI_GUARD_MS, env: { ...process.env, NO_COLOR: '1' } });
   if (r.error) throw r.error;
   return r;
 }

@@ -5,13 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLI_GUARD_MS } from '../helpers/lapis.js';
 
 function mirror(files: Record<string, string>): { code: number; out: string; err: string } {
   const root = mkdtempSync(join(tmpdir(), 'lapis-apt-'));
   try {
     mkdirSync(join(root, 'etc/apt/sources.list.d'), { recursive: true });
     for (const [name, text] of Object.entries(files)) writeFileSync(join(root, 'etc/apt', name), text);
-    const r = spawnSync('bash', ['scripts/debian-mirror.sh'], { encoding: 'utf8', env: { ...process.env, LAPIS_APT_ROOT: root } });
+    const r = spawnSync('bash', ['scripts/debian-mirror.sh'], { encoding: 'utf8', timeout: CLI_GUARD_MS, env: { ...process.env, LAPIS_APT_ROOT: root } });
     return { code: r.status ?? -1, out: r.stdout.trim(), err: r.stderr.trim() };
   } finally {
     rmSync(root, { recursive: true, force: true });

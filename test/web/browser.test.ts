@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it as vitestIt } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Server } from 'node:http';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import { serve } from '../../src/cli/view.js';
 import { avicRingLitmus } from '../../src/scenarios/avicRing.js';
 import { explain, parseExplanations } from '../../src/backends/explain.js';
 import { PATIENCE, buildWeb, launch, scriptSizes } from './browser.js';
+import { lapisWith } from '../helpers/lapis.js';
 
 /** A browser test: bounded by PATIENCE per wait, not by the unit tests' 30 s. */
 const it = (name: string, fn: () => Promise<void> | void): void => void vitestIt(name, fn, PATIENCE * 3);
@@ -48,10 +49,7 @@ async function open(url: string): Promise<Page> {
 
 const pageErrors = (p: Page): string[] => (p as Page & { errors: string[] }).errors;
 
-function lapis(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['dist/cli/main.js', ...args], { encoding: 'utf8', env: { ...process.env, LAPIS_WEB_DIR: dir, ...env } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const lapis = (args: string[], env: Record<string, string> = {}) => lapisWith({ env: { LAPIS_WEB_DIR: dir, ...env } }, ...args);
 
 describe('the page', () => {
   it('opens with seed 000 answered: the wait-for-SIPI outcome, and a diagram with lanes for P0, P1 and the SMI agent', async () => {

@@ -77,7 +77,9 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       refs: (op, r) => r.writeReg(op.dst, op.pos),
       describe: (op) => `apic read ${op.dst} = ${apicRegText(op.reg)}`,
       exec(op, x) {
-        x.setReg(op.dst, BigInt(x.apicRead(op.reg.offset)));
+        const v = x.apicRead(op.reg.offset);
+        x.setReg(op.dst, BigInt(v));
+        x.trace(`apic read ${apicRegText(op.reg)} = 0x${v.toString(16)}`);
         return x.pc + 1;
       },
       // An ICR read observes the delivery status that arrivals end (por.ts, channelFootprint).

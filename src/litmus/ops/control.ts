@@ -43,7 +43,7 @@ export const control: OpFamily<'label' | 'goto' | 'if' | 'repeat' | 'wait' | 'pa
       p.next();
       const n = p.expectNum('a repeat count after `repeat`');
       const count = p.small(n, U32, 'the count of `repeat`');
-      return { kind: 'repeat', count, body: body('the `repeat` body'), pos: t.pos };
+      return { kind: 'repeat', count, body: p.nested(t.pos, '`repeat`', () => body('the `repeat` body')), pos: t.pos };
     },
     wait(p, t) {
       p.next();

@@ -1,4 +1,5 @@
-// Platform agent ops: the SMI#, NMI and INIT# pins (`smi -> Pk`), I/O APIC input pins (`irq GSI assert`),
+// Platform agent ops: the SMI#, NMI and INIT# pins (`smi -> Pk`), an SMI the platform delivers late or not at all
+// (`smi -> Pk late`, `smi -> all except Pk`: seed 000's lost SMI), I/O APIC input pins (`irq GSI assert`),
 // message-signalled interrupts (`msi DEST vector V`, SDM Vol 3A 11.11 Message Signalled Interrupts) and ACPI CPU
 // hot-plug (`hotplug Pk`, `unplug Pk`).
 
@@ -31,9 +32,23 @@ const signal: ParseFn = (p, t) => {
   const word = t.text as 'smi' | 'nmi' | 'init';
   p.expect('->', `after \`${word}\` (\`${word} -> Pk\`)`);
   const tt = p.peek();
-  if (p.accept('all')) return { kind: 'signal', signal: word, target: 'all', pos: t.pos };
-  return { kind: 'signal', signal: word, target: cpuRef(p, `a CPU (\`Pk\`) or \`all\` after \`${word} ->\``, tt), pos: t.pos };
+  const onlySmi = (k: Token): void => {
+    if (word !== 'smi') p.fail(k.pos, `\`${k.text}\` is for an SMI the platform misses (\`smi -> Pk late\`, \`smi -> all except Pk\`), not for ${word.toUpperCase()}`);
+  };
+  if (p.accept('all')) {
+    const k = p.peek();
+    if (!p.accept('except')) return { kind: 'signal', signal: word, target: 'all', pos: t.pos };
+    onlySmi(k);
+    return { kind: 'smi-missed', how: 'lost', cpu: cpuRef(p, 'the CPU the SMI misses (`Pk`) after `smi -> all except`'), pos: t.pos };
+  }
+  const target = cpuRef(p, `a CPU (\`Pk\`) or \`all\` after \`${word} ->\``, tt);
+  const k = p.peek();
+  if (!p.accept('late')) return { kind: 'signal', signal: word, target, pos: t.pos };
+  onlySmi(k);
+  return { kind: 'smi-missed', how: 'late', cpu: target, pos: t.pos };
 };
+
+const missedText = (op: { how: 'late' | 'lost'; cpu: number }): string => (op.how === 'late' ? `smi -> P${op.cpu} late` : `smi -> all except P${op.cpu}`);
 
 const plug: ParseFn = (p, t) => {
   p.next();
@@ -63,7 +78,7 @@ function plugDef(kind: 'hotplug' | 'unplug'): OpDef<'hotplug'> & OpDef<'unplug'>
   };
 }
 
-export const platform: OpFamily<'signal' | 'irq' | 'msi' | 'hotplug' | 'unplug'> = {
+export const platform: OpFamily<'signal' | 'smi-missed' | 'irq' | 'msi' | 'hotplug' | 'unplug'> = {
   parse: {
     smi: signal,
     nmi: signal,
@@ -125,6 +140,42 @@ export const platform: OpFamily<'signal' | 'irq' | 'msi' | 'hotplug' | 'unplug'>
           if (op.signal === 'init') e.out.push(`  LIT_INIT_SENT ${op.target}`);
           e.out.push(`  SEND ${mode} | ICR_ASSERT, ${op.target}           ; the platform's ${op.signal.toUpperCase()}: an IPI from spare ${e.apicId}`);
         }
+      },
+    },
+    'smi-missed': {
+      where: 'agent',
+      whereHint: CPU_SENDS,
+      word: (op) => (op.how === 'late' ? 'smi -> ... late' : 'smi -> all except ...'),
+      print: missedText,
+      refs: (op, r) => r.cpu(op.cpu, op.pos),
+      describe: missedText,
+      // Late: the agent offers the SMI at every later step, time passing included, and the explorer chooses when it
+      // arrives; a run cannot end before it does. Lost: the other CPUs' SMI# pins, in this step.
+      pauses: (op) => op.how === 'late',
+      exec(op, x) {
+        if (op.how === 'late') {
+          x.trace(`the platform's SMI reaches P${op.cpu} late`);
+          x.signal('smi', op.cpu);
+        } else {
+          x.trace(`the platform's SMI misses P${op.cpu}`);
+          for (let t = 0; t < x.machine.cpus.length; t++) if (t !== op.cpu) x.signal('smi', t);
+        }
+        return x.pc + 1;
+      },
+      footprint(op, f) {
+        if (op.how === 'late') f.writeCpu(op.cpu);
+        else f.writeAllCpus();
+      },
+      analyze(op, a) {
+        if (op.how === 'late') a.refuse('other', 'a late SMI arrives at whichever later step the explorer chooses, time passing included; a guest run would try one instant and could not say which, so its outcomes could not be judged against the ones the model gives');
+        const others = Array.from({ length: a.settings.cpus }, (_, c) => c).filter((c) => c !== op.cpu);
+        a.smiTo(others);
+      },
+      emit(op, e) {
+        // The platform's broadcast SMI, lost for one CPU: an SMI IPI to each of the test's other CPUs (never to the
+        // spares, which run the coordinator).
+        e.out.push('  LIT_EVENT_LONG');
+        for (const t of e.targets({ kind: 'all', pos: op.pos }).cpus) if (t !== op.cpu) e.out.push(`  SEND ICR_SMI | ICR_ASSERT, ${t}           ; the platform's SMI, which misses P${op.cpu}`);
       },
     },
     irq: {

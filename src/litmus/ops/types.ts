@@ -124,6 +124,8 @@ export interface FootprintCtx {
   dest(d: Dest, lowest: boolean, now?: boolean): void;
   writeCpu(cpu: number): void;
   writeAllCpus(): void;
+  /** The op writes its CPU's SMRAM state-save map, which CPUs in SMM with the same SMBASE share (decision D-26). */
+  writeSaveMap(): void;
   writeIoapic(): void;
   writeCpuConfig(cpu: number): void;
 }
@@ -234,8 +236,8 @@ export interface OpDef<K extends OpKind> {
   exec(op: InsnOf<K>, x: ExecCtx): number;
   /** Whether the op can run now (default: yes). */
   enabled?(op: InsnOf<K>, x: ExecCtx): boolean;
-  /** A `pause`: a process spinning on it does not hold time back. */
-  pauses?: boolean;
+  /** A `pause`: a process spinning on it does not hold time back (a function: for some ops of the kind). */
+  pauses?: boolean | ((op: InsnOf<K>) => boolean);
   footprint(op: InsnOf<K>, f: FootprintCtx): void;
   /** Refuse the op or record what it needs from the machine (default: nothing needed). */
   analyze?(op: OpOf<K>, a: AnalyzeCtx): void;
