@@ -265,8 +265,8 @@ program
 registerView(program);
 registerHtml(program);
 registerKut(program);
-registerVmm(program);
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
+registerVmm(program); // after the shared exit codes: a VMM's status is the guest's or its own (src/cli/vmm.ts)
 
 try {
   await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 // lapis vmm IMAGE: boot a multiboot ELF (kvm-unit-tests' .flat files) or a Linux bzImage on KVM with lapis as the
 // only interrupt controller (docs/vmm.md). Guest serial output goes to stdout; the exit status is the guest's
-// isa-debug-exit status ((code << 1) | 1, as QEMU reports it) or one of the VMM's own (even) statuses.
+// isa-debug-exit status ((code << 1) | 1, as QEMU reports it) or one of the VMM's own (even) statuses. The image is
+// read and checked before KVM is opened, so a bad image is a usage error (2) on any machine.
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -13,7 +14,7 @@ Exit status:
   odd  the guest's isa-debug-exit: (code << 1) | 1, as QEMU reports it
   0    the guest stopped otherwise (a shutdown system event)
   2    usage: a bad option, a missing or malformed image or initrd
-  4    KVM is not usable here (no /dev/kvm, a capability missing, koffi not installed)
+  4    KVM is not usable here (no /dev/kvm or $LAPIS_KVM_DEVICE, a capability missing, koffi not installed)
   6    the guest touched a port or address where lapis-vmm emulates no device
   8    a triple fault, or KVM could not run or emulate the guest
   10   an SMI without SMM in KVM, or an INIT to the BSP (no firmware to reset to)
@@ -75,6 +76,7 @@ export function registerVmm(program: Command): void {
           image: img as Uint8Array, name: basename(image), cpus: o.cpus, memMiB: o.mem,
           x2apic: o.cpuFeatures.includes('x2apic'), tscDeadline: o.cpuFeatures.includes('tsc-deadline'),
           initrd: initrd as Uint8Array | undefined, append: o.append, timeoutS: o.timeout, trace: o.trace === true, interrupted,
+          kvmPath: process.env.LAPIS_KVM_DEVICE,
         });
         const counts = Object.entries(r.exits).map(([k, v]) => `${k} ${v}`).join(', ');
         console.error(`lapis vmm: ${r.reason}${r.ms ? ` after ${(r.ms / 1000).toFixed(2)} s` : ''}${counts ? ` (exits: ${counts})` : ''}`);

@@ -35,8 +35,10 @@ export function ctlWords(cpus: number): number {
 
 /** What the vCPU reports at every exit (kvm_run: ready_for_interrupt_injection, if_flag, cr8). */
 export interface ExitState {
-  /** The interrupt window is open: IF = 1, no STI/MOV SS shadow, nothing being injected. */
+  /** The interrupt window is open: IF = 1, no STI/MOV SS shadow, no injected interrupt still to be taken. */
   windowOpen: boolean;
+  /** RFLAGS.IF. */
+  ifFlag: boolean;
   cr8: number;
 }
 
@@ -117,27 +119,30 @@ export class IrqChip {
     if (!c.present()) return false;
     const bus = m.bus;
     for (let i = 0; i < bus.count(); i++) if (Msg.target(bus.record(i)) === j) return true;
-    if (c.has(F.NMI_PENDING | F.INIT_PENDING | F.SMI_PENDING)) return true;
     const act = c.activity();
     if (act === Activity.ACTIVE && Atomics.load(this.ctl, this.c(j, CpuCtl.WFS)) !== 0) return true;
-    if (c.has(F.EXTINT_PENDING) || c.apic.deliverableVector() >= 0) {
-      // A vCPU that asked for the window exits by itself when it opens; one that sleeps in HLT must wake.
-      return act === Activity.HALTED || Atomics.load(this.ctl, this.c(j, CpuCtl.WINDOW)) === 0;
-    }
-    return false;
+    // A sleeping vCPU (halted, in wait-for-SIPI or shutdown) wakes only for an event it can take now: a HLT with
+    // IF = 0 stays asleep with an interrupt in its IRR (SDM Vol 2A HLT: an NMI, SMI, INIT or an enabled interrupt).
+    if (act !== Activity.ACTIVE) return m.pendingEvent(j) !== 'none';
+    if (c.has(F.NMI_PENDING | F.INIT_PENDING | F.SMI_PENDING)) return true;
+    // A running vCPU with an interrupt to take: inject it, or ask for the window (once: it then exits by itself).
+    return (c.has(F.EXTINT_PENDING) || c.apic.deliverableVector() >= 0) && Atomics.load(this.ctl, this.c(j, CpuCtl.WINDOW)) === 0;
   }
 
   // ---------------------------------------------------------------- exits
 
   /**
-   * Every exit: lapis learns the vCPU's interrupt window (as IF, SDM Vol 3A 7.8.1: a maskable interrupt is taken only
-   * when IF = 1 and no instruction shadow holds it) and its CR8 (SDM Vol 3A 11.8.6.1 Interaction of Task Priorities
-   * between CR8 and APIC: MOV to CR8 writes TPR[7:4] and clears TPR[3:0]).
+   * Every exit: lapis learns the vCPU's IF and CR8. KVM reports the interrupt window closed with IF = 1 when an STI or
+   * MOV SS shadow holds interrupts (SDM Vol 3A 7.8.3) or an injected interrupt is not yet taken; either way nothing
+   * may be injected now, which lapis models as a shadow. CR8 (SDM Vol 3A 11.8.6.1 Interaction of Task Priorities
+   * between CR8 and APIC): MOV to CR8 writes TPR[7:4] and clears TPR[3:0], so only a changed CR8 is written back.
    */
   exit(cpu: number, e: ExitState): void {
     const c = this.machine.cpus[cpu];
-    const f = c.flags() & ~(F.IF | F.STI_SHADOW | F.MOVSS_SHADOW);
-    c.setFlags(e.windowOpen ? f | F.IF : f);
+    let f = c.flags() & ~(F.IF | F.STI_SHADOW | F.MOVSS_SHADOW);
+    if (e.windowOpen) f |= F.IF;
+    else if (e.ifFlag) f |= F.IF | F.STI_SHADOW;
+    c.setFlags(f);
     const tpr = (e.cr8 & 0xf) << 4;
     if (tpr !== this.cr8Seen[cpu] && c.apic.globallyEnabled()) {
       this.cr8Seen[cpu] = tpr;
@@ -203,10 +208,14 @@ export class IrqChip {
     return r;
   }
 
-  /** HLT (SDM Vol 2A HLT): lapis's processor halts; `decide` wakes it when an event can be taken. */
+  /**
+   * HLT (SDM Vol 2A HLT): lapis's processor halts; `decide` wakes it when an event can be taken. The HLT has
+   * completed, so a shadow it ran in is over (SDM Vol 2B STI: the shadow covers the next instruction).
+   */
   hlt(cpu: number): void {
     this.exits.hlt++;
     const c = this.machine.cpus[cpu];
+    c.setFlags(c.flags() & ~(F.STI_SHADOW | F.MOVSS_SHADOW));
     if (c.activity() === Activity.ACTIVE) c.hlt();
   }
 

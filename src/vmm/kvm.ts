@@ -5,6 +5,8 @@
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { KVM_ABI as K } from './abi.js';
+import { setU32, setU64 } from './struct.js';
+import type { VcpuPort } from './vcpu.js';
 
 export class KvmError extends Error {
   constructor(
@@ -137,9 +139,12 @@ export function signalThread(tid: bigint): void {
   loadLibc().pthreadKill(tid, KICK_SIGNAL);
 }
 
-/** A kernel sigset (8 bytes) with the given signals set. */
-export function sigset(signals: number[], all = false): Uint8Array {
-  const s = new Uint8Array(8).fill(all ? 0xff : 0);
+/**
+ * A signal set with the given signals (all = every signal but those): 8 bytes is the kernel's (KVM_SET_SIGNAL_MASK),
+ * 128 glibc's sigset_t (pthread_sigmask and sigtimedwait read that many).
+ */
+export function sigset(signals: number[], all = false, bytes = 8): Uint8Array {
+  const s = new Uint8Array(bytes).fill(all ? 0xff : 0);
   for (const n of signals) {
     if (all) s[(n - 1) >> 3] &= ~(1 << ((n - 1) & 7));
     else s[(n - 1) >> 3] |= 1 << ((n - 1) & 7);
@@ -148,29 +153,14 @@ export function sigset(signals: number[], all = false): Uint8Array {
 }
 
 const SIG_BLOCK = 0;
+const GLIBC_SIGSET = 128;
 /** Block the kick signal in this thread outside KVM_RUN (a kick then only ends KVM_RUN, never runs a handler here). */
 export function blockKickSignal(): void {
-  loadLibc().pthreadSigmask(SIG_BLOCK, sigset([KICK_SIGNAL]), null);
+  loadLibc().pthreadSigmask(SIG_BLOCK, sigset([KICK_SIGNAL], false, GLIBC_SIGSET), null);
 }
 /** Consume a kick that arrived while blocked, so that the next KVM_RUN does not end at once. */
 export function drainKickSignal(): void {
-  loadLibc().sigtimedwait(sigset([KICK_SIGNAL]), null, new BigInt64Array([0n, 0n]));
-}
-
-// ---- little-endian struct access --------------------------------------------------------------------------------
-
-export function u64(b: Uint8Array, at: number): number {
-  const v = new DataView(b.buffer, b.byteOffset);
-  return v.getUint32(at, true) + v.getUint32(at + 4, true) * 0x100000000;
-}
-export function setU64(b: Uint8Array, at: number, x: number | bigint): void {
-  new DataView(b.buffer, b.byteOffset).setBigUint64(at, BigInt.asUintN(64, BigInt(x)), true);
-}
-export function u32(b: Uint8Array, at: number): number {
-  return new DataView(b.buffer, b.byteOffset).getUint32(at, true);
-}
-export function setU32(b: Uint8Array, at: number, x: number): void {
-  new DataView(b.buffer, b.byteOffset).setUint32(at, x >>> 0, true);
+  loadLibc().sigtimedwait(sigset([KICK_SIGNAL], false, GLIBC_SIGSET), null, new BigInt64Array([0n, 0n]));
 }
 
 /** Where /dev/kvm can be used, or why not. */
@@ -188,5 +178,58 @@ export function kvmAvailable(path = '/dev/kvm'): { ok: true } | { ok: false; rea
     return { ok: false, reason: (e as Error).message };
   } finally {
     closeFd(fd);
+  }
+}
+
+/** A vCPU of a real VM: the run loop's port (src/vmm/vcpu.ts) over the vCPU's file descriptor and kvm_run mapping. */
+export class KvmVcpu implements VcpuPort {
+  readonly run: Uint8Array;
+  constructor(
+    readonly fd: number,
+    runArea: Mapping,
+  ) {
+    this.run = runArea.bytes;
+  }
+  enter(): number {
+    return kvmRun(this.fd);
+  }
+  interrupt(vector: number): void {
+    const irq = new Uint8Array(4);
+    setU32(irq, 0, vector);
+    ioctl(this.fd, K.KVM_INTERRUPT, irq, 'KVM_INTERRUPT');
+  }
+  nmi(): void {
+    ioctl(this.fd, K.KVM_NMI, 0, 'KVM_NMI');
+  }
+  smi(): void {
+    ioctl(this.fd, K.KVM_SMI, 0, 'KVM_SMI');
+  }
+  getSregs(): Uint8Array {
+    const s = new Uint8Array(K['sizeof kvm_sregs']);
+    ioctl(this.fd, K.KVM_GET_SREGS, s, 'KVM_GET_SREGS');
+    return s;
+  }
+  setSregs(sregs: Uint8Array): void {
+    ioctl(this.fd, K.KVM_SET_SREGS, sregs, 'KVM_SET_SREGS');
+  }
+  setRegs(regs: Uint8Array): void {
+    ioctl(this.fd, K.KVM_SET_REGS, regs, 'KVM_SET_REGS');
+  }
+  setMsr(index: number, value: bigint): void {
+    const b = new Uint8Array(K['kvm_msrs.entries'] + K['sizeof kvm_msr_entry']);
+    setU32(b, K['kvm_msrs.nmsrs'], 1);
+    setU32(b, K['kvm_msrs.entries'] + K['kvm_msr_entry.index'], index);
+    setU64(b, K['kvm_msrs.entries'] + K['kvm_msr_entry.data'], value);
+    ioctl(this.fd, K.KVM_SET_MSRS, b, 'KVM_SET_MSRS');
+  }
+  drainKick(): void {
+    drainKickSignal();
+  }
+  /** Inside KVM_RUN every signal is blocked but the kick, which ends KVM_RUN with EINTR (kvm_signal_mask, len 8). */
+  unblockKickInRun(): void {
+    const m = new Uint8Array(K['kvm_signal_mask.sigset'] + 8);
+    setU32(m, K['kvm_signal_mask.len'], 8);
+    m.set(sigset([KICK_SIGNAL], true), K['kvm_signal_mask.sigset']);
+    ioctl(this.fd, K.KVM_SET_SIGNAL_MASK, m, 'KVM_SET_SIGNAL_MASK');
   }
 }

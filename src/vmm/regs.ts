@@ -4,7 +4,7 @@
 
 import { KVM_ABI as K } from './abi.js';
 import type { EntryState } from './boot.js';
-import { setU32, setU64 } from './kvm.js';
+import { setU16, setU32, setU64 } from './struct.js';
 
 export const REGS_SIZE = K['sizeof kvm_regs'];
 export const SREGS_SIZE = K['sizeof kvm_sregs'];
@@ -22,7 +22,7 @@ interface Segment {
 function setSegment(s: Uint8Array, at: number, seg: Segment): void {
   setU64(s, at + K['kvm_segment.base'], seg.base);
   setU32(s, at + K['kvm_segment.limit'], seg.limit);
-  new DataView(s.buffer, s.byteOffset).setUint16(at + K['kvm_segment.selector'], seg.selector, true);
+  setU16(s, at + K['kvm_segment.selector'], seg.selector);
   s[at + K['kvm_segment.type']] = seg.type;
   s[at + K['kvm_segment.present']] = 1;
   s[at + K['kvm_segment.dpl']] = 0;
@@ -41,7 +41,7 @@ export function entryRegisters(e: EntryState, sregs: Uint8Array): Uint8Array {
   setSegment(sregs, K['kvm_sregs.cs'], { base: 0, limit: 0xffffffff, selector: e.cs, type: 0xb, db: long ? 0 : 1, l: long ? 1 : 0, g: 1 });
   for (const at of DATA_SEGS) setSegment(sregs, at, { base: 0, limit: 0xffffffff, selector: e.ds, type: 0x3, db: 1, l: 0, g: 1 });
   setU64(sregs, K['kvm_sregs.gdt'] + K['kvm_dtable.base'], e.gdtBase);
-  new DataView(sregs.buffer, sregs.byteOffset).setUint16(K['kvm_sregs.gdt'] + K['kvm_dtable.limit'], e.gdtLimit, true);
+  setU16(sregs, K['kvm_sregs.gdt'] + K['kvm_dtable.limit'], e.gdtLimit);
   // CR0: PE and ET (and PG in long mode); CR4.PAE and EFER.LME|LMA for long mode (SDM Vol 3A 10.8.5).
   setU64(sregs, K['kvm_sregs.cr0'], long ? 0x80000011 : 0x11);
   setU64(sregs, K['kvm_sregs.cr3'], e.cr3);

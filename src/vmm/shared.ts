@@ -4,7 +4,7 @@
 // thread without a round trip to another one.
 
 import { Machine, type TraceEvent } from '../machine/machine.js';
-import { ctlWords, IrqChip, type IrqChipHost } from './irqchip.js';
+import { CpuCtl, CTL_HEADER, ctlWords, IrqChip, type IrqChipHost } from './irqchip.js';
 import { Platform, type PlatformHost } from './platform.js';
 
 /** Control words below CTL_HEADER that belong to the VMM. */
@@ -31,7 +31,15 @@ export function newMachine(shape: MachineShape, onTrace?: (e: TraceEvent) => voi
   return new Machine({ cpus: shape.cpus, x2apic: shape.x2apic, tscDeadline: shape.tscDeadline, timerRatio: shape.timerRatio, delivery: 'queued', busCapacity: 256, onTrace });
 }
 
-export function allocShared(shape: MachineShape): SharedBuffers {
+/** The guest's TSC at host time `nsBase`, and its rate. */
+export interface ClockBinding {
+  tscBase: number;
+  nsBase: number;
+  tscKhz: number;
+}
+
+/** The shared state of a VM at power-on: lapis's Machine at reset, the APs waiting for a SIPI, the clock bound. */
+export function allocShared(shape: MachineShape, bind: ClockBinding): SharedBuffers {
   const m = newMachine(shape);
   const b: SharedBuffers = {
     ctl: new SharedArrayBuffer(4 * ctlWords(shape.cpus)),
@@ -40,12 +48,24 @@ export function allocShared(shape: MachineShape): SharedBuffers {
     tids: new SharedArrayBuffer(8 * shape.cpus),
   };
   new Uint32Array(b.state).set(m.state);
+  const clock = new Float64Array(b.clock);
+  clock[Clk.TSC_BASE] = bind.tscBase;
+  clock[Clk.NS_BASE] = bind.nsBase;
+  clock[Clk.TSC_KHZ] = bind.tscKhz;
+  clock[Clk.NEXT_DEADLINE] = Infinity;
+  // KVM's vCPUs start with their reset registers: the APs' are the INIT state lapis's wait-for-SIPI expects.
+  const ctl = new Int32Array(b.ctl);
+  for (let i = 1; i < shape.cpus; i++) ctl[CTL_HEADER + i * CpuCtl.WORDS + CpuCtl.WFS] = 1;
   return b;
 }
 
 export interface ReplicaHost extends Omit<IrqChipHost, 'tsc'>, Omit<PlatformHost, 'cpus' | 'irq'> {
   onTrace?: (e: TraceEvent) => void;
+  /** Host nanoseconds (default: the monotonic clock); the TSC binding is relative to it. */
+  nowNs?: () => number;
 }
+
+const hostNs = (): number => Number(process.hrtime.bigint());
 
 /** One thread's view: its Machine replica, the irqchip glue and the platform devices over the shared words. */
 export class Replica {
@@ -55,8 +75,10 @@ export class Replica {
   readonly machine: Machine;
   readonly chip: IrqChip;
   readonly platform: Platform;
+  private readonly nowNs: () => number;
 
   constructor(buffers: SharedBuffers, shape: MachineShape, host: ReplicaHost) {
+    this.nowNs = host.nowNs ?? hostNs;
     this.ctl = new Int32Array(buffers.ctl);
     this.state = new Uint32Array(buffers.state);
     this.clock = new Float64Array(buffers.clock);
@@ -68,7 +90,7 @@ export class Replica {
   /** The guest's TSC now: the binding taken at start (guest TSC and host nanoseconds) and the TSC rate. */
   tsc(): number {
     const c = this.clock;
-    return Math.floor(c[Clk.TSC_BASE] + (Number(process.hrtime.bigint()) - c[Clk.NS_BASE]) * c[Clk.TSC_KHZ] / 1e6);
+    return Math.floor(c[Clk.TSC_BASE] + (this.nowNs() - c[Clk.NS_BASE]) * c[Clk.TSC_KHZ] / 1e6);
   }
   /** Milliseconds from now until guest TSC `t`. */
   msUntil(t: number): number {

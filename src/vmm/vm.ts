@@ -6,12 +6,13 @@
 
 import { Worker } from 'node:worker_threads';
 import { KVM_ABI as K } from './abi.js';
-import { BootError, isBzImage, loadBzImage, loadMultiboot, writeMpTable, type EntryState } from './boot.js';
+import { BootError, place, planBoot, type BootPlan } from './boot.js';
 import { CpuCtl, CTL_HEADER } from './irqchip.js';
-import { closeFd, ioctl, KvmError, kvmAvailable, mapRam, mapRun, openKvm, setU32, setU64, u32, u64, type Mapping } from './kvm.js';
+import { closeFd, ioctl, KvmError, kvmAvailable, mapRam, mapRun, openKvm, signalThread, type Mapping } from './kvm.js';
 import { entryRegisters } from './regs.js';
-import { allocShared, Clk, VmCtl, type MachineShape } from './shared.js';
+import { allocShared, VmCtl, type MachineShape } from './shared.js';
 import { Status, type StatsMessage, type StopMessage } from './status.js';
+import { setU32, setU64, u32, u64 } from './struct.js';
 import type { WorkerInit } from './vcpu-worker.js';
 
 export interface VmmOptions {
@@ -42,6 +43,8 @@ export interface VmmResult {
 export const MAX_MEM_MIB = 3072;
 
 const MSR_TSC = 0x10;
+/** KVM_FEATURE_CLOCKSOURCE (bit 0), KVM_FEATURE_CLOCKSOURCE2 (bit 3), KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (bit 24). */
+export const KVMCLOCK_FEATURES = (1 << 0) | (1 << 3) | (1 << 24);
 
 function cpuidEntries(kvm: number): Uint8Array {
   const n = 256, size = K['sizeof kvm_cpuid_entry2'];
@@ -54,8 +57,9 @@ function cpuidEntries(kvm: number): Uint8Array {
 /**
  * CPUID for vCPU `apicId`, consistent with lapis: leaf 1 EBX[31:24] the initial APIC ID, EDX[9] APIC, ECX[21] x2APIC
  * and ECX[24] TSC-deadline as configured (SDM Vol 2A CPUID; SDM Vol 3A 11.4.2, 11.12.1, 11.5.4.1); leaves 0xB and 0x1F
- * EDX the x2APIC ID (SDM Vol 3A 11.12.8.1); KVM's paravirtual features (leaf 0x40000001) cleared, since PV EOI, PV
- * IPIs and kvmclock need KVM's in-kernel APIC.
+ * EDX the x2APIC ID (SDM Vol 3A 11.12.8.1). Of KVM's paravirtual features (leaf 0x40000001) only kvmclock stays
+ * (KVM_FEATURE_CLOCKSOURCE, CLOCKSOURCE2, CLOCKSOURCE_STABLE_BIT: a Linux guest's TSC rate, with no PIT or HPET to
+ * calibrate against); PV EOI, PV IPIs, PV TLB flush and async page faults need KVM's in-kernel APIC.
  */
 export function cpuidFor(template: Uint8Array, apicId: number, x2apic: boolean, tscDeadline: boolean): Uint8Array {
   const buf = template.slice(), size = K['sizeof kvm_cpuid_entry2'];
@@ -74,14 +78,19 @@ export function cpuidFor(template: Uint8Array, apicId: number, x2apic: boolean, 
     } else if (fn === 0xb || fn === 0x1f) {
       setU32(buf, reg('edx'), apicId);
     } else if (fn === 0x40000001) {
-      setU32(buf, reg('eax'), 0);
+      setU32(buf, reg('eax'), u32(buf, reg('eax')) & KVMCLOCK_FEATURES);
+      setU32(buf, reg('edx'), 0);
     }
   }
   return buf;
 }
 
-/** The MSR filter: IA32_APIC_BASE and IA32_TSC_DEADLINE exit to user space (bitmap bit 0 = deny). */
-function msrFilter(bitmaps: Mapping): Uint8Array {
+/**
+ * The MSR filter: IA32_APIC_BASE and IA32_TSC_DEADLINE exit to user space (one bitmap byte at `bitmap`, bit 0 = deny).
+ * KVM never filters the x2APIC MSRs (kvm_msr_allowed: "x2APIC MSRs do not support filtering"); without an in-kernel
+ * APIC their accesses fail, and a failed access exits to user space with reason INVAL.
+ */
+export function msrFilter(bitmap: bigint): Uint8Array {
   const f = new Uint8Array(K['sizeof kvm_msr_filter']);
   setU32(f, K['kvm_msr_filter.flags'], K.KVM_MSR_FILTER_DEFAULT_ALLOW);
   const ranges: [number, number][] = [[0x1b, 1], [0x6e0, 1]];
@@ -90,9 +99,8 @@ function msrFilter(bitmaps: Mapping): Uint8Array {
     setU32(f, r + K['kvm_msr_filter_range.flags'], K.KVM_MSR_FILTER_READ | K.KVM_MSR_FILTER_WRITE);
     setU32(f, r + K['kvm_msr_filter_range.nmsrs'], n);
     setU32(f, r + K['kvm_msr_filter_range.base'], base);
-    setU64(f, r + K['kvm_msr_filter_range.bitmap'], bitmaps.address);
+    setU64(f, r + K['kvm_msr_filter_range.bitmap'], bitmap);
   });
-  bitmaps.bytes.fill(0);
   return f;
 }
 
@@ -103,10 +111,28 @@ function enableCap(vm: number, cap: number, arg0: number, what: string): void {
   ioctl(vm, K.KVM_ENABLE_CAP, c, what);
 }
 
+/** The boot plan for these options, or the usage error that refuses them (checked before KVM is touched). */
+export function planFor(o: VmmOptions): BootPlan | string {
+  try {
+    return planBoot(o.image, { name: o.name, ramBytes: o.memMiB * 1024 * 1024, append: o.append, initrd: o.initrd, apicIds: apicIds(o.cpus) });
+  } catch (e) {
+    if (e instanceof BootError) return `${o.name}: ${e.message}`;
+    throw e;
+  }
+}
+
+const apicIds = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+function result(status: number, reason: string, ms = 0): VmmResult {
+  return { status, reason, ms, exits: {}, tscKhz: 0 };
+}
+
 /** Run the image; never throws for what the guest does (a stop is a result with its status and reason). */
 export async function runVmm(o: VmmOptions): Promise<VmmResult> {
+  const plan = planFor(o);
+  if (typeof plan === 'string') return result(Status.USAGE, plan);
   const avail = kvmAvailable(o.kvmPath);
-  if (!avail.ok) return { status: Status.NO_KVM, reason: `KVM is not usable: ${avail.reason}`, ms: 0, exits: {}, tscKhz: 0 };
+  if (!avail.ok) return result(Status.NO_KVM, `KVM is not usable: ${avail.reason}`);
   const fds: number[] = [];
   const maps: Mapping[] = [];
   const workers: Worker[] = [];
@@ -121,12 +147,10 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     fds.push(vm);
     const smm = ioctl(kvm, K.KVM_CHECK_EXTENSION, K.KVM_CAP_X86_SMM, 'KVM_CHECK_EXTENSION') > 0;
     ioctl(vm, K.KVM_SET_TSS_ADDR, 0xfffbd000, 'KVM_SET_TSS_ADDR');
-    // KVM never filters x2APIC MSRs (kvm_msr_allowed: "x2APIC MSRs do not support filtering"); without an in-kernel APIC
-    // their accesses fail, and a failed access exits to user space with reason INVAL. The filter catches the others.
     enableCap(vm, K.KVM_CAP_X86_USER_SPACE_MSR, K.KVM_MSR_EXIT_REASON_FILTER | K.KVM_MSR_EXIT_REASON_INVAL | K.KVM_MSR_EXIT_REASON_UNKNOWN, 'KVM_ENABLE_CAP(X86_USER_SPACE_MSR)');
-    const bitmaps = mapRam(4096);
-    maps.push(bitmaps);
-    ioctl(vm, K.KVM_X86_SET_MSR_FILTER, msrFilter(bitmaps), 'KVM_X86_SET_MSR_FILTER');
+    const bitmap = mapRam(4096);
+    maps.push(bitmap);
+    ioctl(vm, K.KVM_X86_SET_MSR_FILTER, msrFilter(bitmap.address), 'KVM_X86_SET_MSR_FILTER');
 
     const ramBytes = o.memMiB * 1024 * 1024;
     const ram = mapRam(ramBytes);
@@ -135,17 +159,7 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     setU64(region, K['kvm_userspace_memory_region.memory_size'], ramBytes);
     setU64(region, K['kvm_userspace_memory_region.userspace_addr'], ram.address);
     ioctl(vm, K.KVM_SET_USER_MEMORY_REGION, region, 'KVM_SET_USER_MEMORY_REGION');
-
-    let entry: EntryState;
-    try {
-      entry = isBzImage(o.image)
-        ? loadBzImage(o.image, ram.bytes, { append: o.append, initrd: o.initrd })
-        : loadMultiboot(o.image, ram.bytes, { name: o.name, append: o.append, initrd: o.initrd });
-    } catch (e) {
-      if (e instanceof BootError) return { status: Status.USAGE, reason: `${o.name}: ${e.message}`, ms: 0, exits: {}, tscKhz: 0 };
-      throw e;
-    }
-    writeMpTable(ram.bytes, { apicIds: Array.from({ length: o.cpus }, (_, i) => i), ioapicId: o.cpus, pins: 24 });
+    place(plan, ram.bytes);
 
     const mmapSize = ioctl(kvm, K.KVM_GET_VCPU_MMAP_SIZE, 0, 'KVM_GET_VCPU_MMAP_SIZE');
     const cpuid = cpuidEntries(kvm);
@@ -160,7 +174,7 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
       ioctl(v, K.KVM_GET_SREGS, s, 'KVM_GET_SREGS');
       resetSregs.push(s.slice());
       if (i === 0) {
-        const regs = entryRegisters(entry, s);
+        const regs = entryRegisters(plan.entry, s);
         ioctl(v, K.KVM_SET_SREGS, s, 'KVM_SET_SREGS');
         ioctl(v, K.KVM_SET_REGS, regs, 'KVM_SET_REGS');
       }
@@ -172,15 +186,9 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     setU32(msrs, K['kvm_msrs.entries'] + K['kvm_msr_entry.index'], MSR_TSC);
     const ns = Number(process.hrtime.bigint());
     ioctl(vcpus[0], K.KVM_GET_MSRS, msrs, 'KVM_GET_MSRS(IA32_TSC)');
-    const shape: MachineShape = { cpus: o.cpus, x2apic: o.x2apic, tscDeadline: o.tscDeadline, timerRatio: Math.max(1, Math.round(tscKhz / 1e6)) };
-    const buffers = allocShared(shape);
-    const clock = new Float64Array(buffers.clock);
-    clock[Clk.TSC_BASE] = u64(msrs, K['kvm_msrs.entries'] + K['kvm_msr_entry.data']);
-    clock[Clk.NS_BASE] = ns;
-    clock[Clk.TSC_KHZ] = tscKhz;
-    clock[Clk.NEXT_DEADLINE] = Infinity;
+    const shape: MachineShape = { cpus: o.cpus, x2apic: o.x2apic, tscDeadline: o.tscDeadline, timerRatio: timerRatio(tscKhz) };
+    const buffers = allocShared(shape, { tscBase: u64(msrs, K['kvm_msrs.entries'] + K['kvm_msr_entry.data']), nsBase: ns, tscKhz });
     const ctl = new Int32Array(buffers.ctl);
-    for (let i = 1; i < o.cpus; i++) ctl[CTL_HEADER + i * CpuCtl.WORDS + CpuCtl.WFS] = 1;
 
     const exits: Record<string, number> = {};
     let stopped: StopMessage | null = null;
@@ -209,7 +217,7 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
       if (o.timeoutS) timer = setTimeout(() => r('timeout'), o.timeoutS * 1000);
     });
     const why = await Promise.race([woken.then(() => 'stop' as const), timeout, (o.interrupted ?? new Promise<void>(noop)).then(() => 'interrupted' as const)]);
-    // Stop every thread: the STOP word, then kick each vCPU out of KVM_RUN or its sleep.
+    // Stop every thread: the STOP word, then kick each vCPU out of KVM_RUN or its sleep until its thread has ended.
     Atomics.store(ctl, VmCtl.STOP, 1);
     const kicks = vcpus.map((fd) => mapRun(fd, mmapSize));
     for (let i = 0; i < o.cpus; i++) {
@@ -219,7 +227,6 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     }
     Atomics.notify(ctl, VmCtl.CLOCK_GEN);
     const tids = new BigInt64Array(buffers.tids);
-    const { signalThread } = await import('./kvm.js');
     const again = setInterval(() => tids.forEach((t) => t !== 0n && signalThread(t)), 20);
     tids.forEach((t) => t !== 0n && signalThread(t));
     await Promise.all(done);
@@ -232,7 +239,7 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     const s = stopped as StopMessage | null;
     return { status: s?.status ?? Status.FAULT, reason: s?.reason ?? 'stopped', ms, exits, tscKhz };
   } catch (e) {
-    if (e instanceof KvmError) return { status: Status.NO_KVM, reason: e.message, ms: performance.now() - t0, exits: {}, tscKhz: 0 };
+    if (e instanceof KvmError) return result(Status.NO_KVM, e.message, performance.now() - t0);
     throw e;
   } finally {
     if (timer) clearTimeout(timer);
@@ -241,4 +248,9 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     for (const fd of fds.reverse()) closeFd(fd);
     process.off('SIGUSR2', noop);
   }
+}
+
+/** TSC ticks per APIC timer tick: the APIC timer's base clock taken as 1 GHz (1 ns ticks), at least one TSC tick. */
+export function timerRatio(tscKhz: number): number {
+  return Math.max(1, Math.round(tscKhz / 1e6));
 }
