@@ -27,7 +27,9 @@ export const CpuCtl = {
   WFS: 2,
   /** The vCPU's futex word: non-zero while it sleeps in `Atomics.wait`. */
   SLEEP: 3,
-  WORDS: 4,
+  /** An NMI arrived while lapis already held one pending for this vCPU: hand KVM two (`Machine` latches one). */
+  NMI_SECOND: 4,
+  WORDS: 5,
 } as const;
 export function ctlWords(cpus: number): number {
   return CTL_HEADER + cpus * CpuCtl.WORDS;
@@ -43,8 +45,8 @@ export interface ExitState {
 }
 
 export type Action =
-  /** Enter the guest: inject `vector` (>= 0) or an NMI first; ask for an exit when the window opens. */
-  | { kind: 'run'; vector: number; nmi: boolean; requestWindow: boolean; cr8: number }
+  /** Enter the guest: inject `vector` (>= 0), or `nmi` NMIs (KVM_NMI each); ask for an exit when the window opens. */
+  | { kind: 'run'; vector: number; nmi: number; requestWindow: boolean; cr8: number }
   /** Halted or waiting for a SIPI with nothing to take: wait for a kick. */
   | { kind: 'sleep' }
   /** INIT taken: put the registers in their INIT state; an AP then waits for a SIPI, the BSP resets the machine. */
@@ -64,7 +66,7 @@ export interface IrqChipHost {
   trace?(time: number, cpu: number, text: string): void;
 }
 
-const RUN_NONE = { kind: 'run', vector: -1, nmi: false, requestWindow: false, cr8: 0 } as const;
+const RUN_NONE = { kind: 'run', vector: -1, nmi: 0, requestWindow: false, cr8: 0 } as const;
 
 export class IrqChip {
   /** The TPR value each vCPU last received as CR8 (cr8 << 4), so that an unchanged CR8 keeps TPR[3:0]. */
@@ -101,9 +103,22 @@ export class IrqChip {
       const w = bus.record(i), mode = Msg.mode(w), t = Msg.target(w);
       if (t !== self && (mode === DeliveryMode.INIT || mode === DeliveryMode.STARTUP || !bus.eligible(i))) i++;
       else if (t === self && (mode === DeliveryMode.INIT || mode === DeliveryMode.STARTUP)) i++;
-      else m.deliver(i);
+      else this.deliver(i);
     }
     for (let j = 0; j < m.cpus.length; j++) if (j !== self && this.wantsAttention(j)) this.kick(j);
+  }
+
+  /**
+   * In-flight message i arrives. An NMI that finds one already pending would merge into lapis's one NMI latch; on a
+   * processor both would have been recognised at different instruction boundaries (the first taken at once, the
+   * second latched while its handler runs, SDM Vol 3A 7.7.1), but a vCPU takes its events only when its thread
+   * decides, long after the first arrived. So the second is kept for KVM, which holds one NMI pending behind one
+   * in service (process_nmi), as KVM's own APIC does.
+   */
+  private deliver(i: number): void {
+    const m = this.machine, w = m.bus.record(i), t = Msg.target(w), c = m.cpus[t];
+    if (Msg.mode(w) === DeliveryMode.NMI && c.has(F.NMI_PENDING) && c.apic.globallyEnabled()) Atomics.store(this.ctl, this.c(t, CpuCtl.NMI_SECOND), 1);
+    m.deliver(i);
   }
 
   private kick(j: number): void {
@@ -249,7 +264,7 @@ export class IrqChip {
         i++;
         continue;
       }
-      m.deliver(i);
+      this.deliver(i);
       if (Msg.mode(w) === DeliveryMode.INIT && m.pendingEvent(cpu) === 'init') break;
     }
     if (Atomics.load(ctl, this.c(cpu, CpuCtl.WFS)) !== 0 && c.activity() === Activity.ACTIVE) {
@@ -263,6 +278,7 @@ export class IrqChip {
         return { kind: 'smi' };
       case 'init': {
         m.takeEvent(cpu);
+        Atomics.store(ctl, this.c(cpu, CpuCtl.NMI_SECOND), 0); // lapis's INIT drops a pending NMI: the second goes too
         this.cr8Seen[cpu] = -1;
         return { kind: 'init', waitForSipi: c.activity() === Activity.WAIT_FOR_SIPI };
       }
@@ -271,8 +287,9 @@ export class IrqChip {
         // NMI over and does not keep its own blocking, which only an IRET it never sees would clear.
         m.takeEvent(cpu);
         c.setFlags(c.flags() & ~F.NMI_BLOCKED);
-        this.exits.nmi++;
-        return { ...RUN_NONE, nmi: true, cr8: this.cr8(cpu), requestWindow: this.wantsWindow(cpu) };
+        const n = 1 + Atomics.exchange(ctl, this.c(cpu, CpuCtl.NMI_SECOND), 0);
+        this.exits.nmi += n;
+        return { ...RUN_NONE, nmi: n, cr8: this.cr8(cpu), requestWindow: this.wantsWindow(cpu) };
       }
       case 'extint':
       case 'intr': {

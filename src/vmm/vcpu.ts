@@ -96,7 +96,7 @@ export class VcpuLoop {
     const port = this.port, run = port.run;
     switch (a.kind) {
       case 'run': {
-        if (a.nmi) port.nmi();
+        for (let n = 0; n < a.nmi; n++) port.nmi();
         if (a.vector >= 0) port.interrupt(a.vector);
         run[K['kvm_run.request_interrupt_window']] = a.requestWindow ? 1 : 0;
         setU64(run, K['kvm_run.cr8'], a.cr8);

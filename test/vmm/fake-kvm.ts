@@ -35,7 +35,8 @@ export type GuestExit = ExitFlags &
 /** What KVM saw at a KVM_RUN: what was injected, the window request, CR8, and what the last read returned. */
 export interface Entry {
   vector: number;
-  nmi: boolean;
+  /** NMIs queued with KVM_NMI since the last entry. */
+  nmi: number;
   requestWindow: boolean;
   cr8: number;
   /** The last `in` (every element of a string input), `mmio-read` or `rdmsr`: its value; `#GP` for a failed MSR. */
@@ -65,7 +66,7 @@ export class FakeVcpu implements VcpuPort {
   private gen: Generator<GuestExit, void, Entry> | null = null;
   private last: GuestExit | null = null;
   private vector = -1;
-  private nmiQueued = false;
+  private nmiQueued = 0;
   private windowOpen = false;
   private sregs = new Uint8Array(K['sizeof kvm_sregs']);
 
@@ -97,9 +98,9 @@ export class FakeVcpu implements VcpuPort {
       cr8: u64(run, K['kvm_run.cr8']), read: this.readResult(),
     };
     this.vector = -1;
-    this.nmiQueued = false;
+    this.nmiQueued = 0;
     this.entries.push(entry);
-    this.log.push(`KVM_RUN${entry.vector >= 0 ? ` +0x${entry.vector.toString(16)}` : ''}${entry.nmi ? ' +NMI' : ''}${entry.requestWindow ? ' window?' : ''}`);
+    this.log.push(`KVM_RUN${entry.vector >= 0 ? ` +0x${entry.vector.toString(16)}` : ''}${entry.nmi ? ` +${entry.nmi} NMI` : ''}${entry.requestWindow ? ' window?' : ''}`);
     this.gen ??= this.guest(this);
     const next = this.gen.next(entry);
     if (next.done) throw new Error(`P${this.index}: the guest script ended while the VM still ran it`);
@@ -171,7 +172,7 @@ export class FakeVcpu implements VcpuPort {
   }
   nmi(): void {
     this.log.push('KVM_NMI');
-    this.nmiQueued = true;
+    this.nmiQueued++;
   }
   smi(): void {
     this.log.push('KVM_SMI');

@@ -7,7 +7,7 @@ import { Reg } from '../../src/arch/apic.js';
 import { Status } from '../../src/vmm/status.js';
 import { APIC_ENABLE as ENABLE, apicWrite, debugExit, FakeVm, icrLo, IOAPIC, ioapicWrite, Mode, read, type Entry, type GuestExit } from './fake-kvm.js';
 
-const { FIXED, SMI, INIT, SIPI } = Mode;
+const { FIXED, SMI, NMI, INIT, SIPI } = Mode;
 
 describe('INIT and SIPI', () => {
   it('INIT-SIPI-SIPI starts an AP at vector << 12 once; an INIT to a running AP resets it to wait for the next SIPI', () => {
@@ -67,6 +67,45 @@ describe('INIT and SIPI', () => {
     withSmm.step(0);
     withSmm.step(0);
     expect(withSmm.vcpus[0].log).toContain('KVM_SMI');
+  });
+});
+
+describe('NMIs', () => {
+  it('two NMIs that reach a running vCPU before its thread decides are both handed to KVM (a third merges)', () => {
+    // kvm-unit-tests apic "multiple nmi": P1's NMI and P0's self-NMI meet while P0 is out of the guest.
+    const vm = new FakeVm([function* () {
+      yield apicWrite(Reg.SVR, ENABLE);
+      yield apicWrite(Reg.ICR_LO, icrLo(0, NMI)); // to itself (destination 0)
+      yield debugExit(0);
+    }, function* () {
+      yield apicWrite(Reg.SVR, ENABLE);
+      yield apicWrite(Reg.ICR_LO, icrLo(0, NMI)); // to P0
+      yield apicWrite(Reg.ICR_LO, icrLo(0, NMI)); // to P0 again
+      yield { kind: 'hlt', if: false };
+    }]);
+    vm.sipi(1, 0);
+    vm.step(0); // P0 enters, exits on SVR
+    vm.step(0); // SVR; P0 exits on its ICR write
+    for (let i = 0; i < 4; i++) vm.step(1); // P1 starts, SVR, its NMI to P0: pending in lapis, P0 kicked
+    expect(vm.kicks).toContain(0);
+    vm.step(0); // P0's own NMI arrives where one is pending: two KVM_NMIs
+    expect(vm.vcpus[0].log.filter((l) => l === 'KVM_NMI')).toHaveLength(2);
+    expect(vm.vcpus[0].entries.at(-1)?.nmi).toBe(2);
+    const w = new FakeVm([function* () {
+      yield apicWrite(Reg.SVR, ENABLE);
+      for (;;) yield { kind: 'hlt', if: false };
+    }, function* () {
+      yield apicWrite(Reg.SVR, ENABLE);
+      for (let i = 0; i < 3; i++) yield apicWrite(Reg.ICR_LO, icrLo(0, NMI));
+      yield { kind: 'hlt', if: false };
+    }]);
+    w.step(0);
+    w.step(0);
+    expect(w.step(0)).toBe('sleep');
+    w.sipi(1, 0);
+    for (let i = 0; i < 6; i++) w.step(1); // three NMIs to P0 before its thread runs: one latched, one kept, one merged
+    expect(w.step(0)).toBe('run');
+    expect(w.vcpus[0].log.filter((l) => l === 'KVM_NMI')).toHaveLength(2);
   });
 });
 

@@ -197,7 +197,7 @@ describe('interrupt injection', () => {
       expect(a.vector).toBe(0x50);
       yield apicWrite(Reg.EOI, 0, { if: false });
       const b = yield { kind: 'hlt', if: false };
-      expect(b).toMatchObject({ vector: -1, nmi: true });
+      expect(b).toMatchObject({ vector: -1, nmi: 1 });
       yield { kind: 'hlt', if: false };
     }]);
     vm.sipi(1, 0);
