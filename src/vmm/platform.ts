@@ -30,12 +30,13 @@ const LSR_IDLE = 0x60;
 
 /** Ports of devices absent from this PC: reads float high, writes are dropped. */
 const ABSENT: readonly (readonly [number, number])[] = [
-  [0x20, 0x21], [0xa0, 0xa1], // 8259 PICs (kvm-unit-tests masks them: lib/x86/apic.c mask_pic_interrupts)
+  [0x00, 0x1f], [0xc0, 0xdf], [0x80, 0x8f], // DMA controllers and page registers, POST codes (Linux's io_delay: 0x80)
+  [0x20, 0x21], [0xa0, 0xa1], [0x4d0, 0x4d1], // 8259 PICs and their ELCR (kvm-unit-tests masks them: lib/x86/apic.c mask_pic_interrupts)
   [0x40, 0x43], [0x61, 0x61], // PIT, port B
-  [0x60, 0x60], [0x64, 0x64], // keyboard controller
-  [0x70, 0x71], [0x80, 0x80], [0x87, 0x87], // CMOS, POST codes, DMA page
-  [0x2e8, 0x2ef], [0x2f8, 0x2ff], [0x3e8, 0x3ef], // the other UARTs
-  [0x3c0, 0x3df], [0xcf8, 0xcff], // VGA, PCI configuration mechanism #1
+  [0x60, 0x60], [0x64, 0x64], [0x92, 0x92], // keyboard controller, system control port A
+  [0x70, 0x71], [0xf0, 0xf1], // CMOS, the x87 error latch
+  [0x2e8, 0x2ef], [0x2f8, 0x2ff], [0x3e8, 0x3ef], // the other UARTs (Linux's 8250 probes all four)
+  [0x3b0, 0x3df], [0xcf8, 0xcff], // MDA/VGA, PCI configuration mechanisms #1 and #2, reset control 0xCF9
   [0x8900, 0x8900], // the Bochs shutdown port kvm-unit-tests writes after isa-debug-exit (lib/x86/io.c exit)
 ];
 
@@ -50,6 +51,14 @@ export interface PlatformHost {
   irq(line: number, asserted: boolean): void;
   /** pc-testdev flush page: make the guest's next access to this page fault in again (QEMU remaps it). */
   flushPage?(gpa: number): void;
+}
+
+/**
+ * The modem status in loopback (MCR bit 4; PC16550D "Modem Control Register"): CTS follows RTS, DSR DTR, RI OUT1 and
+ * DCD OUT2. Linux's 8250 driver finds the UART by this test (autoconfig: MCR = LOOP | RTS | OUT2 must read DCD | CTS).
+ */
+function loopbackMsr(mcr: number): number {
+  return ((mcr & 0x02) << 3) | ((mcr & 0x01) << 5) | ((mcr & 0x04) << 4) | ((mcr & 0x08) << 4);
 }
 
 export class Platform {
@@ -96,7 +105,7 @@ export class Platform {
       switch (reg) {
         case Uart.THR:
           if (dlab) ctl[PlatformCtl.DLL] = v;
-          else this.host.serial(v);
+          else if (!(ctl[PlatformCtl.MCR] & 0x10)) this.host.serial(v); // in loopback nothing reaches the line
           break;
         case Uart.IER:
           if (dlab) ctl[PlatformCtl.DLM] = v;
@@ -116,7 +125,7 @@ export class Platform {
       case Uart.LCR: return ctl[PlatformCtl.LCR];
       case Uart.MCR: return ctl[PlatformCtl.MCR];
       case Uart.LSR: return LSR_IDLE;
-      case Uart.MSR: return 0xb0; // CTS, DSR, DCD: a terminal is attached
+      case Uart.MSR: return ctl[PlatformCtl.MCR] & 0x10 ? loopbackMsr(ctl[PlatformCtl.MCR]) : 0xb0; // CTS, DSR, DCD: a terminal is attached
       default: return ctl[PlatformCtl.SCR];
     }
   }

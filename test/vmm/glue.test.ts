@@ -23,6 +23,21 @@ describe('platform devices through port I/O exits', () => {
     expect(String.fromCharCode(...vm.serial)).toBe('hi\n');
   });
 
+  it('the 16550 in loopback: the modem status follows MCR (how Linux finds the UART), nothing reaches the line', () => {
+    const vm = new FakeVm([function* () {
+      yield { kind: 'out', port: 0x3fc, size: 1, value: 0x10 | 0x0a }; // LOOP | RTS | OUT2
+      expect(read(yield { kind: 'in', port: 0x3fe, size: 1 }) & 0xf0).toBe(0x90); // DCD | CTS
+      yield { kind: 'out', port: 0x3fc, size: 1, value: 0x10 | 0x05 }; // LOOP | DTR | OUT1
+      expect(read(yield { kind: 'in', port: 0x3fe, size: 1 }) & 0xf0).toBe(0x60); // RI | DSR
+      yield { kind: 'out', port: 0x3f8, size: 1, value: 0x41 };
+      yield { kind: 'out', port: 0x3fc, size: 1, value: 0x0b };
+      yield { kind: 'out', port: 0x3f8, size: 1, value: 0x42 };
+      yield debugExit(0);
+    }]);
+    expect(vm.runToStop().status).toBe(1);
+    expect(vm.serial).toEqual([0x42]);
+  });
+
   it('fw_cfg answers the CPU count and RAM size kvm-unit-tests reads', () => {
     const vm = new FakeVm([function* () {
       const sig: number[] = [];
