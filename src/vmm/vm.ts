@@ -45,6 +45,8 @@ export const MAX_MEM_MIB = 3072;
 const MSR_TSC = 0x10;
 /** KVM_FEATURE_CLOCKSOURCE (bit 0), KVM_FEATURE_CLOCKSOURCE2 (bit 3), KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (bit 24). */
 export const KVMCLOCK_FEATURES = (1 << 0) | (1 << 3) | (1 << 24);
+/** CPUID.01H:ECX[31]: running under a hypervisor. */
+const HYPERVISOR = 1 << 31;
 
 function cpuidEntries(kvm: number): Uint8Array {
   const n = 256, size = K['sizeof kvm_cpuid_entry2'];
@@ -57,7 +59,8 @@ function cpuidEntries(kvm: number): Uint8Array {
 /**
  * CPUID for vCPU `apicId`, consistent with lapis: leaf 1 EBX[31:24] the initial APIC ID, EDX[9] APIC, ECX[21] x2APIC
  * and ECX[24] TSC-deadline as configured (SDM Vol 2A CPUID; SDM Vol 3A 11.4.2, 11.12.1, 11.5.4.1); leaves 0xB and 0x1F
- * EDX the x2APIC ID (SDM Vol 3A 11.12.8.1). Of KVM's paravirtual features (leaf 0x40000001) only kvmclock stays
+ * EDX the x2APIC ID (SDM Vol 3A 11.12.8.1); ECX[31], which hardware leaves 0 and hypervisors set (QEMU does; KVM's
+ * supported list does not), so that a guest looks at leaf 0x40000000 and finds KVM. Of KVM's paravirtual features (leaf 0x40000001) only kvmclock stays
  * (KVM_FEATURE_CLOCKSOURCE, CLOCKSOURCE2, CLOCKSOURCE_STABLE_BIT: a Linux guest's TSC rate, with no PIT or HPET to
  * calibrate against); PV EOI, PV IPIs, PV TLB flush and async page faults need KVM's in-kernel APIC.
  */
@@ -73,7 +76,7 @@ export function cpuidFor(template: Uint8Array, apicId: number, x2apic: boolean, 
       let ecx = u32(buf, reg('ecx'));
       ecx = x2apic ? ecx | (1 << 21) : ecx & ~(1 << 21);
       ecx = tscDeadline ? ecx | (1 << 24) : ecx & ~(1 << 24);
-      setU32(buf, reg('ecx'), ecx);
+      setU32(buf, reg('ecx'), ecx | HYPERVISOR);
       setU32(buf, reg('edx'), u32(buf, reg('edx')) | (1 << 9));
     } else if (fn === 0xb || fn === 0x1f) {
       setU32(buf, reg('edx'), apicId);

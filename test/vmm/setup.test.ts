@@ -52,7 +52,7 @@ describe('registers', () => {
 });
 
 describe('CPUID', () => {
-  /** A KVM_GET_SUPPORTED_CPUID answer with leaves 1, 0xB and 0x40000001, every register all ones. */
+  /** A KVM_GET_SUPPORTED_CPUID answer with leaves 1, 0xB and 0x40000001, every register all ones (but 1 ECX[31]). */
   function template(): Uint8Array {
     const leaves = [1, 0xb, 0x40000001], size = K['sizeof kvm_cpuid_entry2'];
     const b = new Uint8Array(K['kvm_cpuid2.entries'] + leaves.length * size);
@@ -60,7 +60,7 @@ describe('CPUID', () => {
     leaves.forEach((fn, i) => {
       const e = K['kvm_cpuid2.entries'] + i * size;
       setU32(b, e + K['kvm_cpuid_entry2.function'], fn);
-      for (const r of ['eax', 'ebx', 'ecx', 'edx'] as const) setU32(b, e + K[`kvm_cpuid_entry2.${r}`], 0xffffffff);
+      for (const r of ['eax', 'ebx', 'ecx', 'edx'] as const) setU32(b, e + K[`kvm_cpuid_entry2.${r}`], fn === 1 && r === 'ecx' ? 0x7fffffff : 0xffffffff);
     });
     return b;
   }
@@ -70,6 +70,7 @@ describe('CPUID', () => {
     const off = cpuidFor(template(), 5, false, false);
     expect(reg(off, 0, 'ebx') >>> 24).toBe(5);
     expect(reg(off, 0, 'ecx') & ((1 << 21) | (1 << 24))).toBe(0);
+    expect(reg(off, 0, 'ecx') >>> 31).toBe(1); // a hypervisor is present: the guest finds KVM at 0x40000000
     expect(reg(off, 0, 'edx') & (1 << 9)).not.toBe(0);
     expect(reg(off, 1, 'edx')).toBe(5);
     const on = cpuidFor(template(), 3, true, true);
