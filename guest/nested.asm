@@ -27,6 +27,7 @@ LIT_SAVED_BLOCKED equ LIT_NESTED_BASE + 0x500 ; dword[cpu]: the guest's LIT_BLOC
 LIT_L1_FRAME    equ LIT_NESTED_BASE + 0x600 ; dword[cpu]: an exit handler runs (a VM exit to return from)
 LIT_SAVED_AWAIT equ LIT_NESTED_BASE + 0x700 ; 4 dwords[cpu]: the guest's LIT_AWAIT at its VM exit
 LIT_VIRT_SIPI   equ LIT_NESTED_BASE + 0xB00 ; dword[cpu]: the next SIPI entry is the L1's `vmentry sipi`, not a SIPI
+LIT_VMEXITS_EFAIL equ LIT_NESTED_BASE + 0x2D00 ; dword[cpu]: failed VM entries this run (`Pn.vmexits(entry-failure)`)
 LIT_NESTED_SIZE equ 0x2E00                  ; (with guest/vapic.asm's tables)
 
 %if LIT_NESTED == 2
@@ -75,8 +76,8 @@ lit_nested_reset:
   mov dword [LIT_VMX_END + ebx * 4], 0xFFFFFFFF
 %if LIT_VAPIC
   mov [LIT_NESTED_BASE + 0x2C00 + ebx * 4], eax ; (guest/vapic.asm, guest/vid.asm: their exit counters)
-  mov [LIT_NESTED_BASE + 0x2D00 + ebx * 4], eax
 %endif
+  mov [LIT_NESTED_BASE + 0x2D00 + ebx * 4], eax ; (LIT_VMEXITS_EFAIL; guest/vid.asm's EOI exits)
   inc ebx
   cmp ebx, LIT_CPUS
   jb .l
@@ -176,9 +177,21 @@ lit_nested_enter:
   LAPIS_END
 %endif
 .fail_entry:
-  REPORT 'nested-cpu', ebp
   mov eax, ebp
   VMX_STATE_OF
+%if LIT_SVM == 0 && LIT_VAPIC != 2     ; (guest/vid.asm keeps its EOI exits where this counter is)
+  ; A VM entry that fails on the guest state (SDM Vol 3C 27.8 VM-Entry Failures During or After Loading Guest State:
+  ; exit reason bit 31, basic reason 33; vmx_exit_entry returns it as VS_ERROR 0x10000 | reason), e.g. an activity
+  ; state the CPU does not support (27.3.1.5): counted as `Pn.vmexits(entry-failure)`, and the L1 idles in VMX root,
+  ; as a hypervisor whose L2 cannot start does.
+  test dword [esi + VS_ERROR], 0x10000
+  jz .entry_error
+  lock inc dword [LIT_VMEXITS_EFAIL + eax * 4]
+  mov dword [LIT_SIPI_BUSY + eax * 4], 0
+  jmp lit_l1_idle
+.entry_error:
+%endif
+  REPORT 'nested-cpu', ebp
   REPORT 'vm-entry-error', [esi + VS_ERROR]
   REPORT_LINE 'error=vm-entry-failed'
   LAPIS_END

@@ -24,7 +24,6 @@ VA_X2           equ 0x44                  ; 1: the vCPU's APIC is in x2APIC mode
 VA_LEN          equ 0x48                  ; the length of the instruction an APIC-access exit decodes
 VA_SIZE         equ 0x50
 LIT_VMEXITS_TPR equ LIT_NESTED_BASE + 0x2C00 ; dword[cpu]: TPR-below-threshold VM exits this run
-LIT_VMEXITS_EFAIL equ LIT_NESTED_BASE + 0x2D00 ; dword[cpu]: failed VM entries this run
 
 VMX_MSR_BITMAP_X2 equ VMX_BASE + 0x3000   ; RDMSR/WRMSR of 800H-8FFH exit, except 808H (the virtualized TPR)
 VMX_PROC_INTR_WINDOW equ 1 << 2

@@ -142,7 +142,7 @@ export class NestedPlan {
       return;
     }
     if (o.kind !== 'vmexits') return;
-    const counted = [['init', 'sipi'], ['tpr-below-threshold', 'entry-failure'], ['apic-write', 'eoi']][this.vapic];
+    const counted = [['init', 'sipi', 'entry-failure'], ['tpr-below-threshold', 'entry-failure'], ['apic-write', 'eoi']][this.vapic];
     if (!counted.includes(o.of)) this.refuse(`P${o.cpu}.vmexits(${o.of})`, `VM exits the guest's L1 does not count in this test (it counts ${counted.join(' and ')})`, o.pos);
     this.mark(o.cpu, MODE.off);
   }

@@ -2,31 +2,9 @@
 // deviations (quirks, src/arch/quirks.ts) with the evidence for each. docs/profiles-research.md has the longer
 // notes; a deviation is listed here only when the model reproduces it.
 
-import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
+import { DEFAULT_PROFILE, profile, type Deviation, type Profile } from './profile.js';
 
-export interface Deviation {
-  quirk: keyof Quirks;
-  value?: Quirks[keyof Quirks];
-  /** What the implementation does, in one line. */
-  behaviour: string;
-  /** Where that is shown: commit, file and function, or mailing-list thread. */
-  evidence: string;
-}
-
-export interface Profile {
-  name: string;
-  description: string;
-  quirks: Quirks;
-  /** CPUID features the implementation does not offer, whatever the test's config says. */
-  settings: { x2apic?: boolean; tscDeadline?: boolean };
-  deviations: Deviation[];
-}
-
-function profile(name: string, description: string, deviations: Deviation[], settings: Profile['settings'] = {}): Profile {
-  const quirks: Record<string, unknown> = { ...NO_QUIRKS };
-  for (const d of deviations) quirks[d.quirk] = d.value ?? true;
-  return { name, description, quirks: quirks as unknown as Quirks, settings, deviations };
-}
+export { DEFAULT_PROFILE, type Deviation, type Profile };
 
 const KVM = 'torvalds/linux arch/x86/kvm';
 
@@ -113,8 +91,6 @@ const qemuTcg: Deviation[] = [
     { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'qemu hw/intc/apic.c apic_deliver passes trigger_mode to apic_set_irq' },
     { quirk: 'lowestPriority', value: 'lowest-index', behaviour: 'lowest priority goes to the first APIC of the destination set', evidence: 'qemu hw/intc/apic.c apic_bus_deliver: "XXX: search for focus processor, arbitration"' },
 ];
-
-export const DEFAULT_PROFILE: Profile = profile('spec', 'The architecture as the Intel SDM and AMD APM define it, for the configured vendor.', []);
 
 export const PROFILES: readonly Profile[] = [
   DEFAULT_PROFILE,

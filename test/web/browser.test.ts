@@ -232,7 +232,7 @@ describe('sharing and the catalog', () => {
     await page.waitForSelector('#answer[data-state="done"]', { state: 'attached' });
     const n = readdirSync('litmus').filter((f) => f.endsWith('.litmus')).length;
     expect(await page.locator('#catalog tr').count()).toBe(n);
-    await page.locator('#catalog-filter').fill('seed-004');
+    await page.locator('#catalog-filter').fill('seed-004-stale-irr');
     expect(await page.locator('#catalog tr').count()).toBe(1);
     await page.locator('#catalog tr[data-test="seed-004-stale-irr-after-soft-disable"]').click();
     await page.waitForSelector('#view-run:not([hidden])');

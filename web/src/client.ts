@@ -3,6 +3,7 @@
 
 import type { Call, Request, Response } from './protocol.js';
 import type { Parsed, ProfileInfo, RawTrace, RunAnswer } from './types.js';
+import { profileData, profileInfos } from './profiles.js';
 import { spawnWorker } from './spawn.js';
 
 export class StoppedError extends Error {
@@ -67,15 +68,15 @@ export class EngineClient {
     return this.call({ op: 'parse', text });
   }
   profiles(): Promise<ProfileInfo[]> {
-    return this.call({ op: 'profiles' });
+    return Promise.resolve(profileInfos());
   }
   run(text: string, profile: string, progress?: (states: number) => void, opts: { maxStates?: number; timeoutMs?: number } = {}): Promise<RunAnswer> {
-    return this.call({ op: 'run', text, profile, ...opts }, progress);
+    return this.call({ op: 'run', text, profile: profileData(profile), ...opts }, progress);
   }
   witness(text: string, profile: string, key: string, fallback: number[], budget: number): Promise<number[]> {
-    return this.call({ op: 'witness', text, profile, key, fallback, budget });
+    return this.call({ op: 'witness', text, profile: profileData(profile), key, fallback, budget });
   }
   replay(text: string, profile: string, steps: number[]): Promise<RawTrace> {
-    return this.call({ op: 'replay', text, profile, steps });
+    return this.call({ op: 'replay', text, profile: profileData(profile), steps });
   }
 }

@@ -1,11 +1,12 @@
 // The web app's one door into the model: parse, explore, find the shortest run to an outcome, and replay a run
-// step by step reading the machine after each step. Only this file imports from src/ (it runs in the worker); the
-// rest of web/src sees the plain data of types.ts. When the library's runLitmus lands, `run` becomes a call to it.
+// step by step reading the machine after each step. Only this file and profiles.ts import from src/ (this one runs in
+// the worker, handed each profile as data so that it bundles no profile table); the rest of web/src sees the plain
+// data of types.ts. When the library's runLitmus lands, `run` becomes a call to it.
 
 import { parseLitmus } from '../../src/litmus/parse.js';
 import type { LitmusTest, Observable } from '../../src/litmus/ast.js';
 import { Simulator, StepKind, formatValue, stepIndex, stepKind } from '../../src/sim/sim.js';
-import { DEFAULT_PROFILE, PROFILES, findProfile, type Profile } from '../../src/sim/profiles.js';
+import type { Profile } from '../../src/sim/profile.js';
 import { explore } from '../../src/explore/explore.js';
 import { answer, sortOutcomes } from '../../src/explore/answer.js';
 import { shortestWitness } from '../../src/explore/witness.js';
@@ -13,13 +14,9 @@ import { ACTIVITY_NAMES, VMX_MODE_NAMES } from '../../src/arch/cpu.js';
 import { Reg } from '../../src/arch/apic.js';
 import { F } from '../../src/cpu/cpu.js';
 import { EVENT_NAMES, heldEvents } from '../../src/cpu/events.js';
-import type { CpuState, MachineState, Parsed, ProfileInfo, RawStep, RawStepKind, RawTrace, RunAnswer, TestInfo, WireMsg } from './types.js';
+import type { CpuState, MachineState, Parsed, ProfileData, RawStep, RawStepKind, RawTrace, RunAnswer, TestInfo, WireMsg } from './types.js';
 
 export class EngineError extends Error {}
-
-export function profiles(): ProfileInfo[] {
-  return PROFILES.map((p) => ({ name: p.name, description: p.description }));
-}
 
 export function parse(text: string): Parsed {
   const r = parseLitmus(text, 'test.litmus');
@@ -42,15 +39,10 @@ function load(text: string): LitmusTest {
   return r.test;
 }
 
-function profileNamed(name: string): Profile {
-  const p = findProfile(name);
-  if (!p) throw new EngineError(`unknown profile '${name}'`);
-  return p;
-}
-
-function simulator(text: string, profile: string): Simulator {
+function simulator(text: string, profile: ProfileData): Simulator {
   try {
-    return new Simulator(load(text), profileNamed(profile));
+    const p: Profile = { ...profile, deviations: [] };
+    return new Simulator(load(text), p);
   } catch (e) {
     if (e instanceof EngineError) throw e;
     throw new EngineError(e instanceof Error ? e.message : String(e));
@@ -64,7 +56,7 @@ export interface RunOptions {
 }
 
 /** Explore every interleaving and answer the test's question (`lapis run --json`). */
-export function run(text: string, profile: string, opts: RunOptions = {}): RunAnswer {
+export function run(text: string, profile: ProfileData, opts: RunOptions = {}): RunAnswer {
   const sim = simulator(text, profile);
   const r = explore(sim, { maxStates: opts.maxStates, timeoutMs: opts.timeoutMs, progress: opts.progress });
   const a = answer(sim.program.test, sim.profile.name, r);
@@ -83,7 +75,7 @@ function formatValues(v: Record<string, number | bigint | string>): Record<strin
 }
 
 /** The shortest run to the outcome `key` (breadth-first, within `budget` states), else `fallback`. */
-export function witness(text: string, profile: string, key: string, fallback: number[], budget: number): number[] {
+export function witness(text: string, profile: ProfileData, key: string, fallback: number[], budget: number): number[] {
   const sim = simulator(text, profile);
   return shortestWitness(sim, key, Math.max(budget, 1000)) ?? fallback;
 }
@@ -95,11 +87,11 @@ const KINDS: Record<number, RawStepKind> = { [StepKind.CPU]: 'cpu', [StepKind.AG
  * it put on the bus or delivered, and the machine after it. A step the profile does not enable stops the replay
  * (a run of one profile replayed under another).
  */
-export function replay(text: string, profile: string, steps: readonly number[]): RawTrace {
+export function replay(text: string, profile: ProfileData, steps: readonly number[]): RawTrace {
   const sim = simulator(text, profile);
   const t = info(sim.program.test);
   sim.reset();
-  const out: RawTrace = { test: t.name, profile, cpus: t.cpus, agents: t.agents, vcpus: sim.vcpus, steps: [], initial: machineState(sim) };
+  const out: RawTrace = { test: t.name, profile: profile.name, cpus: t.cpus, agents: t.agents, vcpus: sim.vcpus, steps: [], initial: machineState(sim) };
   const enabled: number[] = [];
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i];
@@ -156,4 +148,3 @@ function machineState(sim: Simulator): MachineState {
   return { time: m.now(), cpus, inFlight: m.inFlight().map(wire), observables: formatValues(sim.outcome().values) };
 }
 
-export const DEFAULT_PROFILE_NAME = DEFAULT_PROFILE.name;

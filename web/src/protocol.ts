@@ -1,11 +1,12 @@
 // Messages between the page and the engine worker.
 
+import type { ProfileData } from './types.js';
+
 export type Request =
   | { id: number; op: 'parse'; text: string }
-  | { id: number; op: 'profiles' }
-  | { id: number; op: 'run'; text: string; profile: string; maxStates?: number; timeoutMs?: number }
-  | { id: number; op: 'witness'; text: string; profile: string; key: string; fallback: number[]; budget: number }
-  | { id: number; op: 'replay'; text: string; profile: string; steps: number[] };
+  | { id: number; op: 'run'; text: string; profile: ProfileData; maxStates?: number; timeoutMs?: number }
+  | { id: number; op: 'witness'; text: string; profile: ProfileData; key: string; fallback: number[]; budget: number }
+  | { id: number; op: 'replay'; text: string; profile: ProfileData; steps: number[] };
 
 export type Response =
   | { id: number; progress: number }

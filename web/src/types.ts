@@ -1,5 +1,6 @@
 // The plain data the web app passes between its worker (engine.ts) and the page: structured-cloneable, JSON-ready,
 // no model classes. engine.ts produces it from the simulator; everything else in web/src reads only this.
+import type { Profile } from '../../src/sim/profile.js';
 
 export interface ParseProblem {
   line: number;
@@ -19,6 +20,9 @@ export interface TestInfo {
 }
 
 export type Parsed = { ok: true; info: TestInfo } | { ok: false; errors: ParseProblem[] };
+
+/** A profile as the worker gets it: what the model runs on, without the evidence text (src/sim/profile.ts). */
+export type ProfileData = Pick<Profile, 'name' | 'description' | 'quirks' | 'settings'>;
 
 export interface ProfileInfo {
   name: string;
