@@ -1,5 +1,5 @@
 // The PC devices a lapis-vmm guest sees besides the APICs, all on port I/O: a 16550 UART at 0x3F8 (output only:
-// the transmitter is always empty), QEMU's fw_cfg at 0x510/0x511, isa-debug-exit at 0xF4 and pc-testdev (its IRQ
+// the transmitter is always empty; its THRE interrupt on ISA IRQ 4), QEMU's fw_cfg at 0x510/0x511, isa-debug-exit at 0xF4 and pc-testdev (its IRQ
 // lines at 0x2000 + n drive I/O APIC pin n, its scratch port 0xE0 and page flush 0xE4). kvm-unit-tests touches these
 // (lib/x86/io.c, fwcfg.c, apic.c set_irq_line, x86/eventinj.c). Legacy ports a PC guest probes for devices that are
 // not here (8259 masks, PIT, CMOS, PCI configuration, keyboard, POST) read as no device (all ones) and drop writes;
@@ -21,12 +21,16 @@ export const TESTDEV_IRQ_LINES = 24;
 export const FwCfg = { SIGNATURE: 0x00, ID: 0x01, RAM_SIZE: 0x03, NB_CPUS: 0x05, MAX_CPUS: 0x0f, MAX_RAM: 0x11 } as const;
 
 /** Words of the shared control block the platform uses (below src/vmm/irqchip.ts's CTL_HEADER). */
-export const PlatformCtl = { FW_SEL: 4, FW_OFF: 5, LCR: 6, IER: 7, MCR: 8, SCR: 9, DLL: 10, DLM: 11, SCRATCH: 12 } as const;
+export const PlatformCtl = { FW_SEL: 4, FW_OFF: 5, LCR: 6, IER: 7, MCR: 8, SCR: 9, DLL: 10, DLM: 11, SCRATCH: 12, THRE: 13, IRQ: 14 } as const;
+/** COM1's ISA IRQ, I/O APIC pin 4 (the MP table maps ISA IRQ n to pin n). */
+export const COM1_IRQ = 4;
 
 /** 16550 registers (offsets from the base; DLAB = LCR bit 7 selects the divisor latch at 0 and 1). */
 const Uart = { THR: 0, IER: 1, IIR: 2, LCR: 3, MCR: 4, LSR: 5, MSR: 6, SCR: 7 } as const;
 /** LSR: THRE (bit 5) and TEMT (bit 6): the transmitter takes every byte at once. */
 const LSR_IDLE = 0x60;
+/** IER bit 1: the transmitter holding register empty interrupt. */
+const IER_ETBEI = 0x02;
 
 /** Ports of devices absent from this PC: reads float high, writes are dropped. */
 const ABSENT: readonly (readonly [number, number])[] = [
@@ -104,30 +108,60 @@ export class Platform {
     if (write) {
       switch (reg) {
         case Uart.THR:
-          if (dlab) ctl[PlatformCtl.DLL] = v;
-          else if (!(ctl[PlatformCtl.MCR] & 0x10)) this.host.serial(v); // in loopback nothing reaches the line
+          if (dlab) {
+            ctl[PlatformCtl.DLL] = v;
+            break;
+          }
+          if (!(ctl[PlatformCtl.MCR] & 0x10)) this.host.serial(v); // in loopback nothing reaches the line
+          // Writing THR clears the THRE interrupt; the byte leaves at once, so THR is empty again: a new edge.
+          ctl[PlatformCtl.THRE] = 0;
+          this.updateIrq();
+          ctl[PlatformCtl.THRE] = 1;
           break;
         case Uart.IER:
           if (dlab) ctl[PlatformCtl.DLM] = v;
-          else ctl[PlatformCtl.IER] = v & 0x0f;
+          else {
+            // Enabling the THRE interrupt with THR empty raises it (PC16550D: "THRE ... when ETBEI is set").
+            if (v & ~ctl[PlatformCtl.IER] & IER_ETBEI) ctl[PlatformCtl.THRE] = 1;
+            ctl[PlatformCtl.IER] = v & 0x0f;
+          }
           break;
         case Uart.LCR: ctl[PlatformCtl.LCR] = v; break;
         case Uart.MCR: ctl[PlatformCtl.MCR] = v & 0x1f; break;
         case Uart.SCR: ctl[PlatformCtl.SCR] = v; break;
         default: break; // FCR, LSR and MSR writes: no FIFO to control, read-only status
       }
+      this.updateIrq();
       return 0;
     }
     switch (reg) {
       case Uart.THR: return dlab ? ctl[PlatformCtl.DLL] : 0; // RBR: nothing received
       case Uart.IER: return dlab ? ctl[PlatformCtl.DLM] : ctl[PlatformCtl.IER];
-      case Uart.IIR: return 0x01; // no interrupt pending
+      case Uart.IIR: {
+        // The only source is THRE (nothing is ever received); reading IIR that reports it clears it.
+        if (!this.threInterrupt()) return 0x01;
+        ctl[PlatformCtl.THRE] = 0;
+        this.updateIrq();
+        return 0x02;
+      }
       case Uart.LCR: return ctl[PlatformCtl.LCR];
       case Uart.MCR: return ctl[PlatformCtl.MCR];
       case Uart.LSR: return LSR_IDLE;
       case Uart.MSR: return ctl[PlatformCtl.MCR] & 0x10 ? loopbackMsr(ctl[PlatformCtl.MCR]) : 0xb0; // CTS, DSR, DCD: a terminal is attached
       default: return ctl[PlatformCtl.SCR];
     }
+  }
+
+  private threInterrupt(): boolean {
+    return (this.ctl[PlatformCtl.IER] & IER_ETBEI) !== 0 && this.ctl[PlatformCtl.THRE] !== 0;
+  }
+
+  /** COM1's IRQ line: an interrupt pending, gated by OUT2 as on a PC (MCR bit 3). Edges reach the I/O APIC. */
+  private updateIrq(): void {
+    const level = this.threInterrupt() && (this.ctl[PlatformCtl.MCR] & 0x08) !== 0 ? 1 : 0;
+    if (level === this.ctl[PlatformCtl.IRQ]) return;
+    this.ctl[PlatformCtl.IRQ] = level;
+    this.host.irq(COM1_IRQ, level === 1);
   }
 
   private fwCfgByte(): number {

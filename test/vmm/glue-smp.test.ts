@@ -141,6 +141,27 @@ describe('the I/O APIC through MMIO', () => {
     expect(vm.runToStop().status).toBe(1);
   });
 
+  it('the 16550 raises ISA IRQ 4 for THRE when enabled and OUT2 is set; reading IIR clears it; each THR write re-raises it', () => {
+    const vm = new FakeVm([function* () {
+      yield apicWrite(Reg.SVR, ENABLE);
+      yield* ioapicWrite(0x10 + 2 * 4, 0x34); // pin 4: fixed, edge
+      const a = yield { kind: 'out', port: 0x3f9, size: 1, value: 0x02 }; // IER.ETBEI, OUT2 still clear
+      expect(a.vector).toBe(-1);
+      const b = yield { kind: 'out', port: 0x3fc, size: 1, value: 0x08 }; // MCR.OUT2: the line reaches the PIC/I/O APIC
+      expect(b.vector).toBe(0x34);
+      expect(read(yield { kind: 'in', port: 0x3fa, size: 1, if: false })).toBe(0x02); // THRE
+      expect(read(yield { kind: 'in', port: 0x3fa, size: 1, if: false })).toBe(0x01); // cleared by that read
+      yield apicWrite(Reg.EOI, 0, { if: false });
+      const c = yield { kind: 'out', port: 0x3f8, size: 1, value: 0x41 };
+      expect(c.vector).toBe(0x34);
+      yield { kind: 'out', port: 0x3f9, size: 1, value: 0, if: false }; // interrupts off
+      expect(read(yield { kind: 'in', port: 0x3fa, size: 1, if: false })).toBe(0x01);
+      yield debugExit(0);
+    }]);
+    expect(vm.runToStop().status).toBe(1);
+    expect(vm.serial).toEqual([0x41]);
+  });
+
   it('an MMIO address no device decodes stops the VM; the APIC window with nothing there reads all ones', () => {
     const vm = new FakeVm([function* () {
       const e = yield { kind: 'mmio-read', addr: 0xfed00000 };
