@@ -201,6 +201,9 @@ describe('lapis conformance', () => {
     expect(md).toContain('| refused | refused: I/O APIC, MSI |  |');
     expect(md).toMatch(/## Seed scenarios on real machines[\s\S]*\| seed-000-x \| Ok \| No, held in 6\/10; \*\*FORBIDDEN 4\/10\*\* \[E2\]\(#e2\) \|  \|/);
     expect(md).toContain('- `ok` on qemu-tcg: 2 crashed: QEMU exited');
+    // Each outcome's frequency with its 95 % Wilson interval, 0/N where a backend ran the test and never gave it.
+    expect(md).toMatch(/## Outcome frequencies[\s\S]*\*\*tpr\*\*\n\n\| outcome \| verdict \| qemu-tcg \| qemu10-tcg \|\n\|---\|---\|---\|---\|\n\| `r2=0; r3=1` \| allowed \| 3\/10 \(11–60 %\) \| 10\/10 \(72–100 %\) \|\n\| `r2=0; r3=0` \| \*\*FORBIDDEN\*\* \[E1\]\(#e1\) \| 7\/10 \(40–89 %\) \| 0\/10 \(0–28 %\) \|/);
+    expect(md).not.toMatch(/\*\*dead\*\*\n/);
     expect(md).toMatch(/### E1\n\n\*\*late TPR\*\*\n\n- `tpr` on qemu-tcg, 7\/10 runs: `r2=0; r3=0` \(no profile allows it\)\n\nClassification: \*\*backend bug\*\* \(SDM 11\.8\)\.\n\nThe load runs first\./);
     expect(md).toContain('Classification: **reproduced by a profile**: `qemu-tcg-7.2`; **model decision** D-6 (docs/decisions.md).');
     expect(md).toMatch(/## Stale explanations[\s\S]*- \*\*E3\*\* fixed since: ok: qemu-tcg: no FORBIDDEN outcome/);
