@@ -109,7 +109,7 @@ export class Analyzer {
       test, cpus: this.n, agents, spares: Math.max(1, agents.length), procs, kinds: [], flags: [],
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
-      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null },
+      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null, timerTiming: null },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
       nested: new NestedPlan(test, (construct, reason, pos, category) => this.refuse(construct, reason, pos ?? null, category ?? 'nested-vmx')),
     };

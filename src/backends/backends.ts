@@ -43,6 +43,9 @@ export interface Features {
   vid: Support;
   /** An SMI to the BSP enters SMM at an SMBASE the guest can install code at (the firmware left its SMRAM open). */
   smiToBsp: Support;
+  /** The APIC timer, the TSC and the guest's instructions advance on one clock that the host cannot stretch: a
+   *  run's timer tests give the outcome of the ops' ticks, never of the host's delays (timer-plan.ts). */
+  guestClock: Support;
 }
 
 /** What a test asks of the machine it boots. */
@@ -271,8 +274,13 @@ const TCG_ASSIST = {
 const NO_KVM_NESTED = "KVM guests here get neither VMX nor SVM: this host's KVM (kvm_pvm) offers no nested virtualization, and the KVM backends boot qemu64 without +vmx/+svm";
 const KVM_ASSIST = { vmx: no(NO_KVM_NESTED), svm: no(NO_KVM_NESTED), tprShadow: no(NO_KVM_NESTED), vid: no(NO_KVM_NESTED) };
 
+/** QEMU's APIC timer (hw/intc/apic.c apic_timer_update) runs on QEMU_CLOCK_VIRTUAL, which follows the host's clock
+ *  unless -icount; under KVM the timer is the host kernel's hrtimer. */
+const HOST_CLOCK = no("the APIC timer keeps the host's time while a vCPU thread may be descheduled (QEMU_CLOCK_VIRTUAL follows the host clock)");
+
 function kvmFeatures(): Features {
   return {
+    guestClock: HOST_CLOCK,
     x2apic: OK,
     smm: kvmSmm(),
     tscDeadline: OK,
@@ -297,6 +305,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
+      guestClock: HOST_CLOCK,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -316,6 +325,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
+      guestClock: HOST_CLOCK,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -378,6 +388,9 @@ export const BACKENDS: readonly Backend[] = [
 // ---- Bochs -----------------------------------------------------------------------------------------------------
 
 const BOCHS_DEVICES = {
+  // Bochs's clock is its instruction count (`ips`, clock: sync=none by default): the local APIC timer
+  // (cpu/apic.cc, bx_pc_system timers), the TSC and the PIT all advance with the instructions executed.
+  guestClock: OK,
   irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
   msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
   smiToBsp: no("Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there"),

@@ -83,6 +83,7 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (c.needs.tscDeadlineMode && !f.tscDeadline.ok) {
     return new CompileRefusal('LVT_TIMER', `the test writes TIMER_ICR in TSC-deadline mode, where the model ignores the count; this backend has no TSC-deadline mode (${f.tscDeadline.reason}) and counts it one-shot, so what the test reads turns on timing`, null, name, 'other');
   }
+  if (c.needs.timerTiming !== null && !f.guestClock.ok) return new CompileRefusal('the APIC timer', `${c.needs.timerTiming} (${f.guestClock.reason})`, null, name, 'apic-timer');
   const nested = nestedRefusalReason(c.needs.nested, f);
   if (nested) return new CompileRefusal(c.needs.nested === 'svm' ? 'SVM' : 'VMX', nested, null, name, 'nested-vmx');
   if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name, 'ioapic-msi');

@@ -79,8 +79,8 @@ describe('compiler', () => {
     expect(refusal('litmus/init-resets-apic-keeps-id.litmus').construct).toBe('P1.apic.ID');
     expect(refusal('litmus/init-resets-apic-keeps-id.litmus').reason).toMatch(/wait-for-SIPI/);
     expect(refusal('litmus/seed-001-avic-incomplete-ipi.litmus').construct).toBe('config accel = avic');
-    expect(refusal('litmus/timer-one-shot.litmus').construct).toBe('the APIC timer');
-    expect(refusal('litmus/timer-one-shot.litmus').reason).toMatch(/descheduled vCPU/);
+    expect(refusal('litmus/timer-periodic-never-final.litmus').construct).toBe('the APIC timer');
+    expect(refusal('litmus/timer-periodic-never-final.litmus').reason).toMatch(/no final state/);
     expect(refusal('litmus/seed-003-apic-id-in-smm.litmus').reason).toMatch(/SMBASE/);
   });
 
