@@ -19,6 +19,9 @@ export type Support = { ok: true } | { ok: false; reason: string };
 export interface Features {
   /** x2APIC mode (CPUID.1:ECX[21] and the IA32_APIC_BASE EXTD transition). */
   x2apic: Support;
+  /** Where x2apic is ok: the backend can boot CPUs without it in CPUID, for a test with `x2apic = false` that
+   *  touches x2APIC (MachineRequest.x2apic false). */
+  x2apicHidden: Support;
   /** SMM: SMIs enter SMM at SMBASE + 0x8000 and RSM returns. */
   smm: Support;
   /** The TSC-deadline timer mode (CPUID.1:ECX[24], IA32_TSC_DEADLINE). */
@@ -58,6 +61,8 @@ export interface MachineRequest {
   irqLines?: boolean;
   /** The test sends device MSIs: QEMU gets `-device edu`. */
   msi?: boolean;
+  /** false: the test's CPUs have no x2APIC (`x2apic = false`) and it touches x2APIC: CPUID must not offer it. */
+  x2apic?: boolean;
 }
 
 /** One process to spawn: the program, its arguments, its extra environment and files to create in the run's
@@ -212,7 +217,9 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
     '-display', 'none',
     '-nic', 'none',
     '-machine', machine,
-    '-cpu', f.cpu,
+    // A test whose CPUs have no x2APIC gets it taken out of CPUID (target/i386/cpu.c: `-x2apic` clears
+    // CPUID.1:ECX[21]; the APIC then refuses EXTD, hw/intc/apic.c apic_set_base_check).
+    '-cpu', req.x2apic === false ? `${f.cpu.replace(/,\+x2apic/, '')},-x2apic` : f.cpu,
     '-smp', String(req.cpus),
     '-m', String(req.memMiB ?? 64),
     '-drive', `file=${image},format=raw,if=ide,index=0,media=disk`,
@@ -280,6 +287,7 @@ const HOST_CLOCK = no("the APIC timer keeps the host's time while a vCPU thread 
 
 function kvmFeatures(): Features {
   return {
+    x2apicHidden: no('booting KVM CPUs without x2APIC (-cpu ...,-x2apic) was not tried here (no /dev/kvm when it was added)'),
     guestClock: HOST_CLOCK,
     x2apic: OK,
     smm: kvmSmm(),
@@ -302,6 +310,7 @@ export const BACKENDS: readonly Backend[] = [
     qemu72Available,
     () => ({
       x2apic: no("QEMU 7.2's TCG has no x2APIC (CPUID.1:ECX[21] is 0; it came with QEMU 8)"),
+      x2apicHidden: OK,
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
@@ -322,6 +331,7 @@ export const BACKENDS: readonly Backend[] = [
     qemu10Available,
     () => ({
       x2apic: OK,
+      x2apicHidden: OK,
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
@@ -362,6 +372,7 @@ export const BACKENDS: readonly Backend[] = [
   ),
   bochsBackend('bochs', 'Bochs 2.7 (Debian bookworm: SMP, SMM, x2APIC), CPU model corei7_skylake_x (VMX)', 'corei7_skylake_x', () => ({
     x2apic: OK,
+    x2apicHidden: no("Bochs 2.7's CPU model fixes CPUID (corei7_skylake_x has x2APIC; the cpuid options apply only without a model)"),
     smm: OK,
     tscDeadline: OK,
     iret: OK,
@@ -374,6 +385,7 @@ export const BACKENDS: readonly Backend[] = [
   })),
   bochsBackend('bochs-svm', 'Bochs 2.7, CPU model ryzen (AMD: SVM, no AVIC, no x2APIC)', 'ryzen', () => ({
     x2apic: no("Bochs's ryzen model has no x2APIC (CPUID.1:ECX[21] is 0)"),
+    x2apicHidden: OK,
     smm: OK,
     tscDeadline: no("Bochs's ryzen model has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
     iret: OK,

@@ -62,7 +62,12 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
     asm,
     cpus: plan.cpus,
     spares: plan.spares,
-    machine: { cpus: plan.cpus + plan.spares, ...(plan.needs.irqLines ? { irqLines: true } : {}), ...(plan.needs.msi ? { msi: true } : {}) },
+    machine: {
+      cpus: plan.cpus + plan.spares,
+      ...(plan.needs.irqLines ? { irqLines: true } : {}),
+      ...(plan.needs.msi ? { msi: true } : {}),
+      ...(plan.needs.x2apic && !test.settings.x2apic ? { x2apic: false } : {}),
+    },
     observables: plan.observables.map((o) => observableName(o)),
     needs: plan.needs,
     iterTimeoutUs,
@@ -89,12 +94,13 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name, 'ioapic-msi');
   if (c.needs.msi && !f.msi.ok) return new CompileRefusal('msi', `an agent sends device MSIs: ${f.msi.reason}`, null, name, 'ioapic-msi');
   if (c.needs.smiToP0 && !f.smiToBsp.ok) return new CompileRefusal('SMI to P0', f.smiToBsp.reason, null, name, 'smi-to-bsp');
-  if (c.needs.x2apic && f.x2apic.ok !== c.test.settings.x2apic) {
+  if (c.needs.x2apic && !c.test.settings.x2apic && f.x2apic.ok && !f.x2apicHidden.ok) {
+    return new CompileRefusal('x2APIC', `the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it: ${f.x2apicHidden.reason}`, null, name, 'x2apic-backend');
+  }
+  if (c.needs.x2apic && c.test.settings.x2apic && !f.x2apic.ok) {
     return new CompileRefusal(
       'x2APIC',
-      c.test.settings.x2apic
-        ? `the test's CPUs have x2APIC (config x2apic = true); this backend's do not: ${f.x2apic.ok ? '' : f.x2apic.reason}`
-        : "the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it",
+      `the test's CPUs have x2APIC (config x2apic = true); this backend's do not: ${f.x2apic.reason}`,
       null, name, 'x2apic-backend',
     );
   }

@@ -101,9 +101,23 @@ describe('compiler', () => {
     const smiP0 = compileTest(load('litmus/nmi-in-sti-shadow.litmus'));
     expect(backendRefusal(smiP0, backend('qemu-tcg'))).toBeNull();
     const noX2 = compileTest(load('litmus/x2apic-not-supported-gp.litmus'));
-    expect(backendRefusal(noX2, backend('bochs'))?.reason).toMatch(/config x2apic = false/);
+    expect(backendRefusal(noX2, backend('bochs'))?.reason).toMatch(/config x2apic = false.*CPU model fixes CPUID/);
     expect(backendRefusal(noX2, backend('qemu-tcg'))).toBeNull();
+    // QEMU 10 takes x2APIC out of CPUID for it.
+    expect(backendRefusal(noX2, backend('qemu10-tcg'))).toBeNull();
+    expect(noX2.machine.x2apic).toBe(false);
+    expect(backend('qemu10-tcg').launch('d.img', '/tmp', noX2.machine).args.join(' ')).toMatch(/-cpu qemu64,-x2apic /);
+    expect(backend('qemu10-tcg').launch('d.img', '/tmp', x2.machine).args.join(' ')).toMatch(/-cpu qemu64,\+x2apic /);
   });
+});
+
+describe('qemu10-tcg with x2APIC taken out of CPUID', () => {
+  it('x2apic-not-supported-gp: setting EXTD and reading an x2APIC MSR both fault, the APIC stays xAPIC', async () => {
+    const r = ran(await conform(load('litmus/x2apic-not-supported-gp.litmus'), { backend: backend('qemu10-tcg'), runs: 10 }));
+    expectJudged(r, 10);
+    expect(r.outcomes.map((o) => o.key), text(r)).toEqual(['P1.faults=2; P1.apic.mode=xapic']);
+    expect(r.forbidden).toBe(0);
+  }, BOOT_TEST_MS);
 });
 
 // Catalog tests a backend must run as the model allows; and the one documented deviation among them. Bochs's guest
