@@ -63,6 +63,9 @@ export interface MachineRequest {
   msi?: boolean;
   /** false: the test's CPUs have no x2APIC (`x2apic = false`) and it touches x2APIC: CPUID must not offer it. */
   x2apic?: boolean;
+  /** The test's outcome turns on the APIC timer against its ops (needs.timerTiming): QEMU TCG runs it with
+   *  -icount, so the timer and the TSC follow the instructions executed. */
+  guestClock?: boolean;
 }
 
 /** One process to spawn: the program, its arguments, its extra environment and files to create in the run's
@@ -229,6 +232,10 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
   );
   // pc-testdev (hw/misc/pc-testdev.c): port 0x2000 + n sets ISA IRQ line n; edu (hw/misc/edu.c): a PCI device
   // whose MSI the guest programs and raises (guest/ioapic.asm).
+  // -icount (docs/conformance.md, "The APIC timer"): QEMU_CLOCK_VIRTUAL, which the APIC timer (hw/intc/apic.c
+  // apic_timer_update) and the TSC (target/i386 cpu_get_tsc) read, counts 2^7 ns per instruction executed (so QEMU's round-robin kick, every 100 ms of that clock, comes after 0.8M instructions of a vCPU that spins waiting for another), and
+  // sleep=off never lets it run on while the vCPUs wait; the vCPUs then share one thread, round robin.
+  if (req.guestClock && f.accel === 'tcg') args.push('-icount', 'shift=7,sleep=off');
   if (req.irqLines) args.push('-device', 'pc-testdev');
   if (req.msi) args.push('-device', 'edu');
   return { file: bin, args, env: {}, files: {} };
@@ -285,6 +292,9 @@ const KVM_ASSIST = { vmx: no(NO_KVM_NESTED), svm: no(NO_KVM_NESTED), tprShadow: 
  *  unless -icount; under KVM the timer is the host kernel's hrtimer. */
 const HOST_CLOCK = no("the APIC timer keeps the host's time while a vCPU thread may be descheduled (QEMU_CLOCK_VIRTUAL follows the host clock)");
 
+/** TCG runs a test that needs it (MachineRequest.guestClock) with -icount (qemuLaunch). */
+const ICOUNT = OK;
+
 function kvmFeatures(): Features {
   return {
     x2apicHidden: no('booting KVM CPUs without x2APIC (-cpu ...,-x2apic) was not tried here (no /dev/kvm when it was added)'),
@@ -314,7 +324,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
-      guestClock: HOST_CLOCK,
+      guestClock: ICOUNT,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -335,7 +345,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
-      guestClock: HOST_CLOCK,
+      guestClock: ICOUNT,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),

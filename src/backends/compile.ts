@@ -67,6 +67,7 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
       ...(plan.needs.irqLines ? { irqLines: true } : {}),
       ...(plan.needs.msi ? { msi: true } : {}),
       ...(plan.needs.x2apic && !test.settings.x2apic ? { x2apic: false } : {}),
+      ...(plan.needs.timerTiming !== null ? { guestClock: true } : {}),
     },
     observables: plan.observables.map((o) => observableName(o)),
     needs: plan.needs,
