@@ -150,10 +150,11 @@ describe('qemu10-tcg with x2APIC taken out of CPUID', () => {
 // item 7), so only tests whose outcome follows from the order of their own ops are asserted on QEMU.
 const ORDERED = [
   'litmus/self-ipi-once.litmus',
-  'litmus/smi-latched-only-one.litmus',
   'test/backends/litmus/ipi-message-passing.litmus',
 ];
-const RACING = ['litmus/init-sipi-sipi-bringup.litmus', 'litmus/nmi-one-pending-third-lost.litmus'];
+// smi-latched-only-one: the agent's second SMI reaches P1 in SMM; a host that holds P1's vCPU back ends the run with
+// P1 still in its handler (P1.smm = 1), seen on a loaded host.
+const RACING = ['litmus/init-sipi-sipi-bringup.litmus', 'litmus/nmi-one-pending-third-lost.litmus', 'litmus/smi-latched-only-one.litmus'];
 
 describe.each([['qemu-tcg', ORDERED], ['bochs', [...ORDERED, ...RACING]]] as const)('%s', (name, tests) => {
   const b = backend(name);
