@@ -35,15 +35,42 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
   const timing = (reason: string): void => {
     plan.needs.timerTiming ??= reason;
   };
-  if (test.settings.cpus !== 1) no('arms the APIC timer with more than one CPU: the ticks at which the CPUs act cannot be related on a real machine (only single-CPU timer tests are analysed)');
-  const main = test.blocks.find((b): b is CpuBlock => b.kind === 'cpu' && b.cpu === 0 && b.handler === 'main');
-  if (!main) return no('arms the APIC timer outside a main block');
   const timerRegs: ReadonlySet<number> = new Set([Reg.TIMER_ICR, Reg.TIMER_DCR, Reg.LVT_TIMER]);
+  const mains = test.blocks.filter((b): b is CpuBlock => b.kind === 'cpu' && b.handler === 'main');
+  const touches = (b: CpuBlock): boolean => {
+    let w = false;
+    forEachOp(b.body, (op) => {
+      if (op.kind === 'apic-write' && timerRegs.has(op.reg.offset)) w = true;
+    });
+    return w;
+  };
+  const timerMains = mains.filter(touches);
+  if (timerMains.length > 1) no('the APIC timer is written by more than one CPU: the ticks at which the CPUs act cannot be related on a real machine');
+  const main = timerMains[0] ?? (test.settings.cpus === 1 ? mains.find((b) => b.cpu === 0) : undefined);
+  if (!main) return no('arms the APIC timer outside a main block');
+  // The other CPUs: each main block must wait, first, for a word only the timer's CPU stores, after its counts are
+  // over (checked below): then nothing they do meets the timer, and their ticks need not be related to its.
+  const gates = new Map<string, number>();
+  for (const b of mains) {
+    if (b === main) continue;
+    const first = b.body.find((op) => op.kind !== 'label');
+    if (first?.kind !== 'await' || first.value.kind !== 'num' || (first.cmp === '==') === (first.value.value === 0n) || test.init?.items.some((it) => it.kind === 'mem' && it.name === first.loc)) {
+      no(`arms the APIC timer on P${main.cpu} while P${b.cpu} runs ops that are not ordered after it (only other CPUs that first await a word the timer's CPU stores are analysed)`);
+    }
+    gates.set(first.loc, b.cpu);
+  }
+  for (const b of test.blocks) {
+    if (b === main) continue;
+    forEachOp(b.body, (op) => {
+      if (op.kind === 'store' && gates.has(op.loc)) no(`${op.loc}, which P${gates.get(op.loc)} awaits before anything meets the timer, is stored outside P${main.cpu}'s main block (line ${op.pos.line})`);
+    });
+  }
   for (const b of test.blocks) {
     if (b.kind === 'agent') no('arms the APIC timer in a test with an agent');
     if (b === main) continue;
     forEachOp(b.body, (op) => {
-      if (op.kind === 'wait') no(`a handler waits (line ${op.pos.line}): the ticks at which it runs cannot be related on a real machine`);
+      // (Another CPU's main block may wait: it runs after the gate, when the counts are over.)
+      if (op.kind === 'wait' && !mains.includes(b as CpuBlock)) no(`a handler waits (line ${op.pos.line}): the ticks at which it runs cannot be related on a real machine`);
       if (op.kind === 'apic-write' && timerRegs.has(op.reg.offset)) no(`a handler writes ${op.reg.name ?? hex(op.reg.offset)} (line ${op.pos.line})`);
     });
   }
@@ -59,6 +86,8 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
    *  the count, 0 stops it). */
   const icrWrites: number[] = [];
   const arms: { at: number; line: number; period: number; periodic: boolean; masked: boolean; deadline: boolean }[] = [];
+  /** When the timer's CPU first stores each word another CPU awaits. */
+  const gateAt = new Map<string, number>();
   for (const op of main.body) {
     if (op.kind === 'label' || op.kind === 'goto' || op.kind === 'if' || op.kind === 'repeat') {
       no(`control flow in the main block (line ${op.pos.line}): only straight-line timer tests are analysed`);
@@ -68,6 +97,7 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
       continue;
     }
     opTimes.push(t);
+    if (op.kind === 'store' && gates.has(op.loc) && !gateAt.has(op.loc)) gateAt.set(op.loc, t);
     if (op.kind === 'apic-read' && op.reg.offset === Reg.TIMER_CCR && arms.some((a) => a.at === t && !a.deadline)) {
       timing(`TIMER_CCR is read (line ${op.pos.line}) at the tick its count was armed: what it reads turns on the real machine's delays`);
     }
@@ -89,6 +119,16 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
         arms.push({ at: t, line: op.pos.line, period: v * timerDivisor(dcr), periodic: ((lvt >> 17) & 3) === 1, masked: (lvt & 0x10000) !== 0, deadline });
       }
     }
+  }
+  for (const [loc, cpu] of gates) {
+    const at = gateAt.get(loc);
+    if (at === undefined) return no(`P${cpu} awaits ${loc}, which P${main.cpu}'s main block never stores`);
+    const late = arms.find((a) => {
+      const end = icrWrites.find((x) => x > a.at) ?? Infinity;
+      return a.periodic ? end > at : Math.min(end, a.at + a.period + TIMER_MARGIN_TICKS) > at;
+    });
+    if (late) no(`P${main.cpu} stores ${loc} at tick ${at}, which P${cpu} awaits, while the count armed at line ${late.line} may still run: P${cpu}'s ops would meet the timer`);
+    if (icrWrites.some((x) => x >= at)) no(`P${main.cpu} writes TIMER_ICR after storing ${loc}, which P${cpu} awaits: P${cpu}'s ops would meet the timer`);
   }
   for (const a of arms) {
     if (a.periodic && !a.masked && opTimes.every((x) => x <= a.at)) {

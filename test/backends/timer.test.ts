@@ -40,6 +40,16 @@ describe('compiler', () => {
     expect(refusalOf('litmus/timer-tsc-deadline.litmus').reason).toMatch(/absolute TSC value/);
   });
 
+  it('runs a timer beside other CPUs only when they first await a word the timer\'s CPU stores after its counts', () => {
+    expect(() => compileTest(load('litmus/seed-004-ap-init-clears-irr.litmus'))).not.toThrow();
+    const src = (p0: string, p1Tail = '  wait 30\n  store go = 1'): string =>
+      `lapis t\nconfig { cpus = 2 }\nP1 {\n  apic write LVT_TIMER = 0x30\n  apic write TIMER_ICR = 10\n${p1Tail}\n}\nP1 on vector 0x30 {\n  eoi\n}\nP0 {\n${p0}\n}\nexists (true)\n`;
+    expect(() => compileTest(parse(src('  await go == 1\n  wait 3\n  send fixed 0x40 -> P1')))).not.toThrow();
+    expect(refusal(parse(src('  send fixed 0x40 -> P1'))).reason).toMatch(/P0 runs ops that are not ordered after it/);
+    expect(refusal(parse(src('  await go == 1', '  wait 5\n  store go = 1'))).reason).toMatch(/stores go at tick 5, which P0 awaits, while the count armed at line 5 may still run/);
+    expect(refusal(parse(src('  await go == 0'))).reason).toMatch(/not ordered after it/);
+  });
+
   it('refuses an op within the margin of an expiry on every backend, a periodic one included', () => {
     const src = (ops: string, lvt = '0x30'): string => `lapis t\nconfig { cpus = 1 }\nP0 {\n  apic write TIMER_DCR = 0xb\n  apic write LVT_TIMER = ${lvt}\n  apic write TIMER_ICR = 10\n${ops}\n}\nP0 on vector 0x30 {\n  eoi\n}\nexists (true)\n`;
     expect(refusal(parse(src('  wait 9\n  nop'))).reason).toMatch(/op runs at tick 9, within 2 ticks of the expiry at tick 10/);
@@ -84,6 +94,8 @@ describe.each(['bochs', 'qemu-tcg'])('%s: timer tests that host delays would dec
     // Bochs 2.7 set_divide_configuration and QEMU's apic_mem_write (APIC_TDCR) change the factor without
     // rescheduling the armed count: it fires at tick 10, not at 4 + 6 x 2 = 16 (D-7).
     ['timer-divide-change-midcount', 'P0:r1=1; P0:r2=1; P0.count(0x30)=1', false],
+    // Two CPUs, the second ordered after the timer by an await.
+    ['seed-004-ap-init-clears-irr', 'P1:r1=0; P1.count(sipi)=1', true],
   ] as const)('%s: one outcome in every run', async (name, key, allowed) => {
     const r = ran(await conform(load(`litmus/${name}.litmus`), { backend: b, runs: 10 }));
     expectJudged(r, 10);
