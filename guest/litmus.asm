@@ -1025,6 +1025,9 @@ lit_collect:
   jmp .next
 .wfs:
   mov dword [LIT_ACT + ebx * 4], LIT_ACT_WFS
+  cmp dword [lit_cpu_report + ebx * 4], 0
+  je .next
+  call lit_wfs_probe
 .next:
   dec ebx
   jns .cpu
@@ -1032,6 +1035,30 @@ lit_collect:
   call lit_smbase_probe_all
 %endif
   ret
+
+; ebx = cpu, left in wait-for-SIPI, whose local APIC the test observes: a SIPI of the runtime's own starts it at
+; lit_ap_probe, which reads its APIC as the ping would. A SIPI changes nothing in the local APIC (SDM Vol 3A 9.4.4.1
+; MP Initialization Example: the AP's APIC keeps the state INIT left); its SIPI count and vector are put back.
+; Not reached (its APIC ID was changed): its values stay unknown, the run unreadable. Keeps ebx.
+lit_wfs_probe:
+  push dword [PC_SIPI_COUNT + ebx * 4]
+  push dword [PC_SIPI_VECTOR + ebx * 4]
+  mov dword [PC_SIPI_ENTRY + ebx * 4], lit_ap_probe
+  mov dword [LIT_REPORTED + ebx * 4], 0
+  SEND ICR_STARTUP | ICR_ASSERT | LAPIS_BRINGUP_VECTOR, ebx
+  call lit_wait_reported
+  pop dword [PC_SIPI_VECTOR + ebx * 4]
+  pop dword [PC_SIPI_COUNT + ebx * 4]
+  ret
+
+lit_ap_probe:                           ; from ap_entry32, IF = 0: report, then park until the next run's INIT
+  call lapis_cpu_id
+  mov ebp, eax
+  call lit_sync_mode
+  mov edx, [lit_cpu_report + ebp * 4]
+  call edx
+  mov dword [LIT_REPORTED + ebp * 4], 1
+  jmp lit_park_ap
 
 ; ebx = cpu: wait up to LIT_PING_US for its LIT_REPORTED to be 1; eax non-zero when it was. Keeps ebx.
 lit_wait_reported:
