@@ -91,7 +91,7 @@ function cells(s: TraceStepRecord, columns: Set<string>): Map<string, string[]> 
   const where = (pos: { line: number; col: number } | undefined): string => (pos ? `${pos.line}:${pos.col}` : '');
   switch (s.kind) {
     case 'op':
-      put(s.lane, s.op?.implicit ? `${s.op.text}${s.op.source ? ` (block at ${where(s.op.source)})` : ''}` : `${where(s.op?.source)} ${s.op?.text ?? s.text}`.trim());
+      put(s.lane, s.op?.implicit ? `${s.op.text}${s.op.source ? `, block ${where(s.op.source)}` : ''}` : `${where(s.op?.source)} ${s.op?.text ?? s.text}`.trim());
       break;
     case 'event':
       put(s.lane, `takes ${s.event?.name ?? '?'}${s.event?.vector !== undefined ? ` 0x${s.event.vector.toString(16)}` : ''}`);

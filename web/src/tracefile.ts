@@ -70,6 +70,10 @@ function isRecord(t: TraceRecord | TextTrace): t is TraceRecord {
   return (t as TraceRecord).schema === 'lapis-trace/1';
 }
 
+/** Latched signals in the order the model lists them (src/explore/state.ts): the SIPI, with its vector, last. */
+const LATCH_ORDER = ['init', 'smi', 'nmi', 'extint'];
+const latchRank = (x: string): number => (LATCH_ORDER.includes(x) ? LATCH_ORDER.indexOf(x) : LATCH_ORDER.length);
+
 /** The CPU after a step: its state before with the step's changes applied. */
 export function applyChange(cpu: CpuState, ch: CpuChange): CpuState {
   const out: Record<string, unknown> = { ...cpu };
@@ -78,7 +82,7 @@ export function applyChange(cpu: CpuState, ch: CpuChange): CpuState {
     else {
       const was = out[k] as (number | string)[];
       const v = [...was.filter((x) => !(c.cleared ?? []).includes(x)), ...(c.set ?? [])];
-      out[k] = typeof v[0] === 'number' ? (v as number[]).sort((a, b) => a - b) : v;
+      out[k] = typeof v[0] === 'number' ? (v as number[]).sort((a, b) => a - b) : (v as string[]).sort((a, b) => latchRank(a) - latchRank(b));
     }
   }
   return out as unknown as CpuState;
