@@ -1,11 +1,12 @@
 // npm run bench [-- --write]: micro-benchmarks of the model. Prints a table; --write records it in BENCHMARKS.md
 // with the machine and date. Each figure is the median of 7 timed rounds after a warm-up.
-import { cpus as osCpus, totalmem } from 'node:os';
+import { cpus as osCpus, loadavg, totalmem } from 'node:os';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { Machine, Reg } from '../src/index.js';
 import { parseLitmus } from '../src/litmus/parse.js';
 import { Simulator } from '../src/sim/sim.js';
-import { explore } from '../src/explore/explore.js';
+import { explore, type ExploreOptions } from '../src/explore/explore.js';
+import { nodeThreads } from '../src/cli/threads.js';
 import { bringupLitmus } from '../src/scenarios/bringup.js';
 import { avicRingLitmus } from '../src/scenarios/avicRing.js';
 
@@ -121,37 +122,61 @@ let sink = 0;
 // ---- the explorer: N-CPU bring-up under SMIs (src/scenarios/bringup.ts)
 interface ExploreRow { n: number; variant: string; answer: string; states: number; ms: number; statesPerSec: number; bytesPerState: number }
 const exploreRows: ExploreRow[] = [];
-function exploreBench(n: number, resend: boolean, opts: { por?: boolean; stopWhenDecided?: boolean }, variant: string, text = bringupLitmus(n, resend)): void {
+function exploreOnce(text: string, opts: ExploreOptions): { res: ReturnType<typeof explore>; ok: boolean } {
   const r = parseLitmus(text);
-  if (!r.ok) throw new Error('bring-up test does not parse');
-  const sim = new Simulator(r.test);
-  const res = explore(sim, { maxStates: 20_000_000, ...opts });
+  if (!r.ok) throw new Error('bench test does not parse');
+  const res = explore(new Simulator(r.test), { maxStates: 20_000_000, threads: nodeThreads, ...opts });
   const sat = res.outcomes.some((o) => o.satisfies), unsat = res.outcomes.some((o) => !o.satisfies);
   const q = r.test.condition.quantifier;
-  const ok = q === 'exists' ? sat : res.complete && !unsat && !res.nonTerminating;
+  return { res, ok: q === 'exists' ? sat : res.complete && !unsat && !res.nonTerminating };
+}
+function exploreBench(n: number, resend: boolean, opts: ExploreOptions, variant: string, text = bringupLitmus(n, resend)): void {
+  const { res, ok } = exploreOnce(text, opts);
   exploreRows.push({ n, variant, answer: `${ok ? 'Ok' : 'No'}${res.complete ? '' : ` (${res.cutBy})`}`, states: res.states, ms: res.ms,
     statesPerSec: res.states / (res.ms / 1000), bytesPerState: res.visitedBytes / res.states });
 }
+/** Two threads against one, three rounds each in turn (the machine's load moves): the medians. */
+function speedup(n: number, opts: ExploreOptions, variant: string): void {
+  const one: number[] = [], two: number[] = [];
+  let states = 0;
+  for (let round = 0; round < 3; round++) {
+    one.push(exploreOnce(bringupLitmus(n, true), opts).res.ms);
+    const r = exploreOnce(bringupLitmus(n, true), { ...opts, jobs: 2 });
+    two.push(r.res.ms);
+    states = r.res.states;
+  }
+  const med = (x: number[]): number => [...x].sort((a, b) => a - b)[1];
+  exploreRows.push({ n, variant: `${variant}: 2 threads, ${(med(one) / med(two)).toFixed(2)}x one thread (${(med(one) / 1000).toFixed(3)} s)`, answer: 'Ok', states, ms: med(two),
+    statesPerSec: states / (med(two) / 1000), bytesPerState: NaN });
+}
 const only = process.argv.find((a) => a.startsWith('--max-n='));
 const maxN = only ? Number(only.slice(8)) : 8;
-exploreBench(3, true, { por: false }, 'forall, no POR (raw throughput)');
+exploreBench(3, true, { por: false, symmetry: false }, 'forall, no POR, no symmetry (raw throughput)');
 for (let n = 2; n <= maxN; n++) exploreBench(n, true, {}, 'forall every AP booted (resend)');
+for (const n of [12, 16]) if (n > maxN) exploreBench(n, true, {}, 'forall every AP booted (resend)');
+for (const n of [6, 8]) exploreBench(n, true, { symmetry: false }, 'resend, no symmetry');
 for (let n = 2; n <= maxN; n++) exploreBench(n, false, { stopWhenDecided: true }, 'naive: first counterexample');
-for (let n = 3; n <= Math.min(5, maxN); n++) exploreBench(n, true, {}, 'AVIC ring of N vCPUs, one preempted (no POR for vCPUs)', avicRingLitmus(n));
+for (const n of [4, 5, 6]) exploreBench(n, false, {}, 'naive, exhausted (every outcome)');
+for (const n of [4, 5, 6]) exploreBench(n, false, { symmetry: false }, 'naive, exhausted, no symmetry');
+for (let n = 3; n <= Math.min(5, maxN); n++) exploreBench(n, true, {}, 'AVIC ring of N vCPUs, one preempted', avicRingLitmus(n));
+if (!process.argv.includes('--no-parallel')) {
+  speedup(12, {}, 'resend');
+  speedup(8, { symmetry: false }, 'resend, no symmetry');
+}
 
 const cpu = osCpus()[0]?.model ?? 'unknown CPU';
 const header = `Machine: ${cpu}, ${osCpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
 const table = ['| benchmark | ns/op | target |', '|---|---:|---|', ...results.map((r) =>
   `| ${r.name} | ${Number.isNaN(r.nsPerOp) ? '' : r.nsPerOp.toFixed(1)} | ${r.target} |`)].join('\n');
 const exploreTable = ['| N | question | answer | states | time | states/s | visited-set bytes/state |', '|---:|---|---|---:|---:|---:|---:|',
-  ...exploreRows.map((r) => `| ${r.n} | ${r.variant} | ${r.answer} | ${r.states} | ${(r.ms / 1000).toFixed(3)} s | ${Math.round(r.statesPerSec)} | ${r.bytesPerState.toFixed(1)} |`)].join('\n');
+  ...exploreRows.map((r) => `| ${r.n} | ${r.variant} | ${r.answer} | ${r.states} | ${(r.ms / 1000).toFixed(3)} s | ${Math.round(r.statesPerSec)} | ${Number.isNaN(r.bytesPerState) ? '' : r.bytesPerState.toFixed(1)} |`)].join('\n');
 console.log(header + '\n\n' + table + '\n\n' + exploreTable);
 if (sink === 42.5) console.log('');
 
 if (process.argv.includes('--write')) {
   const file = 'BENCHMARKS.md'; // run from the project root (npm run bench)
   const begin = '<!-- bench:model:begin -->', end = '<!-- bench:model:end -->';
-  const block = `${begin}\n${header}\n\n${table}\n\nExplorer, one core: N-AP bring-up (src/scenarios/bringup.ts) and an N-vCPU AVIC ring (src/scenarios/avicRing.ts):\n\n${exploreTable}\n${end}`;
+  const block = `${begin}\n${header}; load average ${loadavg()[0].toFixed(1)} at the end\n\n${table}\n\nExplorer, one thread unless a row says two: N-AP bring-up (src/scenarios/bringup.ts) and an N-vCPU AVIC ring (src/scenarios/avicRing.ts):\n\n${exploreTable}\n${end}`;
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const next = old.includes(begin) ? old.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Model (npm run bench)\n\n${block}\n`;
   writeFileSync(file, next);

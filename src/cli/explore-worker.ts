@@ -6,6 +6,7 @@ import { parseLitmus } from '../litmus/parse.js';
 import { runTest } from '../explore/run.js';
 import { runLines } from './run.js';
 import type { Job, Reply } from './explorer.js';
+import { nodeThreads } from './threads.js';
 
 const flag = new Int32Array((workerData as { flag: SharedArrayBuffer }).flag);
 const port = parentPort!;
@@ -18,6 +19,7 @@ port.on('message', (job: Job) => {
     let last = -Infinity; // the first poll always reports: a search of 1,024 steps shows progress
     const r = runTest(parsed.test, job.profile, {
       ...job.limits,
+      threads: nodeThreads,
       interrupted: () => Atomics.load(flag, 0) !== 0,
       progress: (states, depth) => {
         const now = performance.now();

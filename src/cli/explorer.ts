@@ -5,7 +5,7 @@ import type { Answer } from '../explore/answer.js';
 import type { RunOptions } from '../explore/run.js';
 import type { Profile } from '../sim/profiles.js';
 
-export type Limits = Pick<RunOptions, 'maxStates' | 'maxDepth' | 'timeoutMs' | 'maxMemory' | 'first' | 'random' | 'por'>;
+export type Limits = Pick<RunOptions, 'maxStates' | 'maxDepth' | 'timeoutMs' | 'maxMemory' | 'first' | 'random' | 'por' | 'symmetry' | 'jobs'>;
 
 export interface Job {
   source: string;

@@ -60,7 +60,7 @@ function int(name: string) {
 }
 
 function flag(name: string): string {
-  return name === 'por' ? '--no-por' : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return name === 'por' || name === 'symmetry' ? `--no-${name}` : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 /** Options given on the command line (not defaults) among `names`: a usage error `... WHY` when there are any. */
@@ -92,7 +92,7 @@ program
 
 interface RunCliOptions {
   profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; maxMemory?: number;
-  random?: number; seed?: number; first?: boolean; por: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
+  random?: number; seed?: number; first?: boolean; por: boolean; symmetry: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
 }
 
 program
@@ -112,23 +112,24 @@ program
   .option('--seed <n>', 'with --random: the seed (default 1)', int('--seed'))
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')
   .option('--no-por', 'explore every interleaving, without partial-order reduction')
+  .option('--no-symmetry', 'do not treat interchangeable CPUs as one (docs/explorer.md, "Symmetry")')
   .option('--progress', 'show progress on stderr even off a terminal or with --json (a line every 2 s)')
   .option('--on <backend>', 'run the test on a real machine (lapis backends) and judge what it did by the model')
   .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
-  .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
+  .option('--jobs <n>', 'threads searching at once (default 1; docs/explorer.md, "Parallel search"); with --on: boots at once', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
   .action(async (args: string[], o: RunCliOptions, cmd: Command) => {
     const profiles = new ProfileSet(o.profileFile);
     if (o.on !== undefined) {
-      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'maxMemory', 'random', 'seed', 'first', 'por', 'progress'], 'is for the model: not with --on');
+      refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'maxMemory', 'random', 'seed', 'first', 'por', 'symmetry', 'progress'], 'is for the model: not with --on');
       const files = args.map(testFile);
       onInterrupt = exitNow;
       process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    refuse(cmd, ['runs', 'jobs', 'emitAsm'], ON_ONLY);
+    refuse(cmd, ['runs', 'emitAsm'], ON_ONLY);
     if (o.random === undefined) refuse(cmd, ['seed'], 'only with --random');
-    else refuse(cmd, ['first', 'maxStates', 'por'], 'does not apply to --random (random runs, not a search)');
+    else refuse(cmd, ['first', 'maxStates', 'por', 'symmetry', 'jobs'], 'does not apply to --random (random runs, not a search)');
     if (o.trace && o.json) throw new UsageError('--trace prints text: with --json, use --trace-json');
     const profile = profiles.chosen(o.profile);
     const files = args.map(testFile);
@@ -138,6 +139,7 @@ program
         maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined,
         maxMemory: o.maxMemory !== undefined ? o.maxMemory * 2 ** 20 : undefined,
         random: o.random !== undefined ? { runs: o.random, seed: o.seed ?? 1 } : undefined, first: o.first ?? false, por: o.por,
+        symmetry: o.symmetry, jobs: o.jobs,
       },
     }, explorer, (s) => console.log(s), (s) => console.error(s));
   });

@@ -3,10 +3,15 @@
 // bounds that end a run early (reported as complete: false, never as a false Ok), and a random-walk mode for
 // tests too large to exhaust.
 
-import { StepKind, TIME_STEP, stepKind, type Simulator, type OutcomeValue } from '../sim/sim.js';
+import type { Simulator, OutcomeValue } from '../sim/sim.js';
 import { VisitedSet } from './visited.js';
+import { StateHasher } from './hasher.js';
+import { findSymmetry } from './symmetry.js';
+import { OutcomeSet } from './outcomes.js';
+import { applyStep, successors } from './successors.js';
+import { exploreParallel, type Threads } from './parallel.js';
 import { Reducer } from './por.js';
-import { HostError } from '../arch/errors.js';
+import { Deadline } from './deadline.js';
 
 export interface ExploreOptions {
   maxStates?: number;
@@ -29,10 +34,19 @@ export interface ExploreOptions {
   maxOutcomes?: number;
   /** Partial-order reduction (stubborn sets, src/explore/por.ts); default on. */
   por?: boolean;
+  /** Symmetry reduction (interchangeable CPUs, src/explore/symmetry.ts) when the test has a symmetry; default on. */
+  symmetry?: boolean;
   /** Called now and then with the number of states so far and the depth of the run (for a progress line). */
   progress?: (states: number, depth: number) => void;
   /** Polled now and then: true ends the search with what it found so far (cut by 'interrupted': Ctrl-C). */
   interrupted?: () => boolean;
+  /**
+   * Search with this many threads (src/explore/parallel.ts; default 1), started by `threads` (in Node:
+   * nodeThreads, src/cli/threads.ts). Outcomes and the answer are the same; non-termination is decided by a
+   * sequential search when the state graph has a cycle.
+   */
+  jobs?: number;
+  threads?: Threads;
 }
 
 export interface Outcome {
@@ -60,10 +74,15 @@ export interface ExploreResult {
   visitedBytes: number;
   /** Bytes the search held at its peak, as `maxMemory` counts them. */
   memoryBytes: number;
+  /** The symmetry the search used (which CPUs were interchangeable), or null. */
+  symmetry: string | null;
 }
 
 interface Frame {
-  state: Uint32Array;
+  /** The state's words (as signed words: see StateHasher). */
+  state: Int32Array;
+  /** The hasher's sums for this state (src/explore/hasher.ts). */
+  aux: Uint32Array;
   hash: number;
   steps: number[];
   next: number;
@@ -78,6 +97,8 @@ interface Frame {
   via: number;
   /** Every enabled step, when `steps` is a reduced subset of them (null: not reduced). */
   all: number[] | null;
+  /** The array `all` uses. */
+  enabled: number[];
   /** Cycle proviso: a reduced step closed a cycle, so the rest must be followed too. */
   expand: boolean;
   /** What the frame counts toward maxMemory beside its state. */
@@ -90,66 +111,36 @@ export const DEFAULT_MAX_DEPTH = 100_000;
 
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
-/** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry, an outcome (beside its witness). */
-const FRAME_BYTES = 160, TARJAN_BYTES = 24, OUTCOME_BYTES = 400;
-
-/**
- * The search's wall-clock deadline and its interruption (Ctrl-C), checked every `every` steps, with `every` adapted
- * so that the clock is read every 1-4 ms of work whatever a step costs (a state of a 256-CPU test can take
- * milliseconds, one of a 2-CPU test microseconds).
- */
-class Deadline {
-  private every = 1;
-  private left = 1;
-  private last: number;
-  constructor(
-    private readonly at: number,
-    t0: number,
-    private readonly opts: ExploreOptions,
-    /** What the progress line shows: states so far and the depth of the run. */
-    private readonly where: () => [number, number],
-  ) {
-    this.last = t0;
-  }
-  /** Count one step; 'timeout' once the deadline has passed, 'interrupted' once the search is asked to stop. */
-  check(): 'timeout' | 'interrupted' | null {
-    if (--this.left > 0) return null;
-    const now = performance.now(), dt = now - this.last;
-    this.last = now;
-    if (dt < 1 && this.every < 1 << 16) this.every *= 2;
-    else if (dt > 4 && this.every > 1) this.every >>>= 1;
-    this.left = this.every;
-    if (this.opts.progress) this.opts.progress(...this.where());
-    if (now > this.at) return 'timeout';
-    return this.opts.interrupted?.() ? 'interrupted' : null;
-  }
-  /** Read the clock now (for work that is slow in one piece). */
-  passedNow(): boolean {
-    return performance.now() > this.at;
-  }
-}
+/** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry. */
+const FRAME_BYTES = 160, TARJAN_BYTES = 24;
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
+  if ((opts.jobs ?? 1) > 1) return exploreParallel(sim, { ...opts, maxStates: opts.maxStates ?? DEFAULT_MAX_STATES, maxDepth: opts.maxDepth ?? DEFAULT_MAX_DEPTH }, t0, explore);
   const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;
   const m = sim.machine;
   const visited = new VisitedSet();
   const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, opts, () => [visited.size, stack.length]);
-  const maxMemory = opts.maxMemory ?? Infinity, stateBytes = m.state.byteLength;
-  /** Bytes of the frames' step lists and the outcomes' witnesses and keys. */
-  let listBytes = 0, peakMemory = 0;
-  const memory = (): number => visited.bytes() + (stack.length + pool.length) * stateBytes + listBytes + tHash.length * TARJAN_BYTES;
-
-  const outcomes = new Map<string, Outcome>();
   const stack: Frame[] = [];
   /** Tarjan stack: hashes of states whose SCC is not complete, with their exit flags and self-loops. */
   const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
   let nextIndex = 0, finals = 0, cutBy: ExploreResult['cutBy'] = null;
   let nonTerminatingWitness: number[] | null = null;
-  const pool: Uint32Array[] = [];
+  /** Frames of closed states, reused (a search allocates nothing per state once its stack is as deep as it gets). */
+  const framePool: Frame[] = [];
+  const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
+  const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
+  const hasher = new StateHasher(sim, sym);
+  /** The hasher's sums for the live state. */
+  const aux = new Uint32Array(hasher.auxLength);
+  const outcomes = new OutcomeSet(sim, sym, maxOutcomes, opts.stopWhenDecided ?? false);
+  const maxMemory = opts.maxMemory ?? Infinity, stateBytes = m.state.byteLength + aux.byteLength;
+  /** Bytes of the open frames' step lists. */
+  let listBytes = 0, peakMemory = 0;
+  const memory = (): number => visited.bytes() + (stack.length + framePool.length) * stateBytes + listBytes + tHash.length * TARJAN_BYTES + outcomes.bytes;
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
@@ -157,62 +148,51 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   // A reduction can be slow in one piece (many CPUs): it gives up, unreduced, once the deadline has passed.
   const expired = opts.timeoutMs !== undefined ? () => deadline.passedNow() : undefined;
   const push = (hash: number, via: number): void => {
-    const all: number[] = [];
-    sim.enabled(all);
-    if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim, hash)) all.length = 0;
-    let steps = all, reducedFrom: number[] | null = null;
-    if (reducer) {
-      const sub: number[] = [];
-      if (reducer.reduce(all, sub, expired)) {
-        steps = sub;
-        reducedFrom = all;
-      }
-    }
-    const bytes = FRAME_BYTES + 8 * (reducedFrom ? steps.length + all.length : all.length);
-    const final = all.length === 0 ? sim.outcome() : null;
+    const pooled = framePool.length > 0;
+    const f = framePool.pop() ?? {
+      state: new Int32Array(m.state.length), aux: new Uint32Array(aux.length), hash: 0, steps: [], next: 0, index: 0, lowlink: 0,
+      tpos: 0, exit: false, selfLoop: false, via: 0, all: null, enabled: [], expand: false, bytes: 0,
+    };
+    f.all = successors(sim, reducer, f.steps, f.enabled, expired) ? f.enabled : null;
+    f.bytes = FRAME_BYTES + 8 * (f.all ? f.steps.length + f.all.length : f.steps.length);
+    const final = f.steps.length === 0 ? sim.outcome() : null;
     if (via >= 0 && maxMemory < Infinity) {
-      // What this state adds: its slot (and the table's growth, when both tables live), its buffer, its frame,
+      // What this state adds: its slot (and the table's growth, when both tables live), its buffers, its frame,
       // its Tarjan entry and, for a new outcome, the witness.
-      let need = memory() + visited.growthBytes() + (pool.length === 0 ? stateBytes : 0) + bytes + TARJAN_BYTES;
-      if (final && !outcomes.has(final.key)) need += OUTCOME_BYTES + 8 * stack.length + 2 * final.key.length;
+      let need = memory() + visited.growthBytes() + (pooled ? 0 : stateBytes) + f.bytes + TARJAN_BYTES;
+      if (final && !outcomes.entries.has(final.key)) need += OutcomeSet.entryBytes(final.key, stack.length);
       if (need > maxMemory) {
+        framePool.push(f);
         cutBy = 'memory';
         return;
       }
     }
-    const state = pool.pop() ?? new Uint32Array(m.state.length);
-    state.set(m.state);
+    f.state.set(live);
+    f.aux.set(aux);
     const index = nextIndex++;
     visited.add(hash, index);
-    const tpos = tHash.length;
+    f.tpos = tHash.length;
     tHash.push(hash);
     tExit.push(false);
     tSelf.push(false);
-    listBytes += bytes;
-    stack.push({ state, hash, steps, next: 0, index, lowlink: index, tpos, exit: false, selfLoop: false, via, all: reducedFrom, expand: false, bytes });
+    f.hash = hash;
+    f.next = 0;
+    f.index = f.lowlink = index;
+    f.exit = f.selfLoop = f.expand = false;
+    f.via = via;
+    listBytes += f.bytes;
+    stack.push(f);
     if (final) {
       finals++;
-      const { key, values } = final;
-      let o = outcomes.get(key);
-      if (!o) {
-        if (outcomes.size >= maxOutcomes) {
-          cutBy = 'max-outcomes';
-          return;
-        }
-        // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
-        // great depth would otherwise fill memory with paths.
-        o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: stack.length <= WITNESS_DEPTH ? path() : [] };
-        outcomes.set(key, o);
-        listBytes += OUTCOME_BYTES + 8 * o.witness.length + 2 * key.length;
-      }
-      o.count++;
-      if (opts.stopWhenDecided && cutBy === null && o.satisfies === (quantifier === 'exists')) cutBy = 'decided';
+      // A deep run's path is not kept (traces find the shortest run by BFS instead): unbounded outcomes at
+      // great depth would otherwise fill memory with paths.
+      outcomes.final(stack.length <= WITNESS_DEPTH ? path() : [], final);
+      cutBy ??= outcomes.cut;
     }
     peakMemory = Math.max(peakMemory, memory());
   };
 
-  const quantifier = sim.program.test.condition.quantifier;
-  push(sim.hash(), -1);
+  push(hasher.full(aux), -1);
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
     if (f.next < f.steps.length && cutBy === null) {
@@ -222,12 +202,12 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         continue;
       }
       const s = f.steps[f.next++];
-      m.state.set(f.state);
+      live.set(f.state);
       if (!applyStep(sim, s)) {
         cutBy = 'bus-capacity';
         continue;
       }
-      const h = sim.hash();
+      const h = hasher.child(f.state, f.aux, aux);
       const idx = visited.index(h);
       if (idx === undefined) {
         if (visited.size >= maxStates) {
@@ -250,14 +230,13 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     }
     if (f.all && f.expand && cutBy === null) {
       // Cycle proviso: a reduced expansion must not close a cycle that ignores the other steps forever.
-      const done = new Set(f.steps);
-      f.steps = [...f.steps, ...f.all.filter((s) => !done.has(s))];
+      for (const s of f.all) if (!f.steps.includes(s)) f.steps.push(s);
       f.all = null;
       continue;
     }
     // All successors done: close the frame.
     stack.pop();
-    pool.push(f.state);
+    framePool.push(f);
     listBytes -= f.bytes;
     tExit[f.tpos] = f.exit;
     tSelf[f.tpos] = f.selfLoop;
@@ -285,7 +264,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   }
 
   return {
-    outcomes: [...outcomes.values()],
+    outcomes: outcomes.list(),
     states: visited.size,
     finals,
     complete: cutBy === null,
@@ -295,34 +274,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     ms: performance.now() - t0,
     visitedBytes: visited.bytes(),
     memoryBytes: peakMemory,
+    symmetry: sym?.describe() ?? null,
   };
-}
-
-/**
- * Whether letting time pass would only move the clock: every process is idle and the next deadline (a masked
- * timer, say) changes nothing once time is factored out. Such a state is final: nothing can happen any more.
- */
-function timeChangesNothing(sim: Simulator, hash: number): boolean {
-  if (!sim.relativeTime) return false;
-  const m = sim.machine, saved = m.snapshot();
-  sim.apply(TIME_STEP);
-  const same = sim.hash() === hash;
-  m.restore(saved);
-  return same;
-}
-
-/**
- * Take a step; false when it would overflow the APIC bus's in-flight capacity (a test that sends without end,
- * e.g. a loop of IPIs nobody receives): the state space is unbounded there, so the search is cut short.
- */
-function applyStep(sim: Simulator, s: number): boolean {
-  try {
-    sim.apply(s);
-    return true;
-  } catch (e) {
-    if (e instanceof HostError && e.code === 'bus-full') return false;
-    throw e;
-  }
 }
 
 /** A small, seedable PRNG (mulberry32) so random runs are reproducible. */
@@ -372,7 +325,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
         if (!o) {
           o = { key, values, satisfies: sim.holds(sim.program.test.condition.cond), count: 0, witness: [...path] };
           outcomes.set(key, o);
-          listBytes += OUTCOME_BYTES + 8 * path.length + 2 * key.length;
+          listBytes += OutcomeSet.entryBytes(key, path.length);
         }
         o.count++;
         break;
@@ -387,6 +340,6 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
   return {
     outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy,
     nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
-    memoryBytes: seen.bytes() + listBytes,
+    memoryBytes: seen.bytes() + listBytes, symmetry: null,
   };
 }

@@ -227,6 +227,18 @@ export class Reducer {
     return this.n + this.sim.program.agents.length + Msg.source(w) * this.n + Msg.target(w);
   }
 
+  /**
+   * The footprint of an enabled step in the live state, as bit sets over the objects (reads, writes), leaving out
+   * the I/O APIC: for relabel.ts, which reorders runs of tests whose I/O APIC nothing uses.
+   */
+  footprintOf(step: number): { r: Uint32Array; w: Uint32Array } {
+    this.current(-1, step);
+    const r = this.cur.r.w.slice(), w = this.cur.w.w.slice(), io = this.ioapicObj();
+    r[io >>> 5] &= ~(1 << (io & 31));
+    w[io >>> 5] &= ~(1 << (io & 31));
+    return { r, w };
+  }
+
   /** The footprint of process p's enabled step (into this.cur). */
   private current(p: number, step: number): void {
     const f = this.cur;
@@ -498,19 +510,17 @@ class Fx implements FootprintCtx {
 /**
  * For each CPU, the other CPUs that may share its SMRAM state-save map: both may take an SMI (an `smi ->` pin, a late
  * or lost one, an SMI IPI) and their SMBASEs may be equal. A CPU's possible SMBASEs are its initial one (init, else
- * 0x30000, which hot-plug restores), the constants its handlers write to the SMBASE field, and those of every CPU it
- * may share a map with; a computed value may be anything.
+ * 0x30000, which hot-plug restores), the constants its handlers write to the SMBASE field, under quirk
+ * smbaseAligned32K each as RSM loads it when the CPU may take a second SMI, and those of every CPU it may share a map
+ * with; a computed value may be anything.
  */
-function saveMapSharers(sim: Simulator, n: number): number[][] {
-  const p = sim.program, targets = new Set<number>();
+export function saveMapSharers(sim: Simulator, n: number): number[][] {
+  const p = sim.program;
   const any = new Array<boolean>(n).fill(false);
   const values = Array.from({ length: n }, () => new Set<number>());
   const init = new Map<number, number>();
   for (const it of p.test.init?.items ?? []) if (it.kind === 'smbase') init.set(it.cpu, Number(it.value));
   for (let c = 0; c < n; c++) values[c].add(init.get(c) ?? DEFAULT_SMBASE);
-  const all = (): void => {
-    for (let c = 0; c < n; c++) targets.add(c);
-  };
   p.cpus.forEach((code, c) => {
     for (const op of code.insns) {
       const v = op.kind === 'smbase' ? op.value : op.kind === 'smram-write' && op.field === 'SMBASE' ? op.value : null;
@@ -519,20 +529,35 @@ function saveMapSharers(sim: Simulator, n: number): number[][] {
       else any[c] = true;
     }
   });
+  // SMIs each CPU may take, up to 2: an agent without a backward jump runs each op once; a CPU's code may run again
+  // (handlers, SIPIs), and so may a looping agent's.
+  const smis = new Array<number>(n).fill(0);
   for (const code of [...p.cpus, ...p.agents]) {
+    const once = p.agents.includes(code) && !code.insns.some((op, pc) => (op.kind === 'goto' || op.kind === 'if') && op.target <= pc);
+    const take = (c: number): void => void (smis[c] = Math.min(2, smis[c] + (once ? 1 : 2)));
+    const all = (but = -1): void => {
+      for (let c = 0; c < n; c++) if (c !== but) take(c);
+    };
     for (const op of code.insns) {
       if (op.kind === 'signal' && op.signal === 'smi') {
         if (op.target === 'all') all();
-        else targets.add(op.target);
+        else take(op.target);
       } else if (op.kind === 'smi-missed') {
-        if (op.how === 'late') targets.add(op.cpu);
-        else all();
+        if (op.how === 'late') take(op.cpu);
+        else all(op.cpu);
       } else if (op.kind === 'send' && op.mode === 'smi') {
-        if (op.dest.kind === 'cpu') targets.add(op.dest.cpu);
+        if (op.dest.kind === 'cpu') take(op.dest.cpu);
         else all();
       } else if (op.kind === 'hotplug') values[op.cpu].add(DEFAULT_SMBASE);
     }
   }
+  const targets = new Set(smis.flatMap((k, c) => (k > 0 ? [c] : [])));
+  // Quirk smbaseAligned32K: RSM loads the SMBASE field & ~0x7fff, so two SMBASEs in one 32 KiB tile may meet at a
+  // CPU's next SMI (in a group below: at any member's).
+  const align = (c: number): void => {
+    if (sim.quirks.smbaseAligned32K && smis[c] > 1) for (const x of [...values[c]]) values[c].add((x & ~0x7fff) >>> 0);
+  };
+  for (let c = 0; c < n; c++) align(c);
   const t = [...targets];
   const group = Array.from({ length: n }, (_, c) => c);
   const find = (c: number): number => (group[c] === c ? c : (group[c] = find(group[c])));
@@ -545,6 +570,8 @@ function saveMapSharers(sim: Simulator, n: number): number[][] {
         group[b] = a;
         for (const v of values[b]) values[a].add(v);
         any[a] ||= any[b];
+        smis[a] = Math.max(smis[a], smis[b]);
+        align(a);
         changed = true;
       }
     }

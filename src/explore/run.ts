@@ -7,6 +7,7 @@ import { parseLitmus } from '../litmus/parse.js';
 import { Simulator, UnsupportedError, type OutcomeValue } from '../sim/sim.js';
 import { DEFAULT_PROFILE, findProfile, PROFILES, type Profile } from '../sim/profiles.js';
 import { HostError } from '../arch/errors.js';
+import type { Threads } from './parallel.js';
 import { explore, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES, type ExploreResult } from './explore.js';
 import { answer, unsupportedAnswer, type Answer } from './answer.js';
 import { formatTrace, type TraceRecord } from './trace.js';
@@ -30,6 +31,11 @@ export interface RunOptions {
   random?: { runs: number; seed?: number };
   /** Partial-order reduction (default true). */
   por?: boolean;
+  /** Symmetry reduction of interchangeable CPUs (default true; docs/explorer.md, "Symmetry"). */
+  symmetry?: boolean;
+  /** Threads searching at once (default 1), started by `threads` (ExploreOptions.jobs). */
+  jobs?: number;
+  threads?: Threads;
   /** Add `traces`: the shortest run to each outcome, step by step. */
   trace?: boolean;
   /** The file name diagnostics name (default `<input>`). */
@@ -84,6 +90,7 @@ export function runTest(test: LitmusTest, profile: Profile, o: Omit<RunOptions, 
   }
   const result = explore(sim, {
     maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeoutMs, maxMemory: o.maxMemory, stopWhenDecided: o.first ?? false, por: o.por,
+    symmetry: o.symmetry, jobs: o.jobs, threads: o.threads,
     random: o.random ? { runs: o.random.runs, seed: o.random.seed ?? 1 } : undefined,
     progress: o.progress, interrupted: o.interrupted,
   });

@@ -1,77 +1,127 @@
 // The visited-state set: open addressing over 53-bit state hashes (hash compaction: a state is stored as its
 // hash only, so two distinct states with equal hashes would be merged; with 53 bits the chance of any merge
-// among 10^8 states is about 6e-4, documented in docs/explorer.md). Each slot also holds the state's Tarjan
-// index while it is on the SCC stack (-1 once its SCC is complete). 12 bytes a slot at a load factor between
-// 3/8 and 3/4 (linear probing), so 16 to 32 bytes per visited state.
+// among 10^8 states is about 6e-4, documented in docs/explorer.md). A slot is 8 bytes: the hash's low 32 bits,
+// then its high 21 bits with an occupied bit and an "on the Tarjan stack" bit; the Tarjan index of the few states
+// on that stack is kept beside the table. Robin Hood linear probing (a probe stops at the first entry nearer its
+// home than the probe is to ours) keeps lookups short at a load of up to 0.8, and the table grows by 3/2 and 4/3
+// in turn, so it is never less than 0.53 full: 10 to 15 bytes per visited state.
+
+const OCCUPIED = 0x80000000, ON_STACK = 0x40000000, HI_MASK = 0x1fffff;
+const MAX_LOAD = 0.8;
 
 export class VisitedSet {
-  private keys: Float64Array;
-  private tarjan: Int32Array;
-  private mask: number;
+  private lo: Uint32Array;
+  private hi: Uint32Array;
+  private cap: number;
+  /** Tarjan indices of the states with ON_STACK set. */
+  private readonly tarjan = new Map<number, number>();
   size = 0;
 
-  constructor(capacityPow2 = 1 << 10) {
-    this.keys = new Float64Array(capacityPow2);
-    this.tarjan = new Int32Array(capacityPow2);
-    this.mask = capacityPow2 - 1;
+  constructor(capacity = 1 << 10) {
+    this.cap = capacity;
+    this.lo = new Uint32Array(capacity);
+    this.hi = new Uint32Array(capacity);
   }
 
   /** Bytes used by the table. */
   bytes(): number {
-    return this.keys.byteLength + this.tarjan.byteLength;
+    return this.lo.byteLength + this.hi.byteLength;
   }
 
-  /** Bytes the next add allocates when it grows the table (the table doubles), else 0. */
+  /** Bytes the next add allocates when it grows the table (the old table lives while it is copied), else 0. */
   growthBytes(): number {
-    return (this.size + 1) * 4 > this.keys.length * 3 ? 2 * this.bytes() : 0;
+    return this.size + 1 > this.cap * MAX_LOAD ? 8 * nextCapacity(this.cap) : 0;
   }
 
-  private slot(h: number): number {
-    const key = h + 1; // 0 marks an empty slot
-    let i = (h ^ (h / 0x100000000)) & this.mask;
-    for (;;) {
-      const k = this.keys[i];
-      if (k === 0 || k === key) return i;
-      i = (i + 1) & this.mask;
+  private home(lo: number): number {
+    return Math.min(Math.floor((lo * this.cap) / 0x100000000), this.cap - 1);
+  }
+
+  /** The slot holding hash h, or -1. */
+  private find(h: number): number {
+    const lo = h >>> 0, hi = (h - lo) / 0x100000000, cap = this.cap;
+    let i = this.home(lo);
+    for (let d = 0; ; d++) {
+      const w = this.hi[i];
+      if (w === 0) return -1;
+      if (this.lo[i] === lo && (w & HI_MASK) === hi) return i;
+      // Robin Hood: entries along a probe are at least as far from home as the probe is from ours.
+      const hd = i - this.home(this.lo[i]);
+      if ((hd < 0 ? hd + cap : hd) < d) return -1;
+      i = i + 1 === cap ? 0 : i + 1;
     }
   }
 
   has(h: number): boolean {
-    return this.keys[this.slot(h)] !== 0;
+    return this.find(h) >= 0;
   }
 
-  /** Add h with a Tarjan index; returns false if it was already there. */
+  /** Add h with a Tarjan index (-1: none); returns false if it was already there. */
   add(h: number, index: number): boolean {
-    const i = this.slot(h);
-    if (this.keys[i] !== 0) return false;
-    this.keys[i] = h + 1;
-    this.tarjan[i] = index;
-    if (++this.size * 4 > this.keys.length * 3) this.grow();
+    if (this.find(h) >= 0) return false;
+    if (this.size + 1 > this.cap * MAX_LOAD) this.grow();
+    const lo = h >>> 0, hi = (h - lo) / 0x100000000;
+    this.place(lo, (hi | OCCUPIED | (index >= 0 ? ON_STACK : 0)) >>> 0);
+    if (index >= 0) this.tarjan.set(h, index);
+    this.size++;
     return true;
+  }
+
+  private place(lo: number, hi: number): void {
+    const cap = this.cap;
+    let i = this.home(lo), d = 0;
+    for (;;) {
+      const w = this.hi[i];
+      if (w === 0) {
+        this.lo[i] = lo;
+        this.hi[i] = hi;
+        return;
+      }
+      let hd = i - this.home(this.lo[i]);
+      if (hd < 0) hd += cap;
+      if (hd < d) {
+        // Take the slot from an entry nearer its home, and carry that one on.
+        const l = this.lo[i];
+        this.lo[i] = lo;
+        this.hi[i] = hi;
+        lo = l;
+        hi = w;
+        d = hd;
+      }
+      i = i + 1 === cap ? 0 : i + 1;
+      d++;
+    }
   }
 
   /** The Tarjan index of a visited state (-1: its SCC is complete; undefined: not visited). */
   index(h: number): number | undefined {
-    const i = this.slot(h);
-    return this.keys[i] === 0 ? undefined : this.tarjan[i];
+    const i = this.find(h);
+    if (i < 0) return undefined;
+    return (this.hi[i] & ON_STACK) !== 0 ? this.tarjan.get(h)! : -1;
   }
 
   setIndex(h: number, index: number): void {
-    const i = this.slot(h);
-    if (this.keys[i] !== 0) this.tarjan[i] = index;
+    const i = this.find(h);
+    if (i < 0) return;
+    if (index >= 0) {
+      this.hi[i] = (this.hi[i] | ON_STACK) >>> 0;
+      this.tarjan.set(h, index);
+    } else if ((this.hi[i] & ON_STACK) !== 0) {
+      this.hi[i] = (this.hi[i] & ~ON_STACK) >>> 0;
+      this.tarjan.delete(h);
+    }
   }
 
   private grow(): void {
-    const oldKeys = this.keys, oldTarjan = this.tarjan;
-    this.keys = new Float64Array(oldKeys.length * 2);
-    this.tarjan = new Int32Array(oldKeys.length * 2);
-    this.mask = this.keys.length - 1;
-    for (let j = 0; j < oldKeys.length; j++) {
-      const k = oldKeys[j];
-      if (k === 0) continue;
-      const i = this.slot(k - 1);
-      this.keys[i] = k;
-      this.tarjan[i] = oldTarjan[j];
-    }
+    const oldLo = this.lo, oldHi = this.hi;
+    this.cap = nextCapacity(this.cap);
+    this.lo = new Uint32Array(this.cap);
+    this.hi = new Uint32Array(this.cap);
+    for (let j = 0; j < oldHi.length; j++) if (oldHi[j] !== 0) this.place(oldLo[j], oldHi[j]);
   }
+}
+
+/** 2^k grows to 3 * 2^(k-1), which grows to 2^(k+1). */
+function nextCapacity(cap: number): number {
+  return (cap & (cap - 1)) === 0 ? cap + cap / 2 : (cap / 3) * 4;
 }

@@ -4,7 +4,8 @@
 
 const C1 = 0xcc9e2d51, C2 = 0x1b873593, C3 = 0x85ebca6b, C4 = 0xc2b2ae35;
 
-function fmix(h: number): number {
+/** MurmurHash3's finaliser (an unsigned 32-bit result). */
+export function fmix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, C3);
   h ^= h >>> 13;

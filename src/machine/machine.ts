@@ -91,7 +91,8 @@ export class Machine {
     apicIds: readonly number[];
   };
   readonly quirks: Readonly<Quirks>;
-  private readonly busBase: number;
+  /** Where the bus (its count, then its records) starts in `state`. */
+  readonly busBase: number;
   private readonly smmPage: number;
   private readonly onTrace?: (e: TraceEvent) => void;
   private readonly choose: LowestPriorityChooser;
@@ -693,11 +694,19 @@ export class Machine {
     const now = this.now();
     copy[H_TIME] = 0;
     copy[H_TIME + 1] = 0;
-    for (let i = 0; i < this.cpus.length; i++) {
-      if (this.cpus[i].present()) this.cpus[i].apic.timer.relativeWords(copy, HEADER + i * CPU_WORDS + C.WORDS, now);
-    }
+    for (let i = 0; i < this.cpus.length; i++) this.relativeTimerWords(i, copy, now);
     adjust?.(copy, now);
     return hashWords(copy, this.busBase + BUS_RECORDS + this.bus.count());
+  }
+
+  /** Where CPU `cpu`'s words start in `state`: its Cpu's C.WORDS, then its LocalApic's A.WORDS. */
+  cpuBase(cpu: number): number {
+    return HEADER + cpu * CPU_WORDS;
+  }
+
+  /** The words in `copy` (laid out as `state`) of a present CPU's APIC timer, relative to now, as relativeHash has them. */
+  relativeTimerWords(cpu: number, copy: Uint32Array, now = this.now()): void {
+    if (this.cpus[cpu].present()) this.cpus[cpu].apic.timer.relativeWords(copy, this.cpuBase(cpu) + C.WORDS, now);
   }
 
   /** Is CPU `cpu` in a state where nothing can start it but a SIPI? */

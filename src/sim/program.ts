@@ -5,7 +5,7 @@
 import type { VmexitKind } from '../arch/assist.js';
 import type { Cond, CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
-import type { Insn, RefsCtx } from '../litmus/ops/types.js';
+import type { Insn, OpDef, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
 import { MAX_REPEAT_ITERATIONS as UNROLL_LIMIT } from '../litmus/limits.js';
 
@@ -25,6 +25,8 @@ export const MAX_DEPTH = 8;
 
 export interface ProcCode {
   insns: Insn[];
+  /** Each instruction's op def (null for the implicit `end` and `iret`), looked up once. */
+  defs: (OpDef<Op['kind']> | null)[];
   main: number;
   sipi: number;
   nmi: number;
@@ -162,6 +164,7 @@ export function compile(test: LitmusTest): Program {
   let base = 0;
   const finish = (code: ProcCode, countKeys: CountKey[], extraRegs: string[]): ProcCode => {
     namesOf(code.insns, code.regs, addMem);
+    code.defs = code.insns.map((op) => (op.kind === 'end' || op.kind === 'iret' ? null : opDef(op)));
     for (const r of extraRegs) if (!code.regs.has(r) && r !== 'sv') code.regs.set(r, code.regs.size);
     for (const k of countKeys) if (!code.counts.has(k)) code.counts.set(k, code.counts.size);
     code.base = base;
@@ -183,7 +186,7 @@ export function compile(test: LitmusTest): Program {
       return f.block(b.body, term);
     };
     const code: ProcCode = {
-      insns: f.insns, main: entry('main'), sipi: entry('sipi'), nmi: entry('nmi'), smi: entry('smi'),
+      insns: f.insns, defs: [], main: entry('main'), sipi: entry('sipi'), nmi: entry('nmi'), smi: entry('smi'),
       vectors: new Map(), regs: new Map(), counts: new Map(), base: 0,
       vmexitInit: entry('vmexit-init'), vmexitSipi: entry('vmexit-sipi'),
     };
@@ -206,7 +209,7 @@ export function compile(test: LitmusTest): Program {
     const main = f.block(b.body, { kind: 'end', main: true, pos: b.pos });
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'agent-reg' }> => o.kind === 'agent-reg' && o.agent === b.agent).map((o) => o.reg);
     agentIndex.set(b.agent, agents.length);
-    agents.push(finish({ insns: f.insns, main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
+    agents.push(finish({ insns: f.insns, defs: [], main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
   }
   return { test, cpus, agents, agentIndex, memory, memoryBase: base, words: base + 2 * memory.size, countCap: countCap(test.condition.cond) };
 }

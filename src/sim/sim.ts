@@ -96,7 +96,8 @@ export class Simulator implements ExecCtx {
     });
   }
 
-  private relativeWait(copy: Uint32Array, code: ProcCode, now: number): void {
+  /** A process's wait words in `copy` (laid out as the state) relative to now, as hash() has them. */
+  relativeWait(copy: Uint32Array, code: ProcCode, now: number): void {
     const at = this.w(code, P.WAIT_LO);
     const t = this.waitUntil(code), left = t > now ? t - now : 0;
     copy[at] = left >>> 0;
@@ -116,7 +117,8 @@ export class Simulator implements ExecCtx {
 
   // ---------------------------------------------------------------- state words
 
-  private w(code: ProcCode, off: number): number {
+  /** Where word `off` (P) of a process's simulator words is in the state. */
+  w(code: ProcCode, off: number): number {
     return this.base + code.base + off;
   }
   /** A process's program counter. */
@@ -126,7 +128,8 @@ export class Simulator implements ExecCtx {
   private setPc(code: ProcCode, pc: number): void {
     this.s[this.w(code, P.PC)] = pc >>> 0;
   }
-  private regAt(code: ProcCode, name: string): number {
+  /** Where register `name` of a process (two state words, low first) is in the state. */
+  regAt(code: ProcCode, name: string): number {
     const slot = code.regs.get(name);
     if (slot === undefined) throw new SimError(`register ${name} has no slot`);
     return this.w(code, FIXED_WORDS + code.counts.size + 2 * slot);
@@ -143,7 +146,8 @@ export class Simulator implements ExecCtx {
     this.s[at] = Number(v & 0xffffffffn);
     this.s[at + 1] = Number(v >> 32n);
   }
-  private memAt(name: string): number {
+  /** Where a memory word (two state words, low first) is in the state. */
+  memAt(name: string): number {
     const slot = this.program.memory.get(name);
     if (slot === undefined) throw new SimError(`memory word ${name} has no slot`);
     return this.base + this.program.memoryBase + 2 * slot;
@@ -390,15 +394,14 @@ export class Simulator implements ExecCtx {
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    return this.opEnabled(code.insns[pc], code, c, cpu);
+    return this.opEnabled(pc, code, c, cpu);
   }
 
-  private opEnabled(op: Insn, code: ProcCode, c: number, cpu: Cpu | null): boolean {
+  private opEnabled(pc: number, code: ProcCode, c: number, cpu: Cpu | null): boolean {
     if (this.waiting(code)) return false;
+    const op = code.insns[pc], def = code.defs[pc];
     if (op.kind === 'end') return op.main !== false || cpu !== null;
-    if (op.kind === 'iret') return true;
-    const def = opDef(op);
-    if (!def.enabled) return true;
+    if (def === null || !def.enabled) return true;
     this.enter(code, c, cpu);
     return def.enabled(op as never, this);
   }
@@ -407,19 +410,16 @@ export class Simulator implements ExecCtx {
     const code = this.program.agents[a];
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    const op = code.insns[pc];
-    if (op.kind === 'end') return false;
-    return this.opEnabled(op, code, -1, null);
+    if (code.insns[pc].kind === 'end') return false;
+    return this.opEnabled(pc, code, -1, null);
   }
 
   /** Whether a process's next op is a `pause` (it does not hold time back). */
   pausing(code: ProcCode): boolean {
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    const op = code.insns[pc];
-    if (op.kind === 'end' || op.kind === 'iret') return false;
-    const p = opDef(op).pauses;
-    return p === true || (typeof p === 'function' && p(op as never));
+    const p = code.defs[pc]?.pauses;
+    return p === true || (typeof p === 'function' && p(code.insns[pc] as never));
   }
 
   /** Fill `out` with every enabled step. Time passes only when nothing but `pause` steps are enabled. */
@@ -576,7 +576,7 @@ export class Simulator implements ExecCtx {
         this.halt();
         return PC_IDLE;
       default:
-        return opDef(op).exec(op as never, this);
+        return this.cur.defs[this.pc]!.exec(op as never, this);
     }
   }
 

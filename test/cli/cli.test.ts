@@ -65,6 +65,19 @@ describe('lapis run', () => {
     expect(r.code).toBe(3);
   });
 
+  it('--no-symmetry and --jobs 2 give the same answer (outcomes, Ok, complete) as the default search', () => {
+    const outcomesOf = (...args: string[]) => {
+      const r = lapis('run', 'litmus/bringup-4.litmus', '--json', ...args);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.out);
+      return { outcomes: j.outcomes.map((o: { values: unknown; satisfies: boolean }) => [o.values, o.satisfies]), ok: j.ok, complete: j.complete, states: j.states };
+    };
+    const plain = outcomesOf(), noSym = outcomesOf('--no-symmetry'), jobs = outcomesOf('--jobs', '2');
+    expect({ ...noSym, states: 0 }).toEqual({ ...plain, states: 0 });
+    expect({ ...jobs, states: 0 }).toEqual({ ...plain, states: 0 });
+    expect(plain.states).toBeLessThan(noSym.states);
+  });
+
   it('a malformed file gets file:line:col, the line, a caret, and exit 2', () => {
     const dir = tmp();
     try {

@@ -80,6 +80,8 @@ describe('usage errors: one line, exit 2, no stack trace', () => {
     ['--no-por with --on', ['run', OK, '--on', 'qemu-tcg', '--no-por'], /^lapis: --no-por is for the model: not with --on/],
     ['--seed without --random', ['run', OK, '--seed', '3'], /^lapis: --seed only with --random/],
     ['--first with --random', ['run', OK, '--random', '5', '--first'], /^lapis: --first does not apply to --random/],
+    ['--jobs with --random', ['run', OK, '--random', '5', '--jobs', '2'], /^lapis: --jobs does not apply to --random/],
+    ['--no-symmetry with --on', ['run', OK, '--on', 'qemu-tcg', '--no-symmetry'], /^lapis: --no-symmetry is for the model: not with --on/],
     ['--trace with --json', ['run', OK, '--trace', '--json'], /^lapis: --trace prints text: with --json, use --trace-json/],
     ['suite --json without --on', ['suite', 'litmus', '--json', 'x.json'], /^lapis: --json only with --on BACKEND/],
     ['suite --max-states with --on', ['suite', 'litmus', '--on', 'qemu-tcg', '--max-states', '9'], /^lapis: --max-states is for the model: not with --on/],

@@ -200,6 +200,42 @@ describe('partial-order reduction keeps every final outcome', () => {
     expect(outcomeKeys(text, { por: true })).toEqual(full);
   });
 
+  it('under RSM\'s 32 KiB alignment (qemu-tcg-2015) CPUs of one tile share a state-save map from their second SMI', () => {
+    // P2's handler sets the auto HALT restart field; P1 reads 1 only when P2's SMM entry or write reached its map.
+    const text = `lapis tile
+config {
+  cpus = 3
+}
+init {
+  P1.smbase = 0x41000
+  P2.smbase = 0x42000
+  h1 = 9
+  P1.activity = halted
+  P2.activity = halted
+}
+D0 {
+  smi -> P1
+  smi -> P2
+  smi -> P1
+  smi -> P2
+}
+P1 on smi {
+  smram read r1 = AUTO_HALT_RESTART
+  store h1 = r1
+  rsm
+}
+P2 on smi {
+  smram write AUTO_HALT_RESTART = 1
+  rsm
+}
+observe h1
+exists (h1 = 1)
+`;
+    const keys = (por: boolean) => explore(new Simulator(parse(text), findProfile('qemu-tcg-2015')!), { por }).outcomes.map((o) => o.key).sort();
+    expect(keys(false)).toEqual(['h1=0', 'h1=1']);
+    expect(keys(true)).toEqual(keys(false));
+  });
+
   /** Where full exploration completes, the reduced one finds the same outcomes and the same non-termination. */
   const porAgrees = (text: string): void => {
     const full = outcomeKeys(text, { por: false, maxStates: 30_000 });

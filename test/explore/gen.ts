@@ -75,3 +75,56 @@ export const smallVcpuTest = fc.record({
       return lines.join('\n') + '\n';
     }),
 );
+
+/**
+ * Tests with interchangeable CPUs (src/explore/symmetry.ts): N members whose code is one template renamed ($ is
+ * the member's number, w$ its memory word), and a BSP and an agent that treat them in families (one block per
+ * member, in order) or not at all. Some draws break the symmetry on purpose (a member naming the BSP, a shared
+ * word, a broadcast): the explorer must then see none, or still give the same answers.
+ */
+export const symmetricTest = fc.record({
+  members: fc.integer({ min: 2, max: 3 }),
+  main: fc.option(fc.array(fc.constantFrom('store w$ = 1', 'load r1 = w$', 'load r2 = g', 'sti', 'cli', 'nop', 'pause', 'wait 2', 'eoi',
+    'send fixed 0x40 -> self', 'send fixed 0x40 -> P$', 'apic write TPR = 0x20', 'r3 = r1 + 1', 'if r1 == 1 goto done', 'hlt',
+    'send fixed 0x41 -> P0', 'store g = 1', 'send fixed 0x40 -> others'), { maxLength: 3 })),
+  sipi: fc.array(fc.constantFrom('store w$ = 1', 'load r1 = w$', 'store w$ = 2', 'sti', 'send fixed 0x40 -> self'), { maxLength: 2 }),
+  vector: fc.array(fc.constantFrom('store w$ = 3', 'eoi', 'load r1 = w$'), { maxLength: 2 }),
+  smi: fc.array(fc.constantFrom('store w$ = 4', 'nop', 'smram read r4 = AUTO_HALT_RESTART', 'smram write AUTO_HALT_RESTART = 1', 'smbase = 0x50000',
+    'apic write TPR = 0x30', 'apic read r4 = TPR'), { maxLength: 2 }),
+  // Every member at 0x30000 (they share a state-save map in SMM, D-26), or each at an SMBASE of its own.
+  ownSmbase: fc.boolean(),
+  family: fc.array(fc.constantFrom('send init -> P$', 'send sipi 0x10 -> P$', 'send nmi -> P$', 'send smi -> P$', 'send fixed 0x40 -> P$',
+    'load r1 = w$', 'store w$ = 5', 'r1 = 1', 'if r1 == 1 goto skip$'), { maxLength: 3 }),
+  second: fc.option(fc.array(fc.constantFrom('load r1 = w$', 'if r1 == 0 goto skip$', 'send sipi 0x10 -> P$', 'send fixed 0x40 -> P$'), { minLength: 1, maxLength: 3 })),
+  bspOwn: fc.array(fc.constantFrom('nop', 'wait 3', 'r5 = 1', 'store priv = 1'), { maxLength: 2 }),
+  agent: fc.array(fc.constantFrom('smi -> P$', 'nmi -> P$', 'init -> P$'), { maxLength: 2 }),
+  observeActivity: fc.boolean(),
+  observed: fc.integer({ min: 1, max: 3 }),
+  quant: fc.constantFrom('exists', 'forall', '~exists'),
+  value: fc.integer({ min: 0, max: 2 }),
+}).map((g) => {
+  const ids = Array.from({ length: g.members }, (_, i) => i + 1);
+  const at = (op: string, k: number): string => op.replace(/\$/g, String(k));
+  const family = (ops: string[]): string[] => ids.flatMap((k) => {
+    const body = ops.map((o) => `  ${at(o, k)}`);
+    return ops.some((o) => o.includes('goto')) ? [...body, `skip${k}:`] : body;
+  });
+  const lines = ['lapis gen-sym', 'config {', `  cpus = ${g.members + 1}`, '}', 'init {', '  g = 0', ...ids.map((k) => `  w${k} = 0`)];
+  if (g.ownSmbase) lines.push(...ids.map((k) => `  P${k}.smbase = 0x${(0x40000 + 0x1000 * k).toString(16)}`));
+  lines.push('}');
+  lines.push('P0 {', ...g.bspOwn.map((o) => `  ${o}`), ...family(g.family));
+  if (g.second) lines.push('  wait 10', ...family(g.second).map((l) => l.replace(/skip(\d)/, 'again$1')));
+  lines.push('}');
+  for (const k of ids) {
+    if (g.main) lines.push(`P${k} {`, ...g.main.map((o) => `  ${at(o, k)}`), 'done:', '}');
+    lines.push(`P${k} on sipi {`, ...g.sipi.map((o) => `  ${at(o, k)}`), '}');
+    lines.push(`P${k} on vector 0x40 {`, ...g.vector.map((o) => `  ${at(o, k)}`), '}');
+    lines.push(`P${k} on smi {`, ...g.smi.map((o) => `  ${at(o, k)}`), '  rsm', '}');
+  }
+  if (g.agent.length > 0) lines.push('D0 {', ...ids.flatMap((k) => g.agent.map((o) => `  ${at(o, k)}`)), '}');
+  const seen = ids.slice(0, Math.min(g.observed, g.members));
+  if (g.observeActivity) lines.push(`observe ${ids.map((k) => `P${k}.activity, P${k}.count(0x40)`).join(', ')}`);
+  if (g.smi.some((o) => o.includes('read r4'))) lines.push(`observe ${ids.map((k) => `P${k}:r4`).join(', ')}`);
+  lines.push(`${g.quant} (${seen.map((k) => `w${k} = ${g.value}`).join(' /\\ ')})`);
+  return lines.join('\n') + '\n';
+});

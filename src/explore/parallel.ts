@@ -1,0 +1,480 @@
+// Parallel exploration (docs/explorer.md, "Parallel search"). Worker threads search the state space depth-first,
+// each from states it owns: a state belongs to the first worker that adds its hash to a visited table they share (a
+// SharedArrayBuffer; lock-free open addressing, a slot claimed by compare-and-exchange). A worker with nobody to
+// share with keeps its whole subtree; when a worker is idle, a busy one hands it an unexplored successor through a
+// small shared pool. Each worker keeps its outcomes and the edges it followed (as table slots); the coordinator
+// merges the outcomes and checks that the edges form no cycle: then no run can go on forever (the graph explored
+// with stubborn sets is acyclic only if the whole state graph is, docs/explorer.md), and the answer is the parallel
+// one. A cycle means non-termination must be decided: the search is run again, sequentially, with Tarjan's algorithm
+// and the cycle proviso. Nothing here imports a thread API: the host starts the threads (Threads; Node's is in
+// src/cli/threads.ts) and each runs `exploreShare`.
+
+import type { LitmusTest } from '../litmus/ast.js';
+import type { Profile } from '../sim/profiles.js';
+import { Simulator } from '../sim/sim.js';
+import { HostError } from '../arch/errors.js';
+import { Reducer } from './por.js';
+import { StateHasher } from './hasher.js';
+import { findSymmetry } from './symmetry.js';
+import { OutcomeSet, type OutcomeEntry } from './outcomes.js';
+import { applyStep, successors } from './successors.js';
+import { Deadline } from './deadline.js';
+import type { ExploreOptions, ExploreResult } from './explore.js';
+
+/** A thread the host started to run `exploreShare(data, send)`. */
+export interface ThreadHandle {
+  /** The message the thread sent, if it has (never blocks). */
+  receive(): unknown;
+  terminate(): void;
+}
+
+/** How to start threads: Node's worker_threads (src/cli/threads.ts), a browser's Web Workers. */
+export interface Threads {
+  start(data: ShareData): ThreadHandle;
+}
+
+/** What a worker gets (structured-cloned). */
+export interface ShareData {
+  test: LitmusTest;
+  profile: Profile;
+  root: Uint32Array;
+  index: number;
+  jobs: number;
+  por: boolean;
+  symmetry: boolean;
+  stopWhenDecided: boolean;
+  maxStates: number;
+  maxDepth: number;
+  maxOutcomes: number;
+  /** Bytes the search may hold (ExploreOptions.maxMemory), or Infinity. */
+  maxMemory: number;
+  /** Wall-clock deadline (ms since the epoch), or Infinity. */
+  deadline: number;
+  control: SharedArrayBuffer;
+  table: SharedArrayBuffer;
+  pool: SharedArrayBuffer;
+}
+
+interface ShareResult {
+  error?: string;
+  entries: OutcomeEntry[];
+  /** The transitions it followed, as pairs of state numbers (SharedTable). */
+  edges: Int32Array;
+  finals: number;
+}
+
+// Control words; then, per thread, the most KiB it has held (beside the shared table and pool).
+const STATES = 0, IDLE = 1, CUT = 2, LOCK = 3, POOLED = 4, WAKE = 5, FINISHED = 6, DONE = 7, CAPACITY = 8, GROW = 9, ARRIVED = 10, GEN = 11;
+const CONTROL_WORDS = 12;
+/** Estimated bytes of a DFS frame beside its state (as explore.ts counts it). */
+const FRAME_BYTES = 160;
+/** The table's first capacity. */
+const FIRST_CAPACITY = 1 << 14;
+const CUTS: ExploreResult['cutBy'][] = [null, 'max-states', 'max-depth', 'max-outcomes', 'timeout', 'decided', 'bus-capacity', 'memory', 'interrupted'];
+/** A handed-over state's run from the root is kept up to this length (longer: its outcomes get no witness). */
+const POOL_PATH = 10_000;
+
+/**
+ * The shared visited table: 3 words a slot (the hash's low 32 bits; its high 21 bits with OCCUPIED, and BUSY while
+ * the rest is being written; the state's number, in the order states were added), linear probing over the first
+ * `capacity` slots of the buffer (a power of two, in a control word): it starts small and doubles in place when 3/4
+ * full (`grow`, while every thread waits), so that the pages it touches are about the states it holds.
+ */
+const OCCUPIED = 0x80000000 | 0, BUSY = 0x40000000, HI = 0x1fffff;
+export class SharedTable {
+  private readonly a: Int32Array;
+  constructor(buf: SharedArrayBuffer, private readonly c: Int32Array) {
+    this.a = new Int32Array(buf);
+  }
+  static create(slots: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(12 * slots);
+  }
+  /** The slots the buffer has room for. */
+  get room(): number {
+    return this.a.length / 3;
+  }
+  get capacity(): number {
+    return Atomics.load(this.c, CAPACITY);
+  }
+  /** Add hash h: its number if this call added it, else -1 - its number. */
+  insert(h: number): number {
+    const lo = h | 0, hi = (((h - (h >>> 0)) / 0x100000000) & HI) | OCCUPIED, a = this.a, mask = this.capacity - 1;
+    for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
+      let w = Atomics.load(a, 3 * i + 1);
+      if (w === 0) {
+        w = Atomics.compareExchange(a, 3 * i + 1, 0, hi | BUSY);
+        if (w === 0) {
+          const id = Atomics.add(this.c, STATES, 1);
+          Atomics.store(a, 3 * i, lo);
+          Atomics.store(a, 3 * i + 2, id);
+          Atomics.store(a, 3 * i + 1, hi);
+          return id;
+        }
+      }
+      while ((w & BUSY) !== 0) w = Atomics.load(a, 3 * i + 1);
+      if (w === hi && Atomics.load(a, 3 * i) === lo) return -1 - Atomics.load(a, 3 * i + 2);
+    }
+  }
+  /** Double the capacity, moving every entry (no other thread may touch the table meanwhile). */
+  grow(): void {
+    const a = this.a, cap = this.capacity, entries: number[] = [];
+    for (let i = 0; i < cap; i++) if (a[3 * i + 1] !== 0) entries.push(a[3 * i], a[3 * i + 1], a[3 * i + 2]);
+    a.fill(0, 0, 6 * cap);
+    const mask = 2 * cap - 1;
+    for (let k = 0; k < entries.length; k += 3) {
+      let i = (entries[k] >>> 0) & mask;
+      while (a[3 * i + 1] !== 0) i = (i + 1) & mask;
+      a.set(entries.slice(k, k + 3), 3 * i);
+    }
+    Atomics.store(this.c, CAPACITY, 2 * cap);
+  }
+}
+
+/**
+ * A search with `jobs` threads; `sequential` is the one-thread explorer (for a state graph with a cycle). The
+ * caller gives maxStates and maxDepth (explore.ts has the defaults).
+ */
+export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number, sequential: (sim: Simulator, opts: ExploreOptions) => ExploreResult): ExploreResult {
+  const threads = opts.threads;
+  if (!threads) throw new HostError('bad-argument', 'jobs > 1 needs threads to run on (ExploreOptions.threads; in Node, nodeThreads from src/cli/threads)');
+  const jobs = opts.jobs!, root = sim.machine.snapshot();
+  const maxStates = opts.maxStates!, maxMemory = opts.maxMemory ?? Infinity;
+  // A pool item: the run's length and steps, the state, its number.
+  const itemWords = 2 + POOL_PATH + root.length, poolBytes = 4 * itemWords * jobs;
+  // One buffer for the table (threads cannot hand each other a new one while they search): room for maxStates at
+  // 3/4 full, up to 2^26 slots (768 MB of address space; only the part in use is ever written), and within
+  // maxMemory beside the pool.
+  let room = FIRST_CAPACITY;
+  while (room * 0.75 < maxStates && room < 1 << 26 && 24 * room + poolBytes <= maxMemory) room *= 2;
+  const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
+  const control = new SharedArrayBuffer(4 * (CONTROL_WORDS + jobs)), c = new Int32Array(control);
+  c[CAPACITY] = FIRST_CAPACITY;
+  const base: Omit<ShareData, 'index'> = {
+    test: sim.program.test, profile: sim.profile, root, jobs, por: opts.por !== false, symmetry: sym !== null,
+    stopWhenDecided: opts.stopWhenDecided ?? false, maxStates, maxDepth: opts.maxDepth!, maxOutcomes: opts.maxOutcomes ?? 100_000,
+    maxMemory, deadline: opts.timeoutMs !== undefined ? performance.timeOrigin + t0 + opts.timeoutMs : Infinity,
+    control, table: SharedTable.create(room), pool: new SharedArrayBuffer(poolBytes),
+  };
+  // The calling thread searches too (as thread 0, from the root), and collects the others' results when done; it
+  // alone can report progress and poll the interruption (functions do not cross threads).
+  const handles = Array.from({ length: jobs - 1 }, (_, i) => threads.start({ ...base, index: i + 1 }));
+  const results: (ShareResult | undefined)[] = new Array(jobs).fill(undefined);
+  try {
+    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), { progress: opts.progress, interrupted: opts.interrupted });
+    for (;;) {
+      for (let i = 1; i < jobs; i++) results[i] ??= handles[i - 1].receive() as ShareResult | undefined;
+      if (results.every((r) => r !== undefined)) break;
+      Atomics.wait(c, FINISHED, Atomics.load(c, FINISHED), 50);
+    }
+  } finally {
+    for (const h of handles) h.terminate();
+  }
+  const failed = results.find((r) => r!.error !== undefined);
+  if (failed) throw new Error(`a search thread failed: ${failed.error}`);
+  const cut = CUTS[Atomics.load(c, CUT)];
+  if (cut === null && hasCycle(results.map((r) => r!.edges), Atomics.load(c, STATES))) {
+    const left = opts.timeoutMs !== undefined ? Math.max(0, opts.timeoutMs - (performance.now() - t0)) : undefined;
+    return { ...sequential(sim, { ...opts, jobs: 1, timeoutMs: left }), ms: performance.now() - t0 };
+  }
+
+  const outcomes = new OutcomeSet(sim, sym, opts.maxOutcomes ?? 100_000, false);
+  for (const r of results) for (const e of r!.entries) outcomes.add(e.key, e.values, () => e.satisfies, e.path, e.from, e.count);
+  const cutBy = cut ?? outcomes.cut;
+  return {
+    outcomes: outcomes.list(), states: Atomics.load(c, STATES), finals: results.reduce((n, r) => n + r!.finals, 0),
+    complete: cutBy === null, cutBy, nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0,
+    visitedBytes: 12 * Atomics.load(c, CAPACITY), memoryBytes: memoryOf(c, jobs, poolBytes), symmetry: sym?.describe() ?? null,
+  };
+}
+
+/** What a search holds as maxMemory counts it: the shared table and pool, and each thread's peak (in KiB). */
+function memoryOf(c: Int32Array, jobs: number, poolBytes: number): number {
+  let kib = 0;
+  for (let i = 0; i < jobs; i++) kib += Atomics.load(c, CONTROL_WORDS + i);
+  return 12 * Atomics.load(c, CAPACITY) + poolBytes + 1024 * kib;
+}
+
+/** Whether the edges (pairs of state numbers below n) hold a cycle: Kahn's algorithm. */
+function hasCycle(edges: Int32Array[], n: number): boolean {
+  const indeg = new Int32Array(n), first = new Int32Array(n + 1);
+  let total = 0;
+  for (const e of edges) {
+    for (let i = 0; i < e.length; i += 2) {
+      first[e[i] + 1]++;
+      indeg[e[i + 1]]++;
+    }
+    total += e.length / 2;
+  }
+  for (let v = 0; v < n; v++) first[v + 1] += first[v];
+  const fill = first.slice(0, n), next = new Int32Array(total);
+  for (const e of edges) for (let i = 0; i < e.length; i += 2) next[fill[e[i]]++] = e[i + 1];
+  const ready: number[] = [];
+  for (let v = 0; v < n; v++) if (indeg[v] === 0) ready.push(v);
+  let removed = 0;
+  while (ready.length > 0) {
+    const v = ready.pop()!;
+    for (let k = first[v]; k < first[v + 1]; k++) {
+      removed++;
+      if (--indeg[next[k]] === 0) ready.push(next[k]);
+    }
+  }
+  return removed !== total;
+}
+
+interface Frame {
+  state: Int32Array;
+  aux: Uint32Array;
+  /** Its number in the shared table. */
+  id: number;
+  steps: number[];
+  /** Scratch for the enabled steps. */
+  enabled: number[];
+  next: number;
+  via: number;
+}
+
+/** One thread's part of a parallel search; `send` gets its result once; `hooks` (the calling thread's) are called now and then. */
+export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}): void {
+  const c = new Int32Array(data.control);
+  let result: ShareResult = { entries: [], edges: new Int32Array(0), finals: 0 };
+  try {
+    result = new Share(data, c, hooks).run();
+  } catch (e) {
+    result.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+    Atomics.store(c, DONE, 1);
+    Atomics.notify(c, WAKE);
+    Atomics.notify(c, GEN);
+  }
+  send(result);
+  Atomics.add(c, FINISHED, 1);
+  Atomics.notify(c, FINISHED);
+}
+
+/** One worker: a depth-first search from each state it is handed, and the hand-overs to idle workers. */
+class Share {
+  private readonly sim: Simulator;
+  private readonly live: Int32Array;
+  private readonly hasher: StateHasher;
+  private readonly table: SharedTable;
+  private readonly reducer: Reducer | null;
+  private readonly outcomes: OutcomeSet;
+  private readonly aux: Uint32Array;
+  private readonly pool: Int32Array;
+  private readonly itemWords: number;
+  private readonly stack: Frame[] = [];
+  private readonly frames: Frame[] = [];
+  /** The run from the root to the state this search started from (null: too long to keep). */
+  private prefix: number[] | null = [];
+  private edges = new Int32Array(1 << 12);
+  private nEdges = 0;
+  private finals = 0;
+  private work = 0;
+  private readonly deadline: Deadline;
+  /** Bytes of a frame's state and hasher sums. */
+  private readonly stateBytes: number;
+
+  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>) {
+    // The deadline is in the epoch's milliseconds; this thread's clock starts at its own timeOrigin.
+    this.deadline = new Deadline(data.deadline - performance.timeOrigin, performance.now(), hooks,
+      () => [Atomics.load(c, STATES), (this.prefix?.length ?? 0) + this.stack.length]);
+    this.sim = new Simulator(data.test, data.profile);
+    const m = this.sim.machine;
+    m.restore(data.root);
+    const sym = data.symmetry ? findSymmetry(this.sim).symmetry : null;
+    this.hasher = new StateHasher(this.sim, sym);
+    this.table = new SharedTable(data.table, c);
+    this.reducer = data.por ? new Reducer(this.sim) : null;
+    this.outcomes = new OutcomeSet(this.sim, sym, data.maxOutcomes, data.stopWhenDecided);
+    this.live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
+    this.aux = new Uint32Array(this.hasher.auxLength);
+    this.pool = new Int32Array(data.pool);
+    this.itemWords = data.pool.byteLength / 4 / data.jobs;
+    this.stateBytes = m.state.byteLength + this.aux.byteLength;
+  }
+
+  run(): ShareResult {
+    let more = true;
+    if (this.data.index === 0) this.push(this.insert(this.hasher.full(this.aux)), -1);
+    else more = this.take();
+    while (more) {
+      this.search();
+      more = this.take();
+    }
+    this.account();
+    return { entries: [...this.outcomes.entries.values()], edges: this.edges.slice(0, this.nEdges), finals: this.finals };
+  }
+
+  private cut(why: ExploreResult['cutBy']): void {
+    Atomics.compareExchange(this.c, CUT, 0, CUTS.indexOf(why));
+  }
+
+  /**
+   * Add h to the shared table (its number if new, else -1 - its number), growing it when 3/4 full; when it has no
+   * room to grow (maxMemory, or 2^26 slots), the search is cut before the table fills.
+   */
+  private insert(h: number): number {
+    const c = this.c, t = this.table;
+    if (Atomics.load(c, GROW) !== 0) this.barrier();
+    const id = t.insert(h);
+    if (id >= 0 && 4 * (id + 1) > 3 * t.capacity) {
+      if (t.capacity >= t.room) this.cut(this.data.maxMemory < Infinity ? 'memory' : 'max-states');
+      else if (Atomics.compareExchange(c, GROW, 0, 1) === 0) this.barrier();
+    }
+    return id;
+  }
+
+  /** Publish what this thread holds (its peak, in KiB) and cut the search when all together pass maxMemory. */
+  private account(): void {
+    const c = this.c, at = CONTROL_WORDS + this.data.index;
+    const own = (this.stack.length + this.frames.length) * (this.stateBytes + FRAME_BYTES) + this.edges.byteLength + this.outcomes.bytes;
+    const kib = Math.ceil(own / 1024);
+    if (kib > Atomics.load(c, at)) Atomics.store(c, at, kib);
+    if (this.data.maxMemory < Infinity && memoryOf(c, this.data.jobs, this.data.pool.byteLength) > this.data.maxMemory) this.cut('memory');
+  }
+
+  /** Wait for every thread; the last to come grows the table. */
+  private barrier(): void {
+    const c = this.c, gen = Atomics.load(c, GEN);
+    if (Atomics.add(c, ARRIVED, 1) + 1 === this.data.jobs) {
+      this.table.grow();
+      Atomics.store(c, ARRIVED, 0);
+      Atomics.store(c, GROW, 0);
+      Atomics.add(c, GEN, 1);
+      Atomics.notify(c, GEN);
+      return;
+    }
+    while (Atomics.load(c, GEN) === gen && Atomics.load(c, DONE) === 0) Atomics.wait(c, GEN, gen, 20);
+  }
+
+  private edge(from: number, to: number): void {
+    if (this.nEdges + 2 > this.edges.length) {
+      const e = new Int32Array(this.edges.length * 2);
+      e.set(this.edges);
+      this.edges = e;
+    }
+    this.edges[this.nEdges++] = from;
+    this.edges[this.nEdges++] = to;
+  }
+
+  private path(): number[] {
+    const p = this.prefix;
+    if (p === null || p.length + this.stack.length - 1 > POOL_PATH) return [];
+    return [...p, ...this.stack.slice(1).map((f) => f.via)];
+  }
+
+  /** The live state is new (number id): a frame for it. */
+  private push(id: number, via: number): void {
+    const f = this.frames.pop() ?? { state: new Int32Array(this.live.length), aux: new Uint32Array(this.aux.length), id: 0, steps: [], enabled: [], next: 0, via: 0 };
+    f.state.set(this.live);
+    f.aux.set(this.aux);
+    f.id = id;
+    f.next = 0;
+    f.via = via;
+    successors(this.sim, this.reducer, f.steps, f.enabled);
+    this.stack.push(f);
+    if (f.steps.length === 0) {
+      this.finals++;
+      this.outcomes.final(this.path());
+      if (this.outcomes.cut) this.cut(this.outcomes.cut);
+    }
+  }
+
+  /** Step from frame f by s into the live state: its number (or -1 - its number when already there; null when the
+   *  bus overflowed). */
+  private step(f: Frame, s: number): number | null {
+    this.live.set(f.state);
+    if (!applyStep(this.sim, s)) {
+      this.cut('bus-capacity');
+      return null;
+    }
+    const id = this.insert(this.hasher.child(f.state, f.aux, this.aux));
+    this.edge(f.id, id >= 0 ? id : -1 - id);
+    return id;
+  }
+
+  private search(): void {
+    const c = this.c, stack = this.stack, data = this.data;
+    while (stack.length > 0) {
+      if (Atomics.load(c, CUT) !== 0) {
+        while (stack.length > 0) this.frames.push(stack.pop()!);
+        return;
+      }
+      const f = stack[stack.length - 1];
+      if (f.next >= f.steps.length) {
+        this.frames.push(stack.pop()!);
+        continue;
+      }
+      const cut = this.deadline.check();
+      if (cut !== null) this.cut(cut);
+      if ((++this.work & 255) === 0) this.account();
+      if ((this.work & 15) === 0 && Atomics.load(c, IDLE) > 0 && Atomics.load(c, POOLED) < data.jobs && this.handOver()) continue;
+      const s = f.steps[f.next++];
+      const id = this.step(f, s);
+      if (id === null || id < 0) continue;
+      if (id >= data.maxStates) this.cut('max-states');
+      else if ((this.prefix?.length ?? 0) + stack.length > data.maxDepth) this.cut('max-depth');
+      else this.push(id, s);
+    }
+  }
+
+  /** Someone is idle: hand over a successor from the bottom of the stack (the biggest subtree, likely). */
+  private handOver(): boolean {
+    const stack = this.stack, low = stack.findIndex((g) => g.next < g.steps.length - 1);
+    if (low < 0) return false;
+    const g = stack[low], s = g.steps.pop()!, id = this.step(g, s);
+    if (id === null || id < 0) return true;
+    const p = this.prefix, run = p === null ? null : [...p, ...stack.slice(1, low + 1).map((x) => x.via), s];
+    this.lock();
+    const at = this.c[POOLED] * this.itemWords, pool = this.pool;
+    pool[at] = run === null || run.length > POOL_PATH ? -1 : run.length;
+    if (pool[at] >= 0) pool.set(run!, at + 1);
+    pool.set(this.live, at + 1 + POOL_PATH);
+    pool[at + 1 + POOL_PATH + this.live.length] = id;
+    this.c[POOLED]++;
+    Atomics.add(this.c, WAKE, 1);
+    this.unlock();
+    Atomics.notify(this.c, WAKE);
+    return true;
+  }
+
+  private lock(): void {
+    while (Atomics.compareExchange(this.c, LOCK, 0, 1) !== 0) Atomics.wait(this.c, LOCK, 1, 1);
+  }
+  private unlock(): void {
+    Atomics.store(this.c, LOCK, 0);
+    Atomics.notify(this.c, LOCK, 1);
+  }
+
+  /** Wait for a handed-over state and start from it (true), or learn that the search is over (false). */
+  private take(): boolean {
+    const c = this.c, pool = this.pool, L = this.live.length;
+    this.lock();
+    Atomics.add(c, IDLE, 1);
+    for (;;) {
+      if (c[DONE] === 0 && c[CUT] === 0 && c[POOLED] > 0) {
+        const at = --c[POOLED] * this.itemWords, n = pool[at];
+        this.prefix = n >= 0 ? [...pool.subarray(at + 1, at + 1 + n)] : null;
+        this.live.set(pool.subarray(at + 1 + POOL_PATH, at + 1 + POOL_PATH + L));
+        const id = pool[at + 1 + POOL_PATH + L];
+        Atomics.sub(c, IDLE, 1);
+        this.unlock();
+        this.hasher.full(this.aux);
+        this.push(id, -1);
+        return true;
+      }
+      if (c[DONE] !== 0 || c[CUT] !== 0 || Atomics.load(c, IDLE) === this.data.jobs) {
+        Atomics.store(c, DONE, 1);
+        this.unlock();
+        Atomics.notify(c, WAKE);
+        Atomics.notify(c, GEN);
+        return false;
+      }
+      const wake = Atomics.load(c, WAKE);
+      this.unlock();
+      if (this.hooks.interrupted?.()) this.cut('interrupted');
+      if (Atomics.load(c, GROW) !== 0) this.barrier();
+      else Atomics.wait(c, WAKE, wake, 20);
+      this.lock();
+    }
+  }
+}

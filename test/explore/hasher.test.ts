@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseLitmus } from '../../src/litmus/parse.js';
+import type { LitmusTest } from '../../src/litmus/ast.js';
+import { Simulator } from '../../src/sim/sim.js';
+import { StateHasher } from '../../src/explore/hasher.js';
+import { VisitedSet } from '../../src/explore/visited.js';
+import { WordDiff } from '../../src/explore/diff.js';
+import { prng } from '../../src/explore/explore.js';
+import { smallTest, smallVcpuTest } from './gen.js';
+
+function parse(text: string): LitmusTest {
+  const r = parseLitmus(text, 'test.litmus');
+  if (!r.ok) throw new Error(r.errors.map((e) => e.format()).join('\n'));
+  return r.test;
+}
+
+/** The state as the explorer compares states: time relative to now, in-flight records grouped by channel. */
+function comparable(sim: Simulator): string {
+  const m = sim.machine, copy = m.state.slice(), now = m.now();
+  if (sim.relativeTime) {
+    copy[0] = copy[1] = 0;
+    for (let c = 0; c < m.cpus.length; c++) m.relativeTimerWords(c, copy);
+    for (const code of [...sim.program.cpus, ...sim.program.agents]) sim.relativeWait(copy, code, now);
+  }
+  const at = m.busBase + 1, records = [...copy.subarray(at, at + copy[m.busBase])];
+  const channel = (w: number): number => w & 0x3fffe000;
+  records.sort((a, b) => channel(a) - channel(b)); // stable: each channel's order stays
+  copy.set(records, at);
+  return copy.join(',');
+}
+
+/**
+ * Random runs: at every step the incremental hash equals the hash from nothing, and states that differ as the
+ * explorer compares them have different hashes.
+ */
+function checkWalks(text: string, runs: number, seed: number): void {
+  const sim = new Simulator(parse(text)), m = sim.machine;
+  const hasher = new StateHasher(sim);
+  const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
+  const parent = new Int32Array(m.state.length), parentAux = new Uint32Array(hasher.auxLength), aux = new Uint32Array(hasher.auxLength);
+  const rand = prng(seed), steps: number[] = [];
+  const seen = new Map<number, string>();
+  for (let r = 0; r < runs; r++) {
+    sim.reset();
+    let h = hasher.full(parentAux);
+    for (let d = 0; d < 60; d++) {
+      const state = comparable(sim);
+      const before = seen.get(h);
+      if (before !== undefined) expect(before).toBe(state);
+      seen.set(h, state);
+      sim.enabled(steps);
+      if (steps.length === 0) break;
+      parent.set(live);
+      try {
+        sim.apply(steps[Math.floor(rand() * steps.length)]);
+      } catch {
+        break; // a bus overflow: the walk ends
+      }
+      h = hasher.child(parent, parentAux, aux);
+      expect(h).toBe(hasher.full(parentAux));
+    }
+  }
+}
+
+describe('the incremental state hash', () => {
+  const catalog = readdirSync('litmus').filter((f) => f.endsWith('.litmus'));
+  it.each(catalog)('agrees with the hash from nothing on random runs of %s', (f) => {
+    checkWalks(readFileSync(`litmus/${f}`, 'utf8'), 20, 5);
+  });
+
+  it('agrees on random runs of generated tests', () => {
+    fc.assert(fc.property(fc.oneof(smallTest, smallVcpuTest), fc.integer(), (text, seed) => checkWalks(text, 5, seed)), { numRuns: 150 });
+  });
+
+  it('does not depend on the order of in-flight records of different channels, only on each channel\'s order', () => {
+    const sim = new Simulator(parse('lapis two\nconfig {\n  cpus = 3\n}\nP0 {\n  send nmi -> P1\n  send nmi -> P2\n}\nforall (P0.done = 1)\n'));
+    const m = sim.machine, hasher = new StateHasher(sim), aux = new Uint32Array(hasher.auxLength);
+    sim.apply(0); // P0 sends to P1, then to P2
+    sim.apply(0);
+    expect(m.bus.count()).toBe(2);
+    const h = hasher.full(aux);
+    const at = m.busBase + 1, a = m.state[at];
+    m.state[at] = m.state[at + 1];
+    m.state[at + 1] = a;
+    expect(hasher.full(aux)).toBe(h);
+    m.state[at + 1] = m.state[at]; // two records of one channel: a different state
+    expect(hasher.full(aux)).not.toBe(h);
+  });
+});
+
+describe('the visited set', () => {
+  it('holds what was added, with Tarjan indices, across growth; 10-15 bytes per state', () => {
+    const v = new VisitedSet();
+    const rand = prng(3), keys: number[] = [];
+    let added = 0, again = 0, minPer = Infinity, maxPer = 0;
+    for (let i = 0; i < 200_000; i++) {
+      const h = Math.floor(rand() * 2 ** 21) * 2 ** 32 + Math.floor(rand() * 2 ** 32);
+      keys.push(h);
+      if (v.add(h, i % 7 === 0 ? i : -1)) added++;
+      if (v.add(h, 5)) again++;
+      if (v.size > 2000) {
+        minPer = Math.min(minPer, v.bytes() / v.size);
+        maxPer = Math.max(maxPer, v.bytes() / v.size);
+      }
+    }
+    expect([added, again, v.size]).toEqual([keys.length, 0, keys.length]);
+    expect(maxPer).toBeLessThanOrEqual(15.01);
+    expect(minPer).toBeGreaterThanOrEqual(10);
+    expect(keys.filter((h, i) => v.index(h) !== (i % 7 === 0 ? i : -1))).toEqual([]);
+    for (let i = 0; i < keys.length; i += 7) v.setIndex(keys[i], -1);
+    expect(keys.filter((h) => v.index(h) !== -1)).toEqual([]);
+    const absent = Array.from({ length: 1000 }, () => Math.floor(rand() * 2 ** 53));
+    expect(absent.filter((h) => v.has(h))).toEqual([]);
+    expect(v.has(0)).toBe(false);
+    expect(v.add(0, -1)).toBe(true);
+    expect(v.has(0)).toBe(true);
+  });
+});
+
+describe('the word compare', () => {
+  it('finds every 16-word chunk where two states differ, in WebAssembly SIMD and in JavaScript', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 700 }), fc.array(fc.tuple(fc.nat(), fc.integer())), (n, changes) => {
+      const a = new Int32Array(n + 37).map((_, i) => i * 7919), b = a.slice();
+      for (const [at, v] of changes) b[at % b.length] = v;
+      const differs = (start: number, end: number): boolean => a.subarray(start, end).some((x, i) => x !== b[start + i]);
+      const want: number[] = [];
+      for (let c = 0; c < n; c += 16) if (differs(c, Math.min(c + 16, n))) want.push(c);
+      const simd = new WordDiff(n, a.length), js = new WordDiff(n, a.length, false);
+      // Node 20 has WebAssembly SIMD: without this the first compare would silently be the JavaScript one too.
+      expect([simd.simd, js.simd]).toEqual([true, false]);
+      for (const d of [simd, js]) {
+        const got = [...d.out.subarray(0, d.chunks(a, b))];
+        // Every chunk with a difference among the first n words, and no chunk without any difference.
+        expect(got.filter((c) => want.includes(c))).toEqual(want);
+        expect(got.filter((c) => !differs(c, c + 16))).toEqual([]);
+      }
+    }), { numRuns: 300 });
+  });
+});
