@@ -5,7 +5,7 @@
 import type { Simulator } from '../sim/sim.js';
 import type { Symmetry } from './symmetry.js';
 import { permutedWitness } from './relabel.js';
-import type { Outcome } from './explore.js';
+import type { Outcome } from './types.js';
 
 /** One outcome as a search records it (plain data: a parallel search's workers send these). */
 export interface OutcomeEntry {

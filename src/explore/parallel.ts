@@ -9,8 +9,6 @@
 // and the cycle proviso. Nothing here imports a thread API: the host starts the threads (Threads; Node's is in
 // src/cli/threads.ts) and each runs `exploreShare`.
 
-import type { LitmusTest } from '../litmus/ast.js';
-import type { Profile } from '../sim/profiles.js';
 import { Simulator } from '../sim/sim.js';
 import { HostError } from '../arch/errors.js';
 import { Reducer } from './por.js';
@@ -19,41 +17,9 @@ import { findSymmetry } from './symmetry.js';
 import { OutcomeSet, type OutcomeEntry } from './outcomes.js';
 import { applyStep, successors } from './successors.js';
 import { Deadline } from './deadline.js';
-import type { ExploreOptions, ExploreResult } from './explore.js';
+import type { ExploreOptions, ExploreResult, ShareData } from './types.js';
 
-/** A thread the host started to run `exploreShare(data, send)`. */
-export interface ThreadHandle {
-  /** The message the thread sent, if it has (never blocks). */
-  receive(): unknown;
-  terminate(): void;
-}
-
-/** How to start threads: Node's worker_threads (src/cli/threads.ts), a browser's Web Workers. */
-export interface Threads {
-  start(data: ShareData): ThreadHandle;
-}
-
-/** What a worker gets (structured-cloned). */
-export interface ShareData {
-  test: LitmusTest;
-  profile: Profile;
-  root: Uint32Array;
-  index: number;
-  jobs: number;
-  por: boolean;
-  symmetry: boolean;
-  stopWhenDecided: boolean;
-  maxStates: number;
-  maxDepth: number;
-  maxOutcomes: number;
-  /** Bytes the search may hold (ExploreOptions.maxMemory), or Infinity. */
-  maxMemory: number;
-  /** Wall-clock deadline (ms since the epoch), or Infinity. */
-  deadline: number;
-  control: SharedArrayBuffer;
-  table: SharedArrayBuffer;
-  pool: SharedArrayBuffer;
-}
+export type { ShareData, Threads, ThreadHandle } from './types.js';
 
 interface ShareResult {
   error?: string;
