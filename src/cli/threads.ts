@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import type { ShareData, ThreadHandle, Threads } from '../explore/parallel.js';
+import { exploreParallel, type ShareData, type ThreadHandle, type Threads } from '../explore/parallel.js';
 
 /** The worker script, beside this file once compiled (from the TypeScript sources, as tests run: the build's). */
 function workerScript(): URL {
@@ -27,4 +27,5 @@ export const nodeThreads: Threads = {
       },
     };
   },
+  search: exploreParallel,
 };

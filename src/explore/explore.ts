@@ -9,7 +9,7 @@ import { StateHasher } from './hasher.js';
 import { findSymmetry } from './symmetry.js';
 import { OutcomeSet } from './outcomes.js';
 import { applyStep, successors } from './successors.js';
-import { exploreParallel } from './parallel.js';
+import { HostError } from '../arch/errors.js';
 import type { ExploreOptions, ExploreResult, Outcome } from './types.js';
 
 export type { ExploreOptions, ExploreResult, Outcome } from './types.js';
@@ -55,7 +55,10 @@ const FRAME_BYTES = 160, TARJAN_BYTES = 24;
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
   if (opts.random) return randomRuns(sim, opts, t0);
-  if ((opts.jobs ?? 1) > 1) return exploreParallel(sim, { ...opts, maxStates: opts.maxStates ?? DEFAULT_MAX_STATES, maxDepth: opts.maxDepth ?? DEFAULT_MAX_DEPTH }, t0, explore);
+  if ((opts.jobs ?? 1) > 1) {
+    if (!opts.threads) throw new HostError('bad-argument', 'jobs > 1 needs threads to run on (ExploreOptions.threads; in Node, nodeThreads from src/cli/threads)');
+    return opts.threads.search(sim, { ...opts, maxStates: opts.maxStates ?? DEFAULT_MAX_STATES, maxDepth: opts.maxDepth ?? DEFAULT_MAX_DEPTH }, t0, explore);
+  }
   const maxStates = opts.maxStates ?? DEFAULT_MAX_STATES;
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
   const maxOutcomes = opts.maxOutcomes ?? 100_000;

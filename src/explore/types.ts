@@ -3,7 +3,7 @@
 
 import type { LitmusTest } from '../litmus/ast.js';
 import type { Profile } from '../sim/profile.js';
-import type { OutcomeValue } from '../sim/sim.js';
+import type { OutcomeValue, Simulator } from '../sim/sim.js';
 
 export interface ExploreOptions {
   maxStates?: number;
@@ -77,9 +77,12 @@ export interface ThreadHandle {
   terminate(): void;
 }
 
-/** How to start threads: Node's worker_threads (src/cli/threads.ts), a browser's Web Workers. */
+/** How to start threads: Node's worker_threads (src/cli/threads.ts), a browser's Web Workers; and the parallel
+ *  search that runs on them (`exploreParallel` of src/explore/parallel.ts), so that an explorer used without threads
+ *  (the web app's worker) carries no parallel search. */
 export interface Threads {
   start(data: ShareData): ThreadHandle;
+  search: (sim: Simulator, opts: ExploreOptions, t0: number, sequential: (sim: Simulator, opts: ExploreOptions) => ExploreResult) => ExploreResult;
 }
 
 /** What a worker gets (structured-cloned). */
