@@ -74,6 +74,10 @@ LIT_SMM_ARG     equ LIT_BASE + 0x6100 ; dword[cpu]: the SMBASE command 1 writes
 LIT_SMBASE_NOW  equ LIT_BASE + 0x6200 ; dword[cpu]: SMBASE at its last SMM entry (CS base: the CPU's own SMBASE)
 LIT_SMBASE_FLD  equ LIT_BASE + 0x6300 ; dword[cpu]: address of the save-state SMBASE field at its last entry (0: none)
 LIT_SMBASE_OK   equ LIT_BASE + 0x6400 ; dword[cpu]: LIT_SMBASE_NOW was seen this run (the probe or an entry)
+LIT_HALTED      equ LIT_BASE + 0x6500 ; dword[cpu]: in a HLT (set just before it, cleared after it and while a
+                                      ; handler or SMM runs): what `await Pk.activity == halted` spins on
+LIT_SHADOW      equ LIT_BASE + 0x6600 ; dword[cpu]: NMIs its `on nmi` block found taken in an STI or MOV SS shadow
+                                      ; (the interrupted EIP is one the compiler listed: `Pn.in-shadow(nmi)`)
 LIT_SIZE        equ 0x6800
 LIT_SMM_STACKS  equ 0x310000          ; CPU i's SMM stack top: LIT_SMM_STACKS + (i + 1) * 0x1000
 
@@ -444,6 +448,11 @@ lit_coord_entry:
   LIT_EVENT
   mov eax, [lit_iter]
   inc eax
+  push eax
+  rdtsc
+  mov [lit_tsc0], eax                   ; the model's TSC 0 (lit_rdtsc)
+  mov [lit_tsc0 + 4], edx
+  pop eax
   mov [lit_go], eax                     ; every CPU (and spare) starts now
   mov eax, [lit_agent_body]
   test eax, eax
@@ -595,6 +604,8 @@ lit_reset_state:
   mov [LIT_IN_SMM + ebx * 4], eax
   mov [LIT_BLOCKED + ebx * 4], eax
   mov [LIT_SIPI_PENDING + ebx * 4], eax
+  mov [LIT_HALTED + ebx * 4], eax
+  mov [LIT_SHADOW + ebx * 4], eax
   inc ebx
   cmp ebx, LIT_CPUS
   jb .cpu
@@ -917,6 +928,23 @@ lit_elapsed:
   ret
 .over:
   clc
+  ret
+
+; `rdtsc`: ebx = microseconds a model tick lasts -> edx:eax = model ticks (the model's TSC at timer-ratio 1) since
+; the run began. Keeps ebx..ebp.
+lit_rdtsc:
+  push ecx
+  mov eax, [tsc_per_ms]
+  mul ebx
+  mov ecx, 1000
+  div ecx                               ; TSC ticks a model tick
+  mov ecx, eax
+  rdtsc
+  sub eax, [lit_tsc0]
+  sbb edx, [lit_tsc0 + 4]
+  div ecx                               ; (edx < ecx while a run lasts less than 2^32 model ticks)
+  xor edx, edx
+  pop ecx
   ret
 
 ; The same since lit_t1.
@@ -1392,6 +1420,7 @@ lit_ready_wait:
 ; The end of a main block (eax = cpu): Pn.done, then idle. The end of SIPI code (eax = cpu): idle.
 ; A CPU after its code: HLT, and again after each interrupt, with IF as the code left it. A ping that finds the CPU
 ; anywhere in here reports it halted (lit_idle_region .. lit_idle_end).
+; eax = cpu in the loop (handlers keep every register), for LIT_HALTED.
 lit_idle_region:
 lit_end_main:
   mov dword [LIT_DONE + eax * 4], 1
@@ -1401,7 +1430,9 @@ lit_end_sipi:
   mov dword [LIT_BLOCKED + eax * 4], 1
   mov dword [LIT_SIPI_BUSY + eax * 4], 0
 lit_idle:
+  mov dword [LIT_HALTED + eax * 4], 1
   hlt
+  mov dword [LIT_HALTED + eax * 4], 0
   jmp lit_idle
 lit_idle_end:
 
@@ -1545,6 +1576,8 @@ lit_smm_entry32:
   mov [LIT_SMM_SEQ + ebx * 4], eax
   push dword [LIT_BLOCKED + ebx * 4]    ; SMM interrupts whatever the CPU was blocked in
   mov dword [LIT_BLOCKED + ebx * 4], 0
+  push dword [LIT_HALTED + ebx * 4]
+  mov dword [LIT_HALTED + ebx * 4], 0
   LIT_EVENT
   mov edx, [LIT_SMM_BODY + ebx * 4]
   test edx, edx
@@ -1557,7 +1590,8 @@ lit_smm_exit:
   call lapis_cpu_id
   lea esp, [eax + 1]
   shl esp, 12
-  add esp, LIT_SMM_STACKS - 4           ; the saved LIT_BLOCKED
+  add esp, LIT_SMM_STACKS - 8           ; the saved LIT_BLOCKED and LIT_HALTED
+  pop dword [LIT_HALTED + eax * 4]
   pop dword [LIT_BLOCKED + eax * 4]
   mov dword [LIT_IN_SMM + eax * 4], 0
   LIT_EVENT
@@ -1832,6 +1866,7 @@ lit_drain: dd 0                         ; 1: the test's handlers do not run (P0'
 lit_p0_release: dd 0                    ; 1: the run is printed, P0 may reset
 lit_timed_out: dd 0
 lit_busy: dd 0                          ; LIT_BUSY_* << 8 | CPU: what kept the run open last
+lit_tsc0: dq 0                          ; TSC when the run's CPUs were released (the model's TSC 0)
 lit_t0: dq 0
 lit_t1: dq 0
 lit_last_event: dq 0                    ; TSC of the last interrupt-side event (LIT_EVENT)

@@ -9,6 +9,7 @@ import { HostError } from '../arch/errors.js';
 import type { Quirks } from '../arch/quirks.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import type { Machine } from '../machine/machine.js';
+import { cr8Write } from '../machine/platform.js';
 import { apicvDescribe, apicvHasWork, apicvIcrWrite, apicvPosts, apicvStep, eoiExitBitmap, post } from './apicv.js';
 import { avicDescribe, avicEntered, avicEoiTraps, avicIcrWrite, avicIntercepts, avicReadFaults, avicStep, avicWriteTraps } from './avic.js';
 import { Pi, Sched, W, WORDS, type AssistCore } from './state.js';
@@ -204,6 +205,13 @@ export class Assist implements AssistCore {
     const r = this.machine.wrmsr(c, msr, value);
     if (r.ok && this.accel === 'tpr-shadow' && msr === TPR_MSR) tprWritten(this, c);
     return r.ok;
+  }
+
+  /** MOV to CR8; false on #GP. A TPR shadow virtualizes it as it does a TPR write (SDM Vol 3C 30.1.2). */
+  cr8Write(c: number, value: bigint): boolean {
+    const ok = cr8Write(this.machine, c, value);
+    if (ok && this.accel === 'tpr-shadow') tprWritten(this, c);
+    return ok;
   }
 
   rdmsr(c: number, msr: number): bigint | null {

@@ -32,6 +32,9 @@ export interface Features {
   irqLines: Support;
   /** A device the guest can make send an MSI with an address and data of its choosing (QEMU's edu). */
   msi: Support;
+  /** The I/O APIC's version: 0x20 has the EOI register (QEMU's, hw/intc/ioapic.c IOAPIC_VER_DEF), 0x11 not (KVM's
+   *  in-kernel one, virt/kvm/ioapic.h IOAPIC_VERSION_ID; Bochs's, iodev/ioapic.h BX_IOAPIC_VERSION_ID). */
+  ioapicVersion: 0x11 | 0x20;
   /** Intel VMX (CPUID.1:ECX.VMX, VMXON ... VMXOFF) with the wait-for-SIPI guest activity state: the guest's own
    *  L1 hypervisor runs nested tests (docs/nested.md). */
   vmx: Support;
@@ -271,8 +274,9 @@ const TCG_ASSIST = {
 const NO_KVM_NESTED = "KVM guests here get neither VMX nor SVM: this host's KVM (kvm_pvm) offers no nested virtualization, and the KVM backends boot qemu64 without +vmx/+svm";
 const KVM_ASSIST = { vmx: no(NO_KVM_NESTED), svm: no(NO_KVM_NESTED), tprShadow: no(NO_KVM_NESTED), vid: no(NO_KVM_NESTED) };
 
-function kvmFeatures(): Features {
+function kvmFeatures(irqchip: 'on' | 'split' | 'off'): Features {
   return {
+    ioapicVersion: irqchip === 'on' ? 0x11 : 0x20,
     x2apic: OK,
     smm: kvmSmm(),
     tscDeadline: OK,
@@ -297,6 +301,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
+      ioapicVersion: 0x20,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -316,6 +321,7 @@ export const BACKENDS: readonly Backend[] = [
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
+      ioapicVersion: 0x20,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -325,14 +331,14 @@ export const BACKENDS: readonly Backend[] = [
     'QEMU 7.2 with KVM: in-kernel local APIC and I/O APIC (kernel-irqchip=on)',
     { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'on', cpu: KVM_CPU },
     kvmAvailable,
-    kvmFeatures,
+    () => kvmFeatures('on'),
   ),
   qemuBackend(
     'qemu-kvm-split',
     "QEMU 7.2 with KVM: in-kernel local APIC, QEMU's I/O APIC (kernel-irqchip=split)",
     { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'split', cpu: KVM_CPU },
     kvmAvailable,
-    kvmFeatures,
+    () => kvmFeatures('split'),
   ),
   qemuBackend(
     'qemu-kvm-off',
@@ -348,7 +354,7 @@ export const BACKENDS: readonly Backend[] = [
           'QEMU 10 refuses it: "KVM does not support userspace APIC")',
       };
     },
-    kvmFeatures,
+    () => kvmFeatures('off'),
   ),
   bochsBackend('bochs', 'Bochs 2.7 (Debian bookworm: SMP, SMM, x2APIC), CPU model corei7_skylake_x (VMX)', 'corei7_skylake_x', () => ({
     x2apic: OK,
@@ -381,6 +387,7 @@ const BOCHS_DEVICES = {
   irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
   msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
   smiToBsp: no("Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there"),
+  ioapicVersion: 0x11 as const,
 };
 
 function bochsBackend(name: BackendName, description: string, model: string, features: () => Features): Backend {

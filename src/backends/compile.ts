@@ -87,6 +87,9 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (nested) return new CompileRefusal(c.needs.nested === 'svm' ? 'SVM' : 'VMX', nested, null, name, 'nested-vmx');
   if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name, 'ioapic-msi');
   if (c.needs.msi && !f.msi.ok) return new CompileRefusal('msi', `an agent sends device MSIs: ${f.msi.reason}`, null, name, 'ioapic-msi');
+  if (c.needs.ioapicVersion && f.ioapicVersion !== c.test.settings.ioapicVersion) {
+    return new CompileRefusal('ioapic-version', `the test's I/O APIC is version ${hexv(c.test.settings.ioapicVersion)}, this backend's ${hexv(f.ioapicVersion)} (${f.ioapicVersion === 0x11 ? 'no' : 'an'} EOI register)`, null, name, 'ioapic-msi');
+  }
   if (c.needs.smiToP0 && !f.smiToBsp.ok) return new CompileRefusal('SMI to P0', f.smiToBsp.reason, null, name, 'smi-to-bsp');
   if (c.needs.x2apic && f.x2apic.ok !== c.test.settings.x2apic) {
     return new CompileRefusal(
@@ -100,3 +103,4 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   return null;
 }
 
+const hexv = (v: number): string => `0x${v.toString(16)}`;

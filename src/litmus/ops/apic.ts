@@ -86,7 +86,8 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       footprint: (_op, f) => f.readOwnStatus(),
       emit(op, e) {
         e.out.push(`  mov eax, [APIC_BASE + ${asmHex(op.reg.offset)}]   ; xAPIC MMIO`, '  xor edx, edx');
-        if (e.timer && op.reg.offset === Reg.TIMER_CCR) {
+        // TIMER_CCR counts, and TIMER_ICR holds what its write multiplied: both back to model ticks.
+        if (e.timer && (op.reg.offset === Reg.TIMER_CCR || op.reg.offset === Reg.TIMER_ICR)) {
           const ok = e.local();
           e.out.push('  div dword [lit_timer_k]              ; timer ticks -> model ticks, rounded up', '  test edx, edx', `  jz ${ok}`, '  inc eax', `${ok}:`, '  xor edx, edx');
         }
