@@ -43,7 +43,8 @@ export interface TraceStepRecord {
   text: string;
   /** The op that runs: as written, and where (implicit ops, IRET at a handler's end and the idle loop, name their block). */
   op?: { text: string; source?: SourcePos; implicit?: boolean };
-  /** The event the CPU takes (`interrupt`, `nmi`, `smi`, `init`, `init-vmexit`, `extint`, `sipi-discard`). */
+  /** The event the CPU takes (`interrupt`, `nmi`, `smi`, `init`, `init-vmexit`, `extint`, `sipi-discard`, or a VM
+   *  exit at a window: `vmexit-nmi-window`, `vmexit-intr-window`). */
   event?: { name: string; vector?: number };
   /** The message that arrived. */
   message?: WireMsg;
@@ -84,8 +85,13 @@ function describeStep(sim: Simulator, s: number): Omit<TraceStepRecord, 'index' 
     case StepKind.CPU: {
       const vcpu = sim.vcpus ? { vcpu: true } : {};
       if (sim.vcpus && sim.assist.next(i) === 'work') return { kind: 'hypervisor', lane: 'hypervisor', cpu: i, ...vcpu, text };
-      const ev = nextEvent(sim.machine.cpus[i]);
-      if (ev !== EventKind.NONE) return { kind: 'event', lane: `P${i}`, cpu: i, ...vcpu, text, event: { name: ev === EventKind.INTR ? 'interrupt' : EVENT_NAMES[ev] } };
+      if (sim.eventDue(i)) {
+        // A VM exit at an NMI or interrupt window (SDM Vol 3C 26.2) comes before the event it opens for.
+        const window = / VM exit \((nmi|intr)-window\)$/.exec(text);
+        const ev = nextEvent(sim.machine.cpus[i]);
+        const name = window ? `vmexit-${window[1]}-window` : ev === EventKind.INTR ? 'interrupt' : EVENT_NAMES[ev];
+        return { kind: 'event', lane: `P${i}`, cpu: i, ...vcpu, text, event: { name } };
+      }
       const code = sim.program.cpus[i];
       return { kind: 'op', lane: `P${i}`, cpu: i, ...vcpu, text, op: opRecord(code.insns[sim.pcOf(code)]) };
     }

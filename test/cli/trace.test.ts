@@ -62,6 +62,17 @@ describe('--trace-json records', () => {
     expect(taken).toMatchObject({ vcpu: true, event: { name: 'interrupt', vector: 0x80 }, changed: { P1: { isr: { set: [0x80] }, irr: { cleared: [0x80] }, ppr: { from: 0, to: 0x80 } } } });
   });
 
+  it('a VM exit at an interrupt window is an event, not the op it comes before', () => {
+    const text = 'lapis T\ninit {\n  P0.vmx = non-root\n}\nP0 {\n  cli\n  store go = 1\n  await entered == 1\n  sti\n  nop\n  store after = 1\n}\n'
+      + 'P0 on vmexit init {\n  store entered = 1\n  vmentry intr-window\n}\nP0 on vmexit intr-window {\n  load r1 = after\n  vmentry\n}\n'
+      + 'D0 {\n  await go == 1\n  init -> P0\n}\nforall (P0.vmexits(intr-window) = 1 /\\ P0:r1 = 0)\n';
+    const [t] = runLitmus(text, { trace: true }).traces!;
+    const exit = t.steps.find((s) => s.text === 'P0 VM exit (intr-window)')!;
+    expect(exit).toMatchObject({ kind: 'event', event: { name: 'vmexit-intr-window' } });
+    expect(exit.op).toBeUndefined();
+    expect(schemaErrors([t])).toEqual([]);
+  });
+
   it('never drops the vCPU: preempt, resume and post say what they did to it', () => {
     const [t] = runLitmus(read(AVIC), { trace: true }).traces!;
     const preempt = t.steps.find((s) => s.text === 'D0 preempt P1')!;
