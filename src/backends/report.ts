@@ -117,7 +117,7 @@ export interface RefusalCategoryInfo {
 const CATEGORIES: Record<Exclude<RefusalCategory, 'other'>, Omit<RefusalCategoryInfo, 'id'>> = {
   'vcpu-assist': { label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' },
   'ioapic-msi': { label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' },
-  'apic-timer': { label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' },
+  'apic-timer': { label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer; run on Bochs, whose timer counts instructions), or no final state', short: 'APIC timer' },
   'nested-vmx': { label: 'nested VMX or SVM: the backend has no VMX (SVM), or a construct the guest\'s L1 does not run', short: 'nested VMX/SVM' },
   smbase: { label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' },
   hotplug: { label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' },

@@ -60,6 +60,9 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       footprint: (_op, f) => f.writeOwnConfig(),
       analyze(op, a) {
         if (op.reg.offset === Reg.TIMER_ICR) a.armsTimer();
+        // Where the ID is writable (QEMU, KVM; SDM Vol 3A 11.4.6: model-specific) the CPU leaves its initial APIC
+        // ID, by which the runtime's end-of-test ping and wait-for-SIPI probe address it.
+        if (op.reg.offset === Reg.ID) a.refuse('other', 'the test writes its xAPIC ID: the runtime reaches each CPU at the end of a run (its ping, its probe SIPI) by its initial APIC ID');
       },
       emit(op, e) {
         e.expr(op.value);

@@ -182,6 +182,10 @@ export interface GuestNeeds {
   ioapicVersion: boolean;
   /** The test runs an L1 hypervisor in the guest (src/backends/nested.ts): Intel VMX or AMD SVM. */
   nested: NestedKind | null;
+  /** Why the test's outcome would turn on host delays between its ops and the APIC timer (an op between arming
+   *  and expiry, a periodic count with ops after it), or null: only a backend whose timer and guest run on one
+   *  clock of guest instructions runs it (src/backends/timer-plan.ts). */
+  timerTiming: string | null;
 }
 
 /** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX for vCPUs of the
@@ -204,7 +208,7 @@ export interface AnalyzeCtx {
   readonly src: number;
   refuse(category: RefusalCategory, reason: string): never;
   targets(d: Dest): GuestTargets;
-  need(what: Exclude<keyof GuestNeeds, 'nested'>): void;
+  need(what: Exclude<keyof GuestNeeds, 'nested' | 'timerTiming'>): void;
   /** CPUs an SMI reaches; CPUs an INIT reaches (they may end in wait-for-SIPI); a SIPI page in use. */
   smiTo(cpus: readonly number[]): void;
   initTo(cpus: readonly number[]): void;
