@@ -58,6 +58,24 @@ export interface TraceStepRecord {
   observed?: Record<string, string>;
 }
 
+export type TraceRole = 'witness' | 'counterexample' | 'run';
+
+/** One run, as `--trace-json` gives it (schemas/trace.schema.json). */
+export interface TraceRecord {
+  schema: typeof TRACE_SCHEMA;
+  role: TraceRole;
+  /** The outcome the run ends in (absent for a run into a cycle). */
+  outcome?: Record<string, unknown>;
+  /** The outcome key, as `lapis run` prints it. */
+  key?: string;
+  satisfies?: boolean;
+  /** The run ends in a cycle no step leaves: it never reaches a final state. */
+  nonTerminating?: true;
+  /** The machine before the first step; each step's `changed` applies to the state before it. */
+  initial: MachineState;
+  steps: TraceStepRecord[];
+}
+
 /** A run replayed: the machine before its first step, and its steps. */
 export interface ReplayedRun {
   initial: MachineState;

@@ -7,31 +7,12 @@ import { printFinal } from '../litmus/print.js';
 import type { ExploreResult } from './explore.js';
 import { sortOutcomes } from './answer.js';
 import { shortestWitness } from './witness.js';
-import { recordRun, TRACE_SCHEMA, type TraceStepRecord } from './records.js';
-import type { MachineState } from './state.js';
+import { recordRun, TRACE_SCHEMA, type TraceRecord, type TraceRole, type TraceStepRecord } from './records.js';
 import { formatTraceText } from './tracetext.js';
 
-export { TRACE_SCHEMA, type TraceStepRecord };
+export { TRACE_SCHEMA, type TraceRecord, type TraceRole, type TraceStepRecord };
 /** A step of a trace (the typed record). */
 export type TraceStep = TraceStepRecord;
-
-export type TraceRole = 'witness' | 'counterexample' | 'run';
-
-/** One run, as `--trace-json` gives it (schemas/trace.schema.json). */
-export interface TraceRecord {
-  schema: typeof TRACE_SCHEMA;
-  role: TraceRole;
-  /** The outcome the run ends in (absent for a run into a cycle). */
-  outcome?: Record<string, unknown>;
-  /** The outcome key, as `lapis run` prints it. */
-  key?: string;
-  satisfies?: boolean;
-  /** The run ends in a cycle no step leaves: it never reaches a final state. */
-  nonTerminating?: true;
-  /** The machine before the first step; each step's `changed` applies to the state before it. */
-  initial: MachineState;
-  steps: TraceStepRecord[];
-}
 
 /** Replay `steps` from the initial state; one typed record per step. */
 export function replay(sim: Simulator, steps: readonly number[]): TraceStepRecord[] {

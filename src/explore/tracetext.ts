@@ -4,8 +4,7 @@
 // lines and the registers a step changed are in the column of the CPU they concern, so a `preempt P1` by D0 shows
 // P1's IsRunning clearing in P1's column.
 
-import type { TraceRecord } from './trace.js';
-import type { TraceStepRecord } from './records.js';
+import type { TraceRecord, TraceStepRecord } from './records.js';
 import type { CpuChange, FieldChange } from './state.js';
 
 export interface TraceLanes {
