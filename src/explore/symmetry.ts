@@ -101,7 +101,7 @@ const OP_SYMMETRY: { [K in OpKind]: { refuse?: (op: InsnOf<K>) => string | null;
 };
 
 /** Ops a driver may run outside its families: they touch only the driver (or words nobody else names). */
-const DRIVER_OWN: ReadonlySet<string> = new Set(['nop', 'wait', 'pause', 'hlt', 'sti', 'cli', 'rsm', 'assign', 'if', 'goto', 'load', 'store', 'end', 'iret']);
+const DRIVER_OWN: ReadonlySet<string> = new Set(['nop', 'wait', 'pause', 'hlt', 'sti', 'cli', 'rsm', 'assign', 'if', 'goto', 'load', 'store', 'end', 'iret', 'shutdown', 'iret-op', 'mov-ss', 'clgi', 'stgi', 'rdtsc', 'cr8-read', 'cr8-write']);
 
 /** A run of blocks in a driver's code, one per member in member order, each the renaming of the first. */
 export interface Family {
