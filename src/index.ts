@@ -24,5 +24,7 @@ export { PROFILES, DEFAULT_PROFILE, findProfile, type Profile, type Deviation } 
 export { NO_QUIRKS, type Quirks, type LowestPriorityRule, type SoftDisabledIrr, type ApicMmioInSmm, type AvicIncompleteIpiHandler } from './arch/quirks.js';
 export { explore, type ExploreOptions, type ExploreResult, type Outcome } from './explore/explore.js';
 export { answer, formatAnswer, type Answer, type Result } from './explore/answer.js';
-export { formatTrace, replay, type TraceStep } from './explore/trace.js';
+export { formatTrace, replay, traceRecords, TRACE_SCHEMA, type TraceStep, type TraceRecord, type TraceRole } from './explore/trace.js';
+export type { TraceStepKind, SourcePos } from './explore/records.js';
+export type { MachineState, CpuState, CpuChange, WireMsg } from './explore/state.js';
 export { runLitmus, runTest, jsonAnswer, LitmusError, DEFAULT_MAX_STATES, DEFAULT_MAX_DEPTH, type RunOptions, type LitmusAnswer, type Run, type JsonValue } from './explore/run.js';
