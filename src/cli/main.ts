@@ -23,6 +23,7 @@ import { parseShard } from './shard.js';
 import { registerView } from './view.js';
 import { registerHtml } from './html.js';
 import { registerKut } from './kut.js';
+import { registerVmm } from './vmm.js';
 
 // A reader that stops early (`lapis run X --json | head`) closes the pipe: that ends the output, it is not an error.
 for (const out of [process.stdout, process.stderr]) {
@@ -267,6 +268,7 @@ registerView(program);
 registerHtml(program);
 registerKut(program);
 for (const c of [program, ...program.commands]) c.addHelpText('after', EXIT_HELP);
+registerVmm(program); // after the shared exit codes: a VMM's status is the guest's or its own (src/cli/vmm.ts)
 
 try {
   await program.parseAsync(process.argv);

@@ -13,7 +13,7 @@ import { FrameKind } from '../litmus/ops/types.js';
 import { arith } from '../litmus/outcome.js';
 import { SimError } from './steps.js';
 import { FIXED_WORDS, MAX_DEPTH, P, PC_IDLE, compile, type CountKey, type ProcCode, type Program } from './program.js';
-import { DEFAULT_PROFILE, type Profile } from './profiles.js';
+import { DEFAULT_PROFILE, type Profile } from './profile.js';
 
 const MASK64 = (1n << 64n) - 1n;
 
