@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 // layer before backends) has no I/O: no `node:` module, so it runs in a browser.
 const LAYERS = [
   ['arch'],
-  ['apic', 'ioapic', 'cpu'],
+  ['apic', 'ioapic', 'cpu', 'pic'],
   ['machine'],
   ['assist'],
   ['litmus', 'scenarios'],

@@ -88,8 +88,12 @@ lit_irq_line:
   pop eax
   ret
 
-; At boot: every test line low, every redirection entry masked (edge, destination 0).
+; At boot: every test line low, every redirection entry masked (edge, destination 0); the firmware's IOAPICID kept
+; for the quiesce to restore (a test may write it: 82093AA 3.2.1, bits 27:24 R/W).
 lit_ioapic_boot:
+  xor eax, eax
+  call lit_ioapic_read
+  mov [lit_ioapic_id0], eax
   call lit_lines_low
   xor ebx, ebx
 .pin:
@@ -124,6 +128,9 @@ lit_lines_low:
 ; I/O APIC's EOI register with the entry's vector for a version 0x20 I/O APIC (ICH9 datasheet 13.5.5 EOI
 ; Register). Nothing the test set up can fire during the next run's setup.
 lit_ioapic_quiesce:
+  xor eax, eax
+  mov edx, [lit_ioapic_id0]
+  call lit_ioapic_write                 ; IOAPICID as the firmware left it
   call lit_lines_low
   mov esi, lit_ioapic_pins
 .pin:
@@ -296,3 +303,4 @@ lit_edu_msictl: dd 0
 
 align 4
 lit_ioapic_lock: dd 0
+lit_ioapic_id0: dd 0

@@ -110,4 +110,20 @@ if ! kut_ok; then
 fi
 echo "kvm-unit-tests $KUT_COMMIT: ${KUT_TESTS[*]/%/.flat} in $KUT_DIR/x86"
 
+# A Linux bzImage for the VMM's loader tests (test/vmm/boot.test.ts): Debian's kernel image, unpacked into
+# $LAPIS_LINUX_DIR (never installed: no initramfs, no boot loader). Idempotent.
+LINUX_DIR="${LAPIS_LINUX_DIR:-/opt/lapis/linux}"
+if [ ! -s "$LINUX_DIR/vmlinuz" ]; then
+  linux_pkg="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')"
+  [ -n "$linux_pkg" ] || { $sudo apt-get update -q; linux_pkg="$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')"; }
+  linux_tmp="$(mktemp -d)"
+  (cd "$linux_tmp" && apt-get download "$linux_pkg" >/dev/null 2>&1 && dpkg-deb --fsys-tarfile ./*.deb | tar -x --wildcards './boot/vmlinuz-*')
+  mkdir -p "$LINUX_DIR" 2>/dev/null || $sudo mkdir -p "$LINUX_DIR"
+  [ -w "$LINUX_DIR" ] || $sudo chown "$(id -u):$(id -g)" "$LINUX_DIR"
+  cp "$linux_tmp"/boot/vmlinuz-* "$LINUX_DIR/vmlinuz"
+  rm -rf "$linux_tmp"
+  [ -s "$LINUX_DIR/vmlinuz" ] || { echo "setup: no Linux bzImage in $LINUX_DIR" >&2; exit 1; }
+fi
+echo "Linux bzImage: $LINUX_DIR/vmlinuz"
+
 npm ci --no-audit --no-fund

@@ -30,7 +30,9 @@ export const A = {
   TIMER_BASE: 47,
   TSC_DEADLINE_LO: 48,
   TSC_DEADLINE_HI: 49,
-  WORDS: 50,
+  /** The levels of the LINT0 (bit 0) and LINT1 (bit 1) input pins: driven from outside, kept across RESET and INIT. */
+  LINT: 50,
+  WORDS: 51,
 } as const;
 
 export const TWO32 = 0x100000000;

@@ -40,7 +40,9 @@ export class LocalApic {
    */
   reset(initialId: number, bsp: boolean): void {
     const s = this.s, b = this.b;
+    const pins = s[b + A.LINT];
     s.fill(0, b, b + A.WORDS);
+    s[b + A.LINT] = pins;
     s[b + A.BASE_LO] = ApicBase.DEFAULT_BASE | ApicBase.EN | (bsp ? ApicBase.BSP : 0);
     s[b + A.INITIAL_ID] = initialId >>> 0;
     s[b + A.ID] = initialId >>> 0;
@@ -59,7 +61,7 @@ export class LocalApic {
 
   private resetRegisters(): void {
     const s = this.s, b = this.b;
-    s.fill(0, b + A.TPR, b + A.WORDS);
+    s.fill(0, b + A.TPR, b + A.LINT);
     s[b + A.DFR] = DFR_FLAT;
     s[b + A.SVR] = SPURIOUS_RESET;
     for (let i = 0; i < LVT_COUNT; i++) s[b + A.LVT + i] = Lvt.MASKED;
@@ -289,7 +291,18 @@ export class LocalApic {
     const v = this.highestIsr();
     if (v < 0) return;
     s[b + A.ISR + (v >>> 5)] &= ~(1 << (v & 31));
-    if (this.tmr(v) && (s[b + A.SVR] & Svr.EOI_BROADCAST_SUPPRESSION) === 0) this.host.eoiBroadcast(v);
+    if (!this.tmr(v)) return;
+    this.lintEoi(v);
+    if ((s[b + A.SVR] & Svr.EOI_BROADCAST_SUPPRESSION) === 0) this.host.eoiBroadcast(v);
+  }
+
+  /** SDM Vol 3A 11.5.1: LINT0's Remote IRR is "reset when an EOI command is received"; a level still asserted
+   *  is then accepted again. */
+  private lintEoi(v: number): void {
+    const at = this.b + A.LVT + LvtIndex.LINT0, lvt = this.s[at];
+    if ((lvt & Lvt.REMOTE_IRR) === 0 || (lvt & Lvt.VECTOR) !== v) return;
+    this.s[at] = lvt & ~Lvt.REMOTE_IRR;
+    if ((this.s[this.b + A.LINT] & 1) !== 0) this.signalLvt(LvtIndex.LINT0);
   }
 
   /**
@@ -346,8 +359,16 @@ export class LocalApic {
         this.s[this.b + A.ESR_LATCH] |= Esr.RECEIVE_ILLEGAL_VECTOR;
         return;
       }
-      const level = (i === LvtIndex.LINT0 || i === LvtIndex.LINT1) && (lvt & Lvt.TRIGGER_LEVEL) !== 0;
-      this.acceptFixed(vector, level);
+      // SDM Vol 3A 11.5.1 Local Vector Table: a fixed, level-triggered LINT0 sets the entry's Remote IRR when the
+      // APIC accepts it and is not sent again until an EOI clears it; "level-sensitive interrupts are not supported
+      // for LINT1" (it acts edge-triggered).
+      const level = i === LvtIndex.LINT0 && (lvt & Lvt.TRIGGER_LEVEL) !== 0;
+      if (level) {
+        if ((lvt & Lvt.REMOTE_IRR) !== 0) return;
+        if (this.acceptFixed(vector, true)) this.s[this.b + A.LVT + i] |= Lvt.REMOTE_IRR;
+        return;
+      }
+      this.acceptFixed(vector, false);
     } else {
       this.host.localEvent(this.cpu, mode, vector);
     }
@@ -576,8 +597,8 @@ export class LocalApic {
         }
       }
     }
-    // Delivery status and remote IRR are read-only and not modelled as set.
-    s[b + A.LVT + i] = value;
+    // Delivery status is read-only and not modelled as set; Remote IRR (LINT0) is read-only: a write keeps it.
+    s[b + A.LVT + i] = (value & ~Lvt.REMOTE_IRR) | (s[b + A.LVT + i] & Lvt.REMOTE_IRR);
   }
 
   /**
@@ -625,7 +646,10 @@ export class LocalApic {
 
   /** SDM Vol 3A 11.6.2.1 Physical Destination Mode; SDM Vol 3A 11.12.10 (x2APIC: the 32-bit ID). */
   matchesPhysical(destination: number): boolean {
-    return this.isX2apic() ? destination >>> 0 === this.s[this.b + A.ID] : (destination & 0xff) === (this.s[this.b + A.ID] & 0xff);
+    if (this.isX2apic()) return destination >>> 0 === this.s[this.b + A.ID];
+    // An x2APIC ID above 0xFF does not fit the 8-bit xAPIC ID: no xAPIC destination names it (decision D-37).
+    const id = this.s[this.b + A.ID];
+    return id <= 0xff && (destination & 0xff) === id;
   }
 
   /**

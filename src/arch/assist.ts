@@ -8,5 +8,5 @@ export type Accel = (typeof ACCELS)[number];
 
 /** The VM exits a vCPU test counts: nested VMX INIT/SIPI, AVIC incomplete IPI and NOACCEL, APICv EOI and APIC
  *  write, TPR below threshold, and a failed VM entry. */
-export const VMEXIT_KINDS = ['init', 'sipi', 'incomplete-ipi', 'noaccel', 'eoi', 'tpr-below-threshold', 'apic-write', 'entry-failure'] as const;
+export const VMEXIT_KINDS = ['init', 'sipi', 'incomplete-ipi', 'noaccel', 'eoi', 'tpr-below-threshold', 'apic-write', 'entry-failure', 'intr-window', 'nmi-window'] as const;
 export type VmexitKind = (typeof VMEXIT_KINDS)[number];

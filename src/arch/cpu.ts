@@ -52,3 +52,25 @@ export const RESET_VECTOR = 0xfffffff0;
 export function sipiStartAddress(vector: number): number {
   return (vector & 0xff) << 12;
 }
+
+/** CPUID output registers, in the order CPUID returns them. */
+export const CPUID_REGS = ['eax', 'ebx', 'ecx', 'edx'] as const;
+export type CpuidRegName = (typeof CPUID_REGS)[number];
+
+/**
+ * The CPUID fields the interrupt architecture owns, per leaf and output register: the only bits the model gives
+ * (every other bit reads 0; the guest compiler masks a real CPUID the same way). SDM Vol 2A CPUID, Table 3-8:
+ * CPUID.01H:EBX[31:24] initial APIC ID, ECX[21] x2APIC, ECX[24] TSC-deadline, EDX[9] APIC on chip (SDM Vol 3A
+ * 11.4.3: it reads 0 while IA32_APIC_BASE[11] is 0); CPUID.0BH:EDX the x2APIC ID of the logical processor (every
+ * sub-leaf; SDM Vol 3A 11.12.8.1). AMD: APM Vol 3 Appendix E, the same bits.
+ */
+export const CPUID_FIELDS: Readonly<Record<number, Readonly<Record<CpuidRegName, number>>>> = {
+  0x1: { eax: 0, ebx: 0xff000000, ecx: (1 << 21) | (1 << 24), edx: 1 << 9 },
+  0xb: { eax: 0, ebx: 0, ecx: 0, edx: 0xffffffff },
+};
+export const CpuidBit = {
+  X2APIC: 1 << 21,
+  TSC_DEADLINE: 1 << 24,
+  APIC: 1 << 9,
+  INITIAL_APIC_ID_SHIFT: 24,
+} as const;

@@ -3,6 +3,9 @@
 // ICH2..ICH10 datasheets (82801xx, LPC Interface Bridge Registers, "Advanced Programmable Interrupt
 // Controller"), whose I/O(x)APIC has version 0x20 and an EOI register.
 
+/** The I/O APIC's default base address (82093AA 3.0: FEC0_0000h; the PC's as firmware leaves it). */
+export const IOAPIC_DEFAULT_BASE = 0xfec00000;
+
 /** Memory-mapped registers, offsets from the I/O APIC base. 82093AA 3.1; ICH APIC direct registers (EOI). */
 export const IoApicMmio = {
   /** 82093AA 3.1.1 IOREGSEL: bits 7:0 select the indirect register, 31:8 reserved. */

@@ -15,12 +15,20 @@ import { Pi, Sched, W, type AssistCore } from './state.js';
 export function post(a: AssistCore, vector: number, t: number): void {
   const s = a.s, pi = a.w(t, W.PI_FLAGS);
   s[a.w(t, W.PIR + (vector >>> 5))] |= 1 << (vector & 31);
-  if (s[pi] & Pi.ON) return;
+  const traced = (what: string): void => {
+    if (a.tracing) a.trace(t, `posted 0x${vector.toString(16)}: PIR set, ${what}`);
+  };
+  if (s[pi] & Pi.ON) return traced('ON already set: no notification');
   s[pi] |= Pi.ON;
-  if (s[pi] & Pi.SN) return;
+  if (s[pi] & Pi.SN) return traced('ON set; SN set: no notification');
   const v = s[a.w(t, W.SCHED)];
-  if (!(v & Sched.NOT_RUNNING)) s[pi] |= Pi.NOTIFY;
-  else if (v & Sched.BLOCKED) a.wake(t);
+  if (!(v & Sched.NOT_RUNNING)) {
+    s[pi] |= Pi.NOTIFY;
+    traced('ON set: notification to the running vCPU');
+  } else if (v & Sched.BLOCKED) {
+    traced('ON set: the blocked vCPU is woken');
+    a.wake(t);
+  } else traced('ON set: the vCPU is off its CPU, vcpu_load finds ON');
 }
 
 /**

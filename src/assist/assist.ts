@@ -9,6 +9,7 @@ import { HostError } from '../arch/errors.js';
 import type { Quirks } from '../arch/quirks.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import type { Machine } from '../machine/machine.js';
+import { cr8Write } from '../machine/platform.js';
 import { apicvDescribe, apicvHasWork, apicvIcrWrite, apicvPosts, apicvStep, eoiExitBitmap, post } from './apicv.js';
 import { avicDescribe, avicEntered, avicEoiTraps, avicIcrWrite, avicIntercepts, avicReadFaults, avicStep, avicWriteTraps } from './avic.js';
 import { Pi, Sched, W, WORDS, type AssistCore } from './state.js';
@@ -149,23 +150,30 @@ export class Assist implements AssistCore {
   preempt(c: number): void {
     if (!this.vcpus) return;
     const v = this.w(c, W.SCHED);
-    if (this.s[v] & Sched.NOT_RUNNING) return;
+    if (this.s[v] & Sched.NOT_RUNNING) return this.traceSched(c, `vcpu already off its CPU (${this.s[v] & Sched.BLOCKED ? 'blocked' : 'preempted'}): preempt changes nothing`);
     if (this.accel === 'apicv') {
       const pi = this.w(c, W.PI_FLAGS);
-      if (this.s[pi] & (Pi.RESUME_1 | Pi.RESUME_2)) return;
+      if (this.s[pi] & (Pi.RESUME_1 | Pi.RESUME_2)) return this.traceSched(c, 'vcpu being put back on its CPU: preempt changes nothing');
       this.s[pi] = (this.s[pi] | Pi.SN) & ~Pi.NOTIFY;
     }
     this.s[v] |= Sched.NOT_RUNNING;
+    this.traceSched(c, `vcpu preempted: ${this.accel === 'avic' ? 'IsRunning = 0' : this.accel === 'apicv' ? 'SN set' : 'off its CPU'}`);
   }
 
   /** A preempted vCPU runs again (under APICv through vcpu_load); a blocked one stays blocked until woken. */
   resume(c: number): void {
     if (!this.vcpus) return;
     const v = this.w(c, W.SCHED);
-    if (this.s[v] & Sched.BLOCKED || !(this.s[v] & Sched.NOT_RUNNING)) return;
+    if (this.s[v] & Sched.BLOCKED) return this.traceSched(c, 'vcpu blocked: resume changes nothing until something wakes it');
+    if (!(this.s[v] & Sched.NOT_RUNNING)) return this.traceSched(c, 'vcpu already running: resume changes nothing');
     if (this.accel === 'apicv') this.s[this.w(c, W.PI_FLAGS)] |= Pi.RESUME_1;
     else this.s[v] &= ~Sched.NOT_RUNNING;
     if (this.accel === 'avic') avicEntered(this, c);
+    this.traceSched(c, `vcpu resumed: ${this.accel === 'avic' ? 'IsRunning = 1' : this.accel === 'apicv' ? 'kvm puts it back through vcpu_load' : 'on its CPU'}`);
+  }
+
+  private traceSched(c: number, text: string): void {
+    if (this.tracing) this.trace(c, text);
   }
 
   /** A posted interrupt to vCPU c (a device, or the hypervisor). */
@@ -197,6 +205,13 @@ export class Assist implements AssistCore {
     const r = this.machine.wrmsr(c, msr, value);
     if (r.ok && this.accel === 'tpr-shadow' && msr === TPR_MSR) tprWritten(this, c);
     return r.ok;
+  }
+
+  /** MOV to CR8; false on #GP. A TPR shadow virtualizes it as it does a TPR write (SDM Vol 3C 30.1.2). */
+  cr8Write(c: number, value: bigint): boolean {
+    const ok = cr8Write(this.machine, c, value);
+    if (ok && this.accel === 'tpr-shadow') tprWritten(this, c);
+    return ok;
   }
 
   rdmsr(c: number, msr: number): bigint | null {

@@ -109,7 +109,8 @@ export class Analyzer {
       test, cpus: this.n, agents, spares: Math.max(1, agents.length), procs, kinds: [], flags: [],
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
-      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null },
+      needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null, ioapic: false,
+        ioapicVersion: test.config?.entries.some((e) => e.key === 'ioapic-version') ?? false, timerTiming: null },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
       nested: new NestedPlan(test, (construct, reason, pos, category) => this.refuse(construct, reason, pos ?? null, category ?? 'nested-vmx')),
     };
@@ -130,6 +131,11 @@ export class Analyzer {
   analyze(): GuestPlan {
     const t = this.test;
     if (!compiledAccel(t.settings.accel)) this.refuse(`config accel = ${t.settings.accel}`, accelRefusalReason(t.settings.accel), null, 'vcpu-assist');
+    const ids = t.settings.apicIds;
+    if (ids !== null && ids.some((id, c) => id !== c)) {
+      this.refuse(`config apic-ids = ${ids.join(', ')}`, 'the guest\'s CPUs have the APIC IDs the backend gives them, 0..n-1 (its coordinator and tables depend on it)', null, 'apic-ids');
+    }
+    if (t.settings.pic) this.refuse('config pic = true', 'the runtime masks the 8259A, whose inputs also carry the PIT and the firmware\'s devices; ExtINT through it is not compiled', null, 'pic');
     const spares = this.plan.spares;
     if (this.n + spares > MAX_GUEST_CPUS) this.refuse(`config cpus = ${this.n}`, `at most ${MAX_GUEST_CPUS - spares} CPUs (the runtime's tables; ${spares} spare CPU(s) run the coordinator and the agents)`, null, 'too-many-cpus');
     this.classify();
@@ -277,7 +283,7 @@ export class Analyzer {
   }
 
   /** The analysis as one op sees it. */
-  private ctx(op: Op, src: number, where: string): AnalyzeCtx {
+  private ctx(op: Op, src: number, where: string, smm = false): AnalyzeCtx {
     const plan = this.plan, construct = `${where}: ${printOp(op).split('\n')[0]}`;
     const smbase = (v: number): void => {
       this.smbaseValue(v, construct, op.pos);
@@ -285,6 +291,7 @@ export class Analyzer {
     };
     return {
       settings: this.test.settings,
+      smm,
       src,
       refuse: (category, reason) => this.refuse(construct, reason, op.pos, category),
       targets: (d) => this.targets(d, src),
@@ -318,6 +325,9 @@ export class Analyzer {
     for (const b of this.test.blocks) {
       const where = b.kind === 'cpu' ? `P${b.cpu}` : `D${b.agent}`;
       if (b.kind === 'cpu') {
+        if (b.handler === 'vmexit-intr-window' || b.handler === 'vmexit-nmi-window') {
+          this.refuse(`P${b.cpu} on ${b.handler.replace('-', ' ')}`, 'the guest\'s L1 hypervisor sets no window-exiting controls', b.pos, 'nested-vmx');
+        }
         this.plan.nested.handler(b);
         if (b.handler === 'vector' && b.vector !== null && b.vector < 32) {
           this.refuse(`P${b.cpu} on vector ${hex(b.vector)}`, 'vectors 0-31 are exceptions in the guest', b.pos, 'vector-lt-32');
@@ -327,7 +337,7 @@ export class Analyzer {
       const src = b.kind === 'cpu' ? b.cpu : -1;
       const walk = (ops: Op[], mult: number): void => {
         for (const op of ops) {
-          const def = opDef(op), ctx = this.ctx(op, src, where);
+          const def = opDef(op), ctx = this.ctx(op, src, where, b.kind === 'cpu' && b.handler === 'smi');
           // What the guest's L1 can run (VMX operation; what vCPUs of its virtual APIC may do) first.
           this.plan.nested.op(op, src, (reason) => ctx.refuse('nested-vmx', reason));
           def.analyze?.(op, ctx);
@@ -417,11 +427,21 @@ export class Analyzer {
         case 'running': case 'pir':
           no('vCPU state of a hypervisor the model plays', 'vcpu-assist');
           break;
+        case 'gif':
+          no('AMD\'s GIF: the runtime does not enable SVM, and nothing can read GIF', 'gif');
+          break;
+        case 'in-shadow':
+          // An `on nmi` block compares the interrupted EIP with the instructions after the test's STIs and MOV SSs.
+          if (o.of !== 'nmi') no('only NMIs are checked for the shadow they were taken in (the `on nmi` block compares its return address)', 'observables');
+          if (!this.block(o.cpu, 'nmi')) no(`P${o.cpu} has no \`on nmi\` block: the check runs in it`, 'observables');
+          plan.needs.nmi = true;
+          break;
         case 'remote-irr':
           plan.ioapicPins.add(o.pin);
           break;
         case 'irr': case 'isr': case 'tmr': case 'apic-reg': case 'apic-mode':
-          if (plan.flags[o.cpu] & FLAG.WFSABLE) no(`P${o.cpu} may end in wait-for-SIPI, where it runs nothing that could read its local APIC (another CPU cannot)`, 'wfs-apic');
+          // A CPU that ends in wait-for-SIPI runs nothing that could read its local APIC: the runtime starts it
+          // with a SIPI of its own after the run (lit_wfs_probe), which changes nothing in the local APIC.
           parked();
           break;
         case 'activity': case 'smm':

@@ -19,6 +19,9 @@ export type Support = { ok: true } | { ok: false; reason: string };
 export interface Features {
   /** x2APIC mode (CPUID.1:ECX[21] and the IA32_APIC_BASE EXTD transition). */
   x2apic: Support;
+  /** Where x2apic is ok: the backend can boot CPUs without it in CPUID, for a test with `x2apic = false` that
+   *  touches x2APIC (MachineRequest.x2apic false). */
+  x2apicHidden: Support;
   /** SMM: SMIs enter SMM at SMBASE + 0x8000 and RSM returns. */
   smm: Support;
   /** The TSC-deadline timer mode (CPUID.1:ECX[24], IA32_TSC_DEADLINE). */
@@ -32,6 +35,9 @@ export interface Features {
   irqLines: Support;
   /** A device the guest can make send an MSI with an address and data of its choosing (QEMU's edu). */
   msi: Support;
+  /** The I/O APIC's version: 0x20 has the EOI register (QEMU's, hw/intc/ioapic.c IOAPIC_VER_DEF), 0x11 not (KVM's
+   *  in-kernel one, virt/kvm/ioapic.h IOAPIC_VERSION_ID; Bochs's, iodev/ioapic.h BX_IOAPIC_VERSION_ID). */
+  ioapicVersion: 0x11 | 0x20;
   /** Intel VMX (CPUID.1:ECX.VMX, VMXON ... VMXOFF) with the wait-for-SIPI guest activity state: the guest's own
    *  L1 hypervisor runs nested tests (docs/nested.md). */
   vmx: Support;
@@ -43,6 +49,9 @@ export interface Features {
   vid: Support;
   /** An SMI to the BSP enters SMM at an SMBASE the guest can install code at (the firmware left its SMRAM open). */
   smiToBsp: Support;
+  /** The APIC timer, the TSC and the guest's instructions advance on one clock that the host cannot stretch: a
+   *  run's timer tests give the outcome of the ops' ticks, never of the host's delays (timer-plan.ts). */
+  guestClock: Support;
 }
 
 /** What a test asks of the machine it boots. */
@@ -55,6 +64,11 @@ export interface MachineRequest {
   irqLines?: boolean;
   /** The test sends device MSIs: QEMU gets `-device edu`. */
   msi?: boolean;
+  /** false: the test's CPUs have no x2APIC (`x2apic = false`) and it touches x2APIC: CPUID must not offer it. */
+  x2apic?: boolean;
+  /** The test's outcome turns on the APIC timer against its ops (needs.timerTiming): QEMU TCG runs it with
+   *  -icount, so the timer and the TSC follow the instructions executed. */
+  guestClock?: boolean;
 }
 
 /** One process to spawn: the program, its arguments, its extra environment and files to create in the run's
@@ -209,7 +223,9 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
     '-display', 'none',
     '-nic', 'none',
     '-machine', machine,
-    '-cpu', f.cpu,
+    // A test whose CPUs have no x2APIC gets it taken out of CPUID (target/i386/cpu.c: `-x2apic` clears
+    // CPUID.1:ECX[21]; the APIC then refuses EXTD, hw/intc/apic.c apic_set_base_check).
+    '-cpu', req.x2apic === false ? `${f.cpu.replace(/,\+x2apic/, '')},-x2apic` : f.cpu,
     '-smp', String(req.cpus),
     '-m', String(req.memMiB ?? 64),
     '-drive', `file=${image},format=raw,if=ide,index=0,media=disk`,
@@ -219,6 +235,10 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
   );
   // pc-testdev (hw/misc/pc-testdev.c): port 0x2000 + n sets ISA IRQ line n; edu (hw/misc/edu.c): a PCI device
   // whose MSI the guest programs and raises (guest/ioapic.asm).
+  // -icount (docs/conformance.md, "The APIC timer"): QEMU_CLOCK_VIRTUAL, which the APIC timer (hw/intc/apic.c
+  // apic_timer_update) and the TSC (target/i386 cpu_get_tsc) read, counts 2^7 ns per instruction executed (so QEMU's round-robin kick, every 100 ms of that clock, comes after 0.8M instructions of a vCPU that spins waiting for another), and
+  // sleep=off never lets it run on while the vCPUs wait; the vCPUs then share one thread, round robin.
+  if (req.guestClock && f.accel === 'tcg') args.push('-icount', 'shift=7,sleep=off');
   if (req.irqLines) args.push('-device', 'pc-testdev');
   if (req.msi) args.push('-device', 'edu');
   return { file: bin, args, env: {}, files: {} };
@@ -271,8 +291,18 @@ const TCG_ASSIST = {
 const NO_KVM_NESTED = "KVM guests here get neither VMX nor SVM: this host's KVM (kvm_pvm) offers no nested virtualization, and the KVM backends boot qemu64 without +vmx/+svm";
 const KVM_ASSIST = { vmx: no(NO_KVM_NESTED), svm: no(NO_KVM_NESTED), tprShadow: no(NO_KVM_NESTED), vid: no(NO_KVM_NESTED) };
 
-function kvmFeatures(): Features {
+/** QEMU's APIC timer (hw/intc/apic.c apic_timer_update) runs on QEMU_CLOCK_VIRTUAL, which follows the host's clock
+ *  unless -icount; under KVM the timer is the host kernel's hrtimer. */
+const HOST_CLOCK = no("the APIC timer keeps the host's time while a vCPU thread may be descheduled (QEMU_CLOCK_VIRTUAL follows the host clock)");
+
+/** TCG runs a test that needs it (MachineRequest.guestClock) with -icount (qemuLaunch). */
+const ICOUNT = OK;
+
+function kvmFeatures(irqchip: 'on' | 'split' | 'off'): Features {
   return {
+    ioapicVersion: irqchip === 'on' ? 0x11 : 0x20,
+    x2apicHidden: no('booting KVM CPUs without x2APIC (-cpu ...,-x2apic) was not tried here (no /dev/kvm when it was added)'),
+    guestClock: HOST_CLOCK,
     x2apic: OK,
     smm: kvmSmm(),
     tscDeadline: OK,
@@ -294,9 +324,12 @@ export const BACKENDS: readonly Backend[] = [
     qemu72Available,
     () => ({
       x2apic: no("QEMU 7.2's TCG has no x2APIC (CPUID.1:ECX[21] is 0; it came with QEMU 8)"),
+      x2apicHidden: OK,
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
       iret: OK,
+      guestClock: ICOUNT,
+      ioapicVersion: 0x20,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -313,9 +346,12 @@ export const BACKENDS: readonly Backend[] = [
     qemu10Available,
     () => ({
       x2apic: OK,
+      x2apicHidden: OK,
       smm: OK,
       tscDeadline: no("QEMU's TCG has no TSC-deadline timer (QEMU 10: \"TCG doesn't support requested feature\")"),
       iret: OK,
+      guestClock: ICOUNT,
+      ioapicVersion: 0x20,
       ...QEMU_DEVICES,
       ...TCG_ASSIST,
     }),
@@ -325,14 +361,14 @@ export const BACKENDS: readonly Backend[] = [
     'QEMU 7.2 with KVM: in-kernel local APIC and I/O APIC (kernel-irqchip=on)',
     { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'on', cpu: KVM_CPU },
     kvmAvailable,
-    kvmFeatures,
+    () => kvmFeatures('on'),
   ),
   qemuBackend(
     'qemu-kvm-split',
     "QEMU 7.2 with KVM: in-kernel local APIC, QEMU's I/O APIC (kernel-irqchip=split)",
     { binary: qemu72Binary, dataDirs: () => [], accel: 'kvm', irqchip: 'split', cpu: KVM_CPU },
     kvmAvailable,
-    kvmFeatures,
+    () => kvmFeatures('split'),
   ),
   qemuBackend(
     'qemu-kvm-off',
@@ -348,10 +384,11 @@ export const BACKENDS: readonly Backend[] = [
           'QEMU 10 refuses it: "KVM does not support userspace APIC")',
       };
     },
-    kvmFeatures,
+    () => kvmFeatures('off'),
   ),
   bochsBackend('bochs', 'Bochs 2.7 (Debian bookworm: SMP, SMM, x2APIC), CPU model corei7_skylake_x (VMX)', 'corei7_skylake_x', () => ({
     x2apic: OK,
+    x2apicHidden: no("Bochs 2.7's CPU model fixes CPUID (corei7_skylake_x has x2APIC; the cpuid options apply only without a model)"),
     smm: OK,
     tscDeadline: OK,
     iret: OK,
@@ -364,6 +401,7 @@ export const BACKENDS: readonly Backend[] = [
   })),
   bochsBackend('bochs-svm', 'Bochs 2.7, CPU model ryzen (AMD: SVM, no AVIC, no x2APIC)', 'ryzen', () => ({
     x2apic: no("Bochs's ryzen model has no x2APIC (CPUID.1:ECX[21] is 0)"),
+    x2apicHidden: OK,
     smm: OK,
     tscDeadline: no("Bochs's ryzen model has no TSC-deadline timer (CPUID.1:ECX[24] is 0)"),
     iret: OK,
@@ -378,9 +416,13 @@ export const BACKENDS: readonly Backend[] = [
 // ---- Bochs -----------------------------------------------------------------------------------------------------
 
 const BOCHS_DEVICES = {
+  // Bochs's clock is its instruction count (`ips`, clock: sync=none by default): the local APIC timer
+  // (cpu/apic.cc, bx_pc_system timers), the TSC and the PIT all advance with the instructions executed.
+  guestClock: OK,
   irqLines: no('Bochs 2.7 has no device a guest can use to drive an I/O APIC input (no pc-testdev): only its own devices raise IRQs'),
   msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
   smiToBsp: no("Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there"),
+  ioapicVersion: 0x11 as const,
 };
 
 function bochsBackend(name: BackendName, description: string, model: string, features: () => Features): Backend {

@@ -62,7 +62,13 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
     asm,
     cpus: plan.cpus,
     spares: plan.spares,
-    machine: { cpus: plan.cpus + plan.spares, ...(plan.needs.irqLines ? { irqLines: true } : {}), ...(plan.needs.msi ? { msi: true } : {}) },
+    machine: {
+      cpus: plan.cpus + plan.spares,
+      ...(plan.needs.irqLines ? { irqLines: true } : {}),
+      ...(plan.needs.msi ? { msi: true } : {}),
+      ...(plan.needs.x2apic && !test.settings.x2apic ? { x2apic: false } : {}),
+      ...(plan.needs.timerTiming !== null ? { guestClock: true } : {}),
+    },
     observables: plan.observables.map((o) => observableName(o)),
     needs: plan.needs,
     iterTimeoutUs,
@@ -83,20 +89,26 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (c.needs.tscDeadlineMode && !f.tscDeadline.ok) {
     return new CompileRefusal('LVT_TIMER', `the test writes TIMER_ICR in TSC-deadline mode, where the model ignores the count; this backend has no TSC-deadline mode (${f.tscDeadline.reason}) and counts it one-shot, so what the test reads turns on timing`, null, name, 'other');
   }
+  if (c.needs.timerTiming !== null && !f.guestClock.ok) return new CompileRefusal('the APIC timer', `${c.needs.timerTiming} (${f.guestClock.reason})`, null, name, 'apic-timer');
   const nested = nestedRefusalReason(c.needs.nested, f);
   if (nested) return new CompileRefusal(c.needs.nested === 'svm' ? 'SVM' : 'VMX', nested, null, name, 'nested-vmx');
   if (c.needs.irqLines && !f.irqLines.ok) return new CompileRefusal('irq', `an agent drives I/O APIC pins: ${f.irqLines.reason}`, null, name, 'ioapic-msi');
   if (c.needs.msi && !f.msi.ok) return new CompileRefusal('msi', `an agent sends device MSIs: ${f.msi.reason}`, null, name, 'ioapic-msi');
+  if (c.needs.ioapicVersion && f.ioapicVersion !== c.test.settings.ioapicVersion) {
+    return new CompileRefusal('ioapic-version', `the test's I/O APIC is version ${hexv(c.test.settings.ioapicVersion)}, this backend's ${hexv(f.ioapicVersion)} (${f.ioapicVersion === 0x11 ? 'no' : 'an'} EOI register)`, null, name, 'ioapic-msi');
+  }
   if (c.needs.smiToP0 && !f.smiToBsp.ok) return new CompileRefusal('SMI to P0', f.smiToBsp.reason, null, name, 'smi-to-bsp');
-  if (c.needs.x2apic && f.x2apic.ok !== c.test.settings.x2apic) {
+  if (c.needs.x2apic && !c.test.settings.x2apic && f.x2apic.ok && !f.x2apicHidden.ok) {
+    return new CompileRefusal('x2APIC', `the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it: ${f.x2apicHidden.reason}`, null, name, 'x2apic-backend');
+  }
+  if (c.needs.x2apic && c.test.settings.x2apic && !f.x2apic.ok) {
     return new CompileRefusal(
       'x2APIC',
-      c.test.settings.x2apic
-        ? `the test's CPUs have x2APIC (config x2apic = true); this backend's do not: ${f.x2apic.ok ? '' : f.x2apic.reason}`
-        : "the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it",
+      `the test's CPUs have x2APIC (config x2apic = true); this backend's do not: ${f.x2apic.reason}`,
       null, name, 'x2apic-backend',
     );
   }
   return null;
 }
 
+const hexv = (v: number): string => `0x${v.toString(16)}`;

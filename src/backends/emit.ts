@@ -52,6 +52,8 @@ export class Emitter {
   private readonly n: number;
   private readonly data: string[] = [];
   private localLabel = 0;
+  /** Per CPU: the labels right after its STIs and MOV SSs (the EIP an NMI taken in their shadow returns to). */
+  private readonly shadows = new Map<number, string[]>();
 
   constructor(private readonly plan: GuestPlan, private readonly analyzer: Analyzer, private readonly settleUs: number) {
     this.n = plan.cpus;
@@ -119,6 +121,14 @@ export class Emitter {
         return l;
       },
       body: (ops) => this.ops(ops, p, labels, smm, out),
+      shadowPoint: () => {
+        if (p.agent) return;
+        const list = this.shadows.get(p.index) ?? [];
+        const l = `..@lit_shadow_${p.index}_${list.length}`;   // (..@: a label that leaves NASM's local-label scope alone)
+        list.push(l);
+        this.shadows.set(p.index, list);
+        out.push(`${l}:`);
+      },
       targets: (d) => this.analyzer.targets(d, p.agent ? -1 : p.apicId),
       refuse: (category, reason) => this.refuse(category, p.name, reason),
     };
@@ -137,7 +147,9 @@ export class Emitter {
         out.push(`  ; ${st.pos.line}: ${printOp(st)} (prepared before the STI: its write is the instruction in the shadow)`);
         this.expr(st.value, p, out);
         const m = this.mem(st.loc);
-        out.push(`  mov [${m} + 4], edx`, '  sti', `  xchg [${m}], eax`);
+        out.push(`  mov [${m} + 4], edx`, '  sti');
+        ctx.shadowPoint();
+        out.push(`  xchg [${m}], eax`);
         i++;
         continue;
       }
@@ -166,7 +178,7 @@ export class Emitter {
       `%define LIT_SPARES ${spares}`,
       `%define LIT_SMM ${smm ? 1 : 0}`,
       ...(plan.timer ? [`%define LIT_TIMER_WAIT_US ${TIMER_WAIT_US_PER_TICK}   ; the test arms the APIC timer: one model tick`] : []),
-      `%define LIT_IOAPIC ${plan.ioapicPins.size > 0 ? 1 : 0}`,
+      `%define LIT_IOAPIC ${plan.ioapicPins.size > 0 || plan.needs.ioapic ? 1 : 0}`,
       `%define LIT_MSI ${plan.needs.msi ? 1 : 0}`,
       ...plan.nested.defines(),
       ...(countLow !== 0 ? [`%define LAPIS_COUNT_LOW ${hex(countLow)}   ; vectors below 32 the test counts: entries there are interrupts`] : []),
@@ -242,7 +254,7 @@ export class Emitter {
       o.push(`lit_smbase_init: dd ${[...plan.smbaseSetup].map(([c, b]) => `${c}, ${hex(b)}, `).join('')}0xffffffff   ; cpu, SMBASE before go`);
       o.push(`lit_smbase_probe: dd ${[...plan.smbaseObserved].sort((a, b) => a - b).map((c) => `${c}, `).join('')}0xffffffff   ; CPUs whose SMBASE is observed`);
     }
-    if (plan.ioapicPins.size > 0 || plan.needs.msi) {
+    if (plan.ioapicPins.size > 0 || plan.needs.msi || plan.needs.ioapic) {
       o.push(`lit_irq_lines: db ${[...plan.irqLines].sort((a, b) => a - b).map((v) => `${v}, `).join('')}0xff   ; ISA IRQ lines the agents drive`);
       o.push(`lit_ioapic_pins: db ${[...plan.ioapicPins].sort((a, b) => a - b).map((v) => `${v}, `).join('')}0xff   ; redirection entries the test uses`);
       o.push('align 4', 'lit_ioapic_init:                       ; init: pin, low dword, high dword');
@@ -264,6 +276,7 @@ export class Emitter {
     }
     if (nproc * regsPer > at) o.push(`  times ${nproc * regsPer - at} dq 0`);
     o.push('align 4', ...this.data);
+    for (let c = 0; c < n; c++) o.push(`lit_shadow_eips_${c}: dd ${(this.shadows.get(c) ?? []).map((l) => `${l}, `).join('')}0`);
     return o;
   }
 
@@ -310,9 +323,11 @@ export class Emitter {
     out.push(`  mov eax, ${c}`, '  call lit_ready_wait');
     out.push(ifOn ? '  sti                                 ; IF = 1' : '  ; IF = 0');
     if (kind === KIND.MAIN && this.halts(c)) {
-      out.push(`  mov dword [LIT_BLOCKED + ${c} * 4], 1`, '  hlt                                 ; init: halted until an event', `  mov dword [LIT_BLOCKED + ${c} * 4], 0`);
+      out.push(`  mov dword [LIT_BLOCKED + ${c} * 4], 1`, `  mov dword [LIT_HALTED + ${c} * 4], 1`, '  hlt                                 ; init: halted until an event',
+        `  mov dword [LIT_HALTED + ${c} * 4], 0`, `  mov dword [LIT_BLOCKED + ${c} * 4], 0`);
     }
     out.push(kind === KIND.MAIN ? `  jmp P${c}_main` : `  mov dword [LIT_BLOCKED + ${c} * 4], 1
+  mov eax, ${c}
   jmp lit_idle`, '');
     return out;
   }
@@ -356,10 +371,16 @@ export class Emitter {
       case 'nmi': {
         const name = b.handler === 'nmi' ? `P${c}_on_nmi` : `P${c}_on_vector_${hex(b.vector ?? 0)}`;
         out.push(`${name}:                      ; ${b.pos.line}: P${c} on ${b.handler === 'nmi' ? 'nmi' : `vector ${hex(b.vector ?? 0)}`} { (called after the count; IRET follows)`);
-        const blocked = `LIT_BLOCKED + ${c} * 4`;
-        out.push(`  mov eax, [${blocked}]`, `  mov dword [${blocked}], 0   ; running (the ping asks again)`, '  push eax', '  cmp dword [lit_drain], 0', '  jne .skip', '  LIT_EVENT');
+        const blocked = `LIT_BLOCKED + ${c} * 4`, halted = `LIT_HALTED + ${c} * 4`;
+        if (b.handler === 'nmi' && this.plan.observables.some((o) => o.kind === 'in-shadow' && o.cpu === c && o.of === 'nmi')) {
+          // The interrupted EIP ([esp + 40]: the call, PUSHAD, the vector) against the labels after STI and MOV SS.
+          out.push(`  mov eax, [esp + 40]`, `  mov ecx, lit_shadow_eips_${c}`, '.shadow:', '  mov edx, [ecx]', '  test edx, edx', '  jz .unshadowed', '  add ecx, 4',
+            '  cmp edx, eax', '  jne .shadow', `  lock inc dword [LIT_SHADOW + ${c} * 4]   ; taken in an STI or MOV SS shadow`, '.unshadowed:');
+        }
+        out.push(`  mov eax, [${blocked}]`, `  mov dword [${blocked}], 0   ; running (the ping asks again)`, '  push eax',
+          `  push dword [${halted}]`, `  mov dword [${halted}], 0   ; not halted while the handler runs`, '  cmp dword [lit_drain], 0', '  jne .skip', '  LIT_EVENT');
         this.ops(b.body, p, labels, false, out);
-        out.push('  LIT_EVENT', '.skip:', `  pop dword [${blocked}]`, '  ret', '');
+        out.push('  LIT_EVENT', '.skip:', `  pop dword [${halted}]`, `  pop dword [${blocked}]`, '  ret', '');
         return out;
       }
       case 'smi':
@@ -433,6 +454,8 @@ export class Emitter {
         return [`  LIT_KV_SMBASE '${name}', ${ob.cpu}`];
       case 'smm':
         return [`  LIT_KV_SMM '${name}', ${ob.cpu}`];
+      case 'in-shadow':
+        return [`  LIT_KV32 '${name}', LIT_SHADOW + ${ob.cpu} * 4`];
       default:
         return this.plan.nested.print(ob, name) ?? this.refuse('other', name, 'not compiled');
     }

@@ -7,6 +7,7 @@ import { PROFILES } from '../sim/profiles.js';
 import { BACKEND_NAMES } from './backends.js';
 import { explain, matches, type Classification, type Explanation } from './explain.js';
 import { categoryById, cmp, testId, type SuiteJson, type TestJson } from './report.js';
+import { frequencyText } from './stats.js';
 
 export interface RenderInput {
   reports: SuiteJson[];
@@ -258,6 +259,8 @@ export function renderConformance(input: RenderInput): Rendered {
   for (const f of files) p(`| ${md(testId(f))} | ${backends.map((b) => cell(b.tests.get(f), b.backend, anchorOf)).join(' | ')} |`);
   p('');
 
+  p(...frequencyLines(files, backends, anchorOf));
+
   // Seeds.
   const seeds = files.filter((f) => /^seed-\d{3}-/.test(f));
   p('## Seed scenarios on real machines', '');
@@ -326,6 +329,49 @@ export function renderConformance(input: RenderInput): Rendered {
     p('');
   }
   return { text: `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`, unexplained, stale, uncovered, warnings };
+}
+
+/** The most outcomes of one test listed in "Outcome frequencies"; the rest are one row (a count that varies). */
+const FREQ_ROWS = 6;
+
+/** Every outcome of every test that ran, its share of the completed runs on each backend with its 95 % Wilson
+ *  interval (stats.ts); 0/N where the test ran and the outcome was not seen. */
+function frequencyLines(files: string[], backends: Merged[], anchors: (t: TestJson, b: string) => string[]): string[] {
+  const out = [
+    '## Outcome frequencies', '',
+    "Each outcome's share of a test's completed runs on each backend, `k/N (low–high %)`: k of N runs, and the 95 %",
+    'Wilson score interval (Wilson 1927; `src/backends/stats.ts`), the true frequencies these runs are consistent with.',
+    'An outcome a backend never gave shows `0/N` with its upper bound (0 of 1000 runs: up to 0.38 %). A test with more',
+    `than ${FREQ_ROWS} outcomes (a count that varies) lists the ${FREQ_ROWS} most frequent and counts the rest together.`, '',
+  ];
+  for (const f of files) {
+    const ran = backends.map((b) => ({ b, t: b.tests.get(f) })).filter((x): x is { b: Merged; t: TestJson } => x.t?.status === 'ran' && x.t.completed > 0);
+    if (ran.length === 0) continue;
+    const keys = new Map<string, { total: number; verdict: string }>();
+    for (const { t } of ran) {
+      for (const o of t.outcomes) {
+        const k = keys.get(o.key) ?? { total: 0, verdict: o.verdict };
+        k.total += o.count;
+        if (o.verdict === 'FORBIDDEN') k.verdict = 'FORBIDDEN';
+        keys.set(o.key, k);
+      }
+    }
+    const rows = [...keys.entries()].sort((a, b) => b[1].total - a[1].total || cmp(a[0], b[0]));
+    const shown = rows.slice(0, FREQ_ROWS), rest = new Set(rows.slice(FREQ_ROWS).map(([k]) => k));
+    out.push(`**${md(testId(f))}**`, '', `| outcome | verdict | ${ran.map((x) => x.b.name).join(' | ')} |`, `|---|---|${ran.map(() => '---|').join('')}`);
+    for (const [key, k] of shown) {
+      const verdict = k.verdict === 'FORBIDDEN'
+        ? `**FORBIDDEN** ${[...new Set(ran.flatMap(({ b, t }) => t.outcomes.some((o) => o.key === key && o.verdict === 'FORBIDDEN') ? anchors({ ...t, outcomes: t.outcomes.filter((o) => o.key === key) }, b.backend) : []))].join(' ')}`
+        : k.verdict;
+      out.push(`| ${code(key)} | ${verdict.trim()} | ${ran.map(({ t }) => frequencyText(t.outcomes.find((o) => o.key === key)?.count ?? 0, t.completed)).join(' | ')} |`);
+    }
+    if (rest.size > 0) {
+      const forbidden = rows.slice(FREQ_ROWS).some(([, k]) => k.verdict === 'FORBIDDEN');
+      out.push(`| ${rest.size} other outcomes | ${forbidden ? 'some **FORBIDDEN**' : 'allowed'} | ${ran.map(({ t }) => frequencyText(t.outcomes.filter((o) => rest.has(o.key)).reduce((n, o) => n + o.count, 0), t.completed)).join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out;
 }
 
 /** One line per outcome; a test with more than GROUP outcomes on a backend gets one line for them all, with the

@@ -117,7 +117,7 @@ export interface RefusalCategoryInfo {
 const CATEGORIES: Record<Exclude<RefusalCategory, 'other'>, Omit<RefusalCategoryInfo, 'id'>> = {
   'vcpu-assist': { label: 'the test\'s CPUs are vCPUs under a hardware assist (AVIC, APICv, TPR shadow)', short: 'vCPU assist' },
   'ioapic-msi': { label: 'the I/O APIC or device MSIs: a pin or device the backend cannot drive', short: 'I/O APIC, MSI' },
-  'apic-timer': { label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer)', short: 'APIC timer' },
+  'apic-timer': { label: 'the APIC timer where host delays could change the outcome (an op between arming and expiry, a periodic timer; run on Bochs, whose timer counts instructions), or no final state', short: 'APIC timer' },
   'nested-vmx': { label: 'nested VMX or SVM: the backend has no VMX (SVM), or a construct the guest\'s L1 does not run', short: 'nested VMX/SVM' },
   smbase: { label: 'an SMBASE the guest cannot reproduce (computed at run time, a shared save area, an SMI to all)', short: 'SMBASE' },
   hotplug: { label: 'hot-plug (`unplugged` CPUs)', short: 'hot-plug' },
@@ -134,6 +134,14 @@ const CATEGORIES: Record<Exclude<RefusalCategory, 'other'>, Omit<RefusalCategory
   'long-waits': { label: '`wait`s longer than a run may take', short: 'long waits' },
   observables: { label: 'more than 32 observables', short: '> 32 observables' },
   'spare-cpu': { label: 'a destination that may reach the spare CPUs that run the coordinator', short: 'reaches a spare CPU' },
+  'platform-pin': { label: 'a pin of one processor the guest cannot drive (RESET#, LINT0, LINT1)', short: 'platform pin' },
+  'host-vmm': { label: 'a VMM\'s host-side operation (saving and restoring APIC state, setting events)', short: 'VMM op' },
+  'cpu-mode': { label: 'an instruction the guest\'s 32-bit protected mode lacks (MOV CR8)', short: 'CPU mode' },
+  gif: { label: 'AMD GIF (CLGI/STGI): the runtime does not enable SVM, and GIF = 0 would hold its end-of-test NMI', short: 'GIF' },
+  shutdown: { label: 'a triple fault: the backends reset the whole machine', short: 'shutdown' },
+  'apic-ids': { label: 'initial APIC IDs other than the CPU indices', short: 'APIC IDs' },
+  pic: { label: 'the 8259A (the runtime masks it; ExtINT is not compiled)', short: '8259A' },
+  'await-state': { label: 'an `await` on a CPU state the runtime does not publish', short: 'await state' },
 };
 
 /** The id a refusal is recorded under in a report. */

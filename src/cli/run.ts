@@ -42,7 +42,7 @@ export function runLines(r: Run, mode: { json: boolean; trace: boolean; traceJso
   if (mode.json) return [JSON.stringify(jsonAnswer(r, mode.traceJson))];
   const lines = formatAnswer(r.answer);
   if (r.sim && r.result) {
-    if (mode.trace) lines.push(...(formatTrace(r.sim, r.result, false) as string[]));
+    if (mode.trace) lines.push(...formatTrace(r.sim, r.result, false));
     if (mode.traceJson) lines.push(JSON.stringify(formatTrace(r.sim, r.result, true), bigintReplacer));
   }
   return lines;

@@ -5,6 +5,7 @@
 import { ACTIVITY_NAMES, Activity, DEFAULT_SMBASE, VmxMode, type SaveStateField } from '../arch/cpu.js';
 import { HostError, checkVector } from '../arch/errors.js';
 import { A } from '../apic/layout.js';
+import { extintLine } from '../apic/pins.js';
 import type { LocalApic } from '../apic/localApic.js';
 import type { Quirks } from '../arch/quirks.js';
 
@@ -57,6 +58,9 @@ export const F = {
   SMI_IN_HLT: 1 << 17,
   /** Quirk stiWindowLate: the STI shadow lasts one more instruction. */
   STI_SHADOW_EXTENDED: 1 << 18,
+  /** The VMCS's interrupt-window and NMI-window exiting controls of the guest running (SDM Vol 3C 24.6.2). */
+  INTR_WINDOW: 1 << 19,
+  NMI_WINDOW: 1 << 20,
 } as const;
 
 /** The state-save map's fields the model keeps: SAVE_SMBASE, SAVE_IO_RESTART, and these flags (EFLAGS.IF, auto HALT restart). */
@@ -75,6 +79,8 @@ export interface CpuHost {
    */
   pendingInitSipi?: boolean;
   trace?(cpu: number, text: string): void;
+  /** The interrupt-acknowledge cycle of an ExtINT: the 8259A's answer (its vector), when the platform has one. */
+  intAck?(): number;
 }
 
 export class Cpu {
@@ -183,6 +189,23 @@ export class Cpu {
       this.host.trace?.(this.index, `sipi 0x${v.toString(16)} kept from before the INIT acts now`);
       this.receiveSipi(v);
     }
+  }
+
+  /**
+   * The processor's RESET# pin (decision D-34): the power-up state of SDM Vol 3A 10.1.1 (Table 10-1), with the
+   * initial APIC ID and BSP flag the hardware gave it: SMBASE 30000H (SDM Vol 3C 34.4), the APIC enabled in xAPIC
+   * mode (SDM Vol 3A 11.12.5.1: RESET leaves x2APIC mode), SMM, VMX operation and every latched event gone. Nothing
+   * holds RESET (SDM Vol 3A 7.9, Table 7-2: "Hardware Reset and Machine Checks", priority 1).
+   */
+  reset(): void {
+    this.executing('RESET');
+    this.powerOn(this.apic.word(A.INITIAL_ID), this.apic.isBsp());
+  }
+
+  /** KVM_SET_VCPU_EVENTS (a VMM's host-side write, decision D-36): an NMI pending, an SMI pending, NMIs blocked. */
+  setEvent(event: 'nmi-pending' | 'smi-pending' | 'nmi-masked', on: boolean): void {
+    if (!this.present()) return;
+    this.set(event === 'nmi-pending' ? F.NMI_PENDING : event === 'smi-pending' ? F.SMI_PENDING : F.NMI_BLOCKED, on);
   }
 
   /** ACPI CPU hotplug: a new processor appears, powered on as an AP in wait-for-SIPI with its own APIC. */
@@ -382,10 +405,18 @@ export class Cpu {
    * cleared with the pending bit, so that a taken ExtINT leaves no trace in the state's encoding.
    */
   acknowledgeExtint(): number {
-    const v = this.s[this.b + C.EXTINT_VECTOR];
+    const latched = this.has(F.EXTINT_PENDING);
+    const v = latched ? this.s[this.b + C.EXTINT_VECTOR] : Math.max(extintLine(this.apic), 0);
     this.s[this.b + C.EXTINT_VECTOR] = 0;
     this.set(F.EXTINT_PENDING, false);
-    return v;
+    // SDM Vol 3A 11.5.1 (ExtINT): "the processor ... responds as if the interrupt originated in an externally
+    // connected (8259A-compatible) interrupt controller": with an 8259A on the platform, its INTA answer is the vector.
+    return this.host.intAck ? this.host.intAck() : v;
+  }
+
+  /** An ExtINT waits: a message latched (ExtINT IPI, MSI, I/O APIC entry) or the 8259A's INTR through a pin. */
+  extintPending(): boolean {
+    return this.has(F.EXTINT_PENDING) || extintLine(this.apic) >= 0;
   }
 
   // ---------------------------------------------------------------- instruction-level actions
@@ -464,6 +495,26 @@ export class Cpu {
     this.executing('IRET');
     this.set(F.NMI_BLOCKED, false);
     this.set(F.IF, restoredIf);
+  }
+
+  /** The interrupt-window and NMI-window exiting controls for the guest (set at a VM entry, cleared by the exit). */
+  setWindowExiting(intr: boolean, nmi: boolean): void {
+    this.set(F.INTR_WINDOW, intr);
+    this.set(F.NMI_WINDOW, nmi);
+  }
+
+  /**
+   * A window VM exit due at this instruction boundary in VMX non-root operation (SDM Vol 3C 26.2 Other Causes of VM
+   * Exits): NMI-window when there is no NMI blocking and no MOV SS blocking (it wakes HLT and shutdown); interrupt
+   * window when IF = 1 and no STI or MOV SS blocking (it wakes HLT). Neither in wait-for-SIPI. The caller orders them
+   * among the events: SMI and INIT first, then NMI-window, NMI, interrupt-window, external interrupts.
+   */
+  windowExitDue(): 'nmi' | 'intr' | null {
+    const f = this.flags(), a = this.activity();
+    if ((f & (F.INTR_WINDOW | F.NMI_WINDOW)) === 0 || this.vmx() !== VmxMode.NON_ROOT || a === Activity.WAIT_FOR_SIPI || a === Activity.UNPLUGGED) return null;
+    if ((f & F.NMI_WINDOW) !== 0 && (f & (F.NMI_BLOCKED | F.MOVSS_SHADOW)) === 0) return 'nmi';
+    if ((f & F.INTR_WINDOW) !== 0 && (f & F.IF) !== 0 && (f & (F.STI_SHADOW | F.MOVSS_SHADOW)) === 0 && a !== Activity.SHUTDOWN) return 'intr';
+    return null;
   }
 
   /** AMD STGI/CLGI. APM Vol 2 15.17.1 Global Interrupt Flag: GIF = 0 holds INTR, NMI, SMI and INIT pending. */

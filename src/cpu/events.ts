@@ -122,7 +122,7 @@ export const EVENT_LADDER: readonly EventRule[] = [
   },
   {
     kind: EventKind.EXTINT,
-    pending: (cpu) => cpu.has(F.EXTINT_PENDING),
+    pending: (cpu) => cpu.extintPending(),
     blockedBy: maskableBlockedBy,
     take: (cpu) => {
       cpu.setActivity(Activity.ACTIVE);

@@ -18,7 +18,8 @@ import { StepKind, stepIndex, stepKind, type Simulator } from '../sim/sim.js';
 import { Activity, DEFAULT_SMBASE } from '../arch/cpu.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import { Msg } from '../machine/bus.js';
-import type { Dest, Settings } from '../litmus/ast.js';
+import { Reg } from '../arch/apic.js';
+import type { Dest, Expr, Settings } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
 import type { FootprintCtx } from '../litmus/ops/types.js';
 
@@ -61,6 +62,8 @@ export class Reducer {
   private readonly cpuFuture: Footprint[];
   /** Per CPU, the other CPUs that may be in SMM with its SMBASE at the same time (D-26). */
   readonly sharers: readonly number[][];
+  /** Whether a CPU may answer another's APIC ID (idsMayAlias). */
+  private readonly idsMayAlias: boolean;
   /** An agent is never interrupted: its future is the code reachable from its PC. */
   private readonly agentFutureAt: Footprint[][];
   private readonly cur: Footprint;
@@ -79,6 +82,7 @@ export class Reducer {
     // Decision D-26: CPUs in SMM with one SMBASE share their state-save map, so a CPU's SMM entry and its handler's
     // save-state writes may write every CPU that may be in SMM with the same SMBASE.
     this.sharers = saveMapSharers(sim, this.n);
+    this.idsMayAlias = idsMayAlias(sim);
     this.cpuFuture = p.cpus.map((code, c) => this.future(code, c));
     this.cpuFuture.forEach((f, c) => {
       for (const d of this.sharers[c]) f.w.set(this.cpuObj(d));
@@ -153,9 +157,9 @@ export class Reducer {
     return out;
   }
 
-  /** Targets a destination may reach: one CPU, or all. */
+  /** Targets a destination may reach: one CPU, or all (`Pk` is Pk's APIC ID when sent: another CPU may share it). */
   private destCpu(d: Dest): number {
-    return d.kind === 'cpu' ? d.cpu : -1;
+    return d.kind === 'cpu' && !this.idsMayAlias ? d.cpu : -1;
   }
 
   /**
@@ -216,11 +220,30 @@ export class Reducer {
   writeIoapic(f: Footprint): void {
     f.w.set(this.ioapicObj());
   }
+  readCpu(f: Footprint, c: number): void {
+    f.r.set(this.cpuObj(c));
+  }
+  readIoapic(f: Footprint): void {
+    f.r.set(this.ioapicObj());
+  }
   writeAllCpus(f: Footprint): void {
     this.allCpus(f);
   }
   dest(f: Footprint, d: Dest, future: boolean, lowest: boolean): void {
     this.addDest(d, f, future, lowest);
+  }
+
+  /** What could enable a disabled op (its module's `waitsFor`, as reads in `need`); false if nothing can. */
+  private waitsFor(op: Insn, c: number, need: Footprint): boolean {
+    if (op.kind === 'end' || op.kind === 'iret') return false;
+    const def = opDef(op);
+    if (!def.waitsFor) return false;
+    const x = this.fx;
+    x.c = c;
+    x.future = false;
+    x.f = need;
+    def.waitsFor(op as never, x);
+    return true;
   }
 
   private channelOf(w: number): number {
@@ -255,10 +278,14 @@ export class Reducer {
           if (sim.assist.accel === 'avic') this.allCpus(f);
           return;
         }
-        const ev = nextEvent(sim.machine.cpus[c]);
-        if (ev !== EventKind.NONE) {
+        if (sim.eventDue(c)) {
           f.w.set(this.lcfgObj(c)); // INIT resets LDR and DFR
-          if (ev === EventKind.SMI) for (const d of this.sharers[c]) f.w.set(this.cpuObj(d)); // the shared save map (D-26)
+          if (nextEvent(sim.machine.cpus[c]) === EventKind.SMI) for (const d of this.sharers[c]) f.w.set(this.cpuObj(d)); // the shared save map (D-26)
+          // An ExtINT's acknowledge reaches the 8259A, whose INT drives every LINT0 and I/O APIC pin 0.
+          if (this.settings.pic) {
+            this.allCpus(f);
+            f.w.set(this.ioapicObj());
+          }
           return;
         }
         const code = sim.program.cpus[c];
@@ -384,7 +411,7 @@ export class Reducer {
     const k = stepKind(s), sim = this.sim;
     if (k === StepKind.CPU) {
       const c = stepIndex(s);
-      if (nextEvent(sim.machine.cpus[c]) !== EventKind.NONE) return false;
+      if (sim.eventDue(c)) return false;
       const code = sim.program.cpus[c];
       return sim.pausing(code);
     }
@@ -444,10 +471,7 @@ export class Reducer {
       need.r.set(this.cpuObj(p));
       if (cpu.activity() === Activity.ACTIVE) {
         const pc = sim.pcOf(code);
-        if (pc !== NO_PC && !sim.waiting(code)) {
-          const op = code.insns[pc];
-          if (op.kind === 'await') need.r.set(this.mem(op.loc));
-        }
+        if (pc !== NO_PC && !sim.waiting(code)) this.waitsFor(code.insns[pc], p, need);
       }
       return true;
     }
@@ -455,12 +479,7 @@ export class Reducer {
       const code = sim.program.agents[p - n];
       const pc = sim.pcOf(code);
       if (pc === NO_PC || sim.waiting(code)) return false;
-      const op = code.insns[pc];
-      if (op.kind === 'await') {
-        need.r.set(this.mem(op.loc));
-        return true;
-      }
-      return false;
+      return this.waitsFor(code.insns[pc], -1, need);
     }
     return false; // a channel with records always has an eligible one
   }
@@ -505,12 +524,33 @@ class Fx implements FootprintCtx {
   writeCpuConfig(cpu: number): void {
     this.r.writeCfg(this.f, cpu);
   }
+  readCpu(cpu: number): void {
+    this.r.readCpu(this.f, cpu);
+  }
+  readIoapic(): void {
+    this.r.readIoapic(this.f);
+  }
+}
+
+/**
+ * Whether a message addressed to `Pk` may also reach another CPU: one whose APIC ID may become Pk's (a write of the
+ * xAPIC ID register, through its name or MMIO at any base; a VMM's restore of a saved APIC; an `init` of the ID),
+ * or an initial ID an 8-bit xAPIC destination cannot tell apart (0xFF, the broadcast; one above 0xFF).
+ */
+function idsMayAlias(sim: Simulator): boolean {
+  const p = sim.program, ids = p.test.settings.apicIds;
+  if (ids !== null && ids.some((id) => id >= 0xff)) return true;
+  if ((p.test.init?.items ?? []).some((it) => it.kind === 'apic-reg' && it.reg.offset === Reg.ID)) return true;
+  return [...p.cpus, ...p.agents].some((code) => code.insns.some((op) =>
+    (op.kind === 'apic-write' && op.reg.offset === Reg.ID) || (op.kind === 'mmio-write' && (op.addr & 0xff0) === Reg.ID)
+    || (op.kind === 'vmm-restore' && op.part === 'lapic')));
 }
 
 /**
  * For each CPU, the other CPUs that may share its SMRAM state-save map: both may take an SMI (an `smi ->` pin, a late
- * or lost one, an SMI IPI) and their SMBASEs may be equal. A CPU's possible SMBASEs are its initial one (init, else
- * 0x30000, which hot-plug restores), the constants its handlers write to the SMBASE field, under quirk
+ * or lost one, an SMI IPI or MSI, a VMM's pending SMI, or an LVT or redirection entry that may hold the SMI delivery
+ * mode: then any CPU) and their SMBASEs may be equal. A CPU's possible SMBASEs are its initial one (init, else
+ * 0x30000, which hot-plug and RESET restore), the constants its handlers write to the SMBASE field, under quirk
  * smbaseAligned32K each as RSM loads it when the CPU may take a second SMI, and those of every CPU it may share a map
  * with; a computed value may be anything.
  */
@@ -521,6 +561,10 @@ export function saveMapSharers(sim: Simulator, n: number): number[][] {
   const init = new Map<number, number>();
   for (const it of p.test.init?.items ?? []) if (it.kind === 'smbase') init.set(it.cpu, Number(it.value));
   for (let c = 0; c < n; c++) values[c].add(init.get(c) ?? DEFAULT_SMBASE);
+  // Delivery mode 010b (SMI) in bits 10:8 of an LVT entry, a redirection entry's low word or an MSI's data.
+  const smiMode = (v: bigint): boolean => ((v >> 8n) & 7n) === 2n;
+  const mayRouteSmi = (e: Expr): boolean => e.kind !== 'num' || smiMode(e.value);
+  const initRoutesSmi = (p.test.init?.items ?? []).some((it) => (it.kind === 'apic-reg' && smiMode(it.value)) || (it.kind === 'ioapic-entry' && it.entry.mode === 'smi'));
   p.cpus.forEach((code, c) => {
     for (const op of code.insns) {
       const v = op.kind === 'smbase' ? op.value : op.kind === 'smram-write' && op.field === 'SMBASE' ? op.value : null;
@@ -531,7 +575,7 @@ export function saveMapSharers(sim: Simulator, n: number): number[][] {
   });
   // SMIs each CPU may take, up to 2: an agent without a backward jump runs each op once; a CPU's code may run again
   // (handlers, SIPIs), and so may a looping agent's.
-  const smis = new Array<number>(n).fill(0);
+  const smis = new Array<number>(n).fill(initRoutesSmi ? 2 : 0); // an LVT or redirection entry may fire again
   for (const code of [...p.cpus, ...p.agents]) {
     const once = p.agents.includes(code) && !code.insns.some((op, pc) => (op.kind === 'goto' || op.kind === 'if') && op.target <= pc);
     const take = (c: number): void => void (smis[c] = Math.min(2, smis[c] + (once ? 1 : 2)));
@@ -548,7 +592,12 @@ export function saveMapSharers(sim: Simulator, n: number): number[][] {
       } else if (op.kind === 'send' && op.mode === 'smi') {
         if (op.dest.kind === 'cpu') take(op.dest.cpu);
         else all();
-      } else if (op.kind === 'hotplug') values[op.cpu].add(DEFAULT_SMBASE);
+      } else if (op.kind === 'msi' && op.mode === 'smi') {
+        if (op.dest.kind === 'cpu') take(op.dest.cpu);
+        else all();
+      } else if (op.kind === 'vmm-event' && op.event === 'smi-pending' && op.value === 1) take(op.cpu);
+      else if ((op.kind === 'apic-write' || op.kind === 'wrmsr' || op.kind === 'ioapic-write' || op.kind === 'mmio-write') && mayRouteSmi(op.value)) all();
+      else if (op.kind === 'hotplug' || op.kind === 'reset') values[op.cpu].add(DEFAULT_SMBASE);
     }
   }
   const targets = new Set(smis.flatMap((k, c) => (k > 0 ? [c] : [])));

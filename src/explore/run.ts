@@ -10,7 +10,7 @@ import { HostError } from '../arch/errors.js';
 import type { Threads } from './parallel.js';
 import { explore, DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES, type ExploreResult } from './explore.js';
 import { answer, unsupportedAnswer, type Answer } from './answer.js';
-import { formatTrace } from './trace.js';
+import { formatTrace, type TraceRecord } from './trace.js';
 
 export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STATES };
 
@@ -52,7 +52,8 @@ export type JsonValue = number | string;
 /** The answer as `lapis run --json` prints it: Answer with JSON values, and `traces` when asked for. */
 export type LitmusAnswer = Omit<Answer, 'outcomes'> & {
   outcomes: { values: Record<string, JsonValue>; satisfies: boolean; count: number }[];
-  traces?: object[];
+  /** The shortest run to each outcome as typed records (schemas/trace.schema.json), counterexamples first. */
+  traces?: TraceRecord[];
 };
 
 /** The text did not parse or validate: `diagnostics` have file:line:col and the source line. */
@@ -113,7 +114,7 @@ export function jsonAnswer(r: Run, traces: boolean): LitmusAnswer {
     ...r.answer,
     outcomes: r.answer.outcomes.map((o) => ({ values: Object.fromEntries(Object.entries(o.values).map(([k, v]) => [k, jsonValue(v)])), satisfies: o.satisfies, count: o.count })),
   };
-  if (traces) a.traces = r.sim && r.result ? (JSON.parse(JSON.stringify(formatTrace(r.sim, r.result, true), bigintReplacer)) as object[]) : [];
+  if (traces) a.traces = r.sim && r.result ? (JSON.parse(JSON.stringify(formatTrace(r.sim, r.result, true), bigintReplacer)) as TraceRecord[]) : [];
   return a;
 }
 

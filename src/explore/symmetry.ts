@@ -74,10 +74,34 @@ const OP_SYMMETRY: { [K in OpKind]: { refuse?: (op: InsnOf<K>) => string | null;
   preempt: { refuse: () => 'vCPU scheduling', block: false },
   resume: { refuse: () => 'vCPU scheduling', block: false },
   post: { refuse: () => 'posted interrupts', block: false },
+  // Litmus v2 (docs/litmus.md): what is the CPU's own and the same for every member runs; what names an APIC ID,
+  // a device or another CPU's state turns symmetry off.
+  'iret-op': { block: false },
+  'mov-ss': { block: false },
+  clgi: { block: false },
+  stgi: { block: false },
+  shutdown: { block: false },
+  rdtsc: { block: false },
+  'cr8-read': { block: false },
+  'cr8-write': { block: false },
+  cpuid: { refuse: () => 'cpuid (it reads the APIC ID)', block: false },
+  'mmio-read': { refuse: () => 'raw MMIO', block: false },
+  'mmio-write': { refuse: () => 'raw MMIO', block: false },
+  'ioapic-read': { refuse: () => 'the I/O APIC', block: false },
+  'ioapic-eoi': { refuse: () => 'the I/O APIC', block: false },
+  lint: { refuse: () => 'a LINT pin', block: false },
+  'pic-irq': { refuse: () => 'the 8259A', block: false },
+  'pic-read': { refuse: () => 'the 8259A', block: false },
+  'pic-write': { refuse: () => 'the 8259A', block: false },
+  reset: { refuse: () => 'RESET', block: false },
+  'await-state': { refuse: () => 'an await on a CPU\'s state', block: false },
+  'vmm-event': { refuse: () => 'a VMM\'s host-side access', block: false },
+  'vmm-save': { refuse: () => 'a VMM\'s host-side access', block: false },
+  'vmm-restore': { refuse: () => 'a VMM\'s host-side access', block: false },
 };
 
 /** Ops a driver may run outside its families: they touch only the driver (or words nobody else names). */
-const DRIVER_OWN: ReadonlySet<string> = new Set(['nop', 'wait', 'pause', 'hlt', 'sti', 'cli', 'rsm', 'assign', 'if', 'goto', 'load', 'store', 'end', 'iret']);
+const DRIVER_OWN: ReadonlySet<string> = new Set(['nop', 'wait', 'pause', 'hlt', 'sti', 'cli', 'rsm', 'assign', 'if', 'goto', 'load', 'store', 'end', 'iret', 'shutdown', 'iret-op', 'mov-ss', 'clgi', 'stgi', 'rdtsc', 'cr8-read', 'cr8-write']);
 
 /** A run of blocks in a driver's code, one per member in member order, each the renaming of the first. */
 export interface Family {

@@ -43,12 +43,20 @@ export interface Settings {
   accel: Accel;
   /** Intel IPI virtualization under `accel = apicv` (extension): physical fixed IPIs are posted without a VM exit. */
   ipiv: boolean;
+  /** The I/O APIC's version (extension): 0x20 has the EOI register (ICH), 0x11 is the 82093AA's. */
+  ioapicVersion: 0x11 | 0x20;
+  /** Initial APIC IDs, one per CPU (extension); null: the CPU indices. */
+  apicIds: number[] | null;
+  /** A minimal 8259A on LINT0 and I/O APIC pin 0 (extension). */
+  pic: boolean;
 }
 
 export type ConfigEntry =
   | { key: 'cpus'; value: number; pos: Pos }
   | { key: 'vendor'; value: Vendor; pos: Pos }
-  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic' | 'ipiv'; value: boolean; pos: Pos }
+  | { key: 'x2apic' | 'tsc-deadline' | 'ioapic' | 'ipiv' | 'pic'; value: boolean; pos: Pos }
+  | { key: 'ioapic-version'; value: 0x11 | 0x20; pos: Pos }
+  | { key: 'apic-ids'; value: number[]; pos: Pos }
   | { key: 'timer-ratio'; value: number; pos: Pos }
   | { key: 'accel'; value: Accel; pos: Pos };
 
@@ -118,8 +126,9 @@ export type Dest =
 
 // ---- blocks and ops -----------------------------------------------------------------------------------
 
-/** `vmexit-init` / `vmexit-sipi`: an L1 hypervisor's handler of that VM exit (extension, docs/litmus.md). */
-export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi';
+/** `vmexit-*`: an L1 hypervisor's handler of that VM exit (extension, docs/litmus.md): INIT, SIPI, and the exits the
+ *  interrupt-window and NMI-window controls cause. */
+export type HandlerKind = 'main' | 'vector' | 'nmi' | 'smi' | 'sipi' | 'vmexit-init' | 'vmexit-sipi' | 'vmexit-intr-window' | 'vmexit-nmi-window';
 
 export interface CpuBlock {
   kind: 'cpu';
@@ -149,7 +158,18 @@ export type Expr =
   | { kind: 'reg'; reg: string; pos: Pos }
   | { kind: 'bin'; op: BinOp; left: Expr; right: Expr; pos: Pos };
 
-export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm' | 'vmxon' | 'vmxoff';
+/** `iret-op` is the explicit `iret` (extension; the implicit IRET that ends a handler is not an op), `shutdown` a
+ *  triple fault, `mov-ss` a MOV to SS (its one-instruction shadow), `clgi`/`stgi` AMD's GIF. */
+export type VmentryMode = 'resume' | 'wait-for-sipi' | 'hlt' | 'sipi';
+
+export type SimpleOpKind = 'sti' | 'cli' | 'hlt' | 'pause' | 'nop' | 'eoi' | 'rsm' | 'vmxon' | 'vmxoff' | 'iret-op' | 'mov-ss' | 'clgi' | 'stgi' | 'shutdown';
+
+/** A CPUID output register. */
+export type CpuidReg = 'eax' | 'ebx' | 'ecx' | 'edx';
+
+/** Host-side state a VMM saves and restores (KVM_GET/SET_LAPIC, the IA32_APIC_BASE MSR) or sets (KVM_SET_VCPU_EVENTS). */
+export type VmmPart = 'lapic' | 'apic-base';
+export type VmmEvent = 'nmi-pending' | 'smi-pending' | 'nmi-masked';
 
 export type Op =
   | { kind: 'store'; loc: string; value: Expr; pos: Pos }
@@ -162,8 +182,9 @@ export type Op =
   | { kind: 'rdmsr'; dst: string; msr: MsrRef; pos: Pos }
   | SendOp
   | { [K in SimpleOpKind]: { kind: K; pos: Pos } }[SimpleOpKind]
-  /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI, or start it at its SIPI code. */
-  | { kind: 'vmentry'; mode: 'resume' | 'wait-for-sipi' | 'sipi'; pos: Pos }
+  /** VM entry from an exit handler: resume the guest, enter it in wait-for-SIPI or HLT, or start it at its SIPI code;
+   *  with the interrupt-window / NMI-window exiting controls set, and a virtual interrupt (RVI) requested (extension). */
+  | { kind: 'vmentry'; mode: VmentryMode; intrWindow: boolean; nmiWindow: boolean; rvi: number | null; pos: Pos }
   | { kind: 'smbase'; value: Expr; pos: Pos }
   /** An SMI handler reads or writes a field of its SMRAM state-save map (SDM Vol 3C 34.4.1). */
   | { kind: 'smram-read'; dst: string; field: SaveStateField; pos: Pos }
@@ -174,13 +195,41 @@ export type Op =
   | { kind: 'if'; reg: string; cmp: CmpOp; value: Expr; label: string; pos: Pos }
   | { kind: 'repeat'; count: number; body: Op[]; pos: Pos }
   | { kind: 'ioapic-write'; reg: IoApicRegRef; value: Expr; pos: Pos }
+  /** Extensions (docs/litmus.md, "What is new in v2"). */
+  | { kind: 'ioapic-read'; dst: string; reg: IoApicRegRef; pos: Pos }
+  /** A write of the EOI register of a version-0x20 I/O APIC (ICH EOIR). */
+  | { kind: 'ioapic-eoi'; value: Expr; pos: Pos }
+  /** An agent or CPU waits for a CPU's (or the I/O APIC's) state: `await P1.activity == halted`. */
+  | { kind: 'await-state'; loc: Observable; cmp: '==' | '!='; value: Value; pos: Pos }
+  | { kind: 'rdtsc'; dst: string; pos: Pos }
+  | { kind: 'cpuid'; dst: string; leaf: number; subleaf: number | null; reg: CpuidReg; pos: Pos }
+  /** MOV to / from CR8, the TPR's task-priority class (SDM Vol 3A 11.8.6). */
+  | { kind: 'cr8-write'; value: Expr; pos: Pos }
+  | { kind: 'cr8-read'; dst: string; pos: Pos }
+  /** A 32-bit access at a physical address: whatever decodes it (the local APIC page, the I/O APIC window) or nothing. */
+  | { kind: 'mmio-read'; dst: string; addr: number; pos: Pos }
+  | { kind: 'mmio-write'; addr: number; value: Expr; pos: Pos }
+  /** The 8259A's command (0x20) and data (0x21) ports. */
+  | { kind: 'pic-write'; port: number; value: Expr; pos: Pos }
+  | { kind: 'pic-read'; dst: string; port: number; pos: Pos }
   // platform agent ops
   | { kind: 'signal'; signal: 'smi' | 'nmi' | 'init'; target: number | 'all'; pos: Pos }
   /** An SMI the platform does not deliver on time: to Pk at a later instant of the explorer's choosing, or to every
    *  CPU but Pk (the broadcast that misses it). */
   | { kind: 'smi-missed'; how: 'late' | 'lost'; cpu: number; pos: Pos }
   | { kind: 'irq'; gsi: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
-  | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; pos: Pos }
+  /** `trigger`/`level` (extension): the data register's bits 15 and 14 (null: edge, assert). */
+  | { kind: 'msi'; dest: Dest; vector: number; mode: DeliveryModeName | null; trigger: 'edge' | 'level' | null; level: 'assert' | 'deassert' | null; pos: Pos }
+  /** The RESET# pin of one processor (extension). */
+  | { kind: 'reset'; cpu: number; pos: Pos }
+  /** A local APIC's LINT0 / LINT1 pin (extension). */
+  | { kind: 'lint'; pin: 0 | 1; cpu: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
+  /** An input of the 8259A (extension, `pic = true`). */
+  | { kind: 'pic-irq'; irq: number; action: 'assert' | 'deassert' | 'pulse'; pos: Pos }
+  /** A VMM's host-side ops on vCPU Pk (extension): save its APIC state, restore a part of it, set an event. */
+  | { kind: 'vmm-save'; cpu: number; pos: Pos }
+  | { kind: 'vmm-restore'; cpu: number; part: VmmPart; pos: Pos }
+  | { kind: 'vmm-event'; cpu: number; event: VmmEvent; value: 0 | 1; pos: Pos }
   | { kind: 'hotplug'; cpu: number; pos: Pos }
   | { kind: 'unplug'; cpu: number; pos: Pos }
   /** Host scheduler ops on a vCPU (extension, `accel = avic`): take it off its physical CPU, or put it back. */
@@ -215,12 +264,28 @@ export type Observable =
   | { kind: 'pir'; cpu: number; vector: number; pos: Pos }
   | { kind: 'irr' | 'isr' | 'tmr'; cpu: number; vector: number; pos: Pos }
   | { kind: 'apic-reg'; cpu: number; reg: ApicRegRef; pos: Pos }
-  | { kind: 'remote-irr'; pin: number; pos: Pos };
+  | { kind: 'remote-irr'; pin: number; pos: Pos }
+  /** Extensions: AMD's GIF (0 or 1); how many times an event was taken in an STI or MOV SS shadow. */
+  | { kind: 'gif'; cpu: number; pos: Pos }
+  | { kind: 'in-shadow'; cpu: number; of: number | 'nmi' | 'smi'; pos: Pos };
 
 export type Value = { kind: 'num'; value: bigint; pos: Pos } | { kind: 'sym'; name: string; pos: Pos };
 
+/** A comparison in a condition (extension: `<`, `>`, `<=`, `>=` besides the contract's `=` and `!=`). */
+export type RelOp = '=' | '!=' | '<' | '>' | '<=' | '>=';
+
+/** One side of a comparison (extension): an observable, a number, a state name, or arithmetic over them. */
+export type Term =
+  | { kind: 'obs'; loc: Observable; pos: Pos }
+  | { kind: 'num'; value: bigint; pos: Pos }
+  | { kind: 'sym'; name: string; pos: Pos }
+  | { kind: 'bin'; op: BinOp; left: Term; right: Term; pos: Pos };
+
 export type Cond =
+  /** The contract's `LOC = V` / `LOC != V`. */
   | { kind: 'cmp'; loc: Observable; op: '=' | '!='; value: Value; pos: Pos }
+  /** Any other comparison (extension): `P0:r3 = P0:r0`, `P0:r1 - P0:r0 >= 0x10000`, `(P0:r0 & 0xff) < 0x16`. */
+  | { kind: 'rel'; left: Term; op: RelOp; right: Term; pos: Pos }
   | { kind: 'and' | 'or'; left: Cond; right: Cond; pos: Pos }
   | { kind: 'not'; arg: Cond; pos: Pos }
   | { kind: 'true' | 'false'; pos: Pos };

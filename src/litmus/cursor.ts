@@ -94,6 +94,30 @@ export class Cursor {
     throw new SyntaxFail(pos, message);
   }
 
+  /** Per `(` token: whether its span (to the matching `)`, or the end of an unclosed one) holds a token of the set
+   *  (filled at the first call, in one pass with a stack: a parent holds what its children hold). */
+  private holds: Uint8Array | null = null;
+  private holdsOf: ReadonlySet<string> | null = null;
+
+  /** Whether the `(` ahead holds one of `texts` (punctuation or names), at any depth inside it. */
+  groupHolds(texts: ReadonlySet<string>): boolean {
+    if (this.holds === null || this.holdsOf !== texts) {
+      this.holdsOf = texts;
+      const holds = new Uint8Array(this.toks.length), open: number[] = [];
+      for (let j = 0; j < this.toks.length; j++) {
+        const t = this.toks[j];
+        if (t.kind === 'punct' && t.text === '(') open.push(j);
+        else if (t.kind === 'punct' && t.text === ')') {
+          const o = open.pop();
+          if (o !== undefined && holds[o] === 1 && open.length > 0) holds[open[open.length - 1]] = 1;
+        } else if ((t.kind === 'punct' || t.kind === 'name') && texts.has(t.text) && open.length > 0) holds[open[open.length - 1]] = 1;
+      }
+      for (const o of open) holds[o] = 1; // unclosed: read as a condition, whose `)` is then missing
+      this.holds = holds;
+    }
+    return this.holds[this.index(0)] === 1;
+  }
+
   /**
    * Parse one nested construct (`what`, at `pos`): a syntax error past MAX_NESTING levels, so that deep input
    * never exhausts the stack of the parser or of what walks the tree after it.

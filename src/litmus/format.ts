@@ -1,7 +1,7 @@
 // The canonical spelling of the litmus format's pieces: numbers, expressions, destinations, observables, the
 // final condition, init items. print.ts puts a whole test together from these and each op's own printer.
 
-import type { ApicRegRef, Cond, ConfigEntry, Dest, Expr, FinalCondition, InitItem, Observable, RedirectionEntry, Value } from './ast.js';
+import type { ApicRegRef, Cond, ConfigEntry, Dest, Expr, FinalCondition, InitItem, Observable, RedirectionEntry, Term, Value } from './ast.js';
 import { PREC } from './syntax.js';
 
 /** Numbers below 10 in decimal, others in hex. */
@@ -35,6 +35,8 @@ export function observableName(o: Observable): string {
       return `P${o.cpu}.count(${typeof o.of === 'number' ? hex(o.of) : o.of})`;
     case 'vmexits':
       return `P${o.cpu}.vmexits(${o.of})`;
+    case 'in-shadow':
+      return `P${o.cpu}.in-shadow(${typeof o.of === 'number' ? hex(o.of) : o.of})`;
     case 'irr':
     case 'isr':
     case 'tmr':
@@ -47,12 +49,15 @@ export function observableName(o: Observable): string {
   }
 }
 
-export function printExpr(e: Expr, min = 1): string {
+/** An expression, or a condition's term (extension): the same operators and precedence. */
+export function printExpr(e: Expr | Term, min = 1): string {
   if (e.kind === 'num') return num(e.value);
   if (e.kind === 'reg') return e.reg;
+  if (e.kind === 'obs') return observableName(e.loc);
+  if (e.kind === 'sym') return e.name;
   // Parentheses where precedence needs them, and around a child with other operators (`(a << 2) | b`).
   const p = PREC[e.op];
-  const child = (c: Expr, m: number): string => (c.kind === 'bin' && PREC[c.op] !== p ? `(${printExpr(c)})` : printExpr(c, m));
+  const child = (c: Expr | Term, m: number): string => (c.kind === 'bin' && PREC[c.op] !== p ? `(${printExpr(c)})` : printExpr(c, m));
   // A shift count reads best in decimal.
   const right = e.right.kind === 'num' && (e.op === '<<' || e.op === '>>') ? e.right.value.toString() : child(e.right, p + 1);
   const s = `${child(e.left, p)} ${e.op} ${right}`;
@@ -82,6 +87,8 @@ export function printCond(c: Cond, min = 0): string {
   switch (c.kind) {
     case 'cmp':
       return `${observableName(c.loc)} ${c.op} ${printValue(c.value)}`;
+    case 'rel':
+      return `${printExpr(c.left)} ${c.op} ${printExpr(c.right)}`;
     case 'true':
     case 'false':
       return c.kind;
@@ -101,6 +108,8 @@ export function printFinal(f: FinalCondition): string {
 }
 
 export function printConfigEntry(e: ConfigEntry): string {
+  if (e.key === 'ioapic-version') return `${e.key} = ${hex(e.value)}`;
+  if (e.key === 'apic-ids') return `${e.key} = ${e.value.map(num).join(', ')}`;
   return `${e.key} = ${e.value}`;
 }
 

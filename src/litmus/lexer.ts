@@ -20,7 +20,7 @@ export interface Token {
 }
 
 const PUNCTS2: ReadonlySet<string> = new Set(['->', '==', '!=', '<=', '>=', '<<', '>>', '/\\', '\\/']);
-const PUNCTS1: ReadonlySet<string> = new Set(['{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~']);
+const PUNCTS1: ReadonlySet<string> = new Set(['{', '}', '(', ')', ',', ':', ';', '=', '<', '>', '+', '-', '&', '|', '^', '~', '[', ']', '.']);
 
 // Character classes by code (a regular expression per character costs more than the rest of the lexer).
 const isLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f;
@@ -137,7 +137,7 @@ export function lex(text: string, rep: Reporter): { toks: Token[]; unexpected: n
   push('eof', '', i, i);
   if (firstUnexpected !== null) {
     const code = `U+${firstChar.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-    const more = unexpected > 1 ? `; ${unexpected - 1} more characters in the file cannot appear in a litmus test either (not a litmus file, or not UTF-8?)` : '';
+    const more = unexpected > 1 ? `; ${unexpected - 1} more character${unexpected > 2 ? 's' : ''} in the file cannot appear in a litmus test either (not a litmus file, or not UTF-8?)` : '';
     rep.error(firstUnexpected, `unexpected character \`${firstChar}\` (${code})${more}`);
   }
   return { toks, unexpected };

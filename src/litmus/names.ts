@@ -42,7 +42,7 @@ export const PLATFORM_MODE_NAMES: readonly DeliveryModeName[] = DELIVERY_MODE_NA
 /** Delivery modes whose ICR vector field means something, so `send` must give one. */
 export const VECTOR_MODES: readonly DeliveryModeName[] = ['fixed', 'lowest', 'sipi'];
 
-export const CONFIG_KEYS: readonly ConfigKey[] = ['cpus', 'vendor', 'x2apic', 'tsc-deadline', 'ioapic', 'timer-ratio', 'accel', 'ipiv'];
+export const CONFIG_KEYS: readonly ConfigKey[] = ['cpus', 'vendor', 'x2apic', 'tsc-deadline', 'ioapic', 'timer-ratio', 'accel', 'ipiv', 'ioapic-version', 'apic-ids', 'pic'];
 
 /** General-purpose registers are r0..r31. */
 export const REG_COUNT = 32;

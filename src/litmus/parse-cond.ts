@@ -1,13 +1,13 @@
 // Observables (`X`, `Pn:rK`, `Pn.activity`, `Pn.count(V)`, `ioapic.N.remote-irr`, ...) and final conditions.
 // A dotted observable is one name token (names may contain `.` and `-`), so it is split here.
 
-import type { Cond, FinalCondition, Observable, Quantifier, Value } from './ast.js';
+import type { BinOp, Cond, FinalCondition, Observable, Quantifier, RelOp, Term } from './ast.js';
 import { Cursor, within } from './cursor.js';
 import { describe, type Token } from './lexer.js';
-import { apicRegName, vectorNum } from './syntax.js';
-import { IOAPIC_PINS, REG_COUNT, VMEXIT_KINDS, didYouMean, isGpr, reservedWord } from './names.js';
+import { PREC, apicRegName, vectorNum } from './syntax.js';
+import { ACTIVITY_NAMES, APIC_MODE_NAMES, IOAPIC_PINS, REG_COUNT, VMEXIT_KINDS, VMX_MODE_NAMES, didYouMean, isGpr, reservedWord } from './names.js';
 
-const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'rK'];
+const CPU_FIELDS = ['activity', 'smm', 'done', 'faults', 'smbase', 'apic.mode', 'apic.REG', 'count', 'irr', 'isr', 'tmr', 'vmx', 'vmexits', 'running', 'pir', 'gif', 'in-shadow', 'rK'];
 
 export function parseObservable(p: Cursor): Observable {
   const t = p.expectName('an observable (`X`, `Pn:rK`, `Pn.activity`, ...)');
@@ -56,6 +56,18 @@ function cpuField(p: Cursor, cpu: number, field: string, fpos: Token['pos'], pos
       return { kind: 'vmx', cpu, pos };
     case 'running':
       return { kind: 'running', cpu, pos };
+    case 'gif':
+      return { kind: 'gif', cpu, pos };
+    case 'in-shadow': {
+      p.expect('(', 'after `in-shadow` (`Pn.in-shadow(nmi)`, `in-shadow(smi)` or `in-shadow(V)`)');
+      const a = p.next();
+      let of: number | 'nmi' | 'smi';
+      if (a.kind === 'num') of = vectorNum(p, a);
+      else if (a.text === 'nmi' || a.text === 'smi') of = a.text;
+      else return p.fail(a.pos, `expected a vector, \`nmi\` or \`smi\` in \`in-shadow(...)\`, found ${describe(a)}`);
+      p.expect(')', 'to close `in-shadow(`');
+      return { kind: 'in-shadow', cpu, of, pos };
+    }
     case 'pir': {
       p.expect('(', 'after `pir` (`Pn.pir(V)`)');
       const vector = vectorNum(p, p.expectNum('a vector in `pir(...)`'));
@@ -139,31 +151,93 @@ function conjunction(p: Cursor): Cond {
 function unary(p: Cursor): Cond {
   const t = p.peek();
   if (p.accept('~')) return { kind: 'not', arg: p.nested(t.pos, '`~`', () => unary(p)), pos: t.pos };
-  if (p.accept('(')) {
+  if (p.at('(') && p.groupHolds(COND_TOKENS)) {
+    p.next();
     const c = p.nested(t.pos, '`(`', () => disjunction(p));
     p.expect(')', `to close the \`(\` at line ${t.pos.line} column ${t.pos.col}`);
     return c;
   }
   if (p.accept('true')) return { kind: 'true', pos: t.pos };
   if (p.accept('false')) return { kind: 'false', pos: t.pos };
-  if (t.kind !== 'name') p.fail(t.pos, `expected a condition (\`LOC = V\`, \`~\`, \`(\`), found ${describe(t)}`);
-  const loc = parseObservable(p);
-  const o = p.peek();
-  if (p.at('==')) p.fail(o.pos, 'expected `=` or `!=` after an observable, found `==` (conditions use a single `=`)');
-  if (!p.at('=') && !p.at('!=')) p.fail(o.pos, `expected \`=\` or \`!=\` after \`${p.slice(t, t)}\`, found ${describe(o)}`);
-  p.next();
-  return { kind: 'cmp', loc, op: o.text as '=' | '!=', value: parseValue(p), pos: t.pos };
+  if (t.kind !== 'name' && t.kind !== 'num' && !p.at('(')) p.fail(t.pos, `expected a condition (\`LOC = V\`, \`~\`, \`(\`), found ${describe(t)}`);
+  return comparison(p);
 }
 
-function parseValue(p: Cursor): Value {
+const REL_OPS: readonly RelOp[] = ['=', '!=', '<', '>', '<=', '>='];
+const COND_TOKENS = new Set(['=', '!=', '==', '<', '>', '<=', '>=', '/\\', '\\/', '~', 'true', 'false']);
+
+// A `(` opens a condition (`(C)`) rather than a term (`(P0:r0 & 0xff) < 0x16`) when a comparison, a connective or
+// a constant is inside it (Cursor.groupHolds: one pass over the tokens for the whole file, so parsing stays linear).
+
+/** Names a state observable takes (`halted`, `x2apic`, `root`): on the right of `=` or `!=` they are values. */
+const STATE_NAMES: ReadonlySet<string> = new Set<string>([...ACTIVITY_NAMES, ...APIC_MODE_NAMES, ...VMX_MODE_NAMES]);
+
+/**
+ * `T op T`, or a chain `T op T op T` (a range: `0x10 <= P0:r0 <= 0x15` is `0x10 <= P0:r0 /\ P0:r0 <= 0x15`).
+ * `LOC = V` and `LOC != V` with a number or a name for V are the contract's form (`cmp`); every other is `rel`.
+ */
+function comparison(p: Cursor): Cond {
+  const first = p.peek();
+  let left = term(p);
+  let cond: Cond | null = null;
+  for (;;) {
+    const o = p.peek();
+    if (p.at('==')) p.fail(o.pos, `expected \`=\` or \`!=\` after ${left.kind === 'obs' ? 'an observable' : 'a term'}, found \`==\` (conditions use a single \`=\`)`);
+    const op = REL_OPS.find((r) => p.at(r));
+    if (op === undefined) {
+      if (cond !== null) return cond;
+      return p.fail(o.pos, `expected \`=\`, \`!=\`, \`<\`, \`>\`, \`<=\` or \`>=\` after \`${p.slice(first, first)}\`, found ${describe(o)}`);
+    }
+    p.next();
+    const v = p.peek();
+    // A bare name after a state observable, or a state's name anywhere, is a value (the contract's `LOC = V`).
+    const stateLeft = left.kind === 'obs' && (left.loc.kind === 'activity' || left.loc.kind === 'apic-mode' || left.loc.kind === 'vmx');
+    const symbol = v.kind === 'name' && (STATE_NAMES.has(v.text) || (stateLeft && !/[.:]/.test(v.text))) && !isBinOp(p, 1);
+    const right: Term = symbol ? (p.next(), { kind: 'sym', name: v.text, pos: v.pos }) : term(p);
+    const c = relation(left, op, right);
+    cond = cond === null ? c : { kind: 'and', left: cond, right: c, pos: cond.pos };
+    left = right;
+  }
+}
+
+function relation(left: Term, op: RelOp, right: Term): Cond {
+  if (left.kind === 'obs' && (op === '=' || op === '!=') && (right.kind === 'num' || right.kind === 'sym')) {
+    return { kind: 'cmp', loc: left.loc, op, value: right, pos: left.pos };
+  }
+  return { kind: 'rel', left, op, right, pos: left.pos };
+}
+
+function isBinOp(p: Cursor, k: number): boolean {
+  const t = p.peek(k);
+  return t.kind === 'punct' && Object.hasOwn(PREC, t.text);
+}
+
+/** A term: observables, numbers and `+ - & | ^ << >>` with expressions' precedence (C's), parentheses. */
+function term(p: Cursor, min = 1): Term {
+  let left = primary(p);
+  for (;;) {
+    const t = p.peek();
+    if (!isBinOp(p, 0)) return left;
+    const op = t.text as BinOp;
+    const prec = PREC[op];
+    if (prec < min) return left;
+    p.next();
+    const right = term(p, prec + 1);
+    left = { kind: 'bin', op, left, right, pos: left.pos };
+  }
+}
+
+function primary(p: Cursor): Term {
   const t = p.peek();
   if (t.kind === 'num') {
     p.next();
     return { kind: 'num', value: t.value, pos: t.pos };
   }
-  if (t.kind === 'name') {
-    p.next();
-    return { kind: 'sym', name: t.text, pos: t.pos };
+  if (p.accept('(')) {
+    const e = p.nested(t.pos, '`(`', () => term(p));
+    p.expect(')', `to close the \`(\` at line ${t.pos.line} column ${t.pos.col}`);
+    return e;
   }
-  return p.fail(t.pos, `expected a value (a number or a name such as \`wait-for-sipi\`), found ${describe(t)}`);
+  if (t.kind !== 'name') return p.fail(t.pos, `expected an observable, a number or \`(\`, found ${describe(t)}`);
+  return { kind: 'obs', loc: parseObservable(p), pos: t.pos };
 }

@@ -62,7 +62,18 @@ function configEntry(p: Cursor, k: Token, v: Token): ConfigEntry | null {
     case 'tsc-deadline':
     case 'ioapic':
     case 'ipiv':
+    case 'pic':
       return { key: k.text, value: bool(), pos };
+    case 'ioapic-version': {
+      if (v.kind !== 'num' || (v.value !== 0x11n && v.value !== 0x20n)) p.fail(v.pos, `expected \`0x11\` (82093AA) or \`0x20\` (with the EOI register) for \`ioapic-version\`, found ${describe(v)}`);
+      return { key: 'ioapic-version', value: v.value === 0x11n ? 0x11 : 0x20, pos };
+    }
+    case 'apic-ids': {
+      // A list: `apic-ids = 0, 2, 0x100` (one initial APIC ID per CPU, in CPU order).
+      const ids = [p.small(numTok(p, v, k), 0xfffffffe, 'an APIC ID')];
+      while (p.accept(',')) ids.push(p.small(numTok(p, p.next(), k), 0xfffffffe, 'an APIC ID'));
+      return { key: 'apic-ids', value: ids, pos };
+    }
     case 'timer-ratio':
       return { key: 'timer-ratio', value: num(1, 0xffffffff), pos };
     case 'accel': {
@@ -73,6 +84,11 @@ function configEntry(p: Cursor, k: Token, v: Token): ConfigEntry | null {
   }
   p.error(k.pos, `unknown config key \`${k.text}\`${didYouMean(k.text, CONFIG_KEYS) || `: expected ${oneOf(CONFIG_KEYS)}`}`);
   return null;
+}
+
+function numTok(p: Cursor, v: Token, k: Token): Token {
+  if (v.kind !== 'num') p.fail(v.pos, `expected a number in \`${k.text}\`, found ${describe(v)}`);
+  return v;
 }
 
 export function parseInit(p: Cursor): InitBlock {

@@ -158,11 +158,13 @@ function parseBlock(p: Cursor): Block {
   if (agent !== null) return { kind: 'agent', agent, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
   const cpu = procIndex(t.text, 'P') ?? 0;
   if (!p.accept('on')) return { kind: 'cpu', cpu, handler: 'main', vector: null, body: parseBody(p, `block \`${t.text}\``), pos: t.pos };
-  const h = p.expectName('`vector V`, `nmi`, `smi`, `sipi` or `vmexit init|sipi` after `on`');
+  const h = p.expectName('`vector V`, `nmi`, `smi`, `sipi` or `vmexit init|sipi|intr-window|nmi-window` after `on`');
   if (h.text === 'vmexit') {
-    const e = p.expectName('`init` or `sipi` after `on vmexit`');
-    if (e.text !== 'init' && e.text !== 'sipi') p.fail(e.pos, `expected \`init\` or \`sipi\` after \`on vmexit\`, found ${describe(e)}`);
-    const handler = e.text === 'init' ? 'vmexit-init' : 'vmexit-sipi';
+    const exits = ['init', 'sipi', 'intr-window', 'nmi-window'] as const;
+    const e = p.expectName('`init`, `sipi`, `intr-window` or `nmi-window` after `on vmexit`');
+    const x = exits.find((k) => k === e.text);
+    if (x === undefined) p.fail(e.pos, `expected \`init\`, \`sipi\`, \`intr-window\` or \`nmi-window\` after \`on vmexit\`, found ${describe(e)}`);
+    const handler = `vmexit-${x}` as const;
     return { kind: 'cpu', cpu, handler, vector: null, body: parseBody(p, `block \`${t.text} on vmexit ${e.text}\``), pos: t.pos };
   }
   if (h.text === 'vector') {
@@ -188,7 +190,9 @@ function syncTopLevel(p: Cursor): void {
   }
 }
 
-const DEFAULTS: Settings = { cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false };
+const DEFAULTS: Settings = {
+  cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false, ioapicVersion: 0x20, apicIds: null, pic: false,
+};
 
 /**
  * Every key resolved. Without `cpus`, the test has as many CPUs as the highest Pn it names, plus one.
@@ -206,6 +210,9 @@ function resolveSettings(test: LitmusTest): Settings {
     else if (e.key === 'timer-ratio') s.timerRatio = e.value;
     else if (e.key === 'accel') s.accel = e.value;
     else if (e.key === 'ipiv') s.ipiv = e.value;
+    else if (e.key === 'ioapic-version') s.ioapicVersion = e.value;
+    else if (e.key === 'apic-ids') s.apicIds = e.value;
+    else if (e.key === 'pic') s.pic = e.value;
   }
   s.tscDeadline = tsc ?? s.vendor === 'intel';
   return s;

@@ -42,6 +42,27 @@ export function parseDest(p: Cursor, shorthands: boolean): Dest {
   return { kind: 'cpu', cpu: cpuRef(p, expected), pos: t.pos };
 }
 
+/** `[level=assert|deassert] [trigger=edge|level]`, in either order, after a `send` or an `msi`. */
+export function levelTrigger(p: Cursor, op: string): { level: 'assert' | 'deassert' | null; trigger: 'edge' | 'level' | null } {
+  let level: 'assert' | 'deassert' | null = null;
+  let trigger: 'edge' | 'level' | null = null;
+  while (p.at('level') || p.at('trigger')) {
+    const k = p.next();
+    p.expect('=', `after \`${k.text}\``);
+    const w = p.expectName(k.text === 'level' ? '`assert` or `deassert`' : '`edge` or `level`');
+    if (k.text === 'level') {
+      if (level !== null) p.error(k.pos, '`level=` is given twice');
+      if (w.text !== 'assert' && w.text !== 'deassert') p.fail(w.pos, `expected \`assert\` or \`deassert\` after \`level=\` of \`${op}\`, found ${describe(w)}`);
+      level = w.text;
+    } else {
+      if (trigger !== null) p.error(k.pos, '`trigger=` is given twice');
+      if (w.text !== 'edge' && w.text !== 'level') p.fail(w.pos, `expected \`edge\` or \`level\` after \`trigger=\` of \`${op}\`, found ${describe(w)}`);
+      trigger = w.text;
+    }
+  }
+  return { level, trigger };
+}
+
 /** `Pk` as a CPU index (the range against `cpus` is checked by validate.ts). */
 export function cpuRef(p: Cursor, what: string, t = p.peek()): number {
   const n = t.kind === 'name' ? procIndex(t.text, 'P') : null;

@@ -1,11 +1,12 @@
 // Checks on a parsed test that the grammar cannot make: indices against `cpus`, duplicate blocks and items,
 // which op may appear in which block, labels, and condition values against what they compare.
 
-import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, Pos, Value } from './ast.js';
+import type { Block, Cond, CpuBlock, Dest, Expr, InitItem, LitmusTest, Observable, Op, Pos, Term, Value } from './ast.js';
 import { registerName } from '../arch/apic.js';
 import type { Reporter } from './diagnostic.js';
-import { ACTIVITY_NAMES, APIC_MODE_NAMES, MAX_AGENTS, MAX_CPUS, VMX_MODE_NAMES, didYouMean, oneOf } from './names.js';
+import { MAX_AGENTS, MAX_CPUS, didYouMean, oneOf } from './names.js';
 import { handlerTitle, observableName } from './format.js';
+import { stateNames, stateValueError } from './values.js';
 import { checkLimits } from './limits.js';
 import { opDef, opWord } from './ops/index.js';
 import type { RefsCtx } from './ops/types.js';
@@ -47,9 +48,19 @@ export function cpuRefs(test: LitmusTest): CpuRef[] {
 /** The observables of `observe` and of the final condition, in order (repeats included). */
 export function allObservables(test: LitmusTest): Observable[] {
   const out = [...test.observe];
+  const term = (t: Term): void => {
+    if (t.kind === 'obs') out.push(t.loc);
+    else if (t.kind === 'bin') {
+      term(t.left);
+      term(t.right);
+    }
+  };
   const walk = (c: Cond): void => {
     if (c.kind === 'cmp') out.push(c.loc);
-    else if (c.kind === 'and' || c.kind === 'or') {
+    else if (c.kind === 'rel') {
+      term(c.left);
+      term(c.right);
+    } else if (c.kind === 'and' || c.kind === 'or') {
       walk(c.left);
       walk(c.right);
     } else if (c.kind === 'not') walk(c.arg);
@@ -65,6 +76,13 @@ export function validate(test: LitmusTest, rep: Reporter): void {
     if (r.cpu < cpus) continue;
     if (explicit) rep.error(r.pos, `no CPU P${r.cpu}: the test has cpus = ${cpus} (${cpus === 1 ? 'P0 only' : `P0..P${cpus - 1}`})`);
     else rep.error(r.pos, `no CPU P${r.cpu}: a test has at most ${MAX_CPUS} CPUs (P0..P${MAX_CPUS - 1})`);
+  }
+  const ids = test.config?.entries.find((e) => e.key === 'apic-ids');
+  if (ids?.key === 'apic-ids') {
+    // One initial APIC ID per CPU, distinct (SDM Vol 3A 11.4.6); IDs above 0xFE exist only with x2APIC (11.12.8).
+    if (ids.value.length !== cpus) rep.error(ids.pos, `\`apic-ids\` gives ${ids.value.length} APIC IDs for ${cpus} CPUs: give one per CPU, in CPU order`);
+    if (new Set(ids.value).size !== ids.value.length) rep.error(ids.pos, '`apic-ids` must be distinct');
+    if (!test.settings.x2apic && ids.value.some((id) => id > 0xfe)) rep.error(ids.pos, 'APIC IDs above 0xFE need `x2apic = true` (SDM Vol 3A 11.12.8: only x2APIC IDs are that wide)');
   }
   const ipiv = test.config?.entries.find((e) => e.key === 'ipiv');
   if (ipiv?.value === true && test.settings.accel !== 'apicv') rep.error(ipiv.pos, '`ipiv = true` is Intel IPI virtualization: it needs `accel = apicv` in config');
@@ -209,6 +227,7 @@ function checkObservables(test: LitmusTest, rep: Reporter): void {
   }
   const walk = (c: Cond): void => {
     if (c.kind === 'cmp') checkValue(c.loc, c.value, rep);
+    else if (c.kind === 'rel') checkRel(c, rep);
     else if (c.kind === 'and' || c.kind === 'or') {
       walk(c.left);
       walk(c.right);
@@ -217,19 +236,43 @@ function checkObservables(test: LitmusTest, rep: Reporter): void {
   walk(test.condition.cond);
 }
 
+/**
+ * A comparison beyond the contract's `LOC = V`: a state observable (activity, APIC mode, VMX mode) is compared
+ * whole, with `=` or `!=`, to one of its names or to another observable of the same kind; everything else is a
+ * number (arithmetic and orderings are over numbers).
+ */
+function checkRel(c: Extract<Cond, { kind: 'rel' }>, rep: Reporter): void {
+  const stateOf = (t: Term): readonly string[] | null => (t.kind === 'obs' ? stateNames(t.loc) : null);
+  const ls = stateOf(c.left), rs = stateOf(c.right);
+  if (ls !== null || rs !== null || c.left.kind === 'sym' || c.right.kind === 'sym') {
+    const [state, other] = ls !== null ? [c.left, c.right] : [c.right, c.left];
+    const names = ls ?? rs;
+    if (names === null || state.kind !== 'obs') {
+      const sym = c.left.kind === 'sym' ? c.left : c.right;
+      rep.error(sym.pos, `\`${sym.kind === 'sym' ? sym.name : ''}\` is a state name: it compares with \`Pn.activity\`, \`Pn.apic.mode\` or \`Pn.vmx\``);
+      return;
+    }
+    const name = observableName(state.loc);
+    if (c.op !== '=' && c.op !== '!=') rep.error(c.pos, `\`${name}\` is a state: compare it with \`=\` or \`!=\`, not \`${c.op}\``);
+    if (other.kind === 'sym' && !names.includes(other.name)) rep.error(other.pos, `\`${name}\` is one of ${oneOf(names)}; found \`${other.name}\`${didYouMean(other.name, names)}`);
+    else if (other.kind === 'obs' && other.loc.kind === 'mem') rep.error(other.pos, `\`${name}\` is one of ${oneOf(names)}; found the memory word \`${other.loc.name}\`${didYouMean(other.loc.name, names)}`);
+    else if (other.kind === 'obs' && other.loc.kind !== state.loc.kind) rep.error(other.pos, `\`${name}\` is one of ${oneOf(names)}; it cannot equal \`${observableName(other.loc)}\``);
+    else if (other.kind !== 'sym' && other.kind !== 'obs') rep.error(other.pos, `\`${name}\` is one of ${oneOf(names)}; found a number`);
+    return;
+  }
+  const inner = (t: Term): void => {
+    if (t.kind === 'bin') {
+      inner(t.left);
+      inner(t.right);
+    } else if (t.kind === 'obs' && stateNames(t.loc) !== null) {
+      rep.error(t.pos, `\`${observableName(t.loc)}\` is a state, not a number: it cannot take part in arithmetic`);
+    }
+  };
+  inner(c.left);
+  inner(c.right);
+}
+
 function checkValue(loc: Observable, v: Value, rep: Reporter): void {
-  const name = observableName(loc);
-  const names: readonly string[] | null = loc.kind === 'activity' ? ACTIVITY_NAMES : loc.kind === 'apic-mode' ? APIC_MODE_NAMES : loc.kind === 'vmx' ? VMX_MODE_NAMES : null;
-  if (names !== null) {
-    if (v.kind === 'sym' && names.includes(v.name)) return;
-    const found = v.kind === 'sym' ? `\`${v.name}\`${didYouMean(v.name, names)}` : `the number ${v.value}`;
-    rep.error(v.pos, `\`${name}\` is one of ${oneOf(names)}; found ${found}`);
-    return;
-  }
-  if (v.kind === 'sym') {
-    rep.error(v.pos, `\`${name}\` is a number; found the name \`${v.name}\``);
-    return;
-  }
-  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr', 'running', 'pir'].includes(loc.kind);
-  if (bit && v.value > 1n) rep.error(v.pos, `\`${name}\` is 0 or 1; found ${v.value}`);
+  const bad = stateValueError(loc, v);
+  if (bad !== null) rep.error(v.pos, bad);
 }

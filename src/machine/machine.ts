@@ -3,7 +3,7 @@
 
 import { DeliveryMode, Icr, LvtIndex, Reg, Shorthand, X2APIC_MSR_BASE, X2APIC_MSR_LAST } from '../arch/apic.js';
 import { IOAPIC_PINS } from '../arch/ioapic.js';
-import { Activity, type Vendor } from '../arch/cpu.js';
+import { Activity } from '../arch/cpu.js';
 import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import { NO_QUIRKS, type Quirks } from '../arch/quirks.js';
 import { A, set64 } from '../apic/layout.js';
@@ -13,52 +13,14 @@ import { C, Cpu } from '../cpu/cpu.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
 import { rdmsr, wrmsr } from '../cpu/msr.js';
 import { IoApic } from '../ioapic/ioapic.js';
+import { Pic } from '../pic/pic.js';
+import { setLint } from '../apic/pins.js';
+import { PIC_COMMAND, PIC_DATA } from '../arch/pic.js';
 import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityChooser, type Message } from './bus.js';
 import { hashWords } from './hash.js';
+import { checkConfig, type CheckedConfig, type MachineConfig, type TraceEvent } from './config.js';
 
-export interface MachineConfig {
-  /** 1..256 processors; P0 is the BSP. */
-  cpus: number;
-  vendor?: Vendor;
-  x2apic?: boolean;
-  tscDeadline?: boolean;
-  ioapic?: boolean;
-  ioapicVersion?: 0x11 | 0x20;
-  /** TSC ticks per APIC timer tick at divide-by-1. */
-  timerRatio?: number;
-  /** Initial APIC IDs; default CPU index. */
-  apicIds?: readonly number[];
-  /** Which slots hold a processor at power-up; default all. */
-  present?: readonly boolean[];
-  maxPhysAddr?: number;
-  /**
-   * `immediate`: a message arrives at its targets as it is sent (an emulator's view).
-   * `queued`: messages stay in flight until `deliver(i)` (an explorer's view).
-   */
-  delivery?: 'immediate' | 'queued';
-  busCapacity?: number;
-  /**
-   * Words reserved in the state for a client (a litmus simulator's program counters and registers), between
-   * the devices and the bus, so that snapshot, restore and hash cover them too. At `extraBase`.
-   */
-  extraWords?: number;
-  chooseLowestPriority?: LowestPriorityChooser;
-  /** Deviations from the architecture that a profile reproduces; default none (src/arch/quirks.ts). */
-  quirks?: Partial<Quirks>;
-  /** The CPUs are vCPUs whose hypervisor holds INIT and SIPI as pending events (src/cpu/cpu.ts CpuHost). */
-  pendingInitSipi?: boolean;
-  /** The APICs are virtual-APIC pages under APICv virtual-interrupt delivery (SDM Vol 3C 30.2). */
-  virtualInterruptDelivery?: boolean;
-  onTrace?: (e: TraceEvent) => void;
-}
-
-export interface TraceEvent {
-  time: number;
-  layer: 'cpu' | 'apic' | 'bus' | 'ioapic';
-  /** The processor concerned, or -1 for the platform. */
-  cpu: number;
-  text: string;
-}
+export type { MachineConfig, TraceEvent } from './config.js';
 
 export type MsrRead = { ok: true; value: bigint } | { ok: false; fault: 'GP' };
 export type MsrWrite = { ok: true } | { ok: false; fault: 'GP' };
@@ -72,8 +34,6 @@ export interface TakenEvent {
 }
 
 const H_TIME = 0;
-/** The most words a state may have beside the devices (the client's extra words, the bus): 2^26, 256 MB. */
-const MAX_STATE_WORDS = 1 << 26;
 /** Quirk apicMmioInSmm = ram: one word per 16-byte slot of the 4 KiB xAPIC page (other offsets read 0, as D-4). */
 const SMM_PAGE_WORDS = 256;
 const HEADER = 2;
@@ -84,12 +44,11 @@ export class Machine {
   readonly cpus: readonly Cpu[];
   readonly apics: readonly LocalApic[];
   readonly ioapic: IoApic | null;
+  readonly pic: Pic | null;
   readonly bus: ApicBus;
   /** Where the client's `extraWords` start in `state`. */
   readonly extraBase: number;
-  readonly config: Required<Omit<MachineConfig, 'onTrace' | 'apicIds' | 'present' | 'chooseLowestPriority' | 'extraWords' | 'quirks' | 'pendingInitSipi' | 'virtualInterruptDelivery'>> & {
-    apicIds: readonly number[];
-  };
+  readonly config: CheckedConfig;
   readonly quirks: Readonly<Quirks>;
   /** Where the bus (its count, then its records) starts in `state`. */
   readonly busBase: number;
@@ -105,62 +64,20 @@ export class Machine {
   private readonly icrMessage: Message = { vector: 0, mode: DeliveryMode.FIXED, levelTriggered: false, assert: true, logical: false, shorthand: Shorthand.NONE, destination: 0, x2apic: false };
 
   constructor(config: MachineConfig) {
-    const n = config.cpus;
-    if (!Number.isInteger(n) || n < 1 || n > 256) throw new HostError('bad-argument', `cpus must be 1..256, got ${n}`);
-    const apicIds = config.apicIds ?? Array.from({ length: n }, (_, i) => i);
-    if (apicIds.length !== n) throw new HostError('bad-argument', `apicIds has ${apicIds.length} entries for ${n} cpus`);
-    if (new Set(apicIds).size !== n) throw new HostError('bad-argument', 'apicIds must be distinct');
-    for (const id of apicIds) checkU32(id, 'APIC ID');
-    const x2apic = config.x2apic ?? true;
-    if (!x2apic && apicIds.some((id) => id > 0xfe)) throw new HostError('bad-argument', 'APIC IDs above 0xFE need x2APIC');
-    const present = config.present;
-    if (present !== undefined) {
-      if (!Array.isArray(present) || present.length !== n || present.some((p) => typeof p !== 'boolean')) {
-        throw new HostError('bad-argument', `present must be an array of ${n} booleans`);
-      }
-      if (!present[0]) throw new HostError('bad-argument', 'present[0] must be true: CPU 0 is the BSP');
-    }
-    const vendor = config.vendor ?? 'intel', delivery = config.delivery ?? 'immediate';
-    if (vendor !== 'intel' && vendor !== 'amd') throw new HostError('bad-argument', `vendor must be 'intel' or 'amd', got ${String(vendor)}`);
-    if (delivery !== 'immediate' && delivery !== 'queued') throw new HostError('bad-argument', `delivery must be 'immediate' or 'queued', got ${String(delivery)}`);
-    const busCapacity = config.busCapacity ?? Math.max(64, 4 * n);
-    if (!Number.isInteger(busCapacity) || busCapacity < 1 || busCapacity > MAX_STATE_WORDS) {
-      throw new HostError('bad-argument', `busCapacity must be an integer 1..${MAX_STATE_WORDS}, got ${busCapacity}`);
-    }
-    const maxPhysAddr = config.maxPhysAddr ?? 46;
-    if (!Number.isInteger(maxPhysAddr) || maxPhysAddr < 0 || maxPhysAddr > 64) throw new HostError('bad-argument', `maxPhysAddr must be an integer 0..64, got ${maxPhysAddr}`);
-    for (const [name, f] of [['onTrace', config.onTrace], ['chooseLowestPriority', config.chooseLowestPriority]] as const) {
-      if (f !== undefined && typeof f !== 'function') throw new HostError('bad-argument', `${name} must be a function`);
-    }
-    const timerRatio = config.timerRatio ?? 1;
-    if (!Number.isInteger(timerRatio) || timerRatio < 1 || timerRatio > 0xffffffff) throw new HostError('bad-argument', `timerRatio must be an integer 1..0xffffffff, got ${timerRatio}`);
-    this.config = {
-      cpus: n,
-      vendor,
-      x2apic,
-      tscDeadline: config.tscDeadline ?? true,
-      ioapic: config.ioapic ?? true,
-      ioapicVersion: config.ioapicVersion ?? 0x20,
-      timerRatio,
-      apicIds,
-      maxPhysAddr,
-      delivery,
-      busCapacity,
-    };
+    this.config = checkConfig(config);
+    const n = this.config.cpus, x2apic = this.config.x2apic, timerRatio = this.config.timerRatio, present = config.present;
     this.onTrace = config.onTrace;
     this.quirks = Object.freeze({ ...NO_QUIRKS, ...config.quirks });
     this.choose = config.chooseLowestPriority ?? lowestIndex;
 
     const ioWords = this.config.ioapic ? IoApic.WORDS : 0;
     const ioBase = HEADER + n * CPU_WORDS;
+    const picWords = config.pic ? Pic.WORDS : 0;
     // Quirk apicMmioInSmm = ram: the page xAPIC accesses in SMM hit, a word per 16-byte register slot.
-    this.smmPage = ioBase + ioWords;
+    this.smmPage = ioBase + ioWords + picWords;
     const pageWords = this.quirks.apicMmioInSmm === 'ram' ? SMM_PAGE_WORDS : 0;
     const extraWords = config.extraWords ?? 0;
-    if (!Number.isInteger(extraWords) || extraWords < 0 || extraWords > MAX_STATE_WORDS) {
-      throw new HostError('bad-argument', `extraWords must be an integer 0..${MAX_STATE_WORDS}, got ${extraWords}`);
-    }
-    this.extraBase = ioBase + ioWords + pageWords;
+    this.extraBase = this.smmPage + pageWords;
     this.busBase = this.extraBase + extraWords;
     this.state = new Uint32Array(this.busBase + BUS_RECORDS + this.config.busCapacity);
 
@@ -180,7 +97,15 @@ export class Machine {
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
       trace: this.onTrace ? (cpu, text) => this.trace('apic', cpu, text) : undefined,
     };
-    const cpuHost = { quirks: this.quirks, pendingInitSipi: config.pendingInitSipi ?? false, peers: () => this.cpus, trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined };
+    this.pic = config.pic ? new Pic(this.state, ioBase + ioWords, () => this.picChanged()) : null;
+    const pic = this.pic;
+    const cpuHost = {
+      quirks: this.quirks,
+      pendingInitSipi: config.pendingInitSipi ?? false,
+      peers: () => this.cpus,
+      trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined,
+      intAck: pic ? () => pic.inta() : undefined,
+    };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;
@@ -198,7 +123,7 @@ export class Machine {
           trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
         }, { version: this.config.ioapicVersion })
       : null;
-    this.queued = delivery === 'queued';
+    this.queued = this.config.delivery === 'queued';
     this.powerOn(present);
   }
 
@@ -210,6 +135,7 @@ export class Machine {
       else this.cpus[i].powerOn(this.config.apicIds[i], i === 0);
     }
     this.ioapic?.reset();
+    this.pic?.reset();
   }
 
   private trace(layer: TraceEvent['layer'], cpu: number, text: string): void {
@@ -464,6 +390,51 @@ export class Machine {
     const c = this.cpu(cpu);
     if (pin !== 0 && pin !== 1) throw new HostError('bad-argument', `a local APIC has pins LINT0 and LINT1: pin must be 0 or 1, got ${String(pin)}`);
     if (c.present()) c.apic.signalLvt(pin === 0 ? LvtIndex.LINT0 : LvtIndex.LINT1);
+  }
+
+  /** Drive LINT0 or LINT1 of a CPU to a level (src/apic/pins.ts). With an 8259A, LINT0 is its INT output. */
+  setLint(cpu: number, pin: 0 | 1, asserted: boolean): void {
+    if (pin !== 0 && pin !== 1) throw new HostError('bad-argument', `LINT pin must be 0 or 1, got ${pin}`);
+    if (typeof asserted !== 'boolean') throw new HostError('bad-argument', `pin level must be a boolean, got ${asserted}`);
+    if (pin === 0 && this.pic) throw new HostError('bad-argument', 'LINT0 is driven by the 8259A on this machine');
+    const c = this.cpu(cpu);
+    if (!c.present()) return;
+    setLint(c.apic, pin, asserted, () => c.receiveNmi());
+  }
+
+  /** The RESET# pin of one processor (Cpu.reset). */
+  reset(cpu: number): void {
+    const c = this.cpu(cpu);
+    if (!c.present()) return;
+    c.reset();
+    if (this.pic) this.picChanged();
+  }
+
+  // ---------------------------------------------------------------- the 8259A
+
+  private requirePic(): Pic {
+    if (!this.pic) throw new HostError('bad-argument', 'this machine has no 8259A');
+    return this.pic;
+  }
+  /** An input of the 8259A (the PC's ISA IRQ 0-7). */
+  picInput(irq: number, high: boolean): void {
+    this.requirePic().setInput(irq, high);
+  }
+  /** OUT to port 20h / 21h (Pic.write). */
+  picWrite(port: number, value: number): void {
+    if (port !== PIC_COMMAND && port !== PIC_DATA) throw new HostError('bad-argument', `the 8259A has ports 0x20 and 0x21, got ${port}`);
+    this.requirePic().write(port === PIC_DATA ? 1 : 0, value);
+  }
+  picRead(port: number): number {
+    if (port !== PIC_COMMAND && port !== PIC_DATA) throw new HostError('bad-argument', `the 8259A has ports 0x20 and 0x21, got ${port}`);
+    return this.requirePic().read(port === PIC_DATA ? 1 : 0);
+  }
+  /** The 8259A's INT output drives every processor's LINT0 (the PC's virtual-wire wiring, MP Specification 1.4
+   *  3.6.2.2) and I/O APIC pin 0 (its ExtINT input). */
+  private picChanged(): void {
+    const int = this.pic!.int();
+    for (const c of this.cpus) if (c.present()) setLint(c.apic, 0, int, () => c.receiveNmi());
+    this.ioapic?.setPin(0, int);
   }
 
   /**

@@ -12,8 +12,9 @@ import { resolveDest } from '../litmus/ops/dest.js';
 export interface InitTarget {
   setMem(name: string, v: bigint): void;
   setReg(cpu: number, name: string, v: bigint): void;
-  /** The CPU runs nothing (`none`: wait-for-SIPI, shutdown, unplugged) or its code from the start (`run`). */
-  setPc(cpu: number, at: 'none' | 'run'): void;
+  /** The CPU runs nothing (`none`: wait-for-SIPI, unplugged), sits in shutdown (`shutdown`), or runs its code from
+   *  the start (`run`). */
+  setPc(cpu: number, at: 'none' | 'run' | 'shutdown'): void;
   unsupported(what: string): never;
 }
 
@@ -27,7 +28,7 @@ export function applyInit(m: Machine, it: InitItem, t: InitTarget): void {
         return t.setPc(it.cpu, 'none');
       }
       cpu.setActivity(act);
-      return t.setPc(it.cpu, act === Activity.WAIT_FOR_SIPI || act === Activity.SHUTDOWN ? 'none' : 'run');
+      return t.setPc(it.cpu, act === Activity.WAIT_FOR_SIPI ? 'none' : act === Activity.SHUTDOWN ? 'shutdown' : 'run');
     }
     case 'apic-mode': {
       const lo = (ApicBase.DEFAULT_BASE | (it.cpu === 0 ? ApicBase.BSP : 0)) >>> 0;

@@ -3,7 +3,8 @@
 // of the simulator's part of the machine state laid out.
 
 import type { VmexitKind } from '../arch/assist.js';
-import type { Cond, CpuBlock, Expr, LitmusTest, Observable, Op } from '../litmus/ast.js';
+import { A } from '../apic/layout.js';
+import type { Cond, CpuBlock, Expr, LitmusTest, Observable, Op, Term } from '../litmus/ast.js';
 import { opDef } from '../litmus/ops/index.js';
 import type { Insn, OpDef, RefsCtx } from '../litmus/ops/types.js';
 import { allObservables } from '../litmus/validate.js';
@@ -11,8 +12,9 @@ import { MAX_REPEAT_ITERATIONS as UNROLL_LIMIT } from '../litmus/limits.js';
 
 export type { Insn };
 
-/** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, and VM exits. */
-export type CountKey = number | 'nmi' | 'smi' | 'sipi' | `vmexit-${VmexitKind}`;
+/** What a CPU counts: handler runs per vector, NMI, SMI, SIPI starts, VM exits, and events taken in an STI or
+ *  MOV SS shadow (`shadow-nmi`, `shadow-smi`, `shadow-V`). */
+export type CountKey = number | 'nmi' | 'smi' | 'sipi' | `vmexit-${VmexitKind}` | `shadow-${number | 'nmi' | 'smi'}`;
 
 export const NO_PC = 0xffffffff;
 /** The shared implicit instructions every CPU's code starts with. */
@@ -20,6 +22,8 @@ export const PC_IRET = 0;
 export const PC_RSM = 1;
 /** A CPU idling after its code: HLT forever, still taking interrupts. */
 export const PC_IDLE = 2;
+/** The shutdown state (a triple fault): an NMI or SMI handler that woke it returns here, into shutdown (D-32). */
+export const PC_SHUTDOWN = 3;
 
 export const MAX_DEPTH = 8;
 
@@ -39,6 +43,8 @@ export interface ProcCode {
   /** The L1 hypervisor's VM-exit handlers (nested VMX), or -1. */
   vmexitInit: number;
   vmexitSipi: number;
+  vmexitIntrWindow: number;
+  vmexitNmiWindow: number;
   /** Word offset of this process's simulator words, relative to the simulator area. */
   base: number;
 }
@@ -68,6 +74,8 @@ export interface Program {
   memory: Map<string, number>;
   /** Word offset of memory words in the simulator area. */
   memoryBase: number;
+  /** Word offset of the VMM's saved APIC states (A.WORDS per CPU; `vmm save`), or -1 when the test has none. */
+  vmmBase: number;
   words: number;
   /**
    * Counters stop here, above every constant the condition compares a count with, and read `>=cap`: the condition
@@ -82,6 +90,7 @@ class Flattener {
     { kind: 'iret', pos: { line: 0, col: 0 } },
     { kind: 'rsm', pos: { line: 0, col: 0 } },
     { kind: 'end', main: false, pos: { line: 0, col: 0 } },
+    { kind: 'shutdown', pos: { line: 0, col: 0 } },
   ];
   private count = 0;
 
@@ -180,7 +189,7 @@ export function compile(test: LitmusTest): Program {
       if (!b) return -1;
       const term: Insn | null =
         h === 'main' ? { kind: 'end', main: true, pos: b.pos }
-        : h === 'sipi' || h === 'vmexit-init' || h === 'vmexit-sipi' ? { kind: 'end', main: false, pos: b.pos }
+        : h === 'sipi' || h.startsWith('vmexit-') ? { kind: 'end', main: false, pos: b.pos }
         : h === 'smi' ? null
         : { kind: 'iret', pos: b.pos };
       return f.block(b.body, term);
@@ -189,12 +198,14 @@ export function compile(test: LitmusTest): Program {
       insns: f.insns, defs: [], main: entry('main'), sipi: entry('sipi'), nmi: entry('nmi'), smi: entry('smi'),
       vectors: new Map(), regs: new Map(), counts: new Map(), base: 0,
       vmexitInit: entry('vmexit-init'), vmexitSipi: entry('vmexit-sipi'),
+      vmexitIntrWindow: entry('vmexit-intr-window'), vmexitNmiWindow: entry('vmexit-nmi-window'),
     };
     for (const b of blocks) if (b.handler === 'vector' && b.vector !== null) code.vectors.set(b.vector, f.block(b.body, { kind: 'iret', pos: b.pos }));
     const countKeys: CountKey[] = [];
     for (const o of observed) {
       if (o.kind === 'count' && o.cpu === c) countKeys.push(o.of);
       else if (o.kind === 'vmexits' && o.cpu === c) countKeys.push(`vmexit-${o.of}`);
+      else if (o.kind === 'in-shadow' && o.cpu === c) countKeys.push(`shadow-${o.of}`);
     }
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'reg' }> => o.kind === 'reg' && o.cpu === c).map((o) => o.reg);
     for (const it of test.init?.items ?? []) if (it.kind === 'reg' && it.cpu === c) regs.push(it.reg);
@@ -209,9 +220,16 @@ export function compile(test: LitmusTest): Program {
     const main = f.block(b.body, { kind: 'end', main: true, pos: b.pos });
     const regs = observed.filter((o): o is Extract<Observable, { kind: 'agent-reg' }> => o.kind === 'agent-reg' && o.agent === b.agent).map((o) => o.reg);
     agentIndex.set(b.agent, agents.length);
-    agents.push(finish({ insns: f.insns, defs: [], main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1 }, [], regs));
+    agents.push(finish({ insns: f.insns, defs: [], main, sipi: -1, nmi: -1, smi: -1, vectors: new Map(), regs: new Map(), counts: new Map(), base: 0, vmexitInit: -1, vmexitSipi: -1, vmexitIntrWindow: -1, vmexitNmiWindow: -1 }, [], regs));
   }
-  return { test, cpus, agents, agentIndex, memory, memoryBase: base, words: base + 2 * memory.size, countCap: countCap(test.condition.cond) };
+  const vmm = test.blocks.some((b) => b.kind === 'agent' && b.body.some(function has(op: Op): boolean {
+    return op.kind === 'vmm-save' || op.kind === 'vmm-restore' || (op.kind === 'repeat' && op.body.some(has));
+  }));
+  const memEnd = base + 2 * memory.size;
+  return {
+    test, cpus, agents, agentIndex, memory, memoryBase: base, vmmBase: vmm ? memEnd : -1, words: memEnd + (vmm ? n * A.WORDS : 0),
+    countCap: countCap(test.condition.cond),
+  };
 }
 
 /** The smallest count cap above every constant a count is compared with (at least 255). */
@@ -222,11 +240,22 @@ function countCap(c: Cond): number {
       walk(x.left);
       walk(x.right);
     } else if (x.kind === 'not') walk(x.arg);
-    else if (x.kind === 'cmp' && (x.loc.kind === 'count' || x.loc.kind === 'vmexits') && x.value.kind === 'num' && x.value.value >= BigInt(cap)) {
-      cap = Number(x.value.value < 0xfffffffen ? x.value.value + 1n : 0xffffffffn);
+    else if (x.kind === 'cmp' && counted(x.loc) && x.value.kind === 'num') above(x.value.value);
+    else if (x.kind === 'rel' && (hasCount(x.left) || hasCount(x.right))) {
+      // `count REL constant` needs the cap above the constant; a count in arithmetic or compared with another
+      // location may need any value, so it is not capped.
+      const [t, k] = x.left.kind === 'obs' ? [x.left, x.right] : [x.right, x.left];
+      if (t.kind === 'obs' && k.kind === 'num') above(k.value);
+      else cap = 0xffffffff;
     }
+  };
+  const above = (v: bigint): void => {
+    if (v >= BigInt(cap)) cap = Number(v < 0xfffffffen ? v + 1n : 0xffffffffn);
   };
   walk(c);
   return cap;
 }
+
+const counted = (o: Observable): boolean => o.kind === 'count' || o.kind === 'vmexits' || o.kind === 'in-shadow';
+const hasCount = (t: Term): boolean => (t.kind === 'obs' ? counted(t.loc) : t.kind === 'bin' && (hasCount(t.left) || hasCount(t.right)));
 

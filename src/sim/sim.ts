@@ -3,79 +3,42 @@
 // (whichever the architecture makes it do next), a platform agent's next op, the arrival of one in-flight message at
 // its target, or the passing of virtual time to the next deadline. The explorer chooses among the enabled steps;
 // every choice is a race a real machine could run. What each op does is its module's (src/litmus/ops); this class
-// only schedules, keeps the program counters and handler frames, and is the ops' view of the machine (ExecCtx).
-// All simulator state lives in the machine's state array, so a state is one Uint32Array.
+// only schedules and is the ops' view of the machine (ExecCtx). The program counters, registers and handler frames
+// are words.ts's: all simulator state lives in the machine's state array, so a state is one Uint32Array.
 
 import { Reg } from '../arch/apic.js';
-import type { VmexitKind } from '../arch/assist.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
-import type { Quirks } from '../arch/quirks.js';
-import { Assist } from '../assist/assist.js';
 import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
-import type { Cpu } from '../cpu/cpu.js';
+import { F, type Cpu } from '../cpu/cpu.js';
+import { A } from '../apic/layout.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
-import { Machine, type TraceEvent } from '../machine/machine.js';
 import { Msg } from '../machine/bus.js';
+import { cr8Read, physRead, physWrite, restoreApicBase, restoreLapic, saveLapic } from '../machine/platform.js';
 import { DELIVERY_MODE_NAMES, DeliveryMode, MSR_IA32_TSC_DEADLINE } from '../arch/apic.js';
-import type { Cond, Expr, LitmusTest, Observable } from '../litmus/ast.js';
+import type { Cond, Expr, LitmusTest, Observable, VmmEvent, VmmPart } from '../litmus/ast.js';
 import { observableName } from '../litmus/format.js';
 import { opDef } from '../litmus/ops/index.js';
 import { FrameKind, type ExecCtx, type OpOf } from '../litmus/ops/types.js';
 import { formatValue, holds, outcomeColumns, outcomeKey, valueEquals, type OutcomeValue } from '../litmus/outcome.js';
 import { applyInit } from './init.js';
+import { SimWords } from './words.js';
 import { SimError, StepKind, TIME_STEP, UnsupportedError, step, stepIndex, stepKind } from './steps.js';
-import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, compile, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
+import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, PC_SHUTDOWN, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
 
 export { formatValue, valueEquals, type OutcomeValue };
 
 export { StepKind, TIME_STEP, stepIndex, stepKind, SimError, UnsupportedError };
 
-const MASK64 = (1n << 64n) - 1n;
-
-export class Simulator implements ExecCtx {
-  readonly machine: Machine;
-  /** The hypervisor and hardware-assist layer the CPUs run under (a pass-through for plain CPUs). */
-  readonly assist: Assist;
-  readonly program: Program;
+export class Simulator extends SimWords implements ExecCtx {
   readonly observables: Observable[];
-  readonly quirks: Readonly<Quirks>;
-  private readonly s: Uint32Array;
-  private readonly base: number;
-  private traceSink: ((line: string) => void) | null = null;
 
-  /** The process whose op runs (ExecCtx). */
-  c = -1;
-  cpu: Cpu | null = null;
-  pc = 0;
-  private cur!: ProcCode;
-  readonly idlePc = PC_IDLE;
-
-  constructor(test: LitmusTest | Program, readonly profile: Profile = DEFAULT_PROFILE) {
-    this.program = 'blocks' in test ? compile(test) : test;
-    const st = this.program.test.settings;
-    if (st.accel === 'avic' && st.cpus > 32) throw new SimError('accel = avic: at most 32 CPUs');
-    const assistWords = Assist.words(st.cpus, st.accel);
-    this.machine = new Machine({
-      cpus: st.cpus, vendor: st.vendor, x2apic: st.x2apic, tscDeadline: st.tscDeadline, ioapic: st.ioapic,
-      timerRatio: st.timerRatio, delivery: 'queued', extraWords: assistWords + this.program.words, quirks: profile.quirks,
-      pendingInitSipi: st.accel !== 'none', virtualInterruptDelivery: st.accel === 'apicv',
-      ...profile.settings,
-      busCapacity: Math.max(64, 8 * st.cpus),
-      onTrace: (e: TraceEvent) => this.traceSink?.(`${e.cpu >= 0 ? `P${e.cpu}` : 'platform'} ${e.text}`),
-    });
-    this.quirks = this.machine.quirks;
-    this.assist = new Assist(this.machine, this.machine.extraBase, {
-      accel: st.accel, ipiv: st.ipiv,
-      onExit: (c, kind) => this.countExit(c, kind),
-      onTrace: (c, text) => this.traceSink?.(`P${c} ${text}`),
-    });
-    this.s = this.machine.state;
-    this.base = this.machine.extraBase + assistWords;
+  constructor(test: LitmusTest | Program, profile: Profile = DEFAULT_PROFILE) {
+    super(test, profile);
     this.observables = outcomeColumns(observablesOf(this.program.test));
     this.vcpus = this.assist.vcpus;
-    this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) =>
-      (op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER)));
+    this.relativeTime = !this.program.cpus.some((code) => code.insns.some((op) => op.kind === 'rdtsc' ||
+      ((op.kind === 'rdmsr' || op.kind === 'wrmsr') && (op.msr.index === MSR_IA32_TSC_DEADLINE || op.msr.index === MSR_IA32_TIME_STAMP_COUNTER))));
     this.reset();
   }
 
@@ -103,110 +66,6 @@ export class Simulator implements ExecCtx {
     copy[at] = left >>> 0;
     copy[at + 1] = Math.floor(left / 0x100000000);
     if (left === 0) copy[this.w(code, P.WAIT_DEPTH)] = 0;
-  }
-
-  /** Lines describing what the model does, while `fn` runs (for witness traces). */
-  traced<T>(sink: (line: string) => void, fn: () => T): T {
-    this.traceSink = sink;
-    try {
-      return fn();
-    } finally {
-      this.traceSink = null;
-    }
-  }
-
-  // ---------------------------------------------------------------- state words
-
-  /** Where word `off` (P) of a process's simulator words is in the state. */
-  w(code: ProcCode, off: number): number {
-    return this.base + code.base + off;
-  }
-  /** A process's program counter. */
-  pcOf(code: ProcCode): number {
-    return this.s[this.w(code, P.PC)];
-  }
-  private setPc(code: ProcCode, pc: number): void {
-    this.s[this.w(code, P.PC)] = pc >>> 0;
-  }
-  /** Where register `name` of a process (two state words, low first) is in the state. */
-  regAt(code: ProcCode, name: string): number {
-    const slot = code.regs.get(name);
-    if (slot === undefined) throw new SimError(`register ${name} has no slot`);
-    return this.w(code, FIXED_WORDS + code.counts.size + 2 * slot);
-  }
-  private getReg(code: ProcCode, cpu: Cpu | null, name: string): bigint {
-    if (name === 'sv') return BigInt(cpu?.sipiVector() ?? 0);
-    const at = this.regAt(code, name);
-    return (BigInt(this.s[at + 1]) << 32n) | BigInt(this.s[at]);
-  }
-  /** Register rK of process `code` (the initial state's `init` sets them too). */
-  setRegOf(code: ProcCode, name: string, v: bigint): void {
-    const at = this.regAt(code, name);
-    v &= MASK64;
-    this.s[at] = Number(v & 0xffffffffn);
-    this.s[at + 1] = Number(v >> 32n);
-  }
-  /** Where a memory word (two state words, low first) is in the state. */
-  memAt(name: string): number {
-    const slot = this.program.memory.get(name);
-    if (slot === undefined) throw new SimError(`memory word ${name} has no slot`);
-    return this.base + this.program.memoryBase + 2 * slot;
-  }
-  mem(name: string): bigint {
-    const at = this.memAt(name);
-    return (BigInt(this.s[at + 1]) << 32n) | BigInt(this.s[at]);
-  }
-  setMem(name: string, v: bigint): void {
-    const at = this.memAt(name);
-    v &= MASK64;
-    this.s[at] = Number(v & 0xffffffffn);
-    this.s[at + 1] = Number(v >> 32n);
-  }
-  /** Counters stop at the program's countCap and read `>=cap` there (src/sim/program.ts). */
-  private count(code: ProcCode, key: CountKey): void {
-    const slot = code.counts.get(key);
-    if (slot === undefined) return;
-    const at = this.w(code, FIXED_WORDS + slot);
-    if (this.s[at] < this.program.countCap) this.s[at]++;
-  }
-  private countExit(c: number, kind: VmexitKind): void {
-    this.count(this.program.cpus[c], `vmexit-${kind}`);
-  }
-  private waitUntil(code: ProcCode): number {
-    const at = this.w(code, P.WAIT_LO);
-    return this.s[at + 1] * 0x100000000 + this.s[at];
-  }
-  private setWait(code: ProcCode, t: number): void {
-    const at = this.w(code, P.WAIT_LO);
-    this.s[at] = t >>> 0;
-    this.s[at + 1] = Math.floor(t / 0x100000000);
-    this.s[this.w(code, P.WAIT_DEPTH)] = this.s[this.w(code, P.DEPTH)];
-  }
-  /** A `wait` is in force at the current handler depth and its time has not come. */
-  waiting(code: ProcCode): boolean {
-    const t = this.waitUntil(code);
-    if (t === 0) return false;
-    if (this.s[this.w(code, P.WAIT_DEPTH)] !== this.s[this.w(code, P.DEPTH)]) return false;
-    return t > this.machine.now();
-  }
-
-  private evaluate(e: Expr, code: ProcCode, cpu: Cpu | null): bigint {
-    switch (e.kind) {
-      case 'num': return e.value;
-      case 'reg': return this.getReg(code, cpu, e.reg);
-      case 'bin': {
-        const a = this.evaluate(e.left, code, cpu), b = this.evaluate(e.right, code, cpu);
-        switch (e.op) {
-          case '+': return (a + b) & MASK64;
-          case '-': return (a - b) & MASK64;
-          case '&': return a & b;
-          case '|': return a | b;
-          case '^': return a ^ b;
-          case '<<': return b >= 64n ? 0n : (a << b) & MASK64;
-          case '>>': return b >= 64n ? 0n : a >> b;
-        }
-      }
-    }
   }
 
   // ---------------------------------------------------------------- ExecCtx: the running process's view
@@ -286,35 +145,81 @@ export class Simulator implements ExecCtx {
   post(vector: number, target: number): void {
     this.assist.post(vector, target);
   }
-  topFrame(): FrameKind {
-    const d = this.s[this.w(this.cur, P.DEPTH)];
-    return d === 0 ? FrameKind.NONE : ((this.s[this.w(this.cur, P.FRAMES + 2 * (d - 1)) + 1] >>> 1) as FrameKind);
+  observe(o: Observable): OutcomeValue {
+    return this.value(o);
   }
-  popFrame(): { pc: number; savedIf: boolean } {
-    const code = this.cur, d = this.s[this.w(code, P.DEPTH)] - 1;
-    if (d < 0) throw new SimError('return from a handler with no frame');
-    const at = this.w(code, P.FRAMES + 2 * d);
-    const r = { pc: this.s[at], savedIf: (this.s[at + 1] & 1) !== 0 };
-    this.s[at] = 0;
-    this.s[at + 1] = 0;
-    this.s[this.w(code, P.DEPTH)] = d;
-    return r;
+  cr8Write(value: bigint): boolean {
+    return this.assist.cr8Write(this.c, value);
   }
-
+  cr8Read(): number {
+    return cr8Read(this.machine, this.c);
+  }
+  physRead(address: number): number {
+    const a = this.machine.apics[this.c];
+    return a.decodesMmio(address) ? this.assist.apicRead(this.c, address - a.mmioBase()) : physRead(this.machine, this.c, address);
+  }
+  physWrite(address: number, value: number): void {
+    const a = this.machine.apics[this.c];
+    if (a.decodesMmio(address)) this.assist.apicWrite(this.c, address - a.mmioBase(), value);
+    else physWrite(this.machine, this.c, address, value);
+  }
+  /** RESET# of CPU `target`: the processor starts over (Cpu.reset); its program does too, as after INIT (the BSP
+   *  halts at the reset vector, an AP waits for a SIPI), with its handler frames gone. */
+  resetPin(target: number): void {
+    const m = this.machine, cpu = m.cpus[target], code = this.program.cpus[target];
+    if (!cpu.present()) return;
+    m.reset(target);
+    this.s.fill(0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
+    this.setWait(code, 0);
+    if (cpu.activity() === Activity.ACTIVE) {
+      cpu.hlt();
+      this.setPc(code, PC_IDLE);
+    } else this.setPc(code, NO_PC);
+    this.assist.kick(target);
+  }
+  lint(target: number, pin: 0 | 1, asserted: boolean): void {
+    this.machine.setLint(target, pin, asserted);
+    this.assist.kick(target);
+  }
+  picInput(irq: number, high: boolean): void {
+    this.machine.picInput(irq, high);
+    for (let c = 0; c < this.machine.cpus.length; c++) this.assist.kick(c);
+  }
+  private vmmSlot(target: number): Uint32Array {
+    const at = this.base + this.program.vmmBase + target * A.WORDS;
+    return this.s.subarray(at, at + A.WORDS);
+  }
+  vmmSave(target: number): void {
+    saveLapic(this.machine, target, this.vmmSlot(target));
+  }
+  vmmRestore(target: number, part: VmmPart): void {
+    const slot = this.vmmSlot(target);
+    if (part === 'lapic') restoreLapic(this.machine, target, slot);
+    else restoreApicBase(this.machine, target, (BigInt(slot[A.BASE_HI]) << 32n) | BigInt(slot[A.BASE_LO]));
+    this.assist.kick(target);
+  }
+  vmmEvent(target: number, event: VmmEvent, on: boolean): void {
+    this.machine.cpus[target].setEvent(event, on);
+    this.assist.kick(target);
+  }
+  readonly shutdownPc = PC_SHUTDOWN;
   /**
-   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2: wait-for-SIPI if
-   * IA32_VMX_MISC reports it; under nestedNoGuestWfs the 27.3.1.5 guest-state check fails it (27.8: a VM exit, reason
-   * 33 | bit 31, to L1, which has no handler for it here and idles). AMD SVM has no guest activity state: a fault.
-   * `vmentry sipi` is L1 emulating the SIPI its exit reported: the guest starts at its SIPI code, `sv` = the vector.
+   * VM entry from an L1 exit handler (VMRESUME with a guest activity state). SDM Vol 3C 27.6.2: HLT, or
+   * wait-for-SIPI if IA32_VMX_MISC reports it (under nestedNoGuestWfs the 27.3.1.5 guest-state check fails it, 27.8: a
+   * VM exit, reason 33 | bit 31, to L1, which has no handler for it here and idles). AMD SVM has no guest activity
+   * state: a fault. `vmentry sipi` is L1 emulating the SIPI its exit reported: the guest starts at its SIPI code, `sv` = the
+   * vector. The window-exiting controls hold for the guest until the exit they cause (SDM Vol 3C 26.2); RVI is the
+   * virtual APIC's IRR (decision D-20), so a requested vector above VPPR is delivered as the guest runs (SDM Vol 3C
+   * 30.2.1 Evaluation of Pending Virtual Interrupts).
    */
-  vmEntry(mode: OpOf<'vmentry'>['mode']): number {
+  vmEntry(mode: OpOf<'vmentry'>['mode'], controls: { intrWindow: boolean; nmiWindow: boolean; rvi: number | null }): number {
     const cpu = this.cpu!, code = this.cur, next = this.pc + 1;
     if (cpu.vmx() !== VmxMode.ROOT || this.topFrame() !== FrameKind.VMEXIT) {
       this.fault('vmentry without a VM exit to return from');
       return next;
     }
-    if (mode === 'wait-for-sipi' && cpu.apic.vendor() === 'amd') {
-      this.fault('VMRUN has no wait-for-SIPI guest state (SVM)');
+    if ((mode === 'wait-for-sipi' || mode === 'hlt') && cpu.apic.vendor() === 'amd') {
+      this.fault(`VMRUN has no ${mode} guest state (SVM)`);
       return next;
     }
     if (mode === 'wait-for-sipi' && this.quirks.nestedNoGuestWfs) {
@@ -325,6 +230,15 @@ export class Simulator implements ExecCtx {
     }
     const f = this.popFrame();
     cpu.setVmx(VmxMode.NON_ROOT);
+    cpu.setWindowExiting(controls.intrWindow, controls.nmiWindow);
+    if (controls.rvi !== null) {
+      const a = cpu.apic, w = A.IRR + (controls.rvi >>> 5);
+      a.setWord(w, a.word(w) | (1 << (controls.rvi & 31)));
+    }
+    if (mode === 'hlt') {
+      cpu.hlt();
+      return f.pc === NO_PC ? PC_IDLE : f.pc;
+    }
     if (mode === 'wait-for-sipi') {
       cpu.setActivity(Activity.WAIT_FOR_SIPI);
       return NO_PC;
@@ -370,6 +284,7 @@ export class Simulator implements ExecCtx {
         setPc: (cpu, at) => {
           const code = this.program.cpus[cpu];
           if (at === 'none') this.setPc(code, NO_PC);
+          else if (at === 'shutdown') this.setPc(code, PC_SHUTDOWN);
           else if (this.pcOf(code) === NO_PC) this.setPc(code, code.main >= 0 ? code.main : PC_IDLE);
         },
         unsupported: (what) => {
@@ -389,7 +304,7 @@ export class Simulator implements ExecCtx {
       const next = this.assist.next(c);
       if (next !== 'guest') return next === 'work';
     }
-    if (nextEvent(cpu) !== EventKind.NONE) return true;
+    if (nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null) return true;
     if (cpu.activity() !== Activity.ACTIVE) return false;
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
@@ -430,7 +345,7 @@ export class Simulator implements ExecCtx {
     for (let c = 0; c < this.program.cpus.length; c++) {
       if (!this.cpuEnabled(c)) continue;
       out.push(step(StepKind.CPU, c));
-      if (!(nextEvent(m.cpus[c]) === EventKind.NONE && this.pausing(this.program.cpus[c]))) holdsTime = true;
+      if (this.eventDue(c) || !this.pausing(this.program.cpus[c])) holdsTime = true;
     }
     for (let a = 0; a < this.program.agents.length; a++) {
       if (!this.agentEnabled(a)) continue;
@@ -483,6 +398,8 @@ export class Simulator implements ExecCtx {
       case StepKind.CPU: {
         const c = stepIndex(s), cpu = this.machine.cpus[c];
         if (this.vcpus && this.assist.next(c) === 'work') return this.assist.describeWork(c);
+        const window = this.windowExit(cpu);
+        if (window !== null) return `P${c} VM exit (${window}-window)`;
         const ev = nextEvent(cpu);
         if (ev !== EventKind.NONE) return `P${c} takes ${ev === EventKind.INTR ? 'interrupt' : EVENT_NAMES[ev]}`;
         const code = this.program.cpus[c];
@@ -534,17 +451,8 @@ export class Simulator implements ExecCtx {
     if (code.sipi < 0) cpu.hlt();
   }
 
-  private pushFrame(code: ProcCode, returnPc: number, savedIf: boolean, kind: FrameKind): void {
-    const d = this.s[this.w(code, P.DEPTH)];
-    if (d >= MAX_DEPTH) throw new SimError(`handlers nested deeper than ${MAX_DEPTH}`);
-    const at = this.w(code, P.FRAMES + 2 * d);
-    this.s[at] = returnPc >>> 0;
-    this.s[at + 1] = (savedIf ? 1 : 0) | (kind << 1);
-    this.s[this.w(code, P.DEPTH)] = d + 1;
-  }
-
   /** A VM exit to the L1 hypervisor: the guest's PC is kept in a frame, and L1's handler (or idle loop) runs. */
-  private vmExit(c: number, code: ProcCode, guestPc: number, kind: 'vmexit-init' | 'vmexit-sipi', handler: number): void {
+  private vmExit(c: number, code: ProcCode, guestPc: number, kind: `vmexit-${'init' | 'sipi' | 'intr-window' | 'nmi-window'}`, handler: number): void {
     this.pushFrame(code, guestPc, false, FrameKind.VMEXIT);
     this.count(code, kind);
     this.setPc(code, handler >= 0 ? handler : PC_IDLE);
@@ -555,6 +463,15 @@ export class Simulator implements ExecCtx {
   private cpuStep(c: number): void {
     const cpu = this.machine.cpus[c], code = this.program.cpus[c];
     if (this.vcpus && this.assist.next(c) === 'work') return this.assist.work(c);
+    const window = this.windowExit(cpu);
+    if (window !== null) {
+      // The exit clears its control, as L1's handler would before its next entry (docs/litmus.md).
+      cpu.setWindowExiting(window === 'nmi' ? cpu.has(F.INTR_WINDOW) : false, window === 'intr' ? cpu.has(F.NMI_WINDOW) : false);
+      cpu.setVmx(VmxMode.ROOT);
+      const pc = this.pcOf(code);
+      cpu.setActivity(Activity.ACTIVE);
+      return this.vmExit(c, code, pc, `vmexit-${window}-window`, window === 'nmi' ? code.vmexitNmiWindow : code.vmexitIntrWindow);
+    }
     if (nextEvent(cpu) !== EventKind.NONE) return this.takeEvent(c, cpu, code);
     cpu.beginInstruction();
     this.enter(code, c, cpu);
@@ -580,11 +497,32 @@ export class Simulator implements ExecCtx {
     }
   }
 
+  /** CPU c's next step takes an event or a window VM exit, not its next op. */
+  eventDue(c: number): boolean {
+    const cpu = this.machine.cpus[c];
+    return nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null;
+  }
+
+  /**
+   * The window VM exit the CPU takes at this boundary, if any: SMI and INIT come first, then the NMI-window exit, the
+   * NMI, the interrupt-window exit, and external interrupts (SDM Vol 3C 26.2 and Vol 3A 7.9 Table 7-2).
+   */
+  private windowExit(cpu: Cpu): 'nmi' | 'intr' | null {
+    const w = cpu.windowExitDue();
+    if (w === null) return null;
+    const ev = nextEvent(cpu);
+    if (ev === EventKind.SMI || ev === EventKind.INIT || ev === EventKind.INIT_VMEXIT || ev === EventKind.SIPI_DISCARD) return null;
+    return w === 'intr' && ev === EventKind.NMI ? null : w;
+  }
+
   private takeEvent(c: number, cpu: Cpu, code: ProcCode): void {
     const pc = this.pcOf(code);
     const ifBefore = cpu.interruptsEnabled();
+    // Where the event is taken (`Pn.in-shadow(...)`): inside an STI or MOV SS shadow.
+    const shadow = code.counts.size > 0 && cpu.has(F.STI_SHADOW | F.MOVSS_SHADOW);
     const taken = takeEvent(cpu);
     const kind = eventKind(taken), vector = eventVector(taken);
+    if (shadow) this.count(code, kind === EventKind.SMI ? 'shadow-smi' : kind === EventKind.NMI ? 'shadow-nmi' : `shadow-${vector}`);
     switch (kind) {
       case EventKind.SMI:
         this.pushFrame(code, pc, false, FrameKind.SMM);
@@ -666,18 +604,29 @@ export class Simulator implements ExecCtx {
       case 'running': return this.assist.isRunning(o.cpu) ? 1 : 0;
       case 'pir': return this.assist.pir(o.cpu, o.vector) ? 1 : 0;
       case 'vmexits': return this.counted(o.cpu, `vmexit-${o.of}`);
+      case 'gif': return m.cpus[o.cpu].gif() ? 1 : 0;
+      case 'in-shadow': return this.counted(o.cpu, `shadow-${o.of}`);
     }
   }
 
   private counted(cpu: number, key: CountKey): number | string {
-    const code = this.program.cpus[cpu], slot = code.counts.get(key);
-    const n = slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
-    const cap = this.program.countCap;
+    const n = this.rawCount(cpu, key), cap = this.program.countCap;
     return n >= cap ? `>=${cap}` : n;
   }
+  private rawCount(cpu: number, key: CountKey): number {
+    const code = this.program.cpus[cpu], slot = code.counts.get(key);
+    return slot === undefined ? 0 : this.s[this.w(code, FIXED_WORDS + slot)];
+  }
 
+  /** A count that stopped at the cap reads as the cap here: above every constant the condition compares it with
+   *  (program.ts countCap), so `=`, `<`, `>=` ... answer as for the real count. */
   holds(c: Cond): boolean {
-    return holds(c, (o) => this.value(o));
+    return holds(c, (o) => {
+      if (o.kind === 'count') return this.rawCount(o.cpu, o.of);
+      if (o.kind === 'vmexits') return this.rawCount(o.cpu, `vmexit-${o.of}`);
+      if (o.kind === 'in-shadow') return this.rawCount(o.cpu, `shadow-${o.of}`);
+      return this.value(o);
+    });
   }
 
   /** The outcome key and values of the current (final) state. */

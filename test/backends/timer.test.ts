@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { backendRefusal, compileTest } from '../../src/backends/compile.js';
 import { conform } from '../../src/backends/conform.js';
-import { backend, BOOT_TEST_MS, expectJudged, load, ran, refusal, text, useRunTempDir } from './helpers.js';
+import { backend, BOOT_TEST_MS, expectJudged, load, parse, ran, refusal, text, useRunTempDir } from './helpers.js';
 
 useRunTempDir('timer');
 
@@ -21,12 +21,42 @@ describe('compiler', () => {
     expect(c.asm).toMatch(/mov eax, 4000 {21}; 200 µs a tick/); // wait 20
   });
 
-  it('refuses each timing-dependent timer test with the op and tick that make it so', () => {
-    expect(refusalOf('litmus/timer-one-shot.litmus').reason).toMatch(/op runs at tick 5, before the count armed at line 13 expires at tick 10/);
-    expect(refusalOf('litmus/timer-periodic.litmus').reason).toMatch(/ops run at tick 35 after the periodic count/);
+  it('refuses each timing-dependent timer test on a host-clocked backend, with the op and tick that make it so', () => {
+    const hostClocked = (file: string) => backendRefusal(compileTest(load(file)), backend('qemu-kvm'));
+    expect(hostClocked('litmus/timer-one-shot.litmus')?.reason).toMatch(/op runs at tick 5, before the count armed at line 13 expires at tick 10/);
+    expect(hostClocked('litmus/timer-periodic.litmus')?.reason).toMatch(/ops run at tick 35 after the periodic count/);
+    expect(hostClocked('litmus/timer-divide-change-midcount.litmus')?.category).toBe('apic-timer');
+    expect(hostClocked('litmus/timer-divide-change-midcount.litmus')?.reason).toMatch(/keeps the host's time/);
+    // Bochs's timer and TSC advance with its instructions, QEMU TCG's with -icount: the same tests run there.
+    for (const b of ['bochs', 'qemu-tcg', 'qemu10-tcg']) {
+      for (const f of ['timer-one-shot', 'timer-periodic', 'timer-divide-change-midcount']) expect(backendRefusal(compileTest(load(`litmus/${f}.litmus`)), backend(b)), `${f} on ${b}`).toBeNull();
+    }
+    // -icount only for the tests that need it: the others keep QEMU's multi-threaded TCG.
+    const args = (file: string): string => backend('qemu-tcg').launch('d.img', '/tmp', compileTest(load(file)).machine).args.join(' ');
+    expect(args('litmus/timer-one-shot.litmus')).toMatch(/ -icount shift=7,sleep=off( |$)/);
+    expect(args('litmus/timer-masked-one-shot-lost.litmus')).not.toMatch(/icount/);
+    // What no machine can give an outcome for is refused by the compiler itself.
     expect(refusalOf('litmus/timer-periodic-never-final.litmus').reason).toMatch(/never stopped: the model has no final state/);
     expect(refusalOf('litmus/timer-tsc-deadline.litmus').reason).toMatch(/absolute TSC value/);
-    expect(refusalOf('litmus/timer-divide-change-midcount.litmus').construct).toBe('the APIC timer');
+  });
+
+  it('runs a timer beside other CPUs only when they first await a word the timer\'s CPU stores after its counts', () => {
+    expect(() => compileTest(load('litmus/seed-004-ap-init-clears-irr.litmus'))).not.toThrow();
+    const src = (p0: string, p1Tail = '  wait 30\n  store go = 1'): string =>
+      `lapis t\nconfig { cpus = 2 }\nP1 {\n  apic write LVT_TIMER = 0x30\n  apic write TIMER_ICR = 10\n${p1Tail}\n}\nP1 on vector 0x30 {\n  eoi\n}\nP0 {\n${p0}\n}\nexists (true)\n`;
+    expect(() => compileTest(parse(src('  await go == 1\n  wait 3\n  send fixed 0x40 -> P1')))).not.toThrow();
+    expect(refusal(parse(src('  send fixed 0x40 -> P1'))).reason).toMatch(/P0 runs ops that are not ordered after it/);
+    expect(refusal(parse(src('  await go == 1', '  wait 5\n  store go = 1'))).reason).toMatch(/stores go at tick 5, which P0 awaits, while the count armed at line 5 may still run/);
+    expect(refusal(parse(src('  await go == 0'))).reason).toMatch(/not ordered after it/);
+  });
+
+  it('refuses an op within the margin of an expiry on every backend, a periodic one included', () => {
+    const src = (ops: string, lvt = '0x30'): string => `lapis t\nconfig { cpus = 1 }\nP0 {\n  apic write TIMER_DCR = 0xb\n  apic write LVT_TIMER = ${lvt}\n  apic write TIMER_ICR = 10\n${ops}\n}\nP0 on vector 0x30 {\n  eoi\n}\nexists (true)\n`;
+    expect(refusal(parse(src('  wait 9\n  nop'))).reason).toMatch(/op runs at tick 9, within 2 ticks of the expiry at tick 10/);
+    expect(refusal(parse(src('  wait 31\n  apic write TIMER_ICR = 0', '0x20030'))).reason).toMatch(/op runs at tick 31, within 2 ticks of the expiry at tick 30/);
+    expect(() => compileTest(parse(src('  wait 25\n  apic write TIMER_ICR = 0', '0x20030')))).not.toThrow();
+    // A count stopped (TIMER_ICR = 0) before its expiry: later ops do not race it.
+    expect(() => compileTest(parse(src('  wait 5\n  apic write TIMER_ICR = 0\n  wait 5\n  nop')))).not.toThrow();
   });
 
   it('refuses TSC-deadline mode per backend where the backend has none', () => {
@@ -51,5 +81,25 @@ describe.each(['qemu-tcg', 'bochs'])('%s', (name) => {
     const key = name === 'qemu-tcg' ? 'P0.count(0xff)=0; P0.count(0xec)=0; P0.irr(0xec)=1' : 'P0.count(0xff)=0; P0.count(0xec)=1; P0.irr(0xec)=0';
     expect(r.outcomes.map((o) => o.key), text(r)).toEqual([key]);
     expect(r.outcomes[0].allowedBy).toContain(name === 'qemu-tcg' ? 'qemu-tcg-7.2' : 'bochs-2.7');
+  }, BOOT_TEST_MS);
+});
+
+describe.each(['bochs', 'qemu-tcg'])('%s: timer tests that host delays would decide on a host clock', (name) => {
+  const b = backend(name);
+  // Bochs's APIC timer, TSC and PIT all count its instructions (cpu/apic.cc schedules the expiry in
+  // bx_pc_system ticks), and so do QEMU's under -icount: each test gives one outcome in every run.
+  it.each([
+    ['timer-one-shot', 'P0:r1=0; P0.count(0x30)=1; P0:r2=0', true],
+    ['timer-periodic', 'P0.count(0x30)=3', true],
+    // Bochs 2.7 set_divide_configuration and QEMU's apic_mem_write (APIC_TDCR) change the factor without
+    // rescheduling the armed count: it fires at tick 10, not at 4 + 6 x 2 = 16 (D-7).
+    ['timer-divide-change-midcount', 'P0:r1=1; P0:r2=1; P0.count(0x30)=1', false],
+    // Two CPUs, the second ordered after the timer by an await.
+    ['seed-004-ap-init-clears-irr', 'P1:r1=0; P1.count(sipi)=1', true],
+  ] as const)('%s: one outcome in every run', async (name, key, allowed) => {
+    const r = ran(await conform(load(`litmus/${name}.litmus`), { backend: b, runs: 10 }));
+    expectJudged(r, 10);
+    expect(r.outcomes.map((o) => o.key), text(r)).toEqual([key]);
+    expect(r.forbidden === 0, text(r)).toBe(allowed);
   }, BOOT_TEST_MS);
 });

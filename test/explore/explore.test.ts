@@ -160,6 +160,28 @@ exists (P0.count(0x40) = ${want})
     expect(high.ans.ok).toBe(true);
   });
 
+  it('a count past its cap still orders as itself in v2 comparisons; a count in arithmetic is not capped', () => {
+    const text = (cond: string) => `lapis many
+P0 {
+  repeat 300 {
+    send fixed 0x40 -> self
+    wait 1
+  }
+}
+P0 on vector 0x40 {
+  eoi
+}
+exists (${cond})
+`;
+    expect(run(text('P0.count(0x40) >= 3')).ans.ok).toBe(true);
+    expect(run(text('3 < P0.count(0x40)')).ans.ok).toBe(true);
+    expect(run(text('P0.count(0x40) < 0x100')).ans.ok).toBe(false);
+    expect(run(text('P0.count(0x40) <= 300 /\\ P0.count(0x40) > 299')).ans.ok).toBe(true);
+    const sum = run(text('P0.count(0x40) + 1 = 301'));
+    expect(sum.res.outcomes.map((o) => o.values['P0.count(0x40)'])).toEqual([300]);
+    expect(sum.ans.ok).toBe(true);
+  });
+
   it('a masked periodic timer does not keep an idle machine from reaching a final state', () => {
     const { res, ans } = run(readFileSync('litmus/timer-masked-periodic-final.litmus', 'utf8'));
     expect(res.complete).toBe(true);
@@ -244,6 +266,84 @@ exists (h1 = 1)
     expect(reduced.keys).toEqual(full.keys);
     expect(reduced.nonTerminating).toBe(full.nonTerminating);
   };
+
+  /** P0's handler moves SMBASE in the state-save map P1's handler reads: shared while both are in SMM at 0x30000. */
+  const sharedSaveMap = (init: string, p0: string, agent: string): string => `lapis smram-shared
+config {
+  cpus = 2
+}
+init {
+  x = 0
+${init}
+}
+P0 {
+${p0}
+  nop
+}
+P1 {
+  nop
+}
+P0 on smi {
+  smram write SMBASE = 0x40000
+  rsm
+}
+P1 on smi {
+  smram read r1 = SMBASE
+  rsm
+}
+D0 {
+${agent}
+  smi -> P1
+}
+observe P1:r1
+exists (P1:r1 = 0x40000)
+`;
+  it.each([
+    ['an I/O APIC entry set up in init', '  ioapic.1 = { vector = 0, mode = smi, dest = P0 }', '', '  irq 1 pulse'],
+    ['an I/O APIC entry the guest writes', '  ioapic.1 = { vector = 0x30, dest = P0 }', '  ioapic write REDTBL1_LO = 0x200', '  irq 1 pulse'],
+    ['LVT LINT1', '', '  apic write LVT_LINT1 = 0x200', '  lint1 P0 pulse'],
+    ['an MSI', '', '', '  msi P0 vector 0 mode smi'],
+    ['a VMM\'s pending SMI', '', '', '  vmm set P0 smi-pending = 1'],
+  ])('CPUs that share a state-save map, one taking its SMI through %s', (_route, init, p0, agent) => {
+    const text = sharedSaveMap(init, p0, agent);
+    const full = outcomeKeys(text, { por: false });
+    expect(full.keys.some((k) => k.includes('P1:r1=0x40000'))).toBe(true);
+    expect(outcomeKeys(text, { por: true })).toEqual(full);
+  });
+
+  it.each([
+    ['wrote its xAPIC ID register', '  apic write ID = 0', ''],
+    // Software-disabled by the zeroed SVR, it still takes an NMI.
+    ['had a zeroed APIC restored by a VMM', '', '  vmm restore P1 lapic'],
+  ])('a message to P0 also reaches P1 when P1 %s (the same APIC ID)', (_how, p1, agent) => {
+    const text = `lapis id-alias
+config {
+  cpus = 2
+}
+init {
+  x = 0
+}
+P0 {
+  send nmi -> P0
+}
+P1 {
+${p1}
+  nop
+}
+P1 on nmi {
+  store x = 9
+}
+D0 {
+${agent}
+  nop
+}
+observe P1.activity
+exists (x = 9)
+`;
+    const full = outcomeKeys(text, { por: false });
+    expect(full.keys.some((k) => k.includes('x=9'))).toBe(true);
+    expect(outcomeKeys(text, { por: true })).toEqual(full);
+  });
 
   it('random small tests (IPIs, pins, SMM, TPR, EOI, MSRs, VMX, I/O APIC, MSIs, hot-plug, control flow)', () => {
     fc.assert(fc.property(smallTest, porAgrees), { numRuns: 120 });

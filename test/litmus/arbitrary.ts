@@ -2,7 +2,7 @@
 
 import fc from 'fast-check';
 import type {
-  ApicRegRef, Block, Cond, ConfigEntry, Dest, Expr, InitItem, IoApicRegRef, LitmusTest, MsrRef, Observable, Op, Pos, Value,
+  ApicRegRef, BinOp, Block, Cond, ConfigEntry, Dest, Expr, InitItem, IoApicRegRef, LitmusTest, MsrRef, Observable, Op, Pos, RelOp, Term, Value,
 } from '../../src/litmus/ast.js';
 import {
   ACTIVITY_NAMES, APIC_MODE_NAMES, APIC_REGISTERS, DELIVERY_MODE_NAMES, IOAPIC_PINS, IOAPIC_REGISTERS, MSR_NAMES,
@@ -66,6 +66,10 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     fc.record({ reg: gpr, loc: word }).map((r): Op => ({ kind: 'load', ...r, pos })),
     fc.record({ reg: gpr, value: e }).map((r): Op => ({ kind: 'assign', ...r, pos })),
     fc.record({ loc: word, cmp: fc.constantFrom('==', '!=' as const), value: e }).map((r): Op => ({ kind: 'await', ...r, pos })),
+    fc.record({ cpu, cmp: fc.constantFrom('==', '!=' as const), name: fc.constantFrom(...ACTIVITY_NAMES) })
+      .map(({ cpu: c, cmp, name }): Op => ({ kind: 'await-state', loc: { kind: 'activity', cpu: c, pos }, cmp, value: { kind: 'sym', name, pos }, pos })),
+    fc.record({ cpu, cmp: fc.constantFrom('==', '!=' as const), v: fc.bigInt({ min: 0n, max: 1n }) })
+      .map(({ cpu: c, cmp, v }): Op => ({ kind: 'await-state', loc: { kind: 'smm', cpu: c, pos }, cmp, value: { kind: 'num', value: v, pos }, pos })),
     u32.map((ticks): Op => ({ kind: 'wait', ticks, pos })),
     fc.constantFrom('nop', 'pause' as const).map((kind): Op => ({ kind, pos })),
     fc.constant<Op>({ kind: 'goto', label: 'L0', pos }),
@@ -79,9 +83,15 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
       fc.record({ signal: fc.constantFrom('smi', 'nmi', 'init' as const), target: fc.oneof(cpu, fc.constant('all' as const)) }).map((r): Op => ({ kind: 'signal', ...r, pos })),
       fc.record({ how: fc.constantFrom('late', 'lost' as const), cpu }).map((r): Op => ({ kind: 'smi-missed', ...r, pos })),
       fc.record({ gsi: fc.integer({ min: 0, max: IOAPIC_PINS - 1 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'irq', ...r, pos })),
-      fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
+      fc.record({ dest: fixedDest, vector, mode: fc.option(fc.constantFrom(...PLATFORM_MODE_NAMES)), trigger: fc.option(fc.constantFrom('edge', 'level' as const)), level: fc.option(fc.constantFrom('assert', 'deassert' as const)) }).map((r): Op => ({ kind: 'msi', ...r, pos })),
       // P0 is the BSP: it cannot be unplugged.
       fc.record({ kind: fc.constantFrom('hotplug', 'unplug' as const), cpu }).map((r): Op => ({ ...r, cpu: r.kind === 'unplug' && r.cpu === 0 ? 1 : r.cpu, pos })),
+      cpu.map((c): Op => ({ kind: 'reset', cpu: c, pos })),
+      fc.record({ cpu, action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'lint', pin: 1, ...r, pos })),
+      fc.record({ irq: fc.integer({ min: 0, max: 7 }), action: fc.constantFrom('assert', 'deassert', 'pulse' as const) }).map((r): Op => ({ kind: 'pic-irq', ...r, pos })),
+      cpu.map((c): Op => ({ kind: 'vmm-save', cpu: c, pos })),
+      fc.record({ cpu, part: fc.constantFrom('lapic', 'apic-base' as const) }).map((r): Op => ({ kind: 'vmm-restore', ...r, pos })),
+      fc.record({ cpu, event: fc.constantFrom('nmi-pending', 'smi-pending', 'nmi-masked' as const), value: fc.constantFrom(0, 1 as const) }).map((r): Op => ({ kind: 'vmm-event', ...r, pos })),
     );
   }
   const send = fc
@@ -105,6 +115,19 @@ function leafOp(ctx: Ctx): fc.Arbitrary<Op> {
     send,
     fc.constantFrom('sti', 'cli', 'hlt', 'eoi' as const).map((kind): Op => ({ kind, pos })),
     fc.record({ reg: ioReg, value: e }).map((r): Op => ({ kind: 'ioapic-write', ...r, pos })),
+    fc.record({ dst: gpr, reg: ioReg }).map((r): Op => ({ kind: 'ioapic-read', ...r, pos })),
+    e.map((value): Op => ({ kind: 'ioapic-eoi', value, pos })),
+    gpr.map((dst): Op => ({ kind: 'rdtsc', dst, pos })),
+    fc.record({ dst: gpr, leaf: fc.constantFrom(1, 0xb), subleaf: fc.option(u32), reg: fc.constantFrom('eax', 'ebx', 'ecx', 'edx' as const) }).map((r): Op => ({ kind: 'cpuid', ...r, pos })),
+    e.map((value): Op => ({ kind: 'cr8-write', value, pos })),
+    gpr.map((dst): Op => ({ kind: 'cr8-read', dst, pos })),
+    fc.record({ dst: gpr, addr: u32.map((a) => (a & ~3) >>> 0) }).map((r): Op => ({ kind: 'mmio-read', ...r, pos })),
+    fc.record({ addr: u32.map((a) => (a & ~3) >>> 0), value: e }).map((r): Op => ({ kind: 'mmio-write', ...r, pos })),
+    fc.record({ port: fc.constantFrom(0x20, 0x21), value: e }).map((r): Op => ({ kind: 'pic-write', ...r, pos })),
+    fc.record({ dst: gpr, port: fc.constantFrom(0x20, 0x21) }).map((r): Op => ({ kind: 'pic-read', ...r, pos })),
+    fc.constantFrom('iret-op', 'mov-ss', 'clgi', 'stgi', 'shutdown', 'vmxon', 'vmxoff' as const).map((kind): Op => ({ kind, pos })),
+    fc.record({ mode: fc.constantFrom('resume', 'wait-for-sipi', 'hlt', 'sipi' as const), intrWindow: fc.boolean(), nmiWindow: fc.boolean(), rvi: fc.option(vector) })
+      .map((r): Op => ({ kind: 'vmentry', ...r, pos })),
   ];
   if (ctx === 'smi') {
     const field = fc.constantFrom(...SAVE_STATE_FIELDS);
@@ -152,11 +175,16 @@ const configEntries: fc.Arbitrary<ConfigEntry[]> = fc
       ioapic: fc.constant(true),
       x2apic: fc.constant(true),
       ratio: fc.integer({ min: 1, max: 0xffffffff }),
+      ioapicVersion: fc.constantFrom(0x11, 0x20 as const),
+      apicIds: fc.constantFrom([0, 1, 2, 3], [0, 2, 0x100, 5]).map((ids) => [...ids]),
     },
     { requiredKeys: [] },
   )
   .map((r) => {
-    const out: ConfigEntry[] = [{ key: 'cpus', value: CPUS, pos }];
+    // The 8259A is always there: the generated bodies may use its ops (and so LINT1 only: LINT0 is its output).
+    const out: ConfigEntry[] = [{ key: 'cpus', value: CPUS, pos }, { key: 'pic', value: true, pos }];
+    if (r.ioapicVersion !== undefined) out.push({ key: 'ioapic-version', value: r.ioapicVersion, pos });
+    if (r.apicIds !== undefined) out.push({ key: 'apic-ids', value: r.apicIds, pos });
     if (r.vendor !== undefined) out.push({ key: 'vendor', value: r.vendor, pos });
     if (r.tsc !== undefined) out.push({ key: 'tsc-deadline', value: r.tsc, pos });
     if (r.ioapic !== undefined) out.push({ key: 'ioapic', value: r.ioapic, pos });
@@ -204,14 +232,39 @@ const observable: fc.Arbitrary<Observable> = fc.oneof(
   fc.record({ cpu, vector, kind: fc.constantFrom('irr', 'isr', 'tmr' as const) }).map((r): Observable => ({ ...r, pos })),
   fc.record({ cpu, reg: apicReg }).map((r): Observable => ({ kind: 'apic-reg', ...r, pos })),
   fc.integer({ min: 0, max: IOAPIC_PINS - 1 }).map((pin): Observable => ({ kind: 'remote-irr', pin, pos })),
+  cpu.map((c): Observable => ({ kind: 'gif', cpu: c, pos })),
+  fc.record({ cpu, of: fc.oneof(vector, fc.constantFrom('nmi', 'smi' as const)) }).map((r): Observable => ({ kind: 'in-shadow', ...r, pos })),
 );
 
 function valueFor(o: Observable): fc.Arbitrary<Value> {
   if (o.kind === 'activity') return fc.constantFrom(...ACTIVITY_NAMES).map((name): Value => ({ kind: 'sym', name, pos }));
   if (o.kind === 'apic-mode') return fc.constantFrom(...APIC_MODE_NAMES).map((name): Value => ({ kind: 'sym', name, pos }));
-  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr'].includes(o.kind);
+  const bit = ['smm', 'done', 'irr', 'isr', 'tmr', 'remote-irr', 'gif'].includes(o.kind);
   return (bit ? fc.bigInt({ min: 0n, max: 1n }) : u64).map((value): Value => ({ kind: 'num', value, pos }));
 }
+
+const numericObservable = observable.filter((o) => o.kind !== 'activity' && o.kind !== 'apic-mode');
+
+/** Terms of the extension's comparisons: numbers, numeric observables, arithmetic. */
+const term: fc.Arbitrary<Term> = fc.letrec<{ t: Term }>((tie) => ({
+  t: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    numericObservable.map((loc): Term => ({ kind: 'obs', loc, pos })),
+    u64.map((value): Term => ({ kind: 'num', value, pos })),
+    fc.record({ op: fc.constantFrom<BinOp>('+', '-', '&', '|', '^', '<<', '>>'), left: tie('t'), right: tie('t') }).map((r): Term => ({ kind: 'bin', ...r, pos })),
+  ),
+})).t;
+
+/** A comparison the parser reads as `rel`: not the contract's `LOC = V` (an observable against a number). */
+const rel: fc.Arbitrary<Cond> = fc
+  .record({ left: term, op: fc.constantFrom<RelOp>('=', '!=', '<', '>', '<=', '>='), right: term })
+  .filter(({ left, op, right }) => !(left.kind === 'obs' && (op === '=' || op === '!=') && right.kind === 'num'))
+  .map((r): Cond => ({ kind: 'rel', ...r, pos }));
+
+/** Two states of one kind: `P0.activity = P1.activity`. */
+const stateRel: fc.Arbitrary<Cond> = fc
+  .record({ a: cpu, b: cpu, kind: fc.constantFrom('activity', 'apic-mode' as const), op: fc.constantFrom<RelOp>('=', '!=') })
+  .map(({ a, b, kind, op }): Cond => ({ kind: 'rel', left: { kind: 'obs', loc: { kind, cpu: a, pos }, pos }, op, right: { kind: 'obs', loc: { kind, cpu: b, pos }, pos }, pos }));
 
 const cond: fc.Arbitrary<Cond> = fc.letrec<{ c: Cond }>((tie) => ({
   c: fc.oneof(
@@ -219,6 +272,8 @@ const cond: fc.Arbitrary<Cond> = fc.letrec<{ c: Cond }>((tie) => ({
     fc
       .record({ loc: observable, op: fc.constantFrom('=', '!=' as const) })
       .chain(({ loc, op }) => valueFor(loc).map((value): Cond => ({ kind: 'cmp', loc, op, value, pos }))),
+    rel,
+    stateRel,
     fc.constantFrom('true', 'false' as const).map((kind): Cond => ({ kind, pos })),
     tie('c').map((arg): Cond => ({ kind: 'not', arg, pos })),
     fc.record({ kind: fc.constantFrom('and', 'or' as const), left: tie('c'), right: tie('c') }).map((r): Cond => ({ ...r, pos })),
@@ -247,7 +302,7 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
     cond,
   })
   .map((r): LitmusTest => {
-    const entries = r.config ?? [{ key: 'cpus', value: CPUS, pos } as ConfigEntry];
+    const entries = r.config ?? [{ key: 'cpus', value: CPUS, pos } as ConfigEntry, { key: 'pic', value: true, pos } as ConfigEntry];
     const vendor = entries.find((e) => e.key === 'vendor')?.value ?? 'intel';
     const tsc = entries.find((e) => e.key === 'tsc-deadline')?.value;
     const ratio = entries.find((e) => e.key === 'timer-ratio')?.value;
@@ -263,6 +318,9 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
         ioapic: true,
         accel: 'none',
         ipiv: false,
+        ioapicVersion: (entries.find((e) => e.key === 'ioapic-version')?.value as 0x11 | 0x20 | undefined) ?? 0x20,
+        apicIds: (entries.find((e) => e.key === 'apic-ids')?.value as number[] | undefined) ?? null,
+        pic: entries.some((e) => e.key === 'pic' && e.value === true),
         timerRatio: typeof ratio === 'number' ? ratio : 1,
       },
       init: r.init === null ? null : { items: uniqueBy(r.init, initKey), pos },
@@ -272,3 +330,24 @@ export const litmusTest: fc.Arbitrary<LitmusTest> = fc
       pos,
     };
   });
+
+/** Tests under `accel = apicv` whose agent schedules vCPUs and posts interrupts (`preempt`, `resume`, `post`). */
+export const vcpuLitmusTest: fc.Arbitrary<LitmusTest> = fc
+  .array(fc.oneof(
+    fc.record({ kind: fc.constantFrom('preempt', 'resume' as const), cpu }).map((r): Op => ({ ...r, pos })),
+    fc.record({ vector: fc.integer({ min: 16, max: 255 }), cpu }).map((r): Op => ({ kind: 'post', ...r, pos })),
+  ), { minLength: 1, maxLength: 6 })
+  .map((ops): LitmusTest => ({
+    name: 'vcpu',
+    description: null,
+    config: { entries: [{ key: 'cpus', value: CPUS, pos }, { key: 'accel', value: 'apicv', pos }], pos },
+    settings: {
+      cpus: CPUS, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, accel: 'apicv', ipiv: false,
+      ioapicVersion: 0x20, apicIds: null, pic: false, timerRatio: 1,
+    },
+    init: null,
+    blocks: [{ kind: 'cpu', cpu: 0, handler: 'main', vector: null, body: [{ kind: 'nop', pos }], pos }, { kind: 'agent', agent: 0, body: ops, pos }],
+    observe: [],
+    condition: { quantifier: 'exists', cond: { kind: 'true', pos }, pos },
+    pos,
+  }));

@@ -105,8 +105,9 @@ describe('what a diagnostic quotes', () => {
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatch(/error: unexpected character `.+` \(U\+[0-9A-F]{4}\); \d+ more characters in the file cannot appear in a litmus test either/);
     }
+    // `[` is litmus text since v2 (`mmio read r = [A]`): the escape sequence has two characters that are not.
     const errors = printed(`${HEAD}P0 {\n  nop \x1b[31m\x07\n}\nexists (x = 1)\n`);
-    expect(errors).toEqual(['gen.litmus:3:7: error: unexpected character `\\x1b` (U+001B); 2 more characters in the file cannot appear in a litmus test either (not a litmus file, or not UTF-8?)\n  nop \\x1b[31m\\x07\n      ^']);
+    expect(errors).toEqual(['gen.litmus:3:7: error: unexpected character `\\x1b` (U+001B); 1 more character in the file cannot appear in a litmus test either (not a litmus file, or not UTF-8?)\n  nop \\x1b[31m\\x07\n      ^']);
   });
 });
 

@@ -6,7 +6,9 @@ import type { Cond, InitItem, Observable } from '../../src/litmus/ast.js';
 import { checkFiles } from '../../src/litmus/check.js';
 import { parseLitmus } from '../../src/litmus/parse.js';
 import { printTest } from '../../src/litmus/print.js';
-import { litmusTest } from './arbitrary.js';
+import { OPS } from '../../src/litmus/ops/index.js';
+import { forEachOp } from '../../src/litmus/validate.js';
+import { litmusTest, vcpuLitmusTest } from './arbitrary.js';
 import { errorsOf, mustParse, opOf, stripPos, wrap } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -28,7 +30,7 @@ describe('the contract example (SIPI-during-SMM)', () => {
       { key: 'cpus', value: 2 },
       { key: 'vendor', value: 'intel' },
     ]);
-    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false });
+    expect(t.settings).toEqual({ cpus: 2, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false, ioapicVersion: 0x20, apicIds: null, pic: false });
   });
 
   it('has the init items', () => {
@@ -100,9 +102,10 @@ describe('CPU ops', () => {
     ['cli', { kind: 'cli' }],
     ['vmxon', { kind: 'vmxon' }],
     ['vmxoff', { kind: 'vmxoff' }],
-    ['vmentry', { kind: 'vmentry', mode: 'resume' }],
-    ['vmentry sipi', { kind: 'vmentry', mode: 'sipi' }],
-    ['vmentry activity = wait-for-sipi', { kind: 'vmentry', mode: 'wait-for-sipi' }],
+    ['vmentry', { kind: 'vmentry', mode: 'resume', intrWindow: false, nmiWindow: false, rvi: null }],
+    ['vmentry sipi', { kind: 'vmentry', mode: 'sipi', intrWindow: false, nmiWindow: false, rvi: null }],
+    ['vmentry activity = wait-for-sipi', { kind: 'vmentry', mode: 'wait-for-sipi', intrWindow: false, nmiWindow: false, rvi: null }],
+    ['vmentry activity = hlt intr-window nmi-window rvi = 0x41', { kind: 'vmentry', mode: 'hlt', intrWindow: true, nmiWindow: true, rvi: 0x41 }],
     ['hlt', { kind: 'hlt' }],
     ['pause', { kind: 'pause' }],
     ['nop', { kind: 'nop' }],
@@ -201,8 +204,8 @@ forall (P1.vmexits(init) = 1 /\\ P1.vmx = non-root)
   });
 
   it('rejects an unknown VM exit and a wrong activity for vmentry', () => {
-    expect(errorsOf(wrap('P0 on vmexit nmi', '  nop'))).toContain('expected `init` or `sipi` after `on vmexit`');
-    expect(errorsOf(wrap('P0', '  vmentry activity = halted'))).toContain('a VM entry can enter the guest in `wait-for-sipi`');
+    expect(errorsOf(wrap('P0 on vmexit nmi', '  nop'))).toContain('expected `init`, `sipi`, `intr-window` or `nmi-window` after `on vmexit`');
+    expect(errorsOf(wrap('P0', '  vmentry activity = halted'))).toContain('a VM entry can enter the guest in `wait-for-sipi` or `hlt`');
   });
 });
 
@@ -230,7 +233,7 @@ forall (P1.running = 1 /\\ P0.vmexits(incomplete-ipi) = 0)
     expect(errorsOf(wrap('D0', '  post 0x40 -> P1'))).toContain('`post` is a posted interrupt: it needs `accel = apicv` in config');
     expect(errorsOf('lapis t\nconfig {\n  accel = avic\n  ipiv = true\n}\nexists (true)\n')).toContain('t.litmus:4:3: error: `ipiv = true` is Intel IPI virtualization: it needs `accel = apicv` in config');
     expect(mustParse('lapis t\nconfig {\n  accel = tpr-shadow\n}\nexists (P0.vmexits(tpr-below-threshold) = 0 /\\ P0.vmexits(entry-failure) = 0)\n').settings.accel).toBe('tpr-shadow');
-    expect(errorsOf('lapis t\nexists (P0.vmexits(tpr) = 0)\n')).toContain('expected one of `init`, `sipi`, `incomplete-ipi`, `noaccel`, `eoi`, `tpr-below-threshold`, `apic-write`, `entry-failure` in `vmexits(...)`, found `tpr`');
+    expect(errorsOf('lapis t\nexists (P0.vmexits(tpr) = 0)\n')).toContain('expected one of `init`, `sipi`, `incomplete-ipi`, `noaccel`, `eoi`, `tpr-below-threshold`, `apic-write`, `entry-failure`, `intr-window`, `nmi-window` in `vmexits(...)`, found `tpr`');
   });
 });
 
@@ -243,9 +246,9 @@ describe('platform agent ops', () => {
     ['irq 9 assert', { kind: 'irq', gsi: 9, action: 'assert' }],
     ['irq 0 deassert', { kind: 'irq', gsi: 0, action: 'deassert' }],
     ['irq 23 pulse', { kind: 'irq', gsi: 23, action: 'pulse' }],
-    ['msi P1 vector 0x40', { kind: 'msi', dest: { kind: 'cpu', cpu: 1 }, vector: 0x40, mode: null }],
-    ['msi phys 0xff vector 0x41 mode nmi', { kind: 'msi', dest: { kind: 'phys', id: 0xff }, vector: 0x41, mode: 'nmi' }],
-    ['msi logical 2 vector 0x42 mode lowest', { kind: 'msi', dest: { kind: 'logical', mask: 2 }, vector: 0x42, mode: 'lowest' }],
+    ['msi P1 vector 0x40', { kind: 'msi', dest: { kind: 'cpu', cpu: 1 }, vector: 0x40, mode: null, trigger: null, level: null }],
+    ['msi phys 0xff vector 0x41 mode nmi', { kind: 'msi', dest: { kind: 'phys', id: 0xff }, vector: 0x41, mode: 'nmi', trigger: null, level: null }],
+    ['msi logical 2 vector 0x42 mode lowest', { kind: 'msi', dest: { kind: 'logical', mask: 2 }, vector: 0x42, mode: 'lowest', trigger: null, level: null }],
     ['hotplug P3', { kind: 'hotplug', cpu: 3 }],
     ['unplug P2', { kind: 'unplug', cpu: 2 }],
     ['store go = 1', { kind: 'store', loc: 'go', value: num(1n) }],
@@ -332,13 +335,15 @@ describe('final conditions', () => {
 
 describe('config and init', () => {
   it('reads every config key', () => {
-    const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n  accel = apicv\n  ipiv = true\n}\nexists (true)\n');
-    expect(t.settings).toEqual({ cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'apicv', ipiv: true });
+    const t = mustParse('lapis T\nconfig {\n  cpus = 8; vendor = amd\n  x2apic = false\n  tsc-deadline = true\n  ioapic = false\n  timer-ratio = 4\n  accel = apicv\n  ipiv = true\n  ioapic-version = 0x11\n  apic-ids = 0, 2, 0xfe, 3, 4, 5, 6, 7\n  pic = true\n}\nexists (true)\n');
+    expect(t.settings).toEqual({
+      cpus: 8, vendor: 'amd', x2apic: false, tscDeadline: true, ioapic: false, timerRatio: 4, accel: 'apicv', ipiv: true, ioapicVersion: 0x11, apicIds: [0, 2, 0xfe, 3, 4, 5, 6, 7], pic: true,
+    });
   });
 
   it('defaults: cpus from the highest Pn named, tsc-deadline by vendor', () => {
     expect(mustParse('lapis T\nP0 {\n  send nmi -> P5\n}\nexists (true)\n').settings.cpus).toBe(6);
-    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false });
+    expect(mustParse('lapis T\nexists (true)\n').settings).toEqual({ cpus: 1, vendor: 'intel', x2apic: true, tscDeadline: true, ioapic: true, timerRatio: 1, accel: 'none', ipiv: false, ioapicVersion: 0x20, apicIds: null, pic: false });
     expect(mustParse('lapis T\nconfig {\n  vendor = amd\n}\nexists (true)\n').settings.tscDeadline).toBe(false);
   });
 
@@ -505,7 +510,7 @@ describe('fixtures', () => {
 describe('properties', () => {
   it('print then parse gives the same tree (positions aside)', () => {
     fc.assert(
-      fc.property(litmusTest, (t) => {
+      fc.property(fc.oneof({ arbitrary: litmusTest, weight: 9 }, { arbitrary: vcpuLitmusTest, weight: 1 }), (t) => {
         const text = printTest(t);
         const r = parseLitmus(text);
         if (!r.ok) throw new Error(`${text}\n${r.errors.map((d) => d.format()).join('\n')}`);
@@ -514,6 +519,14 @@ describe('properties', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the round-trip generator makes every op kind there is (a new op must be added to it)', () => {
+    const seen = new Set<string>();
+    for (const t of [...fc.sample(litmusTest, { numRuns: 1500, seed: 7 }), ...fc.sample(vcpuLitmusTest, { numRuns: 50, seed: 7 })]) {
+      for (const b of t.blocks) forEachOp(b.body, (op) => seen.add(op.kind));
+    }
+    expect([...seen].sort()).toEqual(Object.keys(OPS).sort());
   });
 
   it('never throws on arbitrary text, and every error has a position inside the text', () => {

@@ -1,15 +1,17 @@
 // Random operation sequences on whole machines (fast-check), shared by the property tests and the fuzzer
 // (bench/fuzz.ts): 2-4 CPUs, random IPIs of every mode, TPR writes, EOIs, event boundaries, NMI/SMI/INIT pins, SIPIs,
-// RSM, IRET, timer programming, time passing, queued arrivals, raw guest register traffic, and host misuse. No test
-// runner here: a broken expectation throws.
+// RSM, IRET, timer programming, time passing, queued arrivals, raw guest register traffic, the litmus v2 doors
+// (LINT levels, RESET of one CPU, CR8, physical addresses, a VMM's save/restore and host IA32_APIC_BASE write), and
+// host misuse. No test runner here: a broken expectation throws.
 
 import fc from 'fast-check';
-import { ApicBase, DeliveryMode, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, Reg, Shorthand } from '../../src/arch/apic.js';
+import { ApicBase, DeliveryMode, LvtIndex, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, Reg, Shorthand } from '../../src/arch/apic.js';
 import { Activity, VmxMode } from '../../src/arch/cpu.js';
 import { HostError } from '../../src/arch/errors.js';
 import { A } from '../../src/apic/layout.js';
 import { F } from '../../src/cpu/cpu.js';
 import { Machine, type MachineConfig, type TraceEvent } from '../../src/machine/machine.js';
+import { cpuid, cr8Read, cr8Write, physRead, physWrite, restoreApicBase, restoreLapic, saveLapic } from '../../src/machine/platform.js';
 
 /** A failed expectation of the shared harness. */
 export function check(ok: boolean, message: string): asserts ok {
@@ -39,7 +41,12 @@ export type Op =
   | { k: 'plug' | 'unplug'; cpu: number }
   | { k: 'mmio'; cpu: number; offset: number; value: number }
   | { k: 'wrmsr'; cpu: number; msr: number; value: bigint }
-  | { k: 'rdmsr'; cpu: number; msr: number };
+  | { k: 'rdmsr'; cpu: number; msr: number }
+  | { k: 'lint'; cpu: number; pin: 0 | 1; lvt: number; level: boolean }
+  | { k: 'reset' | 'vmmSave' | 'vmmRestore'; cpu: number }
+  | { k: 'cr8'; cpu: number; value: bigint }
+  | { k: 'phys'; cpu: number; address: number; value: number }
+  | { k: 'hostBase'; cpu: number; to: 'xapic' | 'x2apic' | 'disabled' };
 
 export const cpuArb = fc.integer({ min: 0, max: 3 });
 export const vectorArb = fc.oneof(
@@ -117,6 +124,24 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('rdmsr' as const), cpu: cpuArb, msr: fc.oneof(fc.integer({ min: 0x800, max: 0x8ff }), u32) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('lint' as const), cpu: cpuArb, pin: fc.constantFrom(0 as const, 1 as const), level: fc.boolean(),
+      // Fixed (edge or level), SMI, NMI, INIT, ExtINT; masked or not.
+      lvt: fc.tuple(hotVectorArb, fc.constantFrom(0, 0x8000, 0x200, 0x400, 0x500, 0x700), fc.boolean()).map(([v, mode, masked]) => v | mode | (masked ? 1 << 16 : 0)),
+    }),
+  },
+  { weight: 1, arbitrary: cpuOp('reset', 'vmmSave', 'vmmRestore') },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('cr8' as const), cpu: cpuArb, value: fc.oneof(fc.bigInt({ min: 0n, max: 15n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('phys' as const), cpu: cpuArb, value: u32,
+      address: fc.oneof(fc.integer({ min: 0, max: 0xff }).map((i) => (0xfee00000 + (i << 4)) >>> 0), fc.constantFrom(0xfec00000, 0xfec00010), u32),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('hostBase' as const), cpu: cpuArb, to: fc.constantFrom('xapic' as const, 'x2apic' as const, 'disabled' as const) }) },
 );
 
 export const configArb = fc.record({
@@ -140,10 +165,13 @@ export interface World {
    * bus did: a lowest-priority, self or single physical destination reaches one CPU, anything else at most all.
    */
   sentBound: number[];
-  /** Per vector, LVT timer and error interrupts signalled (they reach IRR without the bus). */
+  /** Per vector, LVT timer, error and LINT interrupts signalled, and IRR bits a VMM restored (they reach IRR without
+   *  the bus). */
   lvtSignals: number[];
   /** An NMI reached the CPU since it last took one. */
   nmiArrived: boolean[];
+  /** A VMM's saved copy of each CPU's APIC (saveLapic), if any. */
+  saved: (Uint32Array | null)[];
 }
 
 export function fullConfig(cfg: Cfg, onTrace?: (e: TraceEvent) => void): MachineConfig {
@@ -159,6 +187,7 @@ export function newWorld(cfg: Cfg, traced = true): World {
     sentBound: new Array<number>(256).fill(0),
     lvtSignals: new Array<number>(256).fill(0),
     nmiArrived: new Array<boolean>(cfg.cpus).fill(false),
+    saved: new Array<Uint32Array | null>(cfg.cpus).fill(null),
   };
   // LVT sources accept straight into IRR, not over the bus: count them from the trace.
   const onTrace = traced
@@ -219,7 +248,7 @@ export function deliver(w: World, i: number): void {
 export function apply(w: World, op: Op): unknown {
   const seen = applyOp(w, op);
   // With immediate delivery an NMI IPI arrives inside the ICR write: whatever can write the ICR may have sent one.
-  if (op.k === 'ipi' || op.k === 'mmio' || op.k === 'wrmsr') {
+  if (op.k === 'ipi' || op.k === 'mmio' || op.k === 'wrmsr' || op.k === 'phys' || op.k === 'lint') {
     for (let i = 0; i < w.n; i++) if (w.m.cpus[i].has(F.NMI_PENDING)) w.nmiArrived[i] = true;
   }
   return seen;
@@ -313,6 +342,44 @@ function applyOp(w: World, op: Op): unknown {
     case 'mmio': return runs ? [m.mmioWrite(c, m.apics[c].mmioBase() + op.offset, op.value), m.mmioRead(c, m.apics[c].mmioBase() + op.offset)] : null;
     case 'wrmsr': return runs ? m.wrmsr(c, op.msr, op.value) : null;
     case 'rdmsr': return runs ? m.rdmsr(c, op.msr) : null;
+    case 'lint': {
+      if (runs) writeReg(m, c, op.pin === 0 ? Reg.LVT_LINT0 : Reg.LVT_LINT1, op.lvt);
+      const lvt = m.apics[c].word(A.LVT + (op.pin === 0 ? LvtIndex.LINT0 : LvtIndex.LINT1));
+      // A fixed entry may deliver its vector (an upper bound: counted whether or not the pin rises).
+      if (op.level && cpu.present() && (lvt & MASKED) === 0 && ((lvt >>> 8) & 7) === 0) {
+        w.arrivals[c][lvt & 0xff]++;
+        w.lvtSignals[lvt & 0xff]++;
+      }
+      m.setLint(c, op.pin, op.level);
+      return lvt;
+    }
+    case 'reset':
+      m.reset(c);
+      w.nmiArrived[c] = false;
+      return cpu.activity();
+    case 'cr8': return runs ? [cr8Write(m, c, op.value), cr8Read(m, c)] : null;
+    case 'phys': return runs ? [cpuid(m, c, 1), physWrite(m, c, op.address, op.value), physRead(m, c, op.address)] : null;
+    case 'vmmSave':
+      w.saved[c] = new Uint32Array(A.WORDS);
+      saveLapic(m, c, w.saved[c]);
+      return null;
+    case 'vmmRestore': {
+      const saved = w.saved[c];
+      // Only what this CPU's APIC held (KVM_SET_LAPIC of a state KVM_GET_LAPIC gave), and not into an emptied slot.
+      if (saved === null || !cpu.present()) return false;
+      // Its IRR bits arrive again.
+      for (let v = 0; v < 256; v++) {
+        if (((saved[A.IRR + (v >>> 5)] >>> (v & 31)) & 1) === 0) continue;
+        w.arrivals[c][v]++;
+        w.lvtSignals[v]++;
+      }
+      restoreLapic(m, c, saved);
+      return true;
+    }
+    case 'hostBase':
+      restoreApicBase(m, c, BigInt((ApicBase.DEFAULT_BASE | (op.to === 'disabled' ? 0 : ApicBase.EN) | (op.to === 'x2apic' ? ApicBase.EXTD : 0)
+        | (cpu.present() && m.apics[c].isBsp() ? ApicBase.BSP : 0)) >>> 0));
+      return m.apics[c].mode();
   }
 }
 
@@ -337,10 +404,10 @@ export type Misuse = { k: 'cpu' | 'vector' | 'other' | 'absent'; call: number; b
 const badIndexArb = fc.oneof(fc.nat({ max: 1000 }), fc.constantFrom(-1, -7, 0.5, 1.25, Number.NaN, Number.POSITIVE_INFINITY));
 const badVectorArb = fc.oneof(fc.integer({ min: 256, max: 1 << 20 }), fc.constantFrom(-1, -256, 0.5, 16.5, Number.NaN));
 export const misuseArb: fc.Arbitrary<Misuse> = fc.oneof(
-  fc.record({ k: fc.constant('cpu' as const), call: fc.nat({ max: 15 }), bad: badIndexArb }),
+  fc.record({ k: fc.constant('cpu' as const), call: fc.nat({ max: 31 }), bad: badIndexArb }),
   fc.record({ k: fc.constant('vector' as const), call: fc.nat({ max: 3 }), bad: badVectorArb }),
-  fc.record({ k: fc.constant('other' as const), call: fc.nat({ max: 10 }), bad: fc.nat({ max: 100 }) }),
-  fc.record({ k: fc.constant('absent' as const), call: fc.nat({ max: 16 }), bad: fc.nat({ max: 3 }) }),
+  fc.record({ k: fc.constant('other' as const), call: fc.nat({ max: 31 }), bad: fc.nat({ max: 100 }) }),
+  fc.record({ k: fc.constant('absent' as const), call: fc.nat({ max: 31 }), bad: fc.nat({ max: 3 }) }),
 );
 
 /** Run one host misuse; it must throw HostError. Returns false when the misuse does not apply here. */
@@ -355,6 +422,9 @@ export function misuse(w: World, u: Misuse): boolean {
       () => m.hotplug(i), () => m.unplug(i), () => m.apicRead(i, Reg.ID), () => m.apicWrite(i, Reg.TPR, 0),
       () => m.rdmsr(i, MSR_IA32_APIC_BASE), () => m.wrmsr(i, 0x808, 0n), () => m.cpu(i), () => m.apic(i),
       () => m.lint(i, 0), () => m.interruptDeliverable(i), () => m.waitingForSipi(i),
+      () => m.setLint(i, 1, true), () => m.reset(i), () => cpuid(m, i, 1), () => cr8Write(m, i, 0n), () => cr8Read(m, i),
+      () => physRead(m, i, 0xfee00020), () => physWrite(m, i, 0xfee00080, 0), () => saveLapic(m, i, new Uint32Array(A.WORDS)),
+      () => restoreLapic(m, i, new Uint32Array(A.WORDS)), () => restoreApicBase(m, i, 0xfee00800n),
     ];
     calls[u.call % calls.length]();
   } else if (u.k === 'absent') {
@@ -369,6 +439,7 @@ export function misuse(w: World, u: Misuse): boolean {
       () => m.wrmsr(i, MSR_IA32_APIC_BASE, 0xfee00900n), () => m.rdmsr(i, 0x802), () => m.mmioRead(i, 0xfee00020),
       () => m.mmioWrite(i, 0xfee00300, 0xc4400), () => m.apicRead(i, Reg.PPR), () => m.apicWrite(i, Reg.ICR_LO, 0xc4400),
       () => m.takeEvent(i), () => m.unplug(i),
+      () => cpuid(m, i, 1), () => cr8Write(m, i, 1n), () => cr8Read(m, i), () => physRead(m, i, 0xfee00020), () => physWrite(m, i, 0xfec00000, 0),
     ];
     calls[u.call % calls.length]();
   } else if (u.k === 'vector') {
@@ -393,6 +464,16 @@ export function misuse(w: World, u: Misuse): boolean {
       () => m.advanceBy(-1 - u.bad),
       () => m.advanceTo((1n << 64n) + BigInt(u.bad)),
       () => m.hotplug(0),
+      () => m.setLint(0, (2 + u.bad) as 0, true),
+      () => m.picInput(0, true), // no 8259A on this machine
+      () => cpuid(m, 0, -1 - u.bad),
+      () => physWrite(m, 0, 0xfee00080, 2 ** 32 + u.bad),
+      () => physRead(m, 0, 0.5 + u.bad),
+      () => saveLapic(m, 0, new Uint32Array(u.bad % A.WORDS)),
+      () => restoreLapic(m, 0, new Uint32Array(A.WORDS + 1 + u.bad)),
+      () => restoreApicBase(m, 0, 0xfee00a00n + BigInt(u.bad)), // bit 9 is reserved
+      () => restoreApicBase(m, 0, 0xfee00400n), // EXTD without EN: the invalid state
+      () => restoreApicBase(m, 0, 1n << 64n),
     ];
     calls[u.call % calls.length]();
   }

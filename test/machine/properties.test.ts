@@ -74,9 +74,12 @@ describe('machine properties', () => {
   });
 
   it('(3) no interrupt is accepted twice: acknowledges of a vector never outnumber its arrivals', () => {
+    // Raw register traffic can write the ICR behind the bookkeeping's back: leave it out here. A level-triggered
+    // LINT entry is raised again at each EOI while its pin stays high: only edge-triggered ones here.
+    const opsArb100 = opsArb(100).map((all) => all.filter((op) => op.k !== 'mmio' && op.k !== 'wrmsr' && op.k !== 'phys')
+      .map((op) => (op.k === 'lint' ? { ...op, lvt: op.lvt & ~0x8000 } : op)));
     fc.assert(
-      // Raw register traffic can write the ICR behind the bookkeeping's back: leave it out here.
-      fc.property(configArb, opsArb(100).map((ops) => ops.filter((op) => op.k !== 'mmio' && op.k !== 'wrmsr')), (cfg, ops) => {
+      fc.property(configArb, opsArb100, (cfg, ops) => {
         const w = newWorld({ ...cfg, delivery: 'queued' });
         const check = () => {
           for (let v = 0; v < 256; v++) {
@@ -166,6 +169,7 @@ describe('machine properties', () => {
         expect(b.m.hash()).toBe(a.m.hash());
         // The restored machine answers the same to the same operations and ends in the same state.
         b.nmiArrived = [...a.nmiArrived];
+        b.saved = a.saved.map((x) => (x === null ? null : x.slice())); // the VMM's copies are outside the machine
         const ra = suffix.map((op) => apply(a, op));
         const rb = suffix.map((op) => apply(b, op));
         expect(rb).toEqual(ra);

@@ -4,17 +4,14 @@
 // data of types.ts. When the library's runLitmus lands, `run` becomes a call to it.
 
 import { parseLitmus } from '../../src/litmus/parse.js';
-import type { LitmusTest, Observable } from '../../src/litmus/ast.js';
+import type { LitmusTest } from '../../src/litmus/ast.js';
 import { Simulator, StepKind, formatValue, stepIndex, stepKind } from '../../src/sim/sim.js';
 import type { Profile } from '../../src/sim/profile.js';
 import { explore } from '../../src/explore/explore.js';
 import { answer, sortOutcomes } from '../../src/explore/answer.js';
 import { shortestWitness } from '../../src/explore/witness.js';
-import { ACTIVITY_NAMES, VMX_MODE_NAMES } from '../../src/arch/cpu.js';
-import { Reg } from '../../src/arch/apic.js';
-import { F } from '../../src/cpu/cpu.js';
-import { EVENT_NAMES, heldEvents } from '../../src/cpu/events.js';
-import type { CpuState, MachineState, Parsed, ProfileData, RawStep, RawStepKind, RawTrace, RunAnswer, TestInfo, WireMsg } from './types.js';
+import { machineState, wire } from '../../src/explore/state.js';
+import type { Parsed, ProfileData, RawStep, RawStepKind, RawTrace, RunAnswer, TestInfo } from './types.js';
 
 export class EngineError extends Error {}
 
@@ -114,37 +111,3 @@ export function replay(text: string, profile: ProfileData, steps: readonly numbe
   }
   return out;
 }
-
-function wire(m: { source: number; target: number; mode: string; vector: number }): WireMsg {
-  return { source: m.source, target: m.target, mode: m.mode, vector: m.vector };
-}
-
-const LATCHES: [number, string][] = [[F.INIT_PENDING, 'init'], [F.SMI_PENDING, 'smi'], [F.NMI_PENDING, 'nmi'], [F.EXTINT_PENDING, 'extint']];
-
-function machineState(sim: Simulator): MachineState {
-  const m = sim.machine;
-  const cpus: CpuState[] = m.cpus.map((cpu, c) => {
-    const apic = m.apics[c];
-    const bits = (has: (v: number) => boolean): number[] => {
-      const v: number[] = [];
-      for (let i = 0; i < 256; i++) if (has(i)) v.push(i);
-      return v;
-    };
-    const latched = LATCHES.filter(([f]) => cpu.has(f)).map(([, n]) => n);
-    if (cpu.has(F.SIPI_LATCHED)) latched.push(`sipi 0x${cpu.sipiVector().toString(16)}`);
-    const obs = (kind: 'running' | 'pir', vector = 0): Observable => ({ kind, cpu: c, vector, pos: { line: 0, col: 0 } }) as Observable;
-    return {
-      activity: ACTIVITY_NAMES[cpu.activity()], smm: cpu.inSmm(), if: cpu.interruptsEnabled(), nmiBlocked: cpu.has(F.NMI_BLOCKED),
-      irr: bits((v) => apic.irr(v)), isr: bits((v) => apic.isr(v)), tmr: bits((v) => apic.tmr(v)),
-      tpr: apic.tpr(), ppr: apic.ppr(), svr: Math.max(apic.peek(Reg.SVR), 0), ldr: Math.max(apic.peek(Reg.LDR), 0),
-      esr: Math.max(apic.peek(Reg.ESR), 0), lvtTimer: Math.max(apic.peek(Reg.LVT_TIMER), 0), timerCount: Math.max(apic.peek(Reg.TIMER_CCR), 0),
-      apicMode: apic.mode(), apicId: apic.id(), latched,
-      held: heldEvents(cpu).map((h) => ({ event: EVENT_NAMES[h.kind], blockedBy: h.blockedBy })),
-      vmx: VMX_MODE_NAMES[cpu.vmx()],
-      running: sim.vcpus ? sim.value(obs('running')) === 1 : null,
-      pir: sim.vcpus ? bits((v) => sim.value(obs('pir', v)) === 1) : [],
-    };
-  });
-  return { time: m.now(), cpus, inFlight: m.inFlight().map(wire), observables: formatValues(sim.outcome().values) };
-}
-

@@ -57,48 +57,9 @@ export interface RunAnswer {
   ms: number;
 }
 
-/** A message on the APIC bus (or posted): source -1 is the platform (I/O APIC, MSI, pins). */
-export interface WireMsg {
-  source: number;
-  target: number;
-  mode: string;
-  vector: number;
-}
-
-export interface CpuState {
-  activity: string;
-  smm: boolean;
-  if: boolean;
-  nmiBlocked: boolean;
-  irr: number[];
-  isr: number[];
-  tmr: number[];
-  tpr: number;
-  ppr: number;
-  svr: number;
-  ldr: number;
-  esr: number;
-  lvtTimer: number;
-  timerCount: number;
-  apicMode: string;
-  apicId: number;
-  /** Latched signals: `init`, `smi`, `nmi`, `extint`, `sipi 0x10`. */
-  latched: string[];
-  /** Pending events the CPU cannot take now, and what holds them (SDM Vol 3A 7.9). */
-  held: { event: string; blockedBy: string }[];
-  vmx: string;
-  /** vCPU tests only: on a physical CPU (IsRunning), and the posted-interrupt requests. */
-  running: boolean | null;
-  pir: number[];
-}
-
-export interface MachineState {
-  time: number;
-  cpus: CpuState[];
-  inFlight: WireMsg[];
-  /** The test's observables now, formatted as `lapis run` prints them. */
-  observables: Record<string, string>;
-}
+// The machine as traces show it: the model's own reading (src/explore/state.ts), as types only (no code of src/ here).
+export type { CpuState, MachineState, WireMsg } from '../../src/explore/state.js';
+import type { MachineState, WireMsg } from '../../src/explore/state.js';
 
 export type RawStepKind = 'cpu' | 'agent' | 'deliver' | 'time';
 

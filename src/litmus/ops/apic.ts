@@ -60,6 +60,9 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       footprint: (_op, f) => f.writeOwnConfig(),
       analyze(op, a) {
         if (op.reg.offset === Reg.TIMER_ICR) a.armsTimer();
+        // Where the ID is writable (QEMU, KVM; SDM Vol 3A 11.4.6: model-specific) the CPU leaves its initial APIC
+        // ID, by which the runtime's end-of-test ping and wait-for-SIPI probe address it.
+        if (op.reg.offset === Reg.ID) a.refuse('other', 'the test writes its xAPIC ID: the runtime reaches each CPU at the end of a run (its ping, its probe SIPI) by its initial APIC ID');
       },
       emit(op, e) {
         e.expr(op.value);
@@ -86,7 +89,8 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       footprint: (_op, f) => f.readOwnStatus(),
       emit(op, e) {
         e.out.push(`  mov eax, [APIC_BASE + ${asmHex(op.reg.offset)}]   ; xAPIC MMIO`, '  xor edx, edx');
-        if (e.timer && op.reg.offset === Reg.TIMER_CCR) {
+        // TIMER_CCR counts, and TIMER_ICR holds what its write multiplied: both back to model ticks.
+        if (e.timer && (op.reg.offset === Reg.TIMER_CCR || op.reg.offset === Reg.TIMER_ICR)) {
           const ok = e.local();
           e.out.push('  div dword [lit_timer_k]              ; timer ticks -> model ticks, rounded up', '  test edx, edx', `  jz ${ok}`, '  inc eax', `${ok}:`, '  xor edx, edx');
         }

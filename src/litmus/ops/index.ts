@@ -16,13 +16,18 @@ import { send } from './send.js';
 import { smm } from './smm.js';
 import { vcpu } from './vcpu.js';
 import { vmx } from './vmx.js';
+import { cpuinfo } from './cpuinfo.js';
+import { mmio } from './mmio.js';
+import { pins } from './pins.js';
+import { state } from './state.js';
+import { vmm } from './vmm.js';
 import type { OpDef, OpTable, ParseFn } from './types.js';
 
-const FAMILIES = [memory, control, cpu, apic, send, smm, vmx, ioapic, platform, vcpu] as const;
+const FAMILIES = [memory, control, cpu, apic, send, smm, vmx, ioapic, platform, vcpu, state, cpuinfo, mmio, pins, vmm] as const;
 
 export const OPS: OpTable = {
   ...memory.defs, ...control.defs, ...cpu.defs, ...apic.defs, ...send.defs, ...smm.defs, ...vmx.defs, ...ioapic.defs,
-  ...platform.defs, ...vcpu.defs,
+  ...platform.defs, ...vcpu.defs, ...state.defs, ...cpuinfo.defs, ...mmio.defs, ...pins.defs, ...vmm.defs,
 };
 
 /** The def of an op, for code that holds an op of any kind. */

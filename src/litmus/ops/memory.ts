@@ -5,7 +5,9 @@ import { cmpOp, dstReg, expr, memWord } from '../syntax.js';
 import { printExpr } from '../format.js';
 import type { Cursor } from '../cursor.js';
 import type { Token } from '../lexer.js';
-import type { Op } from '../ast.js';
+import type { Op, Value } from '../ast.js';
+import { describe } from '../lexer.js';
+import { parseObservable } from '../parse-cond.js';
 import type { OpFamily } from './types.js';
 
 /** `rK = E`: the statement that starts with a register rather than a keyword. */
@@ -31,6 +33,17 @@ export const memory: OpFamily<'store' | 'load' | 'assign' | 'await'> = {
     },
     await(p, t) {
       p.next();
+      // `await Pk.FIELD == V` / `await ioapic.N.remote-irr == V` (extension): a state, not a memory word.
+      const n = p.peek();
+      if (n.kind === 'name' && /^(P(0|[1-9][0-9]*)\.|ioapic\.)/.test(n.text)) {
+        const obs = parseObservable(p);
+        const cmp = cmpOp(p, ['==', '!='], `after \`await ${n.text}\``) as '==' | '!=';
+        const v = p.peek();
+        if (v.kind !== 'num' && v.kind !== 'name') p.fail(v.pos, `expected a value (a number or a name such as \`halted\`), found ${describe(v)}`);
+        p.next();
+        const value: Value = v.kind === 'num' ? { kind: 'num', value: v.value, pos: v.pos } : { kind: 'sym', name: v.text, pos: v.pos };
+        return { kind: 'await-state', loc: obs, cmp, value, pos: t.pos };
+      }
       const loc = memWord(p);
       const cmp = cmpOp(p, ['==', '!='], `after \`await ${loc}\``) as '==' | '!=';
       return { kind: 'await', loc, cmp, value: expr(p), pos: t.pos };
@@ -107,6 +120,7 @@ export const memory: OpFamily<'store' | 'load' | 'assign' | 'await'> = {
       },
       exec: (_op, x) => x.pc + 1,
       footprint: (op, f) => f.readMem(op.loc),
+      waitsFor: (op, f) => f.readMem(op.loc),
       emit(op, e) {
         // Spin until it holds; while spinning the CPU counts as blocked (the run may end here) and the coordinator
         // can read which await it is (LIT_AWAIT) to tell a final state from a slow one.

@@ -10,7 +10,7 @@ import type { Token } from '../lexer.js';
 import { printDest } from '../format.js';
 import { describe as describeToken } from '../lexer.js';
 import { IOAPIC_PINS, PLATFORM_MODE_NAMES } from '../names.js';
-import { cpuRef, modeName, parseDest, vectorNum } from '../syntax.js';
+import { cpuRef, levelTrigger, modeName, parseDest, vectorNum } from '../syntax.js';
 import { asmHex } from './asm.js';
 import { destField, resolveDest } from './dest.js';
 import { destName } from './send.js';
@@ -100,7 +100,9 @@ export const platform: OpFamily<'signal' | 'smi-missed' | 'irq' | 'msi' | 'hotpl
       const vector = vectorNum(p, p.expectNum('a vector after `vector`'));
       let mode: DeliveryModeName | null = null;
       if (p.accept('mode')) mode = modeName(p, PLATFORM_MODE_NAMES, 'an MSI delivery mode after `mode`');
-      return { kind: 'msi', dest, vector, mode, pos: t.pos };
+      // The data register's trigger mode (bit 15) and level (bit 14), as `send` writes them (extension).
+      const { level, trigger } = levelTrigger(p, 'msi');
+      return { kind: 'msi', dest, vector, mode, trigger, level, pos: t.pos };
     },
     hotplug: plug,
     unplug: plug,
@@ -212,13 +214,13 @@ export const platform: OpFamily<'signal' | 'smi-missed' | 'irq' | 'msi' | 'hotpl
     msi: {
       where: 'agent',
       whereHint: CPU_SENDS,
-      print: (op) => `msi ${printDest(op.dest)} vector ${hex2(op.vector)}${op.mode === null ? '' : ` mode ${op.mode}`}`,
+      print: (op) => `msi ${printDest(op.dest)} vector ${hex2(op.vector)}${op.mode === null ? '' : ` mode ${op.mode}`}${op.level === null ? '' : ` level=${op.level}`}${op.trigger === null ? '' : ` trigger=${op.trigger}`}`,
       refs: (op, r) => r.dest(op.dest),
       describe: (op) => `msi -> ${destName(op.dest)} vector 0x${op.vector.toString(16)}`,
       exec(op, x) {
         const m = x.machine, d = resolveDest(m, op.dest);
         m.send(0, {
-          vector: op.vector, mode: deliveryMode(op.mode ?? 'fixed'), levelTriggered: false, assert: true, logical: d.logical,
+          vector: op.vector, mode: deliveryMode(op.mode ?? 'fixed'), levelTriggered: op.trigger === 'level', assert: op.level !== 'deassert', logical: d.logical,
           shorthand: d.shorthand, destination: d.destination, x2apic: m.apics.some((a) => a.isX2apic()) && d.destination > 0xff,
         });
         return x.pc + 1;
@@ -239,7 +241,7 @@ export const platform: OpFamily<'signal' | 'smi-missed' | 'irq' | 'msi' | 'hotpl
         // delivery mode bits 10:8, level bit 14 (assert), trigger bit 15 (edge).
         const logical = op.dest.kind === 'logical';
         const addr = (0xfee00000 | ((destField(op.dest) & 0xff) << 12) | (logical ? 0xc : 0)) >>> 0;
-        const data = (op.vector | (deliveryMode(op.mode ?? 'fixed') << 8) | (1 << 14)) >>> 0;
+        const data = (op.vector | (deliveryMode(op.mode ?? 'fixed') << 8) | (op.level === 'deassert' ? 0 : 1 << 14) | (op.trigger === 'level' ? 1 << 15 : 0)) >>> 0;
         e.out.push(op.mode === 'nmi' ? '  LIT_EVENT_LONG' : '  LIT_EVENT', `  mov eax, ${asmHex(addr)}`, `  mov edx, ${asmHex(data)}`, '  call lit_msi_send                  ; the edu device sends the message');
       },
     },

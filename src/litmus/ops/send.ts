@@ -6,9 +6,8 @@ import type { Dest, SendOp } from '../ast.js';
 import type { Cursor } from '../cursor.js';
 import type { Token } from '../lexer.js';
 import { printDest } from '../format.js';
-import { describe as describeToken } from '../lexer.js';
 import { VECTOR_MODES } from '../names.js';
-import { modeName, parseDest, vectorNum } from '../syntax.js';
+import { levelTrigger, modeName, parseDest, vectorNum } from '../syntax.js';
 import { asmHex } from './asm.js';
 import { destField, icrLow, resolveDest, shorthandOf } from './dest.js';
 import type { AnalyzeCtx, OpFamily } from './types.js';
@@ -73,22 +72,7 @@ export const send: OpFamily<'send'> = {
       const arrow = p.expect('->', vector === null ? `or a vector after \`send ${mode}\`` : `after \`send ${mode} ${v.text}\``);
       if (vector === null && VECTOR_MODES.includes(mode)) p.error(arrow.pos, `\`send ${mode}\` needs a vector: \`send ${mode} V -> DEST\``);
       const dest = parseDest(p, true);
-      let level: SendOp['level'] = null;
-      let trigger: SendOp['trigger'] = null;
-      while (p.at('level') || p.at('trigger')) {
-        const k = p.next();
-        p.expect('=', `after \`${k.text}\``);
-        const w = p.expectName(k.text === 'level' ? '`assert` or `deassert`' : '`edge` or `level`');
-        if (k.text === 'level') {
-          if (level !== null) p.error(k.pos, '`level=` is given twice');
-          if (w.text !== 'assert' && w.text !== 'deassert') p.fail(w.pos, `expected \`assert\` or \`deassert\` after \`level=\`, found ${describeToken(w)}`);
-          level = w.text;
-        } else {
-          if (trigger !== null) p.error(k.pos, '`trigger=` is given twice');
-          if (w.text !== 'edge' && w.text !== 'level') p.fail(w.pos, `expected \`edge\` or \`level\` after \`trigger=\`, found ${describeToken(w)}`);
-          trigger = w.text;
-        }
-      }
+      const { level, trigger } = levelTrigger(p, 'send');
       return { kind: 'send', mode, vector, dest, level, trigger, pos: t.pos };
     },
   },

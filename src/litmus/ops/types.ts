@@ -7,7 +7,8 @@
 import type { Cpu } from '../../cpu/cpu.js';
 import type { Machine } from '../../machine/machine.js';
 import type { Quirks } from '../../arch/quirks.js';
-import type { Block, Dest, Expr, LitmusTest, Op, OpKind, Pos, Settings } from '../ast.js';
+import type { Block, Dest, Expr, LitmusTest, Observable, Op, OpKind, Pos, Settings, VmmEvent, VmmPart } from '../ast.js';
+import type { OutcomeValue } from '../outcome.js';
 import type { Cursor } from '../cursor.js';
 import type { Token } from '../lexer.js';
 
@@ -98,11 +99,29 @@ export interface ExecCtx {
   preempt(target: number): void;
   resume(target: number): void;
   post(vector: number, target: number): void;
+  /** Extensions (docs/litmus.md, "What is new in v2"). An observable's value now (`await Pk.activity == ...`). */
+  observe(o: Observable): OutcomeValue;
+  /** MOV to CR8 (false: #GP) and from CR8, through the hardware-assist layer when the CPU is a vCPU. */
+  cr8Write(value: bigint): boolean;
+  cr8Read(): number;
+  /** A 32-bit access at a physical address: the CPU's own APIC page goes through the assist as a register access. */
+  physRead(address: number): number;
+  physWrite(address: number, value: number): void;
+  /** The RESET# pin of CPU `target`; its LINT0/LINT1 pin; the 8259A's input. */
+  resetPin(target: number): void;
+  lint(target: number, pin: 0 | 1, asserted: boolean): void;
+  picInput(irq: number, high: boolean): void;
+  /** A VMM's host-side ops on vCPU `target` (decision D-36). */
+  vmmSave(target: number): void;
+  vmmRestore(target: number, part: VmmPart): void;
+  vmmEvent(target: number, event: VmmEvent, on: boolean): void;
+  /** The PC of the shutdown state (a triple fault), to which an NMI or SMI handler returns (decision D-32). */
+  readonly shutdownPc: number;
   /** The innermost handler frame's kind, and leaving it (the frame's return PC and saved IF). */
   topFrame(): FrameKind;
   popFrame(): { pc: number; savedIf: boolean };
-  /** A VM entry from an L1 exit handler; returns the next PC. */
-  vmEntry(mode: OpOf<'vmentry'>['mode']): number;
+  /** A VM entry from an L1 exit handler, with its controls; returns the next PC. */
+  vmEntry(mode: OpOf<'vmentry'>['mode'], controls: { intrWindow: boolean; nmiWindow: boolean; rvi: number | null }): number;
   /** The CPU's idle loop (after its code: HLT, still taking interrupts). */
   readonly idlePc: number;
 }
@@ -128,6 +147,9 @@ export interface FootprintCtx {
   writeSaveMap(): void;
   writeIoapic(): void;
   writeCpuConfig(cpu: number): void;
+  /** The op reads another CPU's whole state (`await P1.activity == halted`), or the I/O APIC's. */
+  readCpu(cpu: number): void;
+  readIoapic(): void;
 }
 
 /** The test CPUs a destination may reach on the guest machine, and whether it may reach a spare CPU. */
@@ -154,8 +176,16 @@ export interface GuestNeeds {
   msi: boolean;
   /** The test writes TIMER_ICR with the LVT timer in TSC-deadline mode (the model ignores the count). */
   tscDeadlineMode: boolean;
+  /** The test reaches the I/O APIC's registers (guest/ioapic.asm), whatever pins it uses. */
+  ioapic: boolean;
+  /** The outcome turns on the I/O APIC's version (its EOI register, VER): the backend's must be the test's. */
+  ioapicVersion: boolean;
   /** The test runs an L1 hypervisor in the guest (src/backends/nested.ts): Intel VMX or AMD SVM. */
   nested: NestedKind | null;
+  /** Why the test's outcome would turn on host delays between its ops and the APIC timer (an op between arming
+   *  and expiry, a periodic count with ops after it), or null: only a backend whose timer and guest run on one
+   *  clock of guest instructions runs it (src/backends/timer-plan.ts). */
+  timerTiming: string | null;
 }
 
 /** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX for vCPUs of the
@@ -166,16 +196,19 @@ export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow' | 'vmx-vid';
 export type RefusalCategory =
   | 'vcpu-assist' | 'ioapic-msi' | 'apic-timer' | 'nested-vmx' | 'smbase' | 'hotplug' | 'wfs-apic' | 'bsp-init'
   | 'vector-lt-32' | 'x2apic-backend' | 'bochs-cpus' | 'no-smm' | 'no-iret' | 'smi-to-bsp' | 'too-many-cpus'
-  | 'tsc-deadline-absolute' | 'long-waits' | 'observables' | 'spare-cpu' | 'other';
+  | 'tsc-deadline-absolute' | 'long-waits' | 'observables' | 'spare-cpu' | 'platform-pin' | 'host-vmm' | 'cpu-mode'
+  | 'gif' | 'shutdown' | 'apic-ids' | 'pic' | 'await-state' | 'other';
 
 /** The guest compiler's analysis, as one op sees it: refuse it, or record what it needs. */
 export interface AnalyzeCtx {
   readonly settings: Settings;
+  /** The op is in an `on smi` block. */
+  readonly smm: boolean;
   /** The CPU whose block holds the op, or -1 for an agent. */
   readonly src: number;
   refuse(category: RefusalCategory, reason: string): never;
   targets(d: Dest): GuestTargets;
-  need(what: Exclude<keyof GuestNeeds, 'nested'>): void;
+  need(what: Exclude<keyof GuestNeeds, 'nested' | 'timerTiming'>): void;
   /** CPUs an SMI reaches; CPUs an INIT reaches (they may end in wait-for-SIPI); a SIPI page in use. */
   smiTo(cpus: readonly number[]): void;
   initTo(cpus: readonly number[]): void;
@@ -215,6 +248,9 @@ export interface EmitCtx {
   data(prefix: string): string;
   /** Code for a nested body (`repeat`). */
   body(ops: Op[]): void;
+  /** Mark the end of an instruction that opens an interrupt shadow (STI, MOV SS): an NMI taken here is counted by
+   *  `Pn.in-shadow(nmi)`. */
+  shadowPoint(): void;
   targets(d: Dest): GuestTargets;
   refuse(category: RefusalCategory, reason: string): never;
 }
@@ -236,6 +272,8 @@ export interface OpDef<K extends OpKind> {
   exec(op: InsnOf<K>, x: ExecCtx): number;
   /** Whether the op can run now (default: yes). */
   enabled?(op: InsnOf<K>, x: ExecCtx): boolean;
+  /** For an op that can be disabled (`enabled`): the objects whose change could enable it, as reads (por.ts). */
+  waitsFor?(op: InsnOf<K>, f: FootprintCtx): void;
   /** A `pause`: a process spinning on it does not hold time back (a function: for some ops of the kind). */
   pauses?: boolean | ((op: InsnOf<K>) => boolean);
   footprint(op: InsnOf<K>, f: FootprintCtx): void;
