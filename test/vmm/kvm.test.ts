@@ -3,7 +3,7 @@
 // `SKIPPED (no /dev/kvm)` and is skipped at run time (counted by vitest, totalled in the afterAll line): none of
 // them has run on the machine this was written on (docs/vmm.md "What was verified").
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,7 +43,7 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
   const k = kvmUsable();
-  if (skips > 0) console.warn(`vmm kvm.test: ${skips} test(s) SKIPPED${k.ok ? ' (no kernel or busybox: above)' : ` (no /dev/kvm): ${k.reason}`}`);
+  if (skips > 0) console.warn(`vmm kvm.test: ${skips} KVM test(s) SKIPPED (no /dev/kvm)${k.ok ? '' : `: ${k.reason}`}`);
 });
 
 /** unittests.cfg's x86 tests, as lapis vmm options (smp = --cpus; -cpu qemu64,+x2apic,+tsc-deadline = --cpu-features). */
@@ -75,19 +75,17 @@ describe('kvm-unit-tests on lapis vmm (needs /dev/kvm)', () => {
   }
 });
 
-describe('Linux on lapis vmm (needs /dev/kvm, a bzImage and a static busybox)', () => {
+describe('Linux on lapis vmm (needs /dev/kvm)', () => {
   it('4 CPUs boot to init: APs up through INIT-SIPI-SIPI, the local APIC timer ticking on each, COM1 through the I/O APIC', (ctx) => {
     if (kvmSkipped('linux', ctx)) return;
-    const kernel = process.env.LAPIS_BZIMAGE ?? (existsSync('/boot') ? readdirSync('/boot').filter((f) => f.startsWith('vmlinuz-')).map((f) => join('/boot', f))[0] : undefined);
-    const bb = process.env.LAPIS_BUSYBOX ?? '/bin/busybox';
-    const busybox = existsSync(bb) ? new Uint8Array(readFileSync(bb)) : null;
-    if (!kernel || !busybox || !isStaticElf(busybox)) {
-      skips++;
-      const why = !kernel ? 'no bzImage (/boot/vmlinuz-* or $LAPIS_BZIMAGE)' : `no static busybox at ${bb} (Debian: busybox-static; or $LAPIS_BUSYBOX)`;
-      console.warn(`vmm kvm.test linux: SKIPPED: ${why}`);
-      ctx.skip(why);
-      return;
-    }
+    // npm run setup unpacks both into LAPIS_LINUX_DIR; where KVM is usable, a missing one fails the test.
+    const linux = process.env.LAPIS_LINUX_DIR ?? '/opt/lapis/linux';
+    const kernel = process.env.LAPIS_BZIMAGE ?? join(linux, 'vmlinuz');
+    const bb = process.env.LAPIS_BUSYBOX ?? join(linux, 'busybox');
+    expect(existsSync(kernel), `no Linux bzImage at ${kernel}: npm run setup provides it`).toBe(true);
+    expect(existsSync(bb), `no busybox at ${bb}: npm run setup provides it`).toBe(true);
+    const busybox = new Uint8Array(readFileSync(bb));
+    expect(isStaticElf(busybox), `${bb} is not a static x86-64 ELF (Debian: busybox-static)`).toBe(true);
     const initrd = join(dir, 'initramfs.cpio');
     writeFileSync(initrd, bootInitramfs(busybox));
     const r = lapisWith({}, 'vmm', kernel, '--cpus', '4', '--mem', '512', '--cpu-features', 'x2apic,tsc-deadline', '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--timeout', '600');
