@@ -125,5 +125,14 @@ if [ ! -s "$LINUX_DIR/vmlinuz" ]; then
   [ -s "$LINUX_DIR/vmlinuz" ] || { echo "setup: no Linux bzImage in $LINUX_DIR" >&2; exit 1; }
 fi
 echo "Linux bzImage: $LINUX_DIR/vmlinuz"
+# A static busybox beside it, the userland of the VMM's Linux boot test (test/vmm/kvm.test.ts builds its initramfs).
+if [ ! -s "$LINUX_DIR/busybox" ]; then
+  bb_tmp="$(mktemp -d)"
+  (cd "$bb_tmp" && apt-get download busybox-static >/dev/null 2>&1 && dpkg-deb --fsys-tarfile ./*.deb | tar -x ./bin/busybox)
+  cp "$bb_tmp/bin/busybox" "$LINUX_DIR/busybox" 2>/dev/null || true
+  rm -rf "$bb_tmp"
+  [ -s "$LINUX_DIR/busybox" ] || { echo "setup: no busybox in $LINUX_DIR" >&2; exit 1; }
+fi
+echo "busybox: $LINUX_DIR/busybox"
 
 npm ci --no-audit --no-fund

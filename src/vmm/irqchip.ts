@@ -3,7 +3,7 @@
 // guest again: inject a vector (acknowledged IRR -> ISR here, once), an NMI, reset its registers for INIT, start at a
 // SIPI vector, or sleep until lapis has an event for it. The Machine is replicated per thread and kept coherent by
 // the caller's lock (src/vmm/shared.ts); `ctl` holds the cross-thread words (kick and window flags). Nothing here
-// knows about KVM, so the logic is tested by driving it with exit sequences (test/vmm/irqchip.test.ts).
+// knows about KVM, so the logic is tested by driving it with exit sequences (test/vmm/glue*.test.ts).
 
 import { DeliveryMode, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, Reg, X2APIC_MSR_BASE, X2APIC_MSR_LAST, registerName } from '../arch/apic.js';
 import { Activity } from '../arch/cpu.js';

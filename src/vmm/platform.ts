@@ -8,6 +8,8 @@
 
 export const Port = {
   COM1: 0x3f8,
+  CMOS_INDEX: 0x70,
+  CMOS_DATA: 0x71,
   FW_CFG_SELECTOR: 0x510,
   FW_CFG_DATA: 0x511,
   DEBUG_EXIT: 0xf4,
@@ -21,7 +23,7 @@ export const TESTDEV_IRQ_LINES = 24;
 export const FwCfg = { SIGNATURE: 0x00, ID: 0x01, RAM_SIZE: 0x03, NB_CPUS: 0x05, MAX_CPUS: 0x0f, MAX_RAM: 0x11 } as const;
 
 /** Words of the shared control block the platform uses (below src/vmm/irqchip.ts's CTL_HEADER). */
-export const PlatformCtl = { FW_SEL: 4, FW_OFF: 5, LCR: 6, IER: 7, MCR: 8, SCR: 9, DLL: 10, DLM: 11, SCRATCH: 12, THRE: 13, IRQ: 14 } as const;
+export const PlatformCtl = { FW_SEL: 4, FW_OFF: 5, LCR: 6, IER: 7, MCR: 8, SCR: 9, DLL: 10, DLM: 11, SCRATCH: 12, THRE: 13, IRQ: 14, CMOS_INDEX: 15 } as const;
 /** COM1's ISA IRQ, I/O APIC pin 4 (the MP table maps ISA IRQ n to pin n). */
 export const COM1_IRQ = 4;
 
@@ -38,7 +40,7 @@ const ABSENT: readonly (readonly [number, number])[] = [
   [0x20, 0x21], [0xa0, 0xa1], [0x4d0, 0x4d1], // 8259 PICs and their ELCR (kvm-unit-tests masks them: lib/x86/apic.c mask_pic_interrupts)
   [0x40, 0x43], [0x61, 0x61], // PIT, port B
   [0x60, 0x60], [0x64, 0x64], [0x92, 0x92], // keyboard controller, system control port A
-  [0x70, 0x71], [0xf0, 0xf1], // CMOS, the x87 error latch
+  [0xf0, 0xf1], // the x87 error latch
   [0x2e8, 0x2ef], [0x2f8, 0x2ff], [0x3e8, 0x3ef], // the other UARTs (Linux's 8250 probes all four)
   [0x3b0, 0x3df], [0xcf8, 0xcff], // MDA/VGA, PCI configuration mechanisms #1 and #2, reset control 0xCF9
   [0x8900, 0x8900], // the Bochs shutdown port kvm-unit-tests writes after isa-debug-exit (lib/x86/io.c exit)
@@ -55,6 +57,8 @@ export interface PlatformHost {
   irq(line: number, asserted: boolean): void;
   /** pc-testdev flush page: make the guest's next access to this page fault in again (QEMU remaps it). */
   flushPage?(gpa: number): void;
+  /** The RTC's time: milliseconds since 1970 UTC (default: the host's clock). */
+  wallClockMs?(): number;
 }
 
 /**
@@ -75,6 +79,11 @@ export class Platform {
   pio(port: number, size: number, write: boolean, value: number): number | undefined {
     const ones = size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
     if (port >= Port.COM1 && port < Port.COM1 + 8) return this.uart(port - Port.COM1, write, value & 0xff);
+    if (port === Port.CMOS_INDEX) {
+      if (write) this.ctl[PlatformCtl.CMOS_INDEX] = value & 0x7f; // bit 7 masks NMI on a PC: no NMI source here
+      return write ? 0 : ones;
+    }
+    if (port === Port.CMOS_DATA) return write ? 0 : this.cmos(this.ctl[PlatformCtl.CMOS_INDEX]);
     if (port === Port.FW_CFG_SELECTOR && size === 2) {
       if (write) {
         this.ctl[PlatformCtl.FW_SEL] = value & 0xffff;
@@ -162,6 +171,30 @@ export class Platform {
     if (level === this.ctl[PlatformCtl.IRQ]) return;
     this.ctl[PlatformCtl.IRQ] = level;
     this.host.irq(COM1_IRQ, level === 1);
+  }
+
+  /**
+   * The MC146818 RTC, read-only: the host's UTC time in BCD, 24-hour (register B = 02h), never mid-update (register
+   * A's UIP clear), valid (register D's VRT set); the rest of CMOS reads 0 and writes are dropped. Linux's rtc_cmos
+   * probes it at boot, and an all-ones UIP kept it polling for seconds.
+   */
+  private cmos(index: number): number {
+    const d = new Date(this.host.wallClockMs?.() ?? Date.now());
+    const bcd = (n: number): number => ((Math.floor(n / 10) % 10) << 4) | (n % 10);
+    switch (index) {
+      case 0x00: return bcd(d.getUTCSeconds());
+      case 0x02: return bcd(d.getUTCMinutes());
+      case 0x04: return bcd(d.getUTCHours());
+      case 0x06: return d.getUTCDay() + 1;
+      case 0x07: return bcd(d.getUTCDate());
+      case 0x08: return bcd(d.getUTCMonth() + 1);
+      case 0x09: return bcd(d.getUTCFullYear() % 100);
+      case 0x32: return bcd(Math.floor(d.getUTCFullYear() / 100));
+      case 0x0a: return 0x26; // 32.768 kHz time base, 1024 Hz rate, UIP clear
+      case 0x0b: return 0x02; // 24-hour, BCD, no interrupts
+      case 0x0d: return 0x80; // VRT: the time and RAM are valid
+      default: return 0;
+    }
   }
 
   private fwCfgByte(): number {

@@ -206,6 +206,8 @@ export interface FakeVmOptions {
   tscKhz?: number;
   smm?: boolean;
   ramBytes?: number;
+  /** The RTC's time (default: the host's). */
+  wallClockMs?: number;
 }
 
 /** A VM of fake vCPUs run by the real loops; the clock is the test's (`advance`). */
@@ -235,6 +237,7 @@ export class FakeVm {
         this.vcpus[j].run[K['kvm_run.immediate_exit']] = 1;
       },
       serial: (b) => this.serial.push(b),
+      wallClockMs: o.wallClockMs === undefined ? undefined : () => o.wallClockMs as number,
       exit: (status) => this.stop(status, `isa-debug-exit ${status}`),
       trace: (time, c, text) => this.trace.push(`${time} P${c} ${text}`),
     });

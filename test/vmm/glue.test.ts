@@ -38,6 +38,21 @@ describe('platform devices through port I/O exits', () => {
     expect(vm.serial).toEqual([0x42]);
   });
 
+  it('the RTC reads the host time in BCD, 24-hour, never mid-update', () => {
+    const vm = new FakeVm([function* () {
+      const reg = function* (i: number): Generator<GuestExit, number, Entry> {
+        yield { kind: 'out', port: 0x70, size: 1, value: 0x80 | i };
+        return read(yield { kind: 'in', port: 0x71, size: 1 });
+      };
+      expect((yield* reg(0x0a)) & 0x80).toBe(0); // UIP
+      expect(yield* reg(0x0b)).toBe(0x02);
+      const t = [yield* reg(0x32), yield* reg(0x09), yield* reg(0x08), yield* reg(0x07), yield* reg(0x04), yield* reg(0x02), yield* reg(0x00)];
+      expect(t).toEqual([0x20, 0x26, 0x12, 0x06, 0x13, 0x05, 0x09]);
+      yield debugExit(0);
+    }], { wallClockMs: Date.UTC(2026, 11, 6, 13, 5, 9) });
+    expect(vm.runToStop().status).toBe(1);
+  });
+
   it('fw_cfg answers the CPU count and RAM size kvm-unit-tests reads', () => {
     const vm = new FakeVm([function* () {
       const sig: number[] = [];

@@ -3,18 +3,37 @@
 // `SKIPPED (no /dev/kvm)` and is skipped at run time (counted by vitest, totalled in the afterAll line): none of
 // them has run on the machine this was written on (docs/vmm.md "What was verified").
 
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvmUsable } from '../../src/backends/backends.js';
 import { parseKutOutput, summariesEqual, tableSummary } from '../../src/backends/kut.js';
 import { lapisWith } from '../helpers/lapis.js';
+import { bootInitramfs, parseInitReport } from './initramfs.js';
 
 const KUT = join(process.env.LAPIS_KUT_DIR ?? '/opt/lapis/kvm-unit-tests', 'x86');
 let dir: string;
 let env: string;
 let skips = 0;
+
+function kvmSkipped(what: string, ctx: { skip: (note?: string) => void }): boolean {
+  const k = kvmUsable();
+  if (k.ok) return false;
+  skips++;
+  console.warn(`vmm kvm.test ${what}: SKIPPED (no /dev/kvm): ${k.reason}`);
+  ctx.skip(`no /dev/kvm: ${k.reason}`);
+  return true;
+}
+
+/** An ELF with no PT_INTERP: it runs in an initramfs with nothing else in it. */
+function isStaticElf(b: Uint8Array): boolean {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 64 || v.getUint32(0) !== 0x7f454c46 || b[4] !== 2) return false;
+  const phoff = Number(v.getBigUint64(32, true)), n = v.getUint16(56, true), size = v.getUint16(54, true);
+  for (let i = 0; i < n; i++) if (v.getUint32(phoff + i * size, true) === 3) return false;
+  return true;
+}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'lapis-vmm-kvm-'));
@@ -41,13 +60,7 @@ const TESTS: { name: string; flat: string; args: string[] }[] = [
 describe('kvm-unit-tests on lapis vmm (needs /dev/kvm)', () => {
   for (const t of TESTS) {
     it(`${t.name}: runs to its SUMMARY and exits through isa-debug-exit; the table agrees with the SUMMARY`, (ctx) => {
-      const k = kvmUsable();
-      if (!k.ok) {
-        skips++;
-        console.warn(`vmm kvm.test ${t.name}: SKIPPED (no /dev/kvm): ${k.reason}`);
-        ctx.skip(`no /dev/kvm: ${k.reason}`);
-        return;
-      }
+      if (kvmSkipped(t.name, ctx)) return;
       const flat = join(KUT, t.flat);
       expect(existsSync(flat), `${flat} (npm run setup builds it)`).toBe(true);
       const r = lapisWith({}, 'vmm', flat, ...t.args, '--initrd', env, '--timeout', '300');
@@ -60,4 +73,29 @@ describe('kvm-unit-tests on lapis vmm (needs /dev/kvm)', () => {
       if (t.name.startsWith('smptest')) expect(r.code).toBe(1); // every CPU came up: nothing failed
     });
   }
+});
+
+describe('Linux on lapis vmm (needs /dev/kvm)', () => {
+  it('4 CPUs boot to init: APs up through INIT-SIPI-SIPI, the local APIC timer ticking on each, COM1 through the I/O APIC', (ctx) => {
+    if (kvmSkipped('linux', ctx)) return;
+    // npm run setup unpacks both into LAPIS_LINUX_DIR; where KVM is usable, a missing one fails the test.
+    const linux = process.env.LAPIS_LINUX_DIR ?? '/opt/lapis/linux';
+    const kernel = process.env.LAPIS_BZIMAGE ?? join(linux, 'vmlinuz');
+    const bb = process.env.LAPIS_BUSYBOX ?? join(linux, 'busybox');
+    expect(existsSync(kernel), `no Linux bzImage at ${kernel}: npm run setup provides it`).toBe(true);
+    expect(existsSync(bb), `no busybox at ${bb}: npm run setup provides it`).toBe(true);
+    const busybox = new Uint8Array(readFileSync(bb));
+    expect(isStaticElf(busybox), `${bb} is not a static x86-64 ELF (Debian: busybox-static)`).toBe(true);
+    const initrd = join(dir, 'initramfs.cpio');
+    writeFileSync(initrd, bootInitramfs(busybox));
+    const r = lapisWith({}, 'vmm', kernel, '--cpus', '4', '--mem', '512', '--cpu-features', 'x2apic,tsc-deadline', '--initrd', initrd, '--append', 'console=ttyS0 quiet panic=-1', '--timeout', '600');
+    console.log(`lapis vmm linux: status ${r.code}; ${r.err.trim().split('\n').at(-1)}`);
+    expect(r.code, `${r.err}\n${r.out.slice(-3000)}`).toBe(1); // init wrote 0 to isa-debug-exit
+    const rep = parseInitReport(r.out);
+    expect(rep, r.out.slice(-3000)).not.toBeNull();
+    console.log(`lapis vmm linux: ${r.out.match(/LAPIS-INIT .*/)?.[0]}`);
+    expect(rep!.cpus).toBe(4);
+    expect(rep!.rows.get('LOC')?.counts.slice(0, 4).every((n) => n > 0)).toBe(true);
+    expect([...rep!.rows.values()].some((row) => /IO-APIC/.test(row.what) && /ttyS0/.test(row.what) && row.counts.some((n) => n > 0))).toBe(true);
+  });
 });
