@@ -7,14 +7,15 @@
 
 import { DeliveryMode, MSR_IA32_APIC_BASE, MSR_IA32_TSC_DEADLINE, Reg, X2APIC_MSR_BASE, X2APIC_MSR_LAST, registerName } from '../arch/apic.js';
 import { Activity } from '../arch/cpu.js';
+import { IOAPIC_DEFAULT_BASE, IoApicMmio } from '../arch/ioapic.js';
 import { A } from '../apic/layout.js';
 import { F } from '../cpu/cpu.js';
 import type { Machine, MsrRead, MsrWrite } from '../machine/machine.js';
 import { Msg } from '../machine/bus.js';
 
-/** The I/O APIC's MMIO window (82093AA 3.0: IOREGSEL at FEC0_0000h, IOWIN at FEC0_0010h). */
-export const IOAPIC_BASE = 0xfec00000;
-export const IOAPIC_SIZE = 0x1000;
+/** The I/O APIC's MMIO window, where the PC's firmware leaves it (src/arch/ioapic.ts). */
+export const IOAPIC_BASE = IOAPIC_DEFAULT_BASE;
+export const IOAPIC_SIZE = IoApicMmio.WINDOW_SIZE;
 
 /** Words of `ctl` per vCPU, after `CTL_HEADER` words the caller owns. */
 export const CTL_HEADER = 16;
