@@ -90,18 +90,25 @@ export class LocalApic {
   isBsp(): boolean {
     return (this.s[this.b + A.BASE_LO] & ApicBase.BSP) !== 0;
   }
-  /** Whether the xAPIC MMIO interface is there at all: xAPIC mode (SDM Vol 3A 11.12.1.2, 11.4.3). */
+  /**
+   * Whether the xAPIC MMIO interface is there at all: xAPIC mode (SDM Vol 3A 11.12.1.2, 11.4.3). Quirk
+   * apicMmioDecodedWhenDisabled: always (QEMU's page looks at no IA32_APIC_BASE bit).
+   */
   decodesXapic(): boolean {
-    return (this.s[this.b + A.BASE_LO] & (ApicBase.EN | ApicBase.EXTD)) === ApicBase.EN;
+    return this.cfg.quirks.apicMmioDecodedWhenDisabled || (this.s[this.b + A.BASE_LO] & (ApicBase.EN | ApicBase.EXTD)) === ApicBase.EN;
   }
 
-  /** The xAPIC MMIO page's physical address. */
+  /**
+   * The xAPIC MMIO page's physical address: IA32_APIC_BASE's base field (SDM Vol 3A 11.4.5 Relocating the Local APIC
+   * Registers). Quirk apicBaseRelocationIgnored: 0xFEE00000 whatever the field holds.
+   */
   mmioBase(): number {
+    if (this.cfg.quirks.apicBaseRelocationIgnored) return ApicBase.DEFAULT_BASE;
     return get64(this.s, this.b + A.BASE_LO) - (this.s[this.b + A.BASE_LO] & 0xfff);
   }
   /** SDM Vol 3A 11.12.1.2 x2APIC Register Address Space: in x2APIC mode, and when globally disabled, MMIO is not decoded. */
   decodesMmio(address: number): boolean {
-    return this.mode() === 'xapic' && address - this.mmioBase() >= 0 && address - this.mmioBase() < 0x1000;
+    return this.decodesXapic() && address - this.mmioBase() >= 0 && address - this.mmioBase() < 0x1000;
   }
 
   apicBase(): bigint {
@@ -128,6 +135,9 @@ export class LocalApic {
       if (!this.cfg.quirks.x2apicAbsentNoGp) return false;
       lo &= ~ApicBase.EXTD;
     }
+    // Quirk apicNotReenabled (QEMU 7.2 apic_set_base: "if disabled, cannot be enabled again"); SDM Vol 3A 11.4.3 says
+    // so only of P6-family processors on the 3-wire APIC bus.
+    if (this.cfg.quirks.apicNotReenabled && !this.globallyEnabled()) lo &= ~ApicBase.EN;
     const from = this.mode();
     const en = (lo & ApicBase.EN) !== 0, extd = (lo & ApicBase.EXTD) !== 0;
     const to: ApicMode = en ? (extd ? 'x2apic' : 'xapic') : extd ? 'invalid' : 'disabled';
@@ -170,12 +180,13 @@ export class LocalApic {
   version(): number {
     return this.cfg.vendor === 'amd'
       ? VersionReg.INTEGRATED_AMD | ((LVT_COUNT - 2) << 16)
-      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - 1) << 16) | (this.cfg.quirks.noEoiBroadcastSuppression ? 0 : VersionReg.EOI_SUPPRESSION_SUPPORTED);
+      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - (this.cfg.quirks.noCmciLvt ? 2 : 1)) << 16) | (this.cfg.quirks.noEoiBroadcastSuppression ? 0 : VersionReg.EOI_SUPPRESSION_SUPPORTED);
   }
 
   private hasLvt(i: number): boolean {
     // AMD has no CMCI LVT (APM Vol 2 16.4 Local Vector Table lists timer, thermal, performance, LINT0/1, error).
-    return i !== LvtIndex.CMCI || this.cfg.vendor === 'intel';
+    // Quirk noCmciLvt: QEMU's APIC has 6 entries (hw/intc/apic.c APIC_LVT_NB), CMCI not among them.
+    return i !== LvtIndex.CMCI || (this.cfg.vendor === 'intel' && !this.cfg.quirks.noCmciLvt);
   }
 
   /** Highest set vector of an 8x32 bit register (IRR, ISR), or -1. */
@@ -396,7 +407,9 @@ export class LocalApic {
   xapicRead(offset: number): number {
     offset &= 0xfff;
     if ((offset & 0xf) !== 0) return 0;
-    const v = this.readRegister(offset, false);
+    // In x2APIC mode the page is reached only under apicMmioDecodedWhenDisabled: QEMU's apic_register_read then
+    // answers as its MSR door does (is_x2apic_mode).
+    const v = this.readRegister(offset, this.isX2apic());
     if (v < 0) {
       this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
       return 0;
@@ -443,7 +456,7 @@ export class LocalApic {
   xapicWrite(offset: number, value: number): void {
     offset &= 0xfff;
     if ((offset & 0xf) !== 0 || XAPIC_READ_ONLY.has(offset) || (offset >= Reg.ISR0 && offset < Reg.ESR)) return;
-    if (!this.writeRegister(offset, value >>> 0, false)) this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
+    if (!this.writeRegister(offset, value >>> 0, this.isX2apic())) this.error(Esr.ILLEGAL_REGISTER_ADDRESS);
   }
 
   /**
@@ -588,7 +601,10 @@ export class LocalApic {
       }
       const oldMode = timerModeOf(old), newMode = timerModeOf(value);
       if (oldMode !== newMode) {
-        if (this.cfg.quirks.timerModeSwitchKeepsCount && oldMode !== TimerMode.TSC_DEADLINE && newMode !== TimerMode.TSC_DEADLINE) {
+        const counts = oldMode !== TimerMode.TSC_DEADLINE && newMode !== TimerMode.TSC_DEADLINE;
+        if (counts && this.cfg.quirks.timerModeSwitchRecomputes) {
+          // QEMU (apic_timer_update): the count stays a function of the last TMICT write, now under the new mode.
+        } else if (counts && this.cfg.quirks.timerModeSwitchKeepsCount) {
           this.timer.rebase(); // KVM (apic_update_lvtt): one-shot <-> periodic keeps counting
         } else {
           // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: "A write to the LVT Timer Register that changes the timer mode

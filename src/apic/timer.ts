@@ -196,6 +196,14 @@ export class ApicTimer {
   }
 
   /**
+   * Whether the time since an expired count was loaded still matters modulo the period: periodic, or one-shot under
+   * quirk timerModeSwitchRecomputes (a switch to periodic resumes at that phase).
+   */
+  private folds(mode: TimerMode): boolean {
+    return mode === TimerMode.PERIODIC || this.quirks.timerModeSwitchRecomputes;
+  }
+
+  /**
    * Write the timer words into `copy` (at `at`, the APIC's layout) relative to now: the start time becomes the
    * elapsed time since the count was loaded (capped once a one-shot expired, folded modulo the period once a
    * periodic timer fired), and the TSC deadline the time left.
@@ -211,7 +219,7 @@ export class ApicTimer {
     if (this.counting(mode)) {
       const tick = this.tick(), first = s[b + A.TIMER_BASE] * tick;
       elapsed = now - start;
-      if (elapsed >= first) elapsed = mode === TimerMode.PERIODIC ? first + ((elapsed - first) % (s[b + A.TMICT] * tick)) : first;
+      if (elapsed >= first) elapsed = this.folds(mode) ? first + ((elapsed - first) % (s[b + A.TMICT] * tick)) : first;
     }
     set64(copy, at + A.TIMER_START_LO, elapsed);
     set64(copy, at + A.TSC_DEADLINE_LO, d > now ? d - now : d === 0 ? 0 : 1);
@@ -222,7 +230,7 @@ export class ApicTimer {
     if (this.counting(mode)) {
       const tick = BigInt(this.tick()), first = BigInt(s[b + A.TIMER_BASE]) * tick;
       elapsed = now - get64n(s, b + A.TIMER_START_LO);
-      if (elapsed >= first) elapsed = mode === TimerMode.PERIODIC ? first + ((elapsed - first) % (BigInt(s[b + A.TMICT]) * tick)) : first;
+      if (elapsed >= first) elapsed = this.folds(mode) ? first + ((elapsed - first) % (BigInt(s[b + A.TMICT]) * tick)) : first;
     }
     set64n(copy, at + A.TIMER_START_LO, elapsed);
     const d = get64n(s, b + A.TSC_DEADLINE_LO);

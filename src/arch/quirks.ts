@@ -115,6 +115,23 @@ export interface Quirks {
   avicIsRunningBeforeIrr: boolean;
   /** A hypervisor that, putting a vCPU back on a CPU, checks ON (and syncs PIR) before it clears SN. */
   apicvCheckOnBeforeClearingSn: boolean;
+
+  // QEMU TCG's own APIC (issue 12 item 9, docs/kvm-unit-tests.md "A qemu10-tcg profile").
+  /** The xAPIC page decodes whatever IA32_APIC_BASE says: globally disabled and in x2APIC mode, MMIO reaches the registers. */
+  apicMmioDecodedWhenDisabled: boolean;
+  /** A new base written to IA32_APIC_BASE is kept (RDMSR returns it), but the xAPIC page stays at 0xFEE00000. */
+  apicBaseRelocationIgnored: boolean;
+  /**
+   * A one-shot <-> periodic switch keeps TMICT and recomputes the count from the last TMICT write under the new mode:
+   * an expired one-shot count starts again as periodic; a periodic count past its first period is 0 as one-shot.
+   */
+  timerModeSwitchRecomputes: boolean;
+  /** Once IA32_APIC_BASE.EN is cleared a write cannot set it again (no #GP; the base field is kept). */
+  apicNotReenabled: boolean;
+  /** No CMCI LVT entry (offset 0x2F0) on an Intel APIC: 6 LVT entries, the version register's max LVT entry 5. */
+  noCmciLvt: boolean;
+  /** A read of a physical address nothing decodes returns 0, not all ones (D-31). */
+  unassignedReadsZero: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
@@ -158,4 +175,11 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   tprThresholdStaleAfterExit: false,
   avicIsRunningBeforeIrr: false,
   apicvCheckOnBeforeClearingSn: false,
+
+  apicMmioDecodedWhenDisabled: false,
+  apicBaseRelocationIgnored: false,
+  timerModeSwitchRecomputes: false,
+  apicNotReenabled: false,
+  noCmciLvt: false,
+  unassignedReadsZero: false,
 } satisfies Quirks);

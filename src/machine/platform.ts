@@ -50,7 +50,8 @@ export function physRead(m: Machine, cpu: number, address: number): number {
   const v = m.mmioRead(cpu, address);
   if (v !== undefined) return v;
   if (m.ioapic && address >>> 12 === IOAPIC_DEFAULT_BASE >>> 12) return m.ioapic.mmioRead(address & 0xfff);
-  return 0xffffffff;
+  // Quirk unassignedReadsZero: QEMU's unassigned_mem_read returns 0.
+  return m.quirks.unassignedReadsZero ? 0 : 0xffffffff;
 }
 /** A 32-bit write at a physical address (physRead's decoding); a write nothing decodes is lost (D-31). */
 export function physWrite(m: Machine, cpu: number, address: number, value: number): void {

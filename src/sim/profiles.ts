@@ -72,14 +72,26 @@ const kvm2015: Deviation[] = [
     ...kvmCommon.filter((d) => d.quirk !== 'lowestPriority' && d.quirk !== 'tprThresholdStaleAfterExit'),
 ];
 
-/** QEMU TCG 7.2 (Debian bookworm): QEMU's own APIC and TCG CPUs. */
-const qemuTcg: Deviation[] = [
+/**
+ * QEMU's APIC page and timer, the same code in 7.2.22 and 10.0.2 (issue 12 item 9; docs/kvm-unit-tests.md "Why each
+ * check fails on QEMU"). `file` is where 7.2 keeps x86_cpu_apic_realize (10: target/i386/cpu-apic.c).
+ */
+function qemuApicPage(file = 'target/i386/cpu-sysemu.c', memory = 'softmmu/memory.c'): Deviation[] {
+  return [
+    { quirk: 'noCmciLvt', behaviour: 'the APIC has 6 LVT entries, no CMCI (offset 0x2F0 is not a register): the version register reads 0x50014', evidence: 'qemu include/hw/i386/apic_internal.h APIC_LVT_NB 6 (timer, thermal, performance, LINT0, LINT1, error); hw/intc/apic.c version register s->version | ((APIC_LVT_NB - 1) << 16). Observed: VERSION = 0x50014 in every kut-apic-* run on qemu-tcg and qemu10-tcg (conformance/results/*-new.json) and in kvm-unit-tests apic_disable' },
+    { quirk: 'unassignedReadsZero', behaviour: 'a read of a physical address nothing decodes returns 0 (D-31: all ones)', evidence: `qemu ${memory} unassigned_mem_read: return 0. Observed: kut-apic-base-relocate, the read at the new base (nothing there, as QEMU never moves the page) gives 0 (25/25 runs on qemu-tcg, 92/92 on qemu10-tcg)` },
+    { quirk: 'apicMmioDecodedWhenDisabled', behaviour: 'the xAPIC page decodes whatever IA32_APIC_BASE says: globally disabled and in x2APIC mode, MMIO reads and writes reach the registers', evidence: `qemu hw/intc/apic.c apic_mem_read/apic_mem_write (no EN or EXTD test: they look only at the offset); ${file} x86_cpu_apic_realize (one region for every CPU, never unmapped). Observed: kvm-unit-tests apic_disable "*0xfee00030: 50014", "*0xfee00080: f0" on QEMU 10 (docs/kvm-unit-tests.md); kut-apic-disable-mmio (VERSION and a TPR write through the page while disabled: 26/26 runs on qemu-tcg, 91/91 on qemu10-tcg) and kut-apic-x2apic-disable-mmio (94/94 on qemu10-tcg), conformance/results/*-new.json` },
+    { quirk: 'apicBaseRelocationIgnored', behaviour: 'a new base written to IA32_APIC_BASE is kept (RDMSR returns it) but the registers stay at 0xFEE00000', evidence: `qemu ${file} x86_cpu_apic_realize (apic_mmio_map_once: mapped at the initial base, never moved); hw/intc/apic.c apic_set_base (stores s->apicbase only). Observed: kvm-unit-tests "apicbase: relocate apic" fails on QEMU 10; kut-apic-base-relocate reads the registers at 0xFEE00000 after the move (25/25 runs on qemu-tcg, 92/92 on qemu10-tcg; the new base reads 0, QEMU's value for an address nothing decodes, D-31)` },
+    { quirk: 'timerModeSwitchRecomputes', behaviour: 'a one-shot <-> periodic switch keeps TMICT and recomputes the count from the last TMICT write under the new mode: an expired one-shot count starts again as periodic; a periodic count past its first period reads 0 as one-shot and never fires', evidence: 'qemu hw/intc/apic.c apic_mem_write/apic_register_write LVT timer case (apic_timer_update); hw/intc/apic_common.c apic_next_timer, apic_get_current_count (elapsed time since initial_count_load_time, under the current mode). Observed: kvm-unit-tests "TMCCT should stay at zero" fails on QEMU 10; kut-apic-timer-expired-to-periodic (TIMER_CCR back at TMICT after the switch), kut-apic-timer-periodic-to-oneshot (0 at once), kut-apic-timer-mode-tmict (TMICT kept) on qemu-tcg and qemu10-tcg (CONFORMANCE.md K4)' },
+  ];
+}
+
+/** QEMU TCG rules of 7.2.22 that 10.0.2 has too (file names as in 7.2). */
+const qemuTcgShared: Deviation[] = [
     { quirk: 'initNotBlockedInSmm', behaviour: 'INIT is taken at once in SMM and resets the CPU out of SMM', evidence: 'qemu accel/tcg/cpu-exec.c cpu_handle_interrupt: CPU_INTERRUPT_INIT is not masked by HF_SMM_MASK; do_cpu_init' },
     { quirk: 'sipiHeldUntilTaken', behaviour: 'a SIPI outside wait-for-SIPI waits until the CPU next takes events: an INIT pending then acts first and the SIPI starts the CPU; otherwise it is dropped, ending a HLT', evidence: 'qemu target/i386/helper.c do_cpu_init keeps CPU_INTERRUPT_SIPI; accel/tcg/cpu-exec.c cpu_handle_interrupt takes CPU_INTERRUPT_INIT first; target/i386/cpu.c x86_cpu_pending_interrupt returns CPU_INTERRUPT_SIPI (has_work). Observed: CONFORMANCE.md F2 (sipi-halted-not-latched, 62-74 of 100 runs). In SMM the SIPI is eaten at the next event check (df32e5c568c9 "i386/cpu: Prevent delivering SIPI during SMM in TCG mode", Oct 2025, in the installed stable 7.2.22: do_cpu_sipi returns while HF_SMM_MASK)' },
     { quirk: 'noEoiBroadcastSuppression', behaviour: 'no EOI-broadcast suppression: the version register has bit 24 clear and SVR bit 12 is dropped, so every level-triggered EOI reaches the I/O APIC', evidence: 'qemu hw/intc/apic.c apic_mem_read case 0x03 (s->version 0x14 | LVT count), apic_mem_write case 0x0f (spurious_vec = val & 0x1ff). Observed on QEMU 7.2 and 10 TCG: eoi-broadcast-suppressed (Remote IRR cleared), ioapic-level-to-edge-clears-remote-irr (interrupt storm)' },
-    { quirk: 'tprWriteTakesEffectLate', behaviour: 'an interrupt that lowering the TPR unblocks is taken after the next instruction, not at once', evidence: 'qemu accel/tcg: interrupts are recognised between translation blocks; hw/intc/apic.c apic_mem_write case 0x08 (TPR) only calls apic_update_irq, which raises CPU_INTERRUPT_HARD for the next block. Observed: CONFORMANCE.md F1 (tpr-holds-until-lowered, 100/100 on QEMU 7.2 TCG; QEMU 10 takes it at once)' },
     { quirk: 'pprZeroDeliversAny', behaviour: 'with PPR = 0 the highest IRR vector is delivered whatever its class: an illegal vector 0-15 it accepted is taken through its IDT gate', evidence: 'qemu hw/intc/apic.c apic_irq_pending: "if (ppr && (irrv & 0xf0) <= (ppr & 0xf0)) return -1" (no class test when PPR is 0). Observed: esr-receive-illegal-vector on QEMU 7.2 and 10 TCG, count(5) = 1' },
-    { quirk: 'x2apicAbsentNoGp', behaviour: 'without x2APIC (as its TCG has none) IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 and ignore writes, all without #GP', evidence: 'qemu hw/intc/apic.c apic_set_base keeps only the base, BSP and EN bits; target/i386/tcg/sysemu/misc_helper.c helper_rdmsr/helper_wrmsr default cases (val = 0; "XXX: exception?"). Observed: CONFORMANCE.md F12 (x2apic-not-supported-gp, 100/100)' },
     { quirk: 'initDiscardsLatchedSmi', behaviour: 'INIT drops a pending SMI (only a pending SIPI survives)', evidence: 'qemu target/i386/helper.c do_cpu_init: keeps only CPU_INTERRUPT_SIPI of interrupt_request' },
     { quirk: 'smiNmiNotBlockedInWfs', behaviour: 'SMI and NMI are taken in wait-for-SIPI', evidence: 'qemu target/i386/tcg/sysemu/seg_helper.c x86_cpu_exec_interrupt: no wait_for_sipi check for SMI/NMI' },
     { quirk: 'noAutoHaltRestart', behaviour: 'RSM never returns to HLT', evidence: 'qemu target/i386/tcg/sysemu/smm_helper.c do_smm_enter: no auto HALT restart field' },
@@ -90,6 +102,26 @@ const qemuTcg: Deviation[] = [
     { quirk: 'icrNoValidity', behaviour: 'no ICR validation: self or all-including-self with NMI, SMI or INIT is delivered', evidence: 'qemu hw/intc/apic.c apic_deliver' },
     { quirk: 'levelIpiSetsTmr', behaviour: 'a level-triggered fixed IPI sets TMR', evidence: 'qemu hw/intc/apic.c apic_deliver passes trigger_mode to apic_set_irq' },
     { quirk: 'lowestPriority', value: 'lowest-index', behaviour: 'lowest priority goes to the first APIC of the destination set', evidence: 'qemu hw/intc/apic.c apic_bus_deliver: "XXX: search for focus processor, arbitration"' },
+];
+
+/** QEMU TCG 7.2 (Debian bookworm): QEMU's own APIC and TCG CPUs. */
+const qemuTcg: Deviation[] = [
+    ...qemuTcgShared,
+    { quirk: 'tprWriteTakesEffectLate', behaviour: 'an interrupt that lowering the TPR unblocks is taken after the next instruction, not at once', evidence: 'qemu accel/tcg: interrupts are recognised between translation blocks; hw/intc/apic.c apic_mem_write case 0x08 (TPR) only calls apic_update_irq, which raises CPU_INTERRUPT_HARD for the next block. Observed: CONFORMANCE.md F1 (tpr-holds-until-lowered, 100/100 on QEMU 7.2 TCG; QEMU 10 takes it at once)' },
+    { quirk: 'x2apicAbsentNoGp', behaviour: 'without x2APIC (as its TCG has none) IA32_APIC_BASE.EXTD is dropped and x2APIC MSRs read 0 and ignore writes, all without #GP', evidence: 'qemu hw/intc/apic.c apic_set_base keeps only the base, BSP and EN bits; target/i386/tcg/sysemu/misc_helper.c helper_rdmsr/helper_wrmsr default cases (val = 0; "XXX: exception?"). Observed: CONFORMANCE.md F12 (x2apic-not-supported-gp, 100/100)' },
+    ...qemuApicPage(),
+    { quirk: 'apicNotReenabled', behaviour: 'once IA32_APIC_BASE.EN is cleared a write cannot set it again (no #GP; the base field is kept) and CPUID.1:EDX[9] stays clear', evidence: 'qemu hw/intc/apic.c apic_set_base: "if disabled, cannot be enabled again" (EN kept from s->apicbase; cpu_clear_apic_feature); SDM Vol 3A 11.4.3 allows it only on the 3-wire APIC bus (P6). Observed: kut-apic-disabled-to-xapic and kut-apic-disable-mmio (EN still 0 after the write, 27/27 and 26/26 runs on qemu-tcg, conformance/results/qemu-tcg-new.json); kvm-unit-tests apic.flat aborts at "APIC should be fully enabled by startup code" (docs/kvm-unit-tests.md). Not modelled: QEMU delivers to such an APIC once SVR[8] is set again (apic_bus_deliver tests no EN); the model keeps it disabled' },
+];
+
+/**
+ * QEMU 10.0.2 TCG: qemu-tcg-7.2's deviations, checked against the 10.0.2 source (docs/kvm-unit-tests.md "A qemu10-tcg
+ * profile"), less three: the interrupt a TPR write unblocks is taken at once (CONFORMANCE.md F1 is QEMU 7.2 only),
+ * x2APIC exists (TCG_EXT_FEATURES has CPUID_EXT_X2APIC; apic_set_base_check faults EXTD without it), and apic_set_base
+ * enables a disabled APIC again ("Transition from disabled mode to xAPIC").
+ */
+const qemu10Tcg: Deviation[] = [
+  ...qemuTcgShared.map((d) => ({ ...d, evidence: `${d.evidence.replaceAll('tcg/sysemu/', 'tcg/system/')} (the same code in 10.0.2)` })),
+  ...qemuApicPage('target/i386/cpu-apic.c', 'system/memory.c'),
 ];
 
 export const PROFILES: readonly Profile[] = [
@@ -162,6 +194,7 @@ export const PROFILES: readonly Profile[] = [
     ...kvmCommon,
   ]),
   profile('qemu-tcg-7.2', "QEMU 7.2 (Debian bookworm) without KVM: QEMU's own APIC (hw/intc/apic.c) and TCG CPUs.", qemuTcg, { x2apic: false, tscDeadline: false }),
+  profile('qemu10-tcg', "QEMU 10.0.2 (bookworm-backports) without KVM: QEMU's own APIC and TCG CPUs, with x2APIC. qemu-tcg-7.2's rules (the same code) without the late TPR write and with x2APIC and APIC re-enabling; a SIPI taken in SMM from wait-for-SIPI (df32e5c568c9 is not in 10.0.2) is not modelled.", qemu10Tcg, { x2apic: true, tscDeadline: false }),
   profile('qemu-tcg-2015', 'QEMU TCG before "target-i386: allow any alignment for SMBASE" (2015; seed 003\'s environment had it): the qemu-tcg-7.2 rules and a 32 KiB-aligned SMBASE at RSM. Other differences of 2015 QEMU are not modelled.', [
     { quirk: 'smbaseAligned32K', behaviour: 'RSM loads SMBASE & ~0x7fff: OVMF\'s 2 KiB SMRAM tiles collapse, two CPUs end with one SMBASE', evidence: 'qemu target-i386/smm_helper.c helper_rsm (several copies of 2015): "if (val & 0x20000) { env->smbase = ldl_phys(... sm_state + 0x7ef8) & ~0x7fff; }"; seed 003 lists "target-i386: allow any alignment for SMBASE" among the patches its QEMU needed (commit id not found; M for the effect on the thread\'s tiles)' },
     ...qemuTcg,
