@@ -86,6 +86,9 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
    *  the count, 0 stops it). */
   const icrWrites: number[] = [];
   const arms: { at: number; line: number; period: number; periodic: boolean; masked: boolean; deadline: boolean }[] = [];
+  /** A count is loaded (the last TIMER_ICR write was not 0), and the first one-shot <-> periodic switch of one. */
+  let counting = false;
+  let modeSwitch: { at: number; line: number } | null = null;
   /** When the timer's CPU first stores each word another CPU awaits. */
   const gateAt = new Map<string, number>();
   for (const op of main.body) {
@@ -108,8 +111,15 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
     if (value.kind !== 'num') return no(`a computed ${op.reg.name ?? hex(r)} (line ${op.pos.line})`);
     const v = Number(value.value & 0xffffffffn);
     if (r === Reg.TIMER_DCR) dcr = v;
-    else if (r === Reg.LVT_TIMER) lvt = v;
-    else {
+    else if (r === Reg.LVT_TIMER) {
+      // SDM Vol 3A 11.5.4.1: the mode change disarms the count (D-7), but KVM keeps counting and QEMU recomputes the
+      // count under the new mode (quirks timerModeSwitchKeepsCount, timerModeSwitchRecomputes): there the ops after
+      // it meet a count that runs on.
+      const mode = (x: number): number => (x >> 17) & 3;
+      if (counting && mode(v) !== mode(lvt) && mode(v) !== 2 && mode(lvt) !== 2) modeSwitch ??= { at: opTimes.length, line: op.pos.line };
+      lvt = v;
+    } else {
+      counting = v > 0;
       icrWrites.push(t);
       if (v > 0) {
         // TSC-deadline mode (10) ignores the count in the model; a backend without it may count one-shot: analysed
@@ -119,6 +129,9 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
         arms.push({ at: t, line: op.pos.line, period: v * timerDivisor(dcr), periodic: ((lvt >> 17) & 3) === 1, masked: (lvt & 0x10000) !== 0, deadline });
       }
     }
+  }
+  if (modeSwitch !== null && opTimes.length > modeSwitch.at) {
+    timing(`ops run after the timer mode switch at line ${modeSwitch.line}: a machine that keeps counting across it (KVM, QEMU) makes them meet a count whose value turns on the real machine's delays`);
   }
   for (const [loc, cpu] of gates) {
     const at = gateAt.get(loc);

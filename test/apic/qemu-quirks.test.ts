@@ -157,6 +157,8 @@ describe('the catalog tests of the kvm-unit-tests failures, under spec and the Q
     ['kut-apic-base-relocate', 'P0:r0=0x1060014; P0:r1=0x1060014; P0:r2=0xffffffff; P0.faults=0',
       'P0:r0=0x50014; P0:r1=0; P0:r2=0x50014; P0.faults=0', 'P0:r0=0x50014; P0:r1=0; P0:r2=0x50014; P0.faults=0'],
     ['kut-apic-timer-expired-to-periodic', 'P0:r0=0; P0:r1=0', 'P0:r0=0xa; P0:r1=5', 'P0:r0=0xa; P0:r1=5'],
+    ['timer-mode-switch-expired-stays-zero', 'P0:r1=0', 'P0:r1=1', 'P0:r1=1'],
+    ['apic-base-relocate-enabled', 'P0:r3=1; P0:r4=0; P0:r6=0xfed40000; P0.faults=0', 'P0:r3=0; P0:r4=1; P0:r6=0xfed40000; P0.faults=0', 'P0:r3=0; P0:r4=1; P0:r6=0xfed40000; P0.faults=0'],
     ['kut-apic-disabled-to-xapic', 'P0:r0=0xfee00900; P0.faults=0', 'P0:r0=0xfee00100; P0.faults=0', 'P0:r0=0xfee00900; P0.faults=0'],
   ];
   it.each(cases)('%s', (file, spec, q72, q10) => {

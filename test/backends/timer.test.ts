@@ -27,6 +27,8 @@ describe('compiler', () => {
     expect(hostClocked('litmus/timer-periodic.litmus')?.reason).toMatch(/ops run at tick 35 after the periodic count/);
     expect(hostClocked('litmus/timer-divide-change-midcount.litmus')?.category).toBe('apic-timer');
     expect(hostClocked('litmus/timer-divide-change-midcount.litmus')?.reason).toMatch(/keeps the host's time/);
+    // A one-shot <-> periodic switch of a loaded count: spec disarms it (D-7), KVM and QEMU count on.
+    expect(hostClocked('litmus/timer-mode-switch-expired-stays-zero.litmus')?.reason).toMatch(/ops run after the timer mode switch at line 17/);
     // Bochs's timer and TSC advance with its instructions, QEMU TCG's with -icount: the same tests run there.
     for (const b of ['bochs', 'qemu-tcg', 'qemu10-tcg']) {
       for (const f of ['timer-one-shot', 'timer-periodic', 'timer-divide-change-midcount']) expect(backendRefusal(compileTest(load(`litmus/${f}.litmus`)), backend(b)), `${f} on ${b}`).toBeNull();
@@ -35,6 +37,7 @@ describe('compiler', () => {
     const args = (file: string): string => backend('qemu-tcg').launch('d.img', '/tmp', compileTest(load(file)).machine).args.join(' ');
     expect(args('litmus/timer-one-shot.litmus')).toMatch(/ -icount shift=7,sleep=off( |$)/);
     expect(args('litmus/timer-masked-one-shot-lost.litmus')).not.toMatch(/icount/);
+    expect(args('litmus/timer-mode-switch-expired-stays-zero.litmus')).toMatch(/ -icount shift=7,sleep=off( |$)/);
     // What no machine can give an outcome for is refused by the compiler itself.
     expect(refusalOf('litmus/timer-periodic-never-final.litmus').reason).toMatch(/never stopped: the model has no final state/);
     expect(refusalOf('litmus/timer-tsc-deadline.litmus').reason).toMatch(/absolute TSC value/);
@@ -101,5 +104,12 @@ describe.each(['bochs', 'qemu-tcg'])('%s: timer tests that host delays would dec
     expectJudged(r, 10);
     expect(r.outcomes.map((o) => o.key), text(r)).toEqual([key]);
     expect(r.forbidden === 0, text(r)).toBe(allowed);
+  }, BOOT_TEST_MS);
+
+  it('timer-mode-switch-expired-stays-zero: Bochs keeps the expired count at 0; QEMU restarts it, as its profile has it', async () => {
+    const r = ran(await conform(load('litmus/timer-mode-switch-expired-stays-zero.litmus'), { backend: b, runs: 10 }));
+    expectJudged(r, 10);
+    expect(r.outcomes.map((o) => o.key), text(r)).toEqual([name === 'qemu-tcg' ? 'P0:r1=1' : 'P0:r1=0']);
+    if (name === 'qemu-tcg') expect(r.outcomes[0].allowedBy).toEqual(expect.arrayContaining(['qemu-tcg-7.2', 'qemu10-tcg']));
   }, BOOT_TEST_MS);
 });
