@@ -603,3 +603,32 @@ lit_line_smbase:
   mov edi, lit_str_unknown
   jmp lit_line_str
 %endif
+
+%ifdef LIT_CPUHP_PORT
+; ---- CPU hot-plug (an agent's `hotplug Pk`) ---------------------------------------------------------------------
+
+; eax = the APIC ID of an empty slot: ask the host to add the CPU (the line `lapis: hotplug=N`; src/backends/run.ts
+; sends QMP device_add), wait until the ACPI CPU hot-plug register shows it present (one bit per APIC ID), then
+; count it a CPU that waits for a SIPI, as a hot-added processor comes up (SDM Vol 3A 9.4.2: an AP waits for a
+; SIPI). Clobbers eax, ecx, edx.
+lit_hotplug:
+  push ebx
+  mov ebx, eax
+  REPORT "hotplug", ebx
+  mov edx, ebx
+  shr edx, 3
+  add edx, LIT_CPUHP_PORT
+  mov ecx, ebx
+  and ecx, 7
+.poll:
+  in al, dx
+  bt eax, ecx
+  jc .present
+  pause
+  call lapis_watchdog_check
+  jmp .poll
+.present:
+  mov byte [lit_cpu_kind + ebx], LIT_KIND_WFS
+  pop ebx
+  ret
+%endif

@@ -11,7 +11,10 @@ lit_setup:
   cmp ebx, LIT_CPUS
   jae .inited
   mov dword [LIT_READY + ebx * 4], 0
+  cmp byte [lit_cpu_kind + ebx], LIT_KIND_UNPLUGGED
+  je .init_next                         ; an empty slot
   SEND ICR_INIT | ICR_ASSERT, ebx
+.init_next:
   inc ebx
   jmp .init
 .inited:
@@ -21,6 +24,8 @@ lit_setup:
 .start:
   cmp ebx, LIT_CPUS
   jae .aps_up
+  cmp byte [lit_cpu_kind + ebx], LIT_KIND_UNPLUGGED
+  je .next
   mov eax, [lit_cpu_start + ebx * 4]
   cmp byte [lit_cpu_kind + ebx], LIT_KIND_WFS
   jne .entry
@@ -234,6 +239,8 @@ lit_sipi_sent:
   pushad
   cmp eax, LIT_CPUS
   jae .out
+  cmp byte [lit_cpu_kind + eax], LIT_KIND_UNPLUGGED
+  je .out                               ; an empty slot: the SIPI reaches nobody
 %if LIT_NESTED
   call lit_nested_sipi_sent             ; a CPU in VMX operation: its own evidence
   jc .out
@@ -492,6 +499,11 @@ lit_collect:
 .cpu:
   cmp byte [lit_cpu_kind + ebx], LIT_KIND_PARK
   je .next
+  cmp byte [lit_cpu_kind + ebx], LIT_KIND_UNPLUGGED
+  jne .present
+  mov dword [LIT_ACT + ebx * 4], LIT_ACT_UNPLUGGED ; never hot-added: nothing to ask
+  jmp .next
+.present:
   call lit_smm_check
   cmp dword [LIT_IN_SMM + ebx * 4], 0
   je .not_smm

@@ -160,10 +160,11 @@ lit_str_wfs: db 'wait-for-sipi', 0
 lit_str_xapic: db 'xapic', 0
 lit_str_x2apic: db 'x2apic', 0
 lit_str_disabled: db 'disabled', 0
+lit_str_unplugged: db 'unplugged', 0
 lit_str_timeout: db '@timeout', 0
 lit_str_busy: db '@busy', 0
 align 4
-lit_act_names: dd lit_str_unknown, lit_str_active, lit_str_halted, lit_str_wfs
+lit_act_names: dd lit_str_unknown, lit_str_active, lit_str_halted, lit_str_wfs, lit_str_unplugged
 
 ; ---- state ----------------------------------------------------------------------------------------------------
 align 4

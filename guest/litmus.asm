@@ -47,6 +47,7 @@ LIT_ACT_UNKNOWN equ 0
 LIT_ACT_ACTIVE  equ 1
 LIT_ACT_HALTED  equ 2
 LIT_ACT_WFS     equ 3
+LIT_ACT_UNPLUGGED equ 4
 
 LIT_BASE        equ PERCPU_BASE + PERCPU_SIZE  ; 0x1C0000, below the stacks
 LIT_READY       equ LIT_BASE + 0x0000 ; dword[cpu]: iteration + 1 once it waits for go; -1: P0's reset failed
@@ -357,9 +358,12 @@ lit_boot:
 .ap:
   cmp ebx, LIT_CPUS
   jae .aps_parked
+  cmp byte [lit_cpu_kind + ebx], LIT_KIND_UNPLUGGED
+  je .ap_next                           ; an empty slot: nothing there yet
   mov dword [PC_SIPI_ENTRY + ebx * 4], lit_ap_first
   mov edx, ebx
   call lit_start_cpu
+.ap_next:
   inc ebx
   jmp .ap
 .aps_parked:

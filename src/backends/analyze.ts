@@ -31,7 +31,7 @@ export class CompileRefusal extends Error {
   }
 }
 
-export const KIND = { MAIN: abi('LIT_KIND_MAIN'), IDLE: abi('LIT_KIND_IDLE'), WFS: abi('LIT_KIND_WFS'), PARK: abi('LIT_KIND_PARK') } as const;
+export const KIND = { MAIN: abi('LIT_KIND_MAIN'), IDLE: abi('LIT_KIND_IDLE'), WFS: abi('LIT_KIND_WFS'), PARK: abi('LIT_KIND_PARK'), UNPLUGGED: abi('LIT_KIND_UNPLUGGED') } as const;
 export const FLAG = { MAIN: abi('LIT_F_MAIN'), SIPI: abi('LIT_F_SIPI'), WFSABLE: abi('LIT_F_WFSABLE') } as const;
 
 /** APIC registers an `init` item may set by writing them (the others the model sets directly). */
@@ -110,7 +110,7 @@ export class Analyzer {
       memLabels: new Map(), memInit: new Map(), regInit: new Map(), sipiPages: new Set(), smbaseValues: new Set(),
       smbaseSetup: new Map(), smbaseObserved: new Set(), ioapicInit: [], ioapicPins: new Set(), irqLines: new Set(),
       needs: { smm: false, smiToP0: false, x2apic: false, nmi: false, irqLines: false, msi: false, tscDeadlineMode: false, nested: null, ioapic: false,
-        ioapicVersion: test.config?.entries.some((e) => e.key === 'ioapic-version') ?? false, timerTiming: null },
+        ioapicVersion: test.config?.entries.some((e) => e.key === 'ioapic-version') ?? false, timerTiming: null, hotplug: false },
       timer: false, waitUs: 0, waitPerTick, observables: outcomeColumns(allObservables(test)),
       nested: new NestedPlan(test, (construct, reason, pos, category) => this.refuse(construct, reason, pos ?? null, category ?? 'nested-vmx')),
     };
@@ -140,6 +140,7 @@ export class Analyzer {
     if (this.n + spares > MAX_GUEST_CPUS) this.refuse(`config cpus = ${this.n}`, `at most ${MAX_GUEST_CPUS - spares} CPUs (the runtime's tables; ${spares} spare CPU(s) run the coordinator and the agents)`, null, 'too-many-cpus');
     this.classify();
     this.scanBlocks();
+    this.checkHotplug();
     this.scanObservables();
     this.plan.nested.finish(this.plan.needs, this.plan.ioapicPins.size > 0);
     this.plan.needs.nested = this.plan.nested.needs;
@@ -154,8 +155,13 @@ export class Analyzer {
       let kind: number = main ? KIND.MAIN : c === 0 ? KIND.PARK : KIND.WFS;
       for (const it of items) {
         if (it.kind !== 'activity' || it.cpu !== c) continue;
-        if (it.value === 'unplugged' || it.value === 'shutdown') {
-          this.refuse(printInitItem(it), `a real machine cannot start a processor ${it.value === 'unplugged' ? 'unplugged (hot-plug is not emulated here)' : 'in shutdown'}`, it.pos, it.value === 'unplugged' ? 'hotplug' : 'other');
+        if (it.value === 'shutdown') this.refuse(printInitItem(it), 'a real machine cannot start a processor in shutdown', it.pos, 'other');
+        if (it.value === 'unplugged') {
+          // An empty slot the backend leaves out of the machine and may hot-add (MachineRequest.unplugged).
+          if (c === 0) this.refuse(printInitItem(it), 'P0 is the bootstrap processor: the machine cannot start without it', it.pos, 'hotplug');
+          if (main) this.refuse(printInitItem(it), `P${c} starts unplugged: it has no main block to run (only SIPI code, once hot-added and started)`, it.pos, 'hotplug');
+          kind = KIND.UNPLUGGED;
+          continue;
         }
         if (it.value === 'wait-for-sipi') {
           if (c === 0) this.refuse(printInitItem(it), 'P0 is the bootstrap processor: INIT sends it to the firmware, it never waits for a SIPI', it.pos, 'bsp-init');
@@ -166,14 +172,32 @@ export class Analyzer {
       let flags = 0;
       if (kind === KIND.MAIN) flags |= FLAG.MAIN;
       if (this.block(c, 'sipi')) flags |= FLAG.SIPI;
-      if (kind === KIND.WFS) flags |= FLAG.WFSABLE;
+      if (kind === KIND.WFS || kind === KIND.UNPLUGGED) flags |= FLAG.WFSABLE;
       this.plan.flags[c] = flags;
     }
     for (const it of items) this.checkInit(it);
   }
 
+  /** `hotplug Pk` adds a slot that starts empty, once (the backend cannot unplug it again). */
+  private checkHotplug(): void {
+    const plugged = new Set<number>();
+    for (const b of this.test.blocks) {
+      forEachOp(b.body, (op) => {
+        if (op.kind !== 'hotplug') return;
+        if (this.plan.kinds[op.cpu] !== KIND.UNPLUGGED) this.refuse(`hotplug P${op.cpu}`, `P${op.cpu} does not start unplugged (init P${op.cpu}.activity = unplugged): there is no empty slot to add it to`, op.pos, 'hotplug');
+        if (plugged.has(op.cpu)) this.refuse(`hotplug P${op.cpu}`, `P${op.cpu} is hot-added twice in a run`, op.pos, 'hotplug');
+        plugged.add(op.cpu);
+      });
+    }
+  }
+
+  /** The APIC IDs of the slots that start empty. */
+  unplugged(): number[] {
+    return this.plan.kinds.flatMap((k, c) => (k === KIND.UNPLUGGED ? [c] : []));
+  }
+
   private waitsForSipi(c: number): boolean {
-    return this.plan.kinds[c] === KIND.WFS || this.plan.kinds[c] === KIND.PARK;
+    return this.plan.kinds[c] === KIND.WFS || this.plan.kinds[c] === KIND.PARK || this.plan.kinds[c] === KIND.UNPLUGGED;
   }
 
   private checkInit(it: InitItem): void {

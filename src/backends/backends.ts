@@ -52,6 +52,9 @@ export interface Features {
   /** The APIC timer, the TSC and the guest's instructions advance on one clock that the host cannot stretch: a
    *  run's timer tests give the outcome of the ops' ticks, never of the host's delays (timer-plan.ts). */
   guestClock: Support;
+  /** CPUs the guest starts without (an empty slot, `Pn.activity = unplugged`) and, while it runs, CPUs hot-added in
+   *  them (QEMU: cold-plugged `-device` CPUs around the hole, QMP `device_add` when the guest asks). */
+  cpuHotplug: Support;
 }
 
 /** What a test asks of the machine it boots. */
@@ -69,6 +72,10 @@ export interface MachineRequest {
   /** The test's outcome turns on the APIC timer against its ops (needs.timerTiming): QEMU TCG runs it with
    *  -icount, so the timer and the TSC follow the instructions executed. */
   guestClock?: boolean;
+  /** APIC IDs of slots that start empty (`Pn.activity = unplugged`). */
+  unplugged?: number[];
+  /** The guest asks the host to hot-add CPUs (`lapis: hotplug=N`): the emulator gets a QMP socket. */
+  hotplug?: boolean;
 }
 
 /** One process to spawn: the program, its arguments, its extra environment and files to create in the run's
@@ -78,6 +85,8 @@ export interface Launch {
   args: string[];
   env: Record<string, string>;
   files: Record<string, string>;
+  /** The QMP socket the emulator listens on (in the run's temporary directory), for hot-plug. */
+  qmp?: string;
 }
 
 export interface Backend {
@@ -206,7 +215,28 @@ interface QemuFlavor {
   cpu: string;
 }
 
-function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
+/** QEMU's x86 CPU device for the `-cpu` model (a `-cpu` feature list applies to it as global properties). */
+const qemuCpuDevice = (f: QemuFlavor): string => `${f.cpu.split(',')[0]}-x86_64-cpu`;
+
+/** -smp and the CPUs around empty slots: with a slot empty at the start, QEMU boots the BSP alone (one socket a
+ *  CPU, so that socket-id is the APIC ID, hw/i386/x86.c x86_topo_ids_from_idx) and the other present CPUs as
+ *  cold-plugged devices; the empty slots are hot-added later (QMP device_add, run.ts). */
+function qemuSmp(f: QemuFlavor, req: MachineRequest): string[] {
+  const holes = req.unplugged ?? [];
+  if (holes.length === 0) return ['-smp', String(req.cpus)];
+  const args = ['-smp', `1,maxcpus=${req.cpus},sockets=${req.cpus},cores=1,threads=1`];
+  for (let id = 1; id < req.cpus; id++) if (!holes.includes(id)) args.push('-device', `${qemuCpuDevice(f)},socket-id=${id},core-id=0,thread-id=0`);
+  return args;
+}
+
+/** The QMP device_add arguments that hot-add the CPU of APIC ID `id` (qemuSmp's topology). */
+export function qmpCpuAdd(b: BackendName, id: number): Record<string, unknown> {
+  const f = QEMU_FLAVORS.get(b);
+  if (!f) throw new Error(`${b}: no QEMU CPU hot-plug`);
+  return { driver: qemuCpuDevice(f), id: `lapis-cpu${id}`, 'socket-id': id, 'core-id': 0, 'thread-id': 0 };
+}
+
+function qemuLaunch(f: QemuFlavor, image: string, dir: string, req: MachineRequest): Launch {
   const bin = f.binary();
   if (!bin) throw new Error('QEMU binary not found');
   // SMM tests get q35 with smm=on (SMRAM, as firmware sets it up); others the i440fx pc without SMRAM. Under TCG
@@ -226,7 +256,7 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
     // A test whose CPUs have no x2APIC gets it taken out of CPUID (target/i386/cpu.c: `-x2apic` clears
     // CPUID.1:ECX[21]; the APIC then refuses EXTD, hw/intc/apic.c apic_set_base_check).
     '-cpu', req.x2apic === false ? `${f.cpu.replace(/,\+x2apic/, '')},-x2apic` : f.cpu,
-    '-smp', String(req.cpus),
+    ...qemuSmp(f, req),
     '-m', String(req.memMiB ?? 64),
     '-drive', `file=${image},format=raw,if=ide,index=0,media=disk`,
     '-debugcon', 'stdio',
@@ -241,8 +271,13 @@ function qemuLaunch(f: QemuFlavor, image: string, req: MachineRequest): Launch {
   if (req.guestClock && f.accel === 'tcg') args.push('-icount', 'shift=7,sleep=off');
   if (req.irqLines) args.push('-device', 'pc-testdev');
   if (req.msi) args.push('-device', 'edu');
-  return { file: bin, args, env: {}, files: {} };
+  if (!req.hotplug) return { file: bin, args, env: {}, files: {} };
+  const qmp = join(dir, 'qmp.sock');
+  args.push('-qmp', `unix:${qmp},server=on,wait=off`);
+  return { file: bin, args, env: {}, files: {}, qmp };
 }
+
+const QEMU_FLAVORS = new Map<BackendName, QemuFlavor>();
 
 function qemuBackend(
   name: BackendName,
@@ -251,6 +286,7 @@ function qemuBackend(
   available: () => Availability,
   features: () => Features,
 ): Backend {
+  QEMU_FLAVORS.set(name, flavor);
   return {
     name,
     description,
@@ -259,7 +295,7 @@ function qemuBackend(
     maxCpus: null,
     version: () => once(`version:${name}`, () => versionLine(flavor.binary(), ['--version'], /^QEMU emulator version/)),
     asmDefines: () => (flavor.accel === 'kvm' && kvmIsPvm() ? ['LAPIS_SOFT_IRET'] : []),
-    launch: (image, _dir, req) => qemuLaunch(flavor, image, req),
+    launch: (image, dir, req) => qemuLaunch(flavor, image, dir, req),
   };
 }
 
@@ -278,7 +314,7 @@ const kvmAvailable = (): Availability => {
 };
 
 /** SeaBIOS leaves SMBASE at 0x30000 with SMRAM open to the guest's own SMM entry. */
-const QEMU_DEVICES = { irqLines: OK, msi: OK, smiToBsp: OK };
+const QEMU_DEVICES = { irqLines: OK, msi: OK, smiToBsp: OK, cpuHotplug: OK };
 
 const NO_VMX = 'QEMU\'s TCG has no VMX (-cpu qemu64,+vmx: "TCG doesn\'t support requested feature: CPUID.01H:ECX.vmx [bit 5]")';
 /** TCG: SVM (qemu64 has CPUID Fn8000_0001:ECX.SVM, as probed: no nRIP save, no AVIC), no VMX. */
@@ -310,6 +346,7 @@ function kvmFeatures(irqchip: 'on' | 'split' | 'off'): Features {
     // real-mode IRET (guest/runtime.asm, lapis_soft_iret), so NMIs behave as with IRETD.
     iret: OK,
     ...QEMU_DEVICES,
+    cpuHotplug: no('CPU hot-plug (QMP device_add) under KVM was not tried here (no /dev/kvm when it was added)'),
     ...KVM_ASSIST,
   };
 }
@@ -423,6 +460,7 @@ const BOCHS_DEVICES = {
   msi: no('Bochs 2.7 has no PCI device whose MSI a guest can program and raise (no edu device)'),
   smiToBsp: no("Bochs's BIOS (rombios) moved the BSP's SMBASE to 0xA0000, closed SMRAM: the test's SMM code cannot be installed there"),
   ioapicVersion: 0x11 as const,
+  cpuHotplug: no("Bochs 2.7 has no CPU hot-plug: its CPUs are the configuration's, all present from reset"),
 };
 
 function bochsBackend(name: BackendName, description: string, model: string, features: () => Features): Backend {

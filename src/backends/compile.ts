@@ -45,6 +45,8 @@ export interface CompiledTest {
 }
 
 const MAX_WAIT_US = 1_000_000;
+/** What a run may spend waiting for the host to hot-add a CPU (guest time: under TCG the TSC follows the host's). */
+const HOTPLUG_US = 1_500_000;
 
 /** Compile a litmus test into a guest. Throws CompileRefusal for what it will not run. */
 export function compileTest(test: LitmusTest, opts: CompileOptions = {}): CompiledTest {
@@ -54,8 +56,10 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
     plan.waitUs = (plan.waitUs / plan.waitPerTick) * TIMER_WAIT_US_PER_TICK;
     plan.waitPerTick = TIMER_WAIT_US_PER_TICK;
   }
-  const iterTimeoutUs = BASE_ITER_TIMEOUT_US + 2 * plan.waitUs;
+  let iterTimeoutUs = BASE_ITER_TIMEOUT_US + 2 * plan.waitUs;
   if (iterTimeoutUs > MAX_WAIT_US) throw new CompileRefusal('wait', `the test's waits add up to ${plan.waitUs} µs at ${plan.waitPerTick} µs a tick: more than a run may take here`, null, null, 'long-waits');
+  // A hot-add goes through the host (the guest's line, QMP, QEMU's main loop): host time, not the test's.
+  if (plan.needs.hotplug) iterTimeoutUs += HOTPLUG_US;
   const asm = new Emitter(plan, analyzer, opts.settleUs ?? DEFAULT_SETTLE_US).emit(plan.observables, iterTimeoutUs);
   return {
     test,
@@ -68,6 +72,8 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
       ...(plan.needs.msi ? { msi: true } : {}),
       ...(plan.needs.x2apic && !test.settings.x2apic ? { x2apic: false } : {}),
       ...(plan.needs.timerTiming !== null ? { guestClock: true } : {}),
+      ...(analyzer.unplugged().length > 0 ? { unplugged: analyzer.unplugged() } : {}),
+      ...(plan.needs.hotplug ? { hotplug: true } : {}),
     },
     observables: plan.observables.map((o) => observableName(o)),
     needs: plan.needs,
@@ -97,6 +103,7 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   if (c.needs.ioapicVersion && f.ioapicVersion !== c.test.settings.ioapicVersion) {
     return new CompileRefusal('ioapic-version', `the test's I/O APIC is version ${hexv(c.test.settings.ioapicVersion)}, this backend's ${hexv(f.ioapicVersion)} (${f.ioapicVersion === 0x11 ? 'no' : 'an'} EOI register)`, null, name, 'ioapic-msi');
   }
+  if (c.machine.unplugged && !f.cpuHotplug.ok) return new CompileRefusal(`P${c.machine.unplugged[0]}.activity = unplugged`, `an empty CPU slot${c.needs.hotplug ? ' hot-added while the guest runs' : ''}: ${f.cpuHotplug.reason}`, null, name, 'hotplug');
   if (c.needs.smiToP0 && !f.smiToBsp.ok) return new CompileRefusal('SMI to P0', f.smiToBsp.reason, null, name, 'smi-to-bsp');
   if (c.needs.x2apic && !c.test.settings.x2apic && f.x2apic.ok && !f.x2apicHidden.ok) {
     return new CompileRefusal('x2APIC', `the test's CPUs have no x2APIC (config x2apic = false); this backend's CPUs have it: ${f.x2apicHidden.reason}`, null, name, 'x2apic-backend');

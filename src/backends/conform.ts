@@ -176,7 +176,8 @@ export async function conform(test: LitmusTest, o: ConformOptions): Promise<Conf
   const jobs = Math.max(1, o.jobs ?? 1);
   // A backend without protected-mode IRET cannot end P0's NMI blocking after its end-of-test ping: one run a boot.
   const iret = backend.features().iret.ok;
-  const batch = Math.max(1, iret ? (o.batch ?? DEFAULT_BATCH) : 1);
+  // A CPU hot-added in a run stays: every run needs a boot of its own.
+  const batch = Math.max(1, iret && !compiled.machine.hotplug ? (o.batch ?? DEFAULT_BATCH) : 1);
 
   const work = mkdtempSync(join(tmpdir(), 'lapis-conform-'));
   holdDir(work);

@@ -180,6 +180,9 @@ export class Emitter {
       ...(plan.timer ? [`%define LIT_TIMER_WAIT_US ${TIMER_WAIT_US_PER_TICK}   ; the test arms the APIC timer: one model tick`] : []),
       `%define LIT_IOAPIC ${plan.ioapicPins.size > 0 || plan.needs.ioapic ? 1 : 0}`,
       `%define LIT_MSI ${plan.needs.msi ? 1 : 0}`,
+      // The ACPI CPU hot-plug register, legacy mode (QEMU hw/acpi/cpu_hotplug.c: a bitmap of present APIC IDs at
+      // PIIX4_CPU_HOTPLUG_IO_BASE on pc, ICH9_CPU_HOTPLUG_IO_BASE on q35; firmware never switches it to the modern one).
+      ...(plan.needs.hotplug ? [`%define LIT_CPUHP_PORT ${smm ? '0x0cd8' : '0xaf00'}`] : []),
       ...plan.nested.defines(),
       ...(countLow !== 0 ? [`%define LAPIS_COUNT_LOW ${hex(countLow)}   ; vectors below 32 the test counts: entries there are interrupts`] : []),
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,

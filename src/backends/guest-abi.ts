@@ -8,6 +8,7 @@ export const GUEST_ABI = {
   LIT_KIND_IDLE: [2, 'idles in a HLT loop (init Pn.activity = halted), its APIC as INIT left it'],
   LIT_KIND_WFS: [3, 'an AP left in wait-for-SIPI (no main block)'],
   LIT_KIND_PARK: [4, 'P0 without a main block: the model has it wait for a SIPI; the BSP parks'],
+  LIT_KIND_UNPLUGGED: [5, 'an empty slot (init Pn.activity = unplugged): LIT_KIND_WFS once an agent hot-adds it'],
   /** lit_cpu_flags. */
   LIT_F_MAIN: [1, 'wait for its main block to finish'],
   LIT_F_SIPI: [2, 'has `on sipi` code: wait for it to finish once started'],

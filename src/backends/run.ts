@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Backend, MachineRequest } from './backends.js';
+import { qmpCpuAdd, type Backend, type MachineRequest } from './backends.js';
 import { holdDir, holdGroup, releaseDir, releaseGroup } from './cleanup.js';
+import { Qmp } from './qmp.js';
 
 export type BootStatus = 'completed' | 'hung' | 'crashed';
 
@@ -51,6 +52,8 @@ const MAX_OUTPUT = 8 * 1024 * 1024;
 /** The end marker as the guest prints it, and how long the emulator may take to exit after it. */
 const END_MARKER = /lapis: end\r?\n/;
 const END_GRACE_MS = 2000;
+/** A guest line asking the host to hot-add the CPU of that APIC ID (guest/litmus-cpus.asm lit_hotplug). */
+const HOTPLUG_LINE = /lapis: hotplug=(\d+)\r?\n/g;
 /** Spawn to the guest's first result line: QEMU's or Bochs's start-up and the firmware, on a loaded host. */
 export const STARTUP_LIMIT_MS = 120_000;
 
@@ -124,9 +127,32 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     child.stderr.setEncoding('latin1');
     let endTimer: NodeJS.Timeout | null = null;
     let tail = '';
+    // CPU hot-plug: each `lapis: hotplug=N` line the guest prints becomes a QMP device_add, in order; the guest
+    // waits until the CPU shows in the ACPI CPU hot-plug bitmap. A refused device_add ends the boot (crashed).
+    const qmp = launch.qmp ? new Qmp(launch.qmp) : null;
+    let qmpFailed: string | null = null;
+    let plugs = Promise.resolve();
+    let scanned = 0;
+    const plugRequests = (): void => {
+      const end = stdout.lastIndexOf('\n') + 1;
+      if (!qmp || end <= scanned) return;
+      const text = stdout.slice(scanned, end);
+      scanned = end;
+      for (const m of text.matchAll(HOTPLUG_LINE)) {
+        const id = Number(m[1]);
+        plugs = plugs.then(() => qmp.execute('device_add', qmpCpuAdd(opts.backend.name, id)).then(
+          () => undefined,
+          (e: Error) => {
+            qmpFailed ??= `QMP device_add of the CPU with APIC ID ${id} failed: ${e.message}`;
+            killGroup();
+          },
+        ));
+      }
+    };
     child.stdout.on('data', (d: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += d;
       tail = (tail + d).slice(-256);
+      plugRequests();
       if (!started && stdout.includes(PREFIX)) {
         started = true;
         clearTimeout(timer);
@@ -164,6 +190,7 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     );
     clearTimeout(timer);
     if (endTimer) clearTimeout(endTimer);
+    qmp?.close();
     killGroup(); // nothing of the group outlives the boot
     if (child.pid !== undefined) releaseGroup(child.pid);
     const parsed = parseOutput(stdout);
@@ -172,7 +199,9 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
       ? { status: 'crashed' as const, reason: `could not start ${launch.file}: ${spawnError}` }
       : internalError
         ? { status: 'crashed' as const, reason: `KVM internal error: ${/emulation failure/.test(stderr) ? 'emulation failure' : 'see diagnostics'}` }
-        : classify(parsed.lines, parsed.values, timedOut, exit);
+        : qmpFailed !== null
+          ? { status: 'crashed' as const, reason: qmpFailed }
+          : classify(parsed.lines, parsed.values, timedOut, exit);
     const diag = [...stderr.split('\n').filter((l) => l.trim()), ...parsed.other].slice(-20);
     if (opts.keepTemp) diag.push(`temporary directory kept: ${dir}`);
     return {

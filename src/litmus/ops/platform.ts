@@ -56,9 +56,13 @@ const plug: ParseFn = (p, t) => {
   return t.text === 'hotplug' ? { kind: 'hotplug', cpu, pos: t.pos } : { kind: 'unplug', cpu, pos: t.pos };
 };
 
-/** ACPI CPU hot-plug: a processor appears in an empty slot in wait-for-SIPI, or leaves one. */
+/**
+ * ACPI CPU hot-plug: a processor appears in an empty slot in wait-for-SIPI, or leaves one. On a backend, `hotplug Pk`
+ * asks the host to add the CPU (QMP device_add, src/backends/run.ts) and waits until the platform's CPU hot-plug
+ * register shows it present; `unplug` is refused (QEMU removes a CPU only when the guest's ACPI ejects it).
+ */
 function plugDef(kind: 'hotplug' | 'unplug'): OpDef<'hotplug'> & OpDef<'unplug'> {
-  const refuse = 'CPU hot-plug is not emulated by the backends here';
+  const refuse = 'CPU hot-unplug: QEMU removes a CPU only once the guest ejects it through ACPI (device_del waits for _EJ0), which the runtime does not do';
   return {
     where: 'agent',
     print: (op: CpuOp) => `${kind} P${op.cpu}`,
@@ -73,8 +77,11 @@ function plugDef(kind: 'hotplug' | 'unplug'): OpDef<'hotplug'> & OpDef<'unplug'>
       f.writeCpu(op.cpu);
       f.writeCpuConfig(op.cpu);
     },
-    analyze: (_op: CpuOp, a: AnalyzeCtx) => a.refuse('hotplug', refuse),
-    emit: (_op: CpuOp, e: EmitCtx) => e.refuse('hotplug', refuse),
+    analyze: (_op: CpuOp, a: AnalyzeCtx) => (kind === 'hotplug' ? a.need('hotplug') : a.refuse('hotplug', refuse)),
+    emit(op: CpuOp, e: EmitCtx) {
+      if (kind === 'unplug') e.refuse('hotplug', refuse);
+      e.out.push('  LIT_EVENT_LONG', `  mov eax, ${op.cpu}`, '  call lit_hotplug                   ; the host adds it (QMP device_add); wait until present');
+    },
   };
 }
 

@@ -186,6 +186,8 @@ export interface GuestNeeds {
    *  and expiry, a periodic count with ops after it), or null: only a backend whose timer and guest run on one
    *  clock of guest instructions runs it (src/backends/timer-plan.ts). */
   timerTiming: string | null;
+  /** An agent hot-adds a CPU (`hotplug Pk`): the backend adds it while the guest runs (QMP device_add). */
+  hotplug: boolean;
 }
 
 /** What a test asks of the hardware assist: Intel VMX (vendor intel), AMD SVM (vendor amd), or VMX for vCPUs of the
