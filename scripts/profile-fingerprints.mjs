@@ -30,7 +30,25 @@ const BECAUSE = [
   ['tpr-shadow-threshold-stale', 'tprThresholdStaleAfterExit'],
   ['kut-apic-timer-mode-tmict', 'timerModeSwitchKeepsCount'], ['kut-apic-timer-oneshot-to-periodic', 'timerModeSwitchKeepsCount'],
 ];
+/** QEMU TCG's APIC page, timer and bus (issue 12 item 9): the quirk behind each test a QEMU profile answers apart. */
+function qemuBecause(profile, file) {
+  const tcg72 = profile.startsWith('qemu-tcg');
+  if (file.startsWith('kut-apic-disabled-to-xapic') && tcg72) return 'apicNotReenabled';
+  if (file.startsWith('x2apic-via-disabled-to-xapic') && tcg72) return 'x2apicAbsentNoGp, apicNotReenabled (EXTD dropped, then EN cannot be set again)';
+  if (file.startsWith('kut-apic-disable-mmio')) return `apicMmioDecodedWhenDisabled, noCmciLvt${tcg72 ? ', apicNotReenabled' : ''} (the page answers while disabled: VERSION 0x50014, the TPR write takes)`;
+  if (file.startsWith('kut-apic-x2apic-disable-mmio') || file.startsWith('x2apic-mmio-not-decoded')) return tcg72 ? null : 'apicMmioDecodedWhenDisabled (the page answers in x2APIC mode)';
+  if (file.startsWith('kut-apic-base-relocate')) return `apicBaseRelocationIgnored, unassignedReadsZero, noCmciLvt${tcg72 ? ', apicNotReenabled' : ''}`;
+  if (file.startsWith('apic-base-relocate-enabled')) return 'apicBaseRelocationIgnored (the old base answers, the new one does not)';
+  if (file.startsWith('kut-apic-timer-') || file.startsWith('timer-oneshot-to-periodic') || file.startsWith('timer-mode-switch-')) return 'timerModeSwitchRecomputes';
+  if (file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
+  return null;
+}
+
 function because(profile, file) {
+  if (profile.startsWith('qemu')) {
+    const q = qemuBecause(profile, file);
+    if (q !== null) return q;
+  }
   if (file.startsWith('kut-apic-timer-')) return 'timerModeSwitchKeepsCount';
   if (file.startsWith('kut-ioapic-simultaneous') && profile === 'kvm-pvm-6.18') return 'stiWindowLate (both interrupts wait one more instruction after STI; NOP: the handlers see `after` = 1)';
   if (profile.startsWith('qemu-tcg') && ['x2apic-not-supported-gp', 'x2apic-msr-in-xapic-gp', 'disabled-to-x2apic-gp', 'extd-without-en-gp', 'kut-apic-disabled-to-', 'kut-apic-xapic-to-invalid', 'kut-apic-x2apic-unsupported'].some((t) => file.startsWith(t))) return 'x2apicAbsentNoGp (no x2APIC under TCG: no #GP either)';
