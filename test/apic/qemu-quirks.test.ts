@@ -1,6 +1,7 @@
 // QEMU TCG's APIC page, timer and bus as quirks (issue 12 item 9; src/sim/profiles.ts qemu-tcg-7.2 and qemu10-tcg):
-// each quirk against the architecture's rule through the Machine API, and the catalog tests that show each
-// kvm-unit-tests failure, whose answers under spec and the QEMU profiles must differ as the QEMU runs did.
+// each quirk against the architecture's rule through the Machine API (timerModeSwitchRecomputes: test/apic/timer.test.ts),
+// and the catalog tests that show each kvm-unit-tests failure, whose answers under spec and the QEMU profiles must
+// differ as the QEMU runs did.
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -16,8 +17,6 @@ import { rd, wr } from './helpers.js';
 const IA32_APIC_BASE = 0x1b;
 const BASE = BigInt(ApicBase.DEFAULT_BASE);
 const EN = BigInt(ApicBase.EN), EXTD = BigInt(ApicBase.EXTD), BSP = BigInt(ApicBase.BSP);
-const PERIODIC = 1 << 17;
-const VEC = 0xec;
 
 function m(quirks: Partial<Quirks> = {}, x2apic = true): Machine {
   return new Machine({ cpus: 2, x2apic, quirks });
@@ -83,59 +82,6 @@ describe('noCmciLvt and unassignedReadsZero', () => {
     expect(rd(q, 0, Reg.LVT_CMCI)).toBe(0);
     expect(physRead(spec, 0, 0xfed40030)).toBe(0xffffffff);
     expect(physRead(q, 0, 0xfed40030)).toBe(0);
-  });
-});
-
-describe('timerModeSwitchRecomputes', () => {
-  function timed(quirks: Partial<Quirks>): { mc: Machine; fires: number[] } {
-    const fires: number[] = [];
-    const mc = new Machine({ cpus: 2, quirks, onTrace: (e) => void (e.cpu === 0 && e.text === 'apic: timer fired' && fires.push(e.time)) });
-    wr(mc, 0, Reg.SVR, 0x1ff);
-    return { mc, fires };
-  }
-  function advance(mc: Machine, t: number): void {
-    for (let d = mc.nextDeadline(); d <= t; d = mc.nextDeadline()) mc.advanceTo(d);
-    mc.advanceTo(t);
-  }
-  const ccr = (mc: Machine) => rd(mc, 0, Reg.TIMER_CCR);
-
-  it('an expired one-shot switched to periodic: disarmed under spec (SDM Vol 3A 11.5.4.1); under the quirk it runs again at the phase of its first load', () => {
-    for (const quirk of [false, true]) {
-      const { mc, fires } = timed({ timerModeSwitchRecomputes: quirk });
-      wr(mc, 0, Reg.LVT_TIMER, VEC);
-      wr(mc, 0, Reg.TIMER_ICR, 10); // TDCR 0: divide by 2, a count every 2 ticks; expires at 20
-      advance(mc, 50);
-      wr(mc, 0, Reg.LVT_TIMER, PERIODIC | VEC);
-      // 25 counts since the load: 15 past the first expiry, 5 into the second period of 10
-      expect(ccr(mc)).toBe(quirk ? 5 : 0);
-      expect(rd(mc, 0, Reg.TIMER_ICR)).toBe(quirk ? 10 : 0);
-      advance(mc, 100);
-      expect(fires).toEqual(quirk ? [20, 60, 80, 100] : [20]);
-    }
-  });
-
-  it('a periodic count past its first period switched to one-shot reads 0 at once and never fires again under the quirk', () => {
-    const { mc, fires } = timed({ timerModeSwitchRecomputes: true });
-    wr(mc, 0, Reg.LVT_TIMER, PERIODIC | VEC);
-    wr(mc, 0, Reg.TIMER_ICR, 10);
-    advance(mc, 26);
-    wr(mc, 0, Reg.LVT_TIMER, VEC);
-    expect(ccr(mc)).toBe(0);
-    advance(mc, 1000);
-    expect(fires).toEqual([20]);
-  });
-
-  it('an expired one-shot keeps its phase in the relative state: two phases are two states under the quirk, one under spec', () => {
-    for (const quirk of [false, true]) {
-      const hashAt = (t: number): number => {
-        const { mc } = timed({ timerModeSwitchRecomputes: quirk });
-        wr(mc, 0, Reg.LVT_TIMER, VEC);
-        wr(mc, 0, Reg.TIMER_ICR, 10);
-        advance(mc, t);
-        return mc.relativeHash();
-      };
-      expect(hashAt(50) === hashAt(60)).toBe(!quirk);
-    }
   });
 });
 

@@ -360,6 +360,47 @@ describe('mode switches', () => {
     expect(ccr(m)).toBe(0);
   });
 
+  it('with the QEMU quirk, an expired one-shot switched to periodic runs again at the phase of its first load', () => {
+    for (const quirk of [false, true]) {
+      const { m, fires } = timed({ quirks: { timerModeSwitchRecomputes: quirk } });
+      wr(m, 0, Reg.LVT_TIMER, VEC);
+      wr(m, 0, Reg.TIMER_ICR, 10); // expires at 20
+      advance(m, 50);
+      wr(m, 0, Reg.LVT_TIMER, PERIODIC | VEC);
+      // 25 counts since the load: 15 past the first expiry, 5 into the second period of 10
+      expect(ccr(m)).toBe(quirk ? 5 : 0);
+      expect(rd(m, 0, Reg.TIMER_ICR)).toBe(quirk ? 10 : 0);
+      advance(m, 100);
+      expect(fires).toEqual(quirk ? [20, 60, 80, 100] : [20]);
+    }
+  });
+
+  it('with the QEMU quirk, periodic -> one-shot counts on within the first period and fires once; past it reads 0 and never fires', () => {
+    for (const [at, count, want] of [[8, 6, [20]], [26, 0, [20]]] as const) {
+      const { m, fires } = timed({ quirks: { timerModeSwitchRecomputes: true } });
+      wr(m, 0, Reg.LVT_TIMER, PERIODIC | VEC);
+      wr(m, 0, Reg.TIMER_ICR, 10);
+      advance(m, at);
+      wr(m, 0, Reg.LVT_TIMER, VEC);
+      expect(ccr(m)).toBe(count);
+      advance(m, 1000);
+      expect(fires).toEqual(want);
+    }
+  });
+
+  it('with the QEMU quirk an expired one-shot keeps its phase in the relative state: two phases are two states (one under spec)', () => {
+    for (const quirk of [false, true]) {
+      const hashAt = (t: number): number => {
+        const { m } = timed({ quirks: { timerModeSwitchRecomputes: quirk } });
+        wr(m, 0, Reg.LVT_TIMER, VEC);
+        wr(m, 0, Reg.TIMER_ICR, 10);
+        advance(m, t);
+        return m.relativeHash();
+      };
+      expect(hashAt(50) === hashAt(60)).toBe(!quirk);
+    }
+  });
+
   it('rewriting the LVT timer in the same mode does not disturb the count', () => {
     const { m, fires } = timed();
     wr(m, 0, Reg.LVT_TIMER, VEC);
