@@ -128,7 +128,12 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
     let endTimer: NodeJS.Timeout | null = null;
     let tail = '';
     // CPU hot-plug: each `lapis: hotplug=N` line the guest prints becomes a QMP device_add, in order; the guest
-    // waits until the CPU shows in the ACPI CPU hot-plug bitmap. A refused device_add ends the boot (crashed).
+    // waits until the CPU shows in the ACPI CPU hot-plug bitmap. QEMU sets that bit in the plug handler, before it
+    // resets the new CPU (hw/core/qdev.c device_set_realized: hotplug_handler_plug, then the cold reset of a
+    // hotplugged device), so the VM is stopped around device_add: an INIT or SIPI the guest sends on seeing the bit
+    // must not reach the CPU before its reset (it did in 4 of 100 runs on QEMU 7.2: the SIPI code cut short, or never
+    // reached). Guest time stands still while it is stopped (cpu_disable_ticks). A refused command ends the boot
+    // (crashed).
     const qmp = launch.qmp ? new Qmp(launch.qmp) : null;
     let qmpFailed: string | null = null;
     let plugs = Promise.resolve();
@@ -140,10 +145,15 @@ export async function bootOnce(opts: BootOptions): Promise<BootResult> {
       scanned = end;
       for (const m of text.matchAll(HOTPLUG_LINE)) {
         const id = Number(m[1]);
-        plugs = plugs.then(() => qmp.execute('device_add', qmpCpuAdd(opts.backend.name, id)).then(
+        const add = async (): Promise<void> => {
+          await qmp.execute('stop');
+          await qmp.execute('device_add', qmpCpuAdd(opts.backend.name, id));
+          await qmp.execute('cont');
+        };
+        plugs = plugs.then(() => add().then(
           () => undefined,
           (e: Error) => {
-            qmpFailed ??= `QMP device_add of the CPU with APIC ID ${id} failed: ${e.message}`;
+            qmpFailed ??= `QMP hot-add (stop, device_add, cont) of the CPU with APIC ID ${id} failed: ${e.message}`;
             killGroup();
           },
         ));
