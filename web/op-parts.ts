@@ -1,17 +1,25 @@
 // A build step for the web app's bundles: drop the parts of the litmus op table (src/litmus/ops/types.ts OpDef,
 // OpFamily) that a bundle never calls. The table keeps all of an op's behaviour in one object per op, and a
-// bundler keeps every property of an object it keeps; the worker runs ops (exec, enabled, footprint, describe,
-// refs, ...) but never parses them (the page does: web/src/front.ts), prints them or compiles them into a guest
-// (analyze, emit: NASM text and refusal prose). A dropped part called anyway is `undefined`: a TypeError, never
-// a different answer (test/web/browser.test.ts runs the catalog through the built worker).
+// bundler keeps every property of an object it keeps. Neither bundle prints ops or compiles them into a guest
+// (print; analyze and emit: NASM text and refusal prose). The worker runs ops but never parses them (the page does:
+// web/src/front.ts); the page parses and validates them (parse, where, whereHint, word, validate, refs) but never
+// runs them. A dropped part called anyway is `undefined`: a TypeError, never a different answer
+// (test/web/browser.test.ts runs the catalog through the built worker, test/web/parts.test.ts parses through the
+// page's op table).
 
 import ts from 'typescript';
 import type { Plugin } from 'vite';
+import type { OpDef } from '../src/litmus/ops/types.js';
 
 /** The OpDef parts and the OpFamily `parse` table a bundle may drop. */
-export type OpPart = 'parse' | 'print' | 'analyze' | 'emit';
+export type OpPart = 'parse' | keyof OpDef<'rsm'>;
 
-const OP_MODULE = /[\\/]src[\\/]litmus[\\/]ops[\\/][\w-]+\.ts$/;
+const NEITHER: OpPart[] = ['print', 'analyze', 'emit'];
+export const WORKER_DROPS: readonly OpPart[] = [...NEITHER, 'parse'];
+export const PAGE_DROPS: readonly OpPart[] = [...NEITHER, 'describe', 'exec', 'enabled', 'waitsFor', 'pauses', 'footprint'];
+
+/** An op family module (src/litmus/ops/NAME.ts). */
+export const OP_MODULE = /[\\/]src[\\/]litmus[\\/]ops[\\/][\w-]+\.ts$/;
 
 function propName(p: ts.ObjectLiteralElementLike): string | null {
   return p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : null;
@@ -79,11 +87,13 @@ export function dropOpParts(code: string, file: string, drop: readonly OpPart[])
   return out;
 }
 
-/** A Vite plugin dropping `drop` from every op family module (before TypeScript is stripped). */
+/** A Vite plugin dropping `drop` from every op family module (before TypeScript is stripped), in builds only: the
+ *  development server serves the page and the worker through one pipeline, so it drops nothing. */
 export function opParts(drop: readonly OpPart[]): Plugin {
   return {
     name: 'lapis-op-parts',
     enforce: 'pre',
+    apply: 'build',
     transform(code, id) {
       return OP_MODULE.test(id) ? { code: dropOpParts(code, id, drop), map: null } : null;
     },
