@@ -73,8 +73,10 @@ function because(profile, file) {
   if (file.startsWith('seed-003') && q?.smbaseAligned32K) return 'smbaseAligned32K (RSM rounds 0x7ffc1800 down to 0x7ffc0000)';
   if (file.startsWith('seed-003')) return 'apicMmioInSmm (P1 reads APIC ID 0 from the RAM page and takes CPU 0\'s tile)';
   if (profile === 'kvm-2020-11-sipi-latched' && !file.startsWith('seed-000-extra-sipi')) return 'sipiOutsideWfsPending (a SIPI reached a CPU not in wait-for-SIPI: it stays pending and every later HLT falls through, so the CPU never idles)';
-  if (profile === 'kvm-2020-nested-v1' && file.startsWith('nested-sipi-')) return 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: L2\'s HLT falls through, for ever in its idle loop)';
-  if (q?.nestedNoInitExit && (file.startsWith('seed-002') || file.startsWith('nested-sipi-') || file.startsWith('nested-wfs-entry') || file.startsWith('nested-init-exit'))) return 'nestedNoInitExit (the INIT resets L2\'s vCPU as outside VMX: no INIT exit to L1)';
+  if (profile === 'kvm-2020-nested-v1' && (file.startsWith('nested-sipi-') || file.startsWith('nested-svm-sipi-'))) return 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: L2\'s HLT falls through, for ever in its idle loop)';
+  if (q?.nestedNoInitExit && (file.startsWith('seed-002') || file.startsWith('nested-sipi-') || file.startsWith('nested-wfs-entry') || file.startsWith('nested-init-exit') || file.startsWith('nested-init-blocked-in-guest-wfs'))) return 'nestedNoInitExit (the INIT resets L2\'s vCPU as outside VMX: no INIT exit to L1)';
+  if (q?.initVmexitLeavesInitPending && (file.startsWith('seed-002') || file.startsWith('nested-init-exit'))) return 'initVmexitLeavesInitPending (the INIT exits again at every VM entry into an active guest: L2 never runs)';
+  if (file.startsWith('nested-init-blocked-in-guest-wfs')) return 'nestedNoSipiExit (the SIPI to L2 waiting for it is discarded: no SIPI exit, the held INIT never exits)';
   if (file.startsWith('seed-002')) return 'nestedNoSipiExit, nestedNoGuestWfs (the VM entry into wait-for-SIPI fails; no SIPI exit)';
   if (file.startsWith('seed-000-extra-sipi') && profile === 'kvm-2020-11-sipi-latched') return 'sipiOutsideWfsPending (the pending SIPI ends the HLT)';
   if (file.startsWith('seed-000-extra-sipi')) return 'sipiHeldUntilTaken (a pending SIPI is work for a halted CPU: the HLT ends)';

@@ -88,6 +88,14 @@ export interface Quirks {
   nestedNoGuestWfs: boolean;
   /** Nested VMX without INIT VM exits: an INIT reaching a guest resets the processor as outside VMX operation. */
   nestedNoInitExit: boolean;
+  // -- nested VMX: INIT VM exits (Bochs 2.7) --
+  /**
+   * An INIT that causes an INIT VM exit stays pending: VMX root operation holds it, the wait-for-SIPI guest state
+   * holds it, and every VM entry into an active or halted guest takes another INIT VM exit before the guest's first
+   * instruction; VMXOFF lets it reset the processor.
+   */
+  initVmexitLeavesInitPending: boolean;
+  // -- end nested VMX: INIT VM exits --
   /**
    * A SIPI that reaches a processor in guest mode and causes no VM exit is kept pending while it stays in guest mode
    * (dropped at the first event check outside it); meanwhile HLT falls through. An INIT arriving erases it.
@@ -166,6 +174,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   nestedNoSipiExit: false,
   nestedNoGuestWfs: false,
   nestedNoInitExit: false,
+  initVmexitLeavesInitPending: false,
   sipiKeptInGuestMode: false,
   sipiOutsideWfsPending: false,
   avicIncompleteIpiHandler: 'wake',

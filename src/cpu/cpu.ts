@@ -234,7 +234,9 @@ export class Cpu {
    */
   receiveInit(): void {
     if (!this.present()) return;
-    if (this.host.quirks.initDroppedWhenBlocked && this.initBlockedBy() !== null) {
+    // Bochs masks INIT in VMX root and SMM, not in the wait-for-SIPI guest state: VM entry unmasks it after entering
+    // that state (cpu/vmx.cc VMLAUNCH: VMenterLoadCheckGuestState, then unmask_event(BX_EVENT_INIT)).
+    if (this.host.quirks.initDroppedWhenBlocked && this.initBlockedBy() !== null && !this.guestWaitsForSipi()) {
       this.host.trace?.(this.index, `init dropped: INIT is masked (${this.initBlockedBy()})`);
       return;
     }
@@ -252,14 +254,21 @@ export class Cpu {
 
   /**
    * Why an INIT cannot be taken now (it stays pending), or null. SMM (decision D-13; quirk initNotBlockedInSmm);
-   * SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation; APM Vol 2
+   * SDM Vol 3C 24.8 Restrictions on VMX Operation: INIT signals are blocked in VMX root operation (an SVM host has
+   * no such rule: decision D-39); SDM Vol 3C 26.2 Other Causes of VM Exits: in the wait-for-SIPI state INIT signals
+   * are blocked and cause no VM exit (27.6.2 Activity State: the wait-for-SIPI guest state blocks INIT); APM Vol 2
    * 15.17.1 Global Interrupt Flag: INIT is held pending while GIF = 0.
    */
   initBlockedBy(): string | null {
     if (this.has(F.SMM) && !this.host.quirks.initNotBlockedInSmm) return 'in SMM';
-    if (this.vmx() === VmxMode.ROOT && !this.host.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
+    if (this.vmx() === VmxMode.ROOT && this.apic.vendor() !== 'amd' && !this.host.quirks.initNotBlockedInVmxRoot) return 'VMX root operation';
+    if (this.guestWaitsForSipi()) return 'wait-for-SIPI guest state';
     if (!this.gif()) return 'GIF=0';
     return null;
+  }
+
+  private guestWaitsForSipi(): boolean {
+    return this.vmx() === VmxMode.NON_ROOT && this.activity() === Activity.WAIT_FOR_SIPI;
   }
 
   /**

@@ -174,8 +174,10 @@ export function takeEvent(cpu: Cpu): number {
   const kind = nextEvent(cpu);
   if (kind === EventKind.NONE) return 0;
   if (kind === EventKind.INIT_VMEXIT) {
-    // SDM Vol 3C 26.2 Other Causes of VM Exits: INIT in VMX non-root operation causes a VM exit.
-    cpu.setFlags(cpu.flags() & ~F.INIT_PENDING);
+    // SDM Vol 3C 26.2 Other Causes of VM Exits: INIT in VMX non-root operation causes a VM exit, and the INIT is
+    // consumed. AMD keeps it pending (decision D-39, APM Vol 2 15.17.1): the host takes it once GIF = 1.
+    // Quirk initVmexitLeavesInitPending (Bochs 2.7): VMX root holds it, and every VM entry takes it again.
+    if (cpu.apic.vendor() !== 'amd' && !cpu.quirks.initVmexitLeavesInitPending) cpu.setFlags(cpu.flags() & ~F.INIT_PENDING);
     cpu.setVmx(VmxMode.ROOT);
     cpu.setActivity(Activity.ACTIVE);
     return kind;

@@ -211,6 +211,7 @@ export const PROFILES: readonly Profile[] = [
     { quirk: 'softDisabledIrr', value: 'normal', behaviour: 'a software-disabled APIC presents held IRR bits as ordinary interrupts', evidence: 'bochs cpu/apic.cc service_local_apic / acknowledge_int: no software-enable test' },
     { quirk: 'softDisabledAcceptsNew', behaviour: 'new fixed interrupts are accepted while software-disabled', evidence: 'bochs cpu/apic.cc trigger_irq: no software-enable test' },
     { quirk: 'tscDeadlineKeptOnFire', behaviour: 'IA32_TSC_DEADLINE keeps its value after the timer fires', evidence: 'bochs cpu/apic.cc periodic(): the one-shot branch leaves ticksInitial; get_tsc_deadline returns it' },
+    { quirk: 'initVmexitLeavesInitPending', behaviour: 'the INIT that caused an INIT VM exit stays pending: held in VMX root and in the wait-for-SIPI guest state, it exits again at every VM entry into an active guest, and VMXOFF lets it reset the CPU', evidence: 'bochs cpu/event.cc handleAsyncEvent at REL_2_7_FINAL: VMexit(VMX_VMEXIT_INIT, 0) longjmps before reset(BX_RESET_SOFTWARE), the only clear of BX_EVENT_INIT ("reset will clear pending INIT"); cpu/vmx.cc VMexit: mask_event(BX_EVENT_INIT), VMLAUNCH/VMRESUME: unmask_event(BX_EVENT_INIT), VMXOFF: unmask_event(BX_EVENT_INIT); handleWaitForEvent looks at no event in wait-for-SIPI; fixed by 88f881c6d (Satoshi Tanda, July 2022, "Fix that the INIT signal remains pending even after delivery of VM-exit/#VMEXIT(INIT)"); probe guest/tests/vmx-probe.asm (~120 INIT exits in 5 ms after one INIT); CONFORMANCE.md N1, N2' },
   ]),
 ];
 

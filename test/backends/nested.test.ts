@@ -25,8 +25,9 @@ const VMX_TESTS = [
   'nested-sipi-exit-qualification',
   'nested-sipi-to-running-guest',
   'nested-vmentry-without-exit-fails',
+  'nested-init-blocked-in-guest-wfs',
 ];
-const SVM_TESTS = ['nested-sipi-cleared-on-svm'];
+const SVM_TESTS = ['nested-sipi-cleared-on-svm', 'nested-svm-sipi-to-guest-discarded'];
 const TPR_SHADOW_TESTS = ['tpr-shadow-below-threshold-delivers', 'tpr-shadow-threshold-after-eoi', 'tpr-shadow-threshold-stale-after-exit'];
 const APICV_TESTS = ['apicv-eoi-edge-no-exit', 'apicv-ipi-exits-without-ipiv'];
 

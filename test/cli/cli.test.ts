@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lapis, lapisWith } from '../helpers/lapis.js';
+import { lapis, lapisWith, jsonOut } from '../helpers/lapis.js';
 
 
 function tmp(): string {
@@ -34,7 +34,7 @@ describe('lapis run', () => {
 
   it('--json prints the contract fields', () => {
     const r = lapis('run', 'litmus/seed-000-sipi-during-smm.litmus', '--json');
-    const j = JSON.parse(r.out);
+    const j = jsonOut(r);
     expect(j).toMatchObject({ test: 'SIPI-during-SMM', profile: 'spec', ok: true, observation: 'Sometimes', complete: true, nonTerminating: false });
     expect(j.condition).toBe('exists (P1.activity = wait-for-sipi /\\ booted = 0)');
     expect(j.witnesses).toEqual({ positive: 1, negative: 1 });
@@ -51,14 +51,14 @@ describe('lapis run', () => {
   });
 
   it('--trace-json gives the steps as JSON', () => {
-    const j = JSON.parse(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--json', '--trace-json').out);
+    const j = jsonOut(lapis('run', 'litmus/seed-003-apic-id-in-smm.litmus', '--json', '--trace-json'));
     expect(j.traces[0].steps.length).toBeGreaterThan(3);
     expect(j.traces[0].steps[0]).toMatchObject({ index: 1, kind: expect.any(String), text: expect.any(String), changed: expect.any(Object) });
   });
 
   it('a cut-short run says complete: false and is never Ok for forall', () => {
     const r = lapis('run', 'litmus/bringup-4.litmus', '--max-states', '20', '--no-por', '--json');
-    const j = JSON.parse(r.out);
+    const j = jsonOut(r);
     expect(j.complete).toBe(false);
     expect(j.ok).toBe(false);
     expect(j.result).toBe('Incomplete');
@@ -69,7 +69,7 @@ describe('lapis run', () => {
     const outcomesOf = (...args: string[]) => {
       const r = lapis('run', 'litmus/bringup-4.litmus', '--json', ...args);
       expect(r.code).toBe(0);
-      const j = JSON.parse(r.out);
+      const j = jsonOut(r);
       return { outcomes: j.outcomes.map((o: { values: unknown; satisfies: boolean }) => [o.values, o.satisfies]), ok: j.ok, complete: j.complete, states: j.states };
     };
     const plain = outcomesOf(), noSym = outcomesOf('--no-symmetry'), jobs = outcomesOf('--jobs', '2');
@@ -96,7 +96,7 @@ describe('lapis run', () => {
   it('runs a catalog test by its name from any directory; --version; list names the catalog', () => {
     const r = lapisWith({ cwd: tmpdir() }, 'run', 'seed-000-sipi-during-smm', '--json');
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
+    expect(jsonOut(r)).toMatchObject({ test: 'SIPI-during-SMM', result: 'Ok' });
     expect(lapis('--version').out.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
     expect(lapis('list').out).toMatch(/^seed-003-apic-id-in-smm +\S/m);
   });

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { qemu72Binary } from '../../src/backends/backends.js';
+import { jsonOut } from '../helpers/lapis.js';
 
 const MAIN = resolve('dist/cli/main.js');
 
@@ -57,7 +58,7 @@ describe('Ctrl-C', () => {
     c.kill('SIGINT');
     const r = await done;
     expect(r.code).toBe(130);
-    const a = JSON.parse(r.out);
+    const a = jsonOut(r);
     expect(a).toMatchObject({ test: 'bringup-4', complete: false, cutBy: 'interrupted', result: 'Incomplete', ok: false });
     expect(a.states).toBeGreaterThan(0);
   });

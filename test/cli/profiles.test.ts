@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { NO_QUIRKS } from '../../src/arch/quirks.js';
 import { PROFILES, findProfile } from '../../src/sim/profiles.js';
 import { QUIRK_NAMES, deriveProfile, diffProfiles, quirkValues } from '../../src/sim/profile-data.js';
-import { lapis } from '../helpers/lapis.js';
+import { lapis, jsonOut } from '../helpers/lapis.js';
 
 
 function withFile<T>(doc: unknown, body: (file: string, dir: string) => T): T {
@@ -49,13 +49,13 @@ describe('profile data', () => {
 describe('--profile-file', () => {
   it('runs a test under the file profile, as the named profile with the same quirks answers it', () => {
     withFile(PATCHED, (file) => {
-      const mine = JSON.parse(lapis('run', 'seed-000-sipi-during-smm', '--profile-file', file, '--json').out);
-      const patch = JSON.parse(lapis('run', 'seed-000-sipi-during-smm', '--profile', 'kvm-2024-sipi-patch', '--json').out);
+      const mine = jsonOut(lapis('run', 'seed-000-sipi-during-smm', '--profile-file', file, '--json'));
+      const patch = jsonOut(lapis('run', 'seed-000-sipi-during-smm', '--profile', 'kvm-2024-sipi-patch', '--json'));
       expect(mine.profile).toBe('my-kvm');
       expect(mine.result).toBe('No');
       expect(mine.outcomes).toEqual(patch.outcomes);
       // --profile still chooses a named one.
-      expect(JSON.parse(lapis('run', 'seed-000-sipi-during-smm', '--profile-file', file, '--profile', 'spec', '--json').out).profile).toBe('spec');
+      expect(jsonOut(lapis('run', 'seed-000-sipi-during-smm', '--profile-file', file, '--profile', 'spec', '--json')).profile).toBe('spec');
     });
   });
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { validate, type Schema } from '../../src/cli/schema.js';
 import { runLitmus } from '../../src/explore/run.js';
 import type { TraceRecord } from '../../src/explore/trace.js';
-import { lapis } from '../helpers/lapis.js';
+import { lapis, jsonOut } from '../helpers/lapis.js';
 
 const SCHEMA = JSON.parse(readFileSync('schemas/trace.schema.json', 'utf8')) as Schema;
 const read = (name: string): string => readFileSync(`litmus/${name}.litmus`, 'utf8');
@@ -37,7 +37,7 @@ describe('--trace-json records', () => {
 
   it('the CLI prints the same records, alone (an array) and in the --json answer', () => {
     const alone = JSON.parse(lapis('run', `litmus/${AVIC}.litmus`, '--trace-json').out.split('\n').filter((l) => l.startsWith('[')).join('')) as TraceRecord[];
-    const answer = JSON.parse(lapis('run', `litmus/${AVIC}.litmus`, '--json', '--trace-json').out) as { traces: TraceRecord[] };
+    const answer = jsonOut(lapis('run', `litmus/${AVIC}.litmus`, '--json', '--trace-json')) as { traces: TraceRecord[] };
     expect(schemaErrors(alone)).toEqual([]);
     expect(alone.map((t) => t.steps.map((s) => s.text))).toEqual(answer.traces.map((t) => t.steps.map((s) => s.text)));
     expect(schemaErrors([{ ...alone[0], schema: 'lapis-trace/0' }])).toEqual(['traces/0/schema: must be "lapis-trace/1", not "lapis-trace/0"']);

@@ -28,3 +28,13 @@ export function lapisWith(opts: RunOpts, ...args: string[]): Ran {
 }
 
 export const lapis = (...args: string[]): Ran => lapisWith({}, ...args);
+
+/** stdout as JSON; when it is not JSON the failure carries the exit status and stderr, which say why. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON answer, matched field by field by the caller
+export function jsonOut(r: { code: number | null; out: string; err: string }): any {
+  try {
+    return JSON.parse(r.out);
+  } catch (e) {
+    throw new Error(`lapis printed no JSON (${(e as Error).message}); status ${r.code}; stdout ${JSON.stringify(r.out.slice(0, 200))}; stderr:\n${r.err}`);
+  }
+}

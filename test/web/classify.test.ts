@@ -1,18 +1,22 @@
 // The web app's engine and diagram classification, in Node (the browser tests check the page itself).
 import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
-import { parse, replay, run, witness } from '../../web/src/engine.js';
+import { replay, run, witness } from '../../web/src/engine.js';
+import { load, parse } from '../../web/src/front.js';
 import { profileData as P } from '../../web/src/profiles.js';
 import { classify, partingStep } from '../../web/src/classify.js';
 import type { RawTrace, RunAnswer } from '../../web/src/types.js';
 
+/** A test as the worker gets it: parsed by the page, through postMessage's structured clone. */
+const T = (text: string) => structuredClone(load(text));
+
 const read = (name: string): string => readFileSync(`litmus/${name}.litmus`, 'utf8');
 
 function shortestRun(text: string, profile: string, pick: (a: RunAnswer) => RunAnswer['outcomes'][number]): { a: RunAnswer; trace: RawTrace; key: string } {
-  const a = run(text, P(profile));
+  const a = run(T(text), P(profile));
   const o = pick(a);
-  const steps = witness(text, P(profile), o.key, o.witness, a.states * 2);
-  return { a, trace: replay(text, P(profile), steps), key: o.key };
+  const steps = witness(T(text), P(profile), o.key, o.witness, a.states * 2);
+  return { a, trace: replay(T(text), P(profile), steps), key: o.key };
 }
 
 /** The trace without what only a replay knows: what a trace file (run --json --trace-json) gives. */
@@ -27,7 +31,7 @@ describe('web engine', () => {
     if (!bad.ok) expect(bad.errors[0].line).toBe(19);
     const good = parse(read('seed-000-sipi-during-smm'));
     expect(good.ok && good.info).toMatchObject({ name: 'SIPI-during-SMM', cpus: 2, agents: ['D0'], vcpus: false });
-    const a = run(read('seed-000-sipi-during-smm'), P('spec'));
+    const a = run(T(read('seed-000-sipi-during-smm')), P('spec'));
     expect(a).toMatchObject({ ok: true, observation: 'Sometimes', complete: true });
     expect(a.outcomes.map((o) => o.key)).toEqual(['P1.activity=halted; booted=1', 'P1.activity=wait-for-sipi; booted=0']);
   });
@@ -43,8 +47,8 @@ describe('web engine', () => {
     // Every step but time's and the bus's has an actor; a send puts a record on the bus.
     const send = trace.steps.find((s) => s.text === 'P0 send init -> P1')!;
     expect(send.sent).toEqual([{ source: 0, target: 1, mode: 'init', vector: 0 }]);
-    const steps = witness(read('seed-000-sipi-during-smm'), P('spec'), 'P1.activity=wait-for-sipi; booted=0', [], 1000);
-    const cut = replay(read('seed-000-sipi-during-smm'), P('spec'), [...steps.slice(0, 2), 9999]);
+    const steps = witness(T(read('seed-000-sipi-during-smm')), P('spec'), 'P1.activity=wait-for-sipi; booted=0', [], 1000);
+    const cut = replay(T(read('seed-000-sipi-during-smm')), P('spec'), [...steps.slice(0, 2), 9999]);
     expect(cut.blockedAt).toBe(2);
     expect(cut.steps).toHaveLength(2);
   });
@@ -111,10 +115,10 @@ describe('diagram classification', () => {
 
   it('seed 004 under spec and kvm-2019: the kvm-2019 run replayed under spec parts where the held bit differs', () => {
     const text = read('seed-004-stale-irr-after-soft-disable');
-    const a = run(text, P('kvm-2019'));
+    const a = run(T(text), P('kvm-2019'));
     expect(a.outcomes.map((o) => o.values['P0.irr(0xec)'])).toEqual(['1']);
-    const steps = witness(text, P('kvm-2019'), a.outcomes[0].key, a.outcomes[0].witness, 1000);
-    const kvm = replay(text, P('kvm-2019'), steps), spec = replay(text, P('spec'), steps);
+    const steps = witness(T(text), P('kvm-2019'), a.outcomes[0].key, a.outcomes[0].witness, 1000);
+    const kvm = replay(T(text), P('kvm-2019'), steps), spec = replay(T(text), P('spec'), steps);
     const at = partingStep(kvm, spec);
     expect(at).not.toBeNull();
     // Up to there the two did the same; from there the spec run takes the held interrupt (as the spurious vector).
@@ -128,10 +132,10 @@ describe('diagram classification', () => {
     let compared = 0;
     for (const f of readdirSync('litmus').filter((x) => x.endsWith('.litmus'))) {
       const text = readFileSync(`litmus/${f}`, 'utf8');
-      const a = run(text, P('spec'), { maxStates: 20_000 });
+      const a = run(T(text), P('spec'), { maxStates: 20_000 });
       const o = a.outcomes[0];
       if (!o) continue;
-      const t = replay(text, P('spec'), witness(text, P('spec'), o.key, o.witness, Math.min(a.states * 2, 40_000)));
+      const t = replay(T(text), P('spec'), witness(T(text), P('spec'), o.key, o.witness, Math.min(a.states * 2, 40_000)));
       const d = classify(t);
       const lanes = new Set(d.lanes.map((l) => l.id));
       for (const m of d.messages) expect(lanes.has(m.from) && lanes.has(m.to), `${f}: ${m.from} -> ${m.to}`).toBe(true);

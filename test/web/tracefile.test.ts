@@ -5,9 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { runLitmus } from '../../src/explore/run.js';
 import { replay, run, witness } from '../../web/src/engine.js';
+import { load } from '../../web/src/front.js';
 import { profileData as P } from '../../web/src/profiles.js';
 import { classify } from '../../web/src/classify.js';
 import { answerOf, applyChange, isTraceJson, tracesOf } from '../../web/src/tracefile.js';
+
+/** A test as the worker gets it: parsed by the page, through postMessage's structured clone. */
+const T = (text: string) => structuredClone(load(text));
 
 describe('trace files', () => {
   it('over the catalog: each run rebuilt from its records is the replay of the same steps, and draws exactly', () => {
@@ -15,7 +19,7 @@ describe('trace files', () => {
     for (const f of readdirSync('litmus').filter((x) => x.endsWith('.litmus'))) {
       const text = readFileSync(`litmus/${f}`, 'utf8');
       // The page's own search, for the run to each outcome where the shortest is not found within the bound.
-      const a = run(text, P('spec'), { maxStates: 1_000 });
+      const a = run(T(text), P('spec'), { maxStates: 1_000 });
       // Each outcome's shortest run is searched for twice here: tests with many outcomes are left to the schema test.
       if (a.outcomes.length > 6) continue;
       const file = JSON.parse(JSON.stringify(runLitmus(text, { trace: true, maxStates: 1_000 }))) as unknown;
@@ -23,7 +27,7 @@ describe('trace files', () => {
       expect(answerOf(file).outcomes.map((o) => o.key), f).toEqual(a.outcomes.map((o) => o.key));
       for (const [key, t] of tracesOf(file)) {
         const o = a.outcomes.find((x) => x.key === key)!;
-        const r = replay(text, P('spec'), witness(text, P('spec'), key, o.witness, a.states * 2));
+        const r = replay(T(text), P('spec'), witness(T(text), P('spec'), key, o.witness, a.states * 2));
         expect(t.initial, f).toEqual(r.initial);
         expect(t.steps.map((s) => [s.kind, s.actor, s.text]), f).toEqual(r.steps.map((s) => [s.kind, s.actor, s.text]));
         t.steps.forEach((s, i) => {

@@ -1,6 +1,8 @@
 // The page's side of the engine worker: promises for requests, progress callbacks, and stop (terminate and start
 // a fresh worker; the explorer runs to completion otherwise).
 
+import type { LitmusTest } from '../../src/litmus/ast.js';
+import { load, parse } from './front.js';
 import type { Call, Request, Response } from './protocol.js';
 import type { Parsed, ProfileInfo, RawTrace, RunAnswer } from './types.js';
 import { profileData, profileInfos } from './profiles.js';
@@ -64,19 +66,30 @@ export class EngineClient {
     return this.waiting.size > 0;
   }
 
+  /** A request about the test `text`, parsed here (the worker has no parser): a text that does not parse fails. */
+  private about<T>(text: string, call: (test: LitmusTest) => Call, progress?: (states: number) => void): Promise<T> {
+    let test: LitmusTest;
+    try {
+      test = load(text);
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    return this.call(call(test), progress);
+  }
+
   parse(text: string): Promise<Parsed> {
-    return this.call({ op: 'parse', text });
+    return Promise.resolve(parse(text));
   }
   profiles(): Promise<ProfileInfo[]> {
     return Promise.resolve(profileInfos());
   }
   run(text: string, profile: string, progress?: (states: number) => void, opts: { maxStates?: number; timeoutMs?: number } = {}): Promise<RunAnswer> {
-    return this.call({ op: 'run', text, profile: profileData(profile), ...opts }, progress);
+    return this.about(text, (test) => ({ op: 'run', test, profile: profileData(profile), ...opts }), progress);
   }
   witness(text: string, profile: string, key: string, fallback: number[], budget: number): Promise<number[]> {
-    return this.call({ op: 'witness', text, profile: profileData(profile), key, fallback, budget });
+    return this.about(text, (test) => ({ op: 'witness', test, profile: profileData(profile), key, fallback, budget }));
   }
   replay(text: string, profile: string, steps: number[]): Promise<RawTrace> {
-    return this.call({ op: 'replay', text, profile: profileData(profile), steps });
+    return this.about(text, (test) => ({ op: 'replay', test, profile: profileData(profile), steps }));
   }
 }

@@ -1,9 +1,9 @@
-// The web app's one door into the model: parse, explore, find the shortest run to an outcome, and replay a run
-// step by step reading the machine after each step. Only this file and profiles.ts import from src/ (this one runs in
-// the worker, handed each profile as data so that it bundles no profile table); the rest of web/src sees the plain
-// data of types.ts. When the library's runLitmus lands, `run` becomes a call to it.
+// The web app's one door into the model: explore, find the shortest run to an outcome, and replay a run step by step
+// reading the machine after each step. It runs in the worker, handed each test parsed (front.ts) and each profile
+// as data (profiles.ts), so that it bundles no parser and no profile table; those two and testinfo.ts are the page's
+// other imports from src/, and the rest of web/src sees the plain data of types.ts. When the library's runLitmus
+// lands, `run` becomes a call to it.
 
-import { parseLitmus } from '../../src/litmus/parse.js';
 import type { LitmusTest } from '../../src/litmus/ast.js';
 import { Simulator, StepKind, formatValue, stepIndex, stepKind } from '../../src/sim/sim.js';
 import type { Profile } from '../../src/sim/profile.js';
@@ -11,37 +11,16 @@ import { explore } from '../../src/explore/explore.js';
 import { answer, sortOutcomes } from '../../src/explore/answer.js';
 import { shortestWitness } from '../../src/explore/witness.js';
 import { machineState, wire } from '../../src/explore/state.js';
-import type { Parsed, ProfileData, RawStep, RawStepKind, RawTrace, RunAnswer, TestInfo } from './types.js';
+import { testInfo } from './testinfo.js';
+import type { ProfileData, RawStep, RawStepKind, RawTrace, RunAnswer } from './types.js';
 
 export class EngineError extends Error {}
 
-export function parse(text: string): Parsed {
-  const r = parseLitmus(text, 'test.litmus');
-  if (!r.ok) return { ok: false, errors: r.errors.map((d) => ({ line: d.line, col: d.col, message: d.message })) };
-  return { ok: true, info: info(r.test) };
-}
-
-function info(t: LitmusTest): TestInfo {
-  const agents = t.blocks.flatMap((b) => (b.kind === 'agent' ? [`D${b.agent}`] : []));
-  const st = t.settings;
-  return {
-    name: t.name, description: t.description, cpus: st.cpus, agents: [...new Set(agents)],
-    vcpus: st.accel === 'avic' || st.accel === 'apicv' || st.accel === 'tpr-shadow', quantifier: t.condition.quantifier,
-  };
-}
-
-function load(text: string): LitmusTest {
-  const r = parseLitmus(text, 'test.litmus');
-  if (!r.ok) throw new EngineError(r.errors.map((d) => `${d.line}:${d.col}: ${d.message}`).join('\n'));
-  return r.test;
-}
-
-function simulator(text: string, profile: ProfileData): Simulator {
+function simulator(test: LitmusTest, profile: ProfileData): Simulator {
   try {
     const p: Profile = { ...profile, deviations: [] };
-    return new Simulator(load(text), p);
+    return new Simulator(test, p);
   } catch (e) {
-    if (e instanceof EngineError) throw e;
     throw new EngineError(e instanceof Error ? e.message : String(e));
   }
 }
@@ -53,8 +32,8 @@ export interface RunOptions {
 }
 
 /** Explore every interleaving and answer the test's question (`lapis run --json`). */
-export function run(text: string, profile: ProfileData, opts: RunOptions = {}): RunAnswer {
-  const sim = simulator(text, profile);
+export function run(test: LitmusTest, profile: ProfileData, opts: RunOptions = {}): RunAnswer {
+  const sim = simulator(test, profile);
   const r = explore(sim, { maxStates: opts.maxStates, timeoutMs: opts.timeoutMs, progress: opts.progress });
   const a = answer(sim.program.test, sim.profile.name, r);
   return {
@@ -72,8 +51,8 @@ function formatValues(v: Record<string, number | bigint | string>): Record<strin
 }
 
 /** The shortest run to the outcome `key` (breadth-first, within `budget` states), else `fallback`. */
-export function witness(text: string, profile: ProfileData, key: string, fallback: number[], budget: number): number[] {
-  const sim = simulator(text, profile);
+export function witness(test: LitmusTest, profile: ProfileData, key: string, fallback: number[], budget: number): number[] {
+  const sim = simulator(test, profile);
   return shortestWitness(sim, key, Math.max(budget, 1000)) ?? fallback;
 }
 
@@ -84,9 +63,9 @@ const KINDS: Record<number, RawStepKind> = { [StepKind.CPU]: 'cpu', [StepKind.AG
  * it put on the bus or delivered, and the machine after it. A step the profile does not enable stops the replay
  * (a run of one profile replayed under another).
  */
-export function replay(text: string, profile: ProfileData, steps: readonly number[]): RawTrace {
-  const sim = simulator(text, profile);
-  const t = info(sim.program.test);
+export function replay(test: LitmusTest, profile: ProfileData, steps: readonly number[]): RawTrace {
+  const sim = simulator(test, profile);
+  const t = testInfo(sim.program.test);
   sim.reset();
   const out: RawTrace = { test: t.name, profile: profile.name, cpus: t.cpus, agents: t.agents, vcpus: sim.vcpus, steps: [], initial: machineState(sim) };
   const enabled: number[] = [];

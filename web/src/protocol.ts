@@ -1,12 +1,12 @@
-// Messages between the page and the engine worker.
+// Messages between the page and the engine worker. The page parses (front.ts): a request carries the parsed test.
 
+import type { LitmusTest } from '../../src/litmus/ast.js';
 import type { ProfileData } from './types.js';
 
 export type Request =
-  | { id: number; op: 'parse'; text: string }
-  | { id: number; op: 'run'; text: string; profile: ProfileData; maxStates?: number; timeoutMs?: number }
-  | { id: number; op: 'witness'; text: string; profile: ProfileData; key: string; fallback: number[]; budget: number }
-  | { id: number; op: 'replay'; text: string; profile: ProfileData; steps: number[] };
+  | { id: number; op: 'run'; test: LitmusTest; profile: ProfileData; maxStates?: number; timeoutMs?: number }
+  | { id: number; op: 'witness'; test: LitmusTest; profile: ProfileData; key: string; fallback: number[]; budget: number }
+  | { id: number; op: 'replay'; test: LitmusTest; profile: ProfileData; steps: number[] };
 
 export type Response =
   | { id: number; progress: number }

@@ -1,15 +1,14 @@
 // The engine in a Web Worker: requests in, answers out, progress while exploring. A run cannot be interrupted from
 // inside (the explorer is synchronous), so the page stops one by terminating this worker.
 
-import { EngineError, parse, replay, run, witness } from './engine.js';
+import { EngineError, replay, run, witness } from './engine.js';
 import type { Request, Response } from './protocol.js';
 
 function handle(req: Request, progress: (states: number) => void): unknown {
   switch (req.op) {
-    case 'parse': return parse(req.text);
-    case 'run': return run(req.text, req.profile, { maxStates: req.maxStates, timeoutMs: req.timeoutMs, progress });
-    case 'witness': return witness(req.text, req.profile, req.key, req.fallback, req.budget);
-    case 'replay': return replay(req.text, req.profile, req.steps);
+    case 'run': return run(req.test, req.profile, { maxStates: req.maxStates, timeoutMs: req.timeoutMs, progress });
+    case 'witness': return witness(req.test, req.profile, req.key, req.fallback, req.budget);
+    case 'replay': return replay(req.test, req.profile, req.steps);
   }
 }
 
