@@ -240,7 +240,11 @@ program
       console.log(`${b.name.padEnd(15)} ${a.ok ? 'available' : `unavailable: ${a.reason}`}`);
       console.log(`  ${b.description}`);
       if (!a.ok) continue;
-      for (const [feature, s] of Object.entries(b.features())) console.log(`  ${feature}: ${s.ok ? 'yes' : `no (${s.reason})`}`);
+      for (const [feature, s] of Object.entries(b.features())) {
+        // Features are Support, except a value such as ioapicVersion: printed as it is.
+        const text = typeof s === 'object' ? (s.ok ? 'yes' : `no (${s.reason})`) : typeof s === 'number' ? `0x${s.toString(16)}` : String(s);
+        console.log(`  ${feature}: ${text}`);
+      }
     }
   });
 

@@ -120,6 +120,9 @@ describe('lapis check, profiles, suite, seeds', () => {
     expect(r.code).toBe(0);
     for (const b of ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm']) expect(r.out).toMatch(new RegExp(`^${b} +(available|unavailable: )`, 'm'));
     expect(r.out).toMatch(/^qemu-tcg +available\n.*\n  x2apic: no/m);
+    // A feature that is a value (the I/O APIC's version), not a yes/no.
+    expect(r.out).toMatch(/^qemu-tcg +available\n(?:  .*\n)*?  ioapicVersion: 0x20$/m);
+    expect(r.out).not.toContain('undefined');
   });
 
   it('profiles lists every profile with its deviations and evidence', () => {
