@@ -192,9 +192,12 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         visited.setIndex(tHash[i], -1);
         size++;
       }
-      tHash.length = at;
-      tExit.length = at;
-      tSelf.length = at;
+      // Popped, not truncated: setting an array's length is a call into the runtime (and at 0 frees its store).
+      while (tHash.length > at) {
+        tHash.pop();
+        tExit.pop();
+        tSelf.pop();
+      }
       if (!exits && (size > 1 || selfLoop) && cutBy === null) {
         nonTerminatingWitness ??= [...path(), ...(f.via >= 0 ? [f.via] : [])];
       }

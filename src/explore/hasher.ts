@@ -261,11 +261,12 @@ export class StateHasher {
         }
       }
     }
-    for (const g of this.dirty) {
+    // Popped, not truncated: an array set to length 0 loses its backing store (sim.enabled).
+    while (this.dirty.length > 0) {
+      const g = this.dirty.pop()!;
       this.mark[g] = 0;
       this.regroup(g, aux);
     }
-    this.dirty.length = 0;
     const count = s[L];
     const end = L + 1 + Math.max(count, parent[L]);
     if (nextDiff(s, parent, L, end) < end) this.rebus(aux);

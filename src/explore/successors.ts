@@ -11,9 +11,10 @@ import type { Reducer } from './por.js';
  */
 export function successors(sim: Simulator, reducer: Reducer | null, out: number[], all: number[], expired?: () => boolean): boolean {
   sim.enabled(all);
-  if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.length = 0;
+  if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.pop();
   if (reducer && reducer.reduce(all, out, expired)) return true;
-  out.length = 0;
+  // Emptied by pops: an array set to length 0 loses its backing store (sim.enabled).
+  while (out.length > 0) out.pop();
   for (const s of all) out.push(s);
   return false;
 }
