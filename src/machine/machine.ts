@@ -54,6 +54,8 @@ export class Machine {
   readonly busBase: number;
   private readonly smmPage: number;
   private readonly onTrace?: (e: TraceEvent) => void;
+  /** Whether trace events are built now (setTracing). */
+  private traceOn: boolean;
   private readonly choose: LowestPriorityChooser;
   private readonly scratch: number[] = [];
   /** Queued delivery: a message waits on the bus, which can fill. */
@@ -67,6 +69,7 @@ export class Machine {
     this.config = checkConfig(config);
     const n = this.config.cpus, x2apic = this.config.x2apic, timerRatio = this.config.timerRatio, present = config.present;
     this.onTrace = config.onTrace;
+    this.traceOn = config.onTrace !== undefined;
     this.quirks = Object.freeze({ ...NO_QUIRKS, ...config.quirks });
     this.choose = config.chooseLowestPriority ?? lowestIndex;
 
@@ -99,11 +102,15 @@ export class Machine {
     };
     this.pic = config.pic ? new Pic(this.state, ioBase + ioWords, () => this.picChanged()) : null;
     const pic = this.pic;
+    // The CPUs' and the I/O APIC's trace is read at each call (`host.trace?.(text)` builds no text without one).
+    const machine = this, cpuTrace = (cpu: number, text: string): void => this.trace('cpu', cpu, text);
     const cpuHost = {
       quirks: this.quirks,
       pendingInitSipi: config.pendingInitSipi ?? false,
       peers: () => this.cpus,
-      trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined,
+      get trace() {
+        return machine.traceOn ? cpuTrace : undefined;
+      },
       intAck: pic ? () => pic.inta() : undefined,
     };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
@@ -116,11 +123,14 @@ export class Machine {
     this.apics = apics;
     this.cpus = cpus;
     this.bus = new ApicBus(this.state, this.busBase, this.config.busCapacity, cpus, this.config.vendor);
+    const ioapicTrace = (text: string): void => this.trace('ioapic', -1, text);
     this.ioapic = this.config.ioapic
       ? new IoApic(this.state, ioBase, {
           deliver: (vector, mode, logical, destination, level) =>
             this.route(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
-          trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
+          get trace() {
+            return machine.traceOn ? ioapicTrace : undefined;
+          },
         }, { version: this.config.ioapicVersion })
       : null;
     this.queued = this.config.delivery === 'queued';
@@ -139,10 +149,17 @@ export class Machine {
   }
 
   private trace(layer: TraceEvent['layer'], cpu: number, text: string): void {
-    this.onTrace?.({ time: this.now(), layer, cpu, text });
+    if (this.traceOn) this.onTrace?.({ time: this.now(), layer, cpu, text });
   }
   private get tracing(): boolean {
-    return this.onTrace !== undefined;
+    return this.traceOn;
+  }
+  /**
+   * Trace events on or off (they are on when MachineConfig.onTrace is given): an embedder that wants them only now
+   * and then (the simulator, for witness traces) turns them off meanwhile, and the model builds no text for them.
+   */
+  setTracing(on: boolean): void {
+    this.traceOn = on && this.onTrace !== undefined;
   }
 
   cpu(i: number): Cpu {
