@@ -135,8 +135,14 @@ function exploreBench(n: number, resend: boolean, opts: ExploreOptions, variant:
   exploreRows.push({ n, variant, answer: `${ok ? 'Ok' : 'No'}${res.complete ? '' : ` (${res.cutBy})`}`, states: res.states, ms: res.ms,
     statesPerSec: res.states / (res.ms / 1000), bytesPerState: res.visitedBytes / res.states });
 }
-/** Two threads against one, three rounds each in turn (the machine's load moves): the medians. */
+/**
+ * Two threads against one, three rounds each in turn (the machine's load moves): the medians of the wall-clock
+ * times. A two-thread search runs first, untimed: nodeThreads keeps its threads between searches, so the rounds
+ * measure the search, not starting a V8 isolate and compiling the model in it (70-150 ms, docs/explorer.md), which
+ * a one-off `lapis run --jobs 2` pays once.
+ */
 function speedup(n: number, opts: ExploreOptions, variant: string): void {
+  exploreOnce(bringupLitmus(n, true), { ...opts, jobs: 2 });
   const one: number[] = [], two: number[] = [];
   let states = 0;
   for (let round = 0; round < 3; round++) {
