@@ -148,7 +148,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         cutBy = 'bus-capacity';
         continue;
       }
-      const h = hasher.child(f.state, f.aux, aux);
+      const h = hasher.child(f.state, f.aux, aux, f.index);
       const idx = visited.index(h);
       if (idx === undefined) {
         if (visited.size >= maxStates) {

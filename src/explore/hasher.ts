@@ -232,12 +232,12 @@ export class StateHasher {
 
   /**
    * The hash of the live state, which one step made from `parent` (whose aux is `parentAux`); fills `aux`
-   * (it may be `parentAux` itself).
+   * (it may be `parentAux` itself). `parentId` names the parent's words for WordDiff.chunks (-1: unnamed).
    */
-  child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array): number {
+  child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) aux.set(parentAux);
     const s = this.si, L = this.busBase, cls = this.cls;
-    const diff = this.diff, chunks = diff.chunks(s, parent);
+    const diff = this.diff, chunks = diff.chunks(s, parent, parentId);
     for (let c = 0; c < chunks; c++) {
       const end = Math.min(diff.out[c] + CHUNK, L);
       for (let i = nextDiff(s, parent, diff.out[c], end); i < end; i = nextDiff(s, parent, i + 1, end)) {

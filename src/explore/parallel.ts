@@ -376,7 +376,7 @@ class Share {
       this.cut('bus-capacity');
       return null;
     }
-    const id = this.insert(this.hasher.child(f.state, f.aux, this.aux));
+    const id = this.insert(this.hasher.child(f.state, f.aux, this.aux, f.id));
     this.edge(f.id, id >= 0 ? id : -1 - id);
     return id;
   }
