@@ -103,13 +103,13 @@ export class Machine {
     this.pic = config.pic ? new Pic(this.state, ioBase + ioWords, () => this.picChanged()) : null;
     const pic = this.pic;
     // The CPUs' and the I/O APIC's trace is read at each call (`host.trace?.(text)` builds no text without one).
-    const machine = this, cpuTrace = (cpu: number, text: string): void => this.trace('cpu', cpu, text);
+    const on = (): boolean => this.traceOn, cpuTrace = (cpu: number, text: string): void => this.trace('cpu', cpu, text);
     const cpuHost = {
       quirks: this.quirks,
       pendingInitSipi: config.pendingInitSipi ?? false,
       peers: () => this.cpus,
       get trace() {
-        return machine.traceOn ? cpuTrace : undefined;
+        return on() ? cpuTrace : undefined;
       },
       intAck: pic ? () => pic.inta() : undefined,
     };
@@ -129,7 +129,7 @@ export class Machine {
           deliver: (vector, mode, logical, destination, level) =>
             this.route(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
           get trace() {
-            return machine.traceOn ? ioapicTrace : undefined;
+            return on() ? ioapicTrace : undefined;
           },
         }, { version: this.config.ioapicVersion })
       : null;
