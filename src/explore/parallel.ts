@@ -131,7 +131,7 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   const handles = Array.from({ length: jobs - 1 }, (_, i) => threads.start({ ...base, index: i + 1 }));
   const results: (ShareResult | undefined)[] = new Array(jobs).fill(undefined);
   try {
-    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), { progress: opts.progress, interrupted: opts.interrupted });
+    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), { progress: opts.progress, interrupted: opts.interrupted }, { sim, sym });
     for (;;) {
       for (let i = 1; i < jobs; i++) results[i] ??= handles[i - 1].receive() as ShareResult | undefined;
       if (results.every((r) => r !== undefined)) break;
@@ -139,6 +139,8 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
     }
   } finally {
     for (const h of handles) h.terminate();
+    // Thread 0 searched on the caller's simulator: it is left at the root, as it was given.
+    sim.machine.restore(root);
   }
   const failed = results.find((r) => r!.error !== undefined);
   if (failed) throw new Error(`a search thread failed: ${failed.error}`);
@@ -209,12 +211,18 @@ interface Frame {
   via: number;
 }
 
+/** The calling thread's simulator and symmetry, which its share uses rather than building them again. */
+interface Own {
+  sim: Simulator;
+  sym: ReturnType<typeof findSymmetry>['symmetry'];
+}
+
 /** One thread's part of a parallel search; `send` gets its result once; `hooks` (the calling thread's) are called now and then. */
-export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}): void {
+export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}, own?: Own): void {
   const c = new Int32Array(data.control);
   let result: ShareResult = { entries: [], edges: new Int32Array(0), finals: 0 };
   try {
-    result = new Share(data, c, hooks).run();
+    result = new Share(data, c, hooks, own).run();
   } catch (e) {
     result.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     Atomics.store(c, DONE, 1);
@@ -253,14 +261,14 @@ class Share {
   /** Bytes of a frame's state and hasher sums. */
   private readonly stateBytes: number;
 
-  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>) {
+  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>, own?: Own) {
     // The deadline is in the epoch's milliseconds; this thread's clock starts at its own timeOrigin.
     this.deadline = new Deadline(data.deadline - performance.timeOrigin, performance.now(), hooks,
       () => [Atomics.load(c, STATES), (this.prefix?.length ?? 0) + this.stack.length]);
-    this.sim = new Simulator(data.test, data.profile);
+    this.sim = own?.sim ?? new Simulator(data.test, data.profile);
     const m = this.sim.machine;
     m.restore(data.root);
-    const sym = data.symmetry ? findSymmetry(this.sim).symmetry : null;
+    const sym = own ? own.sym : data.symmetry ? findSymmetry(this.sim).symmetry : null;
     this.hasher = new StateHasher(this.sim, sym);
     this.table = new SharedTable(data.table, c);
     this.reducer = data.por ? new Reducer(this.sim) : null;
