@@ -142,13 +142,13 @@ function exploreBench(n: number, resend: boolean, opts: ExploreOptions, variant:
  * docs/explorer.md), which a one-off `lapis run --jobs 2` pays once; and the kept thread's code is about as warm as
  * the calling thread's, which has run every row above.
  */
-function speedup(n: number, opts: ExploreOptions, variant: string, warm: number): void {
-  for (let i = 0; i < warm; i++) exploreOnce(bringupLitmus(n, true), { ...opts, jobs: 2 });
+function speedup(n: number, opts: ExploreOptions, variant: string, warm: number, text = bringupLitmus(n, true)): void {
+  for (let i = 0; i < warm; i++) exploreOnce(text, { ...opts, jobs: 2 });
   const one: number[] = [], two: number[] = [];
   let states = 0;
   for (let round = 0; round < 3; round++) {
-    one.push(exploreOnce(bringupLitmus(n, true), opts).res.ms);
-    const r = exploreOnce(bringupLitmus(n, true), { ...opts, jobs: 2 });
+    one.push(exploreOnce(text, opts).res.ms);
+    const r = exploreOnce(text, { ...opts, jobs: 2 });
     two.push(r.res.ms);
     states = r.res.states;
   }
@@ -169,6 +169,7 @@ for (let n = 3; n <= Math.min(5, maxN); n++) exploreBench(n, true, {}, 'AVIC rin
 if (!process.argv.includes('--no-parallel')) {
   speedup(12, {}, 'resend', 4);
   speedup(8, { symmetry: false }, 'resend, no symmetry', 1);
+  speedup(4, {}, 'AVIC ring', 2, avicRingLitmus(4));
 }
 
 const cpu = osCpus()[0]?.model ?? 'unknown CPU';
