@@ -1,9 +1,12 @@
-// A thread of a parallel search (src/explore/parallel.ts): runs its share and sends the result back.
-import { workerData, type MessagePort } from 'node:worker_threads';
+// A thread of parallel searches (src/explore/parallel.ts): kept by src/cli/threads.ts between searches, it runs each
+// share it is sent and sends the result back on the port that came with it.
+import { parentPort, type MessagePort } from 'node:worker_threads';
 import { exploreShare, type ShareData } from '../explore/parallel.js';
 
-const { data, port } = workerData as { data: ShareData; port: MessagePort };
-exploreShare(data, (result) => {
-  port.postMessage(result);
-  port.close();
+parentPort!.on('message', ({ data, port }: { data: ShareData; port: MessagePort }) => {
+  exploreShare(data, (result) => {
+    // The transitions are the bulk of it: moved, not copied.
+    port.postMessage(result, [result.edges.buffer as ArrayBuffer]);
+    port.close();
+  });
 });

@@ -66,6 +66,8 @@ export class WordDiff {
   private readonly fn: ((a: number, b: number, end: number, out: number) => number) | null = null;
   /** Where the second state starts in the module's memory (the first at 0), past the whole of the first. */
   private readonly second: number;
+  /** The `bId` of the second state copied there last (-1: none to keep). */
+  private lastB = -1;
 
   /** Compares the first `words` words of two states of `length` words. */
   constructor(private readonly words: number, length: number, useSimd = true) {
@@ -82,13 +84,18 @@ export class WordDiff {
     } else this.out = new Int32Array(chunks);
   }
 
-  /** The chunks (CHUNK words from a multiple of CHUNK) where a and b may differ: their starts in `out`; how many. */
-  chunks(a: Int32Array, b: Int32Array): number {
+  /**
+   * The chunks (CHUNK words from a multiple of CHUNK) where a and b may differ: their starts in `out`; how many.
+   * `bId` names b's words (equal ids only for equal words; -1: unnamed): b is not copied again for the same id, as
+   * the explorer compares a parent with each of its children in turn.
+   */
+  chunks(a: Int32Array, b: Int32Array, bId = -1): number {
     const n = this.words;
     if (this.fn) {
       const mem = this.mem!, second = this.second;
       mem.set(a, 0);
-      mem.set(b, second);
+      if (bId < 0 || bId !== this.lastB) mem.set(b, second);
+      this.lastB = bId;
       const k = this.fn(0, 4 * second, 4 * Math.ceil(n / CHUNK) * CHUNK, 4 * 2 * second);
       for (let j = 0; j < k; j++) this.out[j] >>>= 2;
       return k;

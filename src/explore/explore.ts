@@ -148,7 +148,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         cutBy = 'bus-capacity';
         continue;
       }
-      const h = hasher.child(f.state, f.aux, aux);
+      const h = hasher.child(f.state, f.aux, aux, f.index);
       const idx = visited.index(h);
       if (idx === undefined) {
         if (visited.size >= maxStates) {
@@ -192,9 +192,12 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         visited.setIndex(tHash[i], -1);
         size++;
       }
-      tHash.length = at;
-      tExit.length = at;
-      tSelf.length = at;
+      // Popped, not truncated: setting an array's length is a call into the runtime (and at 0 frees its store).
+      while (tHash.length > at) {
+        tHash.pop();
+        tExit.pop();
+        tSelf.pop();
+      }
       if (!exits && (size > 1 || selfLoop) && cutBy === null) {
         nonTerminatingWitness ??= [...path(), ...(f.via >= 0 ? [f.via] : [])];
       }

@@ -232,12 +232,12 @@ export class StateHasher {
 
   /**
    * The hash of the live state, which one step made from `parent` (whose aux is `parentAux`); fills `aux`
-   * (it may be `parentAux` itself).
+   * (it may be `parentAux` itself). `parentId` names the parent's words for WordDiff.chunks (-1: unnamed).
    */
-  child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array): number {
+  child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) aux.set(parentAux);
     const s = this.si, L = this.busBase, cls = this.cls;
-    const diff = this.diff, chunks = diff.chunks(s, parent);
+    const diff = this.diff, chunks = diff.chunks(s, parent, parentId);
     for (let c = 0; c < chunks; c++) {
       const end = Math.min(diff.out[c] + CHUNK, L);
       for (let i = nextDiff(s, parent, diff.out[c], end); i < end; i = nextDiff(s, parent, i + 1, end)) {
@@ -261,11 +261,12 @@ export class StateHasher {
         }
       }
     }
-    for (const g of this.dirty) {
+    // Popped, not truncated: an array set to length 0 loses its backing store (sim.enabled).
+    while (this.dirty.length > 0) {
+      const g = this.dirty.pop()!;
       this.mark[g] = 0;
       this.regroup(g, aux);
     }
-    this.dirty.length = 0;
     const count = s[L];
     const end = L + 1 + Math.max(count, parent[L]);
     if (nextDiff(s, parent, L, end) < end) this.rebus(aux);

@@ -39,6 +39,10 @@ const FIRST_CAPACITY = 1 << 14;
 const CUTS: ExploreResult['cutBy'][] = [null, 'max-states', 'max-depth', 'max-outcomes', 'timeout', 'decided', 'bus-capacity', 'memory', 'interrupted'];
 /** A handed-over state's run from the root is kept up to this length (longer: its outcomes get no witness). */
 const POOL_PATH = 10_000;
+/** The most steps of a frame one pool item carries. */
+const ITEM_STEPS = 64;
+/** Pool items per thread. */
+const ITEMS_PER_JOB = 4;
 
 /**
  * The shared visited table: 3 words a slot (the hash's low 32 bits; its high 21 bits with OCCUPIED, and BUSY while
@@ -83,14 +87,16 @@ export class SharedTable {
   }
   /** Double the capacity, moving every entry (no other thread may touch the table meanwhile). */
   grow(): void {
-    const a = this.a, cap = this.capacity, entries: number[] = [];
-    for (let i = 0; i < cap; i++) if (a[3 * i + 1] !== 0) entries.push(a[3 * i], a[3 * i + 1], a[3 * i + 2]);
+    const a = this.a, cap = this.capacity, old = a.slice(0, 3 * cap);
     a.fill(0, 0, 6 * cap);
     const mask = 2 * cap - 1;
-    for (let k = 0; k < entries.length; k += 3) {
-      let i = (entries[k] >>> 0) & mask;
+    for (let k = 0; k < 3 * cap; k += 3) {
+      if (old[k + 1] === 0) continue;
+      let i = (old[k] >>> 0) & mask;
       while (a[3 * i + 1] !== 0) i = (i + 1) & mask;
-      a.set(entries.slice(k, k + 3), 3 * i);
+      a[3 * i] = old[k];
+      a[3 * i + 1] = old[k + 1];
+      a[3 * i + 2] = old[k + 2];
     }
     Atomics.store(this.c, CAPACITY, 2 * cap);
   }
@@ -105,8 +111,7 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   if (!threads) throw new HostError('bad-argument', 'jobs > 1 needs threads to run on (ExploreOptions.threads; in Node, nodeThreads from src/cli/threads)');
   const jobs = opts.jobs!, root = sim.machine.snapshot();
   const maxStates = opts.maxStates!, maxMemory = opts.maxMemory ?? Infinity;
-  // A pool item: the run's length and steps, the state, its number.
-  const itemWords = 2 + POOL_PATH + root.length, poolBytes = 4 * itemWords * jobs;
+  const poolBytes = 4 * itemWords(root.length) * ITEMS_PER_JOB * jobs;
   // One buffer for the table (threads cannot hand each other a new one while they search): room for maxStates at
   // 3/4 full, up to 2^26 slots (768 MB of address space; only the part in use is ever written), and within
   // maxMemory beside the pool.
@@ -126,7 +131,7 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   const handles = Array.from({ length: jobs - 1 }, (_, i) => threads.start({ ...base, index: i + 1 }));
   const results: (ShareResult | undefined)[] = new Array(jobs).fill(undefined);
   try {
-    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), { progress: opts.progress, interrupted: opts.interrupted });
+    exploreShare({ ...base, index: 0 }, (r) => (results[0] = r), { progress: opts.progress, interrupted: opts.interrupted }, { sim, sym });
     for (;;) {
       for (let i = 1; i < jobs; i++) results[i] ??= handles[i - 1].receive() as ShareResult | undefined;
       if (results.every((r) => r !== undefined)) break;
@@ -134,6 +139,8 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
     }
   } finally {
     for (const h of handles) h.terminate();
+    // Thread 0 searched on the caller's simulator: it is left at the root, as it was given.
+    sim.machine.restore(root);
   }
   const failed = results.find((r) => r!.error !== undefined);
   if (failed) throw new Error(`a search thread failed: ${failed.error}`);
@@ -151,6 +158,11 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
     complete: cutBy === null, cutBy, nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0,
     visitedBytes: 12 * Atomics.load(c, CAPACITY), memoryBytes: memoryOf(c, jobs, poolBytes), symmetry: sym?.describe() ?? null,
   };
+}
+
+/** A pool item: the run's length and steps, the state, its number, the count of its steps to follow and them. */
+function itemWords(stateWords: number): number {
+  return 3 + POOL_PATH + stateWords + ITEM_STEPS;
 }
 
 /** What a search holds as maxMemory counts it: the shared table and pool, and each thread's peak (in KiB). */
@@ -199,12 +211,18 @@ interface Frame {
   via: number;
 }
 
+/** The calling thread's simulator and symmetry, which its share uses rather than building them again. */
+interface Own {
+  sim: Simulator;
+  sym: ReturnType<typeof findSymmetry>['symmetry'];
+}
+
 /** One thread's part of a parallel search; `send` gets its result once; `hooks` (the calling thread's) are called now and then. */
-export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}): void {
+export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}, own?: Own): void {
   const c = new Int32Array(data.control);
   let result: ShareResult = { entries: [], edges: new Int32Array(0), finals: 0 };
   try {
-    result = new Share(data, c, hooks).run();
+    result = new Share(data, c, hooks, own).run();
   } catch (e) {
     result.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
     Atomics.store(c, DONE, 1);
@@ -227,6 +245,10 @@ class Share {
   private readonly aux: Uint32Array;
   private readonly pool: Int32Array;
   private readonly itemWords: number;
+  private readonly poolItems: number;
+  /** Scratch for a hand-over: the frames given from and how many of their steps. */
+  private readonly giveAt: number[] = [];
+  private readonly giveSteps: number[] = [];
   private readonly stack: Frame[] = [];
   private readonly frames: Frame[] = [];
   /** The run from the root to the state this search started from (null: too long to keep). */
@@ -239,14 +261,14 @@ class Share {
   /** Bytes of a frame's state and hasher sums. */
   private readonly stateBytes: number;
 
-  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>) {
+  constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>, own?: Own) {
     // The deadline is in the epoch's milliseconds; this thread's clock starts at its own timeOrigin.
     this.deadline = new Deadline(data.deadline - performance.timeOrigin, performance.now(), hooks,
       () => [Atomics.load(c, STATES), (this.prefix?.length ?? 0) + this.stack.length]);
-    this.sim = new Simulator(data.test, data.profile);
+    this.sim = own?.sim ?? new Simulator(data.test, data.profile);
     const m = this.sim.machine;
     m.restore(data.root);
-    const sym = data.symmetry ? findSymmetry(this.sim).symmetry : null;
+    const sym = own ? own.sym : data.symmetry ? findSymmetry(this.sim).symmetry : null;
     this.hasher = new StateHasher(this.sim, sym);
     this.table = new SharedTable(data.table, c);
     this.reducer = data.por ? new Reducer(this.sim) : null;
@@ -254,7 +276,8 @@ class Share {
     this.live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
     this.aux = new Uint32Array(this.hasher.auxLength);
     this.pool = new Int32Array(data.pool);
-    this.itemWords = data.pool.byteLength / 4 / data.jobs;
+    this.itemWords = itemWords(m.state.length);
+    this.poolItems = data.pool.byteLength / 4 / this.itemWords;
     this.stateBytes = m.state.byteLength + this.aux.byteLength;
   }
 
@@ -284,7 +307,11 @@ class Share {
     const id = t.insert(h);
     if (id >= 0 && 4 * (id + 1) > 3 * t.capacity) {
       if (t.capacity >= t.room) this.cut(this.data.maxMemory < Infinity ? 'memory' : 'max-states');
-      else if (Atomics.compareExchange(c, GROW, 0, 1) === 0) this.barrier();
+      else if (Atomics.compareExchange(c, GROW, 0, 1) === 0) {
+        // Idle threads wait on WAKE: they come to the barrier now rather than at their next timeout.
+        Atomics.notify(c, WAKE);
+        this.barrier();
+      }
     }
     return id;
   }
@@ -328,9 +355,13 @@ class Share {
     return [...p, ...this.stack.slice(1).map((f) => f.via)];
   }
 
+  private frame(): Frame {
+    return this.frames.pop() ?? { state: new Int32Array(this.live.length), aux: new Uint32Array(this.aux.length), id: 0, steps: [], enabled: [], next: 0, via: 0 };
+  }
+
   /** The live state is new (number id): a frame for it. */
   private push(id: number, via: number): void {
-    const f = this.frames.pop() ?? { state: new Int32Array(this.live.length), aux: new Uint32Array(this.aux.length), id: 0, steps: [], enabled: [], next: 0, via: 0 };
+    const f = this.frame();
     f.state.set(this.live);
     f.aux.set(this.aux);
     f.id = id;
@@ -353,7 +384,7 @@ class Share {
       this.cut('bus-capacity');
       return null;
     }
-    const id = this.insert(this.hasher.child(f.state, f.aux, this.aux));
+    const id = this.insert(this.hasher.child(f.state, f.aux, this.aux, f.id));
     this.edge(f.id, id >= 0 ? id : -1 - id);
     return id;
   }
@@ -373,7 +404,7 @@ class Share {
       const cut = this.deadline.check();
       if (cut !== null) this.cut(cut);
       if ((++this.work & 255) === 0) this.account();
-      if ((this.work & 15) === 0 && Atomics.load(c, IDLE) > 0 && Atomics.load(c, POOLED) < data.jobs && this.handOver()) continue;
+      if ((this.work & 15) === 0 && Atomics.load(c, IDLE) > 0 && Atomics.load(c, POOLED) === 0) this.handOver();
       const s = f.steps[f.next++];
       const id = this.step(f, s);
       if (id === null || id < 0) continue;
@@ -383,24 +414,44 @@ class Share {
     }
   }
 
-  /** Someone is idle: hand over a successor from the bottom of the stack (the biggest subtree, likely). */
-  private handOver(): boolean {
-    const stack = this.stack, low = stack.findIndex((g) => g.next < g.steps.length - 1);
-    if (low < 0) return false;
-    const g = stack[low], s = g.steps.pop()!, id = this.step(g, s);
-    if (id === null || id < 0) return true;
-    const p = this.prefix, run = p === null ? null : [...p, ...stack.slice(1, low + 1).map((x) => x.via), s];
+  /**
+   * Someone is idle and the pool is empty: give away half of the stack's work, as stack splitting does. From each
+   * frame, the bottom first (the largest subtrees, likely), half of the steps it has yet to follow (rounded up; the
+   * top frame's rounded down, so that this thread keeps some) go to the pool as one item: the frame's state, its
+   * number, its run from the root and those steps. The taker goes on from that frame as if it had pushed it. Items
+   * are written top frame first, so that the bottom frame's is taken first.
+   */
+  private handOver(): void {
+    const stack = this.stack, top = stack.length - 1, at = this.giveAt, k = this.giveSteps;
+    at.length = k.length = 0;
     this.lock();
-    const at = this.c[POOLED] * this.itemWords, pool = this.pool;
-    pool[at] = run === null || run.length > POOL_PATH ? -1 : run.length;
-    if (pool[at] >= 0) pool.set(run!, at + 1);
-    pool.set(this.live, at + 1 + POOL_PATH);
-    pool[at + 1 + POOL_PATH + this.live.length] = id;
-    this.c[POOLED]++;
-    Atomics.add(this.c, WAKE, 1);
+    const room = this.poolItems - this.c[POOLED];
+    for (let i = 0; i <= top && at.length < room; i++) {
+      const left = stack[i].steps.length - stack[i].next, give = Math.min(ITEM_STEPS, i === top ? left >> 1 : (left + 1) >> 1);
+      if (give === 0) continue;
+      at.push(i);
+      k.push(give);
+    }
+    const pool = this.pool, L = this.live.length, p = this.prefix;
+    for (let j = at.length - 1; j >= 0; j--) {
+      const g = stack[at[j]], item = this.c[POOLED]++ * this.itemWords, n = p === null ? -1 : p.length + at[j];
+      if (n < 0 || n > POOL_PATH) pool[item] = -1;
+      else {
+        pool[item] = n;
+        for (let x = 0; x < p!.length; x++) pool[item + 1 + x] = p![x];
+        for (let x = 1; x <= at[j]; x++) pool[item + p!.length + x] = stack[x].via;
+      }
+      let w = item + 1 + POOL_PATH;
+      pool.set(g.state, w);
+      w += L;
+      pool[w++] = g.id;
+      pool[w++] = k[j];
+      for (let x = g.steps.length - k[j]; x < g.steps.length; x++) pool[w++] = g.steps[x];
+      g.steps.length -= k[j];
+    }
+    if (at.length > 0) Atomics.add(this.c, WAKE, 1);
     this.unlock();
-    Atomics.notify(this.c, WAKE);
-    return true;
+    if (at.length > 0) Atomics.notify(this.c, WAKE);
   }
 
   private lock(): void {
@@ -418,14 +469,21 @@ class Share {
     Atomics.add(c, IDLE, 1);
     for (;;) {
       if (c[DONE] === 0 && c[CUT] === 0 && c[POOLED] > 0) {
-        const at = --c[POOLED] * this.itemWords, n = pool[at];
-        this.prefix = n >= 0 ? [...pool.subarray(at + 1, at + 1 + n)] : null;
-        this.live.set(pool.subarray(at + 1 + POOL_PATH, at + 1 + POOL_PATH + L));
-        const id = pool[at + 1 + POOL_PATH + L];
+        const at = --c[POOLED] * this.itemWords, n = pool[at], w = at + 1 + POOL_PATH;
+        this.prefix = n >= 0 ? Array.from(pool.subarray(at + 1, at + 1 + n)) : null;
+        this.live.set(pool.subarray(w, w + L));
+        const f = this.frame();
+        f.id = pool[w + L];
+        f.steps.length = 0;
+        for (let x = 0, k = pool[w + L + 1]; x < k; x++) f.steps.push(pool[w + L + 2 + x]);
         Atomics.sub(c, IDLE, 1);
         this.unlock();
         this.hasher.full(this.aux);
-        this.push(id, -1);
+        f.state.set(this.live);
+        f.aux.set(this.aux);
+        f.next = 0;
+        f.via = -1;
+        this.stack.push(f);
         return true;
       }
       if (c[DONE] !== 0 || c[CUT] !== 0 || Atomics.load(c, IDLE) === this.data.jobs) {

@@ -338,7 +338,8 @@ export class Reducer {
    * reduction applies (out = enabled), or when `expired` says time is up before one is found.
    */
   reduce(enabled: readonly number[], out: number[], expired?: () => boolean): boolean {
-    out.length = 0;
+    // Emptied by pops: an array set to length 0 loses its backing store (sim.enabled).
+    while (out.length > 0) out.pop();
     if (enabled.length <= 1) {
       out.push(...enabled);
       return false;
@@ -424,7 +425,7 @@ export class Reducer {
     const inT = this.inT;
     inT.fill(0);
     const work = this.work;
-    work.length = 0;
+    while (work.length > 0) work.pop();
     inT[seed] = 1;
     work.push(seed);
     const enabledMembers: number[] = [];

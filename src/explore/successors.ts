@@ -6,14 +6,19 @@ import type { Reducer } from './por.js';
 
 /**
  * The steps to follow from the live state into `out`: every enabled step, or a stubborn subset of them (then `all`
- * gets every enabled step, which the cycle proviso may add back, and the result is true). No step: a final state.
+ * gets every enabled step, which the cycle proviso may add back, and the result is true; without a reducer `all` is
+ * not touched). No step: a final state.
  * A reduction that is slow in one piece gives up, unreduced, once `expired` says so.
  */
 export function successors(sim: Simulator, reducer: Reducer | null, out: number[], all: number[], expired?: () => boolean): boolean {
-  sim.enabled(all);
-  if (all.length === 1 && stepKind(all[0]) === StepKind.TIME && timeChangesNothing(sim)) all.length = 0;
-  if (reducer && reducer.reduce(all, out, expired)) return true;
-  out.length = 0;
+  // Nothing to reduce: the enabled steps go straight to `out`.
+  const enabled = reducer ? all : out;
+  sim.enabled(enabled);
+  if (enabled.length === 1 && stepKind(enabled[0]) === StepKind.TIME && timeChangesNothing(sim)) enabled.pop();
+  if (!reducer) return false;
+  if (reducer.reduce(all, out, expired)) return true;
+  // Emptied by pops: an array set to length 0 loses its backing store (sim.enabled).
+  while (out.length > 0) out.pop();
   for (const s of all) out.push(s);
   return false;
 }

@@ -14,7 +14,7 @@ export class VisitedSet {
   private hi: Uint32Array;
   private cap: number;
   /** Tarjan indices of the states with ON_STACK set. */
-  private readonly tarjan = new Map<number, number>();
+  private readonly tarjan = new StackIndex();
   size = 0;
 
   constructor(capacity = 1 << 10) {
@@ -97,7 +97,7 @@ export class VisitedSet {
   index(h: number): number | undefined {
     const i = this.find(h);
     if (i < 0) return undefined;
-    return (this.hi[i] & ON_STACK) !== 0 ? this.tarjan.get(h)! : -1;
+    return (this.hi[i] & ON_STACK) !== 0 ? this.tarjan.get(h) : -1;
   }
 
   setIndex(h: number, index: number): void {
@@ -118,6 +118,76 @@ export class VisitedSet {
     this.lo = new Uint32Array(this.cap);
     this.hi = new Uint32Array(this.cap);
     for (let j = 0; j < oldHi.length; j++) if (oldHi[j] !== 0) this.place(oldLo[j], oldHi[j]);
+  }
+}
+
+/**
+ * Hash -> Tarjan index of the states on the Tarjan stack (about the search's depth of them): linear probing over
+ * typed arrays, deletion by backward shift. A Map keyed by 53-bit numbers allocated an entry per state.
+ */
+class StackIndex {
+  private lo = new Uint32Array(64);
+  private hi = new Uint32Array(64);
+  private val = new Int32Array(64);
+  private n = 0;
+
+  private slot(h: number): number {
+    const lo = h >>> 0, hi = ((h - lo) / 0x100000000) | OCCUPIED, mask = this.lo.length - 1;
+    for (let i = lo & mask; ; i = (i + 1) & mask) {
+      const w = this.hi[i];
+      if (w === 0 || (w === hi >>> 0 && this.lo[i] === lo)) return i;
+    }
+  }
+
+  /** The index of h (which is there). */
+  get(h: number): number {
+    return this.val[this.slot(h)];
+  }
+
+  set(h: number, v: number): void {
+    const i = this.slot(h);
+    if (this.hi[i] === 0) {
+      this.lo[i] = h >>> 0;
+      this.hi[i] = (((h - (h >>> 0)) / 0x100000000) | OCCUPIED) >>> 0;
+      if (++this.n * 2 > this.lo.length) {
+        this.val[i] = v;
+        this.rehash();
+        return;
+      }
+    }
+    this.val[i] = v;
+  }
+
+  delete(h: number): void {
+    const lo = this.lo, hi = this.hi, val = this.val, mask = lo.length - 1;
+    let i = this.slot(h);
+    if (hi[i] === 0) return;
+    // Backward shift: move up each later entry of the run whose home is not between the hole and it.
+    for (let j = (i + 1) & mask; hi[j] !== 0; j = (j + 1) & mask) {
+      const home = lo[j] & mask;
+      if (((j - home) & mask) < ((j - i) & mask)) continue;
+      lo[i] = lo[j];
+      hi[i] = hi[j];
+      val[i] = val[j];
+      i = j;
+    }
+    hi[i] = 0;
+    this.n--;
+  }
+
+  private rehash(): void {
+    const lo = this.lo, hi = this.hi, val = this.val, cap = 2 * lo.length, mask = cap - 1;
+    this.lo = new Uint32Array(cap);
+    this.hi = new Uint32Array(cap);
+    this.val = new Int32Array(cap);
+    for (let k = 0; k < lo.length; k++) {
+      if (hi[k] === 0) continue;
+      let i = lo[k] & mask;
+      while (this.hi[i] !== 0) i = (i + 1) & mask;
+      this.lo[i] = lo[k];
+      this.hi[i] = hi[k];
+      this.val[i] = val[k];
+    }
   }
 }
 

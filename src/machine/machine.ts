@@ -54,6 +54,7 @@ export class Machine {
   readonly busBase: number;
   private readonly smmPage: number;
   private readonly onTrace?: (e: TraceEvent) => void;
+  private traceOn: boolean;
   private readonly choose: LowestPriorityChooser;
   private readonly scratch: number[] = [];
   /** Queued delivery: a message waits on the bus, which can fill. */
@@ -67,6 +68,7 @@ export class Machine {
     this.config = checkConfig(config);
     const n = this.config.cpus, x2apic = this.config.x2apic, timerRatio = this.config.timerRatio, present = config.present;
     this.onTrace = config.onTrace;
+    this.traceOn = config.onTrace !== undefined;
     this.quirks = Object.freeze({ ...NO_QUIRKS, ...config.quirks });
     this.choose = config.chooseLowestPriority ?? lowestIndex;
 
@@ -91,7 +93,7 @@ export class Machine {
       sendIpi: (src, lo, dest, x2) => this.sendFromIcr(src, lo, dest, x2),
       ipiInFlight: (src) => this.bus.inFlightFrom(src),
       eoiBroadcast: (v) => {
-        if (this.tracing) this.trace('apic', -1, `eoi broadcast vector 0x${v.toString(16)}`);
+        if (this.traceOn) this.trace('apic', -1, `eoi broadcast vector 0x${v.toString(16)}`);
         this.ioapic?.eoi(v);
       },
       localEvent: (cpu, mode, vector) => this.arrive(Msg.pack(vector, mode, false, true, cpu, PLATFORM)),
@@ -99,11 +101,13 @@ export class Machine {
     };
     this.pic = config.pic ? new Pic(this.state, ioBase + ioWords, () => this.picChanged()) : null;
     const pic = this.pic;
+    const on = (): boolean => this.traceOn, cpuTrace = (cpu: number, text: string): void => this.trace('cpu', cpu, text);
+    const ioapicTrace = (text: string): void => this.trace('ioapic', -1, text);
     const cpuHost = {
       quirks: this.quirks,
       pendingInitSipi: config.pendingInitSipi ?? false,
       peers: () => this.cpus,
-      trace: this.onTrace ? (cpu: number, text: string) => this.trace('cpu', cpu, text) : undefined,
+      get trace() { return on() ? cpuTrace : undefined; },
       intAck: pic ? () => pic.inta() : undefined,
     };
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
@@ -120,7 +124,7 @@ export class Machine {
       ? new IoApic(this.state, ioBase, {
           deliver: (vector, mode, logical, destination, level) =>
             this.route(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
-          trace: this.onTrace ? (text) => this.trace('ioapic', -1, text) : undefined,
+          get trace() { return on() ? ioapicTrace : undefined; },
         }, { version: this.config.ioapicVersion })
       : null;
     this.queued = this.config.delivery === 'queued';
@@ -139,10 +143,12 @@ export class Machine {
   }
 
   private trace(layer: TraceEvent['layer'], cpu: number, text: string): void {
-    this.onTrace?.({ time: this.now(), layer, cpu, text });
+    if (this.traceOn) this.onTrace?.({ time: this.now(), layer, cpu, text });
   }
-  private get tracing(): boolean {
-    return this.onTrace !== undefined;
+  /** Trace events on or off (on when MachineConfig.onTrace is given). The CPUs' and I/O APIC's hosts read it at each
+   *  call (`host.trace?.(text)`), so that off, the model builds no trace text (the simulator traces only witnesses). */
+  setTracing(on: boolean): void {
+    this.traceOn = on && this.onTrace !== undefined;
   }
 
   cpu(i: number): Cpu {
@@ -284,7 +290,7 @@ export class Machine {
       const at = this.firingAt[j], timer = this.cpus[this.firing[j]].apic.timer;
       this.setNow(at);
       timer.fire();
-      if (this.tracing) {
+      if (this.traceOn) {
         const k = timer.expiriesBy(BigInt(at), BigInt(to));
         if (k > 1n) this.trace('apic', this.firing[j], `apic: timer expired ${k - 1n} more times by ${to}, coalesced with the first`);
       }
@@ -324,7 +330,7 @@ export class Machine {
     const c = this.cpus[cpu];
     if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
       const v = (offset & 0xf) === 0 ? this.state[this.smmPage + (offset >>> 4)] : 0;
-      if (this.tracing) this.trace('cpu', cpu, `xapic read 0x${offset.toString(16)} in SMM = 0x${v.toString(16)}: a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      if (this.traceOn) this.trace('cpu', cpu, `xapic read 0x${offset.toString(16)} in SMM = 0x${v.toString(16)}: a RAM page, not the APIC (quirk apicMmioInSmm)`);
       return v;
     }
     return c.apic.xapicRead(offset);
@@ -333,7 +339,7 @@ export class Machine {
     const c = this.cpus[cpu];
     if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
       if ((offset & 0xf) === 0) this.state[this.smmPage + (offset >>> 4)] = value;
-      if (this.tracing) this.trace('cpu', cpu, `xapic write 0x${offset.toString(16)} in SMM: to a RAM page, not the APIC (quirk apicMmioInSmm)`);
+      if (this.traceOn) this.trace('cpu', cpu, `xapic write 0x${offset.toString(16)} in SMM: to a RAM page, not the APIC (quirk apicMmioInSmm)`);
       return;
     }
     if (this.mayFill(this.fanout(offset & 0xff0))) this.atomically(() => c.apic.xapicWrite(offset, value));
@@ -367,7 +373,7 @@ export class Machine {
   /** Take the highest-priority event that can be taken now and perform its architectural entry. */
   takeEvent(cpu: number): TakenEvent {
     const taken = takeEvent(this.presentCpu(cpu, 'event to take'));
-    if (this.tracing && eventKind(taken) !== EventKind.NONE) this.trace('cpu', cpu, `take ${EVENT_NAMES[eventKind(taken)]}${eventVector(taken) >= 0 ? ` vector 0x${eventVector(taken).toString(16)}` : ''}`);
+    if (this.traceOn && eventKind(taken) !== EventKind.NONE) this.trace('cpu', cpu, `take ${EVENT_NAMES[eventKind(taken)]}${eventVector(taken) >= 0 ? ` vector 0x${eventVector(taken).toString(16)}` : ''}`);
     return { kind: EVENT_NAMES[eventKind(taken)], vector: eventVector(taken) };
   }
 
@@ -446,7 +452,7 @@ export class Machine {
     checkU32(address, 'MSI address');
     checkU32(data, 'MSI data');
     if (address >>> 20 !== 0xfee) {
-      if (this.tracing) this.trace('bus', -1, `msi to 0x${address.toString(16)} is not an interrupt message; ignored`);
+      if (this.traceOn) this.trace('bus', -1, `msi to 0x${address.toString(16)} is not an interrupt message; ignored`);
       return;
     }
     this.send(PLATFORM, {
@@ -505,7 +511,7 @@ export class Machine {
     const shorthand = ((lo & Icr.SHORTHAND_MASK) >>> Icr.SHORTHAND_SHIFT) as Shorthand;
     const level = (lo & Icr.TRIGGER_LEVEL) !== 0, assert = (lo & Icr.LEVEL_ASSERT) !== 0;
     const invalid = (why: string): void => {
-      if (this.tracing) this.trace('bus', source, `ipi not sent: ${why}`);
+      if (this.traceOn) this.trace('bus', source, `ipi not sent: ${why}`);
     };
     const q = this.quirks;
     if (q.selfShorthandIsFixed && shorthand === Shorthand.SELF) mode = DeliveryMode.FIXED;
@@ -521,7 +527,7 @@ export class Machine {
     } else if (level && q.levelIpiSetsTmr && (mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST)) {
       levelTriggered = true;
     }
-    if (this.tracing) this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
+    if (this.traceOn) this.trace('bus', source, `ipi ${DELIVERY_NAME[mode]} 0x${vector.toString(16)} dest 0x${destination.toString(16)}${shorthand ? ` shorthand ${shorthand}` : ''}`);
     const m = this.icrMessage;
     m.vector = vector;
     m.mode = mode;
@@ -595,7 +601,7 @@ export class Machine {
     const t = Msg.target(w), c = this.cpus[t];
     const vector = Msg.vector(w), mode = Msg.mode(w);
     if (!c.present() || !c.apic.globallyEnabled()) {
-      if (this.tracing) this.trace('bus', t, `${DELIVERY_NAME[mode]} dropped: no listening APIC`);
+      if (this.traceOn) this.trace('bus', t, `${DELIVERY_NAME[mode]} dropped: no listening APIC`);
       return;
     }
     switch (mode) {
@@ -605,7 +611,7 @@ export class Machine {
         // state of the interrupt input; a de-assert message (an MSI with trigger = level, level = 0) reports
         // the line going inactive and raises no interrupt (as KVM __apic_accept_irq ignores it).
         if (Msg.levelTriggered(w) && !Msg.assert(w)) {
-          if (this.tracing) this.trace('bus', t, `${DELIVERY_NAME[mode]} level de-assert 0x${vector.toString(16)}: no interrupt`);
+          if (this.traceOn) this.trace('bus', t, `${DELIVERY_NAME[mode]} level de-assert 0x${vector.toString(16)}: no interrupt`);
           return;
         }
         c.apic.acceptFixed(vector, Msg.levelTriggered(w));
@@ -620,16 +626,13 @@ export class Machine {
       case DeliveryMode.STARTUP: c.receiveSipi(vector); return;
       case DeliveryMode.EXTINT: c.receiveExtint(vector); return;
       default:
-        if (this.tracing) this.trace('bus', t, `reserved delivery mode ${mode} dropped`);
+        if (this.traceOn) this.trace('bus', t, `reserved delivery mode ${mode} dropped`);
     }
   }
 
   // ---------------------------------------------------------------- snapshot and hash
 
-  /**
-   * A copy of the state. With `into` (a buffer of the state's length, e.g. from a pool) nothing is allocated:
-   * allocating a typed array costs more than copying and hashing it.
-   */
+  /** A copy of the state; into `into` (the state's length, e.g. pooled) nothing is allocated, which costs more than copying. */
   snapshot(into?: Uint32Array): Uint32Array {
     if (!into) return this.state.slice();
     if (into.length !== this.state.length) throw new HostError('bad-snapshot', `snapshot buffer has ${into.length} words, the state ${this.state.length}`);

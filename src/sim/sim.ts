@@ -70,11 +70,11 @@ export class Simulator extends SimWords implements ExecCtx {
 
   // ---------------------------------------------------------------- ExecCtx: the running process's view
 
-  /** The running process's name in traces (`P1`, `D0`). */
-  private who = '';
-  private enter(code: ProcCode, c: number, cpu: Cpu | null, who = `P${c}`): void {
+  /** The running agent's index, or -1 (a CPU): its name in traces (`P1`, `D0`) is built only by `trace`. */
+  private agent = -1;
+  private enter(code: ProcCode, c: number, cpu: Cpu | null, agent = -1): void {
     this.cur = code;
-    this.who = who;
+    this.agent = agent;
     this.c = c;
     this.cpu = cpu;
     this.pc = this.pcOf(code);
@@ -93,7 +93,7 @@ export class Simulator extends SimWords implements ExecCtx {
     this.traceSink?.(`P${this.c} #GP: ${what}`);
   }
   trace(line: string): void {
-    this.traceSink?.(`${this.who} ${line}`);
+    this.traceSink?.(`${this.agent >= 0 ? `D${this.agentName(this.agent)}` : `P${this.c}`} ${line}`);
   }
   wait(ticks: number): void {
     this.setWait(this.cur, this.machine.now() + ticks * this.program.test.settings.timerRatio);
@@ -339,7 +339,8 @@ export class Simulator extends SimWords implements ExecCtx {
 
   /** Fill `out` with every enabled step. Time passes only when nothing but `pause` steps are enabled. */
   enabled(out: number[]): void {
-    out.length = 0;
+    // Emptied by pops: an array set to length 0 loses its backing store in V8, and the next push allocates one.
+    while (out.length > 0) out.pop();
     let holdsTime = false;
     const m = this.machine;
     for (let c = 0; c < this.program.cpus.length; c++) {
@@ -572,7 +573,7 @@ export class Simulator extends SimWords implements ExecCtx {
 
   private agentStep(a: number): void {
     const code = this.program.agents[a];
-    this.enter(code, -1, null, `D${this.agentName(a)}`);
+    this.enter(code, -1, null, a);
     this.setPc(code, this.execInsn(code.insns[this.pc]));
   }
 

@@ -48,6 +48,8 @@ export class SimWords {
       busCapacity: Math.max(64, 8 * st.cpus),
       onTrace: (e: TraceEvent) => this.traceSink?.(`${e.cpu >= 0 ? `P${e.cpu}` : 'platform'} ${e.text}`),
     });
+    // Trace text is built only inside `traced`.
+    this.machine.setTracing(false);
     this.quirks = this.machine.quirks;
     this.assist = new Assist(this.machine, this.machine.extraBase, {
       accel: st.accel, ipiv: st.ipiv,
@@ -61,10 +63,12 @@ export class SimWords {
   /** Lines describing what the model does, while `fn` runs (for witness traces). */
   traced<T>(sink: (line: string) => void, fn: () => T): T {
     this.traceSink = sink;
+    this.machine.setTracing(true);
     try {
       return fn();
     } finally {
       this.traceSink = null;
+      this.machine.setTracing(false);
     }
   }
 
