@@ -304,9 +304,8 @@ export class Cpu {
           : q.sipiLatchedInSmm && this.has(F.SMM) ? 'kept in SMM (quirk sipiLatchedInSmm: KVM_APIC_SIPI not cleared while is_smm)'
             : this.host.pendingInitSipi && this.has(F.INIT_PENDING) && this.initBlockedBy() === null ? 'pending behind the INIT not yet taken (KVM pending_events: INIT, then SIPI)'
               : null;
-      const v = `sipi 0x${vector.toString(16)}`;
-      if (keep !== null) return this.keepSipi(vector, `${v} ${keep}`);
-      this.host.trace?.(this.index, `${v} discarded: ${this.has(F.SMM) ? 'in SMM (D-23)' : `not in wait-for-sipi (${ACTIVITY_NAMES[this.activity()]})`}`);
+      if (keep !== null) return this.keepSipi(vector, ` ${keep}`);
+      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: ${this.has(F.SMM) ? 'in SMM (D-23)' : `not in wait-for-sipi (${ACTIVITY_NAMES[this.activity()]})`}`);
       return false;
     }
     this.s[this.b + C.SIPI_VECTOR] = vector;
@@ -315,10 +314,11 @@ export class Cpu {
     return true;
   }
 
+  /** `why` follows `sipi 0xNN` in the trace; the line is built only when something traces (a resent SIPI is hot). */
   private keepSipi(vector: number, why: string): false {
     this.s[this.b + C.HELD_SIPI_VECTOR] = vector;
     this.set(F.SIPI_LATCHED, true);
-    this.host.trace?.(this.index, why);
+    this.host.trace?.(this.index, `sipi 0x${vector.toString(16)}${why}`);
     if (this.activity() === Activity.HALTED && this.sipiKeepsAwake()) {
       this.setActivity(Activity.ACTIVE);
       this.host.trace?.(this.index, 'hlt ends: a SIPI is pending (kvm_vcpu_has_events)');
@@ -364,14 +364,14 @@ export class Cpu {
    * discarded (seed 002: "SIPI must be cleared unconditionally on SVM"). Returns false (nothing started).
    */
   private sipiInGuest(vector: number): boolean {
-    const q = this.host.quirks, v = `sipi 0x${vector.toString(16)}`;
+    const q = this.host.quirks;
     const why = this.apic.vendor() === 'amd' ? 'SVM has no wait-for-SIPI guest state'
       : this.activity() !== Activity.WAIT_FOR_SIPI ? `the guest is ${ACTIVITY_NAMES[this.activity()]}, not in wait-for-SIPI`
         : q.nestedNoSipiExit ? 'no SIPI VM exit (quirk nestedNoSipiExit: KVM ate SIPIs while INIT was latched, before bf0cd88ce363)'
           : null;
     if (why !== null) {
-      if (q.sipiKeptInGuestMode) return this.keepSipi(vector, `${v}: no VM exit (${why}); kept while in guest mode (quirk sipiKeptInGuestMode: KVM_APIC_SIPI not cleared while is_guest_mode)`);
-      this.host.trace?.(this.index, `${v} discarded: ${why}`);
+      if (q.sipiKeptInGuestMode) return this.keepSipi(vector, `: no VM exit (${why}); kept while in guest mode (quirk sipiKeptInGuestMode: KVM_APIC_SIPI not cleared while is_guest_mode)`);
+      this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: ${why}`);
       return false;
     }
     this.s[this.b + C.SIPI_VECTOR] = vector;
