@@ -30,14 +30,18 @@ export function stage2Elf(disk: Uint8Array): Uint8Array {
     throw new GuestImageError(`a guest disk image holds a boot sector and ${MAX_STAGE2_BYTES} bytes of stage 2; this one has ${disk.length} bytes`);
   }
   if (disk[510] !== 0x55 || disk[511] !== 0xaa) throw new GuestImageError('not a guest disk image: no boot signature (0x55 0xAA) at byte 510');
-  const stage2 = disk.subarray(STAGE2_OFFSET, STAGE2_OFFSET + MAX_STAGE2_BYTES);
-  const elf = new Uint8Array(DATA_AT + stage2.length);
+  return flatElf(disk.subarray(STAGE2_OFFSET, STAGE2_OFFSET + MAX_STAGE2_BYTES), STAGE2_BASE);
+}
+
+/** A multiboot ELF32 that loads the flat binary `code` at `base` and enters it at its first byte. */
+export function flatElf(code: Uint8Array, base: number): Uint8Array {
+  const elf = new Uint8Array(DATA_AT + code.length);
   const v = new DataView(elf.buffer);
   elf.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], 0); // ELF, 32-bit, little-endian, version 1 (System V ABI 4.1 "ELF Header")
   v.setUint16(16, 2, true); // ET_EXEC
   v.setUint16(18, 3, true); // EM_386
   v.setUint32(20, 1, true); // EV_CURRENT
-  v.setUint32(24, STAGE2_BASE, true); // e_entry: stage 2's first byte, where the boot sector jumps
+  v.setUint32(24, base, true); // e_entry: the first byte (stage 2's: where the boot sector jumps)
   v.setUint32(28, ELF_HEADER, true); // e_phoff
   v.setUint16(40, ELF_HEADER, true); // e_ehsize
   v.setUint16(42, PHDR, true); // e_phentsize
@@ -45,10 +49,10 @@ export function stage2Elf(disk: Uint8Array): Uint8Array {
   const ph = ELF_HEADER;
   v.setUint32(ph, 1, true); // PT_LOAD
   v.setUint32(ph + 4, DATA_AT, true); // p_offset
-  v.setUint32(ph + 8, STAGE2_BASE, true); // p_vaddr
-  v.setUint32(ph + 12, STAGE2_BASE, true); // p_paddr: where a multiboot loader puts it
-  v.setUint32(ph + 16, stage2.length, true); // p_filesz: every sector the boot sector copies
-  v.setUint32(ph + 20, stage2.length, true); // p_memsz
+  v.setUint32(ph + 8, base, true); // p_vaddr
+  v.setUint32(ph + 12, base, true); // p_paddr: where a multiboot loader puts it
+  v.setUint32(ph + 16, code.length, true); // p_filesz (stage 2: every sector the boot sector copies)
+  v.setUint32(ph + 20, code.length, true); // p_memsz
   v.setUint32(ph + 24, 7, true); // PF_R | PF_W | PF_X
   v.setUint32(ph + 28, 4, true); // p_align
   // Multiboot 1 spec 3.1.1: the header within the first 8192 bytes, 32-bit aligned; flags 0 (bit 16 clear: the
@@ -58,6 +62,6 @@ export function stage2Elf(disk: Uint8Array): Uint8Array {
   v.setUint32(mb + 4, 0, true);
   v.setUint32(mb + 8, (0x100000000 - MB_MAGIC) >>> 0, true);
   if (mb + MB_HEADER > DATA_AT) throw new Error('stage2Elf: the headers overlap the segment');
-  elf.set(stage2, DATA_AT);
+  elf.set(code, DATA_AT);
   return elf;
 }
