@@ -523,7 +523,7 @@ function lapisVmmBackend(): Backend {
       // KVM sees the guest's IRET and tracks NMI blocking; on a kvm_pvm host the guest has LAPIS_SOFT_IRET.
       iret: OK,
       irqLines: OK, // pc-testdev's IRQ lines at 0x2000 + n (src/vmm/platform.ts)
-      msi: no('lapis vmm has no PCI bus: no device whose MSI a guest can program and raise (no edu device)'),
+      msi: OK, // QEMU's edu device on PCI bus 0 (lapis vmm --device edu, src/vmm/edu.ts)
       ioapicVersion: 0x20, // lapis's I/O APIC (src/machine/config.ts ioapicVersion default)
       vmx: no(NO_VMM_NESTED),
       svm: no(NO_VMM_NESTED),
@@ -553,6 +553,7 @@ function lapisVmmBackend(): Backend {
           '--cpus', String(req.cpus),
           '--mem', String(req.memMiB ?? 64),
           '--cpu-features', req.x2apic === false ? 'tsc-deadline' : 'x2apic,tsc-deadline',
+          ...(req.msi ? ['--device', 'edu'] : []),
         ],
         env: {},
         files: { 'guest.elf': stage2Elf(new Uint8Array(readFileSync(image))) },

@@ -9,6 +9,8 @@
 // any other port is a device lapis-vmm does not emulate: `pio` returns undefined and the VMM stops with a message.
 // The state lives in `ctl` words (shared by the vCPU threads, used under their lock).
 
+import { Edu } from './edu.js';
+
 export const Port = {
   COM1: 0x3f8,
   CMOS_INDEX: 0x70,
@@ -80,6 +82,9 @@ export interface PlatformHost {
   /** The guest's TSC now and its rate in kHz: the PIT counts on the same clock as lapis (src/vmm/shared.ts). */
   tsc(): number;
   tscKhz(): number;
+  /** QEMU's edu device on PCI bus 0 (`lapis vmm --device edu`; src/vmm/edu.ts), its MSIs sent with `msi`. */
+  edu?: boolean;
+  msi?(address: number, data: number): void;
 }
 
 /**
@@ -91,10 +96,19 @@ function loopbackMsr(mcr: number): number {
 }
 
 export class Platform {
+  private readonly edu: Edu | null;
+
   constructor(
     private readonly ctl: Int32Array,
     private readonly host: PlatformHost,
-  ) {}
+  ) {
+    this.edu = host.edu ? new Edu(ctl, { msi: (a, d) => host.msi?.(a, d) }) : null;
+  }
+
+  /** A memory access no APIC decodes: the value read (writes return 0), or undefined where no device is. */
+  mmio(addr: number, size: number, write: boolean, value: number): number | undefined {
+    return this.edu?.mmio(addr, size, write, value);
+  }
 
   /** A port access of `size` bytes: the value read (writes return 0), or undefined for a device not emulated here. */
   pio(port: number, size: number, write: boolean, value: number): number | undefined {
@@ -129,6 +143,7 @@ export class Platform {
       if (write) this.host.irq(port - Port.TESTDEV_IRQ, (value & 0xff) !== 0);
       return write ? 0 : ones;
     }
+    if (this.edu && (port === 0xcf8 || (port >= 0xcfc && port <= 0xcff))) return this.edu.pio(port, size, write, value);
     if (port === Port.DEBUGCON && size === 1) {
       if (write) this.host.serial(value & 0xff);
       return write ? 0 : Port.DEBUGCON; // QEMU's isa-debugcon reads back its readback value, 0xE9

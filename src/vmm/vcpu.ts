@@ -181,9 +181,9 @@ export class VcpuLoop {
         const write = run[K['kvm_run.mmio.is_write']] !== 0;
         const data = K['kvm_run.mmio.data'];
         if (write) {
-          if (chip.mmioWrite(cpu, addr, len, u32(run, data)) || apicOpenBus(addr)) return true;
+          if (chip.mmioWrite(cpu, addr, len, u32(run, data)) || this.rt.platform.mmio(addr, len, true, u32(run, data)) !== undefined || apicOpenBus(addr)) return true;
         } else {
-          const v = chip.mmioRead(cpu, addr, len) ?? (apicOpenBus(addr) ? 0xffffffff : undefined);
+          const v = chip.mmioRead(cpu, addr, len) ?? this.rt.platform.mmio(addr, len, false, 0) ?? (apicOpenBus(addr) ? 0xffffffff : undefined);
           if (v !== undefined) {
             setU64(run, data, 0);
             for (let i = 0; i < Math.min(len, 4); i++) run[data + i] = (v >>> (8 * i)) & 0xff;
