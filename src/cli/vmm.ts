@@ -86,7 +86,8 @@ export function registerVmm(program: Command): void {
           kvmPath: process.env.LAPIS_KVM_DEVICE,
         });
         const counts = Object.entries(r.exits).map(([k, v]) => `${k} ${v}`).join(', ');
-        console.error(`lapis vmm: ${r.reason}${r.ms ? ` after ${(r.ms / 1000).toFixed(2)} s` : ''}${counts ? ` (exits: ${counts})` : ''}`);
+        const tsc = r.tscKhz ? `; guest TSC ${r.tscKhz} kHz` : '';
+        console.error(`lapis vmm: ${r.reason}${r.ms ? ` after ${(r.ms / 1000).toFixed(2)} s` : ''}${counts ? ` (exits: ${counts}${tsc})` : ''}`);
         process.exitCode = r.status;
       } finally {
         process.off('SIGINT', interrupt);
