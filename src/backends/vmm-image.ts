@@ -7,7 +7,7 @@
 // header in the file's first 8 KiB: the boot sector's job, done by the loader. Stage 2 sets up its own GDT, stack
 // and IDT (`stage2_entry`), so it does not depend on which of the two brought it there.
 
-import { MAX_STAGE2_BYTES } from './build.js';
+import { MAX_STAGE2_BYTES } from './guest-abi.js';
 
 /** Where the boot sector copies stage 2 and where it is linked (guest/lapis.inc STAGE2_BASE). */
 export const STAGE2_BASE = 0x100000;
