@@ -156,18 +156,19 @@ tsc_calibrate:
   pop ebx
   ret
 
-; eax microseconds -> eax TSC ticks, at most 0xFFFFFFFF: a wait longer than 32 bits of ticks (tsc_per_ms * us / 1000
-; past 2^32, which a rate calibrated on a host slow to exit can reach: under nested KVM the guest measured 31 GHz)
-; is clamped, not a divide error. Clobbers ecx, edx.
+; eax microseconds -> eax TSC ticks, at most 2^31 - 1: a longer wait (tsc_per_ms * us / 1000 past that, which a rate
+; calibrated on a host slow to exit can reach: under nested KVM the guest measured 31 GHz) is clamped, not a divide
+; error, and stays below 2^31 so that the waits that count 32-bit TSC deltas (lapis_wait_eq_us, lit_delay_beat) end
+; before the delta wraps. Clobbers ecx, edx.
 lapis_us_ticks:
   mul dword [tsc_per_ms]
   mov ecx, 1000
-  cmp edx, ecx
-  jae .clamp                            ; the quotient would not fit in eax (#DE)
+  cmp edx, 500                          ; edx:eax >= 500 * 2^32 = 1000 * 2^31: the quotient would be 2^31 or more
+  jae .clamp
   div ecx
   ret
 .clamp:
-  mov eax, 0xFFFFFFFF
+  mov eax, 0x7FFFFFFF
   ret
 
 ; Busy-wait eax microseconds (TSC). Clobbers eax, ecx, edx.
