@@ -184,6 +184,11 @@ export class FakeVcpu implements VcpuPort {
     this.log.push('KVM_SET_SREGS');
     this.sregs = s.slice();
   }
+  clearEvents(): void {
+    this.log.push('KVM_SET_VCPU_EVENTS (cleared)');
+    this.nmiQueued = 0;
+    this.vector = -1;
+  }
   setRegs(r: Uint8Array): void {
     this.log.push('KVM_SET_REGS');
     const cs = K['kvm_sregs.cs'];
