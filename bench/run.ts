@@ -11,6 +11,7 @@ import { bringupLitmus } from '../src/scenarios/bringup.js';
 import { avicRingLitmus } from '../src/scenarios/avicRing.js';
 import { Worker } from 'node:worker_threads';
 import { spin } from './spin.js';
+import { vmmBench, vmmTable } from './vmm.js';
 
 interface Result { name: string; target: string; nsPerOp: number }
 
@@ -208,6 +209,10 @@ const exploreTable = ['| N | question | answer | states | time | states/s | visi
   ...exploreRows.map((r) => `| ${r.n} | ${r.variant} | ${r.answer} | ${r.states} | ${(r.ms / 1000).toFixed(3)} s | ${Math.round(r.statesPerSec)} | ${Number.isNaN(r.bytesPerState) ? '' : r.bytesPerState.toFixed(1)} |`)].join('\n');
 console.log(header + '\n\n' + table + '\n\n' + exploreTable + hostLine);
 if (sink === 42.5) console.log('');
+// lapis vmm beside QEMU+KVM (bench/vmm.ts): --vmm-n=N accesses of each kind (default 20000), --no-vmm skips it.
+const vmmN = Number(process.argv.find((a) => a.startsWith('--vmm-n='))?.slice(8) ?? 20000);
+const vmm = process.argv.includes('--no-vmm') ? null : vmmBench(vmmN);
+if (vmm) console.log(`\nlapis vmm (${vmm.note}):\n\n${vmmTable(vmm.rows)}`);
 
 if (process.argv.includes('--write')) {
   const file = 'BENCHMARKS.md'; // run from the project root (npm run bench)
@@ -215,5 +220,8 @@ if (process.argv.includes('--write')) {
   const block = `${begin}\n${header}; load average ${loadavg()[0].toFixed(1)} at the end\n\n${table}\n\nExplorer, one thread unless a row says two: N-AP bring-up (src/scenarios/bringup.ts) and an N-vCPU AVIC ring (src/scenarios/avicRing.ts):\n\n${exploreTable}${hostLine}\n${end}`;
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const next = old.includes(begin) ? old.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Model (npm run bench)\n\n${block}\n`;
-  writeFileSync(file, next);
+  const vb = '<!-- bench:vmm:begin -->', ve = '<!-- bench:vmm:end -->';
+  const vblock = vmm ? `${vb}\n${header}; ${vmm.note}\n\n${vmmTable(vmm.rows)}\n${ve}` : null;
+  const withVmm = !vblock ? next : next.includes(vb) ? next.replace(new RegExp(`${vb}[\\s\\S]*?${ve}`), vblock) : `${next.trimEnd()}\n\n## lapis vmm (npm run bench)\n\n${vblock}\n`;
+  writeFileSync(file, withVmm);
 }

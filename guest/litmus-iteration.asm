@@ -293,11 +293,7 @@ lit_await_holds:
 ; Keeps every register.
 lit_event:
   pushad
-  mov ebx, eax
-  mov eax, [tsc_per_ms]
-  mul ebx
-  mov ecx, 1000
-  div ecx
+  call lapis_us_ticks
   mov ebx, eax
   rdtsc
   add eax, ebx
@@ -318,11 +314,8 @@ lit_event:
 lit_quiet:
   push ebx
   push esi
-  mov eax, [tsc_per_ms]
-  mov ecx, LIT_SETTLE_US
-  mul ecx
-  mov ecx, 1000
-  div ecx
+  mov eax, LIT_SETTLE_US
+  call lapis_us_ticks
   xor edx, edx
   add eax, [lit_last_event]
   adc edx, [lit_last_event + 4]
@@ -440,11 +433,7 @@ lit_pause_us:
 
 ; eax = microseconds: CF set while less than that has passed since lit_t0. Clobbers eax, ecx, edx.
 lit_elapsed:
-  mov ecx, eax
-  mov eax, [tsc_per_ms]
-  mul ecx
-  mov ecx, 1000
-  div ecx
+  call lapis_us_ticks
   mov ecx, eax                          ; ticks
   rdtsc
   sub eax, [lit_t0]
@@ -461,10 +450,8 @@ lit_elapsed:
 ; the run began. Keeps ebx..ebp.
 lit_rdtsc:
   push ecx
-  mov eax, [tsc_per_ms]
-  mul ebx
-  mov ecx, 1000
-  div ecx                               ; TSC ticks a model tick
+  mov eax, ebx
+  call lapis_us_ticks                   ; TSC ticks a model tick
   mov ecx, eax
   rdtsc
   sub eax, [lit_tsc0]
@@ -476,11 +463,7 @@ lit_rdtsc:
 
 ; The same since lit_t1.
 lit_elapsed1:
-  mov ecx, eax
-  mov eax, [tsc_per_ms]
-  mul ecx
-  mov ecx, 1000
-  div ecx
+  call lapis_us_ticks
   mov ecx, eax
   rdtsc
   sub eax, [lit_t1]
@@ -630,11 +613,7 @@ lit_smm_check:
 lit_delay_beat:
   push esi
   push edi
-  mov ecx, eax
-  mov eax, [tsc_per_ms]
-  mul ecx
-  mov ecx, 1000
-  div ecx
+  call lapis_us_ticks
   mov esi, eax
   rdtsc
   mov edi, eax

@@ -156,6 +156,21 @@ tsc_calibrate:
   pop ebx
   ret
 
+; eax microseconds -> eax TSC ticks, at most 2^31 - 1: a longer wait (tsc_per_ms * us / 1000 past that, which a rate
+; calibrated on a host slow to exit can reach: under nested KVM the guest measured 31 GHz) is clamped, not a divide
+; error, and stays below 2^31 so that the waits that count 32-bit TSC deltas (lapis_wait_eq_us, lit_delay_beat) end
+; before the delta wraps. Clobbers ecx, edx.
+lapis_us_ticks:
+  mul dword [tsc_per_ms]
+  mov ecx, 1000
+  cmp edx, 500                          ; edx:eax >= 500 * 2^32 = 1000 * 2^31: the quotient would be 2^31 or more
+  jae .clamp
+  div ecx
+  ret
+.clamp:
+  mov eax, 0x7FFFFFFF
+  ret
+
 ; Busy-wait eax microseconds (TSC). Clobbers eax, ecx, edx.
 lapis_delay_us:
   push ebx
@@ -165,10 +180,8 @@ lapis_delay_us:
   rdtsc
   mov esi, eax
   mov edi, edx
-  mov eax, [tsc_per_ms]
-  mul ebx
-  mov ecx, 1000
-  div ecx                               ; eax = ticks (delays up to ~4 s at 1 GHz)
+  mov eax, ebx
+  call lapis_us_ticks                   ; eax = ticks (delays up to ~4 s at 1 GHz)
   add esi, eax
   adc edi, 0
 .l:
@@ -189,11 +202,7 @@ lapis_delay_us:
 lapis_wait_eq_us:
   push edi
   push ebp
-  mov ecx, eax
-  mov eax, [tsc_per_ms]
-  mul ecx
-  mov ecx, 1000
-  div ecx
+  call lapis_us_ticks
   mov edi, eax                          ; ticks
   rdtsc
   mov ebp, eax

@@ -1,14 +1,18 @@
 // The real machines a litmus guest runs on (docs/conformance.md): QEMU 7.2 TCG, QEMU 10 TCG (bookworm-backports,
-// unpacked by scripts/setup.sh), QEMU 7.2 with KVM in three irqchip modes, and Bochs 2.7 with an Intel CPU model
-// (VMX) and an AMD one (SVM, docs/nested.md). Each backend says whether
+// unpacked by scripts/setup.sh), QEMU 7.2 with KVM in three irqchip modes, Bochs 2.7 with an Intel CPU model
+// (VMX) and an AMD one (SVM, docs/nested.md), and `lapis vmm`: KVM with lapis as the APICs (docs/vmm.md). Each backend says whether
 // it is available here (and why not), which architectural features it offers a guest, and how to boot an image.
 // Everything here is argument arrays: nothing goes through a shell.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kvmAvailable as vmmKvmAvailable } from '../vmm/kvm.js';
+import { stage2Elf } from './vmm-image.js';
 
-export const BACKEND_NAMES = ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm'] as const;
+export const BACKEND_NAMES = ['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm', 'lapis-vmm'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export type Availability = { ok: true } | { ok: false; reason: string };
@@ -84,7 +88,7 @@ export interface Launch {
   file: string;
   args: string[];
   env: Record<string, string>;
-  files: Record<string, string>;
+  files: Record<string, string | Uint8Array>;
   /** The QMP socket the emulator listens on (in the run's temporary directory), for hot-plug. */
   qmp?: string;
 }
@@ -448,6 +452,7 @@ export const BACKENDS: readonly Backend[] = [
     tprShadow: no('a VMX control: ryzen is an AMD model (and Bochs 2.7 has no AVIC)'),
     vid: no('a VMX control: ryzen is an AMD model (and Bochs 2.7 has no AVIC)'),
   })),
+  lapisVmmBackend(),
 ];
 
 // ---- Bochs -----------------------------------------------------------------------------------------------------
@@ -515,6 +520,84 @@ function bochsLaunch(image: string, dir: string, req: MachineRequest, model: str
     args: ['-q', '-f', join(dir, 'bochsrc'), '-rc', join(dir, 'debugger.rc')],
     env: { TERM: 'dumb' },
     files: { bochsrc: rc, 'debugger.rc': 'c\n' },
+  };
+}
+
+// ---- lapis vmm -------------------------------------------------------------------------------------------------
+
+/** The CLI that runs `lapis vmm`: dist/cli/main.js beside dist/backends, or the package's dist/ when this module
+ *  runs from src/ (the tests). */
+export function lapisMain(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = resolve(here, '../cli/main.js');
+  return existsSync(beside) ? beside : resolve(here, '../../dist/cli/main.js');
+}
+
+const NO_VMM_NESTED = "lapis vmm offers no nested virtualization: an L2's APIC would be the guest's own hypervisor's business, not lapis's, and none of it was tried";
+const VMM_NO_SMM =
+  'lapis vmm gives its guests no SMM: KVM runs a vCPU in SMM on its SMM address space, where lapis vmm maps no memory (no SMRAM), ' +
+  'and where KVM_CAP_X86_SMM is 0 (the machine this was written on) an SMI stops the VM (status 10)';
+
+/** `lapis vmm` (src/vmm, docs/vmm.md) as a backend: KVM CPUs with lapis's Machine as their local APICs and I/O APIC.
+ *  Each boot is a `lapis vmm` process on the guest's stage 2 (src/backends/vmm-image.ts). Judged by spec: an
+ *  outcome spec forbids here is a bug in the VMM or the guest runtime, never an implementation's quirk. */
+function lapisVmmBackend(): Backend {
+  return {
+    name: 'lapis-vmm',
+    description: 'lapis vmm: KVM CPUs with lapis as their local APICs and I/O APIC (no in-kernel irqchip)',
+    available: (): Availability => {
+      const k = kvmUsable();
+      if (!k.ok) return k;
+      const main = lapisMain();
+      if (!existsSync(main)) return { ok: false, reason: `${main} not found: build lapis first (npm run build)` };
+      return once('vmm-kvm', () => vmmKvmAvailable(process.env.LAPIS_KVM_DEVICE ?? '/dev/kvm'));
+    },
+    features: (): Features => ({
+      x2apic: OK,
+      // --cpu-features without x2apic: CPUID.1:ECX[21] clear and lapis's Machine without x2APIC (#GP on EXTD).
+      x2apicHidden: OK,
+      smm: no(VMM_NO_SMM),
+      tscDeadline: OK,
+      // KVM sees the guest's IRET and tracks NMI blocking; on a kvm_pvm host the guest has LAPIS_SOFT_IRET.
+      iret: OK,
+      irqLines: OK, // pc-testdev's IRQ lines at 0x2000 + n (src/vmm/platform.ts)
+      msi: OK, // QEMU's edu device on PCI bus 0 (lapis vmm --device edu, src/vmm/edu.ts)
+      ioapicVersion: 0x20, // lapis's I/O APIC (src/machine/config.ts ioapicVersion default)
+      vmx: no(NO_VMM_NESTED),
+      svm: no(NO_VMM_NESTED),
+      tprShadow: no(`a VMX control: ${NO_VMM_NESTED}`),
+      vid: no(`a VMX control: ${NO_VMM_NESTED}`),
+      smiToBsp: no(VMM_NO_SMM),
+      guestClock: no("lapis's APIC timer follows the guest's TSC, which keeps the host's time while a vCPU thread is descheduled (src/vmm/shared.ts)"),
+      cpuHotplug: no('lapis vmm starts every CPU it is given: it has no empty slots and no hot-add request (QMP device_add is QEMU\'s)'),
+    }),
+    maxCpus: null,
+    version: () =>
+      once('version:lapis-vmm', () => {
+        let v = 'unknown';
+        try {
+          v = (JSON.parse(readFileSync(resolve(dirname(lapisMain()), '../../package.json'), 'utf8')) as { version?: string }).version ?? v;
+        } catch {
+          // no package.json beside dist/
+        }
+        return `lapis vmm ${v} on KVM, Linux ${release()}`;
+      }),
+    asmDefines: () => (kvmIsPvm() ? ['LAPIS_SOFT_IRET'] : []),
+    launch: (image, dir, req) => {
+      const elf = join(dir, 'guest.elf');
+      return {
+        file: process.execPath,
+        args: [
+          lapisMain(), 'vmm', elf,
+          '--cpus', String(req.cpus),
+          '--mem', String(req.memMiB ?? 64),
+          '--cpu-features', req.x2apic === false ? 'tsc-deadline' : 'x2apic,tsc-deadline',
+          ...(req.msi ? ['--device', 'edu'] : []),
+        ],
+        env: {},
+        files: { 'guest.elf': stage2Elf(new Uint8Array(readFileSync(image))) },
+      };
+    },
   };
 }
 

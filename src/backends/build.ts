@@ -6,14 +6,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { which } from './backends.js';
+import { MAX_STAGE2_BYTES } from './guest-abi.js';
+
+export { MAX_STAGE2_BYTES };
 
 /** The guest framework's directory (guest/ at the package root: ../../guest from src/backends and dist/backends). */
 export const GUEST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../guest');
 
 /** One cylinder of 16 heads x 63 sectors: Bochs derives a flat image's geometry from its size, in cylinders. */
 export const IMAGE_BYTES = 16 * 63 * 512;
-/** The boot sector loads sectors 1..127: stage 2 (runtime + test) must fit in them. */
-export const MAX_STAGE2_BYTES = 127 * 512;
 
 export interface BuildOptions {
   /** The guest's NASM source. */

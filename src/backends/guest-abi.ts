@@ -31,3 +31,7 @@ export function abi(name: GuestAbiName): number {
 export function guestAbi(): string[] {
   return Object.entries(GUEST_ABI).map(([name, [value, what]]) => `${name.padEnd(20)} equ 0x${value.toString(16).padEnd(8)} ; ${what}`);
 }
+
+/** The boot sector loads sectors 1..127 (guest/runtime.asm STAGE2_SECTORS): stage 2 (runtime + test) must fit in
+ *  them. */
+export const MAX_STAGE2_BYTES = 127 * 512;

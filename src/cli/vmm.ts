@@ -22,6 +22,7 @@ Exit status:
   130  interrupted (Ctrl-C)`;
 
 const FEATURES = ['x2apic', 'tsc-deadline'] as const;
+const DEVICES = ['edu'] as const;
 
 function range(name: string, lo: number, hi: number) {
   return (v: string): number => {
@@ -35,6 +36,11 @@ function features(v: string): string[] {
   const list = v.split(',').map((s) => s.trim()).filter((s) => s);
   for (const f of list) if (!(FEATURES as readonly string[]).includes(f)) throw new InvalidArgumentError(`unknown CPU feature '${f}' (known: ${FEATURES.join(', ')})`);
   return list;
+}
+
+function devices(v: string, prev: string[]): string[] {
+  if (!(DEVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown device '${v}' (known: ${DEVICES.join(', ')})`);
+  return [...prev, v];
 }
 
 function readInput(file: string, what: string): Uint8Array | string {
@@ -57,8 +63,9 @@ export function registerVmm(program: Command): void {
     .option('--append <args>', 'the kernel command line')
     .option('--timeout <s>', 'stop a guest still running after this many seconds', range('--timeout', 1, 86400))
     .option('--trace', 'print the APIC traffic (vCPU, access, register, value, time) on stderr')
+    .option('--device <name>', "an extra device: edu (QEMU's edu on PCI bus 0, for guests that send MSIs through it)", devices, [])
     .addHelpText('after', VMM_EXIT_HELP)
-    .action(async (image: string, o: { cpus: number; mem: number; cpuFeatures: string[]; initrd?: string; append?: string; timeout?: number; trace?: boolean }) => {
+    .action(async (image: string, o: { cpus: number; mem: number; cpuFeatures: string[]; initrd?: string; append?: string; timeout?: number; trace?: boolean; device: string[] }) => {
       const img = readInput(image, 'image');
       const initrd = o.initrd === undefined ? undefined : readInput(o.initrd, 'initrd');
       for (const x of [img, initrd]) {
@@ -75,11 +82,12 @@ export function registerVmm(program: Command): void {
         const r = await runVmm({
           image: img as Uint8Array, name: basename(image), cpus: o.cpus, memMiB: o.mem,
           x2apic: o.cpuFeatures.includes('x2apic'), tscDeadline: o.cpuFeatures.includes('tsc-deadline'),
-          initrd: initrd as Uint8Array | undefined, append: o.append, timeoutS: o.timeout, trace: o.trace === true, interrupted,
+          initrd: initrd as Uint8Array | undefined, append: o.append, timeoutS: o.timeout, trace: o.trace === true, interrupted, edu: o.device.includes('edu'),
           kvmPath: process.env.LAPIS_KVM_DEVICE,
         });
         const counts = Object.entries(r.exits).map(([k, v]) => `${k} ${v}`).join(', ');
-        console.error(`lapis vmm: ${r.reason}${r.ms ? ` after ${(r.ms / 1000).toFixed(2)} s` : ''}${counts ? ` (exits: ${counts})` : ''}`);
+        const tsc = r.tscKhz ? `; guest TSC ${r.tscKhz} kHz` : '';
+        console.error(`lapis vmm: ${r.reason}${r.ms ? ` after ${(r.ms / 1000).toFixed(2)} s` : ''}${counts ? ` (exits: ${counts}${tsc})` : ''}`);
         process.exitCode = r.status;
       } finally {
         process.off('SIGINT', interrupt);

@@ -168,4 +168,12 @@ export const KVM_ABI = {
   "kvm_msr_entry.data": 8,
   "kvm_signal_mask.len": 0,
   "kvm_signal_mask.sigset": 4,
+  KVM_VCPUEVENT_VALID_NMI_PENDING: 1,
+  KVM_VCPUEVENT_VALID_SHADOW: 4,
+  "kvm_vcpu_events.interrupt.shadow": 11,
+  "kvm_vcpu_events.nmi.injected": 12,
+  "kvm_vcpu_events.nmi.pending": 13,
+  "kvm_vcpu_events.nmi.masked": 14,
+  "kvm_vcpu_events.flags": 20,
+  "sizeof kvm_vcpu_events": 64,
 } as const;

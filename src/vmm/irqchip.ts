@@ -18,7 +18,7 @@ export const IOAPIC_BASE = IOAPIC_DEFAULT_BASE;
 export const IOAPIC_SIZE = IoApicMmio.WINDOW_SIZE;
 
 /** Words of `ctl` per vCPU, after `CTL_HEADER` words the caller owns. */
-export const CTL_HEADER = 16;
+export const CTL_HEADER = 32;
 export const CpuCtl = {
   /** Set by whoever kicked this vCPU; cleared when it decides. Kicks are not repeated while it is set. */
   KICKED: 0,

@@ -181,6 +181,14 @@ export function kvmAvailable(path = '/dev/kvm'): { ok: true } | { ok: false; rea
   }
 }
 
+/** KVM_SET_VCPU_EVENTS's argument after INIT: no exception or interrupt injected, no interrupt shadow, no NMI
+ *  injected, pending (KVM's queue of KVM_NMIs included) or masked (the flags make KVM take the NMI and shadow fields). */
+export function clearedEvents(): Uint8Array {
+  const e = new Uint8Array(K['sizeof kvm_vcpu_events']);
+  setU32(e, K['kvm_vcpu_events.flags'], K.KVM_VCPUEVENT_VALID_NMI_PENDING | K.KVM_VCPUEVENT_VALID_SHADOW);
+  return e;
+}
+
 /** A vCPU of a real VM: the run loop's port (src/vmm/vcpu.ts) over the vCPU's file descriptor and kvm_run mapping. */
 export class KvmVcpu implements VcpuPort {
   readonly run: Uint8Array;
@@ -221,6 +229,9 @@ export class KvmVcpu implements VcpuPort {
     setU32(b, K['kvm_msrs.entries'] + K['kvm_msr_entry.index'], index);
     setU64(b, K['kvm_msrs.entries'] + K['kvm_msr_entry.data'], value);
     ioctl(this.fd, K.KVM_SET_MSRS, b, 'KVM_SET_MSRS');
+  }
+  clearEvents(): void {
+    ioctl(this.fd, K.KVM_SET_VCPU_EVENTS, clearedEvents(), 'KVM_SET_VCPU_EVENTS');
   }
   drainKick(): void {
     drainKickSignal();

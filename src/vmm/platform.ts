@@ -1,10 +1,15 @@
 // The PC devices a lapis-vmm guest sees besides the APICs, all on port I/O: a 16550 UART at 0x3F8 (output only:
 // the transmitter is always empty; its THRE interrupt on ISA IRQ 4), QEMU's fw_cfg at 0x510/0x511, isa-debug-exit at 0xF4 and pc-testdev (its IRQ
 // lines at 0x2000 + n drive I/O APIC pin n, its scratch port 0xE0 and page flush 0xE4). kvm-unit-tests touches these
-// (lib/x86/io.c, fwcfg.c, apic.c set_irq_line, x86/eventinj.c). Legacy ports a PC guest probes for devices that are
+// (lib/x86/io.c, fwcfg.c, apic.c set_irq_line, x86/eventinj.c). The catalog's guests (guest/runtime.asm, the
+// lapis-vmm backend) print to QEMU's isa-debugcon at 0xE9 (the same output as COM1) and calibrate their TSC against
+// the PIT's channel 2, gated through port 0x61 (tsc_calibrate): that channel is here, counting on the guest's TSC.
+// Legacy ports a PC guest probes for devices that are
 // not here (8259 masks, PIT, CMOS, PCI configuration, keyboard, POST) read as no device (all ones) and drop writes;
 // any other port is a device lapis-vmm does not emulate: `pio` returns undefined and the VMM stops with a message.
 // The state lives in `ctl` words (shared by the vCPU threads, used under their lock).
+
+import { Edu } from './edu.js';
 
 export const Port = {
   COM1: 0x3f8,
@@ -16,6 +21,10 @@ export const Port = {
   TESTDEV_IOPORT: 0xe0,
   TESTDEV_FLUSH_PAGE: 0xe4,
   TESTDEV_IRQ: 0x2000,
+  DEBUGCON: 0xe9,
+  PIT_COUNTER2: 0x42,
+  PIT_CONTROL: 0x43,
+  PORT_B: 0x61,
 } as const;
 export const TESTDEV_IRQ_LINES = 24;
 
@@ -23,7 +32,18 @@ export const TESTDEV_IRQ_LINES = 24;
 export const FwCfg = { SIGNATURE: 0x00, ID: 0x01, RAM_SIZE: 0x03, NB_CPUS: 0x05, MAX_CPUS: 0x0f, MAX_RAM: 0x11 } as const;
 
 /** Words of the shared control block the platform uses (below src/vmm/irqchip.ts's CTL_HEADER). */
-export const PlatformCtl = { FW_SEL: 4, FW_OFF: 5, LCR: 6, IER: 7, MCR: 8, SCR: 9, DLL: 10, DLM: 11, SCRATCH: 12, THRE: 13, IRQ: 14, CMOS_INDEX: 15 } as const;
+export const PlatformCtl = {
+  FW_SEL: 4, FW_OFF: 5, LCR: 6, IER: 7, MCR: 8, SCR: 9, DLL: 10, DLM: 11, SCRATCH: 12, THRE: 13, IRQ: 14, CMOS_INDEX: 15,
+  /** PIT channel 2: its count (0 = 65536), the next byte written (PIT_LSB/PIT_MSB bits), port B's gate and speaker
+   *  bits, the ticks counted before the gate last rose, and the guest TSC (low, high words) when it rose. */
+  PIT_COUNT: 16, PIT_WRITE: 17, PORT_B: 18, PIT_DONE: 19, PIT_START_LO: 20, PIT_START_HI: 21,
+} as const;
+/** The 8254's input clock, Hz (8254 datasheet; the PC's 14.31818 MHz crystal divided by 12). */
+export const PIT_HZ = 1_193_182;
+/** PIT_WRITE: the control word's read/write field (bits 5:4) in bits 1:0 (1 LSB only, 2 MSB only, 3 LSB then MSB);
+ *  bit 2: the LSB of an LSB-then-MSB pair was written, the MSB is next; bit 3: a control word was written and the
+ *  count is not complete (OUT2 stays low). */
+const PIT_LSB_NEXT_MSB = 4, PIT_AWAIT_COUNT = 8;
 /** COM1's ISA IRQ, I/O APIC pin 4 (the MP table maps ISA IRQ n to pin n). */
 export const COM1_IRQ = 4;
 
@@ -38,7 +58,7 @@ const IER_ETBEI = 0x02;
 const ABSENT: readonly (readonly [number, number])[] = [
   [0x00, 0x1f], [0xc0, 0xdf], [0x80, 0x8f], // DMA controllers and page registers, POST codes (Linux's io_delay: 0x80)
   [0x20, 0x21], [0xa0, 0xa1], [0x4d0, 0x4d1], // 8259 PICs and their ELCR (kvm-unit-tests masks them: lib/x86/apic.c mask_pic_interrupts)
-  [0x40, 0x43], [0x61, 0x61], // PIT, port B
+  [0x40, 0x41], // PIT channels 0 and 1 (channel 2 and port B are emulated)
   [0x60, 0x60], [0x64, 0x64], [0x92, 0x92], // keyboard controller, system control port A
   [0xf0, 0xf1], // the x87 error latch
   [0x2e8, 0x2ef], [0x2f8, 0x2ff], [0x3e8, 0x3ef], // the other UARTs (Linux's 8250 probes all four)
@@ -59,6 +79,12 @@ export interface PlatformHost {
   flushPage?(gpa: number): void;
   /** The RTC's time: milliseconds since 1970 UTC (default: the host's clock). */
   wallClockMs?(): number;
+  /** The guest's TSC now and its rate in kHz: the PIT counts on the same clock as lapis (src/vmm/shared.ts). */
+  tsc(): number;
+  tscKhz(): number;
+  /** QEMU's edu device on PCI bus 0 (`lapis vmm --device edu`; src/vmm/edu.ts), its MSIs sent with `msi`. */
+  edu?: boolean;
+  msi?(address: number, data: number): void;
 }
 
 /**
@@ -70,10 +96,19 @@ function loopbackMsr(mcr: number): number {
 }
 
 export class Platform {
+  private readonly edu: Edu | null;
+
   constructor(
     private readonly ctl: Int32Array,
     private readonly host: PlatformHost,
-  ) {}
+  ) {
+    this.edu = host.edu ? new Edu(ctl, { msi: (a, d) => host.msi?.(a, d) }) : null;
+  }
+
+  /** A memory access no APIC decodes: the value read (writes return 0), or undefined where no device is. */
+  mmio(addr: number, size: number, write: boolean, value: number): number | undefined {
+    return this.edu?.mmio(addr, size, write, value);
+  }
 
   /** A port access of `size` bytes: the value read (writes return 0), or undefined for a device not emulated here. */
   pio(port: number, size: number, write: boolean, value: number): number | undefined {
@@ -108,8 +143,83 @@ export class Platform {
       if (write) this.host.irq(port - Port.TESTDEV_IRQ, (value & 0xff) !== 0);
       return write ? 0 : ones;
     }
+    if (this.edu && (port === 0xcf8 || (port >= 0xcfc && port <= 0xcff))) return this.edu.pio(port, size, write, value);
+    if (port === Port.DEBUGCON && size === 1) {
+      if (write) this.host.serial(value & 0xff);
+      return write ? 0 : Port.DEBUGCON; // QEMU's isa-debugcon reads back its readback value, 0xE9
+    }
+    if (port === Port.PIT_CONTROL && size === 1) {
+      if (write) this.pitControl(value & 0xff);
+      return write ? 0 : ones;
+    }
+    if (port === Port.PIT_COUNTER2 && size === 1) {
+      if (write) this.pitCount(value & 0xff);
+      return write ? 0 : ones;
+    }
+    if (port === Port.PORT_B && size === 1) {
+      if (write) this.portB(value & 0xff);
+      return write ? 0 : this.ctl[PlatformCtl.PORT_B] | (this.out2() ? 0x20 : 0);
+    }
     for (const [lo, hi] of ABSENT) if (port >= lo && port <= hi) return write ? 0 : ones;
     return undefined;
+  }
+
+  // ---- PIT channel 2 (8254 datasheet, mode 0 "interrupt on terminal count"; port B: IBM PC/AT technical reference)
+  // Only what a TSC calibration needs: a control word for counter 2 selects how its count is written and sets OUT2
+  // low; the count loads; with GATE2 (port B bit 0) high the counter counts down at PIT_HZ and OUT2 (port B bit 5)
+  // goes high when it reaches zero, N clocks after counting began; GATE2 low suspends counting. Counting is on the
+  // guest's TSC, so a calibration measures KVM_GET_TSC_KHZ. The other modes count the same way (nothing here uses
+  // them); the counters cannot be read back (reads float high), and counters 0 and 1 are absent.
+
+  private pitControl(v: number): void {
+    if (v >> 6 !== 2) return; // counter 0 or 1 (absent), or the read-back command
+    const rw = (v >> 4) & 3;
+    if (rw === 0) return; // counter latch: nothing to latch, the count is not readable
+    this.ctl[PlatformCtl.PIT_WRITE] = rw | PIT_AWAIT_COUNT;
+    this.ctl[PlatformCtl.PIT_DONE] = 0;
+  }
+
+  private pitCount(b: number): void {
+    const c = this.ctl, w = c[PlatformCtl.PIT_WRITE], rw = w & 3;
+    if (rw === 0) return; // no control word yet
+    if (rw === 3 && !(w & PIT_LSB_NEXT_MSB)) {
+      c[PlatformCtl.PIT_COUNT] = b;
+      c[PlatformCtl.PIT_WRITE] = rw | PIT_LSB_NEXT_MSB | PIT_AWAIT_COUNT;
+      c[PlatformCtl.PIT_DONE] = 0;
+      return;
+    }
+    c[PlatformCtl.PIT_COUNT] = rw === 1 ? b : rw === 2 ? b << 8 : (c[PlatformCtl.PIT_COUNT] & 0xff) | (b << 8);
+    c[PlatformCtl.PIT_WRITE] = rw;
+    c[PlatformCtl.PIT_DONE] = 0; // a new count: nothing counted yet; counting starts now if the gate is high
+    if (c[PlatformCtl.PORT_B] & 1) this.pitStart();
+  }
+
+  private pitStart(): void {
+    const t = this.host.tsc();
+    this.ctl[PlatformCtl.PIT_START_LO] = t % 0x100000000 | 0;
+    this.ctl[PlatformCtl.PIT_START_HI] = Math.floor(t / 0x100000000);
+  }
+
+  /** PIT clocks counted since counting last resumed (the gate is high). */
+  private pitRunning(): number {
+    const c = this.ctl;
+    const start = (c[PlatformCtl.PIT_START_LO] >>> 0) + (c[PlatformCtl.PIT_START_HI] >>> 0) * 0x100000000;
+    return Math.max(0, Math.floor(((this.host.tsc() - start) * PIT_HZ) / (this.host.tscKhz() * 1000)));
+  }
+
+  private portB(v: number): void {
+    const c = this.ctl, was = c[PlatformCtl.PORT_B] & 1, gate = v & 1;
+    if (!was && gate) this.pitStart();
+    else if (was && !gate) c[PlatformCtl.PIT_DONE] = Math.min(0x7fffffff, c[PlatformCtl.PIT_DONE] + this.pitRunning());
+    c[PlatformCtl.PORT_B] = v & 3; // GATE2, speaker data
+  }
+
+  private out2(): boolean {
+    const c = this.ctl;
+    if ((c[PlatformCtl.PIT_WRITE] & 3) === 0 || c[PlatformCtl.PIT_WRITE] & PIT_AWAIT_COUNT) return false;
+    const n = c[PlatformCtl.PIT_COUNT] || 0x10000;
+    const counted = c[PlatformCtl.PIT_DONE] + (c[PlatformCtl.PORT_B] & 1 ? this.pitRunning() : 0);
+    return counted >= n;
   }
 
   private uart(reg: number, write: boolean, v: number): number {

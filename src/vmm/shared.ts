@@ -59,7 +59,7 @@ export function allocShared(shape: MachineShape, bind: ClockBinding): SharedBuff
   return b;
 }
 
-export interface ReplicaHost extends Omit<IrqChipHost, 'tsc'>, Omit<PlatformHost, 'cpus' | 'irq'> {
+export interface ReplicaHost extends Omit<IrqChipHost, 'tsc'>, Omit<PlatformHost, 'cpus' | 'irq' | 'tsc' | 'tscKhz' | 'msi'> {
   onTrace?: (e: TraceEvent) => void;
   /** Host nanoseconds (default: the monotonic clock); the TSC binding is relative to it. */
   nowNs?: () => number;
@@ -84,7 +84,10 @@ export class Replica {
     this.clock = new Float64Array(buffers.clock);
     this.machine = newMachine(shape, host.onTrace);
     this.chip = new IrqChip(this.machine, this.ctl, { tsc: () => this.tsc(), kick: host.kick, trace: host.trace });
-    this.platform = new Platform(this.ctl, { ...host, cpus: shape.cpus, irq: (line, level) => this.chip.irq(line, level) });
+    this.platform = new Platform(this.ctl, {
+      ...host, cpus: shape.cpus, irq: (line, level) => this.chip.irq(line, level), tsc: () => this.tsc(), tscKhz: () => this.clock[Clk.TSC_KHZ],
+      msi: (address, data) => this.machine.msi(address, data),
+    });
   }
 
   /** The guest's TSC now: the binding taken at start (guest TSC and host nanoseconds) and the TSC rate. */

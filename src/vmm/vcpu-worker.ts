@@ -24,6 +24,8 @@ export interface WorkerInit {
   resetSregs: Uint8Array;
   /** KVM_CAP_X86_SMM: an SMI can be passed on with KVM_SMI. */
   smm: boolean;
+  /** The edu device (src/vmm/edu.ts). */
+  edu: boolean;
 }
 
 const d = workerData as WorkerInit;
@@ -37,6 +39,7 @@ const kickedWord = (j: number): number => CTL_HEADER + j * CpuCtl.WORDS + CpuCtl
 
 const rt = new Replica(d.buffers, d.shape, {
   ramBytes: d.ramBytes,
+  edu: d.edu,
   kick: (j) => {
     runs[j].bytes[K['kvm_run.immediate_exit']] = 1;
     Atomics.notify(rt.ctl, kickedWord(j));

@@ -31,6 +31,8 @@ export interface VcpuPort {
   setRegs(regs: Uint8Array): void;
   /** KVM_SET_MSRS with one MSR. */
   setMsr(index: number, value: bigint): void;
+  /** KVM_SET_VCPU_EVENTS: nothing injected, pending or masked (src/vmm/kvm.ts clearedEvents). */
+  clearEvents(): void;
   /** Consume a kick that arrived outside KVM_RUN, so that the next KVM_RUN does not end at once. */
   drainKick(): void;
 }
@@ -120,6 +122,11 @@ export class VcpuLoop {
           return;
         }
         this.resetTo(initRegisters(), this.host.resetSregs.slice());
+        // INIT resets the processor's event state with its registers (SDM Vol 3A 10.1, Table 10-1; lapis's Cpu.init
+        // keeps only a latched SMI and SIPI): NMI blocking ends and a pending NMI is dropped (decision D-8). KVM keeps
+        // its own copy, which registers alone do not reset: an AP parked in an NMI handler would otherwise come back
+        // from INIT-SIPI with NMIs still masked in KVM, and the next run's NMIs would wait for an IRET.
+        this.port.clearEvents();
         this.rt.chip.initDone(this.cpu);
         return;
       case 'sipi': {
@@ -181,9 +188,9 @@ export class VcpuLoop {
         const write = run[K['kvm_run.mmio.is_write']] !== 0;
         const data = K['kvm_run.mmio.data'];
         if (write) {
-          if (chip.mmioWrite(cpu, addr, len, u32(run, data)) || apicOpenBus(addr)) return true;
+          if (chip.mmioWrite(cpu, addr, len, u32(run, data)) || this.rt.platform.mmio(addr, len, true, u32(run, data)) !== undefined || apicOpenBus(addr)) return true;
         } else {
-          const v = chip.mmioRead(cpu, addr, len) ?? (apicOpenBus(addr) ? 0xffffffff : undefined);
+          const v = chip.mmioRead(cpu, addr, len) ?? this.rt.platform.mmio(addr, len, false, 0) ?? (apicOpenBus(addr) ? 0xffffffff : undefined);
           if (v !== undefined) {
             setU64(run, data, 0);
             for (let i = 0; i < Math.min(len, 4); i++) run[data + i] = (v >>> (8 * i)) & 0xff;

@@ -26,6 +26,8 @@ export interface VmmOptions {
   append?: string;
   timeoutS?: number;
   trace: boolean;
+  /** QEMU's edu PCI device (src/vmm/edu.ts), whose MSIs a guest programs. */
+  edu?: boolean;
   kvmPath?: string;
   /** Ctrl-C: resolves when the user interrupts. */
   interrupted?: Promise<void>;
@@ -201,7 +203,7 @@ export async function runVmm(o: VmmOptions): Promise<VmmResult> {
     let wake: () => void = noop;
     const woken = new Promise<void>((r) => (wake = r));
     for (let cpu = -1; cpu < o.cpus; cpu++) {
-      const init: WorkerInit = { cpu, vcpuFds: vcpus, mmapSize, buffers, shape, ramBytes, ramAddress: ram.address, trace: o.trace, resetSregs: cpu >= 0 ? resetSregs[cpu] : new Uint8Array(0), smm };
+      const init: WorkerInit = { cpu, vcpuFds: vcpus, mmapSize, buffers, shape, ramBytes, ramAddress: ram.address, trace: o.trace, resetSregs: cpu >= 0 ? resetSregs[cpu] : new Uint8Array(0), smm, edu: o.edu === true };
       const w = new Worker(url, { workerData: init });
       workers.push(w);
       w.on('message', (m: StopMessage | StatsMessage) => {

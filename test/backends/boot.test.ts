@@ -79,7 +79,7 @@ describe('guest images', () => {
 
 describe('backend registry', () => {
   it('lists every backend with an availability and features', () => {
-    expect(BACKENDS.map((b) => b.name)).toEqual(['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm']);
+    expect(BACKENDS.map((b) => b.name)).toEqual(['qemu-tcg', 'qemu10-tcg', 'qemu-kvm', 'qemu-kvm-split', 'qemu-kvm-off', 'bochs', 'bochs-svm', 'lapis-vmm']);
     for (const b of BACKENDS) {
       const a = b.available();
       if (!a.ok) expect(a.reason.length).toBeGreaterThan(0);

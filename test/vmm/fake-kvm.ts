@@ -184,6 +184,11 @@ export class FakeVcpu implements VcpuPort {
     this.log.push('KVM_SET_SREGS');
     this.sregs = s.slice();
   }
+  clearEvents(): void {
+    this.log.push('KVM_SET_VCPU_EVENTS (cleared)');
+    this.nmiQueued = 0;
+    this.vector = -1;
+  }
   setRegs(r: Uint8Array): void {
     this.log.push('KVM_SET_REGS');
     const cs = K['kvm_sregs.cs'];
@@ -208,6 +213,8 @@ export interface FakeVmOptions {
   ramBytes?: number;
   /** The RTC's time (default: the host's). */
   wallClockMs?: number;
+  /** QEMU's edu device on PCI bus 0 (lapis vmm --device edu). */
+  edu?: boolean;
 }
 
 /** A VM of fake vCPUs run by the real loops; the clock is the test's (`advance`). */
@@ -231,6 +238,7 @@ export class FakeVm {
     this.vcpus = guests.map((g, i) => new FakeVcpu(i, g));
     const replica = (): Replica => new Replica(this.buffers, this.shape, {
       ramBytes: o.ramBytes ?? 128 << 20,
+      edu: o.edu,
       nowNs: () => this.ns,
       kick: (j) => {
         this.kicks.push(j);

@@ -4,7 +4,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
+import { KVM_ABI as K } from '../../src/vmm/abi.js';
+import { clearedEvents } from '../../src/vmm/kvm.js';
 import { Status } from '../../src/vmm/status.js';
+import { u32 } from '../../src/vmm/struct.js';
 import { APIC_ENABLE as ENABLE, apicWrite, debugExit, FakeVm, icrLo, IOAPIC, ioapicWrite, Mode, read, type Entry, type GuestExit } from './fake-kvm.js';
 
 const { FIXED, SMI, NMI, INIT, SIPI } = Mode;
@@ -41,6 +44,39 @@ describe('INIT and SIPI', () => {
     expect(vm.vcpus[1].regs).toEqual({ rip: 0, cs: 0x3000, csBase: 0x30000 });
     expect(vm.runToStop().status).toBe(1);
     expect(vm.vcpus[1].log.filter((l) => l === 'KVM_SET_REGS')).toHaveLength(3);
+  });
+
+  it("an INIT clears KVM's event state: an AP parked in its NMI handler comes back from INIT-SIPI with NMIs unmasked", () => {
+    const vm = new FakeVm([function* () {
+      yield apicWrite(Reg.SVR, ENABLE);
+      yield apicWrite(Reg.ICR_HI, 1 << 24);
+      yield apicWrite(Reg.ICR_LO, icrLo(0, NMI)); // P1 takes it and parks in its handler, no IRET (KVM: NMIs masked)
+      yield apicWrite(Reg.ICR_LO, icrLo(0, INIT));
+      yield apicWrite(Reg.ICR_LO, icrLo(0x30, SIPI));
+      yield debugExit(0);
+    }, function* () {
+      for (;;) yield { kind: 'hlt', if: false };
+    }]);
+    vm.sipi(1, 0x10);
+    expect(vm.step(1)).toBe('sipi');
+    expect(vm.step(1)).toBe('run');
+    expect(vm.step(1)).toBe('sleep');
+    for (let i = 0; i < 4; i++) vm.step(0); // SVR, ICR_HI, the NMI
+    expect(vm.step(1)).toBe('run');
+    expect(vm.vcpus[1].entries.at(-1)?.nmi).toBe(1);
+    vm.step(0); // INIT
+    expect(vm.step(1)).toBe('init');
+    const log = vm.vcpus[1].log;
+    expect(log.slice(log.lastIndexOf('KVM_SET_REGS') + 1)).toEqual(['KVM_SET_VCPU_EVENTS (cleared)']);
+    vm.step(0); // SIPI 0x30
+    expect(vm.step(1)).toBe('sipi');
+    expect(vm.runToStop().status).toBe(1);
+    // What KVM is given (src/vmm/kvm.ts): the NMI and shadow fields valid, and every field zero.
+    const e = clearedEvents();
+    expect(e.length).toBe(K['sizeof kvm_vcpu_events']);
+    expect(u32(e, K['kvm_vcpu_events.flags'])).toBe(K.KVM_VCPUEVENT_VALID_NMI_PENDING | K.KVM_VCPUEVENT_VALID_SHADOW);
+    expect([e[K['kvm_vcpu_events.nmi.injected']], e[K['kvm_vcpu_events.nmi.pending']], e[K['kvm_vcpu_events.nmi.masked']], e[K['kvm_vcpu_events.interrupt.shadow']]]).toEqual([0, 0, 0, 0]);
+    expect(e.filter((b) => b !== 0)).toHaveLength(1);
   });
 
   it('an INIT to the BSP stops the VM: there is no firmware to reset to', () => {

@@ -52,6 +52,9 @@ int main(void) {
   O(kvm_enable_cap, cap); O(kvm_enable_cap, args); S(kvm_enable_cap);
   O(kvm_msrs, nmsrs); O(kvm_msrs, entries); S(kvm_msr_entry); O(kvm_msr_entry, index); O(kvm_msr_entry, data);
   O(kvm_signal_mask, len); O(kvm_signal_mask, sigset);
+  N(KVM_VCPUEVENT_VALID_NMI_PENDING); N(KVM_VCPUEVENT_VALID_SHADOW);
+  O(kvm_vcpu_events, interrupt.shadow); O(kvm_vcpu_events, nmi.injected); O(kvm_vcpu_events, nmi.pending);
+  O(kvm_vcpu_events, nmi.masked); O(kvm_vcpu_events, flags); S(kvm_vcpu_events);
   printf("  \"end\": 0\n}\n");
   return 0;
 }
