@@ -10,6 +10,7 @@ import type { Vendor } from '../arch/cpu.js';
 import type { SoftDisabledIrr } from '../arch/quirks.js';
 import { A, get64 } from './layout.js';
 import { ApicTimer, timerModeOf } from './timer.js';
+import { matchesLogical, matchesPhysical } from './destination.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
 export { GP, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
@@ -660,29 +661,13 @@ export class LocalApic {
 
   // ---------------------------------------------------------------- destination matching (the receiving side)
 
-  /** SDM Vol 3A 11.6.2.1 Physical Destination Mode; SDM Vol 3A 11.12.10 (x2APIC: the 32-bit ID). */
+  /** SDM Vol 3A 11.6.2.1 Physical Destination Mode (src/apic/destination.ts). */
   matchesPhysical(destination: number): boolean {
-    if (this.isX2apic()) return destination >>> 0 === this.s[this.b + A.ID];
-    // An x2APIC ID above 0xFF does not fit the 8-bit xAPIC ID: no xAPIC destination names it (decision D-37).
-    const id = this.s[this.b + A.ID];
-    return id <= 0xff && (destination & 0xff) === id;
+    return matchesPhysical(this.s[this.b + A.ID], this.isX2apic(), destination);
   }
-
-  /**
-   * SDM Vol 3A 11.6.2.2 Logical Destination Mode: flat model (DFR[31:28] = 1111b) matches when LDR[31:24] AND
-   * MDA is non-zero; cluster model (0000b) matches when MDA[7:4] equals LDR[31:28] (or is 0xF, all clusters)
-   * and MDA[3:0] AND LDR[27:24] is non-zero. SDM Vol 3A 11.12.10.1: in x2APIC mode MDA[31:16] names the
-   * cluster and MDA[15:0] the members.
-   */
+  /** SDM Vol 3A 11.6.2.2 Logical Destination Mode (src/apic/destination.ts). */
   matchesLogical(destination: number): boolean {
-    if (this.isX2apic()) {
-      const ldr = this.x2apicLdr();
-      return destination >>> 16 === ldr >>> 16 && (destination & ldr & 0xffff) !== 0;
-    }
-    const mda = destination & 0xff, ldr = this.s[this.b + A.LDR] >>> 24;
-    if ((this.s[this.b + A.DFR] >>> 28) === 0xf) return (mda & ldr) !== 0;
-    const cluster = mda >>> 4;
-    return (cluster === 0xf || cluster === ldr >>> 4) && (mda & ldr & 0xf) !== 0;
+    return matchesLogical(this.isX2apic() ? this.x2apicLdr() : this.s[this.b + A.LDR], this.s[this.b + A.DFR], this.isX2apic(), destination);
   }
 
   /** SVR[9] = 0: focus processor checking enabled. SDM Vol 3A 11.9 Spurious Interrupt (Figure 11-23). */
