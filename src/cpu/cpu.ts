@@ -235,8 +235,9 @@ export class Cpu {
   receiveInit(): void {
     if (!this.present()) return;
     // Bochs masks INIT in VMX root and SMM, not in the wait-for-SIPI guest state: VM entry unmasks it after entering
-    // that state (cpu/vmx.cc VMLAUNCH: VMenterLoadCheckGuestState, then unmask_event(BX_EVENT_INIT)).
-    if (this.host.quirks.initDroppedWhenBlocked && this.initBlockedBy() !== null && !this.guestWaitsForSipi()) {
+    // that state (cpu/vmx.cc VMLAUNCH: VMenterLoadCheckGuestState, then unmask_event(BX_EVENT_INIT)). Nor for GIF = 0:
+    // CLGI only clears svm_gif, and handleAsyncEvent holds a pending INIT until SVM_GIF (cpu/svm.cc, cpu/event.cc).
+    if (this.host.quirks.initDroppedWhenBlocked && this.initBlockedBy() !== null && !this.guestWaitsForSipi() && this.gif()) {
       this.host.trace?.(this.index, `init dropped: INIT is masked (${this.initBlockedBy()})`);
       return;
     }

@@ -203,7 +203,7 @@ export const PROFILES: readonly Profile[] = [
   ], { x2apic: false, tscDeadline: false }),
 
   profile('bochs-2.7', 'Bochs 2.7 (cpu/apic.cc, cpu/event.cc, cpu/smm.cc).', [
-    { quirk: 'initDroppedWhenBlocked', behaviour: 'an INIT that arrives while INIT is masked is dropped, not latched', evidence: 'bochs cpu/event.cc deliver_INIT: if (! is_masked_event(BX_EVENT_INIT)) signal_event(BX_EVENT_INIT)' },
+    { quirk: 'initDroppedWhenBlocked', behaviour: 'an INIT that arrives while INIT is masked (VMX root; not GIF = 0, not the wait-for-SIPI guest state) is dropped, not latched', evidence: 'bochs cpu/event.cc deliver_INIT: if (! is_masked_event(BX_EVENT_INIT)) signal_event(BX_EVENT_INIT); cpu/svm.cc CLGI clears only svm_gif, and handleAsyncEvent takes a pending INIT only when SVM_GIF (litmus/gif-holds-init)' },
     { quirk: 'initNotBlockedInSmm', behaviour: 'SMM entry masks only SMI and NMI: INIT in SMM resets the CPU at once', evidence: 'bochs cpu/smm.cc enter_system_management_mode: mask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
     { quirk: 'rsmUnblocksNmi', behaviour: 'RSM always unmasks NMI, even when the SMI came inside an NMI handler', evidence: 'bochs cpu/smm.cc RSM: unmask_event(BX_EVENT_SMI | BX_EVENT_NMI ...)' },
     { quirk: 'selfShorthandIsFixed', behaviour: 'an ICR write with the self shorthand sends a fixed interrupt whatever the mode', evidence: 'bochs cpu/apic.cc send_ipi: APIC_DEST_SELF -> trigger_irq(vector, ...)' },
