@@ -1,6 +1,7 @@
 // Whether a test that arms the APIC timer can run on a real machine without host delays changing its outcome.
 
-import { Reg, timerDivisor } from '../arch/apic.js';
+import { Lvt, Reg, TimerMode, timerDivisor } from '../arch/apic.js';
+import { timerModeOf } from '../apic/timer.js';
 import type { CpuBlock, LitmusTest } from '../litmus/ast.js';
 import { forEachOp } from '../litmus/validate.js';
 
@@ -115,8 +116,8 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
       // SDM Vol 3A 11.5.4.1: the mode change disarms the count (D-7), but KVM keeps counting and QEMU recomputes the
       // count under the new mode (quirks timerModeSwitchKeepsCount, timerModeSwitchRecomputes): there the ops after
       // it meet a count that runs on.
-      const mode = (x: number): number => (x >> 17) & 3;
-      if (counting && mode(v) !== mode(lvt) && mode(v) !== 2 && mode(lvt) !== 2) modeSwitch ??= { at: opTimes.length, line: op.pos.line };
+      const from = timerModeOf(lvt), to = timerModeOf(v);
+      if (counting && from !== to && from !== TimerMode.TSC_DEADLINE && to !== TimerMode.TSC_DEADLINE) modeSwitch ??= { at: opTimes.length, line: op.pos.line };
       lvt = v;
     } else {
       counting = v > 0;
@@ -124,9 +125,9 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
       if (v > 0) {
         // TSC-deadline mode (10) ignores the count in the model; a backend without it may count one-shot: analysed
         // as one-shot.
-        const deadline = ((lvt >> 17) & 3) === 2;
+        const deadline = timerModeOf(lvt) === TimerMode.TSC_DEADLINE;
         if (deadline) plan.needs.tscDeadlineMode = true;
-        arms.push({ at: t, line: op.pos.line, period: v * timerDivisor(dcr), periodic: ((lvt >> 17) & 3) === 1, masked: (lvt & 0x10000) !== 0, deadline });
+        arms.push({ at: t, line: op.pos.line, period: v * timerDivisor(dcr), periodic: timerModeOf(lvt) === TimerMode.PERIODIC, masked: (lvt & Lvt.MASKED) !== 0, deadline });
       }
     }
   }
