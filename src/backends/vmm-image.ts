@@ -7,6 +7,7 @@
 // header in the file's first 8 KiB: the boot sector's job, done by the loader. Stage 2 sets up its own GDT, stack
 // and IDT (`stage2_entry`), so it does not depend on which of the two brought it there.
 
+import { MB_MAGIC } from '../vmm/boot.js';
 import { MAX_STAGE2_BYTES } from './guest-abi.js';
 
 /** Where the boot sector copies stage 2 and where it is linked (guest/lapis.inc STAGE2_BASE). */
@@ -21,7 +22,6 @@ export class GuestImageError extends Error {
 const ELF_HEADER = 52, PHDR = 32, MB_HEADER = 12;
 /** The segment's bytes start here in the file (4-byte aligned, after the headers). */
 const DATA_AT = 128;
-const MB_MAGIC = 0x1badb002;
 
 /** The multiboot ELF that boots `disk`'s stage 2 as its boot sector would. Throws GuestImageError for a disk that is
  *  not a guest image (no boot signature, or too short to hold stage 2). */

@@ -65,7 +65,8 @@ export const Layout = {
   LOW_RAM_END: 0x9fc00,
 } as const;
 
-const MB_MAGIC = 0x1badb002;
+/** Multiboot 1 spec 3.1.2: the header's magic field. */
+export const MB_MAGIC = 0x1badb002;
 export const MB_BOOTLOADER_MAGIC = 0x2badb002;
 /** Multiboot 1 spec 3.3 Boot information format: mem_*, cmdline, mods, mmap valid. */
 export const MBI_MEM = 1 << 0, MBI_CMDLINE = 1 << 2, MBI_MODS = 1 << 3, MBI_MMAP = 1 << 6;
