@@ -446,21 +446,6 @@ lit_elapsed:
   clc
   ret
 
-; `rdtsc`: ebx = microseconds a model tick lasts -> edx:eax = model ticks (the model's TSC at timer-ratio 1) since
-; the run began. Keeps ebx..ebp.
-lit_rdtsc:
-  push ecx
-  mov eax, ebx
-  call lapis_us_ticks                   ; TSC ticks a model tick
-  mov ecx, eax
-  rdtsc
-  sub eax, [lit_tsc0]
-  sbb edx, [lit_tsc0 + 4]
-  div ecx                               ; (edx < ecx while a run lasts less than 2^32 model ticks)
-  xor edx, edx
-  pop ecx
-  ret
-
 ; The same since lit_t1.
 lit_elapsed1:
   call lapis_us_ticks

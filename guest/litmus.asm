@@ -486,5 +486,6 @@ lit_coord_entry:
   LAPIS_END
 
 %include "litmus-iteration.asm"
+%include "litmus-tsc.asm"
 %include "litmus-cpus.asm"
 %include "litmus-report.asm"

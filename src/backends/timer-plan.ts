@@ -1,9 +1,15 @@
 // Whether a test that arms the APIC timer can run on a real machine without host delays changing its outcome.
 
-import { Lvt, Reg, TimerMode, timerDivisor } from '../arch/apic.js';
+import { Lvt, MSR_IA32_TSC_DEADLINE, Reg, TimerMode, timerDivisor } from '../arch/apic.js';
 import { timerModeOf } from '../apic/timer.js';
 import type { CpuBlock, LitmusTest } from '../litmus/ast.js';
-import { forEachOp } from '../litmus/validate.js';
+import type { Op } from '../litmus/ast.js';
+import { forEachOp, writtenRegs } from '../litmus/validate.js';
+
+/** Deadlines at or past this many model ticks are not compiled (the guest's conversions are 32-bit in model ticks). */
+const MAX_DEADLINE_TICKS = 2 ** 32;
+
+const writesDeadline = (op: Op): op is Extract<Op, { kind: 'wrmsr' }> => op.kind === 'wrmsr' && op.msr.index === MSR_IA32_TSC_DEADLINE;
 
 /** The least distance, in model ticks, between a timer expiry and an op of the test for the outcome not to turn on
  *  the real machine's timing. */
@@ -41,7 +47,7 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
   const touches = (b: CpuBlock): boolean => {
     let w = false;
     forEachOp(b.body, (op) => {
-      if (op.kind === 'apic-write' && timerRegs.has(op.reg.offset)) w = true;
+      if ((op.kind === 'apic-write' && timerRegs.has(op.reg.offset)) || writesDeadline(op)) w = true;
     });
     return w;
   };
@@ -73,6 +79,7 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
       // (Another CPU's main block may wait: it runs after the gate, when the counts are over.)
       if (op.kind === 'wait' && !mains.includes(b as CpuBlock)) no(`a handler waits (line ${op.pos.line}): the ticks at which it runs cannot be related on a real machine`);
       if (op.kind === 'apic-write' && timerRegs.has(op.reg.offset)) no(`a handler writes ${op.reg.name ?? hex(op.reg.offset)} (line ${op.pos.line})`);
+      if (writesDeadline(op)) no(`a handler writes IA32_TSC_DEADLINE (line ${op.pos.line})`);
     });
   }
   let dcr = 0;
@@ -86,7 +93,10 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
   /** The ticks of the TIMER_ICR writes: each ends the count armed before it (SDM Vol 3A 11.5.4: a write restarts
    *  the count, 0 stops it). */
   const icrWrites: number[] = [];
-  const arms: { at: number; line: number; period: number; periodic: boolean; masked: boolean; deadline: boolean }[] = [];
+  /** `now`: a deadline at or before the write (it fires at the write, SDM Vol 3A 11.5.4.1), which no op races. */
+  const arms: { at: number; line: number; period: number; periodic: boolean; masked: boolean; deadline: boolean; now?: boolean }[] = [];
+  /** Registers whose value is the TSC read by an `rdtsc` of the main block (a time at or before any later op's). */
+  const tscRegs = new Set<string>();
   /** A count is loaded (the last TIMER_ICR write was not 0), and the first one-shot <-> periodic switch of one. */
   let counting = false;
   let modeSwitch: { at: number; line: number } | null = null;
@@ -102,6 +112,22 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
     }
     opTimes.push(t);
     if (op.kind === 'store' && gates.has(op.loc) && !gateAt.has(op.loc)) gateAt.set(op.loc, t);
+    if (writesDeadline(op) && timerModeOf(lvt) === TimerMode.TSC_DEADLINE) {
+      // SDM Vol 3A 11.5.4.1 TSC-Deadline Mode: a write arms the timer to fire when the TSC reaches the value (at once
+      // if it has already), 0 disarms it; in the other modes the write is ignored. Like a TIMER_ICR write, it ends
+      // the count armed before it.
+      plan.needs.tscDeadlineMode = true;
+      const v = op.value;
+      const now = v.kind === 'reg' && tscRegs.has(v.reg);
+      if (v.kind !== 'num' && !now) return no(`a computed IA32_TSC_DEADLINE (line ${op.pos.line}) other than a TSC the main block read`);
+      const deadline = v.kind === 'num' ? Number(v.value) : t;
+      if (deadline >= MAX_DEADLINE_TICKS) return no(`an IA32_TSC_DEADLINE of ${deadline} model ticks (line ${op.pos.line}): the guest converts deadlines below 2^32 ticks`);
+      icrWrites.push(t);
+      counting = deadline > 0;
+      if (deadline > 0) arms.push({ at: t, line: op.pos.line, period: Math.max(0, deadline - t), periodic: false, masked: (lvt & Lvt.MASKED) !== 0, deadline: true, now: now || deadline <= t });
+    }
+    for (const r of writtenRegs(op)) tscRegs.delete(r);
+    if (op.kind === 'rdtsc') tscRegs.add(op.dst);
     if (op.kind === 'apic-read' && op.reg.offset === Reg.TIMER_CCR && arms.some((a) => a.at === t && !a.deadline)) {
       timing(`TIMER_CCR is read (line ${op.pos.line}) at the tick its count was armed: what it reads turns on the real machine's delays`);
     }
@@ -145,6 +171,7 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
     if (icrWrites.some((x) => x >= at)) no(`P${main.cpu} writes TIMER_ICR after storing ${loc}, which P${cpu} awaits: P${cpu}'s ops would meet the timer`);
   }
   for (const a of arms) {
+    if (a.now) continue;
     if (a.periodic && !a.masked && opTimes.every((x) => x <= a.at)) {
       no(`the periodic count armed at line ${a.line} is never stopped: the model has no final state (every run would end at the time limit)`);
     }

@@ -27,6 +27,13 @@ export function forEachOp(body: Op[], fn: (op: Op, path: Op[]) => void, path: Op
 }
 
 /** Every place the test names a CPU, in source order. */
+/** The registers `op` writes (its refs walk). */
+export function writtenRegs(op: Op): string[] {
+  const out: string[] = [];
+  opDef(op).refs(op, { ...NO_REFS, writeReg: (name) => void out.push(name) });
+  return out;
+}
+
 export function cpuRefs(test: LitmusTest): CpuRef[] {
   const refs: CpuRef[] = [];
   const dest = (d: Dest | null): void => {

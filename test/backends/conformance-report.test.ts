@@ -25,7 +25,7 @@ describe('refusal categories', () => {
       [test('P0 { nop }', 'cpus = 2\n accel = avic'), 'vcpu-assist'],
       [test('P0 { nop }\nD0 { irq 0 pulse }'), 'ioapic-msi'],
       [test('P0 { nop }\nD0 { msi self vector 0x40 }').replace('msi self', 'msi phys 0xff'), 'ioapic-msi'],
-      [test('P0 { wrmsr IA32_TSC_DEADLINE = 5 }'), 'tsc-deadline-absolute'],
+      [test('P0 { apic write LVT_TIMER = 0x40030\n wrmsr IA32_TSC_DEADLINE = r1 }', 'cpus = 1'), 'apic-timer'],
       [test('P0 { send init -> all }'), 'bsp-init'],
       [test('P0 { send fixed 0x10 -> P1 }'), 'vector-lt-32'],
       [test('P0 { send smi -> others }'), 'spare-cpu'],

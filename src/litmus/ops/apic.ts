@@ -125,7 +125,9 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       footprint: (_op, f) => f.writeOwnConfig(),
       analyze(op, a) {
         const i = op.msr.index;
-        if (i === MSR_IA32_TSC_DEADLINE) a.refuse('tsc-deadline-absolute', 'IA32_TSC_DEADLINE is an absolute TSC value: the model\'s TSC starts with the run, the machine\'s at reset, and the deadline is not rescaled to model ticks (not compiled)');
+        // An absolute TSC value: the model's TSC starts with the run, the machine's at reset; the guest adds the run's
+        // start (lit_deadline_tsc), and timer-plan.ts checks the deadline like a TIMER_ICR count.
+        if (i === MSR_IA32_TSC_DEADLINE) a.armsTimer();
         if (i === X2APIC_TIMER_ICR) a.refuse('apic-timer', 'the x2APIC timer initial count (MSR 0x838) is not rescaled to model ticks (only the xAPIC TIMER_ICR write is)');
         // x2APIC use: its MSRs, or an IA32_APIC_BASE write that may set EXTD (bit 10).
         if (isX2apicMsr(i)) a.need('x2apic');
@@ -134,6 +136,7 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
       emit(op, e) {
         const after = e.local();
         e.expr(op.value);
+        if (op.msr.index === MSR_IA32_TSC_DEADLINE) e.out.push(`  mov ebx, ${e.waitUsPerTick}`, '  call lit_deadline_tsc              ; model ticks -> the machine\'s TSC (0 disarms)');
         e.out.push(
           `  mov ecx, ${asmHex(op.msr.index)}`,
           `  mov dword [PC_FIXUP + ${e.apicId} * 4], ${after}   ; a #GP counts in P${e.apicId}.faults and skips the op`,
@@ -167,6 +170,7 @@ export const apic: OpFamily<'apic-write' | 'apic-read' | 'eoi' | 'wrmsr' | 'rdms
           '  rdmsr',
           `  mov dword [PC_FIXUP + ${e.apicId} * 4], 0`,
         );
+        if (op.msr.index === MSR_IA32_TSC_DEADLINE) e.out.push(`  mov ebx, ${e.waitUsPerTick}`, '  call lit_tsc_deadline              ; the machine\'s TSC -> model ticks (0: disarmed)');
         e.setReg(op.dst);
         e.out.push(`${after}:`);
       },
