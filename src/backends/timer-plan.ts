@@ -2,8 +2,7 @@
 
 import { Lvt, MSR_IA32_TSC_DEADLINE, Reg, TimerMode, timerDivisor } from '../arch/apic.js';
 import { timerModeOf } from '../apic/timer.js';
-import type { CpuBlock, LitmusTest } from '../litmus/ast.js';
-import type { Op } from '../litmus/ast.js';
+import type { CpuBlock, LitmusTest, Op } from '../litmus/ast.js';
 import { forEachOp, writtenRegs } from '../litmus/validate.js';
 
 /** Deadlines at or past this many model ticks are not compiled (the guest's conversions are 32-bit in model ticks). */

@@ -26,7 +26,6 @@ export function forEachOp(body: Op[], fn: (op: Op, path: Op[]) => void, path: Op
   }
 }
 
-/** Every place the test names a CPU, in source order. */
 /** The registers `op` writes (its refs walk). */
 export function writtenRegs(op: Op): string[] {
   const out: string[] = [];
@@ -34,6 +33,7 @@ export function writtenRegs(op: Op): string[] {
   return out;
 }
 
+/** Every place the test names a CPU, in source order. */
 export function cpuRefs(test: LitmusTest): CpuRef[] {
   const refs: CpuRef[] = [];
   const dest = (d: Dest | null): void => {
