@@ -93,7 +93,7 @@ describe('the catalog tests of the kvm-unit-tests failures, under spec and the Q
     expect(answer.complete).toBe(true);
     return result!.outcomes.map((o) => o.key);
   };
-  // What QEMU gave in every run (conformance/results/qemu-tcg-slow-200.json, qemu10-tcg.json); spec's single outcome.
+  // What QEMU gave in every run (conformance/results/qemu-tcg-slow.json, qemu10-tcg.json); spec's single outcome.
   const cases: [string, string, string | null, string | null][] = [
     ['kut-apic-disable-mmio', 'P0:r2=0; P0:r3=0xffffffff; P0:r4=0xffffffff; P0:r6=0x200; P0:r7=0x1060014; P0:r8=0; P0:r1=0xfee00100; P0:r5=0xfee00900; P0:r0=0x1060014',
       'P0:r2=0; P0:r3=0x50014; P0:r4=0xff; P0:r6=0; P0:r7=0x50014; P0:r8=0xff; P0:r1=0xfee00100; P0:r5=0xfee00100; P0:r0=0x50014',
