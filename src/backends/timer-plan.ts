@@ -123,7 +123,7 @@ export function checkTimer(test: LitmusTest, plan: TimerNeeds, no: (reason: stri
       if (deadline >= MAX_DEADLINE_TICKS) return no(`an IA32_TSC_DEADLINE of ${deadline} model ticks (line ${op.pos.line}): the guest converts deadlines below 2^32 ticks`);
       icrWrites.push(t);
       counting = deadline > 0;
-      if (deadline > 0) arms.push({ at: t, line: op.pos.line, period: Math.max(0, deadline - t), periodic: false, masked: (lvt & Lvt.MASKED) !== 0, deadline: true, now: now || deadline <= t });
+      if (deadline > 0) arms.push({ at: t, line: op.pos.line, period: Math.max(0, deadline - t), periodic: false, masked: (lvt & Lvt.MASKED) !== 0, deadline: true, now: deadline <= t });
     }
     for (const r of writtenRegs(op)) tscRegs.delete(r);
     if (op.kind === 'rdtsc') tscRegs.add(op.dst);

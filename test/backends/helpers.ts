@@ -1,6 +1,6 @@
 // Shared by the backend test files: a per-file temporary directory (the runner's TMPDIR, checked empty at the
 // end: conform() and bootOnce() remove what they make), litmus loading, backend lookup and result unwrapping.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
@@ -9,6 +9,8 @@ import type { LitmusTest } from '../../src/litmus/ast.js';
 import { getBackend, type Backend } from '../../src/backends/backends.js';
 import { compileTest, CompileRefusal } from '../../src/backends/compile.js';
 import { formatConform, type ConformRan, type ConformResult } from '../../src/backends/conform.js';
+import { buildGuest } from '../../src/backends/build.js';
+import { bootOnce } from '../../src/backends/run.js';
 
 /**
  * Give this test file its own TMPDIR for the runs, and check at the end that nothing was left in it. Returns the
@@ -73,4 +75,21 @@ export function refusal(t: LitmusTest): CompileRefusal {
     throw e;
   }
   throw new Error(`${t.name} compiled`);
+}
+
+/**
+ * Assemble a one-CPU guest from NASM source (it includes the runtime, guest/), boot it once on `on` in a scratch
+ * directory under `work` (removed after), and return what it reported; the boot must complete.
+ */
+export async function bootSource(work: string, name: string, source: string, on = 'qemu-tcg'): Promise<Record<string, string>> {
+  const dir = mkdtempSync(join(work, 'g-'));
+  try {
+    writeFileSync(join(dir, `${name}.asm`), source);
+    const image = buildGuest({ source: join(dir, `${name}.asm`), out: join(dir, `${name}.img`) });
+    const r = await bootOnce({ backend: backend(on), image, machine: { cpus: 1 }, timeoutMs: 60_000 });
+    expect(r.status, `${r.reason}\n${r.diagnostics}`).toBe('completed');
+    return r.values;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -3,12 +3,8 @@
 // wait is clamped to 2^31 - 1 ticks and ends, instead of a divide error (#DE) or a 32-bit TSC delta that wraps and
 // never reaches its limit. Booted on QEMU 7.2 TCG; the guest reports what each wait returned, never how long it took.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildGuest } from '../../src/backends/build.js';
-import { bootOnce } from '../../src/backends/run.js';
-import { backend, BOOT_TEST_MS, useRunTempDir } from './helpers.js';
+import { BOOT_TEST_MS, bootSource, useRunTempDir } from './helpers.js';
 
 const work = useRunTempDir('runtime-clamp');
 
@@ -36,14 +32,9 @@ never: dd 0
 
 describe('guest runtime: lapis_us_ticks', () => {
   it('clamps a wait past 2^31 ticks, and lapis_wait_eq_us then times out instead of faulting or waiting for ever', async () => {
-    const dir = mkdtempSync(join(work(), 'g-'));
-    writeFileSync(join(dir, 'clamp.asm'), GUEST);
-    const image = buildGuest({ source: join(dir, 'clamp.asm'), out: join(dir, 'clamp.img') });
-    const r = await bootOnce({ backend: backend('qemu-tcg'), image, machine: { cpus: 1 }, timeoutMs: 60_000 });
-    rmSync(dir, { recursive: true, force: true });
-    expect(r.status, `${r.reason}\n${r.diagnostics}`).toBe('completed');
-    expect(r.values.ticks).toBe(String(0x7fffffff));
-    expect(r.values.waited).toBe('0');
-    expect(r.values.small).toBe('3000');
+    const v = await bootSource(work(), 'clamp', GUEST);
+    expect(v.ticks).toBe(String(0x7fffffff));
+    expect(v.waited).toBe('0');
+    expect(v.small).toBe('3000');
   }, BOOT_TEST_MS);
 });

@@ -3,12 +3,8 @@
 // (before the run began, or 2^32 model ticks past it) reads as 0xFFFFFFFF rather than a divide error. Booted on QEMU
 // 7.2 TCG with a fixed TSC rate and lit_tsc0, so every value is exact; the guest reports what each call returned.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildGuest } from '../../src/backends/build.js';
-import { bootOnce } from '../../src/backends/run.js';
-import { backend, BOOT_TEST_MS, useRunTempDir } from './helpers.js';
+import { BOOT_TEST_MS, bootSource, useRunTempDir } from './helpers.js';
 
 const work = useRunTempDir('runtime-tsc');
 
@@ -42,13 +38,7 @@ lit_tsc0: dd 5, 1
 
 describe('guest runtime: IA32_TSC_DEADLINE in model ticks', () => {
   it('converts a deadline to the machine\'s TSC and back exactly, keeps 0, and reads a wild value as 0xFFFFFFFF', async () => {
-    const dir = mkdtempSync(join(work(), 'g-'));
-    writeFileSync(join(dir, 'tsc.asm'), GUEST);
-    const image = buildGuest({ source: join(dir, 'tsc.asm'), out: join(dir, 'tsc.img') });
-    const r = await bootOnce({ backend: backend('qemu-tcg'), image, machine: { cpus: 1 }, timeoutMs: 60_000 });
-    rmSync(dir, { recursive: true, force: true });
-    expect(r.status, `${r.reason}\n${r.diagnostics}`).toBe('completed');
-    const v = r.values;
+    const v = await bootSource(work(), 'tsc', GUEST);
     expect([v.w50, v.w50_hi]).toEqual([String(5 + 30000), '1']);
     expect([v.w0, v.w0_hi]).toEqual(['0', '0']);
     expect([v.r50, v.r50_hi]).toEqual(['50', '0']);
