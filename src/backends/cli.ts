@@ -21,6 +21,8 @@ export interface RunOnOptions {
   /** A named profile or one from a profile file (default spec). */
   profile?: string | Profile;
   json?: boolean;
+  /** The guest's quiet time, µs (CompileOptions.settleUs). */
+  settleUs?: number;
 }
 
 function load(file: string): { test: LitmusTest } | { errors: string[] } {
@@ -62,7 +64,7 @@ export async function runOn(files: string[], o: RunOnOptions, print: (s: string)
       code = 2;
       continue;
     }
-    const r = await conform(t.test, { backend, profile, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, file });
+    const r = await conform(t.test, { backend, profile, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, file, ...compileOptions(o.settleUs) });
     if (o.json) print(conformJson(r));
     else for (const line of formatConform(r)) print(line);
     if (files.length > 1 && !o.json) print('');
@@ -89,6 +91,12 @@ export interface SuiteOnOptions {
   /** Print only the tests with a FORBIDDEN outcome, an error or no completed run. */
   failuresOnly?: boolean;
   shard?: Shard;
+  /** The guest's quiet time, µs (CompileOptions.settleUs). */
+  settleUs?: number;
+}
+
+function compileOptions(settleUs: number | undefined): { compile?: { settleUs: number } } {
+  return settleUs === undefined ? {} : { compile: { settleUs } };
 }
 
 /** The i-th of n slices of a suite's files (1-based; sorted by name, file k goes to shard k mod n + 1). */
@@ -168,7 +176,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
       parseErrors++;
       continue;
     }
-    const r = await conform(t.test, { backend, profile, runs, jobs, file: f });
+    const r = await conform(t.test, { backend, profile, runs, jobs, file: f, ...compileOptions(o.settleUs) });
     results.push(r);
     tests.push(testJson(f, r));
     if (o.full) {
@@ -191,6 +199,7 @@ export async function suiteReport(dir: string, o: SuiteOnOptions, print: (s: str
     schema: SUITE_SCHEMA, kind: o.kind ?? 'suite', backend: backendInfo(backend), profile: profile.name, runsPerTest: runs, jobs,
     dir, host: hostInfo(), started: started.toISOString(), elapsedMs: Date.now() - started.getTime(), tests,
     ...(o.shard ? { shard: `${o.shard.index}/${o.shard.count}` } : {}),
+    ...(o.settleUs !== undefined ? { settleUs: o.settleUs } : {}),
   };
   try {
     if (o.junit) writeFileSync(o.junit, junit(results, backend.name));

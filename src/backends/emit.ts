@@ -48,6 +48,9 @@ class BlockLabels {
   }
 }
 
+/** The quiet time after a SIPI, INIT, NMI or SMI sent, in quiet times (LIT_SIPI_SETTLE_US: 3 ms by default). */
+export const SIPI_SETTLE_FACTOR = 6;
+
 export class Emitter {
   private readonly n: number;
   private readonly data: string[] = [];
@@ -187,6 +190,7 @@ export class Emitter {
       ...(countLow !== 0 ? [`%define LAPIS_COUNT_LOW ${hex(countLow)}   ; vectors below 32 the test counts: entries there are interrupts`] : []),
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,
       `%define LIT_SETTLE_US ${this.settleUs}`,
+      `%define LIT_SIPI_SETTLE_US ${SIPI_SETTLE_FACTOR * this.settleUs}`,
       '%ifndef ITERATIONS',
       '  %define ITERATIONS 1',
       '%endif',

@@ -48,9 +48,10 @@ interface Merged {
   tests: Map<string, TestJson>;
 }
 
-/** What tells hosts apart: reports from machines alike in these (shards of one campaign) share a column. */
+/** What tells hosts apart: reports from machines alike in these (shards of one campaign) share a column; so do
+ *  only reports run with the same quiet time (`--settle`): a longer one changes what a starved vCPU can do. */
 function hostKey(r: SuiteJson): string {
-  return `${r.host.cpus} CPUs (${r.host.cpuModel}), Linux ${r.host.kernel}, ${r.host.arch}`;
+  return `${r.host.cpus} CPUs (${r.host.cpuModel}), Linux ${r.host.kernel}, ${r.host.arch}${r.settleUs !== undefined ? `, quiet time ${r.settleUs} µs` : ''}`;
 }
 
 /** The hosts of the reports, sorted; H1, H2, ... in CONFORMANCE.md when there are several. */

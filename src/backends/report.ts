@@ -100,6 +100,8 @@ export interface SuiteJson {
   tests: TestJson[];
   /** `I/N` when the suite ran one shard of the directory (`--shard`): the files k with k mod N = I - 1. */
   shard?: string;
+  /** The guest's quiet time when not the default (`--settle`, CompileOptions.settleUs), µs. */
+  settleUs?: number;
 }
 
 // ---- refusal categories ----------------------------------------------------------------------------------------
@@ -256,6 +258,7 @@ export function parseSuiteJson(text: string, source: string): SuiteJson {
   str(v, 'dir', 'report');
   if (Number.isNaN(Date.parse(str(v, 'started', 'report')))) bad('started: not a date');
   num(v, 'elapsedMs', 'report');
+  if (v.settleUs !== undefined) num(v, 'settleUs', 'report');
   if (!Array.isArray(v.tests)) return bad('tests: expected an array');
   const statuses = ['ran', 'refused', 'unavailable', 'error', 'parse-error'];
   for (const [i, t] of (v.tests as unknown[]).entries()) {

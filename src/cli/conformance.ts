@@ -24,6 +24,8 @@ export interface ConformanceOptions {
   rejudge?: boolean;
   /** --shard I/N: with --on, only the I-th of N slices of the directory's files. */
   shard?: string;
+  /** --settle: with --on, the guest's quiet time, µs. */
+  settle?: number;
 }
 
 function read(file: string, what: string, err: (s: string) => void): string | null {
@@ -51,7 +53,7 @@ export async function conformanceCommand(o: ConformanceOptions, print: (s: strin
     return 2;
   }
   if (backends.length === 0) {
-    const given = (['runs', 'jobs', 'save', 'shard'] as const).filter((k) => o[k] !== undefined);
+    const given = (['runs', 'jobs', 'save', 'shard', 'settle'] as const).filter((k) => o[k] !== undefined);
     if (given.length > 0) {
       err(`lapis: ${given.map((k) => `--${k}`).join(', ')} only with --on`);
       return 2;
@@ -115,7 +117,7 @@ export async function conformanceCommand(o: ConformanceOptions, print: (s: strin
   let code = 0;
   for (const b of backends) {
     err(`lapis: suite on ${b} ...`);
-    const r = await suiteReport(o.dir ?? catalogDir(), { on: b, runs: o.runs, jobs: o.jobs, shard, json: o.save !== undefined ? join(o.save, shard ? `${b}.${shard.index}-of-${shard.count}.json` : `${b}.json`) : undefined }, err, err);
+    const r = await suiteReport(o.dir ?? catalogDir(), { on: b, runs: o.runs, jobs: o.jobs, shard, settleUs: o.settle, json: o.save !== undefined ? join(o.save, shard ? `${b}.${shard.index}-of-${shard.count}.json` : `${b}.json`) : undefined }, err, err);
     if (!r.report) return 2;
     if (r.code === 2) code = 2;
     reports.push(r.report);

@@ -15,6 +15,7 @@ import { catalogDir, packageVersion } from './package.js';
 import { BACKENDS } from '../backends/backends.js';
 import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
 import { cleanUpAll } from '../backends/cleanup.js';
+import { DEFAULT_SETTLE_US, MAX_SETTLE_US, MIN_SETTLE_US, SIPI_SETTLE_FACTOR } from '../backends/compile.js';
 import { Explorer } from './explorer.js';
 import { EXIT, EXIT_HELP } from './exit.js';
 import { thousands } from './output.js';
@@ -60,6 +61,14 @@ function int(name: string) {
   };
 }
 
+/** `--settle <µs>`: the guest's quiet time, checked before any boot (CompileOptions.settleUs). */
+function settle(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < MIN_SETTLE_US || n > MAX_SETTLE_US) throw new InvalidArgumentError(`--settle must be an integer from ${MIN_SETTLE_US} to ${MAX_SETTLE_US} (microseconds)`);
+  return n;
+}
+const SETTLE_HELP = `with --on: the guest's quiet time in µs before a run ends (default ${DEFAULT_SETTLE_US}; ${SIPI_SETTLE_FACTOR} times as long after a SIPI, INIT, NMI or SMI); longer on a host that starves vCPUs (docs/conformance.md, "Quiet time")`;
+
 function flag(name: string): string {
   return name === 'por' || name === 'symmetry' ? `--no-${name}` : `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
@@ -80,20 +89,22 @@ program
   .option('--runs <n>', 'with --on: runs per scenario (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--json <file>', 'with --on: write the results as a suite report (schema lapis-suite/1)')
-  .action(async (opts: { trace?: boolean; on?: string; runs?: number; jobs?: number; json?: string }, cmd: Command) => {
+  .option('--settle <us>', SETTLE_HELP, settle)
+  .action(async (opts: { trace?: boolean; on?: string; runs?: number; jobs?: number; json?: string; settle?: number }, cmd: Command) => {
     if (opts.on !== undefined) {
       refuse(cmd, ['trace'], 'is for the model: not with --on');
       onInterrupt = exitNow;
-      process.exitCode = await seedsOn(catalogDir(), { on: opts.on, runs: opts.runs, jobs: opts.jobs, json: opts.json }, (s) => console.log(s), (s) => console.error(s));
+      process.exitCode = await seedsOn(catalogDir(), { on: opts.on, runs: opts.runs, jobs: opts.jobs, json: opts.json, settleUs: opts.settle }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    refuse(cmd, ['runs', 'jobs', 'json'], ON_ONLY);
+    refuse(cmd, ['runs', 'jobs', 'json', 'settle'], ON_ONLY);
     process.exitCode = runSeeds(opts.trace ?? false, (line) => console.log(line));
   });
 
 interface RunCliOptions {
   profile?: string; profileFile?: string; json?: boolean; trace?: boolean; traceJson?: boolean; maxStates?: number; maxDepth?: number; timeout?: number; maxMemory?: number;
   random?: number; seed?: number; first?: boolean; por: boolean; symmetry: boolean; progress?: boolean; on?: string; runs?: number; jobs?: number; emitAsm?: string;
+  settle?: number;
 }
 
 program
@@ -119,16 +130,17 @@ program
   .option('--runs <n>', 'with --on: runs (default 100)', int('--runs'))
   .option('--jobs <n>', 'threads searching at once (default 1; docs/explorer.md, "Parallel search"); with --on: boots at once', int('--jobs'))
   .option('--emit-asm <dir>', 'with --on: write the generated NASM source to DIR')
+  .option('--settle <us>', SETTLE_HELP, settle)
   .action(async (args: string[], o: RunCliOptions, cmd: Command) => {
     const profiles = new ProfileSet(o.profileFile);
     if (o.on !== undefined) {
       refuse(cmd, ['trace', 'traceJson', 'maxStates', 'maxDepth', 'timeout', 'maxMemory', 'random', 'seed', 'first', 'por', 'symmetry', 'progress'], 'is for the model: not with --on');
       const files = args.map(testFile);
       onInterrupt = exitNow;
-      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json }, (s) => console.log(s), (s) => console.error(s));
+      process.exitCode = await runOn(files, { on: o.on, runs: o.runs, jobs: o.jobs, emitAsm: o.emitAsm, profile: profiles.chosen(o.profile), json: o.json, settleUs: o.settle }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    refuse(cmd, ['runs', 'emitAsm'], ON_ONLY);
+    refuse(cmd, ['runs', 'emitAsm', 'settle'], ON_ONLY);
     if (o.random === undefined) refuse(cmd, ['seed'], 'only with --random');
     else refuse(cmd, ['first', 'maxStates', 'por', 'symmetry', 'jobs'], 'does not apply to --random (random runs, not a search)');
     if (o.trace && o.json) throw new UsageError('--trace prints text: with --json, use --trace-json');
@@ -177,17 +189,18 @@ program
   .option('--runs <n>', 'with --on: runs per test (default 100)', int('--runs'))
   .option('--jobs <n>', 'with --on: boots at once (default 1)', int('--jobs'))
   .option('--json <file>', "with --on: write every test's result (schema lapis-suite/1, docs/conformance.md)")
-  .action(async (dirArg: string | undefined, o: Omit<SuiteOptions, 'shard'> & { shard?: string; profileFile?: string; on?: string; runs?: number; jobs?: number; json?: string }, cmd: Command) => {
+  .option('--settle <us>', SETTLE_HELP, settle)
+  .action(async (dirArg: string | undefined, o: Omit<SuiteOptions, 'shard'> & { shard?: string; profileFile?: string; on?: string; runs?: number; jobs?: number; json?: string; settle?: number }, cmd: Command) => {
     const dir = dirArg ?? catalogDir();
     const profiles = new ProfileSet(o.profileFile);
     const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
     if (o.on !== undefined) {
       refuse(cmd, ['maxStates', 'progress'], 'is for the model: not with --on');
       onInterrupt = exitNow;
-      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: profiles.chosen(o.profile), runs: o.runs, jobs: o.jobs, json: o.json, failuresOnly: o.failuresOnly, shard }, (s) => console.log(s), (s) => console.error(s));
+      process.exitCode = await suiteOn(dir, { on: o.on, junit: o.junit, profile: profiles.chosen(o.profile), runs: o.runs, jobs: o.jobs, json: o.json, failuresOnly: o.failuresOnly, shard, settleUs: o.settle }, (s) => console.log(s), (s) => console.error(s));
       return;
     }
-    refuse(cmd, ['runs', 'jobs', 'json'], ON_ONLY);
+    refuse(cmd, ['runs', 'jobs', 'json', 'settle'], ON_ONLY);
     if (o.profile !== undefined) profiles.get(o.profile);
     process.exitCode = await runSuite(dir, { ...o, shard }, (name) => profiles.get(name), explorer, (s) => console.log(s), (s) => console.error(s));
   });
@@ -202,6 +215,7 @@ program
   .option('--dir <dir>', 'with --on or --rejudge: the test directory (default: the litmus catalog)')
   .option('--save <dir>', "with --on: write each backend's suite report to DIR/BACKEND.json (DIR/BACKEND.I-of-N.json for a shard)")
   .option('--shard <i/n>', 'with --on: only the i-th of n slices of the tests (merge the reports with --from)')
+  .option('--settle <us>', SETTLE_HELP, settle)
   .option('--explanations <file>', 'the explanations of FORBIDDEN outcomes (default: conformance/explanations.json)')
   .option('--notes <file>', 'Markdown placed after the summary (default: conformance/notes.md when present)')
   .option('--out <file>', 'where to write (default: print it)')

@@ -86,6 +86,9 @@ describe('usage errors: one line, exit 2, no stack trace', () => {
     ['suite --json without --on', ['suite', 'litmus', '--json', 'x.json'], /^lapis: --json only with --on BACKEND/],
     ['suite --max-states with --on', ['suite', 'litmus', '--on', 'qemu-tcg', '--max-states', '9'], /^lapis: --max-states is for the model: not with --on/],
     ['seeds --trace with --on', ['seeds', '--on', 'qemu-tcg', '--trace'], /^lapis: --trace is for the model: not with --on/],
+    ['--settle without --on', ['suite', 'litmus', '--settle', '5000'], /^lapis: --settle only with --on BACKEND/],
+    ['run --settle without --on', ['run', OK, '--settle', '5000'], /^lapis: --settle only with --on BACKEND/],
+    ['a --settle out of range', ['run', OK, '--on', 'qemu-tcg', '--settle', '99'], /--settle must be an integer from 100 to 100000 \(microseconds\)/],
     ['a bad --shard', ['suite', 'litmus', '--shard', '3/2'], /^lapis: --shard 3\/2: expected I\/N/],
   ];
   it.each(cases)('%s', (_, args, message) => {
