@@ -108,7 +108,7 @@ export function backendRefusal(c: CompiledTest, backend: Backend): CompileRefusa
   }
   if (c.needs.smm && !f.smm.ok) return new CompileRefusal('SMI', `unsupported by this host: ${f.smm.reason}`, null, name, 'no-smm');
   if (c.needs.tscDeadlineMode && !f.tscDeadline.ok) {
-    return new CompileRefusal('LVT_TIMER', `the test arms the timer in TSC-deadline mode (IA32_TSC_DEADLINE, or a TIMER_ICR count the mode ignores); this backend has no TSC-deadline mode (${f.tscDeadline.reason}): its timer would ignore the deadline, or count the TIMER_ICR value one-shot`, null, name, 'other');
+    return new CompileRefusal('LVT_TIMER', `the test arms the timer in TSC-deadline mode (IA32_TSC_DEADLINE, or a TIMER_ICR count the mode ignores); this backend has no TSC-deadline mode (${f.tscDeadline.reason}): its timer would ignore the deadline, or count the TIMER_ICR value one-shot`, null, name, 'no-tsc-deadline');
   }
   if (c.needs.timerTiming !== null && !f.guestClock.ok) return new CompileRefusal('the APIC timer', `${c.needs.timerTiming} (${f.guestClock.reason})`, null, name, 'apic-timer');
   const nested = nestedRefusalReason(c.needs.nested, f);

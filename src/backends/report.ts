@@ -133,6 +133,7 @@ const CATEGORIES: Record<Exclude<RefusalCategory, 'other'>, Omit<RefusalCategory
   'smi-to-bsp': { label: 'an SMI to the BSP (the firmware closed its SMRAM)', short: 'SMI to BSP' },
   'too-many-cpus': { label: 'more CPUs than the runtime\'s tables hold', short: 'too many CPUs' },
   'tsc-deadline-absolute': { label: 'an absolute IA32_TSC_DEADLINE value (the model\'s TSC and the machine\'s cannot be related)', short: 'TSC deadline' },
+  'no-tsc-deadline': { label: 'the APIC timer in TSC-deadline mode: the backend has none (QEMU TCG), so its timer would ignore the deadline or count a TIMER_ICR value one-shot', short: 'no TSC-deadline (backend)' },
   'long-waits': { label: '`wait`s longer than a run may take', short: 'long waits' },
   observables: { label: 'more than 32 observables', short: '> 32 observables' },
   'spare-cpu': { label: 'a destination that may reach the spare CPUs that run the coordinator', short: 'reaches a spare CPU' },

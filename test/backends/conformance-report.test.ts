@@ -2,8 +2,9 @@
 // explain.ts): the pieces `lapis conformance` is built from.
 import { describe, expect, it } from 'vitest';
 import { categoryById, parseSuiteJson, refusalCategoryId, ReportError } from '../../src/backends/report.js';
-import { compileTest, CompileRefusal } from '../../src/backends/compile.js';
-import { parse } from './helpers.js';
+import { backendRefusal, compileTest, CompileRefusal } from '../../src/backends/compile.js';
+import { getBackend } from '../../src/backends/backends.js';
+import { load, parse } from './helpers.js';
 import { explain, matches, parseExplanations, ExplanationsError } from '../../src/backends/explain.js';
 import { suiteLine } from '../../src/backends/cli.js';
 import type { ConformRan } from '../../src/backends/conform.js';
@@ -34,6 +35,14 @@ describe('refusal categories', () => {
       [test('P0 { nop }', 'cpus = 2', 'observe P1.smbase'), 'wfs-apic'],
     ];
     for (const [src, category] of cases) expect(refusal(src).category, src).toBe(category);
+  });
+
+  it('a backend without TSC-deadline mode refuses a deadline test under its own category, not `other`', () => {
+    const c = compileTest(load('litmus/timer-tsc-deadline.litmus'));
+    const r = backendRefusal(c, getBackend('qemu-tcg')!);
+    expect(r?.category).toBe('no-tsc-deadline');
+    expect(backendRefusal(c, getBackend('bochs')!)).toBeNull();
+    expect(categoryById('no-tsc-deadline').short).toBe('no TSC-deadline (backend)');
   });
 
   it('an `other` refusal is its own row, by its reason, and reads back', () => {

@@ -198,7 +198,7 @@ export type NestedKind = 'vmx' | 'svm' | 'vmx-tpr-shadow' | 'vmx-vid';
 export type RefusalCategory =
   | 'vcpu-assist' | 'ioapic-msi' | 'apic-timer' | 'nested-vmx' | 'smbase' | 'hotplug' | 'wfs-apic' | 'bsp-init'
   | 'vector-lt-32' | 'x2apic-backend' | 'bochs-cpus' | 'no-smm' | 'no-iret' | 'smi-to-bsp' | 'too-many-cpus'
-  | 'tsc-deadline-absolute' | 'long-waits' | 'observables' | 'spare-cpu' | 'platform-pin' | 'host-vmm' | 'cpu-mode'
+  | 'tsc-deadline-absolute' | 'no-tsc-deadline' | 'long-waits' | 'observables' | 'spare-cpu' | 'platform-pin' | 'host-vmm' | 'cpu-mode'
   | 'gif' | 'shutdown' | 'apic-ids' | 'pic' | 'await-state' | 'other';
 
 /** The guest compiler's analysis, as one op sees it: refuse it, or record what it needs. */
