@@ -171,14 +171,28 @@ lit_wait_end:
   jne .busy_at
   cmp dword [LIT_BLOCKED + ebx * 4], 0
   je .running
-  call lit_await_holds                  ; blocked in an await whose condition holds: it is about to go on
-  mov ecx, LIT_BUSY_AWAIT
-  jc .busy_at
+  call lit_await_holds                  ; blocked in an await whose condition holds: it is about to go on,
+  jnc .next
+  call lit_await_gone                   ; unless an INIT took it away (QEMU and Bochs do not hold INIT in SMM)
+  jnc .await_busy
+  mov ecx, ebx
+  shl ecx, 4
+  mov dword [LIT_AWAIT + ecx], 0
+  call lit_parked
   jmp .next
+.await_busy:
+  mov ecx, LIT_BUSY_AWAIT
+  jmp .busy_at
 .running:
+  cmp dword [LIT_IN_SMM + ebx * 4], 0   ; running SMM code, unless an INIT reset it out of it (lit_smm_check)
+  je .not_smm
+  call lit_smm_check
   mov ecx, LIT_BUSY_SMM
-  cmp dword [LIT_IN_SMM + ebx * 4], 0   ; running SMM code (or reset out of it by an INIT: then until the
-  jne .busy_at                          ; time limit)
+  cmp dword [LIT_IN_SMM + ebx * 4], 0
+  jne .busy_at
+  call lit_parked                       ; reset out of SMM into wait-for-SIPI: its main block went with it
+  jc .next
+.not_smm:
   test byte [lit_cpu_flags + ebx], LIT_F_MAIN
   jz .sipi
   mov ecx, LIT_BUSY_MAIN
@@ -261,6 +275,40 @@ lit_sipi_sent:
   mov dword [LIT_SIPI_PENDING + eax * 4], 1
 .out:
   popad
+  ret
+
+; ebx = cpu: CF set when an INIT was sent to it after it began its await and it does not spin there any more (its
+; LIT_BEAT stands still for 0.5 ms): the INIT reset it, its await is gone. Clobbers eax, ecx, edx, esi.
+lit_await_gone:
+  mov eax, [LIT_INIT_SEQ + ebx * 4]
+  cmp eax, [LIT_AWAIT_SEQ + ebx * 4]
+  jbe .no
+  mov esi, [LIT_BEAT + ebx * 4]
+  mov eax, 500
+  call lit_pause_us
+  cmp esi, [LIT_BEAT + ebx * 4]
+  jne .no
+  stc
+  ret
+.no:
+  clc
+  ret
+
+; ebx = cpu, which an INIT reset (lit_await_gone, lit_smm_check): CF set when it waits for a SIPI now (none reached
+; its SIPI code since that INIT, none is on its way): nothing of its code is left to run, so it counts as blocked,
+; out of SMM; a SIPI's entry makes it run again. Clobbers eax.
+lit_parked:
+  cmp dword [LIT_SIPI_PENDING + ebx * 4], 0
+  jne .no
+  mov eax, [LIT_INIT_SEQ + ebx * 4]
+  cmp eax, [LIT_SIPI_SEQ + ebx * 4]
+  jbe .no
+  mov dword [LIT_BLOCKED + ebx * 4], 1
+  mov dword [LIT_IN_SMM + ebx * 4], 0
+  stc
+  ret
+.no:
+  clc
   ret
 
 ; ebx = APIC ID: CF set when it spins in an await whose condition holds now. Clobbers eax, ecx, edx.

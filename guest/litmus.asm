@@ -63,7 +63,7 @@ LIT_INIT_SEQ    equ LIT_BASE + 0x0900 ; dword[cpu]: event number when an INIT wa
 LIT_AGENT_DONE  equ LIT_BASE + 0x0A00 ; dword[spare]: its agent finished
 LIT_BLOCKED     equ LIT_BASE + 0x0B00 ; dword[APIC ID]: waiting in an await or a HLT op (0 while a handler runs)
 LIT_SMM_SEQ     equ LIT_BASE + 0x0C00 ; dword[cpu]: event number when it last entered SMM
-LIT_BEAT        equ LIT_BASE + 0x0D00 ; dword[cpu]: goes up while its SMM code waits in an await
+LIT_BEAT        equ LIT_BASE + 0x0D00 ; dword[cpu]: goes up while it waits in an await (or its SMM code in a wait)
 LIT_EIP         equ LIT_BASE + 0x0E00 ; dword[cpu]: where the ping found it (LIT_DEBUG prints it)
 LIT_SIPI_PENDING equ LIT_BASE + 0x1000 ; dword[cpu]: a SIPI was sent to it while the evidence says it waits for one
 LIT_AWAIT       equ LIT_BASE + 0x0F00 ; 4 dwords[APIC ID]: the await it spins in: address (0: none), value lo, hi,
@@ -79,6 +79,8 @@ LIT_HALTED      equ LIT_BASE + 0x6500 ; dword[cpu]: in a HLT (set just before it
                                       ; handler or SMM runs): what `await Pk.activity == halted` spins on
 LIT_SHADOW      equ LIT_BASE + 0x6600 ; dword[cpu]: NMIs its `on nmi` block found taken in an STI or MOV SS shadow
                                       ; (the interrupted EIP is one the compiler listed: `Pn.in-shadow(nmi)`)
+LIT_AWAIT_SEQ   equ LIT_BASE + 0x6700 ; dword[APIC ID]: lit_seq when it began the await it spins in (an INIT
+                                      ; sent after that may have taken it away: lit_await_gone)
 LIT_SIZE        equ 0x6800
 LIT_SMM_STACKS  equ 0x310000          ; CPU i's SMM stack top: LIT_SMM_STACKS + (i + 1) * 0x1000
 

@@ -123,17 +123,19 @@ export const memory: OpFamily<'store' | 'load' | 'assign' | 'await'> = {
       waitsFor: (op, f) => f.readMem(op.loc),
       emit(op, e) {
         // Spin until it holds; while spinning the CPU counts as blocked (the run may end here) and the coordinator
-        // can read which await it is (LIT_AWAIT) to tell a final state from a slow one.
+        // can read which await it is (LIT_AWAIT) to tell a final state from a slow one, and when it began
+        // (LIT_AWAIT_SEQ) and that it still spins (LIT_BEAT) to tell a slow one from a CPU an INIT took away.
         const m = e.mem(op.loc);
         const top = e.local(), spin = e.local(), done = e.local();
         const blocked = `LIT_BLOCKED + ${e.apicId} * 4`;
-        e.out.push(`  push dword [${blocked}]`, `  mov dword [${blocked}], 1   ; blocked: the run may end here`, `${top}:`);
+        e.out.push(`  push dword [${blocked}]`, '  push eax', '  mov eax, [lit_seq]', `  mov [LIT_AWAIT_SEQ + ${e.apicId} * 4], eax`, '  pop eax',
+          `  mov dword [${blocked}], 1   ; blocked: the run may end here`, `${top}:`);
         e.expr(op.value);
         const aw = `LIT_AWAIT + ${e.apicId} * 16`;
         e.out.push(`  mov dword [${aw}], ${m}`, `  mov [${aw} + 4], eax`, `  mov [${aw} + 8], edx`, `  mov dword [${aw} + 12], ${op.cmp === '==' ? 1 : 2}`);
         if (op.cmp === '==') e.out.push(`  cmp [${m}], eax`, `  jne ${spin}`, `  cmp [${m} + 4], edx`, `  je ${done}`);
         else e.out.push(`  cmp [${m}], eax`, `  jne ${done}`, `  cmp [${m} + 4], edx`, `  jne ${done}`);
-        e.out.push(`${spin}:`, ...(e.smm ? [`  inc dword [LIT_BEAT + ${e.apicId} * 4]`] : []), '  pause', `  jmp ${top}`, `${done}:`, `  mov dword [LIT_AWAIT + ${e.apicId} * 16], 0`, `  pop dword [${blocked}]`);
+        e.out.push(`${spin}:`, `  inc dword [LIT_BEAT + ${e.apicId} * 4]`, '  pause', `  jmp ${top}`, `${done}:`, `  mov dword [LIT_AWAIT + ${e.apicId} * 16], 0`, `  pop dword [${blocked}]`);
       },
     },
   },
