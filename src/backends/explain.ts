@@ -15,10 +15,12 @@ export type Classification =
   | { kind: 'decision'; decision: string }
   /** A profile that should reproduce the behaviour and does not (yet). */
   | { kind: 'profile-gap'; profile: string }
+  /** Not the backend: a limit of the conformance runner itself; `reference`: the experiment or section that shows it. */
+  | { kind: 'runner'; reference: string }
   /** Not established: what happened, or why, is not known. */
   | { kind: 'not-established' };
 
-export const CLASSIFICATION_KINDS = ['backend-bug', 'profile', 'decision', 'profile-gap', 'not-established'] as const;
+export const CLASSIFICATION_KINDS = ['backend-bug', 'profile', 'decision', 'profile-gap', 'runner', 'not-established'] as const;
 
 export interface Match {
   /** The test: its file name without `.litmus`. */
@@ -109,6 +111,10 @@ export function parseExplanations(text: string, source: string): Explanation[] {
         case 'profile-gap':
           if (typeof c.profile !== 'string' || c.profile === '') return bad(`${wc}.profile: expected the profile that lacks it`);
           classification.push({ kind: 'profile-gap', profile: c.profile });
+          break;
+        case 'runner':
+          if (typeof c.reference !== 'string' || c.reference === '') return bad(`${wc}.reference: a runner limit needs the experiment that shows it`);
+          classification.push({ kind: 'runner', reference: c.reference });
           break;
         case 'not-established':
           classification.push({ kind: 'not-established' });

@@ -93,6 +93,7 @@ function classificationText(c: Classification): string {
     case 'profile': return `**reproduced by a profile**: ${c.profiles.map(code).join(', ')}`;
     case 'decision': return `**model decision** ${c.decision} (docs/decisions.md)`;
     case 'profile-gap': return `**profile gap**: ${code(c.profile)} does not reproduce it`;
+    case 'runner': return `**the runner, not the backend** (${c.reference})`;
     case 'not-established': return '**not established**';
   }
 }
@@ -102,6 +103,7 @@ const KIND_LABEL: Record<Classification['kind'], string> = {
   profile: 'backend behaviour an implementation profile of the model reproduces',
   decision: 'model decisions the backends do not follow (docs/decisions.md)',
   'profile-gap': 'profile gaps to fix in the model',
+  runner: 'limits of the conformance runner, not the backend (docs/conformance.md)',
   'not-established': 'not established',
 };
 

@@ -97,8 +97,14 @@ describe('explanations', () => {
   it('a malformed entry is an error naming it', () => {
     expect(() => parseExplanations(file([{ test: 'tpr', backend: ['qemu-tcg'] }]), 'e.json')).toThrow('e.json: explanations[0] (F1).match[0]: unknown field "backend" (test, backends, outcome)');
     expect(() => parseExplanations(file([{ test: 'tpr' }], [{ kind: 'decision', decision: 'six' }]), 'e.json')).toThrow(ExplanationsError);
-    expect(() => parseExplanations(file([{ test: 'tpr' }], [{ kind: 'bug' }]), 'e.json')).toThrow(/kind: expected one of backend-bug, profile, decision, profile-gap, not-established/);
+    expect(() => parseExplanations(file([{ test: 'tpr' }], [{ kind: 'bug' }]), 'e.json')).toThrow(/kind: expected one of backend-bug, profile, decision, profile-gap, runner, not-established/);
     expect(() => parseExplanations(file([]), 'e.json')).toThrow(/match: expected a non-empty array/);
+    expect(() => parseExplanations(file([{ test: 'tpr' }], [{ kind: 'runner' }]), 'e.json')).toThrow(/reference: a runner limit needs the experiment that shows it/);
+  });
+
+  it('a runner limit reads, with the experiment that shows it', () => {
+    const [e] = parseExplanations(file([{ test: 'tpr' }], [{ kind: 'runner', reference: '--settle 5000' }]), 'e.json');
+    expect(e.classification).toEqual([{ kind: 'runner', reference: '--settle 5000' }]);
   });
 
   it('the checked-in explanations file reads', async () => {

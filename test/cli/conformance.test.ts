@@ -310,6 +310,21 @@ describe('lapis conformance', () => {
     expect(r.code, r.err).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(readFileSync('CONFORMANCE.md', 'utf8'));
   });
+
+  it('each evidence directory\'s RESULTS.md is what the generator makes of its reports, with nothing UNEXPLAINED', () => {
+    const root = 'conformance/evidence';
+    const dirs = readdirSync(root).map((d) => join(root, d));
+    expect(dirs.length).toBeGreaterThan(0);
+    for (const dir of dirs) {
+      const reports = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => join(dir, f));
+      const out = join(work, 'RESULTS.md');
+      const r = lapis('conformance', '--from', ...reports, '--notes', join(dir, 'README.md'), '--out', out);
+      expect(r.code, r.err).toBe(0);
+      const md = readFileSync(out, 'utf8');
+      expect(md, dir).toBe(readFileSync(join(dir, 'RESULTS.md'), 'utf8'));
+      expect(md).toContain('**UNEXPLAINED**: none.');
+    }
+  });
 });
 
 describe('lapis conformance --rejudge', () => {
