@@ -22,6 +22,18 @@ export type Classification =
 
 export const CLASSIFICATION_KINDS = ['backend-bug', 'profile', 'decision', 'profile-gap', 'runner', 'not-established'] as const;
 
+/** A classification in plain words (the web app's report view; CONFORMANCE.md has its own Markdown). */
+export function classificationSummary(c: Classification): string {
+  switch (c.kind) {
+    case 'backend-bug': return `backend bug (${c.reference})`;
+    case 'profile': return `reproduced by ${c.profiles.join(', ')}`;
+    case 'decision': return `model decision ${c.decision}`;
+    case 'profile-gap': return `gap in profile ${c.profile}`;
+    case 'runner': return `the runner, not the backend (${c.reference})`;
+    case 'not-established': return 'not established';
+  }
+}
+
 export interface Match {
   /** The test: its file name without `.litmus`. */
   test: string;

@@ -5,7 +5,7 @@ import { categoryById, parseSuiteJson, refusalCategoryId, ReportError } from '..
 import { backendRefusal, compileTest, CompileRefusal } from '../../src/backends/compile.js';
 import { getBackend } from '../../src/backends/backends.js';
 import { load, parse } from './helpers.js';
-import { explain, matches, parseExplanations, ExplanationsError } from '../../src/backends/explain.js';
+import { classificationSummary, explain, matches, parseExplanations, ExplanationsError } from '../../src/backends/explain.js';
 import { suiteLine } from '../../src/backends/cli.js';
 import type { ConformRan } from '../../src/backends/conform.js';
 
@@ -105,6 +105,9 @@ describe('explanations', () => {
   it('a runner limit reads, with the experiment that shows it', () => {
     const [e] = parseExplanations(file([{ test: 'tpr' }], [{ kind: 'runner', reference: '--settle 5000' }]), 'e.json');
     expect(e.classification).toEqual([{ kind: 'runner', reference: '--settle 5000' }]);
+    // The web app's report view words each kind (not `not established` for one it does not know).
+    expect(e.classification.map(classificationSummary)).toEqual(['the runner, not the backend (--settle 5000)']);
+    expect(classificationSummary({ kind: 'not-established' })).toBe('not established');
   });
 
   it('the checked-in explanations file reads', async () => {

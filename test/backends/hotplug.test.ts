@@ -2,7 +2,7 @@
 // (the other CPUs cold-plugged around it), and an agent's `hotplug Pk` becomes a QMP device_add from the runner; the
 // guest waits until the ACPI CPU hot-plug register shows the CPU, which then waits for the test's INIT-SIPI-SIPI.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { backendRefusal, compileTest } from '../../src/backends/compile.js';
 import { conform } from '../../src/backends/conform.js';
 import { Qmp } from '../../src/backends/qmp.js';
+import { explain, parseExplanations } from '../../src/backends/explain.js';
 import { backend, BOOT_TEST_MS, expectJudged, load, parse, ran, refusal, text, useRunTempDir } from './helpers.js';
 
 useRunTempDir('hotplug');
@@ -81,13 +82,20 @@ describe('the QMP client', () => {
   });
 });
 
+const EXPLANATIONS = parseExplanations(readFileSync('conformance/explanations.json', 'utf8'), 'conformance/explanations.json');
+
 describe.each(['qemu-tcg', 'qemu10-tcg'])('%s', (name) => {
   const b = backend(name);
   it('hotplug-then-bringup: the hot-added CPU waits for the SIPI and starts once, a boot per run', async () => {
     const r = ran(await conform(load('litmus/hotplug-then-bringup.litmus'), { backend: b, runs: 3 }));
     expectJudged(r, 3);
     expect(r.boots).toBe(3);
-    expect(r.outcomes.map((o) => o.key), text(r)).toEqual(['online=1; P2.count(sipi)=1; P2:r0=0x40; P2.apic.ID=0x2000000']);
+    // Spec's outcome, or now and then (more often on a loaded host) H1's: the new CPU left in wait-for-SIPI
+    // (CONFORMANCE.md; its mechanism in QEMU is not traced), and nothing else.
+    for (const o of r.outcomes) {
+      if (o.verdict === 'allowed') expect(o.key, text(r)).toBe('online=1; P2.count(sipi)=1; P2:r0=0x40; P2.apic.ID=0x2000000');
+      else expect(explain(EXPLANATIONS, 'hotplug-then-bringup', name, o.key).map((e) => e.id), text(r)).toEqual(['H1']);
+    }
   }, BOOT_TEST_MS);
 
   it('unplugged-ignores-ipis: the empty slot takes nothing and is reported unplugged', async () => {

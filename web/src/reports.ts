@@ -1,7 +1,7 @@
 // Conformance reports (`lapis suite --on B --json`, schema lapis-suite/1) as histograms per test: each outcome a
 // bar, FORBIDDEN ones marked with the explanations that match them (conformance/explanations.json).
 
-import { explain, parseExplanations, type Explanation } from '../../src/backends/explain.js';
+import { classificationSummary, explain, parseExplanations, type Explanation } from '../../src/backends/explain.js';
 
 const reportUrls = import.meta.glob('../../conformance/results/*.json', { query: '?url', import: 'default', eager: true }) as Record<string, string>;
 const explanationsUrl = Object.values(import.meta.glob('../../conformance/explanations.json', { query: '?url', import: 'default', eager: true }) as Record<string, string>)[0];
@@ -131,7 +131,7 @@ function testCard(r: SuiteJson, t: TestJson, name: string, all: Explanation[]): 
       p.textContent = e.text;
       const c = document.createElement('p');
       c.className = 'muted';
-      c.textContent = e.classification.map((k) => (k.kind === 'backend-bug' ? `backend bug (${k.reference})` : k.kind === 'profile' ? `reproduced by ${k.profiles.join(', ')}` : k.kind === 'decision' ? `model decision ${k.decision}` : k.kind === 'profile-gap' ? `gap in profile ${k.profile}` : 'not established')).join(' · ');
+      c.textContent = e.classification.map(classificationSummary).join(' · ');
       d.append(s, p, c);
       box.appendChild(d);
     }
