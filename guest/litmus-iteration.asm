@@ -277,11 +277,17 @@ lit_sipi_sent:
   popad
   ret
 
-; ebx = cpu: CF set when an INIT was sent to it after it began its await and it does not spin there any more (its
-; LIT_BEAT stands still for 0.5 ms): the INIT reset it, its await is gone. Clobbers eax, ecx, edx, esi.
+; ebx = cpu: CF set when an INIT was sent to it after it began its await and it does not spin there any more: the
+; INIT reset it, its await is gone. Clobbers eax, ecx, edx, esi.
 lit_await_gone:
-  mov eax, [LIT_INIT_SEQ + ebx * 4]
-  cmp eax, [LIT_AWAIT_SEQ + ebx * 4]
+  mov eax, [LIT_AWAIT_SEQ + ebx * 4]
+  jmp lit_init_took
+
+; ebx = cpu, eax = the event number when it began what it runs (an await, its SMM code): CF set when an INIT was sent
+; to it after that and its heartbeat (LIT_BEAT: its awaits, and its waits in SMM code) then stands still for 0.5 ms.
+; Clobbers eax, ecx, edx, esi.
+lit_init_took:
+  cmp [LIT_INIT_SEQ + ebx * 4], eax
   jbe .no
   mov esi, [LIT_BEAT + ebx * 4]
   mov eax, 500
@@ -629,14 +635,9 @@ lit_smm_check:
   mov eax, [LIT_SIPI_SEQ + ebx * 4]
   cmp eax, [LIT_SMM_SEQ + ebx * 4]
   ja .left
-  mov eax, [LIT_INIT_SEQ + ebx * 4]
-  cmp eax, [LIT_SMM_SEQ + ebx * 4]
-  jbe .out
-  mov esi, [LIT_BEAT + ebx * 4]
-  mov eax, 500
-  call lit_pause_us
-  cmp esi, [LIT_BEAT + ebx * 4]
-  jne .out
+  mov eax, [LIT_SMM_SEQ + ebx * 4]
+  call lit_init_took
+  jnc .out
 .left:
   mov dword [LIT_IN_SMM + ebx * 4], 0
 .out:

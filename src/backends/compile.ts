@@ -33,6 +33,7 @@ export const DEFAULT_WAIT_US_PER_TICK = 10;
 export const DEFAULT_SETTLE_US = 500;
 /** The quiet times a run may have: within a run's limit (MAX_WAIT_US) with its waits, and longer than a poll. */
 export const MIN_SETTLE_US = 100, MAX_SETTLE_US = 100_000;
+export const validSettleUs = (v: number): boolean => Number.isInteger(v) && v >= MIN_SETTLE_US && v <= MAX_SETTLE_US;
 /** A run that has not finished after this (plus twice its waits) is pinged anyway: an await that never holds. */
 export const BASE_ITER_TIMEOUT_US = 20_000;
 
@@ -61,7 +62,7 @@ const HOTPLUG_US = 900_000;
 /** Compile a litmus test into a guest. Throws CompileRefusal for what it will not run. */
 export function compileTest(test: LitmusTest, opts: CompileOptions = {}): CompiledTest {
   const settleUs = opts.settleUs ?? DEFAULT_SETTLE_US;
-  if (!Number.isInteger(settleUs) || settleUs < MIN_SETTLE_US || settleUs > MAX_SETTLE_US) {
+  if (!validSettleUs(settleUs)) {
     throw new HostError('bad-argument', `settleUs must be an integer from ${MIN_SETTLE_US} to ${MAX_SETTLE_US} µs, not ${settleUs}`);
   }
   const analyzer = new Analyzer(test, opts.waitUsPerTick ?? (usesNested(test) ? NESTED_WAIT_US_PER_TICK : DEFAULT_WAIT_US_PER_TICK));

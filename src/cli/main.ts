@@ -15,7 +15,7 @@ import { catalogDir, packageVersion } from './package.js';
 import { BACKENDS } from '../backends/backends.js';
 import { runOn, seedsOn, suiteOn } from '../backends/cli.js';
 import { cleanUpAll } from '../backends/cleanup.js';
-import { DEFAULT_SETTLE_US, MAX_SETTLE_US, MIN_SETTLE_US, SIPI_SETTLE_FACTOR } from '../backends/compile.js';
+import { DEFAULT_SETTLE_US, MAX_SETTLE_US, MIN_SETTLE_US, SIPI_SETTLE_FACTOR, validSettleUs } from '../backends/compile.js';
 import { Explorer } from './explorer.js';
 import { EXIT, EXIT_HELP } from './exit.js';
 import { thousands } from './output.js';
@@ -64,7 +64,7 @@ function int(name: string) {
 /** `--settle <µs>`: the guest's quiet time, checked before any boot (CompileOptions.settleUs). */
 function settle(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < MIN_SETTLE_US || n > MAX_SETTLE_US) throw new InvalidArgumentError(`--settle must be an integer from ${MIN_SETTLE_US} to ${MAX_SETTLE_US} (microseconds)`);
+  if (!validSettleUs(n)) throw new InvalidArgumentError(`--settle must be an integer from ${MIN_SETTLE_US} to ${MAX_SETTLE_US} (microseconds)`);
   return n;
 }
 const SETTLE_HELP = `with --on: the guest's quiet time in µs before a run ends (default ${DEFAULT_SETTLE_US}; ${SIPI_SETTLE_FACTOR} times as long after a SIPI, INIT, NMI or SMI); longer on a host that starves vCPUs (docs/conformance.md, "Quiet time")`;
