@@ -7,12 +7,14 @@
 lit_nmi_hook:
   cmp eax, LIT_CPUS
   jae lapis_isr_count
-  mov ecx, [LIT_PING + eax * 4]
+  xor ecx, ecx
+  xchg ecx, [LIT_PING + eax * 4]        ; (locked: the coordinator may mark it late at the same time)
   test ecx, ecx
   jz lapis_isr_count                    ; the test's own NMI
-  mov dword [LIT_PING + eax * 4], 0
   mov ebp, eax
   call lit_sync_mode
+  cmp ecx, LIT_PING_LATE
+  je lit_ping_done                      ; not the test's NMI either: stop, without a report
   cmp ecx, 2
   je .answer
   mov esi, [esp + 36]                   ; interrupted in the runtime's interrupt entry or exit (the stubs and
@@ -65,6 +67,8 @@ lit_nmi_hook:
   call edx
 .reported:
   mov dword [LIT_REPORTED + ebp * 4], 1
+; After the answer, or a ping that came after the coordinator gave up waiting for it (LIT_PING_LATE): ebp = cpu.
+lit_ping_done:
 %if LIT_NESTED
   mov eax, ebp
   call lit_nested_leave                 ; out of VMX operation before it parks or resets

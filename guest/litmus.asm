@@ -43,6 +43,8 @@ LIT_BUSY_AGENT      equ 6             ; an agent has not finished
 LIT_BUSY_AGENT_AWAIT equ 7            ; an agent blocked in an await whose condition holds
 LIT_BUSY_EVENTS     equ 8             ; every program done, but interrupt-side events kept coming
 
+LIT_PING_LATE   equ 3             ; LIT_PING: the coordinator gave up waiting for the answer (lit_collect)
+
 LIT_ACT_UNKNOWN equ 0
 LIT_ACT_ACTIVE  equ 1
 LIT_ACT_HALTED  equ 2
@@ -53,7 +55,8 @@ LIT_BASE        equ PERCPU_BASE + PERCPU_SIZE  ; 0x1C0000, below the stacks
 LIT_READY       equ LIT_BASE + 0x0000 ; dword[cpu]: iteration + 1 once it waits for go; -1: P0's reset failed
 LIT_DONE        equ LIT_BASE + 0x0100 ; dword[cpu]: its main block finished (Pn.done)
 LIT_SIPI_BUSY   equ LIT_BASE + 0x0200 ; dword[cpu]: running its `on sipi` code
-LIT_PING        equ LIT_BASE + 0x0300 ; dword[cpu]: 1 the next NMI is the end-of-test ping, 2 the same, answer even if busy
+LIT_PING        equ LIT_BASE + 0x0300 ; dword[cpu]: 1 the next NMI is the end-of-test ping, 2 the same, answer even if busy,
+                                      ; LIT_PING_LATE the same, but the run is printed without its answer
 LIT_REPORTED    equ LIT_BASE + 0x0400 ; dword[cpu]: 1 answered the ping, 2 busy (an interrupt was about to be taken)
 LIT_ACT         equ LIT_BASE + 0x0500 ; dword[cpu]: LIT_ACT_* as found at the end
 LIT_IN_SMM      equ LIT_BASE + 0x0600 ; dword[cpu]: inside the SMM entry (between SMI and RSM)

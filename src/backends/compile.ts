@@ -27,6 +27,12 @@ export interface CompileOptions {
    * (docs/conformance.md, "Quiet time").
    */
   settleUs?: number;
+  /**
+   * How long the coordinator waits for each CPU's answer to the end-of-test ping, µs (default guest/litmus.asm's
+   * LIT_PING_US, 20 ms). A CPU that has not answered by then is reported without its ping's values, and its ping,
+   * when it comes, is not counted as the test's NMI. A short one exercises that path (test/backends/late-ping.test.ts).
+   */
+  pingUs?: number;
 }
 
 export const DEFAULT_WAIT_US_PER_TICK = 10;
@@ -65,6 +71,9 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
   if (!validSettleUs(settleUs)) {
     throw new HostError('bad-argument', `settleUs must be an integer from ${MIN_SETTLE_US} to ${MAX_SETTLE_US} µs, not ${settleUs}`);
   }
+  if (opts.pingUs !== undefined && !(Number.isInteger(opts.pingUs) && opts.pingUs >= 1 && opts.pingUs <= MAX_WAIT_US)) {
+    throw new HostError('bad-argument', `pingUs must be an integer from 1 to ${MAX_WAIT_US} µs, not ${opts.pingUs}`);
+  }
   const analyzer = new Analyzer(test, opts.waitUsPerTick ?? (usesNested(test) ? NESTED_WAIT_US_PER_TICK : DEFAULT_WAIT_US_PER_TICK));
   const plan = analyzer.analyze();
   if (plan.timer) {
@@ -76,7 +85,7 @@ export function compileTest(test: LitmusTest, opts: CompileOptions = {}): Compil
   if (iterTimeoutUs > MAX_WAIT_US) throw new CompileRefusal('wait', `the test's waits add up to ${plan.waitUs} µs at ${plan.waitPerTick} µs a tick: more than a run may take here`, null, null, 'long-waits');
   // A hot-add goes through the host (the guest's line, QMP, QEMU's main loop): host time, not the test's.
   if (plan.needs.hotplug) iterTimeoutUs = Math.min(MAX_WAIT_US, iterTimeoutUs + HOTPLUG_US);
-  const asm = new Emitter(plan, analyzer, settleUs).emit(plan.observables, iterTimeoutUs);
+  const asm = new Emitter(plan, analyzer, settleUs, opts.pingUs).emit(plan.observables, iterTimeoutUs);
   return {
     test,
     asm,

@@ -58,7 +58,7 @@ export class Emitter {
   /** Per CPU: the labels right after its STIs and MOV SSs (the EIP an NMI taken in their shadow returns to). */
   private readonly shadows = new Map<number, string[]>();
 
-  constructor(private readonly plan: GuestPlan, private readonly analyzer: Analyzer, private readonly settleUs: number) {
+  constructor(private readonly plan: GuestPlan, private readonly analyzer: Analyzer, private readonly settleUs: number, private readonly pingUs?: number) {
     this.n = plan.cpus;
   }
 
@@ -191,6 +191,7 @@ export class Emitter {
       `%define LIT_ITER_TIMEOUT_US ${iterTimeoutUs}`,
       `%define LIT_SETTLE_US ${this.settleUs}`,
       `%define LIT_SIPI_SETTLE_US ${SIPI_SETTLE_FACTOR * this.settleUs}`,
+      ...(this.pingUs !== undefined ? [`%define LIT_PING_US ${this.pingUs}`] : []),
       '%ifndef ITERATIONS',
       '  %define ITERATIONS 1',
       '%endif',

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { serve } from '../../src/cli/view.js';
 import { avicRingLitmus } from '../../src/scenarios/avicRing.js';
 import { explain, parseExplanations } from '../../src/backends/explain.js';
-import { PATIENCE, buildWeb, launch, scriptSizes } from './browser.js';
+import { PATIENCE, buildWeb, close, launch, scriptSizes } from './browser.js';
 import { lapisWith } from '../helpers/lapis.js';
 import { replay, run, witness } from '../../web/src/engine.js';
 import { load } from '../../web/src/front.js';
@@ -36,7 +36,7 @@ beforeAll(async () => {
 }, PATIENCE * 2);
 
 afterAll(async () => {
-  await ctx?.close();
+  if (ctx) await close(ctx);
   server?.closeAllConnections();
   await new Promise((ok) => (server ? server.close(ok) : ok(undefined)));
   for (const d of [dir, scratch]) if (d) rmSync(d, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // playwright-core (never a downloaded browser), and waits on DOM states only.
 import { build } from 'vite';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -17,10 +17,33 @@ export async function buildWeb(): Promise<string> {
   return out;
 }
 
+const profiles = new WeakMap<BrowserContext, string>();
+
+/** Chromium with a profile in a temporary directory, which `close` removes (2-5 MB each). */
 export async function launch(): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: \`npm run setup\` installs Debian's chromium`);
+  const profile = mkdtempSync(join(tmpdir(), 'lapis-chromium-'));
+  let ctx: BrowserContext;
+  try {
+    ctx = await launchIn(profile);
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
+  profiles.set(ctx, profile);
+  return ctx;
+}
+
+/** Close the browser, then remove its profile (chromium writes to it until the context has closed). */
+export async function close(ctx: BrowserContext): Promise<void> {
+  await ctx.close();
+  const profile = profiles.get(ctx);
+  if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
+}
+
+function launchIn(profile: string): Promise<BrowserContext> {
   // Without the background-networking flags chromium's own connections are refused here and it stalls on them.
-  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'lapis-chromium-')), {
+  return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 1000 },
