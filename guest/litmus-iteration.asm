@@ -272,7 +272,15 @@ lit_sipi_sent:
   cmp edx, ecx
   jbe .out
 .pending:
-  mov dword [LIT_SIPI_PENDING + eax * 4], 1
+  mov ecx, 1
+  xchg [LIT_SIPI_PENDING + eax * 4], ecx ; (locked: stored before the read below)
+  ; It may have reached its SIPI code, from an earlier SIPI, since the evidence above was read; then this SIPI finds
+  ; it running and starts nothing. Its SIPI entry writes LIT_SIPI_SEQ before it clears LIT_SIPI_PENDING, so either
+  ; the new LIT_SIPI_SEQ is seen here or its clear comes after the store above.
+  mov ecx, [LIT_SIPI_SEQ + eax * 4]
+  cmp ecx, [LIT_INIT_SEQ + eax * 4]
+  jbe .out
+  mov dword [LIT_SIPI_PENDING + eax * 4], 0
 .out:
   popad
   ret
