@@ -14,13 +14,27 @@ useRunTempDir('late-ping');
 const TEST = 'litmus/nmi-others.litmus';
 const SPEC = 'P0.count(nmi)=0; P1.count(nmi)=1; P2.count(nmi)=1';
 
+/** Pn.count(nmi) of an outcome key, per CPU. */
+function nmiCounts(key: string): number[] {
+  return [0, 1, 2].map((p) => {
+    const m = new RegExp(`P${p}\\.count\\(nmi\\)=(\\w+)`).exec(key);
+    if (!m) throw new Error(`no P${p}.count(nmi) in ${key}`);
+    return Number(m[1]);
+  });
+}
+
 describe('a ping that comes after the coordinator gave up on it', () => {
   it('qemu-tcg: is not counted as the test\'s NMI, and P0 still resets for the next run', async () => {
     const r = ran(await conform(load(TEST), { backend: backend('qemu-tcg'), runs: 20, compile: { pingUs: 1 } }));
     expectJudged(r, 20);
     // Before the fix, 17 of 20 runs counted a late ping (P0 one, P1 or P2 two), and P0, which took it as the
-    // test's NMI, never reached its reset: 19 boots for 20 runs.
-    expect(r.outcomes.map((o) => o.key), text(r)).toEqual([SPEC]);
+    // test's NMI, never reached its reset: 19 boots for 20 runs. (A CPU that counts none is F50's other kind, a
+    // test NMI still on its way when the ping came, which a loaded host gives now and then.)
+    for (const o of r.outcomes) {
+      const counts = nmiCounts(o.key);
+      expect(counts[0], text(r)).toBe(0);
+      expect(Math.max(counts[1], counts[2]), text(r)).toBeLessThanOrEqual(1);
+    }
     expect(r.boots, text(r)).toBe(1);
   }, BOOT_TEST_MS);
 
