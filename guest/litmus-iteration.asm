@@ -248,7 +248,10 @@ lit_wait_end:
 
 ; A SIPI of the test is being sent to CPU eax: if the evidence says it waits for a SIPI (it has not reached its
 ; SIPI code since the last INIT sent to it, or since the start for an AP that starts there), the run is not over
-; before it gets there (LIT_SIPI_PENDING, cleared by its SIPI entry). Keeps every register.
+; before it gets there (LIT_SIPI_PENDING, cleared by its SIPI entry). The flag is set first, with a locked store,
+; and the evidence read after it: a CPU that reaches its SIPI code from an earlier SIPI meanwhile (this one then
+; finds it running and starts nothing) writes LIT_SIPI_SEQ before it clears the flag, so either its new
+; LIT_SIPI_SEQ is read below or its clear comes after the store. Keeps every register.
 lit_sipi_sent:
   pushad
   cmp eax, LIT_CPUS
@@ -259,27 +262,21 @@ lit_sipi_sent:
   call lit_nested_sipi_sent             ; a CPU in VMX operation: its own evidence
   jc .out
 %endif
+  mov ecx, 1
+  xchg [LIT_SIPI_PENDING + eax * 4], ecx
   mov ecx, [LIT_SIPI_SEQ + eax * 4]
   mov edx, [LIT_INIT_SEQ + eax * 4]
   test ecx, ecx
   jnz .seq
   cmp byte [lit_cpu_kind + eax], LIT_KIND_WFS
-  je .pending
+  je .out
   test edx, edx
-  jnz .pending
-  jmp .out
+  jnz .out
+  jmp .running
 .seq:
   cmp edx, ecx
-  jbe .out
-.pending:
-  mov ecx, 1
-  xchg [LIT_SIPI_PENDING + eax * 4], ecx ; (locked: stored before the read below)
-  ; It may have reached its SIPI code, from an earlier SIPI, since the evidence above was read; then this SIPI finds
-  ; it running and starts nothing. Its SIPI entry writes LIT_SIPI_SEQ before it clears LIT_SIPI_PENDING, so either
-  ; the new LIT_SIPI_SEQ is seen here or its clear comes after the store above.
-  mov ecx, [LIT_SIPI_SEQ + eax * 4]
-  cmp ecx, [LIT_INIT_SEQ + eax * 4]
-  jbe .out
+  ja .out
+.running:
   mov dword [LIT_SIPI_PENDING + eax * 4], 0
 .out:
   popad

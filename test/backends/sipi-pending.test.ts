@@ -1,7 +1,7 @@
 // The run stays open while a SIPI of the test is on its way to a CPU that waits for one (LIT_SIPI_PENDING, set by
 // the sender in lit_sipi_sent, cleared by the target's SIPI entry). The target may reach its SIPI code, from an
 // earlier SIPI, between the sender's look at the evidence and its store: the entry must write LIT_SIPI_SEQ before it
-// clears the flag, and the sender read LIT_SIPI_SEQ again after its (locked) store, or the flag stays set for a CPU
+// clears the flag, and the sender read the evidence after its (locked) store of the flag, or the flag stays set for a CPU
 // that will never enter again and the run reaches its limit. Before, 63 of 3,000 runs of seed-000-sipi-resend
 // without its SMI timed out so on QEMU 10 ("P1 had not reached its SIPI code"); after, none (docs/conformance.md,
 // "One run, and the next").
