@@ -15,7 +15,7 @@ const BECAUSE = [
   ['smm-apic-mmio-reaches-apic', 'apicMmioInSmm (in SMM the xAPIC page is a RAM page all CPUs share)'], ['init-keeps-written-apic-id', 'initResetsApicId'],
   ['seed-004', 'softDisabledIrr'], ['soft-disable-held-irr', 'softDisabledIrr'], ['soft-disable-drops-new-fixed', 'softDisabledAcceptsNew'],
   ['soft-disable-lvt-mask-forced', 'softDisabledLvtNotMasked'], ['soft-reenable-keeps-lvt-masked', 'softDisabledLvtNotMasked'],
-  ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
+  ['init-keeps-latched-smi', 'initDiscardsLatchedSmi'], ['init-keeps-x2apic-mode', 'initResetsApicBase (INIT returns the AP to xAPIC mode: its ID reads 0x1000000)'], ['nested-init-in-root', 'initNotBlockedInVmxRoot'], ['init-', 'initNotBlockedInSmm'],
   ['smi-auto-halt-restart', 'noAutoHaltRestart'], ['smram-save-state-fields', 'noAutoHaltRestart (no auto HALT restart field: RSM resumes after the HLT)'], ['smi-in-wfs', 'smiNmiNotBlockedInWfs'], ['nmi-blocked-after-rsm', 'rsmUnblocksNmi'],
   ['nested-sipi-to-running-l2', 'sipiKeptInGuestMode (the SIPI stays pending in guest mode: HLT falls through)'],
   ['nested-wfs-entry-unsupported', 'nestedNoGuestWfs (the VM entry into wait-for-SIPI fails: exit reason 0x80000021)'],
@@ -41,6 +41,7 @@ function qemuBecause(profile, file) {
   if (file.startsWith('apic-base-relocate-enabled')) return 'apicBaseRelocationIgnored (the old base answers, the new one does not)';
   if (file.startsWith('kut-apic-timer-') || file.startsWith('timer-oneshot-to-periodic') || file.startsWith('timer-mode-switch-')) return 'timerModeSwitchRecomputes';
   if (file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
+  if (file.startsWith('timer-divide-change')) return 'divideChangeKeepsExpiry (the count fires when the old divisor said)';
   return null;
 }
 
@@ -55,6 +56,7 @@ function because(profile, file) {
   if (profile.startsWith('qemu-tcg') && (file.includes('x2apic') || file.startsWith('tpr-shadow-threshold-stale'))) return 'no x2APIC under TCG (CPUID)';
   if (profile.startsWith('qemu-tcg') && file.includes('deadline')) return 'no TSC-deadline timer under TCG (CPUID)';
   if (profile === 'bochs-2.7' && (file.startsWith('timer-tsc-deadline') || file.startsWith('kut-apic-tsc-deadline'))) return 'tscDeadlineKeptOnFire';
+  if (profile === 'bochs-2.7' && file.startsWith('timer-divide-change')) return 'divideChangeKeepsExpiry (the count fires when the old divisor said)';
   if (profile === 'bochs-2.7' && file.startsWith('nested-init-in-root')) return 'initDroppedWhenBlocked (the INIT held in VMX root is lost)';
   if (file.startsWith('esr-receive-illegal-vector') && profile.startsWith('qemu-tcg')) return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';
   if (file.startsWith('avic-invalid-target')) return 'avicInvalidTargetIgnored';

@@ -54,9 +54,15 @@ export class LocalApic {
    * INIT. SDM Vol 3A 11.4.7.3 Local APIC State After an INIT Reset ("Wait-for-SIPI" State): as after
    * power-up, except that the APIC ID and arbitration ID are unaffected. IA32_APIC_BASE (and so xAPIC or
    * x2APIC mode) is unchanged: SDM Vol 3A 11.12.5.1 x2APIC States ("INIT ... x2APIC mode is retained").
+   * Quirk initResetsApicBase: IA32_APIC_BASE as after RESET (Bochs 2.7).
    */
   initReset(): void {
-    if (this.cfg.quirks.initResetsApicId) this.s[this.b + A.ID] = this.s[this.b + A.INITIAL_ID];
+    const s = this.s, b = this.b;
+    if (this.cfg.quirks.initResetsApicId) s[b + A.ID] = s[b + A.INITIAL_ID];
+    if (this.cfg.quirks.initResetsApicBase) {
+      s[b + A.BASE_LO] = ApicBase.DEFAULT_BASE | ApicBase.EN | (s[b + A.BASE_LO] & ApicBase.BSP);
+      s[b + A.BASE_HI] = 0;
+    }
     this.resetRegisters();
   }
 

@@ -102,6 +102,8 @@ export class ApicTimer {
       return d !== 0n && d > now ? d : -1n;
     }
     if (!this.counting(mode)) return -1n;
+    const held = this.quirks.divideChangeKeepsExpiry ? get64n(s, b + A.TSC_DEADLINE_LO) : 0n;
+    if (held !== 0n) return held > now ? held : -1n;
     const tick = BigInt(this.tick());
     let e = get64n(s, b + A.TIMER_START_LO) + BigInt(s[b + A.TIMER_BASE]) * tick;
     if (e <= now) {
@@ -121,6 +123,8 @@ export class ApicTimer {
         if (d <= SAFE) return d !== 0 && d > now ? d : Infinity;
       } else {
         if (!this.counting(mode)) return Infinity;
+        const held = this.quirks.divideChangeKeepsExpiry ? get64(s, b + A.TSC_DEADLINE_LO) : 0;
+        if (held !== 0 && held <= SAFE) return held > now ? held : Infinity;
         const tick = this.tick(), first = get64(s, b + A.TIMER_START_LO) + s[b + A.TIMER_BASE] * tick;
         // Any product or sum whose exact value exceeds 2^53 rounds to at least 2^53, so these tests are exact (and
         // the floor of a quotient of integers below 2^53 is exact too).
@@ -147,7 +151,19 @@ export class ApicTimer {
    * timer disarms itself and IA32_TSC_DEADLINE reads 0 afterwards.
    */
   fire(): void {
-    if (this.mode() === TimerMode.TSC_DEADLINE && !this.quirks.tscDeadlineKeptOnFire) set64(this.s, this.b + A.TSC_DEADLINE_LO, 0);
+    const s = this.s, b = this.b, mode = this.mode();
+    if (mode === TimerMode.TSC_DEADLINE) {
+      if (!this.quirks.tscDeadlineKeptOnFire) set64(s, b + A.TSC_DEADLINE_LO, 0);
+    } else if (this.quirks.divideChangeKeepsExpiry && (s[b + A.TSC_DEADLINE_LO] !== 0 || s[b + A.TSC_DEADLINE_HI] !== 0)) {
+      // The expiry a divide change left armed (quirk divideChangeKeepsExpiry): a periodic count reloads from it at
+      // the new divisor, a one-shot count is over (Bochs cpu/apic.cc periodic()).
+      const held = get64n(s, b + A.TSC_DEADLINE_LO);
+      set64(s, b + A.TSC_DEADLINE_LO, 0);
+      if (mode === TimerMode.PERIODIC) {
+        set64n(s, b + A.TIMER_START_LO, held);
+        s[b + A.TIMER_BASE] = s[b + A.TMICT];
+      } else s[b + A.TIMER_BASE] = 0;
+    }
     this.host.trace?.('apic: timer fired');
     this.host.signal();
   }
@@ -163,13 +179,25 @@ export class ApicTimer {
     const s = this.s, b = this.b;
     s[b + A.TMICT] = value;
     s[b + A.TIMER_BASE] = value;
+    set64(s, b + A.TSC_DEADLINE_LO, 0);
     this.setStart(this.host.now());
   }
 
-  /** A divide change mid-count: the count continues from its current value at the new rate (decision D-7). */
+  /**
+   * A divide change mid-count: the count continues from its current value at the new rate (decision D-7). Quirk
+   * divideChangeKeepsExpiry: the expiry armed before stays (held in the TSC-deadline words, unused outside that
+   * mode), and TIMER_CCR reads the time since the count was loaded at the new divisor.
+   */
   writeTdcr(value: number): void {
-    this.rebase();
-    this.s[this.b + A.TDCR] = value;
+    const s = this.s, b = this.b;
+    if (this.quirks.divideChangeKeepsExpiry) {
+      const mode = this.mode();
+      if (mode !== TimerMode.TSC_DEADLINE && s[b + A.TSC_DEADLINE_LO] === 0 && s[b + A.TSC_DEADLINE_HI] === 0) {
+        const e = this.expiryExact(this.host.nowExact());
+        if (e > 0n) set64n(s, b + A.TSC_DEADLINE_LO, e);
+      }
+    } else this.rebase();
+    s[b + A.TDCR] = value;
   }
 
   /** Make the current count the base count, from the last whole count boundary. */

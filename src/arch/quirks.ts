@@ -27,6 +27,11 @@ export interface Quirks {
   esrNotModelled: boolean;
   /** INIT resets the APIC ID to its initial value. */
   initResetsApicId: boolean;
+  /**
+   * INIT resets IA32_APIC_BASE as RESET does: base 0xFEE00000, globally enabled, xAPIC mode (an x2APIC-mode APIC
+   * returns to xAPIC mode); the BSP flag is kept.
+   */
+  initResetsApicBase: boolean;
   /** Switching the LVT timer between one-shot and periodic keeps the count running. */
   timerModeSwitchKeepsCount: boolean;
   /** IA32_TSC_DEADLINE keeps its value after the timer fires. */
@@ -134,6 +139,12 @@ export interface Quirks {
    * an expired one-shot count starts again as periodic; a periodic count past its first period is 0 as one-shot.
    */
   timerModeSwitchRecomputes: boolean;
+  /**
+   * A TIMER_DCR write does not move an armed expiry: the count fires when the old divisor said, TIMER_CCR reads the
+   * time since the count was loaded at the new divisor, and after that expiry a periodic count reloads at the new
+   * divisor while a one-shot count is over.
+   */
+  divideChangeKeepsExpiry: boolean;
   /** Once IA32_APIC_BASE.EN is cleared a write cannot set it again (no #GP; the base field is kept). */
   apicNotReenabled: boolean;
   /** No CMCI LVT entry (offset 0x2F0) on an Intel APIC: 6 LVT entries, the version register's max LVT entry 5. */
@@ -148,6 +159,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   softDisabledLvtNotMasked: false,
   esrNotModelled: false,
   initResetsApicId: false,
+  initResetsApicBase: false,
   timerModeSwitchKeepsCount: false,
   tscDeadlineKeptOnFire: false,
   apicMmioInSmm: 'apic',
@@ -188,6 +200,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   apicMmioDecodedWhenDisabled: false,
   apicBaseRelocationIgnored: false,
   timerModeSwitchRecomputes: false,
+  divideChangeKeepsExpiry: false,
   apicNotReenabled: false,
   noCmciLvt: false,
   unassignedReadsZero: false,
