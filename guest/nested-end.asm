@@ -157,6 +157,9 @@ lit_nested_collect:
 
 ; A SIPI of the test is being sent to CPU eax (lit_sipi_sent): for a CPU that uses VMX, CF set and LIT_SIPI_PENDING
 ; as its own evidence says (a guest in wait-for-SIPI, or a CPU stopped in its VMXOFF by an INIT); CF clear for others.
+; As lit_sipi_sent: the flag is set first, with a locked store, and the evidence read after it; a SIPI exit from an
+; earlier SIPI writes VS_MODE (vmx_exit_entry) before it clears the flag, so either that VS_MODE is read below or the
+; clear comes after the store.
 lit_nested_sipi_sent:
   push esi
   push ecx
@@ -165,14 +168,16 @@ lit_nested_sipi_sent:
   push eax
   VMX_STATE_OF
   pop eax
+  mov ecx, 1
+  xchg [LIT_SIPI_PENDING + eax * 4], ecx
   cmp dword [LIT_VMXOFF_MARK + eax * 4], 0
-  jne .pending
+  jne .done
   cmp dword [esi + VS_MODE], 2
-  jne .done
+  jne .running
   cmp dword [esi + VS_ENTRY_ACT], VMX_ACT_WFS
-  jne .done
-.pending:
-  mov dword [LIT_SIPI_PENDING + eax * 4], 1
+  je .done
+.running:
+  mov dword [LIT_SIPI_PENDING + eax * 4], 0
 .done:
   pop ecx
   pop esi
