@@ -53,8 +53,7 @@ export class LocalApic {
   /**
    * INIT. SDM Vol 3A 11.4.7.3 Local APIC State After an INIT Reset ("Wait-for-SIPI" State): as after
    * power-up, except that the APIC ID and arbitration ID are unaffected. IA32_APIC_BASE (and so xAPIC or
-   * x2APIC mode) is unchanged: SDM Vol 3A 11.12.5.1 x2APIC States ("INIT ... x2APIC mode is retained").
-   * Quirk initResetsApicBase: IA32_APIC_BASE as after RESET (Bochs 2.7).
+   * x2APIC mode) is unchanged: SDM Vol 3A 11.12.5.1 x2APIC States, except under quirk initResetsApicBase (Bochs).
    */
   initReset(): void {
     const s = this.s, b = this.b;
@@ -131,6 +130,8 @@ export class LocalApic {
   writeApicBase(value: bigint): boolean {
     const hi = Number((value >> 32n) & 0xffffffffn);
     if (value >> 64n !== 0n || value < 0n) return false;
+    // Quirk apicBaseWritesIgnoredWhenDisabled (Bochs 2.7 relocate_apic: nothing is checked or kept while EN is clear).
+    if (this.cfg.quirks.apicBaseWritesIgnoredWhenDisabled && !this.globallyEnabled()) return true;
     // SDM Vol 3A 11.4.4 Local APIC Status and Location: bits at and above MAXPHYADDR are reserved, whatever
     // MAXPHYADDR is (a 32-bit shift count of maxPhysAddr - 32 went negative below 32 and wrapped).
     const mpa = this.cfg.maxPhysAddr;
@@ -184,15 +185,16 @@ export class LocalApic {
     return this.isX2apic() ? this.x2apicLdr() : this.s[this.b + A.LDR];
   }
 
+  /** Quirk versionCountsSixLvts: max LVT entry 5 with the CMCI entry there all the same (Bochs 2.7). */
   version(): number {
+    const q = this.cfg.quirks, six = q.noCmciLvt || q.versionCountsSixLvts;
     return this.cfg.vendor === 'amd'
       ? VersionReg.INTEGRATED_AMD | ((LVT_COUNT - 2) << 16)
-      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - (this.cfg.quirks.noCmciLvt ? 2 : 1)) << 16) | (this.cfg.quirks.noEoiBroadcastSuppression ? 0 : VersionReg.EOI_SUPPRESSION_SUPPORTED);
+      : VersionReg.INTEGRATED_INTEL | ((LVT_COUNT - (six ? 2 : 1)) << 16) | (q.noEoiBroadcastSuppression ? 0 : VersionReg.EOI_SUPPRESSION_SUPPORTED);
   }
 
   private hasLvt(i: number): boolean {
-    // AMD has no CMCI LVT (APM Vol 2 16.4 Local Vector Table lists timer, thermal, performance, LINT0/1, error).
-    // Quirk noCmciLvt: QEMU's APIC has 6 entries (hw/intc/apic.c APIC_LVT_NB), CMCI not among them.
+    // AMD has no CMCI LVT (APM Vol 2 16.4 Local Vector Table); quirk noCmciLvt: QEMU's 6 entries (APIC_LVT_NB).
     return i !== LvtIndex.CMCI || (this.cfg.vendor === 'intel' && !this.cfg.quirks.noCmciLvt);
   }
 

@@ -147,8 +147,12 @@ export interface Quirks {
   divideChangeKeepsExpiry: boolean;
   /** Once IA32_APIC_BASE.EN is cleared a write cannot set it again (no #GP; the base field is kept). */
   apicNotReenabled: boolean;
+  /** Once IA32_APIC_BASE.EN is cleared every write to IA32_APIC_BASE is dropped, without #GP, whatever it holds (Bochs). */
+  apicBaseWritesIgnoredWhenDisabled: boolean;
   /** No CMCI LVT entry (offset 0x2F0) on an Intel APIC: 6 LVT entries, the version register's max LVT entry 5. */
   noCmciLvt: boolean;
+  /** The version register's max LVT entry reads 5 (six entries) although the CMCI entry at 0x2F0 is there. */
+  versionCountsSixLvts: boolean;
   /** A read of a physical address nothing decodes returns 0, not all ones (D-31). */
   unassignedReadsZero: boolean;
 }
@@ -202,6 +206,8 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   timerModeSwitchRecomputes: false,
   divideChangeKeepsExpiry: false,
   apicNotReenabled: false,
+  apicBaseWritesIgnoredWhenDisabled: false,
   noCmciLvt: false,
+  versionCountsSixLvts: false,
   unassignedReadsZero: false,
 } satisfies Quirks);

@@ -3,13 +3,13 @@
 // register access, IPI and EOI of a vCPU goes through it; with `accel = none` it passes them to the machine.
 // Its state is a few words per vCPU in the machine's state array (state.ts), so snapshots and hashes cover it.
 
-import { Reg, X2APIC_MSR_BASE } from '../arch/apic.js';
+import { ApicBase, Reg, X2APIC_MSR_BASE } from '../arch/apic.js';
 import type { Accel, VmexitKind } from '../arch/assist.js';
 import { HostError } from '../arch/errors.js';
 import type { Quirks } from '../arch/quirks.js';
 import { EventKind, nextEvent } from '../cpu/events.js';
 import type { Machine } from '../machine/machine.js';
-import { cr8Write } from '../machine/platform.js';
+import { cr8Write, physRead } from '../machine/platform.js';
 import { apicvDescribe, apicvHasWork, apicvIcrWrite, apicvPosts, apicvStep, eoiExitBitmap, post } from './apicv.js';
 import { avicDescribe, avicEntered, avicEoiTraps, avicIcrWrite, avicIntercepts, avicReadFaults, avicStep, avicWriteTraps } from './avic.js';
 import { Pi, Sched, W, WORDS, type AssistCore } from './state.js';
@@ -198,7 +198,9 @@ export class Assist implements AssistCore {
 
   apicRead(c: number, offset: number): number {
     if (this.accel === 'avic' && avicReadFaults(this.machine, c, offset)) this.exit(c, 'noaccel');
-    return this.machine.apicRead(c, offset) ?? 0;
+    // `apic read` is an xAPIC MMIO load at the page's default address (the guest compiler's): a page the APIC does not
+    // decode (globally disabled, x2APIC mode) leaves it to the rest of the physical address space (D-31).
+    return this.machine.apicRead(c, offset) ?? physRead(this.machine, c, ApicBase.DEFAULT_BASE + offset);
   }
 
   wrmsr(c: number, msr: number, value: bigint): boolean {
