@@ -33,6 +33,8 @@ const BECAUSE = [
 /** QEMU TCG's APIC page, timer and bus (issue 12 item 9): the quirk behind each test a QEMU profile answers apart. */
 function qemuBecause(profile, file) {
   const tcg72 = profile.startsWith('qemu-tcg');
+  if (file.startsWith('kut-apic-id-xapic')) return 'globalDisable = clear-svr-enable (the written xAPIC ID survives the disable)';
+  if (file.startsWith('kut-apic-base-reserved') && tcg72) return 'apicBaseReservedBitsIgnored (no #GP: the reserved bits are dropped)';
   if (file.startsWith('kut-apic-disabled-to-xapic') && tcg72) return 'apicNotReenabled';
   if (file.startsWith('x2apic-via-disabled-to-xapic') && tcg72) return 'x2apicAbsentNoGp, apicNotReenabled (EXTD dropped, then EN cannot be set again)';
   if (file.startsWith('kut-apic-disable-mmio')) return `apicMmioDecodedWhenDisabled, noCmciLvt${tcg72 ? ', apicNotReenabled' : ''} (the page answers while disabled: VERSION 0x50014, the TPR write takes)`;
@@ -46,6 +48,9 @@ function qemuBecause(profile, file) {
 }
 
 function because(profile, file) {
+  if (file.startsWith('decision-d2-bsp-flag')) return 'bspFlagWritable';
+  const rule = PROFILES.find((p) => p.name === profile)?.quirks.globalDisable;
+  if (file.startsWith('decision-d3-global-disable') && rule !== 'power-up') return `globalDisable = ${rule} (TPR kept${rule === 'keep' ? ', SVR too' : '; only SVR[8] cleared'})`;
   if (profile.startsWith('qemu')) {
     const q = qemuBecause(profile, file);
     if (q !== null) return q;

@@ -12,12 +12,14 @@ import { A, get64 } from './layout.js';
 import { ApicTimer, timerModeOf } from './timer.js';
 import { matchesLogical, matchesPhysical } from './destination.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
+import { writeApicBase, type ApicBaseTarget } from './apicBase.js';
 
 export { GP, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
 /** One local APIC, a view on its words of the machine state. */
 export class LocalApic {
   readonly timer: ApicTimer;
+  private readonly baseTarget: ApicBaseTarget;
   constructor(
     private readonly s: Uint32Array,
     private readonly b: number,
@@ -29,6 +31,9 @@ export class LocalApic {
       now: () => host.now(), nowExact: () => host.nowExact(), signal: () => this.signalLvt(LvtIndex.TIMER),
       trace: host.trace ? (text) => host.trace!(cpu, text) : undefined,
     });
+    this.baseTarget = {
+      s, b, cpu, cfg, host, mode: () => this.mode(), globallyEnabled: () => this.globallyEnabled(), resetRegisters: () => this.resetRegisters(),
+    };
   }
 
   // ---------------------------------------------------------------- reset
@@ -121,56 +126,10 @@ export class LocalApic {
     return (BigInt(this.s[this.b + A.BASE_HI]) << 32n) | BigInt(this.s[this.b + A.BASE_LO]);
   }
 
-  /**
-   * WRMSR IA32_APIC_BASE. SDM Vol 3A 11.12.5 x2APIC State Transitions (Figure 11-29): legal transitions are
-   * disabled<->xAPIC, xAPIC->x2APIC and x2APIC->disabled; x2APIC->xAPIC, disabled->x2APIC and any write of
-   * EN=0/EXTD=1 raise #GP. Reserved bits (0-7, 9, at or above MAXPHYADDR; EXTD without x2APIC support) raise #GP.
-   * The BSP flag is set by hardware at RESET; a write to it is ignored (decision D-2 in docs/decisions.md).
-   */
+  /** WRMSR IA32_APIC_BASE (src/apic/apicBase.ts): false on #GP. */
   writeApicBase(value: bigint): boolean {
-    const hi = Number((value >> 32n) & 0xffffffffn);
-    if (value >> 64n !== 0n || value < 0n) return false;
-    // Quirk apicBaseWritesIgnoredWhenDisabled (Bochs 2.7 relocate_apic: nothing is checked or kept while EN is clear).
-    if (this.cfg.quirks.apicBaseWritesIgnoredWhenDisabled && !this.globallyEnabled()) return true;
-    // SDM Vol 3A 11.4.4 Local APIC Status and Location: bits at and above MAXPHYADDR are reserved, whatever
-    // MAXPHYADDR is (a 32-bit shift count of maxPhysAddr - 32 went negative below 32 and wrapped).
-    const mpa = this.cfg.maxPhysAddr;
-    const maxPhys = BigInt(Number.isFinite(mpa) ? Math.max(0, Math.min(64, Math.floor(mpa))) : 64);
-    if ((value >> maxPhys) !== 0n) return false;
-    let lo = Number(value & 0xffffffffn);
-    if ((lo & ApicBase.RESERVED_LOW) !== 0) return false;
-    if ((lo & ApicBase.EXTD) !== 0 && !this.cfg.x2apic) {
-      if (!this.cfg.quirks.x2apicAbsentNoGp) return false;
-      lo &= ~ApicBase.EXTD;
-    }
-    // Quirk apicNotReenabled (QEMU 7.2 apic_set_base: "if disabled, cannot be enabled again"); SDM Vol 3A 11.4.3 says
-    // so only of P6-family processors on the 3-wire APIC bus.
-    if (this.cfg.quirks.apicNotReenabled && !this.globallyEnabled()) lo &= ~ApicBase.EN;
-    const from = this.mode();
-    const en = (lo & ApicBase.EN) !== 0, extd = (lo & ApicBase.EXTD) !== 0;
-    const to: ApicMode = en ? (extd ? 'x2apic' : 'xapic') : extd ? 'invalid' : 'disabled';
-    if (to === 'invalid') return false;
-    if (from === 'x2apic' && to === 'xapic') return false;
-    if (from === 'disabled' && to === 'x2apic') return false;
-    const s = this.s, b = this.b;
-    s[b + A.BASE_LO] = (lo & ~ApicBase.BSP) | (s[b + A.BASE_LO] & ApicBase.BSP);
-    s[b + A.BASE_HI] = hi;
-    if (from !== to) {
-      this.host.trace?.(this.cpu, `apic mode ${from} -> ${to}`);
-      if (to === 'disabled') {
-        // SDM Vol 3A 11.4.3: a globally disabled APIC may lose its state and return to the power-up state;
-        // decision D-3: it does, so that re-enabling always starts from a defined state.
-        s[b + A.ID] = s[b + A.INITIAL_ID];
-        this.resetRegisters();
-      } else if (to === 'x2apic') {
-        // SDM Vol 3A 11.12.5.1 x2APIC States: on xAPIC->x2APIC the x2APIC ID is the initial x2APIC ID and
-        // the LDR is derived from it; other registers keep their xAPIC values.
-        s[b + A.ID] = s[b + A.INITIAL_ID];
-      }
-    }
-    return true;
+    return writeApicBase(this.baseTarget, value);
   }
-
   // ---------------------------------------------------------------- derived registers
 
   id(): number {

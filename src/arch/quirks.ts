@@ -15,6 +15,12 @@ export type AvicIncompleteIpiHandler = 'wake' | 'wake-stale-irr' | 'resend' | 'r
 /** What an xAPIC MMIO access made in SMM reaches: the APIC, or one RAM page every CPU in SMM shares. */
 export type ApicMmioInSmm = 'apic' | 'ram';
 export type SoftDisabledIrr = 'spurious' | 'hidden' | 'normal';
+/**
+ * What a global disable (IA32_APIC_BASE.EN cleared) does to the registers: the power-up state (D-3); nothing, the
+ * xAPIC ID set back to the initial one when the APIC is enabled again (KVM kvm_lapic_set_base); only SVR[8] cleared
+ * (QEMU apic_set_base).
+ */
+export type GlobalDisableRule = 'power-up' | 'keep' | 'clear-svr-enable';
 
 export interface Quirks {
   /** spurious: D-1; hidden: never presented (stays stale); normal: presented and acknowledged as usual. */
@@ -149,6 +155,12 @@ export interface Quirks {
   apicNotReenabled: boolean;
   /** Once IA32_APIC_BASE.EN is cleared every write to IA32_APIC_BASE is dropped, without #GP, whatever it holds (Bochs). */
   apicBaseWritesIgnoredWhenDisabled: boolean;
+  /** WRMSR IA32_APIC_BASE raises no #GP for reserved bits: they and bits 63:32 are dropped (QEMU 7.2). */
+  apicBaseReservedBitsIgnored: boolean;
+  /** The BSP flag of IA32_APIC_BASE takes what is written (D-2: the write is ignored). */
+  bspFlagWritable: boolean;
+  /** What clearing IA32_APIC_BASE.EN does to the registers: see GlobalDisableRule. */
+  globalDisable: GlobalDisableRule;
   /** No CMCI LVT entry (offset 0x2F0) on an Intel APIC: 6 LVT entries, the version register's max LVT entry 5. */
   noCmciLvt: boolean;
   /** The version register's max LVT entry reads 5 (six entries) although the CMCI entry at 0x2F0 is there. */
@@ -207,6 +219,9 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   divideChangeKeepsExpiry: false,
   apicNotReenabled: false,
   apicBaseWritesIgnoredWhenDisabled: false,
+  apicBaseReservedBitsIgnored: false,
+  bspFlagWritable: false,
+  globalDisable: 'power-up',
   noCmciLvt: false,
   versionCountsSixLvts: false,
   unassignedReadsZero: false,
