@@ -79,7 +79,14 @@ export function writeApicBase(t: ApicBaseTarget, value: bigint): boolean {
       // SDM Vol 3A 11.12.5.1 x2APIC States: on xAPIC->x2APIC the x2APIC ID is the initial x2APIC ID and
       // the LDR is derived from it; other registers keep their xAPIC values.
       s[b + A.ID] = s[b + A.INITIAL_ID];
+      // Quirk x2apicLdrNotDerivedOnEntry: Bochs's set_base derives the LDR only when the mode it had was x2APIC, so the
+      // switch keeps the xAPIC logical ID (its 8-bit `ldr`) as the x2APIC LDR.
+      if (q.x2apicLdrNotDerivedOnEntry) s[b + A.LDR] >>>= 24;
     }
+  } else if (to === 'x2apic' && q.x2apicLdrNotDerivedOnEntry) {
+    // A write in x2APIC mode: set_base derives it now (SDM Vol 3A 11.12.10.2).
+    const id = s[b + A.ID];
+    s[b + A.LDR] = ((id >>> 4) << 16) | (1 << (id & 0xf));
   }
   return true;
 }

@@ -137,6 +137,8 @@ export class LocalApic {
   }
   /** SDM Vol 3A 11.12.10.2 Deriving Logical x2APIC ID from the Local x2APIC ID. */
   x2apicLdr(): number {
+    // Quirk x2apicLdrNotDerivedOnEntry: what src/apic/apicBase.ts left in the LDR word (Bochs 2.7).
+    if (this.cfg.quirks.x2apicLdrNotDerivedOnEntry) return this.s[this.b + A.LDR];
     const id = this.s[this.b + A.ID];
     return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
   }

@@ -155,6 +155,11 @@ export interface Quirks {
   apicNotReenabled: boolean;
   /** Once IA32_APIC_BASE.EN is cleared every write to IA32_APIC_BASE is dropped, without #GP, whatever it holds (Bochs). */
   apicBaseWritesIgnoredWhenDisabled: boolean;
+  /**
+   * The switch into x2APIC mode does not derive the LDR (SDM Vol 3A 11.12.10.2): it reads the xAPIC logical ID (bits
+   * 31:24 of the xAPIC LDR) until a later IA32_APIC_BASE write in x2APIC mode derives it (Bochs).
+   */
+  x2apicLdrNotDerivedOnEntry: boolean;
   /** WRMSR IA32_APIC_BASE raises no #GP for reserved bits: they and bits 63:32 are dropped (QEMU 7.2). */
   apicBaseReservedBitsIgnored: boolean;
   /** The BSP flag of IA32_APIC_BASE takes what is written (D-2: the write is ignored). */
@@ -220,6 +225,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   apicNotReenabled: false,
   apicBaseWritesIgnoredWhenDisabled: false,
   apicBaseReservedBitsIgnored: false,
+  x2apicLdrNotDerivedOnEntry: false,
   bspFlagWritable: false,
   globalDisable: 'power-up',
   noCmciLvt: false,

@@ -94,6 +94,24 @@ describe('bspFlagWritable, globalDisable, apicBaseReservedBitsIgnored', () => {
   });
 });
 
+describe('x2apicLdrNotDerivedOnEntry', () => {
+  it('xAPIC -> x2APIC derives the LDR from the x2APIC ID (SDM Vol 3A 11.12.10.2); Bochs keeps the xAPIC logical ID until a later write', () => {
+    for (const quirk of [false, true]) {
+      const mc = m({ x2apicLdrNotDerivedOnEntry: quirk });
+      mc.apicWrite(1, Reg.LDR, 0x4000000);
+      expect(mc.wrmsr(1, IA32_APIC_BASE, BASE | EN | EXTD).ok).toBe(true);
+      const ldr = (): bigint => {
+        const r = mc.rdmsr(1, 0x80d);
+        if (!r.ok) throw new Error('X2APIC_LDR faulted');
+        return r.value;
+      };
+      expect(ldr()).toBe(quirk ? 4n : 2n);
+      expect(mc.wrmsr(1, IA32_APIC_BASE, BASE | EN | EXTD).ok).toBe(true);
+      expect(ldr()).toBe(2n);
+    }
+  });
+});
+
 describe('versionCountsSixLvts', () => {
   it('VERSION says six LVT entries, and LVT_CMCI stays a register', () => {
     for (const quirk of [false, true]) {
@@ -139,6 +157,7 @@ describe('the catalog tests these profile changes answer', () => {
     ['kut-apic-base-relocate.litmus', 'P0:r0=0x50014; P0:r1=0xffffffff; P0:r2=0xffffffff; P0.faults=0'],
     ['kut-apic-id-x2apic.litmus', 'P1:r0=0x1000000; P1:r1=1; P1:r2=1; P1:r3=0xffffffff; P1.faults=1'],
     ['decision-d2-bsp-flag-write-ignored.litmus', 'P0:r1=0xfee00800; P0.faults=0'],
+    ['x2apic-enable-from-xapic.litmus', 'P1.apic.mode=x2apic; P1.faults=0; P1:r1=1; P1:r2=0'],
   ])('%s under bochs-2.7 gives exactly what Bochs gave (%s), and spec does not', (file, outcome) => {
     const got = run(file, 'bochs-2.7');
     expect(got.ok).toBe(false);
