@@ -457,13 +457,16 @@ export class LocalApic {
       // SDM Vol 3A 11.12.9 ICR Operation in x2APIC Mode: bit 12 (the xAPIC delivery status) is reserved, but
       // only AMD faults on it; Intel ignores it (docs/spec-map.md section 5; KVM kvm_x2apic_icr_write).
       const reserved = this.cfg.vendor === 'amd' ? Icr.X2APIC_LO_RESERVED : Icr.X2APIC_LO_RESERVED & ~Icr.DELIVERY_STATUS;
-      if ((lo & reserved) !== 0) return false;
+      if ((lo & reserved) !== 0 && !this.cfg.quirks.x2apicLvtIpiReservedUnchecked) return false;
       this.s[this.b + A.ICR_HI] = hi;
       this.writeIcr((lo & ~Icr.DELIVERY_STATUS) >>> 0, hi, true);
       return true;
     }
     const reserved = this.x2apicReserved(offset);
-    if (reserved === null || hi !== 0 || (lo & reserved) !== 0) return false;
+    if (reserved === null || hi !== 0) return false;
+    // Quirk x2apicLvtIpiReservedUnchecked (Bochs write_x2apic): the LVTs, TIMER_DCR and SELF IPI take any low half.
+    const unchecked = this.cfg.quirks.x2apicLvtIpiReservedUnchecked && (offset === Reg.SELF_IPI || offset === Reg.TIMER_DCR || LVT_OFFSETS.includes(offset));
+    if ((lo & reserved) !== 0 && !unchecked) return false;
     return this.writeRegister(offset, lo, true);
   }
 

@@ -160,6 +160,11 @@ export interface Quirks {
    * 31:24 of the xAPIC LDR) until a later IA32_APIC_BASE write in x2APIC mode derives it (Bochs).
    */
   x2apicLdrNotDerivedOnEntry: boolean;
+  /**
+   * An x2APIC WRMSR to an LVT, TIMER_DCR, SELF IPI or the ICR does not check reserved bits (SDM Vol 3A 11.12.1.3): the
+   * low half is taken as an xAPIC write takes it (SELF IPI: its vector byte). The upper half is still checked.
+   */
+  x2apicLvtIpiReservedUnchecked: boolean;
   /** WRMSR IA32_APIC_BASE raises no #GP for reserved bits: they and bits 63:32 are dropped (QEMU 7.2). */
   apicBaseReservedBitsIgnored: boolean;
   /** The BSP flag of IA32_APIC_BASE takes what is written (D-2: the write is ignored). */
@@ -226,6 +231,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   apicBaseWritesIgnoredWhenDisabled: false,
   apicBaseReservedBitsIgnored: false,
   x2apicLdrNotDerivedOnEntry: false,
+  x2apicLvtIpiReservedUnchecked: false,
   bspFlagWritable: false,
   globalDisable: 'power-up',
   noCmciLvt: false,

@@ -112,6 +112,27 @@ describe('x2apicLdrNotDerivedOnEntry', () => {
   });
 });
 
+describe('x2apicLvtIpiReservedUnchecked', () => {
+  it('reserved bits of SELF IPI, ICR, an LVT and TIMER_DCR fault (SDM Vol 3A 11.12.1.3); Bochs takes them, masked, and still checks the upper half and TPR', () => {
+    for (const quirk of [false, true]) {
+      const mc = m({ x2apicLvtIpiReservedUnchecked: quirk });
+      expect(mc.wrmsr(1, IA32_APIC_BASE, BASE | EN | EXTD).ok).toBe(true);
+      expect(mc.wrmsr(1, 0x80f, 0x1ffn).ok).toBe(true); // SVR
+      expect(mc.wrmsr(1, 0x83f, 0x140n).ok).toBe(quirk); // SELF IPI, bit 8
+      expect(mc.wrmsr(1, 0x830, 0x100040n).ok).toBe(quirk); // ICR, bit 20
+      expect(mc.wrmsr(1, 0x835, 0x80000041n).ok).toBe(quirk); // LVT_LINT0, bit 31
+      expect(mc.wrmsr(1, 0x83e, 0x10n).ok).toBe(quirk); // TIMER_DCR, bit 4
+      expect(mc.wrmsr(1, 0x835, 0x100000041n).ok).toBe(false);
+      expect(mc.wrmsr(1, 0x808, 0x120n).ok).toBe(false);
+      const lint0 = mc.rdmsr(1, 0x835);
+      expect(lint0.ok && lint0.value).toBe(quirk ? 0x41n : 0x10000n);
+      // The SELF IPI's vector byte, 0x40, arrived (it was sent only under the quirk).
+      const irr2 = mc.rdmsr(1, 0x822);
+      expect(irr2.ok && (irr2.value & 1n) !== 0n).toBe(quirk);
+    }
+  });
+});
+
 describe('versionCountsSixLvts', () => {
   it('VERSION says six LVT entries, and LVT_CMCI stays a register', () => {
     for (const quirk of [false, true]) {
@@ -158,6 +179,7 @@ describe('the catalog tests these profile changes answer', () => {
     ['kut-apic-id-x2apic.litmus', 'P1:r0=0x1000000; P1:r1=1; P1:r2=1; P1:r3=0xffffffff; P1.faults=1'],
     ['decision-d2-bsp-flag-write-ignored.litmus', 'P0:r1=0xfee00800; P0.faults=0'],
     ['x2apic-enable-from-xapic.litmus', 'P1.apic.mode=x2apic; P1.faults=0; P1:r1=1; P1:r2=0'],
+    ['x2apic-gp-cases.litmus', 'P1.faults=5; P1.apic.TPR=0x20; P1.apic.mode=x2apic; P1.apic.ID=1'],
   ])('%s under bochs-2.7 gives exactly what Bochs gave (%s), and spec does not', (file, outcome) => {
     const got = run(file, 'bochs-2.7');
     expect(got.ok).toBe(false);
