@@ -438,6 +438,8 @@ export class LocalApic {
     if (!this.isX2apic()) return GP;
     const offset = x2apicMsrToOffset(msr);
     if (offset === Reg.ICR_LO) return (BigInt(this.s[this.b + A.ICR_HI]) << 32n) | BigInt(this.s[this.b + A.ICR_LO]);
+    // Quirk x2apicMsrUnchecked: QEMU's apic_register_read answers EOI (0), APR and ICR_HI in x2APIC mode too.
+    if (this.cfg.quirks.x2apicMsrUnchecked && (offset === Reg.EOI || offset === Reg.APR || offset === Reg.ICR_HI)) return BigInt(this.readRegister(offset, false));
     const v = this.readRegister(offset, true);
     return v < 0 ? GP : BigInt(v);
   }
@@ -453,11 +455,17 @@ export class LocalApic {
     if (value < 0n || value >> 64n !== 0n) return false;
     const offset = x2apicMsrToOffset(msr);
     const lo = Number(value & 0xffffffffn), hi = Number((value >> 32n) & 0xffffffffn);
+    if (this.cfg.quirks.x2apicMsrUnchecked && offset !== Reg.ICR_LO) {
+      // QEMU apic_register_write: no reserved-bit or value check (the register keeps what fits); VERSION, APR, PPR,
+      // ISR, TMR, IRR, ESR and TMCCT ignore writes; ID, LDR, DFR, ICR_HI and unknown indices fault.
+      if (offset === Reg.VERSION || offset === Reg.APR || offset === Reg.PPR || offset === Reg.TIMER_CCR || (offset >= Reg.ISR0 && offset <= Reg.ESR)) return true;
+      return this.writeRegister(offset, lo, true);
+    }
     if (offset === Reg.ICR_LO) {
       // SDM Vol 3A 11.12.9 ICR Operation in x2APIC Mode: bit 12 (the xAPIC delivery status) is reserved, but
       // only AMD faults on it; Intel ignores it (docs/spec-map.md section 5; KVM kvm_x2apic_icr_write).
       const reserved = this.cfg.vendor === 'amd' ? Icr.X2APIC_LO_RESERVED : Icr.X2APIC_LO_RESERVED & ~Icr.DELIVERY_STATUS;
-      if ((lo & reserved) !== 0 && !this.cfg.quirks.x2apicLvtIpiReservedUnchecked) return false;
+      if ((lo & reserved) !== 0 && !this.cfg.quirks.x2apicLvtIpiReservedUnchecked && !this.cfg.quirks.x2apicMsrUnchecked) return false;
       this.s[this.b + A.ICR_HI] = hi;
       this.writeIcr((lo & ~Icr.DELIVERY_STATUS) >>> 0, hi, true);
       return true;

@@ -165,6 +165,12 @@ export interface Quirks {
    * low half is taken as an xAPIC write takes it (SELF IPI: its vector byte). The upper half is still checked.
    */
   x2apicLvtIpiReservedUnchecked: boolean;
+  /**
+   * x2APIC MSRs as QEMU's register file (apic_register_read/write): WRMSR faults only for ID, LDR, DFR, ICR_HI and
+   * unknown registers, checks no reserved bit or upper half, ignores writes to read-only registers; RDMSR answers
+   * EOI (0), APR and ICR_HI.
+   */
+  x2apicMsrUnchecked: boolean;
   /** WRMSR IA32_APIC_BASE raises no #GP for reserved bits: they and bits 63:32 are dropped (QEMU 7.2). */
   apicBaseReservedBitsIgnored: boolean;
   /** The BSP flag of IA32_APIC_BASE takes what is written (D-2: the write is ignored). */
@@ -232,6 +238,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   apicBaseReservedBitsIgnored: false,
   x2apicLdrNotDerivedOnEntry: false,
   x2apicLvtIpiReservedUnchecked: false,
+  x2apicMsrUnchecked: false,
   bspFlagWritable: false,
   globalDisable: 'power-up',
   noCmciLvt: false,

@@ -133,6 +133,27 @@ describe('x2apicLvtIpiReservedUnchecked', () => {
   });
 });
 
+describe('x2apicMsrUnchecked', () => {
+  it('the SDM\'s x2APIC #GPs (11.12.1.2-11.12.1.3) but for ID, LDR, DFR and ICR_HI writes are gone under QEMU 10\'s register file', () => {
+    // [msr, value (a write) or null (a read), faults under spec, faults under the quirk]
+    const cases: [number, bigint | null, boolean, boolean][] = [
+      [0x80e, 0n, true, true], [0x802, 5n, true, true], [0x80d, 1n, true, true], [0x831, 0n, true, true],
+      [0x80b, 1n, true, false], [0x808, 0x100000020n, true, false], [0x80b, null, true, false], [0x83f, 0x140n, true, false],
+      [0x830, 0x100040n, true, false], [0x803, 0n, true, false], [0x828, 1n, true, false], [0x804, 0n, true, true],
+    ];
+    for (const quirk of [false, true]) {
+      const mc = m({ x2apicMsrUnchecked: quirk });
+      expect(mc.wrmsr(1, IA32_APIC_BASE, BASE | EN | EXTD).ok).toBe(true);
+      for (const [msr, value, spec, qemu] of cases) {
+        const ok = value === null ? mc.rdmsr(1, msr).ok : mc.wrmsr(1, msr, value).ok;
+        expect(!ok, `${msr.toString(16)} ${value}`).toBe(quirk ? qemu : spec);
+      }
+      const tpr = mc.rdmsr(1, 0x808);
+      expect(tpr.ok && tpr.value).toBe(quirk ? 0x20n : 0n);
+    }
+  });
+});
+
 describe('versionCountsSixLvts', () => {
   it('VERSION says six LVT entries, and LVT_CMCI stays a register', () => {
     for (const quirk of [false, true]) {
@@ -194,6 +215,8 @@ describe('the catalog tests these profile changes answer', () => {
     ['kut-apic-base-reserved.litmus', 'qemu-tcg-7.2', 'P0:r0=0xfee00900; P0:r1=0xfee00900; P0.faults=0'],
     ['decision-d2-bsp-flag-write-ignored.litmus', 'kvm-pvm-6.18', 'P0:r1=0xfee00800; P0.faults=0'],
     ['decision-d3-global-disable-resets.litmus', 'kvm-pvm-6.18', 'P0:r1=0x40; P0:r2=0x1ff; P0.faults=0'],
+    // Every run on QEMU 10 (F56).
+    ['x2apic-gp-cases.litmus', 'qemu10-tcg', 'P1.faults=2; P1.apic.TPR=0x20; P1.apic.mode=x2apic; P1.apic.ID=1'],
   ])('%s under %s gives exactly what the backend gave (%s), and spec does not', (file, profile, outcome) => {
     const got = run(file, profile);
     expect(got.ok).toBe(false);
