@@ -3,8 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { Reg } from '../../src/arch/apic.js';
-import { Machine, type MachineConfig } from '../../src/machine/machine.js';
-import { rd, wr } from './helpers.js';
+import { Machine } from '../../src/machine/machine.js';
+import { advance, rd, timed, wr } from './helpers.js';
 
 const IA32_TSC_DEADLINE = 0x6e0;
 const MASKED = 1 << 16;
@@ -12,32 +12,6 @@ const PERIODIC = 1 << 17;
 const TSC_DEADLINE = 2 << 17;
 const VEC = 0xec;
 
-interface Timed {
-  m: Machine;
-  /** Times at which CPU 0's timer fired. */
-  fires: number[];
-}
-
-function timed(config: Partial<MachineConfig> = {}): Timed {
-  const fires: number[] = [];
-  const m = new Machine({
-    cpus: 2,
-    ...config,
-    onTrace: (e) => {
-      if (e.cpu === 0 && e.text === 'apic: timer fired') fires.push(e.time);
-    },
-  });
-  wr(m, 0, Reg.SVR, 0x1ff);
-  return { m, fires };
-}
-/**
- * Let time pass to `t` one expiry at a time, so that `fires` sees every expiry (advanceTo coalesces the expiries
- * of one jump; test/apic/clock.test.ts checks that the two agree).
- */
-function advance(m: Machine, t: number): void {
-  for (let d = m.nextDeadline(); d <= t; d = m.nextDeadline()) m.advanceTo(d);
-  m.advanceTo(t);
-}
 const ccr = (m: Machine) => rd(m, 0, Reg.TIMER_CCR);
 const pending = (m: Machine, v = VEC) => (rd(m, 0, Reg.IRR0 + 16 * (v >>> 5)) & (1 << (v & 31))) !== 0;
 /** Take the timer interrupt and EOI it. */
