@@ -49,6 +49,7 @@ function qemuBecause(profile, file) {
 }
 
 function because(profile, file) {
+  if (file.startsWith('decision-d6-reserved-timer-mode')) return `reservedTimerMode = ${PROFILES.find((p) => p.name === profile)?.quirks.reservedTimerMode} (11b is stored)`;
   if (file.startsWith('decision-d2-bsp-flag')) return 'bspFlagWritable';
   const rule = PROFILES.find((p) => p.name === profile)?.quirks.globalDisable;
   if (file.startsWith('decision-d3-global-disable') && rule !== 'power-up') return `globalDisable = ${rule} (TPR kept${rule === 'keep' ? ', SVR too' : '; only SVR[8] cleared'})`;

@@ -9,7 +9,7 @@ import {
 import type { Vendor } from '../arch/cpu.js';
 import type { SoftDisabledIrr } from '../arch/quirks.js';
 import { A, get64 } from './layout.js';
-import { ApicTimer, timerModeOf } from './timer.js';
+import { ApicTimer } from './timer.js';
 import { matchesLogical, matchesPhysical } from './destination.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 import { writeApicBase, type ApicBaseTarget } from './apicBase.js';
@@ -574,13 +574,14 @@ export class LocalApic {
     if (!this.softwareEnabled() && !this.cfg.quirks.softDisabledLvtNotMasked) value |= Lvt.MASKED;
     if (i === LvtIndex.TIMER) {
       // TSC-deadline mode (bit 18) is writable only when CPUID advertises it; the reserved mode 3 is
-      // not taken (decision D-6): the mode field keeps its old value.
-      if (!this.cfg.tscDeadline) value &= ~(2 << Lvt.TIMER_MODE_SHIFT);
+      // not taken (decision D-6): the mode field keeps its old value. Quirk reservedTimerMode: it is stored.
+      const rule = this.cfg.quirks.reservedTimerMode, written = (value & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT;
+      if (!this.cfg.tscDeadline && !(written === TimerMode.RESERVED && rule === 'periodic')) value &= ~(2 << Lvt.TIMER_MODE_SHIFT);
       const old = s[b + A.LVT + i];
-      if (((value & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT) === TimerMode.RESERVED) {
+      if (((value & Lvt.TIMER_MODE_MASK) >>> Lvt.TIMER_MODE_SHIFT) === TimerMode.RESERVED && rule === 'keep-old') {
         value = (value & ~Lvt.TIMER_MODE_MASK) | (old & Lvt.TIMER_MODE_MASK);
       }
-      const oldMode = timerModeOf(old), newMode = timerModeOf(value);
+      const oldMode = this.timer.modeOf(old), newMode = this.timer.modeOf(value);
       if (oldMode !== newMode) {
         const counts = oldMode !== TimerMode.TSC_DEADLINE && newMode !== TimerMode.TSC_DEADLINE;
         if (counts && this.cfg.quirks.timerModeSwitchRecomputes) {

@@ -61,7 +61,13 @@ export class ApicTimer {
   ) {}
 
   mode(): TimerMode {
-    return timerModeOf(this.s[this.b + A.LVT + LvtIndex.TIMER]);
+    return this.modeOf(this.s[this.b + A.LVT + LvtIndex.TIMER]);
+  }
+  /** The mode an LVT timer value runs the timer in: quirk reservedTimerMode says what a stored 11b does. */
+  modeOf(lvt: number): TimerMode {
+    const m = timerModeOf(lvt), rule = this.quirks.reservedTimerMode;
+    if (m !== TimerMode.RESERVED || rule === 'keep-old') return m;
+    return rule === 'periodic' ? TimerMode.PERIODIC : TimerMode.TSC_DEADLINE;
   }
   /** TSC ticks per timer count: timer-ratio x divisor. SDM Vol 3A 11.5.4 APIC Timer. */
   private tick(): number {

@@ -21,6 +21,12 @@ export type SoftDisabledIrr = 'spurious' | 'hidden' | 'normal';
  * (QEMU apic_set_base).
  */
 export type GlobalDisableRule = 'power-up' | 'keep' | 'clear-svr-enable';
+/**
+ * An LVT timer write of the reserved mode 11b: the mode field keeps its previous value (D-6); or 11b is stored and the
+ * timer runs periodic (QEMU looks at bit 17 only; stored even without TSC-deadline mode) or in TSC-deadline mode
+ * (Bochs tests bit 18 first).
+ */
+export type ReservedTimerModeRule = 'keep-old' | 'periodic' | 'tsc-deadline';
 
 export interface Quirks {
   /** spurious: D-1; hidden: never presented (stays stale); normal: presented and acknowledged as usual. */
@@ -177,6 +183,8 @@ export interface Quirks {
   bspFlagWritable: boolean;
   /** What clearing IA32_APIC_BASE.EN does to the registers: see GlobalDisableRule. */
   globalDisable: GlobalDisableRule;
+  /** What an LVT timer write of the reserved mode 11b does: see ReservedTimerModeRule. */
+  reservedTimerMode: ReservedTimerModeRule;
   /** No CMCI LVT entry (offset 0x2F0) on an Intel APIC: 6 LVT entries, the version register's max LVT entry 5. */
   noCmciLvt: boolean;
   /** The version register's max LVT entry reads 5 (six entries) although the CMCI entry at 0x2F0 is there. */
@@ -241,6 +249,7 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   x2apicMsrUnchecked: false,
   bspFlagWritable: false,
   globalDisable: 'power-up',
+  reservedTimerMode: 'keep-old',
   noCmciLvt: false,
   versionCountsSixLvts: false,
   unassignedReadsZero: false,

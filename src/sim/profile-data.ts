@@ -3,7 +3,7 @@
 // the catalogue of quirks and their values, a profile with some quirks changed, and the difference of two profiles.
 // No I/O: the caller reads the file.
 
-import { NO_QUIRKS, type ApicMmioInSmm, type AvicIncompleteIpiHandler, type GlobalDisableRule, type LowestPriorityRule, type Quirks, type SoftDisabledIrr } from '../arch/quirks.js';
+import { NO_QUIRKS, type ApicMmioInSmm, type AvicIncompleteIpiHandler, type GlobalDisableRule, type LowestPriorityRule, type ReservedTimerModeRule, type Quirks, type SoftDisabledIrr } from '../arch/quirks.js';
 import { DEFAULT_PROFILE, PROFILES, findProfile, type Deviation, type Profile } from './profiles.js';
 
 export const PROFILE_SCHEMA = 'lapis-profile/1';
@@ -16,6 +16,7 @@ const SOFT_DISABLED_IRR: readonly SoftDisabledIrr[] = ['spurious', 'hidden', 'no
 const APIC_MMIO_IN_SMM: readonly ApicMmioInSmm[] = ['apic', 'ram'];
 const AVIC_INCOMPLETE_IPI_HANDLER: readonly AvicIncompleteIpiHandler[] = ['wake', 'wake-stale-irr', 'resend', 'resend-kick'];
 const GLOBAL_DISABLE: readonly GlobalDisableRule[] = ['power-up', 'keep', 'clear-svr-enable'];
+const RESERVED_TIMER_MODE: readonly ReservedTimerModeRule[] = ['keep-old', 'periodic', 'tsc-deadline'];
 
 /** Every quirk, in src/arch/quirks.ts order. */
 export const QUIRK_NAMES = Object.keys(NO_QUIRKS) as QuirkName[];
@@ -27,6 +28,7 @@ export function quirkValues(q: QuirkName): readonly QuirkValue[] {
   if (q === 'apicMmioInSmm') return APIC_MMIO_IN_SMM;
   if (q === 'avicIncompleteIpiHandler') return AVIC_INCOMPLETE_IPI_HANDLER;
   if (q === 'globalDisable') return GLOBAL_DISABLE;
+  if (q === 'reservedTimerMode') return RESERVED_TIMER_MODE;
   if (typeof NO_QUIRKS[q] !== 'boolean') throw new Error(`quirk ${q}: its values are not listed in profile-data.ts`);
   return [false, true];
 }

@@ -73,6 +73,21 @@ describe('divideChangeKeepsExpiry', () => {
   });
 });
 
+describe('reservedTimerMode', () => {
+  it('LVT timer 11b: the previous mode stays (D-6); QEMU stores it and counts periodic; Bochs stores it and is in TSC-deadline mode', () => {
+    for (const rule of ['keep-old', 'periodic', 'tsc-deadline'] as const) {
+      const { m, fires } = timed({ tscDeadline: true, quirks: { reservedTimerMode: rule } });
+      wr(m, 0, Reg.TIMER_DCR, 0xb);
+      wr(m, 0, Reg.LVT_TIMER, VEC); // one-shot
+      wr(m, 0, Reg.LVT_TIMER, (3 << 17) | VEC);
+      expect(rd(m, 0, Reg.LVT_TIMER)).toBe(rule === 'keep-old' ? VEC : (3 << 17) | VEC);
+      wr(m, 0, Reg.TIMER_ICR, 10); // ignored in TSC-deadline mode
+      advance(m, 35);
+      expect(fires, rule).toEqual(rule === 'keep-old' ? [10] : rule === 'periodic' ? [10, 20, 30] : []);
+    }
+  });
+});
+
 describe('initResetsApicBase', () => {
   it('INIT keeps x2APIC mode and a relocated base (SDM Vol 3A 11.12.5.1); Bochs resets IA32_APIC_BASE as RESET does', () => {
     for (const quirk of [false, true]) {
