@@ -67,6 +67,7 @@ function because(profile, file) {
   if (profile === 'bochs-2.7' && (file.startsWith('kut-apic-disable-mmio') || file.startsWith('kut-apic-base-relocate'))) return 'apicBaseWritesIgnoredWhenDisabled, noEoiBroadcastSuppression, versionCountsSixLvts (disabled for good; VERSION 0x50014)';
   if (profile === 'bochs-2.7' && ['x2apic-enable-from-xapic', 'dest-x2apic-cluster', 'kut-ioapic-logical-dest-x2apic'].some((t) => file.startsWith(t))) return 'x2apicLdrNotDerivedOnEntry (the x2APIC LDR stays 0: no logical destination matches)';
   if (profile === 'bochs-2.7' && file.startsWith('x2apic-gp-cases')) return 'x2apicLvtIpiReservedUnchecked (SELF IPI and ICR take their reserved bits: 5 faults)';
+  if (profile === 'bochs-2.7' && file.startsWith('kut-ioapic-arbitration')) return 'ioapicArbitrationReadsZero';
   if (profile === 'bochs-2.7' && file.startsWith('timer-divide-change')) return 'divideChangeKeepsExpiry (the count fires when the old divisor said)';
   if (profile === 'bochs-2.7' && file.startsWith('nested-init-in-root')) return 'initDroppedWhenBlocked (the INIT held in VMX root is lost)';
   if (file.startsWith('esr-receive-illegal-vector') && profile.startsWith('qemu-tcg')) return 'esrNotModelled, pprZeroDeliversAny (the vector is accepted, then taken)';

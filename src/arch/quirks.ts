@@ -191,6 +191,8 @@ export interface Quirks {
   versionCountsSixLvts: boolean;
   /** A read of a physical address nothing decodes returns 0, not all ones (D-31). */
   unassignedReadsZero: boolean;
+  /** The I/O APIC's arbitration register (IOAPICARB) reads 0 instead of the ID loaded into it (Bochs). */
+  ioapicArbitrationReadsZero: boolean;
 }
 
 export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
@@ -253,4 +255,5 @@ export const NO_QUIRKS: Readonly<Quirks> = Object.freeze({
   noCmciLvt: false,
   versionCountsSixLvts: false,
   unassignedReadsZero: false,
+  ioapicArbitrationReadsZero: false,
 } satisfies Quirks);

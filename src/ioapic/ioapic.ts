@@ -18,6 +18,8 @@ export interface IoApicHost {
 export interface IoApicOptions {
   version?: 0x11 | 0x20;
   pins?: 24;
+  /** Quirk ioapicArbitrationReadsZero (Bochs 2.7): IOAPICARB reads 0. */
+  arbitrationReadsZero?: boolean;
 }
 
 /** A decoded redirection table entry. */
@@ -63,6 +65,7 @@ export class IoApic {
   static readonly WORDS: number = W.REDTBL + 2 * IOAPIC_PINS;
 
   private readonly version: 0x11 | 0x20;
+  private readonly arbitrationReadsZero: boolean;
 
   constructor(
     private readonly state: Uint32Array,
@@ -82,6 +85,7 @@ export class IoApic {
       throw new HostError('bad-argument', `I/O APIC has ${IOAPIC_PINS} pins, got ${options.pins}`);
     }
     this.version = version;
+    this.arbitrationReadsZero = options.arbitrationReadsZero ?? false;
     // A new device: no pin driven yet, registers at their power-up values. Restore a snapshot afterwards.
     state.fill(0, base, base + IoApic.WORDS);
     this.reset();
@@ -155,7 +159,8 @@ export class IoApic {
       case IoApicReg.ARB:
         // 82093AA 3.2.3 IOAPICARB: "loaded when the IOAPIC ID Register is written"; it only rotates with
         // arbitration on the serial APIC bus, which is not modelled, so it equals the ID (as QEMU and KVM).
-        return s[b + W.ID];
+        // Quirk ioapicArbitrationReadsZero: Bochs answers 0 ("arbitration ID unsupported").
+        return this.arbitrationReadsZero ? 0 : s[b + W.ID];
       default: {
         const word = this.redtblWord(index);
         // Reserved indices (03h-0Fh, 40h-FFh) read 0, as QEMU; see docs/ioapic.md.

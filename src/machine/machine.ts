@@ -125,7 +125,7 @@ export class Machine {
           deliver: (vector, mode, logical, destination, level) =>
             this.route(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
           get trace() { return on() ? ioapicTrace : undefined; },
-        }, { version: this.config.ioapicVersion })
+        }, { version: this.config.ioapicVersion, arbitrationReadsZero: this.quirks.ioapicArbitrationReadsZero })
       : null;
     this.queued = this.config.delivery === 'queued';
     this.powerOn(present);
