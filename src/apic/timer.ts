@@ -52,22 +52,27 @@ export interface TimerHost {
 
 /** The timer of one local APIC, a view on its words of the machine state. */
 export class ApicTimer {
+  /** Quirk divideChangeKeepsExpiry, read on every expiry: a field, not a load through the quirks object. */
+  private readonly keepsExpiry: boolean;
   constructor(
     private readonly s: Uint32Array,
     private readonly b: number,
     private readonly ratio: number,
     private readonly quirks: Readonly<Quirks>,
     private readonly host: TimerHost,
-  ) {}
+  ) {
+    this.keepsExpiry = quirks.divideChangeKeepsExpiry;
+  }
 
   mode(): TimerMode {
     return this.modeOf(this.s[this.b + A.LVT + LvtIndex.TIMER]);
   }
   /** The mode an LVT timer value runs the timer in: quirk reservedTimerMode says what a stored 11b does. */
   modeOf(lvt: number): TimerMode {
-    const m = timerModeOf(lvt), rule = this.quirks.reservedTimerMode;
-    if (m !== TimerMode.RESERVED || rule === 'keep-old') return m;
-    return rule === 'periodic' ? TimerMode.PERIODIC : TimerMode.TSC_DEADLINE;
+    const m = timerModeOf(lvt);
+    if (m !== TimerMode.RESERVED) return m;
+    const rule = this.quirks.reservedTimerMode;
+    return rule === 'keep-old' ? m : rule === 'periodic' ? TimerMode.PERIODIC : TimerMode.TSC_DEADLINE;
   }
   /** TSC ticks per timer count: timer-ratio x divisor. SDM Vol 3A 11.5.4 APIC Timer. */
   private tick(): number {
@@ -108,7 +113,7 @@ export class ApicTimer {
       return d !== 0n && d > now ? d : -1n;
     }
     if (!this.counting(mode)) return -1n;
-    const held = this.quirks.divideChangeKeepsExpiry ? get64n(s, b + A.TSC_DEADLINE_LO) : 0n;
+    const held = this.keepsExpiry ? get64n(s, b + A.TSC_DEADLINE_LO) : 0n;
     if (held !== 0n) return held > now ? held : -1n;
     const tick = BigInt(this.tick());
     let e = get64n(s, b + A.TIMER_START_LO) + BigInt(s[b + A.TIMER_BASE]) * tick;
@@ -129,8 +134,10 @@ export class ApicTimer {
         if (d <= SAFE) return d !== 0 && d > now ? d : Infinity;
       } else {
         if (!this.counting(mode)) return Infinity;
-        const held = this.quirks.divideChangeKeepsExpiry ? get64(s, b + A.TSC_DEADLINE_LO) : 0;
-        if (held !== 0 && held <= SAFE) return held > now ? held : Infinity;
+        if (this.keepsExpiry) {
+          const held = get64(s, b + A.TSC_DEADLINE_LO);
+          if (held !== 0 && held <= SAFE) return held > now ? held : Infinity;
+        }
         const tick = this.tick(), first = get64(s, b + A.TIMER_START_LO) + s[b + A.TIMER_BASE] * tick;
         // Any product or sum whose exact value exceeds 2^53 rounds to at least 2^53, so these tests are exact (and
         // the floor of a quotient of integers below 2^53 is exact too).
@@ -160,7 +167,7 @@ export class ApicTimer {
     const s = this.s, b = this.b, mode = this.mode();
     if (mode === TimerMode.TSC_DEADLINE) {
       if (!this.quirks.tscDeadlineKeptOnFire) set64(s, b + A.TSC_DEADLINE_LO, 0);
-    } else if (this.quirks.divideChangeKeepsExpiry && (s[b + A.TSC_DEADLINE_LO] !== 0 || s[b + A.TSC_DEADLINE_HI] !== 0)) {
+    } else if (this.keepsExpiry && (s[b + A.TSC_DEADLINE_LO] !== 0 || s[b + A.TSC_DEADLINE_HI] !== 0)) {
       // The expiry a divide change left armed (quirk divideChangeKeepsExpiry): a periodic count reloads from it at
       // the new divisor, a one-shot count is over (Bochs cpu/apic.cc periodic()).
       const held = get64n(s, b + A.TSC_DEADLINE_LO);
@@ -196,7 +203,7 @@ export class ApicTimer {
    */
   writeTdcr(value: number): void {
     const s = this.s, b = this.b;
-    if (this.quirks.divideChangeKeepsExpiry) {
+    if (this.keepsExpiry) {
       const mode = this.mode();
       if (mode !== TimerMode.TSC_DEADLINE && s[b + A.TSC_DEADLINE_LO] === 0 && s[b + A.TSC_DEADLINE_HI] === 0) {
         const e = this.expiryExact(this.host.nowExact());
