@@ -134,14 +134,13 @@ export class ApicTimer {
         if (d <= SAFE) return d !== 0 && d > now ? d : Infinity;
       } else {
         if (!this.counting(mode)) return Infinity;
-        if (this.keepsExpiry) {
-          const held = get64(s, b + A.TSC_DEADLINE_LO);
-          if (held !== 0 && held <= SAFE) return held > now ? held : Infinity;
-        }
+        // An expiry a divide change held (quirk divideChangeKeepsExpiry); beyond 2^53, expiryExact below.
+        const held = this.keepsExpiry ? get64(s, b + A.TSC_DEADLINE_LO) : 0;
+        if (held !== 0 && held <= SAFE) return held > now ? held : Infinity;
         const tick = this.tick(), first = get64(s, b + A.TIMER_START_LO) + s[b + A.TIMER_BASE] * tick;
         // Any product or sum whose exact value exceeds 2^53 rounds to at least 2^53, so these tests are exact (and
         // the floor of a quotient of integers below 2^53 is exact too).
-        if (first <= SAFE) {
+        if (held === 0 && first <= SAFE) {
           if (first > now) return first;
           if (mode !== TimerMode.PERIODIC) return Infinity;
           const period = s[b + A.TMICT] * tick, e = first + (Math.floor((now - first) / period) + 1) * period;

@@ -49,6 +49,21 @@ describe('divideChangeKeepsExpiry', () => {
     expect(fires).toEqual([10, 50, 90]); // periods of 10 counts at divide by 4
   });
 
+  it('a held expiry past 2^53 is exact (the double path gives way to BigInt)', () => {
+    const { m, fires } = timed({ quirks: { divideChangeKeepsExpiry: true } });
+    const start = 2 ** 53 - 12;
+    m.advanceTo(start);
+    wr(m, 0, Reg.LVT_TIMER, VEC);
+    wr(m, 0, Reg.TIMER_ICR, 10); // divide by 2 (TDCR 0): expires at 2^53 + 8, past what a double holds exactly
+    m.advanceTo(start + 2);
+    wr(m, 0, Reg.TIMER_DCR, 0xb); // divide by 1: the count's own expiry would be 2^53 - 2; the held one stays
+    m.advanceTo(2 ** 53 - 1);
+    expect(fires).toEqual([]);
+    expect(m.nextDeadline()).toBe(2 ** 53 + 8);
+    m.advanceTo(BigInt(start) + 20n);
+    expect(fires.length).toBe(1);
+  });
+
   it('a TMICT write, or a switch into TSC-deadline mode, drops the held expiry', () => {
     const { m, fires } = timed({ quirks: { divideChangeKeepsExpiry: true } });
     wr(m, 0, Reg.TIMER_DCR, 0xb);
