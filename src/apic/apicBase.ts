@@ -4,6 +4,7 @@
 
 import { ApicBase, Svr } from '../arch/apic.js';
 import { A } from './layout.js';
+import { derivedX2apicLdr } from './destination.js';
 import type { ApicConfig, ApicHost, ApicMode } from './host.js';
 
 /** What a write needs of the local APIC. */
@@ -85,8 +86,7 @@ export function writeApicBase(t: ApicBaseTarget, value: bigint): boolean {
     }
   } else if (to === 'x2apic' && q.x2apicLdrNotDerivedOnEntry) {
     // A write in x2APIC mode: set_base derives it now (SDM Vol 3A 11.12.10.2).
-    const id = s[b + A.ID];
-    s[b + A.LDR] = ((id >>> 4) << 16) | (1 << (id & 0xf));
+    s[b + A.LDR] = derivedX2apicLdr(s[b + A.ID]);
   }
   return true;
 }

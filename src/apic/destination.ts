@@ -8,6 +8,11 @@ export function matchesPhysical(id: number, x2apic: boolean, destination: number
   return id <= 0xff && (destination & 0xff) === id;
 }
 
+/** SDM Vol 3A 11.12.10.2 Deriving Logical x2APIC ID from the Local x2APIC ID: cluster ID[19:4], bit ID[3:0]. */
+export function derivedX2apicLdr(id: number): number {
+  return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
+}
+
 /**
  * SDM Vol 3A 11.6.2.2 Logical Destination Mode: flat model (DFR[31:28] = 1111b) matches when LDR[31:24] AND
  * MDA is non-zero; cluster model (0000b) matches when MDA[7:4] equals LDR[31:28] (or is 0xF, all clusters)

@@ -10,7 +10,7 @@ import type { Vendor } from '../arch/cpu.js';
 import type { SoftDisabledIrr } from '../arch/quirks.js';
 import { A, get64 } from './layout.js';
 import { ApicTimer } from './timer.js';
-import { matchesLogical, matchesPhysical } from './destination.js';
+import { derivedX2apicLdr, matchesLogical, matchesPhysical } from './destination.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 import { writeApicBase, type ApicBaseTarget } from './apicBase.js';
 
@@ -139,8 +139,7 @@ export class LocalApic {
   x2apicLdr(): number {
     // Quirk x2apicLdrNotDerivedOnEntry: what src/apic/apicBase.ts left in the LDR word (Bochs 2.7).
     if (this.cfg.quirks.x2apicLdrNotDerivedOnEntry) return this.s[this.b + A.LDR];
-    const id = this.s[this.b + A.ID];
-    return (((id >>> 4) << 16) | (1 << (id & 0xf))) >>> 0;
+    return derivedX2apicLdr(this.s[this.b + A.ID]);
   }
   ldr(): number {
     return this.isX2apic() ? this.x2apicLdr() : this.s[this.b + A.LDR];

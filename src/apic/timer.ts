@@ -191,7 +191,7 @@ export class ApicTimer {
     const s = this.s, b = this.b;
     s[b + A.TMICT] = value;
     s[b + A.TIMER_BASE] = value;
-    set64(s, b + A.TSC_DEADLINE_LO, 0);
+    if (this.keepsExpiry) set64(s, b + A.TSC_DEADLINE_LO, 0); // a new count drops an expiry a divide change held
     this.setStart(this.host.now());
   }
 
