@@ -22,6 +22,8 @@ export const EVENT_NAMES = ['none', 'smi', 'init', 'init-vmexit', 'nmi', 'extint
 
 interface EventRule {
   kind: EventKind;
+  /** Flags (F) without which the event is not pending (0: none): nextEvent skips the row cheaply when one is clear. */
+  needs: number;
   pending(cpu: Cpu): boolean;
   /** Why the event cannot be taken now (it stays pending), or null. */
   blockedBy(cpu: Cpu): string | null;
@@ -56,6 +58,7 @@ function maskableBlockedBy(cpu: Cpu): string | null {
 export const EVENT_LADDER: readonly EventRule[] = [
   {
     kind: EventKind.SMI,
+    needs: F.SMI_PENDING,
     pending: (cpu) => cpu.has(F.SMI_PENDING),
     blockedBy: (cpu) => {
       // SDM Vol 3C 34.3.1 Entering SMM: the first SMI taken while in SMM is latched and serviced after RSM.
@@ -76,6 +79,7 @@ export const EVENT_LADDER: readonly EventRule[] = [
   },
   {
     kind: EventKind.INIT,
+    needs: F.INIT_PENDING,
     pending: (cpu) => cpu.has(F.INIT_PENDING),
     // Held in SMM (decision D-13), VMX root operation and GIF = 0: Cpu.initBlockedBy has the rules and citations.
     blockedBy: (cpu) => cpu.initBlockedBy() ?? onlyResetWakes(cpu),
@@ -90,6 +94,7 @@ export const EVENT_LADDER: readonly EventRule[] = [
     // blocked is taken first (the row above) and acts on the SIPI. Under sipiLatchedInSmm the SIPI waits out SMM,
     // under sipiKeptInGuestMode guest mode; under sipiOutsideWfsPending it waits for an INIT, which erases it.
     kind: EventKind.SIPI_DISCARD,
+    needs: F.SIPI_LATCHED,
     pending: (cpu) => {
       if (!cpu.has(F.SIPI_LATCHED)) return false;
       const q = cpu.quirks;
@@ -103,6 +108,7 @@ export const EVENT_LADDER: readonly EventRule[] = [
   },
   {
     kind: EventKind.NMI,
+    needs: F.NMI_PENDING,
     pending: (cpu) => cpu.has(F.NMI_PENDING),
     blockedBy: (cpu) => {
       // SDM Vol 3A 7.7.1 Handling Multiple NMIs: blocked from delivery until the next IRET.
@@ -122,6 +128,7 @@ export const EVENT_LADDER: readonly EventRule[] = [
   },
   {
     kind: EventKind.EXTINT,
+    needs: 0,
     pending: (cpu) => cpu.extintPending(),
     blockedBy: maskableBlockedBy,
     take: (cpu) => {
@@ -131,6 +138,7 @@ export const EVENT_LADDER: readonly EventRule[] = [
   },
   {
     kind: EventKind.INTR,
+    needs: 0,
     pending: (cpu) => cpu.apic.deliverableVector() >= 0,
     blockedBy: maskableBlockedBy,
     take: (cpu) => {
@@ -146,7 +154,9 @@ for (const r of EVENT_LADDER) RULE_BY_KIND[r.kind] = r;
 /** The event the processor would take at its next instruction boundary, or NONE. */
 export function nextEvent(cpu: Cpu): EventKind {
   if (!cpu.present()) return EventKind.NONE;
+  const f = cpu.flags();
   for (const rule of EVENT_LADDER) {
+    if ((f & rule.needs) !== rule.needs) continue;
     if (rule.pending(cpu) && rule.blockedBy(cpu) === null) {
       // Quirk nestedNoInitExit: no INIT VM exit, the INIT resets the processor as outside VMX (Cpu.init).
       return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT && !cpu.quirks.nestedNoInitExit ? EventKind.INIT_VMEXIT : rule.kind;

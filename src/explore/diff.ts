@@ -1,16 +1,19 @@
 // Where a state differs from its parent's (hasher.ts keeps the hash up to date from those words). In WebAssembly
 // SIMD where the host has it (every current browser and Node): 64 bytes compared per loop, a few times faster than
-// a JavaScript loop over words; else that loop. The module, hand-assembled (one function, 176 bytes):
-//   (func (export "diff") (param $a i32) (param $b i32) (param $end i32) (param $out i32) (result i32) (local $n i32)
+// a JavaScript loop over words, and each chunk that differs comes with a mask of its words that do; else a
+// JavaScript loop. The module is assembled below from its opcodes (one function):
+//   (func (export "diff") (param $a i32) (param $b i32) (param $end i32) (param $out i32) (result i32)
+//     (local $n i32) (local $m i32)
 //     (block (loop
 //       (br_if 1 (i32.ge_u $a $end))
-//       (if (v128.any_true (v128.or (v128.or (v128.or
-//             (v128.xor (v128.load offset=0 $a) (v128.load offset=0 $b)) (v128.xor (v128.load offset=16 $a) ...))
-//             (v128.xor ... offset=32 ...)) (v128.xor ... offset=48 ...)))
-//         (then (i32.store $out $a) (local.set $out (+ $out 4)) (local.set $n (+ $n 1))))
+//       (local.set $m (i32.or (i32.or (i32x4.bitmask (i32x4.ne (v128.load offset=0 $a) (v128.load offset=0 $b)))
+//                                     (i32.shl (i32x4.bitmask (i32x4.ne ... offset=16 ...)) 4))
+//                             (i32.or (i32.shl (... offset=32 ...) 8) (i32.shl (... offset=48 ...) 12))))
+//       (if $m (then (i32.store $out $a) (i32.store offset=4 $out $m) (local.set $out (+ $out 8)) (local.set $n (+ $n 1))))
 //       (local.set $a (+ $a 64)) (local.set $b (+ $b 64)) (br 0)))
 //     $n)
-// with its memory exported. It writes the byte offset of each 64-byte chunk that differs.
+// with its memory exported. It writes, for each 64-byte chunk that differs, the chunk's byte offset and a mask with
+// bit j set where its word j differs.
 
 /** The part of the host's WebAssembly API used here (the project's TypeScript library setting has no types for it). */
 interface WasmMemory {
@@ -22,14 +25,63 @@ declare const WebAssembly: {
   Instance: new (module: object) => { exports: { memory: WasmMemory; diff: (a: number, b: number, end: number, out: number) => number } };
 };
 
-const MODULE = 'AGFzbQEAAAABCQFgBH9/f38BfwMCAQAFAwEAAQcRAgZtZW1vcnkCAARkaWZmAAAKfwF9AQF/AkADQCAAIAJPDQEgAP0ABAAgAf0ABAD9USAA/QAEECAB/QAEEP1R/VAgAP0ABCAgAf0ABCD9Uf1QIAD9AAQwIAH9AAQw/VH9UP1TBEAgAyAANgIAIANBBGohAyAEQQFqIQQLIABBwABqIQAgAUHAAGohAQwACwsgBAs=';
+/** Unsigned LEB128, as the binary format writes sizes and counts. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    const byte = n & 0x7f;
+    n >>>= 7;
+    out.push(n === 0 ? byte : byte | 0x80);
+  } while (n !== 0);
+  return out;
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...leb(body.length), ...body];
+}
+
+/** The function above, opcode by opcode (locals: 0 $a, 1 $b, 2 $end, 3 $out, 4 $n, 5 $m). */
+function diffBody(): number[] {
+  const get = (l: number): number[] => [0x20, l];
+  const load = (local: number, offset: number): number[] => [...get(local), 0xfd, 0x00, 0x04, offset]; // v128.load align=16
+  // i32x4.ne, i32x4.bitmask: 4 bits, one per word of the 16 bytes at `offset`.
+  const lanes = (offset: number): number[] => [...load(0, offset), ...load(1, offset), 0xfd, 0x38, 0xfd, 0xa4, 0x01];
+  const shifted = (offset: number, by: number): number[] => [...lanes(offset), 0x41, by, 0x74, 0x72]; // (i32.or acc (i32.shl x by))
+  const add = (local: number, k: number[]): number[] => [...get(local), 0x41, ...k, 0x6a, 0x21, local]; // local += k
+  const expr = [
+    0x02, 0x40, 0x03, 0x40, // block, loop
+    ...get(0), ...get(2), 0x4f, 0x0d, 0x01, // br_if 1 (i32.ge_u $a $end)
+    ...lanes(0), ...shifted(16, 4), ...shifted(32, 8), ...shifted(48, 12),
+    0x22, 0x05, 0x04, 0x40, // local.tee $m, if
+    ...get(3), ...get(0), 0x36, 0x02, 0x00, // i32.store $out $a
+    ...get(3), ...get(5), 0x36, 0x02, 0x04, // i32.store offset=4 $out $m
+    ...add(3, [0x08]), ...add(4, [0x01]),
+    0x0b, // end if
+    ...add(0, [0xc0, 0x00]), ...add(1, [0xc0, 0x00]), // 64 as a signed LEB128
+    0x0c, 0x00, 0x0b, 0x0b, // br 0, end loop, end block
+    ...get(4), 0x0b,
+  ];
+  return [0x01, 0x02, 0x7f, ...expr]; // two i32 locals
+}
+
+function moduleBytes(): Uint8Array {
+  const name = (s: string): number[] => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
+  const body = diffBody();
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [0x01, 0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x01, 0x7f]), // (i32 i32 i32 i32) -> i32
+    ...section(3, [0x01, 0x00]),
+    ...section(5, [0x01, 0x00, 0x01]), // one memory, at least one page
+    ...section(7, [0x02, ...name('memory'), 0x02, 0x00, ...name('diff'), 0x00, 0x00]),
+    ...section(10, [0x01, ...leb(body.length), ...body]),
+  ]);
+}
 
 let compiled: object | null | undefined;
 function simd(): object | null {
   if (compiled === undefined) {
     try {
-      const bytes = Uint8Array.from(atob(MODULE), (ch) => ch.charCodeAt(0));
-      compiled = new WebAssembly.Module(bytes);
+      compiled = new WebAssembly.Module(moduleBytes());
     } catch {
       compiled = null;
     }
@@ -58,14 +110,16 @@ export function nextDiff(a: Int32Array, b: Int32Array, i: number, n: number): nu
 export const CHUNK = 16;
 
 export class WordDiff {
-  /** Start words of the chunks that differ (from `chunks`). */
-  readonly out: Int32Array;
+  /** The indices of the words that differ (from `differ`), ascending. */
+  readonly at: Int32Array;
   /** Whether the WebAssembly SIMD compare is in use (else the JavaScript loop). */
   readonly simd: boolean;
   private readonly mem: Int32Array | null = null;
   private readonly fn: ((a: number, b: number, end: number, out: number) => number) | null = null;
   /** Where the second state starts in the module's memory (the first at 0), past the whole of the first. */
   private readonly second: number;
+  /** Where the module writes its (offset, mask) pairs, in words. */
+  private readonly found: number;
   /** The `bId` of the second state copied there last (-1: none to keep). */
   private lastB = -1;
 
@@ -73,35 +127,43 @@ export class WordDiff {
   constructor(private readonly words: number, length: number, useSimd = true) {
     const padded = Math.ceil(words / CHUNK) * CHUNK, chunks = padded / CHUNK;
     this.second = Math.ceil(Math.max(length, padded) / CHUNK) * CHUNK;
+    this.found = 2 * this.second;
+    this.at = new Int32Array(padded);
     const mod = useSimd ? simd() : null;
     let inst: ReturnType<typeof instantiate> = null;
-    if (mod) inst = instantiate(mod, 4 * (2 * this.second + chunks));
+    if (mod) inst = instantiate(mod, 4 * (this.found + 2 * chunks));
     this.simd = inst !== null;
     if (inst) {
       this.mem = new Int32Array(inst.memory.buffer);
       this.fn = inst.diff;
-      this.out = this.mem.subarray(2 * this.second, 2 * this.second + chunks);
-    } else this.out = new Int32Array(chunks);
+    }
   }
 
   /**
-   * The chunks (CHUNK words from a multiple of CHUNK) where a and b may differ: their starts in `out`; how many.
+   * The words among the first `words` where a and b differ: their indices in `at`; how many.
    * `bId` names b's words (equal ids only for equal words; -1: unnamed): b is not copied again for the same id, as
    * the explorer compares a parent with each of its children in turn.
    */
-  chunks(a: Int32Array, b: Int32Array, bId = -1): number {
-    const n = this.words;
+  differ(a: Int32Array, b: Int32Array, bId = -1): number {
+    const n = this.words, at = this.at;
+    let k = 0;
     if (this.fn) {
-      const mem = this.mem!, second = this.second;
+      const mem = this.mem!, second = this.second, found = this.found;
       mem.set(a, 0);
       if (bId < 0 || bId !== this.lastB) mem.set(b, second);
       this.lastB = bId;
-      const k = this.fn(0, 4 * second, 4 * Math.ceil(n / CHUNK) * CHUNK, 4 * 2 * second);
-      for (let j = 0; j < k; j++) this.out[j] >>>= 2;
+      const chunks = this.fn(0, 4 * second, 4 * Math.ceil(n / CHUNK) * CHUNK, 4 * found);
+      for (let c = 0; c < chunks; c++) {
+        const base = mem[found + 2 * c] >>> 2;
+        for (let mask = mem[found + 2 * c + 1]; mask !== 0; mask &= mask - 1) {
+          const i = base + 31 - Math.clz32(mask & -mask);
+          if (i >= n) break;
+          at[k++] = i;
+        }
+      }
       return k;
     }
-    let k = 0;
-    for (let i = nextDiff(a, b, 0, n); i < n; i = nextDiff(a, b, i - (i % CHUNK) + CHUNK, n)) this.out[k++] = i - (i % CHUNK);
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) at[k++] = i;
     return k;
   }
 }

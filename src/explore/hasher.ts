@@ -19,7 +19,7 @@ import { P, type ProcCode } from '../sim/program.js';
 import { A } from '../apic/layout.js';
 import { C } from '../cpu/cpu.js';
 import { LvtIndex } from '../arch/apic.js';
-import { CHUNK, WordDiff, nextDiff } from './diff.js';
+import { WordDiff, nextDiff } from './diff.js';
 import { fmix as finalMix } from '../machine/hash.js';
 
 const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b;
@@ -232,26 +232,23 @@ export class StateHasher {
 
   /**
    * The hash of the live state, which one step made from `parent` (whose aux is `parentAux`); fills `aux`
-   * (it may be `parentAux` itself). `parentId` names the parent's words for WordDiff.chunks (-1: unnamed).
+   * (it may be `parentAux` itself). `parentId` names the parent's words for WordDiff.differ (-1: unnamed).
    */
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) aux.set(parentAux);
     const s = this.si, L = this.busBase, cls = this.cls;
-    const diff = this.diff, chunks = diff.chunks(s, parent, parentId);
-    for (let c = 0; c < chunks; c++) {
-      const end = Math.min(diff.out[c] + CHUNK, L);
-      for (let i = nextDiff(s, parent, diff.out[c], end); i < end; i = nextDiff(s, parent, i + 1, end)) {
-        const v = s[i];
-        const t = this.trig[i];
-        if (t >= 0 && this.mark[t] === 0) {
-          this.mark[t] = 1;
-          this.dirty.push(t);
-        }
-        if (cls[i] !== PLAIN) continue;
-        const k = this.key[i], o = parent[i], at = 2 + 2 * this.own[i];
-        aux[at] = (aux[at] + this.ga(k, v) - this.ga(k, o)) | 0;
-        aux[at + 1] = (aux[at + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
+    const diff = this.diff, changed = diff.differ(s, parent, parentId), at = diff.at;
+    for (let j = 0; j < changed; j++) {
+      const i = at[j], v = s[i];
+      const t = this.trig[i];
+      if (t >= 0 && this.mark[t] === 0) {
+        this.mark[t] = 1;
+        this.dirty.push(t);
       }
+      if (cls[i] !== PLAIN) continue;
+      const k = this.key[i], o = parent[i], ax = 2 + 2 * this.own[i];
+      aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
+      aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
     }
     if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
       for (const g of this.timeGroups) {

@@ -10,22 +10,24 @@ const OCCUPIED = 0x80000000, ON_STACK = 0x40000000, HI_MASK = 0x1fffff;
 const MAX_LOAD = 0.8;
 
 export class VisitedSet {
-  private lo: Uint32Array;
-  private hi: Uint32Array;
+  /** Slot i is words 2i (the hash's low 32 bits) and 2i + 1 (the rest, with the flags): one cache line per probe. */
+  private t: Uint32Array;
   private cap: number;
+  /** cap / 2^32: a hash's home slot is its low word scaled to the table (exact in a double). */
+  private scale: number;
   /** Tarjan indices of the states with ON_STACK set. */
   private readonly tarjan = new StackIndex();
   size = 0;
 
   constructor(capacity = 1 << 10) {
     this.cap = capacity;
-    this.lo = new Uint32Array(capacity);
-    this.hi = new Uint32Array(capacity);
+    this.scale = capacity / 0x100000000;
+    this.t = new Uint32Array(2 * capacity);
   }
 
   /** Bytes used by the table. */
   bytes(): number {
-    return this.lo.byteLength + this.hi.byteLength;
+    return this.t.byteLength;
   }
 
   /** Bytes the next add allocates when it grows the table (the old table lives while it is copied), else 0. */
@@ -33,20 +35,22 @@ export class VisitedSet {
     return this.size + 1 > this.cap * MAX_LOAD ? 8 * nextCapacity(this.cap) : 0;
   }
 
+  /** floor(lo * cap / 2^32): below cap, as lo < 2^32. */
   private home(lo: number): number {
-    return Math.min(Math.floor((lo * this.cap) / 0x100000000), this.cap - 1);
+    return (lo * this.scale) | 0;
   }
 
   /** The slot holding hash h, or -1. */
   private find(h: number): number {
-    const lo = h >>> 0, hi = (h - lo) / 0x100000000, cap = this.cap;
+    const lo = h >>> 0, hi = (h - lo) / 0x100000000, cap = this.cap, t = this.t;
     let i = this.home(lo);
     for (let d = 0; ; d++) {
-      const w = this.hi[i];
+      const w = t[2 * i + 1];
       if (w === 0) return -1;
-      if (this.lo[i] === lo && (w & HI_MASK) === hi) return i;
+      const l = t[2 * i];
+      if (l === lo && (w & HI_MASK) === hi) return i;
       // Robin Hood: entries along a probe are at least as far from home as the probe is from ours.
-      const hd = i - this.home(this.lo[i]);
+      const hd = i - this.home(l);
       if ((hd < 0 ? hd + cap : hd) < d) return -1;
       i = i + 1 === cap ? 0 : i + 1;
     }
@@ -68,22 +72,22 @@ export class VisitedSet {
   }
 
   private place(lo: number, hi: number): void {
-    const cap = this.cap;
+    const cap = this.cap, t = this.t;
     let i = this.home(lo), d = 0;
     for (;;) {
-      const w = this.hi[i];
+      const w = t[2 * i + 1];
       if (w === 0) {
-        this.lo[i] = lo;
-        this.hi[i] = hi;
+        t[2 * i] = lo;
+        t[2 * i + 1] = hi;
         return;
       }
-      let hd = i - this.home(this.lo[i]);
+      const l = t[2 * i];
+      let hd = i - this.home(l);
       if (hd < 0) hd += cap;
       if (hd < d) {
         // Take the slot from an entry nearer its home, and carry that one on.
-        const l = this.lo[i];
-        this.lo[i] = lo;
-        this.hi[i] = hi;
+        t[2 * i] = lo;
+        t[2 * i + 1] = hi;
         lo = l;
         hi = w;
         d = hd;
@@ -97,27 +101,28 @@ export class VisitedSet {
   index(h: number): number | undefined {
     const i = this.find(h);
     if (i < 0) return undefined;
-    return (this.hi[i] & ON_STACK) !== 0 ? this.tarjan.get(h) : -1;
+    return (this.t[2 * i + 1] & ON_STACK) !== 0 ? this.tarjan.get(h) : -1;
   }
 
   setIndex(h: number, index: number): void {
     const i = this.find(h);
     if (i < 0) return;
+    const at = 2 * i + 1, w = this.t[at];
     if (index >= 0) {
-      this.hi[i] = (this.hi[i] | ON_STACK) >>> 0;
+      this.t[at] = (w | ON_STACK) >>> 0;
       this.tarjan.set(h, index);
-    } else if ((this.hi[i] & ON_STACK) !== 0) {
-      this.hi[i] = (this.hi[i] & ~ON_STACK) >>> 0;
+    } else if ((w & ON_STACK) !== 0) {
+      this.t[at] = (w & ~ON_STACK) >>> 0;
       this.tarjan.delete(h);
     }
   }
 
   private grow(): void {
-    const oldLo = this.lo, oldHi = this.hi;
+    const old = this.t;
     this.cap = nextCapacity(this.cap);
-    this.lo = new Uint32Array(this.cap);
-    this.hi = new Uint32Array(this.cap);
-    for (let j = 0; j < oldHi.length; j++) if (oldHi[j] !== 0) this.place(oldLo[j], oldHi[j]);
+    this.scale = this.cap / 0x100000000;
+    this.t = new Uint32Array(2 * this.cap);
+    for (let j = 1; j < old.length; j += 2) if (old[j] !== 0) this.place(old[j - 1], old[j]);
   }
 }
 

@@ -30,6 +30,9 @@ export { formatValue, valueEquals, type OutcomeValue };
 
 export { StepKind, TIME_STEP, stepIndex, stepKind, SimError, UnsupportedError };
 
+/** What a CPU's next step is (Simulator.cpuEnabled). */
+const enum CpuNext { NONE, WORK, EVENT, OP }
+
 export class Simulator extends SimWords implements ExecCtx {
   readonly observables: Observable[];
 
@@ -296,20 +299,23 @@ export class Simulator extends SimWords implements ExecCtx {
 
   // ---------------------------------------------------------------- enabled steps
 
-  /** The CPU's next step, if it has one: the assist's work, a pending event it must take, or its next op. */
-  private cpuEnabled(c: number): boolean {
+  /**
+   * The CPU's next step, if it has one: the assist's work, a pending event it must take (or a window VM exit), or
+   * its next op. Which of them, so that `enabled` need not ask the event ladder again.
+   */
+  private cpuEnabled(c: number): CpuNext {
     const cpu = this.machine.cpus[c];
-    if (!cpu.present()) return false;
+    if (!cpu.present()) return CpuNext.NONE;
     if (this.vcpus) {
       const next = this.assist.next(c);
-      if (next !== 'guest') return next === 'work';
+      if (next !== 'guest') return next === 'work' ? CpuNext.WORK : CpuNext.NONE;
     }
-    if (nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null) return true;
-    if (cpu.activity() !== Activity.ACTIVE) return false;
+    if (nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null) return CpuNext.EVENT;
+    if (cpu.activity() !== Activity.ACTIVE) return CpuNext.NONE;
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
-    if (pc === NO_PC) return false;
-    return this.opEnabled(pc, code, c, cpu);
+    if (pc === NO_PC) return CpuNext.NONE;
+    return this.opEnabled(pc, code, c, cpu) ? CpuNext.OP : CpuNext.NONE;
   }
 
   private opEnabled(pc: number, code: ProcCode, c: number, cpu: Cpu | null): boolean {
@@ -344,9 +350,11 @@ export class Simulator extends SimWords implements ExecCtx {
     let holdsTime = false;
     const m = this.machine;
     for (let c = 0; c < this.program.cpus.length; c++) {
-      if (!this.cpuEnabled(c)) continue;
+      const next = this.cpuEnabled(c);
+      if (next === CpuNext.NONE) continue;
       out.push(step(StepKind.CPU, c));
-      if (this.eventDue(c) || !this.pausing(this.program.cpus[c])) holdsTime = true;
+      // Time waits for an event (or a window exit) to be taken, and for any step but a `pause`.
+      if (next === CpuNext.EVENT || (next === CpuNext.WORK && this.eventDue(c)) || !this.pausing(this.program.cpus[c])) holdsTime = true;
     }
     for (let a = 0; a < this.program.agents.length; a++) {
       if (!this.agentEnabled(a)) continue;

@@ -3,11 +3,12 @@
 // SDM Vol 3A 9.4 MP initialization; SDM Vol 3C 34 (SMM, 2016-2022 numbering); APM Vol 2 15.17 (GIF).
 
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { DeliveryMode, Reg, Shorthand } from '../../src/arch/apic.js';
 import { ACTIVITY_NAMES, DEFAULT_SMBASE, VmxMode, sipiStartAddress } from '../../src/arch/cpu.js';
 import { A } from '../../src/apic/layout.js';
 import { F } from '../../src/cpu/cpu.js';
-import { EVENT_NAMES, heldEvents } from '../../src/cpu/events.js';
+import { EVENT_LADDER, EVENT_NAMES, heldEvents } from '../../src/cpu/events.js';
 import { Machine, type MachineConfig } from '../../src/machine/machine.js';
 
 const INIT = 0x4500;
@@ -86,6 +87,22 @@ describe('the ladder: SMI > INIT > NMI > ExtINT > INTR', () => {
     expect(m.takeEvent(0)).toEqual({ kind: 'extint', vector: 0x28 });
     expect(m.takeEvent(0)).toEqual({ kind: 'intr', vector: 0x40 });
     expect(m.takeEvent(0).kind).toBe('none');
+  });
+});
+
+describe('the ladder\'s cheap skip (EventRule.needs)', () => {
+  it('no row is pending without the flags it names, whatever the rest of the processor\'s state', () => {
+    // nextEvent skips a row whose flags are clear without asking it: that is only sound if the row agrees.
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 3 }), fc.boolean(), (flags, act, x2apic) => {
+      const m = machine({ x2apic });
+      const cpu = m.cpus[1];
+      cpu.setFlags(flags >>> 0);
+      cpu.setActivity(act);
+      for (const rule of EVENT_LADDER) {
+        if ((cpu.flags() & rule.needs) !== rule.needs) expect([EVENT_NAMES[rule.kind], rule.pending(cpu)]).toEqual([EVENT_NAMES[rule.kind], false]);
+      }
+    }), { numRuns: 500 });
+    expect(EVENT_LADDER.filter((r) => r.needs !== 0).map((r) => EVENT_NAMES[r.kind])).toEqual(['smi', 'init', 'sipi-discard', 'nmi']);
   });
 });
 
