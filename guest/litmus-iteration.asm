@@ -53,17 +53,41 @@ lit_setup:
   inc ebx
   jmp .start
 .aps_up:
-  ; The APs that start in wait-for-SIPI: INIT once more, now that they run (QEMU holds an INIT to a halted CPU;
-  ; in wait-for-SIPI it is halted), and give the INIT time to be taken.
+  ; The APs that start in wait-for-SIPI: each INITs itself now that it runs (lit_ap_checkin: QEMU holds an INIT to a
+  ; halted CPU, and one sent by another CPU can still be pending when the run starts). All are asked at once (with
+  ; many spinning vCPUs on a few host cores, one can wait long for its thread to run); wait until each says it is
+  ; about to, then give the INITs time to be taken.
   xor edi, edi
+  mov ebx, 1
+.ask:
+  cmp ebx, LIT_CPUS
+  jae .asked
+  cmp byte [lit_cpu_kind + ebx], LIT_KIND_WFS
+  jne .ask_next
+  mov dword [LIT_SELF_INIT + ebx * 4], 1
+  inc edi
+.ask_next:
+  inc ebx
+  jmp .ask
+.asked:
   mov ebx, 1
 .wfs:
   cmp ebx, LIT_CPUS
   jae .wfs_sent
   cmp byte [lit_cpu_kind + ebx], LIT_KIND_WFS
   jne .wfs_next
-  SEND ICR_INIT | ICR_ASSERT, ebx
-  inc edi
+  mov esi, LIT_SELF_INIT
+  lea esi, [esi + ebx * 4]
+  push ebx
+  mov ebx, 2
+  mov eax, LIT_SELF_INIT_US
+  call lapis_wait_eq_us
+  pop ebx
+  mov dword [LIT_SELF_INIT + ebx * 4], 0
+  test eax, eax
+  jnz .wfs_next
+  lea eax, [ebx + 1]                    ; it never got to its INIT: this CPU did not get ready
+  ret
 .wfs_next:
   inc ebx
   jmp .wfs

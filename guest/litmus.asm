@@ -84,7 +84,9 @@ LIT_SHADOW      equ LIT_BASE + 0x6600 ; dword[cpu]: NMIs its `on nmi` block foun
                                       ; (the interrupted EIP is one the compiler listed: `Pn.in-shadow(nmi)`)
 LIT_AWAIT_SEQ   equ LIT_BASE + 0x6700 ; dword[APIC ID]: lit_seq when it began the await it spins in (an INIT
                                       ; sent after that may have taken it away: lit_await_gone)
-LIT_SIZE        equ 0x6800
+LIT_SELF_INIT   equ LIT_BASE + 0x6800 ; dword[cpu]: 1 the coordinator asks an AP parked in lit_ap_checkin to INIT itself,
+                                      ; 2 it is about to (lit_setup)
+LIT_SIZE        equ 0x6900
 LIT_SMM_STACKS  equ 0x310000          ; CPU i's SMM stack top: LIT_SMM_STACKS + (i + 1) * 0x1000
 
 LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
@@ -107,6 +109,9 @@ LIT_COORD       equ LIT_CPUS          ; the coordinator's APIC ID
 %ifndef LIT_WFS_INIT_US
   %define LIT_WFS_INIT_US 1000        ; after the INIT that leaves an AP in wait-for-SIPI for a run
 %endif
+%ifndef LIT_SELF_INIT_US
+  %define LIT_SELF_INIT_US 500000     ; for an AP in lit_ap_checkin to say it INITs itself (its vCPU may wait long
+%endif                                ; for a host core)
 %ifndef LIT_READY_US
   %define LIT_READY_US 20000          ; per bring-up SIPI, before another one is sent (a SIPI QEMU still holds
                                       ; through the next INIT would start the AP again: send few)
