@@ -496,6 +496,7 @@ lit_coord_entry:
   LAPIS_END
 
 %include "litmus-iteration.asm"
+%include "litmus-sleep.asm"
 %include "litmus-tsc.asm"
 %include "litmus-cpus.asm"
 %include "litmus-report.asm"

@@ -61,7 +61,7 @@ export interface CompiledTest {
 
 const MAX_WAIT_US = 1_000_000;
 /** What a run may spend waiting for the host to hot-add a CPU (guest time: under TCG the TSC follows the host's).
- *  A run's limit stays within MAX_WAIT_US: guest/litmus-iteration.asm lit_elapsed divides tsc_per_ms x µs by 1000
+ *  A run's limit stays within MAX_WAIT_US: guest/litmus-sleep.asm lit_elapsed divides tsc_per_ms x µs by 1000
  *  into 32 bits (1.5 s overflowed it, #DE, at a TSC calibrated above 2.8 GHz). */
 const HOTPLUG_US = 900_000;
 
