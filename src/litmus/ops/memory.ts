@@ -135,7 +135,11 @@ export const memory: OpFamily<'store' | 'load' | 'assign' | 'await'> = {
         e.out.push(`  mov dword [${aw}], ${m}`, `  mov [${aw} + 4], eax`, `  mov [${aw} + 8], edx`, `  mov dword [${aw} + 12], ${op.cmp === '==' ? 1 : 2}`);
         if (op.cmp === '==') e.out.push(`  cmp [${m}], eax`, `  jne ${spin}`, `  cmp [${m} + 4], edx`, `  je ${done}`);
         else e.out.push(`  cmp [${m}], eax`, `  jne ${done}`, `  cmp [${m} + 4], edx`, `  jne ${done}`);
-        e.out.push(`${spin}:`, `  inc dword [LIT_BEAT + ${e.apicId} * 4]`, '  pause', `  jmp ${top}`, `${done}:`, `  mov dword [LIT_AWAIT + ${e.apicId} * 16], 0`, `  pop dword [${blocked}]`);
+        // Leaving: running again (LIT_BLOCKED as before the await) first, and only then no await. The other order left an
+        // instruction boundary where it counted as blocked with no await to look at, as in a HLT op: a vCPU thread the host
+        // stopped there for milliseconds let the coordinator end the run before the op after the await (CONFORMANCE.md
+        // F54: P0's NMI then came after the end-of-test ping had been armed, and was taken as the ping).
+        e.out.push(`${spin}:`, `  inc dword [LIT_BEAT + ${e.apicId} * 4]`, '  pause', `  jmp ${top}`, `${done}:`, `  pop dword [${blocked}]`, `  mov dword [LIT_AWAIT + ${e.apicId} * 16], 0`);
       },
     },
   },
