@@ -26,6 +26,11 @@ export const C = {
   WORDS: 8,
 } as const;
 
+/** Whether a processor whose activity word is `activity` is present (not unplugged: ACPI CPU hotplug). */
+export function presentIn(activity: number): boolean {
+  return activity !== Activity.UNPLUGGED;
+}
+
 export const F = {
   IF: 1 << 0,
   /** Blocking by STI. SDM Vol 3C 25.4.2 Guest Non-Register State, Table 25-3 (interruptibility state). */
@@ -145,7 +150,7 @@ export class Cpu {
     return this.s[this.b + C.SIPI_VECTOR];
   }
   present(): boolean {
-    return this.activity() !== Activity.UNPLUGGED;
+    return presentIn(this.activity());
   }
 
   // ---------------------------------------------------------------- RESET, INIT, hotplug

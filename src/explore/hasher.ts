@@ -17,7 +17,7 @@ import type { Simulator } from '../sim/sim.js';
 import { Msg } from '../machine/bus.js';
 import { P, type ProcCode } from '../sim/program.js';
 import { A } from '../apic/layout.js';
-import { C } from '../cpu/cpu.js';
+import { C, presentIn } from '../cpu/cpu.js';
 import { LvtIndex } from '../arch/apic.js';
 import { WordDiff, nextDiff } from './diff.js';
 import { fmix as finalMix } from '../machine/hash.js';
@@ -64,9 +64,12 @@ export interface CanonLayout {
 const PLAIN = 0, IGNORED = 1, GROUP = 2;
 
 /** The APIC timer words relativeHash rewrites (from the CPU's base), and the words they are computed from
- *  (LocalApic.relativeTimerWords: presence, the timer's mode, divisor, count and start, the TSC deadline). */
+ *  (Machine.relativeTimerWords: the timer's mode, divisor, count and start, the TSC deadline; and the CPU's presence,
+ *  from its activity word, which triggers the group only when presence changes: presenceWord below. The activity
+ *  word changes at HLT, wake-up, SIPI and more: as a plain trigger it recomputed the group 0.42 times a step in the
+ *  raw bring-up search, 0.07 now). */
 const TIMER_WORDS = [A.TIMER_START_LO, A.TIMER_START_HI, A.TSC_DEADLINE_LO, A.TSC_DEADLINE_HI].map((o) => C.WORDS + o);
-const TIMER_INPUTS = [C.ACTIVITY, ...[A.LVT + LvtIndex.TIMER, A.TDCR, A.TMICT, A.TIMER_BASE].map((o) => C.WORDS + o), ...TIMER_WORDS];
+const TIMER_INPUTS = [...[A.LVT + LvtIndex.TIMER, A.TDCR, A.TMICT, A.TIMER_BASE].map((o) => C.WORDS + o), ...TIMER_WORDS];
 
 interface Group {
   /** Member position, or -1 for the global sum. */
@@ -89,6 +92,8 @@ export class StateHasher {
   private readonly own: Int16Array;
   private readonly key: Int32Array;
   private readonly trig: Int16Array;
+  /** Trigger words that count only when what they say of presence changes (the activity words: presentIn). */
+  private readonly presenceWord: Uint8Array;
   private readonly sa: Int32Array;
   private readonly ta: Int32Array;
   private readonly sb: Int32Array;
@@ -123,6 +128,7 @@ export class StateHasher {
     this.own = new Int16Array(L).fill(-1);
     this.key = new Int32Array(L);
     this.trig = new Int16Array(L).fill(-1);
+    this.presenceWord = new Uint8Array(L);
     for (let i = 0; i < L; i++) this.key[i] = i;
     this.memberOf = new Int32Array(m.cpus.length).fill(-1);
     if (canon) {
@@ -157,7 +163,8 @@ export class StateHasher {
         this.timeGroups.push(this.addGroup(words, (rel) => {
           for (const at of words) rel[at] = this.s[at];
           m.relativeTimerWords(c, rel);
-        }, TIMER_INPUTS.map((o) => base + o)));
+        }, [...TIMER_INPUTS.map((o) => base + o), base + C.ACTIVITY]));
+        this.presenceWord[base + C.ACTIVITY] = 1;
       }
       const waits = (code: ProcCode): void => {
         const words = [sim.w(code, P.WAIT_LO), sim.w(code, P.WAIT_HI), sim.w(code, P.WAIT_DEPTH)];
@@ -241,7 +248,7 @@ export class StateHasher {
     for (let j = 0; j < changed; j++) {
       const i = at[j], v = s[i];
       const t = this.trig[i];
-      if (t >= 0 && this.mark[t] === 0) {
+      if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(parent[i]))) {
         this.mark[t] = 1;
         this.dirty.push(t);
       }
