@@ -12,6 +12,7 @@ import { avicRingLitmus } from '../src/scenarios/avicRing.js';
 import { Worker } from 'node:worker_threads';
 import { spin } from './spin.js';
 import { vmmBench, vmmTable } from './vmm.js';
+import { rawSplit, splitTable } from './split.js';
 
 interface Result { name: string; target: string; nsPerOp: number }
 
@@ -194,6 +195,8 @@ let hostLine = '';
 const only = process.argv.find((a) => a.startsWith('--max-n='));
 const maxN = only ? Number(only.slice(8)) : 8;
 exploreBench(3, true, { por: false, symmetry: false }, 'forall, no POR, no symmetry (raw throughput; median of 5 after a warm-up)', undefined, 5);
+// Where that search's time goes (bench/split.ts).
+const split = splitTable(rawSplit());
 for (let n = 2; n <= maxN; n++) exploreBench(n, true, {}, 'forall every AP booted (resend)');
 for (const n of [12, 16]) if (n > maxN) exploreBench(n, true, {}, 'forall every AP booted (resend)');
 for (const n of [6, 8]) exploreBench(n, true, { symmetry: false }, 'resend, no symmetry');
@@ -216,7 +219,8 @@ const table = ['| benchmark | ns/op | target |', '|---|---:|---|', ...results.ma
   `| ${r.name} | ${Number.isNaN(r.nsPerOp) ? '' : r.nsPerOp.toFixed(1)} | ${r.target} |`)].join('\n');
 const exploreTable = ['| N | question | answer | states | time | states/s | visited-set bytes/state |', '|---:|---|---|---:|---:|---:|---:|',
   ...exploreRows.map((r) => `| ${r.n} | ${r.variant} | ${r.answer} | ${r.states} | ${(r.ms / 1000).toFixed(3)} s | ${Math.round(r.statesPerSec)} | ${Number.isNaN(r.bytesPerState) ? '' : r.bytesPerState.toFixed(1)} |`)].join('\n');
-console.log(header + '\n\n' + table + '\n\n' + exploreTable + hostLine);
+const splitText = `\n\nWhere the raw row's time goes (bench/split.ts: the same search replayed over its recorded state graph, one part added at a time; medians of 5 rounds):\n\n${split}`;
+console.log(header + '\n\n' + table + '\n\n' + exploreTable + hostLine + splitText);
 if (sink === 42.5) console.log('');
 // lapis vmm beside QEMU+KVM (bench/vmm.ts): --vmm-n=N accesses of each kind (default 20000), --no-vmm skips it.
 const vmmN = Number(process.argv.find((a) => a.startsWith('--vmm-n='))?.slice(8) ?? 20000);
@@ -226,7 +230,7 @@ if (vmm) console.log(`\nlapis vmm (${vmm.note}):\n\n${vmmTable(vmm.rows)}`);
 if (process.argv.includes('--write')) {
   const file = 'BENCHMARKS.md'; // run from the project root (npm run bench)
   const begin = '<!-- bench:model:begin -->', end = '<!-- bench:model:end -->';
-  const block = `${begin}\n${header}; load average ${loadavg()[0].toFixed(1)} at the end\n\n${table}\n\nExplorer, one thread unless a row says two: N-AP bring-up (src/scenarios/bringup.ts) and an N-vCPU AVIC ring (src/scenarios/avicRing.ts):\n\n${exploreTable}${hostLine}\n${end}`;
+  const block = `${begin}\n${header}; load average ${loadavg()[0].toFixed(1)} at the end\n\n${table}\n\nExplorer, one thread unless a row says two: N-AP bring-up (src/scenarios/bringup.ts) and an N-vCPU AVIC ring (src/scenarios/avicRing.ts):\n\n${exploreTable}${hostLine}${splitText}\n${end}`;
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const next = old.includes(begin) ? old.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block) : `${old.trimEnd()}\n\n## Model (npm run bench)\n\n${block}\n`;
   const vb = '<!-- bench:vmm:begin -->', ve = '<!-- bench:vmm:end -->';
