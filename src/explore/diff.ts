@@ -15,6 +15,8 @@
 // with its memory exported. It writes, for each 64-byte chunk that differs, the chunk's byte offset and a mask with
 // bit j set where its word j differs.
 
+import { copyWords } from './copy.js';
+
 /** The part of the host's WebAssembly API used here (the project's TypeScript library setting has no types for it). */
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
@@ -149,8 +151,8 @@ export class WordDiff {
     let k = 0;
     if (this.fn) {
       const mem = this.mem!, second = this.second, found = this.found;
-      mem.set(a, 0);
-      if (bId < 0 || bId !== this.lastB) mem.set(b, second);
+      copyWords(mem, a, 0);
+      if (bId < 0 || bId !== this.lastB) copyWords(mem, b, second);
       this.lastB = bId;
       const chunks = this.fn(0, 4 * second, 4 * Math.ceil(n / CHUNK) * CHUNK, 4 * found);
       for (let c = 0; c < chunks; c++) {

@@ -15,6 +15,7 @@ import type { ExploreOptions, ExploreResult, Outcome } from './types.js';
 export type { ExploreOptions, ExploreResult, Outcome } from './types.js';
 import { Reducer } from './por.js';
 import { Deadline } from './deadline.js';
+import { copyWords } from './copy.js';
 
 interface Frame {
   /** The state's words (as signed words: see StateHasher). */
@@ -108,8 +109,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         return;
       }
     }
-    f.state.set(live);
-    f.aux.set(aux);
+    copyWords(f.state, live);
+    copyWords(f.aux, aux);
     const index = nextIndex++;
     visited.add(hash, index);
     f.tpos = tHash.length;
@@ -143,7 +144,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         continue;
       }
       const s = f.steps[f.next++];
-      live.set(f.state);
+      copyWords(live, f.state);
       if (!applyStep(sim, s)) {
         cutBy = 'bus-capacity';
         continue;

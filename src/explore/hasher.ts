@@ -20,6 +20,7 @@ import { A } from '../apic/layout.js';
 import { C, presentIn } from '../cpu/cpu.js';
 import { LvtIndex } from '../arch/apic.js';
 import { WordDiff, nextDiff } from './diff.js';
+import { copyWords } from './copy.js';
 import { fmix as finalMix } from '../machine/hash.js';
 
 const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b;
@@ -242,7 +243,7 @@ export class StateHasher {
    * (it may be `parentAux` itself). `parentId` names the parent's words for WordDiff.differ (-1: unnamed).
    */
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
-    if (aux !== parentAux) aux.set(parentAux);
+    if (aux !== parentAux) copyWords(aux, parentAux);
     const s = this.si, L = this.busBase, cls = this.cls;
     const diff = this.diff, changed = diff.differ(s, parent, parentId), at = diff.at;
     for (let j = 0; j < changed; j++) {

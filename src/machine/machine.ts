@@ -18,6 +18,7 @@ import { setLint } from '../apic/pins.js';
 import { PIC_COMMAND, PIC_DATA } from '../arch/pic.js';
 import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityChooser, type Message } from './bus.js';
 import { hashWords } from './hash.js';
+import { CpuPort, IoApicPort } from './hosts.js';
 import { checkConfig, type CheckedConfig, type MachineConfig, type TraceEvent } from './config.js';
 
 export type { MachineConfig, TraceEvent } from './config.js';
@@ -103,13 +104,7 @@ export class Machine {
     const pic = this.pic;
     const on = (): boolean => this.traceOn, cpuTrace = (cpu: number, text: string): void => this.trace('cpu', cpu, text);
     const ioapicTrace = (text: string): void => this.trace('ioapic', -1, text);
-    const cpuHost = {
-      quirks: this.quirks,
-      pendingInitSipi: config.pendingInitSipi ?? false,
-      peers: () => this.cpus,
-      get trace() { return on() ? cpuTrace : undefined; },
-      intAck: pic ? () => pic.inta() : undefined,
-    };
+    const cpuHost = new CpuPort(this.quirks, config.pendingInitSipi ?? false, () => this.cpus, on, cpuTrace, pic ? () => pic.inta() : undefined);
     const apics: LocalApic[] = [], cpus: Cpu[] = [];
     for (let i = 0; i < n; i++) {
       const base = HEADER + i * CPU_WORDS;
@@ -121,11 +116,11 @@ export class Machine {
     this.cpus = cpus;
     this.bus = new ApicBus(this.state, this.busBase, this.config.busCapacity, cpus, this.config.vendor);
     this.ioapic = this.config.ioapic
-      ? new IoApic(this.state, ioBase, {
-          deliver: (vector, mode, logical, destination, level) =>
+      ? new IoApic(this.state, ioBase, new IoApicPort(
+          (vector, mode, logical, destination, level) =>
             this.route(PLATFORM, { vector, mode, levelTriggered: level, assert: true, logical, shorthand: Shorthand.NONE, destination, x2apic: false }),
-          get trace() { return on() ? ioapicTrace : undefined; },
-        }, { version: this.config.ioapicVersion, arbitrationReadsZero: this.quirks.ioapicArbitrationReadsZero })
+          on, ioapicTrace,
+        ), { version: this.config.ioapicVersion, arbitrationReadsZero: this.quirks.ioapicArbitrationReadsZero })
       : null;
     this.queued = this.config.delivery === 'queued';
     this.powerOn(present);

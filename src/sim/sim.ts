@@ -320,18 +320,22 @@ export class Simulator extends SimWords implements ExecCtx {
 
   private opEnabled(pc: number, code: ProcCode, c: number, cpu: Cpu | null): boolean {
     if (this.waiting(code)) return false;
-    const op = code.insns[pc], def = code.defs[pc];
-    if (op.kind === 'end') return op.main !== false || cpu !== null;
-    if (def === null || !def.enabled) return true;
+    // The op's kind is read only for the two ops without a def: ops of every kind pass here, so the read is slow.
+    const def = code.defs[pc];
+    if (def === null) {
+      const op = code.insns[pc];
+      return op.kind === 'end' ? op.main !== false || cpu !== null : true;
+    }
+    if (!def.enabled) return true;
     this.enter(code, c, cpu);
-    return def.enabled(op as never, this);
+    return def.enabled(code.insns[pc] as never, this);
   }
 
   private agentEnabled(a: number): boolean {
     const code = this.program.agents[a];
     const pc = this.pcOf(code);
     if (pc === NO_PC) return false;
-    if (code.insns[pc].kind === 'end') return false;
+    if (code.defs[pc] === null && code.insns[pc].kind === 'end') return false;
     return this.opEnabled(pc, code, -1, null);
   }
 
@@ -489,6 +493,8 @@ export class Simulator extends SimWords implements ExecCtx {
 
   /** Run one instruction of the current process; returns its next PC. */
   private execInsn(op: Insn): number {
+    const def = this.cur.defs[this.pc];
+    if (def !== null) return def.exec(op as never, this);
     switch (op.kind) {
       case 'iret': {
         const f = this.popFrame();
@@ -502,7 +508,7 @@ export class Simulator extends SimWords implements ExecCtx {
         this.halt();
         return PC_IDLE;
       default:
-        return this.cur.defs[this.pc]!.exec(op as never, this);
+        throw new Error(`op ${op.kind} has no def (program.ts builds one for every op but end and iret)`);
     }
   }
 

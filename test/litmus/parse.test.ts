@@ -529,6 +529,12 @@ describe('properties', () => {
     expect([...seen].sort()).toEqual(Object.keys(OPS).sort());
   });
 
+  it('every op def has the same members in the same order (one hidden class for the simulator\'s reads)', () => {
+    const shapes = new Set(Object.values(OPS).map((d) => Object.keys(d).join()));
+    expect([...shapes]).toHaveLength(1);
+    expect(Object.values(OPS).every((d) => typeof d.exec === 'function' && typeof d.footprint === 'function')).toBe(true);
+  });
+
   it('never throws on arbitrary text, and every error has a position inside the text', () => {
     const alphabet = fc.constantFrom(...'lapis P0 D1 on smi { } ( ) = == -> ~ /\\ \\/ # " 0x1 9 r1 sv : ; , \n\t.-abc'.split(' '));
     fc.assert(

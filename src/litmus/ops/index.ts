@@ -25,10 +25,31 @@ import type { OpDef, OpTable, ParseFn } from './types.js';
 
 const FAMILIES = [memory, control, cpu, apic, send, smm, vmx, ioapic, platform, vcpu, state, cpuinfo, mmio, pins, vmm] as const;
 
-export const OPS: OpTable = {
+export const OPS: OpTable = uniform({
   ...memory.defs, ...control.defs, ...cpu.defs, ...apic.defs, ...send.defs, ...smm.defs, ...vmx.defs, ...ioapic.defs,
   ...platform.defs, ...vcpu.defs, ...state.defs, ...cpuinfo.defs, ...mmio.defs, ...pins.defs, ...vmm.defs,
-};
+});
+
+/**
+ * Every def rebuilt with the same members in the same order (an absent optional one as undefined). V8 gives objects
+ * of one shape one hidden class: the simulator's reads of `exec`, `enabled` and `pauses` at every step then check
+ * one class, where the families' own literals (each with its own optional members) made them megamorphic lookups.
+ */
+function uniform(table: OpTable): OpTable {
+  const out: Record<string, OpDef<Op['kind']>> = {};
+  for (const [kind, d] of Object.entries(table) as [string, OpDef<Op['kind']>][]) {
+    out[kind] = {
+      where: d.where, whereHint: d.whereHint, word: d.word, print: d.print, validate: d.validate, refs: d.refs,
+      describe: d.describe, exec: d.exec, enabled: d.enabled, waitsFor: d.waitsFor, pauses: d.pauses,
+      footprint: d.footprint, analyze: d.analyze, emit: d.emit,
+    };
+    // A member added to OpDef but not above would be dropped here without a type error (optional members).
+    for (const [member, v] of Object.entries(d)) {
+      if ((out[kind] as unknown as Record<string, unknown>)[member] !== v) throw new Error(`op ${kind}: OpDef member ${member} is not copied by uniform()`);
+    }
+  }
+  return out as unknown as OpTable;
+}
 
 /** The def of an op, for code that holds an op of any kind. */
 export function opDef(op: { kind: Op['kind'] }): OpDef<Op['kind']> {
