@@ -27,6 +27,24 @@ function layerRules(i) {
   };
 }
 
+// The model's state words are written only through src/arch/writes.ts (`put`, `putFill`): the explorer's hash is
+// updated from the writes they note, so a write past them would leave it stale. The state array is `s` or `state`
+// (or `x.s`, `x.state`) in every device, the simulator and the assist layer.
+const STATE = '/^(s|state)$/';
+const stateWrites = {
+  files: ['apic', 'ioapic', 'cpu', 'pic', 'machine', 'assist', 'sim'].map((d) => `src/${d}/**/*.ts`),
+  rules: {
+    'no-restricted-syntax': ['error', ...[
+      `AssignmentExpression > MemberExpression.left[computed=true][object.name=${STATE}]`,
+      `AssignmentExpression > MemberExpression.left[computed=true][object.property.name=${STATE}]`,
+      `UpdateExpression > MemberExpression.argument[computed=true][object.name=${STATE}]`,
+      `UpdateExpression > MemberExpression.argument[computed=true][object.property.name=${STATE}]`,
+      `CallExpression > MemberExpression.callee[property.name=/^(fill|set|copyWithin)$/][object.name=${STATE}]`,
+      `CallExpression > MemberExpression.callee[property.name=/^(fill|set|copyWithin)$/][object.property.name=${STATE}]`,
+    ].map((selector) => ({ selector, message: 'state words are written through put / putFill (src/arch/writes.ts), which the explorer\'s hash relies on' }))],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'build/**'] },
   ...tseslint.configs.recommended,
@@ -39,4 +57,5 @@ export default tseslint.config(
     },
   },
   ...LAYERS.map((_, i) => layerRules(i)),
+  stateWrites,
 );

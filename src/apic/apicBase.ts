@@ -6,6 +6,7 @@ import { ApicBase, Svr } from '../arch/apic.js';
 import { A } from './layout.js';
 import { derivedX2apicLdr } from './destination.js';
 import type { ApicConfig, ApicHost, ApicMode } from './host.js';
+import { put } from '../arch/writes.js';
 
 /** What a write needs of the local APIC. */
 export interface ApicBaseTarget {
@@ -59,34 +60,34 @@ export function writeApicBase(t: ApicBaseTarget, value: bigint): boolean {
   if (from === 'disabled' && to === 'x2apic') return false;
   const { s, b } = t;
   // Quirk bspFlagWritable (Bochs relocate_apic, KVM kvm_lapic_set_base: the value is kept whole).
-  s[b + A.BASE_LO] = q.bspFlagWritable ? lo : (lo & ~ApicBase.BSP) | (s[b + A.BASE_LO] & ApicBase.BSP);
-  s[b + A.BASE_HI] = hi;
+  put(s, b + A.BASE_LO, q.bspFlagWritable ? lo : (lo & ~ApicBase.BSP) | (s[b + A.BASE_LO] & ApicBase.BSP));
+  put(s, b + A.BASE_HI, hi);
   if (from !== to) {
     t.host.trace?.(t.cpu, `apic mode ${from} -> ${to}`);
     if (to === 'disabled') {
       if (q.globalDisable === 'clear-svr-enable') {
         // QEMU apic_set_base: only the software enable goes ("s->spurious_vec &= ~APIC_SV_ENABLE").
-        s[b + A.SVR] &= ~Svr.APIC_ENABLED;
+        put(s, b + A.SVR, s[b + A.SVR] & (~Svr.APIC_ENABLED));
       } else if (q.globalDisable === 'power-up') {
         // SDM Vol 3A 11.4.3: a globally disabled APIC may lose its state and return to the power-up state;
         // decision D-3: it does, so that re-enabling always starts from a defined state.
-        s[b + A.ID] = s[b + A.INITIAL_ID];
+        put(s, b + A.ID, s[b + A.INITIAL_ID]);
         t.resetRegisters();
       }
     } else if (from === 'disabled' && q.globalDisable === 'keep') {
       // KVM kvm_lapic_set_base: enabling sets the xAPIC ID back to the vCPU's (kvm_apic_set_xapic_id), nothing else.
-      s[b + A.ID] = s[b + A.INITIAL_ID];
+      put(s, b + A.ID, s[b + A.INITIAL_ID]);
     } else if (to === 'x2apic') {
       // SDM Vol 3A 11.12.5.1 x2APIC States: on xAPIC->x2APIC the x2APIC ID is the initial x2APIC ID and
       // the LDR is derived from it; other registers keep their xAPIC values.
-      s[b + A.ID] = s[b + A.INITIAL_ID];
+      put(s, b + A.ID, s[b + A.INITIAL_ID]);
       // Quirk x2apicLdrNotDerivedOnEntry: Bochs's set_base derives the LDR only when the mode it had was x2APIC, so the
       // switch keeps the xAPIC logical ID (its 8-bit `ldr`) as the x2APIC LDR.
-      if (q.x2apicLdrNotDerivedOnEntry) s[b + A.LDR] >>>= 24;
+      if (q.x2apicLdrNotDerivedOnEntry) put(s, b + A.LDR, s[b + A.LDR] >>> 24);
     }
   } else if (to === 'x2apic' && q.x2apicLdrNotDerivedOnEntry) {
     // A write in x2APIC mode: set_base derives it now (SDM Vol 3A 11.12.10.2).
-    s[b + A.LDR] = derivedX2apicLdr(s[b + A.ID]);
+    put(s, b + A.LDR, derivedX2apicLdr(s[b + A.ID]));
   }
   return true;
 }

@@ -1,3 +1,4 @@
+import { put } from '../arch/writes.js';
 // Word offsets of one local APIC inside the machine's state array. Everything the APIC is lives here;
 // derived registers (APR, PPR, current count, x2APIC LDR, delivery status) are computed, never stored.
 
@@ -41,6 +42,6 @@ export function get64(s: Uint32Array, i: number): number {
   return s[i + 1] * TWO32 + s[i];
 }
 export function set64(s: Uint32Array, i: number, v: number): void {
-  s[i] = v >>> 0;
-  s[i + 1] = Math.floor(v / TWO32);
+  put(s, i, v >>> 0);
+  put(s, i + 1, Math.floor(v / TWO32));
 }

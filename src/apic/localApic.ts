@@ -13,6 +13,7 @@ import { ApicTimer } from './timer.js';
 import { derivedX2apicLdr, matchesLogical, matchesPhysical } from './destination.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 import { writeApicBase, type ApicBaseTarget } from './apicBase.js';
+import { put, putFill } from '../arch/writes.js';
 
 export { GP, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
@@ -47,11 +48,11 @@ export class LocalApic {
   reset(initialId: number, bsp: boolean): void {
     const s = this.s, b = this.b;
     const pins = s[b + A.LINT];
-    s.fill(0, b, b + A.WORDS);
-    s[b + A.LINT] = pins;
-    s[b + A.BASE_LO] = ApicBase.DEFAULT_BASE | ApicBase.EN | (bsp ? ApicBase.BSP : 0);
-    s[b + A.INITIAL_ID] = initialId >>> 0;
-    s[b + A.ID] = initialId >>> 0;
+    putFill(s, 0, b, b + A.WORDS);
+    put(s, b + A.LINT, pins);
+    put(s, b + A.BASE_LO, ApicBase.DEFAULT_BASE | ApicBase.EN | (bsp ? ApicBase.BSP : 0));
+    put(s, b + A.INITIAL_ID, initialId >>> 0);
+    put(s, b + A.ID, initialId >>> 0);
     this.resetRegisters();
   }
 
@@ -62,20 +63,20 @@ export class LocalApic {
    */
   initReset(): void {
     const s = this.s, b = this.b;
-    if (this.cfg.quirks.initResetsApicId) s[b + A.ID] = s[b + A.INITIAL_ID];
+    if (this.cfg.quirks.initResetsApicId) put(s, b + A.ID, s[b + A.INITIAL_ID]);
     if (this.cfg.quirks.initResetsApicBase) {
-      s[b + A.BASE_LO] = ApicBase.DEFAULT_BASE | ApicBase.EN | (s[b + A.BASE_LO] & ApicBase.BSP);
-      s[b + A.BASE_HI] = 0;
+      put(s, b + A.BASE_LO, ApicBase.DEFAULT_BASE | ApicBase.EN | (s[b + A.BASE_LO] & ApicBase.BSP));
+      put(s, b + A.BASE_HI, 0);
     }
     this.resetRegisters();
   }
 
   private resetRegisters(): void {
     const s = this.s, b = this.b;
-    s.fill(0, b + A.TPR, b + A.LINT);
-    s[b + A.DFR] = DFR_FLAT;
-    s[b + A.SVR] = SPURIOUS_RESET;
-    for (let i = 0; i < LVT_COUNT; i++) s[b + A.LVT + i] = Lvt.MASKED;
+    putFill(s, 0, b + A.TPR, b + A.LINT);
+    put(s, b + A.DFR, DFR_FLAT);
+    put(s, b + A.SVR, SPURIOUS_RESET);
+    for (let i = 0; i < LVT_COUNT; i++) put(s, b + A.LVT + i, Lvt.MASKED);
   }
 
   // ---------------------------------------------------------------- mode and IA32_APIC_BASE
@@ -255,9 +256,9 @@ export class LocalApic {
     const v = this.deliverableVector();
     const spurious = s[b + A.SVR] & Svr.VECTOR;
     if (v < 0) return spurious;
-    s[b + A.IRR + (v >>> 5)] &= ~(1 << (v & 31));
+    put(s, b + A.IRR + (v >>> 5), s[b + A.IRR + (v >>> 5)] & (~(1 << (v & 31))));
     if (!this.softwareEnabled() && this.softDisabledIrr() === 'spurious') return spurious;
-    s[b + A.ISR + (v >>> 5)] |= 1 << (v & 31);
+    put(s, b + A.ISR + (v >>> 5), s[b + A.ISR + (v >>> 5)] | (1 << (v & 31)));
     return v;
   }
 
@@ -270,7 +271,7 @@ export class LocalApic {
     const s = this.s, b = this.b;
     const v = this.highestIsr();
     if (v < 0) return;
-    s[b + A.ISR + (v >>> 5)] &= ~(1 << (v & 31));
+    put(s, b + A.ISR + (v >>> 5), s[b + A.ISR + (v >>> 5)] & (~(1 << (v & 31))));
     if (!this.tmr(v)) return;
     this.lintEoi(v);
     if ((s[b + A.SVR] & Svr.EOI_BROADCAST_SUPPRESSION) === 0) this.host.eoiBroadcast(v);
@@ -281,7 +282,7 @@ export class LocalApic {
   private lintEoi(v: number): void {
     const at = this.b + A.LVT + LvtIndex.LINT0, lvt = this.s[at];
     if ((lvt & Lvt.REMOTE_IRR) === 0 || (lvt & Lvt.VECTOR) !== v) return;
-    this.s[at] = lvt & ~Lvt.REMOTE_IRR;
+    put(this.s, at, lvt & ~Lvt.REMOTE_IRR);
     if ((this.s[this.b + A.LINT] & 1) !== 0) this.signalLvt(LvtIndex.LINT0);
   }
 
@@ -293,7 +294,7 @@ export class LocalApic {
   virtualEoi(eoiExitBitmap: (vector: number) => boolean): { vector: number; exited: boolean } {
     const v = this.highestIsr();
     if (v < 0) return { vector: -1, exited: false };
-    this.s[this.b + A.ISR + (v >>> 5)] &= ~(1 << (v & 31));
+    put(this.s, this.b + A.ISR + (v >>> 5), this.s[this.b + A.ISR + (v >>> 5)] & (~(1 << (v & 31))));
     const exited = eoiExitBitmap(v);
     if (exited) this.host.eoiBroadcast(v);
     return { vector: v, exited };
@@ -318,9 +319,9 @@ export class LocalApic {
       return false;
     }
     const s = this.s, w = vector >>> 5, m = 1 << (vector & 31);
-    s[this.b + A.IRR + w] |= m;
-    if (levelTriggered) s[this.b + A.TMR + w] |= m;
-    else s[this.b + A.TMR + w] &= ~m;
+    put(s, this.b + A.IRR + w, s[this.b + A.IRR + w] | (m));
+    if (levelTriggered) put(s, this.b + A.TMR + w, s[this.b + A.TMR + w] | (m));
+    else put(s, this.b + A.TMR + w, s[this.b + A.TMR + w] & (~m));
     return true;
   }
 
@@ -336,7 +337,7 @@ export class LocalApic {
     if (mode === DeliveryMode.FIXED) {
       if (vector < FIRST_LEGAL_VECTOR && i === LvtIndex.ERROR) {
         // An illegal error vector would report itself forever; latch the error without another interrupt.
-        this.s[this.b + A.ESR_LATCH] |= Esr.RECEIVE_ILLEGAL_VECTOR;
+        put(this.s, this.b + A.ESR_LATCH, this.s[this.b + A.ESR_LATCH] | (Esr.RECEIVE_ILLEGAL_VECTOR));
         return;
       }
       // SDM Vol 3A 11.5.1 Local Vector Table: a fixed, level-triggered LINT0 sets the entry's Remote IRR when the
@@ -345,7 +346,7 @@ export class LocalApic {
       const level = i === LvtIndex.LINT0 && (lvt & Lvt.TRIGGER_LEVEL) !== 0;
       if (level) {
         if ((lvt & Lvt.REMOTE_IRR) !== 0) return;
-        if (this.acceptFixed(vector, true)) this.s[this.b + A.LVT + i] |= Lvt.REMOTE_IRR;
+        if (this.acceptFixed(vector, true)) put(this.s, this.b + A.LVT + i, this.s[this.b + A.LVT + i] | (Lvt.REMOTE_IRR));
         return;
       }
       this.acceptFixed(vector, false);
@@ -360,7 +361,7 @@ export class LocalApic {
    */
   error(bits: number): void {
     if (this.cfg.quirks.esrNotModelled) return;
-    this.s[this.b + A.ESR_LATCH] |= bits;
+    put(this.s, this.b + A.ESR_LATCH, this.s[this.b + A.ESR_LATCH] | (bits));
     this.host.trace?.(this.cpu, `apic: error 0x${bits.toString(16)}`);
     this.signalLvt(LvtIndex.ERROR);
   }
@@ -465,7 +466,7 @@ export class LocalApic {
       // only AMD faults on it; Intel ignores it (docs/spec-map.md section 5; KVM kvm_x2apic_icr_write).
       const reserved = this.cfg.vendor === 'amd' ? Icr.X2APIC_LO_RESERVED : Icr.X2APIC_LO_RESERVED & ~Icr.DELIVERY_STATUS;
       if ((lo & reserved) !== 0 && !this.cfg.quirks.x2apicLvtIpiReservedUnchecked && !this.cfg.quirks.x2apicMsrUnchecked) return false;
-      this.s[this.b + A.ICR_HI] = hi;
+      put(this.s, this.b + A.ICR_HI, hi);
       this.writeIcr((lo & ~Icr.DELIVERY_STATUS) >>> 0, hi, true);
       return true;
     }
@@ -507,18 +508,18 @@ export class LocalApic {
       case Reg.ID:
         // SDM Vol 3A 11.4.6 Local APIC ID: writability is model specific; decision D-5: writable in xAPIC mode.
         if (x2) return false;
-        s[b + A.ID] = value >>> 24;
+        put(s, b + A.ID, value >>> 24);
         return true;
-      case Reg.TPR: s[b + A.TPR] = value & 0xff; return true;
+      case Reg.TPR: put(s, b + A.TPR, value & 0xff); return true;
       case Reg.EOI: this.eoi(); return true;
       case Reg.LDR:
         if (x2) return false;
-        s[b + A.LDR] = value & 0xff000000;
+        put(s, b + A.LDR, value & 0xff000000);
         return true;
       case Reg.DFR:
         // SDM Vol 3A 11.6.2.2 Logical Destination Mode: DFR bits 27:0 are reserved and read as 1s.
         if (x2) return false;
-        s[b + A.DFR] = (value | 0x0fffffff) >>> 0;
+        put(s, b + A.DFR, (value | 0x0fffffff) >>> 0);
         return true;
       case Reg.SVR: this.writeSvr(value); return true;
       case Reg.ESR: this.writeEsr(); return true;
@@ -528,7 +529,7 @@ export class LocalApic {
         return true;
       case Reg.ICR_HI:
         if (x2) return false;
-        s[b + A.ICR_HI] = value & Icr.XAPIC_HI_WRITABLE;
+        put(s, b + A.ICR_HI, value & Icr.XAPIC_HI_WRITABLE);
         return true;
       case Reg.TIMER_ICR: this.timer.writeTmict(value); return true;
       case Reg.TIMER_DCR: this.timer.writeTdcr(value & TDCR_WRITABLE); return true;
@@ -555,17 +556,17 @@ export class LocalApic {
    */
   private writeSvr(value: number): void {
     const s = this.s, b = this.b;
-    s[b + A.SVR] = value & this.svrWritable();
+    put(s, b + A.SVR, value & this.svrWritable());
     if ((value & Svr.APIC_ENABLED) === 0 && !this.cfg.quirks.softDisabledLvtNotMasked) {
-      for (let i = 0; i < LVT_COUNT; i++) s[b + A.LVT + i] |= Lvt.MASKED;
+      for (let i = 0; i < LVT_COUNT; i++) put(s, b + A.LVT + i, s[b + A.LVT + i] | (Lvt.MASKED));
     }
   }
 
   /** SDM Vol 3A 11.5.3 Error Handling: an ESR write makes the errors latched since the last write visible. */
   private writeEsr(): void {
     const s = this.s, b = this.b;
-    s[b + A.ESR] = s[b + A.ESR_LATCH];
-    s[b + A.ESR_LATCH] = 0;
+    put(s, b + A.ESR, s[b + A.ESR_LATCH]);
+    put(s, b + A.ESR_LATCH, 0);
   }
 
   private writeLvt(i: number, value: number): void {
@@ -595,7 +596,7 @@ export class LocalApic {
       }
     }
     // Delivery status is read-only and not modelled as set; Remote IRR (LINT0) is read-only: a write keeps it.
-    s[b + A.LVT + i] = (value & ~Lvt.REMOTE_IRR) | (s[b + A.LVT + i] & Lvt.REMOTE_IRR);
+    put(s, b + A.LVT + i, (value & ~Lvt.REMOTE_IRR) | (s[b + A.LVT + i] & Lvt.REMOTE_IRR));
   }
 
   /**
@@ -603,7 +604,7 @@ export class LocalApic {
    * 11.5.3: a fixed or lowest-priority IPI with vector 0-15 is not sent and sets ESR "send illegal vector".
    */
   private writeIcr(lo: number, destination: number, x2: boolean): void {
-    this.s[this.b + A.ICR_LO] = lo;
+    put(this.s, this.b + A.ICR_LO, lo);
     const mode = (lo & Icr.DELIVERY_MODE_MASK) >>> Icr.DELIVERY_MODE_SHIFT;
     if ((mode === DeliveryMode.FIXED || mode === DeliveryMode.LOWEST) && (lo & Icr.VECTOR) < FIRST_LEGAL_VECTOR && !this.cfg.quirks.esrNotModelled) {
       this.error(Esr.SEND_ILLEGAL_VECTOR);
@@ -666,6 +667,6 @@ export class LocalApic {
   }
   /** Set a raw register value from an `init` block or a restore; bypasses guest write semantics. */
   setWord(offset: number, value: number): void {
-    this.s[this.b + offset] = value >>> 0;
+    put(this.s, this.b + offset, value >>> 0);
   }
 }

@@ -5,6 +5,7 @@
 import { LvtIndex, Lvt, TimerMode, timerDivisor } from '../arch/apic.js';
 import type { Quirks } from '../arch/quirks.js';
 import { A, get64, set64 } from './layout.js';
+import { put } from '../arch/writes.js';
 
 /** The largest integer a double holds exactly: up to here time arithmetic runs in doubles. */
 export const SAFE = Number.MAX_SAFE_INTEGER;
@@ -15,8 +16,8 @@ export function get64n(s: Uint32Array, i: number): bigint {
   return (BigInt(s[i + 1]) << 32n) | BigInt(s[i]);
 }
 export function set64n(s: Uint32Array, i: number, v: bigint): void {
-  s[i] = Number(v & 0xffffffffn);
-  s[i + 1] = Number((v >> 32n) & 0xffffffffn);
+  put(s, i, Number(v & 0xffffffffn));
+  put(s, i + 1, Number((v >> 32n) & 0xffffffffn));
 }
 
 const f64 = new Float64Array(1);
@@ -173,8 +174,8 @@ export class ApicTimer {
       set64(s, b + A.TSC_DEADLINE_LO, 0);
       if (mode === TimerMode.PERIODIC) {
         set64n(s, b + A.TIMER_START_LO, held);
-        s[b + A.TIMER_BASE] = s[b + A.TMICT];
-      } else s[b + A.TIMER_BASE] = 0;
+        put(s, b + A.TIMER_BASE, s[b + A.TMICT]);
+      } else put(s, b + A.TIMER_BASE, 0);
     }
     this.host.trace?.('apic: timer fired');
     this.host.signal();
@@ -189,8 +190,8 @@ export class ApicTimer {
   writeTmict(value: number): void {
     if (this.mode() === TimerMode.TSC_DEADLINE) return; // SDM Vol 3A 11.5.4.1: ignored
     const s = this.s, b = this.b;
-    s[b + A.TMICT] = value;
-    s[b + A.TIMER_BASE] = value;
+    put(s, b + A.TMICT, value);
+    put(s, b + A.TIMER_BASE, value);
     if (this.keepsExpiry) set64(s, b + A.TSC_DEADLINE_LO, 0); // a new count drops an expiry a divide change held
     this.setStart(this.host.now());
   }
@@ -209,7 +210,7 @@ export class ApicTimer {
         if (e > 0n) set64n(s, b + A.TSC_DEADLINE_LO, e);
       }
     } else this.rebase();
-    s[b + A.TDCR] = value;
+    put(s, b + A.TDCR, value);
   }
 
   /** Make the current count the base count, from the last whole count boundary. */
@@ -224,14 +225,14 @@ export class ApicTimer {
       const n = this.host.nowExact();
       set64n(s, b + A.TIMER_START_LO, n - ((n - get64n(s, b + A.TIMER_START_LO)) % BigInt(tick)));
     }
-    s[b + A.TIMER_BASE] = count;
+    put(s, b + A.TIMER_BASE, count);
   }
 
   /** Disarm: a write to the LVT timer that changes the mode (SDM Vol 3A 11.5.4.1). */
   disarm(): void {
     const s = this.s, b = this.b;
-    s[b + A.TMICT] = 0;
-    s[b + A.TIMER_BASE] = 0;
+    put(s, b + A.TMICT, 0);
+    put(s, b + A.TIMER_BASE, 0);
     set64(s, b + A.TSC_DEADLINE_LO, 0);
   }
 

@@ -5,6 +5,7 @@
 
 import { DeliveryMode, Icr, Shorthand, X2APIC_BROADCAST, XAPIC_BROADCAST } from '../arch/apic.js';
 import { Pi, Sched, W, type AssistCore } from './state.js';
+import { put } from '../arch/writes.js';
 
 /**
  * A posted interrupt (SDM Vol 3C 30.6 Posted-Interrupt Processing; VT-d 5.2.3 for device posting): set the
@@ -14,16 +15,16 @@ import { Pi, Sched, W, type AssistCore } from './state.js';
  */
 export function post(a: AssistCore, vector: number, t: number): void {
   const s = a.s, pi = a.w(t, W.PI_FLAGS);
-  s[a.w(t, W.PIR + (vector >>> 5))] |= 1 << (vector & 31);
+  put(s, a.w(t, W.PIR + (vector >>> 5)), s[a.w(t, W.PIR + (vector >>> 5))] | (1 << (vector & 31)));
   const traced = (what: string): void => {
     if (a.tracing) a.trace(t, `posted 0x${vector.toString(16)}: PIR set, ${what}`);
   };
   if (s[pi] & Pi.ON) return traced('ON already set: no notification');
-  s[pi] |= Pi.ON;
+  put(s, pi, s[pi] | (Pi.ON));
   if (s[pi] & Pi.SN) return traced('ON set; SN set: no notification');
   const v = s[a.w(t, W.SCHED)];
   if (!(v & Sched.NOT_RUNNING)) {
-    s[pi] |= Pi.NOTIFY;
+    put(s, pi, s[pi] | (Pi.NOTIFY));
     traced('ON set: notification to the running vCPU');
   } else if (v & Sched.BLOCKED) {
     traced('ON set: the blocked vCPU is woken');
@@ -60,9 +61,9 @@ function syncPir(a: AssistCore, c: number): void {
       apic.acceptFixed((w << 5) | b, false);
       bits &= ~(1 << b);
     }
-    s[at] = 0;
+    put(s, at, 0);
   }
-  s[a.w(c, W.PI_FLAGS)] &= ~Pi.ON;
+  put(s, a.w(c, W.PI_FLAGS), s[a.w(c, W.PI_FLAGS)] & (~Pi.ON));
 }
 
 /** The vCPU's next step is the hypervisor's or the notification's, not the guest's. */
@@ -79,27 +80,27 @@ export function apicvHasWork(a: AssistCore, c: number): boolean {
 export function apicvStep(a: AssistCore, c: number): void {
   const s = a.s, pi = a.w(c, W.PI_FLAGS), flags = s[pi];
   const swapped = a.quirks.apicvCheckOnBeforeClearingSn;
-  const clearSn = (): void => void (s[pi] &= ~Pi.SN);
+  const clearSn = (): void => void (put(s, pi, s[pi] & (~Pi.SN)));
   const sync = (): void => {
     if (s[pi] & Pi.ON) syncPir(a, c);
   };
   if (flags & Pi.RESUME_1) {
     if (swapped) sync();
     else clearSn();
-    s[pi] = (s[pi] & ~Pi.RESUME_1) | Pi.RESUME_2;
+    put(s, pi, (s[pi] & ~Pi.RESUME_1) | Pi.RESUME_2);
     if (a.tracing) a.trace(c, `kvm: vcpu_load ${swapped ? 'checks ON' : 'clears SN'}`);
     return;
   }
   if (flags & Pi.RESUME_2) {
     if (swapped) clearSn();
     else sync();
-    s[pi] &= ~Pi.RESUME_2;
-    s[a.w(c, W.SCHED)] = 0;
+    put(s, pi, s[pi] & (~Pi.RESUME_2));
+    put(s, a.w(c, W.SCHED), 0);
     if (a.tracing) a.trace(c, `kvm: ${swapped ? 'clears SN' : 'syncs PIR'} and enters the guest`);
     return;
   }
   // The notification vector arrived while the vCPU runs: posted-interrupt processing.
-  s[pi] &= ~Pi.NOTIFY;
+  put(s, pi, s[pi] & (~Pi.NOTIFY));
   if (s[pi] & Pi.ON) syncPir(a, c);
   if (a.tracing) a.trace(c, 'posted-interrupt notification: PIR synced into vIRR');
 }

@@ -14,6 +14,7 @@ import { apicvDescribe, apicvHasWork, apicvIcrWrite, apicvPosts, apicvStep, eoiE
 import { avicDescribe, avicEntered, avicEoiTraps, avicIcrWrite, avicIntercepts, avicReadFaults, avicStep, avicWriteTraps } from './avic.js';
 import { Pi, Sched, W, WORDS, type AssistCore } from './state.js';
 import { irrSignature, reenter, tprWritten } from './tprShadow.js';
+import { put, putFill } from '../arch/writes.js';
 
 export interface AssistConfig {
   accel: Accel;
@@ -115,7 +116,7 @@ export class Assist implements AssistCore {
     cpu.hlt();
     if (!this.vcpus || nextEvent(cpu) !== EventKind.NONE) return;
     if (this.accel === 'apicv' && this.s[this.w(c, W.PI_FLAGS)] & Pi.ON) return;
-    this.s[this.w(c, W.SCHED)] |= Sched.NOT_RUNNING | Sched.BLOCKED;
+    put(this.s, this.w(c, W.SCHED), this.s[this.w(c, W.SCHED)] | (Sched.NOT_RUNNING | Sched.BLOCKED));
     // IsRunning is AVIC's bit (APM Vol 2 15.29.3.1); under APICv the blocked vCPU's descriptor keeps SN clear
     // and its notification vector becomes the wake-up vector (KVM pi_enable_wakeup_handler).
     if (this.tracing) this.trace(c, this.accel === 'avic' ? 'vcpu blocked: IsRunning = 0' : this.accel === 'apicv' ? 'vcpu blocked: posted interrupts wake it' : 'vcpu blocked');
@@ -127,12 +128,12 @@ export class Assist implements AssistCore {
     if (!(this.s[v] & Sched.BLOCKED) || this.s[v] & Sched.DEAD) return;
     if (this.accel === 'apicv') {
       // The vCPU thread wakes and goes back in through vcpu_load (apicvStep), still off the CPU until then.
-      this.s[v] = Sched.NOT_RUNNING;
-      this.s[this.w(c, W.PI_FLAGS)] |= Pi.RESUME_1;
+      put(this.s, v, Sched.NOT_RUNNING);
+      put(this.s, this.w(c, W.PI_FLAGS), this.s[this.w(c, W.PI_FLAGS)] | (Pi.RESUME_1));
       if (this.tracing) this.trace(c, 'vcpu woken');
       return;
     }
-    this.s[v] = 0;
+    put(this.s, v, 0);
     if (this.accel === 'avic') avicEntered(this, c);
     if (this.tracing) this.trace(c, this.accel === 'avic' ? 'vcpu woken: IsRunning = 1' : 'vcpu woken');
   }
@@ -154,9 +155,9 @@ export class Assist implements AssistCore {
     if (this.accel === 'apicv') {
       const pi = this.w(c, W.PI_FLAGS);
       if (this.s[pi] & (Pi.RESUME_1 | Pi.RESUME_2)) return this.traceSched(c, 'vcpu being put back on its CPU: preempt changes nothing');
-      this.s[pi] = (this.s[pi] | Pi.SN) & ~Pi.NOTIFY;
+      put(this.s, pi, (this.s[pi] | Pi.SN) & ~Pi.NOTIFY);
     }
-    this.s[v] |= Sched.NOT_RUNNING;
+    put(this.s, v, this.s[v] | (Sched.NOT_RUNNING));
     this.traceSched(c, `vcpu preempted: ${this.accel === 'avic' ? 'IsRunning = 0' : this.accel === 'apicv' ? 'SN set' : 'off its CPU'}`);
   }
 
@@ -166,8 +167,8 @@ export class Assist implements AssistCore {
     const v = this.w(c, W.SCHED);
     if (this.s[v] & Sched.BLOCKED) return this.traceSched(c, 'vcpu blocked: resume changes nothing until something wakes it');
     if (!(this.s[v] & Sched.NOT_RUNNING)) return this.traceSched(c, 'vcpu already running: resume changes nothing');
-    if (this.accel === 'apicv') this.s[this.w(c, W.PI_FLAGS)] |= Pi.RESUME_1;
-    else this.s[v] &= ~Sched.NOT_RUNNING;
+    if (this.accel === 'apicv') put(this.s, this.w(c, W.PI_FLAGS), this.s[this.w(c, W.PI_FLAGS)] | (Pi.RESUME_1));
+    else put(this.s, v, this.s[v] & (~Sched.NOT_RUNNING));
     if (this.accel === 'avic') avicEntered(this, c);
     this.traceSched(c, `vcpu resumed: ${this.accel === 'avic' ? 'IsRunning = 1' : this.accel === 'apicv' ? 'kvm puts it back through vcpu_load' : 'on its CPU'}`);
   }
@@ -184,7 +185,7 @@ export class Assist implements AssistCore {
 
   /** The vCPU's slot is emptied (unplug): its assist words go back to their initial state. */
   reset(c: number): void {
-    this.s.fill(0, this.w(c, 0), this.w(c, this.stride));
+    putFill(this.s, 0, this.w(c, 0), this.w(c, this.stride));
   }
 
   // ---------------------------------------------------------------- what the guest does

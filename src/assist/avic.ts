@@ -10,6 +10,7 @@ import type { Message } from '../machine/bus.js';
 import type { AvicIncompleteIpiHandler } from '../arch/quirks.js';
 import { F } from '../cpu/cpu.js';
 import { Sched, W, type AssistCore } from './state.js';
+import { put } from '../arch/writes.js';
 
 const resends = (h: AvicIncompleteIpiHandler): boolean => h === 'resend' || h === 'resend-kick';
 
@@ -115,7 +116,7 @@ function notRunning(a: AssistCore, mask: number): number {
  * recently cleared"): vCPU c's view of every IsRunning bit, taken at its VM entries (avicEntered).
  */
 export function avicEntered(a: AssistCore, c: number): void {
-  if (a.quirks.avicStaleIsRunning) a.s[a.w(c, W.AVIC_SEEN_NOT_RUNNING)] = notRunning(a, 0xffffffff);
+  if (a.quirks.avicStaleIsRunning) put(a.s, a.w(c, W.AVIC_SEEN_NOT_RUNNING), notRunning(a, 0xffffffff));
 }
 
 /**
@@ -143,11 +144,11 @@ export function avicIcrWrite(a: AssistCore, c: number, lo: number, destination: 
   }
   let mask = 0;
   for (let i = 0; i < n; i++) mask |= 1 << targets[i];
-  a.s[a.w(c, W.AVIC_VECTOR)] = message.vector;
-  a.s[a.w(c, W.AVIC_TARGETS)] = mask >>> 0;
-  if (q.avicIsRunningBeforeIrr) a.s[a.w(c, W.AVIC_NOT_RUNNING)] = notRunning(a, mask);
+  put(a.s, a.w(c, W.AVIC_VECTOR), message.vector);
+  put(a.s, a.w(c, W.AVIC_TARGETS), mask >>> 0);
+  if (q.avicIsRunningBeforeIrr) put(a.s, a.w(c, W.AVIC_NOT_RUNNING), notRunning(a, mask));
   else for (let i = 0; i < n; i++) m.apics[targets[i]].acceptFixed(message.vector, false);
-  a.s[a.w(c, W.AVIC_STAGE)] = 1;
+  put(a.s, a.w(c, W.AVIC_STAGE), 1);
   if (a.tracing) a.trace(c, `avic: ipi 0x${message.vector.toString(16)} to mask 0x${mask.toString(16)}${q.avicIsRunningBeforeIrr ? ' (IsRunning read first)' : ': IRR set'}`);
   return true;
 }
@@ -169,18 +170,18 @@ export function avicStep(a: AssistCore, c: number): void {
       if (stale && a.tracing) a.trace(c, `avic: IsRunning of mask 0x${stale.toString(16)} read stale as 1, cleared since this vCPU's last VM entry (quirk avicStaleIsRunning: erratum 1235): no exit, no wake-up`);
       missed &= s[a.w(c, W.AVIC_SEEN_NOT_RUNNING)];
     }
-    s[a.w(c, W.AVIC_NOT_RUNNING)] = 0;
+    put(s, a.w(c, W.AVIC_NOT_RUNNING), 0);
     if (missed === 0) {
-      s[stage] = 0;
-      s[targets] = 0;
-      s[a.w(c, W.AVIC_VECTOR)] = 0;
+      put(s, stage, 0);
+      put(s, targets, 0);
+      put(s, a.w(c, W.AVIC_VECTOR), 0);
       return;
     }
     // #VMEXIT(AVIC_INCOMPLETE_IPI), cause 1: IPI target not running.
     a.exit(c, 'incomplete-ipi');
-    s[stage] = 2;
+    put(s, stage, 2);
     // KVM of early 2019 re-sends to every destination of the ICR; the fixed handler wakes the ones not running.
-    if (!resends(q.avicIncompleteIpiHandler)) s[targets] = missed;
+    if (!resends(q.avicIncompleteIpiHandler)) put(s, targets, missed);
     if (a.tracing) a.trace(c, `avic: #VMEXIT incomplete IPI (target not running: mask 0x${missed.toString(16)})`);
     return;
   }
@@ -203,10 +204,10 @@ export function avicStep(a: AssistCore, c: number): void {
     a.trace(c, `kvm: incomplete-IPI handler wakes P${t}`);
   }
   if (h !== 'wake-stale-irr' || a.machine.cpus[t].has(F.NMI_PENDING | F.SMI_PENDING | F.INIT_PENDING | F.EXTINT_PENDING)) a.wake(t);
-  s[targets] = (mask & ~(1 << t)) >>> 0;
+  put(s, targets, (mask & ~(1 << t)) >>> 0);
   if (s[targets] === 0) {
-    s[stage] = 0;
-    s[a.w(c, W.AVIC_VECTOR)] = 0;
+    put(s, stage, 0);
+    put(s, a.w(c, W.AVIC_VECTOR), 0);
   }
 }
 

@@ -5,6 +5,7 @@
 
 import { A } from '../apic/layout.js';
 import { Sched, W, type AssistCore } from './state.js';
+import { put } from '../arch/writes.js';
 
 /** The IRR as one number, to tell whether time set a bit (the timer's interrupt kicks the vCPU). */
 export function irrSignature(a: AssistCore, c: number): number {
@@ -34,10 +35,10 @@ function cr8Intercept(a: AssistCore, c: number): number {
 export function reenter(a: AssistCore, c: number, recompute: boolean): void {
   const s = a.s, at = a.w(c, W.TPR_THRESHOLD), sched = a.w(c, W.SCHED), apic = a.machine.apics[c];
   if (s[sched] & Sched.DEAD) return;
-  if (recompute) s[at] = cr8Intercept(a, c);
+  if (recompute) put(s, at, cr8Intercept(a, c));
   if (apic.isX2apic() && s[at] > apic.tpr() >>> 4) {
     a.exit(c, 'entry-failure');
-    s[sched] = Sched.NOT_RUNNING | Sched.BLOCKED | Sched.DEAD;
+    put(s, sched, Sched.NOT_RUNNING | Sched.BLOCKED | Sched.DEAD);
     if (a.tracing) a.trace(c, `VM entry fails: TPR threshold ${s[at]} > VTPR[7:4] ${apic.tpr() >>> 4} (hardware error 0x7)`);
   }
 }

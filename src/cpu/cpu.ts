@@ -8,6 +8,7 @@ import { A } from '../apic/layout.js';
 import { extintLine } from '../apic/pins.js';
 import type { LocalApic } from '../apic/localApic.js';
 import type { Quirks } from '../arch/quirks.js';
+import { put, putFill } from '../arch/writes.js';
 
 export const C = {
   ACTIVITY: 0,
@@ -103,13 +104,13 @@ export class Cpu {
     return this.s[this.b + C.ACTIVITY] as Activity;
   }
   setActivity(a: Activity): void {
-    this.s[this.b + C.ACTIVITY] = a;
+    put(this.s, this.b + C.ACTIVITY, a);
   }
   flags(): number {
     return this.s[this.b + C.FLAGS];
   }
   setFlags(f: number): void {
-    this.s[this.b + C.FLAGS] = f >>> 0;
+    put(this.s, this.b + C.FLAGS, f >>> 0);
   }
   extintVector(): number {
     return this.s[this.b + C.EXTINT_VECTOR];
@@ -121,8 +122,8 @@ export class Cpu {
     return (this.s[this.b + C.FLAGS] & f) !== 0;
   }
   private set(f: number, on: boolean): void {
-    if (on) this.s[this.b + C.FLAGS] |= f;
-    else this.s[this.b + C.FLAGS] &= ~f;
+    if (on) put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] | (f));
+    else put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] & (~f));
   }
   inSmm(): boolean {
     return this.has(F.SMM);
@@ -135,7 +136,7 @@ export class Cpu {
   }
   setVmx(m: VmxMode): void {
     this.executing('VMX instructions');
-    this.s[this.b + C.FLAGS] = (this.s[this.b + C.FLAGS] & ~F.VMX_MASK) | (m << F.VMX_SHIFT);
+    put(this.s, this.b + C.FLAGS, (this.s[this.b + C.FLAGS] & ~F.VMX_MASK) | (m << F.VMX_SHIFT));
   }
   gif(): boolean {
     return !this.has(F.GIF_CLEAR);
@@ -144,7 +145,7 @@ export class Cpu {
     return this.s[this.b + C.SMBASE];
   }
   setSmbase(v: number): void {
-    this.s[this.b + C.SMBASE] = v >>> 0;
+    put(this.s, this.b + C.SMBASE, v >>> 0);
   }
   sipiVector(): number {
     return this.s[this.b + C.SIPI_VECTOR];
@@ -162,9 +163,9 @@ export class Cpu {
    */
   powerOn(initialApicId: number, bsp: boolean): void {
     const s = this.s, b = this.b;
-    s.fill(0, b, b + C.WORDS);
-    s[b + C.SMBASE] = DEFAULT_SMBASE;
-    s[b + C.ACTIVITY] = bsp ? Activity.ACTIVE : Activity.WAIT_FOR_SIPI;
+    putFill(s, 0, b, b + C.WORDS);
+    put(s, b + C.SMBASE, DEFAULT_SMBASE);
+    put(s, b + C.ACTIVITY, bsp ? Activity.ACTIVE : Activity.WAIT_FOR_SIPI);
     this.apic.reset(initialApicId, bsp);
     this.host.trace?.(this.index, `reset: ${bsp ? 'BSP active' : 'AP wait-for-sipi'} apic_id=${initialApicId}`);
   }
@@ -180,17 +181,17 @@ export class Cpu {
     const q = this.host.quirks;
     if (this.has(F.SMM)) this.host.trace?.(this.index, 'init resets the processor out of SMM, without RSM (quirk initNotBlockedInSmm)');
     const keep = this.flags() & ((q.initDiscardsLatchedSmi ? 0 : F.SMI_PENDING) | F.SIPI_LATCHED);
-    s[b + C.FLAGS] = keep;
-    s[b + C.SAVE_SMBASE] = 0;
-    s[b + C.EXTINT_VECTOR] = 0;
+    put(s, b + C.FLAGS, keep);
+    put(s, b + C.SAVE_SMBASE, 0);
+    put(s, b + C.EXTINT_VECTOR, 0);
     const bsp = this.apic.isBsp();
-    s[b + C.ACTIVITY] = bsp ? Activity.ACTIVE : Activity.WAIT_FOR_SIPI;
+    put(s, b + C.ACTIVITY, bsp ? Activity.ACTIVE : Activity.WAIT_FOR_SIPI);
     this.apic.initReset();
     this.host.trace?.(this.index, `init: ${bsp ? 'BSP to reset vector' : 'enter wait-for-sipi'}`);
     if (this.has(F.SIPI_LATCHED)) {
       const v = s[b + C.HELD_SIPI_VECTOR];
       this.set(F.SIPI_LATCHED, false);
-      s[b + C.HELD_SIPI_VECTOR] = 0;
+      put(s, b + C.HELD_SIPI_VECTOR, 0);
       this.host.trace?.(this.index, `sipi 0x${v.toString(16)} kept from before the INIT acts now`);
       this.receiveSipi(v);
     }
@@ -225,9 +226,9 @@ export class Cpu {
    */
   unplug(): void {
     const s = this.s, b = this.b;
-    s.fill(0, b, b + C.WORDS);
+    putFill(s, 0, b, b + C.WORDS);
     for (let i = 0; i < A.WORDS; i++) this.apic.setWord(i, 0);
-    s[b + C.ACTIVITY] = Activity.UNPLUGGED;
+    put(s, b + C.ACTIVITY, Activity.UNPLUGGED);
     this.host.trace?.(this.index, 'unplug');
   }
 
@@ -314,7 +315,7 @@ export class Cpu {
       this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: ${this.has(F.SMM) ? 'in SMM (D-23)' : `not in wait-for-sipi (${ACTIVITY_NAMES[this.activity()]})`}`);
       return false;
     }
-    this.s[this.b + C.SIPI_VECTOR] = vector;
+    put(this.s, this.b + C.SIPI_VECTOR, vector);
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `sipi: start at 0x${(vector << 12).toString(16)}`);
     return true;
@@ -322,7 +323,7 @@ export class Cpu {
 
   /** `why` follows `sipi 0xNN` in the trace; the line is built only when something traces (a resent SIPI is hot). */
   private keepSipi(vector: number, why: string): false {
-    this.s[this.b + C.HELD_SIPI_VECTOR] = vector;
+    put(this.s, this.b + C.HELD_SIPI_VECTOR, vector);
     this.set(F.SIPI_LATCHED, true);
     this.host.trace?.(this.index, `sipi 0x${vector.toString(16)}${why}`);
     if (this.activity() === Activity.HALTED && this.sipiKeepsAwake()) {
@@ -360,7 +361,7 @@ export class Cpu {
 
   private dropHeldSipi(): void {
     this.set(F.SIPI_LATCHED, false);
-    this.s[this.b + C.HELD_SIPI_VECTOR] = 0;
+    put(this.s, this.b + C.HELD_SIPI_VECTOR, 0);
   }
 
   /**
@@ -380,7 +381,7 @@ export class Cpu {
       this.host.trace?.(this.index, `sipi 0x${vector.toString(16)} discarded: ${why}`);
       return false;
     }
-    this.s[this.b + C.SIPI_VECTOR] = vector;
+    put(this.s, this.b + C.SIPI_VECTOR, vector);
     this.setVmx(VmxMode.ROOT);
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `sipi 0x${vector.toString(16)}: VM exit (SIPI), exit qualification 0x${vector.toString(16)}`);
@@ -411,7 +412,7 @@ export class Cpu {
   receiveExtint(vector: number): void {
     checkVector(vector, 'ExtINT vector');
     if (!this.present()) return;
-    this.s[this.b + C.EXTINT_VECTOR] = vector;
+    put(this.s, this.b + C.EXTINT_VECTOR, vector);
     this.set(F.EXTINT_PENDING, true);
   }
 
@@ -422,7 +423,7 @@ export class Cpu {
   acknowledgeExtint(): number {
     const latched = this.has(F.EXTINT_PENDING);
     const v = latched ? this.s[this.b + C.EXTINT_VECTOR] : Math.max(extintLine(this.apic), 0);
-    this.s[this.b + C.EXTINT_VECTOR] = 0;
+    put(this.s, this.b + C.EXTINT_VECTOR, 0);
     this.set(F.EXTINT_PENDING, false);
     // SDM Vol 3A 11.5.1 (ExtINT): "the processor ... responds as if the interrupt originated in an externally
     // connected (8259A-compatible) interrupt controller": with an 8259A on the platform, its INTA answer is the vector.
@@ -447,12 +448,12 @@ export class Cpu {
   /** Interrupt shadows cover exactly one instruction: call before executing each instruction. */
   beginInstruction(): void {
     const f = this.s[this.b + C.FLAGS];
-    this.s[this.b + C.FLAGS] = (f & ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED)) | (f & F.STI_SHADOW_EXTENDED ? F.STI_SHADOW : 0);
+    put(this.s, this.b + C.FLAGS, (f & ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED)) | (f & F.STI_SHADOW_EXTENDED ? F.STI_SHADOW : 0));
   }
 
   /** Time passes while the processor runs a delay loop (a litmus `wait`): instructions run, every shadow ends. */
   instructionsRun(): void {
-    this.s[this.b + C.FLAGS] &= ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED);
+    put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] & (~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED)));
   }
 
   /**
@@ -556,9 +557,9 @@ export class Cpu {
     if (this.activity() === Activity.HALTED) f |= F.SMI_IN_HLT | (this.host.quirks.noAutoHaltRestart ? 0 : F.AUTO_HALT);
     if (this.activity() === Activity.WAIT_FOR_SIPI) f |= F.SAVED_WFS; // only with smiNmiNotBlockedInWfs
     f = (f | F.SMM | F.NMI_BLOCKED) & ~F.IF;
-    s[b + C.FLAGS] = f;
-    s[b + C.SAVE_SMBASE] = s[b + C.SMBASE];
-    s[b + C.SAVE_IO_RESTART] = 0;
+    put(s, b + C.FLAGS, f);
+    put(s, b + C.SAVE_SMBASE, s[b + C.SMBASE]);
+    put(s, b + C.SAVE_IO_RESTART, 0);
     this.setActivity(Activity.ACTIVE);
     this.host.trace?.(this.index, `smi: enter SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
     this.shareSaveMap('its SMM entry');
@@ -574,9 +575,9 @@ export class Cpu {
     const s = this.s, b = this.b;
     for (const p of peers) {
       if (p === this || !p.inSmm() || p.smbase() !== this.smbase()) continue;
-      p.s[p.b + C.SAVE_SMBASE] = s[b + C.SAVE_SMBASE];
-      p.s[p.b + C.SAVE_IO_RESTART] = s[b + C.SAVE_IO_RESTART];
-      p.s[p.b + C.FLAGS] = (p.s[p.b + C.FLAGS] & ~SAVE_MAP_FLAGS) | (s[b + C.FLAGS] & SAVE_MAP_FLAGS);
+      put(p.s, p.b + C.SAVE_SMBASE, s[b + C.SAVE_SMBASE]);
+      put(p.s, p.b + C.SAVE_IO_RESTART, s[b + C.SAVE_IO_RESTART]);
+      put(p.s, p.b + C.FLAGS, (p.s[p.b + C.FLAGS] & ~SAVE_MAP_FLAGS) | (s[b + C.FLAGS] & SAVE_MAP_FLAGS));
       this.host.trace?.(this.index, `smram: ${what} overwrites the state-save map P${p.index} shares at smbase=0x${this.smbase().toString(16)}`);
     }
   }
@@ -613,8 +614,8 @@ export class Cpu {
   writeSaveState(field: SaveStateField, v: number): void {
     if (!this.inSmm()) return;
     const s = this.s, b = this.b;
-    if (field === 'SMBASE') s[b + C.SAVE_SMBASE] = v >>> 0;
-    else if (field === 'IO_RESTART') s[b + C.SAVE_IO_RESTART] = v & 0xff;
+    if (field === 'SMBASE') put(s, b + C.SAVE_SMBASE, v >>> 0);
+    else if (field === 'IO_RESTART') put(s, b + C.SAVE_IO_RESTART, v & 0xff);
     else this.set(F.AUTO_HALT, (v & 1) !== 0);
     this.shareSaveMap(`the write of ${field}`);
   }
@@ -644,11 +645,11 @@ export class Cpu {
     let g = f & ~(F.SMM | F.IF | F.NMI_BLOCKED | F.SAVED_IF | F.SAVED_NMI_BLOCKED | F.AUTO_HALT | F.SAVED_WFS | F.SMI_IN_HLT);
     if (f & F.SAVED_IF) g |= F.IF;
     if (f & F.SAVED_NMI_BLOCKED && !this.host.quirks.rsmUnblocksNmi) g |= F.NMI_BLOCKED;
-    s[b + C.FLAGS] = g;
+    put(s, b + C.FLAGS, g);
     // Quirk smbaseAligned32K (QEMU TCG helper_rsm before "target-i386: allow any alignment for SMBASE"): & ~0x7fff.
-    s[b + C.SMBASE] = this.host.quirks.smbaseAligned32K ? s[b + C.SAVE_SMBASE] & ~0x7fff : s[b + C.SAVE_SMBASE];
-    s[b + C.SAVE_SMBASE] = 0;
-    s[b + C.SAVE_IO_RESTART] = 0;
+    put(s, b + C.SMBASE, this.host.quirks.smbaseAligned32K ? s[b + C.SAVE_SMBASE] & ~0x7fff : s[b + C.SAVE_SMBASE]);
+    put(s, b + C.SAVE_SMBASE, 0);
+    put(s, b + C.SAVE_IO_RESTART, 0);
     this.setActivity(f & F.SAVED_WFS ? Activity.WAIT_FOR_SIPI : f & F.AUTO_HALT ? Activity.HALTED : Activity.ACTIVE);
     this.host.trace?.(this.index, `rsm: leave SMM smbase=0x${s[b + C.SMBASE].toString(16)}`);
     return true;

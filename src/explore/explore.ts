@@ -75,7 +75,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const framePool: Frame[] = [];
   const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
   const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
-  const hasher = new StateHasher(sim, sym);
+  const hasher = new StateHasher(sim, sym, opts.checkWrites ?? false);
   /** The hasher's sums for the live state. */
   const aux = new Uint32Array(hasher.auxLength);
   const outcomes = new OutcomeSet(sim, sym, maxOutcomes, opts.stopWhenDecided ?? false);
@@ -145,6 +145,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
       }
       const s = f.steps[f.next++];
       copyWords(live, f.state);
+      hasher.beforeStep();
       if (!applyStep(sim, s)) {
         cutBy = 'bus-capacity';
         continue;
@@ -208,6 +209,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     }
   }
 
+  hasher.release();
   return {
     outcomes: outcomes.list(),
     states: visited.size,

@@ -21,6 +21,7 @@ import { C, presentIn } from '../cpu/cpu.js';
 import { LvtIndex } from '../arch/apic.js';
 import { WordDiff, nextDiff } from './diff.js';
 import { copyWords } from './copy.js';
+import { WriteLog } from '../arch/writes.js';
 import { fmix as finalMix } from '../machine/hash.js';
 
 const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b;
@@ -116,9 +117,17 @@ export class StateHasher {
   private readonly busAux: number;
   readonly auxLength: number;
 
-  constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null) {
+  /** The step's writes (beforeStep .. child), and which words below busBase it has counted. */
+  private readonly log: WriteLog;
+  private readonly seen: Uint8Array;
+  private stepping = false;
+
+  /** `checkWrites`: compare the whole state after each step as well, and throw where a changed word was not noted. */
+  constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null, private readonly checkWrites = false) {
     const m = sim.machine;
     this.s = m.state;
+    this.log = new WriteLog(m.state);
+    this.seen = new Uint8Array(m.busBase);
     this.diff = new WordDiff(m.busBase, m.state.length);
     this.si = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
     this.busBase = m.busBase;
@@ -244,20 +253,35 @@ export class StateHasher {
    */
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
-    const s = this.si, L = this.busBase, cls = this.cls;
-    const diff = this.diff, changed = diff.differ(s, parent, parentId), at = diff.at;
-    for (let j = 0; j < changed; j++) {
-      const i = at[j], v = s[i];
-      const t = this.trig[i];
-      if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(parent[i]))) {
-        this.mark[t] = 1;
-        this.dirty.push(t);
+    const s = this.si, L = this.busBase, log = this.log;
+    if (this.stepping && log.complete()) {
+      // The words the step wrote (src/arch/writes.ts), each once, those that changed.
+      const at = log.at, n = log.n, seen = this.seen;
+      for (let j = 0; j < n; j++) {
+        const i = at[j];
+        if (i >= L || seen[i] !== 0) continue;
+        seen[i] = 1;
+        const v = s[i], o = parent[i];
+        if (v === o) continue;
+        // update(i, v, o, aux), written out: as a call it is not inlined here, and its mixes are not either.
+        const t = this.trig[i];
+        if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
+          this.mark[t] = 1;
+          this.dirty.push(t);
+        }
+        if (this.cls[i] !== PLAIN) continue;
+        const k = this.key[i], ax = 2 + 2 * this.own[i];
+        aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
+        aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
       }
-      if (cls[i] !== PLAIN) continue;
-      const k = this.key[i], o = parent[i], ax = 2 + 2 * this.own[i];
-      aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
-      aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
+      if (this.checkWrites) this.check(parent, parentId);
+      for (let j = 0; j < n; j++) if (at[j] < L) seen[at[j]] = 0;
+    } else {
+      // No log of this step (not begun by beforeStep, or more writes than the log holds): compare the whole state.
+      const diff = this.diff, changed = diff.differ(s, parent, parentId), at = diff.at;
+      for (let j = 0; j < changed; j++) this.update(at[j], s[at[j]], parent[at[j]], aux);
     }
+    this.stepping = false;
     if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
       for (const g of this.timeGroups) {
         if (this.mark[g] === 0) {
@@ -276,6 +300,39 @@ export class StateHasher {
     const end = L + 1 + Math.max(count, parent[L]);
     if (nextDiff(s, parent, L, end) < end) this.rebus(aux);
     return this.result(aux);
+  }
+
+  /** Word i changed from o to v: its mix in `aux`, or its derived group marked to be recomputed. */
+  private update(i: number, v: number, o: number, aux: Uint32Array): void {
+    const t = this.trig[i];
+    if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
+      this.mark[t] = 1;
+      this.dirty.push(t);
+    }
+    if (this.cls[i] !== PLAIN) return;
+    const k = this.key[i], ax = 2 + 2 * this.own[i];
+    aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
+    aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
+  }
+
+  /** checkWrites: every word the compare finds changed was noted by the write log (`seen`). */
+  private check(parent: Int32Array, parentId: number): void {
+    const changed = this.diff.differ(this.si, parent, parentId), at = this.diff.at;
+    for (let j = 0; j < changed; j++) {
+      if (this.seen[at[j]] === 0) throw new Error(`state word ${at[j]} changed in a step without a noted write (src/arch/writes.ts: every state write goes through put)`);
+    }
+  }
+
+  /** The next `child` hashes a step about to be taken from a restored state: its writes are noted from now on. */
+  beforeStep(): void {
+    this.log.start();
+    this.stepping = true;
+  }
+
+  /** The search is over: writes are no longer noted. */
+  release(): void {
+    this.log.stop();
+    this.stepping = false;
   }
 
   /** Replace group g's contribution in `aux` by its value in the live state. */

@@ -13,6 +13,7 @@ import { Simulator } from '../sim/sim.js';
 import { HostError } from '../arch/errors.js';
 import { Reducer } from './por.js';
 import { StateHasher } from './hasher.js';
+import { copyWords } from './copy.js';
 import { findSymmetry } from './symmetry.js';
 import { OutcomeSet, type OutcomeEntry } from './outcomes.js';
 import { applyStep, successors } from './successors.js';
@@ -290,6 +291,7 @@ class Share {
       more = this.take();
     }
     this.account();
+    this.hasher.release();
     return { entries: [...this.outcomes.entries.values()], edges: this.edges.slice(0, this.nEdges), finals: this.finals };
   }
 
@@ -379,7 +381,8 @@ class Share {
   /** Step from frame f by s into the live state: its number (or -1 - its number when already there; null when the
    *  bus overflowed). */
   private step(f: Frame, s: number): number | null {
-    this.live.set(f.state);
+    copyWords(this.live, f.state);
+    this.hasher.beforeStep();
     if (!applyStep(this.sim, s)) {
       this.cut('bus-capacity');
       return null;

@@ -40,6 +40,8 @@ export interface RunOptions {
   trace?: boolean;
   /** The file name diagnostics name (default `<input>`). */
   file?: string;
+  /** Check the model's write path after every step (ExploreOptions.checkWrites; for tests). */
+  checkWrites?: boolean;
   /** Called now and then during the search. */
   progress?: (states: number, depth: number) => void;
   /** Polled during the search: true ends it with the answer so far (complete: false, cutBy 'interrupted'). */
@@ -92,7 +94,7 @@ export function runTest(test: LitmusTest, profile: Profile, o: Omit<RunOptions, 
     maxStates: o.maxStates, maxDepth: o.maxDepth, timeoutMs: o.timeoutMs, maxMemory: o.maxMemory, stopWhenDecided: o.first ?? false, por: o.por,
     symmetry: o.symmetry, jobs: o.jobs, threads: o.threads,
     random: o.random ? { runs: o.random.runs, seed: o.random.seed ?? 1 } : undefined,
-    progress: o.progress, interrupted: o.interrupted,
+    progress: o.progress, interrupted: o.interrupted, checkWrites: o.checkWrites,
   });
   return { answer: answer(test, profile.name, result), result, sim };
 }

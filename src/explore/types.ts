@@ -28,6 +28,12 @@ export interface ExploreOptions {
   por?: boolean;
   /** Symmetry reduction (interchangeable CPUs, src/explore/symmetry.ts) when the test has a symmetry; default on. */
   symmetry?: boolean;
+  /**
+   * Check the model's write path (src/arch/writes.ts): after every step, compare the whole state with its parent's
+   * and throw where a word changed without a noted write (the incremental hash would have missed it). For tests; a
+   * search is about 1.3x slower with it.
+   */
+  checkWrites?: boolean;
   /** Called now and then with the number of states so far and the depth of the run (for a progress line). */
   progress?: (states: number, depth: number) => void;
   /** Polled now and then: true ends the search with what it found so far (cut by 'interrupted': Ctrl-C). */

@@ -8,6 +8,7 @@ import { HostError, checkU32, checkVector } from '../arch/errors.js';
 import {
   IOAPIC_PINS, IOREGSEL_MASK, IoApicId, IoApicMmio, IoApicReg, IoApicVer, Redir,
 } from '../arch/ioapic.js';
+import { put, putFill } from '../arch/writes.js';
 
 export interface IoApicHost {
   /** Put one interrupt message on the APIC bus. */
@@ -87,7 +88,7 @@ export class IoApic {
     this.version = version;
     this.arbitrationReadsZero = options.arbitrationReadsZero ?? false;
     // A new device: no pin driven yet, registers at their power-up values. Restore a snapshot afterwards.
-    state.fill(0, base, base + IoApic.WORDS);
+    putFill(state, 0, base, base + IoApic.WORDS);
     this.reset();
   }
 
@@ -99,11 +100,11 @@ export class IoApic {
   reset(): void {
     const s = this.state;
     const b = this.base;
-    s[b + W.IOREGSEL] = 0;
-    s[b + W.ID] = 0;
+    put(s, b + W.IOREGSEL, 0);
+    put(s, b + W.ID, 0);
     for (let pin = 0; pin < IOAPIC_PINS; pin++) {
-      s[b + W.REDTBL + 2 * pin] = Redir.RESET_LO;
-      s[b + W.REDTBL + 2 * pin + 1] = Redir.RESET_HI;
+      put(s, b + W.REDTBL + 2 * pin, Redir.RESET_LO);
+      put(s, b + W.REDTBL + 2 * pin + 1, Redir.RESET_HI);
     }
   }
 
@@ -128,7 +129,7 @@ export class IoApic {
     switch (this.decode(offset)) {
       case IoApicMmio.IOREGSEL:
         // 82093AA 3.1.1 IOREGSEL: bits 7:0 R/W, bits 31:8 reserved.
-        this.state[this.base + W.IOREGSEL] = value & IOREGSEL_MASK;
+        put(this.state, this.base + W.IOREGSEL, value & IOREGSEL_MASK);
         return;
       case IoApicMmio.IOWIN:
         this.writeRegister(this.state[this.base + W.IOREGSEL], value);
@@ -178,7 +179,7 @@ export class IoApic {
     switch (index) {
       case IoApicReg.ID:
         // 82093AA 3.2.1 IOAPICID: bits 27:24 R/W, the rest reserved.
-        s[b + W.ID] = value & IoApicId.MASK;
+        put(s, b + W.ID, value & IoApicId.MASK);
         return;
       case IoApicReg.VER:
       case IoApicReg.ARB:
@@ -189,7 +190,7 @@ export class IoApic {
         if (word < 0) return;
         if ((index & 1) === 1) {
           // 82093AA 3.2.4 IOREDTBL bits 63:56 Destination R/W; 55:32 reserved.
-          s[b + word] = value & Redir.HI_WRITABLE;
+          put(s, b + word, value & Redir.HI_WRITABLE);
         } else {
           // 82093AA 3.2.4 IOREDTBL: Delivery Status and Remote IRR are RO ("writes to this bit ... do not
           // effect this bit"); bits 31:17 reserved.
@@ -198,7 +199,7 @@ export class IoApic {
           // (io_apic.c __eoi_ioapic_pin) clears it on version-0x11 parts by switching the entry to edge and
           // back, so an edge entry has Remote IRR 0 (as QEMU and KVM).
           if ((lo & Redir.TRIGGER_LEVEL) === 0) lo &= ~Redir.REMOTE_IRR;
-          s[b + word] = lo;
+          put(s, b + word, lo);
         }
         // A now-unmasked (or now-level) entry whose level pin is asserted delivers.
         this.serviceLevel();
@@ -219,7 +220,7 @@ export class IoApic {
     const bit = 1 << pin;
     const pins = s[this.base + W.PINS];
     if (((pins & bit) !== 0) === asserted) return;
-    s[this.base + W.PINS] = asserted ? pins | bit : pins & ~bit;
+    put(s, this.base + W.PINS, asserted ? pins | bit : pins & ~bit);
     // A falling edge delivers nothing, and leaves Remote IRR for the EOI to clear (82093AA 3.2.4 Remote IRR).
     if (!asserted) return;
     const lo = s[this.base + W.REDTBL + 2 * pin];
@@ -289,7 +290,7 @@ export class IoApic {
     for (let pin = 0; pin < IOAPIC_PINS; pin++) {
       const lo = s[first + 2 * pin];
       if ((lo & Redir.VECTOR) === vector && (lo & Redir.REMOTE_IRR) !== 0) {
-        s[first + 2 * pin] = lo & ~Redir.REMOTE_IRR;
+        put(s, first + 2 * pin, lo & ~Redir.REMOTE_IRR);
         this.host.trace?.(`ioapic: ${source} vector ${vector} clears Remote IRR of pin ${pin}`);
       }
     }
@@ -308,7 +309,7 @@ export class IoApic {
       const lo = s[first + 2 * pin];
       if (!levelSemantics(lo) || (lo & (Redir.MASKED | Redir.REMOTE_IRR)) !== 0) continue;
       if ((s[this.base + W.PINS] & (1 << pin)) === 0) continue;
-      s[first + 2 * pin] = lo | Redir.REMOTE_IRR;
+      put(s, first + 2 * pin, lo | Redir.REMOTE_IRR);
       this.send(pin, lo);
     }
   }

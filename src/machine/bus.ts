@@ -6,6 +6,7 @@
 import { DeliveryMode, Shorthand, X2APIC_BROADCAST, XAPIC_BROADCAST } from '../arch/apic.js';
 import { HostError } from '../arch/errors.js';
 import type { Cpu } from '../cpu/cpu.js';
+import { put } from '../arch/writes.js';
 
 /**
  * One in-flight record, packed in a word: vector 0-7, delivery mode 8-10, level-triggered 11, level-assert 12,
@@ -65,8 +66,8 @@ export class ApicBus {
     if (n >= this.capacity) {
       throw new HostError('bus-full', `APIC bus: more than ${this.capacity} messages in flight; raise busCapacity`);
     }
-    this.s[this.b + BUS_RECORDS + n] = w;
-    this.s[this.b + BUS_COUNT] = n + 1;
+    put(this.s, this.b + BUS_RECORDS + n, w);
+    put(this.s, this.b + BUS_COUNT, n + 1);
   }
 
   /** Remove record i, keeping the order of the rest (arrival order per sender and target is FIFO). */
@@ -74,9 +75,9 @@ export class ApicBus {
     const n = this.count(), at = this.b + BUS_RECORDS;
     const s = this.s, w = s[at + i];
     // A loop, not copyWithin: a few records move, and the builtin's call costs more than they do.
-    for (let j = at + i; j < at + n - 1; j++) s[j] = s[j + 1];
-    s[at + n - 1] = 0;
-    this.s[this.b + BUS_COUNT] = n - 1;
+    for (let j = at + i; j < at + n - 1; j++) put(s, j, s[j + 1]);
+    put(s, at + n - 1, 0);
+    put(this.s, this.b + BUS_COUNT, n - 1);
     return w;
   }
 

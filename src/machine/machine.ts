@@ -20,6 +20,7 @@ import { ApicBus, BUS_RECORDS, Msg, PLATFORM, lowestIndex, type LowestPriorityCh
 import { hashWords } from './hash.js';
 import { CpuPort, IoApicPort } from './hosts.js';
 import { checkConfig, type CheckedConfig, type MachineConfig, type TraceEvent } from './config.js';
+import { put, putAll, putFill } from '../arch/writes.js';
 
 export type { MachineConfig, TraceEvent } from './config.js';
 
@@ -128,7 +129,7 @@ export class Machine {
 
   /** Power-up RESET of the whole machine. */
   powerOn(present?: readonly boolean[]): void {
-    this.state.fill(0);
+    putFill(this.state, 0, 0, this.state.length);
     for (let i = 0; i < this.cpus.length; i++) {
       if (present && present[i] === false) this.cpus[i].unplug();
       else this.cpus[i].powerOn(this.config.apicIds[i], i === 0);
@@ -180,7 +181,7 @@ export class Machine {
     try {
       return op();
     } catch (e) {
-      this.state.set(saved);
+      putAll(this.state, saved);
       throw e;
     }
   }
@@ -333,7 +334,7 @@ export class Machine {
   private xapicWrite(cpu: number, offset: number, value: number): void {
     const c = this.cpus[cpu];
     if (this.quirks.apicMmioInSmm === 'ram' && c.inSmm()) {
-      if ((offset & 0xf) === 0) this.state[this.smmPage + (offset >>> 4)] = value;
+      if ((offset & 0xf) === 0) put(this.state, this.smmPage + (offset >>> 4), value);
       if (this.traceOn) this.trace('cpu', cpu, `xapic write 0x${offset.toString(16)} in SMM: to a RAM page, not the APIC (quirk apicMmioInSmm)`);
       return;
     }
@@ -641,7 +642,7 @@ export class Machine {
     if (snapshot[this.busBase] > this.config.busCapacity) {
       throw new HostError('bad-snapshot', `snapshot has ${snapshot[this.busBase]} messages in flight, this machine holds ${this.config.busCapacity}`);
     }
-    this.state.set(snapshot);
+    putAll(this.state, snapshot);
   }
   /** The state's canonical encoding is its words; unused bus slots are always zero and are not hashed. */
   hash(): number {

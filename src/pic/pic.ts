@@ -5,6 +5,7 @@
 
 import { HostError, checkU32 } from '../arch/errors.js';
 import { Icw1, Icw4, Ocw, PIC_INPUTS, PIC_SPURIOUS_IRQ, PIC_VECTOR_BASE_MASK } from '../arch/pic.js';
+import { put, putFill } from '../arch/writes.js';
 
 /** Word offsets of the state, relative to `base`. */
 const W = {
@@ -36,10 +37,10 @@ export class Pic {
    */
   reset(): void {
     const lines = this.s[this.b + W.LINES];
-    this.s.fill(0, this.b, this.b + Pic.WORDS);
-    this.s[this.b + W.LINES] = lines;
-    this.s[this.b + W.BASE] = FIRMWARE_VECTOR_BASE;
-    this.s[this.b + W.IMR] = 0xff;
+    putFill(this.s, 0, this.b, this.b + Pic.WORDS);
+    put(this.s, this.b + W.LINES, lines);
+    put(this.s, this.b + W.BASE, FIRMWARE_VECTOR_BASE);
+    put(this.s, this.b + W.IMR, 0xff);
   }
 
   private get mode(): number {
@@ -53,35 +54,35 @@ export class Pic {
     if (a0 === 0 && (v & Icw1.IS_ICW1) !== 0) {
       // 8259A "Initialization Command Words": ICW1 clears the IMR and the edge-sense latches (IRR), selects IRR for
       // reads, and starts the sequence; without IC4 the ICW4 functions are 0.
-      s[b + W.IMR] = 0;
-      s[b + W.ISR] = 0;
-      s[b + W.IRR] = (v & Icw1.LTIM) !== 0 ? s[b + W.LINES] & 0xff : 0;
-      s[b + W.MODE] = 1 | (v & Icw1.SNGL ? M.SNGL : 0) | (v & Icw1.IC4 ? M.IC4 : 0) | (v & Icw1.LTIM ? M.LTIM : 0);
+      put(s, b + W.IMR, 0);
+      put(s, b + W.ISR, 0);
+      put(s, b + W.IRR, (v & Icw1.LTIM) !== 0 ? s[b + W.LINES] & 0xff : 0);
+      put(s, b + W.MODE, 1 | (v & Icw1.SNGL ? M.SNGL : 0) | (v & Icw1.IC4 ? M.IC4 : 0) | (v & Icw1.LTIM ? M.LTIM : 0));
     } else if (a0 === 1 && (mode & M.STEP) !== 0) {
       const step = mode & M.STEP;
       let next = 0;
       if (step === 1) {
-        s[b + W.BASE] = v & PIC_VECTOR_BASE_MASK;
+        put(s, b + W.BASE, v & PIC_VECTOR_BASE_MASK);
         next = (mode & M.SNGL) === 0 ? 2 : (mode & M.IC4) !== 0 ? 3 : 0;
       } else if (step === 2) {
         next = (mode & M.IC4) !== 0 ? 3 : 0; // ICW3: the cascade wiring, which has no effect here
       } else if ((v & Icw4.AEOI) !== 0) {
-        s[b + W.MODE] |= M.AEOI;
+        put(s, b + W.MODE, s[b + W.MODE] | (M.AEOI));
       }
-      s[b + W.MODE] = (s[b + W.MODE] & ~M.STEP) | next;
+      put(s, b + W.MODE, (s[b + W.MODE] & ~M.STEP) | next);
     } else if (a0 === 1) {
-      s[b + W.IMR] = v; // OCW1
+      put(s, b + W.IMR, v); // OCW1
     } else if ((v & Ocw.KIND_MASK) === Ocw.OCW3) {
       const rd = v & Ocw.OCW3_READ_MASK;
-      if (rd === Ocw.READ_IRR) s[b + W.MODE] &= ~M.READ_ISR;
-      else if (rd === Ocw.READ_ISR) s[b + W.MODE] |= M.READ_ISR;
+      if (rd === Ocw.READ_IRR) put(s, b + W.MODE, s[b + W.MODE] & (~M.READ_ISR));
+      else if (rd === Ocw.READ_ISR) put(s, b + W.MODE, s[b + W.MODE] | (M.READ_ISR));
     } else if ((v & Ocw.KIND_MASK) === Ocw.OCW2) {
       const cmd = v & Ocw.OCW2_CMD_MASK;
       if (cmd === Ocw.NONSPECIFIC_EOI) {
         const isr = s[b + W.ISR];
-        if (isr !== 0) s[b + W.ISR] = isr & (isr - 1); // the highest priority in service: the lowest IR number
+        if (isr !== 0) put(s, b + W.ISR, isr & (isr - 1)); // the highest priority in service: the lowest IR number
       } else if (cmd === Ocw.SPECIFIC_EOI) {
-        s[b + W.ISR] &= ~(1 << (v & 7));
+        put(s, b + W.ISR, s[b + W.ISR] & (~(1 << (v & 7))));
       }
     }
     this.onChange();
@@ -102,9 +103,9 @@ export class Pic {
     const s = this.s, b = this.b, bit = 1 << irq;
     const was = (s[b + W.LINES] & bit) !== 0;
     if (was === high) return;
-    s[b + W.LINES] ^= bit;
-    if ((this.mode & M.LTIM) !== 0) s[b + W.IRR] = high ? s[b + W.IRR] | bit : s[b + W.IRR] & ~bit;
-    else if (high) s[b + W.IRR] |= bit;
+    put(s, b + W.LINES, s[b + W.LINES] ^ (bit));
+    if ((this.mode & M.LTIM) !== 0) put(s, b + W.IRR, high ? s[b + W.IRR] | bit : s[b + W.IRR] & ~bit);
+    else if (high) put(s, b + W.IRR, s[b + W.IRR] | (bit));
     this.onChange();
   }
 
@@ -137,8 +138,8 @@ export class Pic {
       return base | PIC_SPURIOUS_IRQ;
     }
     const bit = 1 << irq;
-    if ((this.mode & M.AEOI) === 0) s[b + W.ISR] |= bit;
-    if ((this.mode & M.LTIM) === 0) s[b + W.IRR] &= ~bit;
+    if ((this.mode & M.AEOI) === 0) put(s, b + W.ISR, s[b + W.ISR] | (bit));
+    if ((this.mode & M.LTIM) === 0) put(s, b + W.IRR, s[b + W.IRR] & (~bit));
     this.onChange();
     return base | irq;
   }

@@ -25,6 +25,7 @@ import { SimWords } from './words.js';
 import { SimError, StepKind, TIME_STEP, UnsupportedError, step, stepIndex, stepKind } from './steps.js';
 import { FIXED_WORDS, MAX_DEPTH, NO_PC, P, PC_IDLE, PC_IRET, PC_RSM, PC_SHUTDOWN, observablesOf, type CountKey, type Insn, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
+import { put, putFill } from '../arch/writes.js';
 
 export { formatValue, valueEquals, type OutcomeValue };
 
@@ -92,7 +93,7 @@ export class Simulator extends SimWords implements ExecCtx {
     this.setRegOf(this.cur, name, v);
   }
   fault(what: string): void {
-    this.s[this.w(this.cur, P.FAULTS)]++;
+    put(this.s, this.w(this.cur, P.FAULTS), this.s[this.w(this.cur, P.FAULTS)] + 1);
     this.traceSink?.(`P${this.c} #GP: ${what}`);
   }
   trace(line: string): void {
@@ -135,7 +136,7 @@ export class Simulator extends SimWords implements ExecCtx {
     if (!this.machine.cpus[target].present()) return;
     this.machine.unplug(target);
     const cc = this.program.cpus[target];
-    this.s.fill(0, this.w(cc, P.FLAGS), this.w(cc, P.FRAMES + 2 * MAX_DEPTH));
+    putFill(this.s, 0, this.w(cc, P.FLAGS), this.w(cc, P.FRAMES + 2 * MAX_DEPTH));
     this.assist.reset(target);
     this.setPc(cc, NO_PC);
   }
@@ -172,7 +173,7 @@ export class Simulator extends SimWords implements ExecCtx {
     const m = this.machine, cpu = m.cpus[target], code = this.program.cpus[target];
     if (!cpu.present()) return;
     m.reset(target);
-    this.s.fill(0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
+    putFill(this.s, 0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
     this.setWait(code, 0);
     if (cpu.activity() === Activity.ACTIVE) {
       cpu.hlt();
@@ -193,8 +194,12 @@ export class Simulator extends SimWords implements ExecCtx {
     return this.s.subarray(at, at + A.WORDS);
   }
   vmmSave(target: number): void {
-    saveLapic(this.machine, target, this.vmmSlot(target));
+    // Saved apart and then put word by word: a write through the slot's view would bypass the write log.
+    const saved = (this.vmmScratch ??= new Uint32Array(A.WORDS)), at = this.base + this.program.vmmBase + target * A.WORDS;
+    saveLapic(this.machine, target, saved);
+    for (let i = 0; i < A.WORDS; i++) put(this.s, at + i, saved[i]);
   }
+  private vmmScratch: Uint32Array | undefined;
   vmmRestore(target: number, part: VmmPart): void {
     const slot = this.vmmSlot(target);
     if (part === 'lapic') restoreLapic(this.machine, target, slot);
@@ -457,7 +462,7 @@ export class Simulator extends SimWords implements ExecCtx {
 
   /** A SIPI started the CPU: its SIPI code runs from a clean handler stack (or it idles without one). */
   private startAtSipi(cpu: Cpu, code: ProcCode): void {
-    this.s[this.w(code, P.DEPTH)] = 0;
+    put(this.s, this.w(code, P.DEPTH), 0);
     this.setWait(code, 0);
     this.count(code, 'sipi');
     this.setPc(code, code.sipi >= 0 ? code.sipi : PC_IDLE);
@@ -504,7 +509,7 @@ export class Simulator extends SimWords implements ExecCtx {
       }
       case 'end':
         if (this.cpu === null) return NO_PC;
-        if (op.main) this.s[this.w(this.cur, P.FLAGS)] |= 1;
+        if (op.main) put(this.s, this.w(this.cur, P.FLAGS), this.s[this.w(this.cur, P.FLAGS)] | (1));
         this.halt();
         return PC_IDLE;
       default:
@@ -545,7 +550,7 @@ export class Simulator extends SimWords implements ExecCtx {
         this.setPc(code, code.smi >= 0 ? code.smi : PC_RSM);
         return;
       case EventKind.INIT:
-        this.s.fill(0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
+        putFill(this.s, 0, this.w(code, P.DEPTH), this.w(code, P.FRAMES + 2 * MAX_DEPTH));
         this.setWait(code, 0);
         // The BSP goes to the reset vector, where a litmus test has no code: it halts there with IF = 0
         // (docs/litmus.md, "Running"); an AP waits for a SIPI.

@@ -14,6 +14,7 @@ import { arith } from '../litmus/outcome.js';
 import { SimError } from './steps.js';
 import { FIXED_WORDS, MAX_DEPTH, P, PC_IDLE, compile, type CountKey, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
+import { put } from '../arch/writes.js';
 
 const MASK64 = (1n << 64n) - 1n;
 
@@ -83,7 +84,7 @@ export class SimWords {
     return this.s[this.w(code, P.PC)];
   }
   protected setPc(code: ProcCode, pc: number): void {
-    this.s[this.w(code, P.PC)] = pc >>> 0;
+    put(this.s, this.w(code, P.PC), pc >>> 0);
   }
   regAt(code: ProcCode, name: string): number {
     const slot = code.regs.get(name);
@@ -99,8 +100,8 @@ export class SimWords {
   setRegOf(code: ProcCode, name: string, v: bigint): void {
     const at = this.regAt(code, name);
     v &= MASK64;
-    this.s[at] = Number(v & 0xffffffffn);
-    this.s[at + 1] = Number(v >> 32n);
+    put(this.s, at, Number(v & 0xffffffffn));
+    put(this.s, at + 1, Number(v >> 32n));
   }
   memAt(name: string): number {
     const slot = this.program.memory.get(name);
@@ -114,15 +115,15 @@ export class SimWords {
   setMem(name: string, v: bigint): void {
     const at = this.memAt(name);
     v &= MASK64;
-    this.s[at] = Number(v & 0xffffffffn);
-    this.s[at + 1] = Number(v >> 32n);
+    put(this.s, at, Number(v & 0xffffffffn));
+    put(this.s, at + 1, Number(v >> 32n));
   }
   /** Counters stop at the program's countCap and read `>=cap` there (src/sim/program.ts). */
   protected count(code: ProcCode, key: CountKey): void {
     const slot = code.counts.get(key);
     if (slot === undefined) return;
     const at = this.w(code, FIXED_WORDS + slot);
-    if (this.s[at] < this.program.countCap) this.s[at]++;
+    if (this.s[at] < this.program.countCap) put(this.s, at, this.s[at] + 1);
   }
   protected countExit(c: number, kind: VmexitKind): void {
     this.count(this.program.cpus[c], `vmexit-${kind}`);
@@ -133,9 +134,9 @@ export class SimWords {
   }
   protected setWait(code: ProcCode, t: number): void {
     const at = this.w(code, P.WAIT_LO);
-    this.s[at] = t >>> 0;
-    this.s[at + 1] = Math.floor(t / 0x100000000);
-    this.s[this.w(code, P.WAIT_DEPTH)] = this.s[this.w(code, P.DEPTH)];
+    put(this.s, at, t >>> 0);
+    put(this.s, at + 1, Math.floor(t / 0x100000000));
+    put(this.s, this.w(code, P.WAIT_DEPTH), this.s[this.w(code, P.DEPTH)]);
   }
   /** A `wait` is in force at the current handler depth and its time has not come. */
   waiting(code: ProcCode): boolean {
@@ -164,17 +165,17 @@ export class SimWords {
     if (d < 0) throw new SimError('return from a handler with no frame');
     const at = this.w(code, P.FRAMES + 2 * d);
     const r = { pc: this.s[at], savedIf: (this.s[at + 1] & 1) !== 0 };
-    this.s[at] = 0;
-    this.s[at + 1] = 0;
-    this.s[this.w(code, P.DEPTH)] = d;
+    put(this.s, at, 0);
+    put(this.s, at + 1, 0);
+    put(this.s, this.w(code, P.DEPTH), d);
     return r;
   }
   protected pushFrame(code: ProcCode, returnPc: number, savedIf: boolean, kind: FrameKind): void {
     const d = this.s[this.w(code, P.DEPTH)];
     if (d >= MAX_DEPTH) throw new SimError(`handlers nested deeper than ${MAX_DEPTH}`);
     const at = this.w(code, P.FRAMES + 2 * d);
-    this.s[at] = returnPc >>> 0;
-    this.s[at + 1] = (savedIf ? 1 : 0) | (kind << 1);
-    this.s[this.w(code, P.DEPTH)] = d + 1;
+    put(this.s, at, returnPc >>> 0);
+    put(this.s, at + 1, (savedIf ? 1 : 0) | (kind << 1));
+    put(this.s, this.w(code, P.DEPTH), d + 1);
   }
 }

@@ -8,6 +8,8 @@ import { StateHasher } from '../../src/explore/hasher.js';
 import { VisitedSet } from '../../src/explore/visited.js';
 import { WordDiff } from '../../src/explore/diff.js';
 import { prng } from '../../src/explore/explore.js';
+import { C } from '../../src/cpu/cpu.js';
+import { A } from '../../src/apic/layout.js';
 import { smallTest, smallVcpuTest } from './gen.js';
 
 function parse(text: string): LitmusTest {
@@ -33,7 +35,8 @@ function comparable(sim: Simulator): string {
 
 /**
  * Random runs: at every step the incremental hash equals the hash from nothing, and states that differ as the
- * explorer compares them have different hashes.
+ * explorer compares them have different hashes. Every other step is hashed from the model's write log (begun by
+ * beforeStep, as the explorer does), the others from the whole-state compare.
  */
 function checkWalks(text: string, runs: number, seed: number): void {
   const sim = new Simulator(parse(text)), m = sim.machine;
@@ -53,6 +56,7 @@ function checkWalks(text: string, runs: number, seed: number): void {
       sim.enabled(steps);
       if (steps.length === 0) break;
       parent.set(live);
+      if (d % 2 === 0) hasher.beforeStep();
       try {
         sim.apply(steps[Math.floor(rand() * steps.length)]);
       } catch {
@@ -87,6 +91,59 @@ describe('the incremental state hash', () => {
     expect(hasher.full(aux)).toBe(h);
     m.state[at + 1] = m.state[at]; // two records of one channel: a different state
     expect(hasher.full(aux)).not.toBe(h);
+  });
+});
+
+describe('the write log behind the incremental hash', () => {
+  const text = 'lapis one\nconfig {\n  cpus = 2\n}\nP0 {\n  send nmi -> P1\n}\nforall (P0.done = 1)\n';
+
+  it('hashes a step from the words it wrote as the hash from nothing does', () => {
+    const sim = new Simulator(parse(text)), m = sim.machine, hasher = new StateHasher(sim, null, true);
+    const aux = new Uint32Array(hasher.auxLength), parent = Int32Array.from(m.state);
+    hasher.full(aux);
+    hasher.beforeStep();
+    sim.apply(0); // P0 writes the ICR: the IPI goes on the bus
+    expect(m.bus.count()).toBe(1);
+    expect(hasher.child(parent, aux, aux)).toBe(hasher.full(new Uint32Array(hasher.auxLength)));
+    hasher.release();
+  });
+
+  it('with checkWrites, throws where a step changed a word without a noted write (which the hash would miss)', () => {
+    const sim = new Simulator(parse(text)), m = sim.machine, word = m.cpuBase(1) + C.WORDS + A.TPR;
+    const checked = new StateHasher(sim, null, true), aux = new Uint32Array(checked.auxLength);
+    checked.full(aux);
+    checked.beforeStep();
+    m.state[word] ^= 0x10; // past put: the log does not see it
+    expect(() => checked.child(Int32Array.from(m.state, (v, i) => (i === word ? v ^ 0x10 : v)), aux, new Uint32Array(checked.auxLength)))
+      .toThrow(`state word ${word} changed in a step without a noted write`);
+    checked.release();
+    // Unchecked, the step's hash stays the parent's: the state it names is not the live one.
+    m.state[word] ^= 0x10;
+    const hasher = new StateHasher(sim), parentAux = new Uint32Array(hasher.auxLength), parent = Int32Array.from(m.state);
+    const parentHash = hasher.full(parentAux);
+    hasher.beforeStep();
+    m.state[word] ^= 0x10;
+    expect(hasher.child(parent, parentAux, new Uint32Array(hasher.auxLength))).toBe(parentHash);
+    expect(hasher.full(new Uint32Array(hasher.auxLength))).not.toBe(parentHash);
+    hasher.release();
+  });
+
+  it('falls back to the whole-state compare when a step was not begun, or a whole state was put back during it', () => {
+    const sim = new Simulator(parse(text)), m = sim.machine, hasher = new StateHasher(sim), steps: number[] = [];
+    const fresh = (): Uint32Array => new Uint32Array(hasher.auxLength);
+    let aux = fresh(), parent = Int32Array.from(m.state);
+    hasher.full(aux);
+    sim.apply(0); // no beforeStep
+    expect(hasher.child(parent, aux, fresh())).toBe(hasher.full(fresh()));
+    aux = fresh();
+    parent = Int32Array.from(m.state);
+    hasher.full(aux);
+    hasher.beforeStep();
+    m.restore(m.snapshot()); // Machine.restore: every word may have changed
+    sim.enabled(steps);
+    sim.apply(steps[0]);
+    expect(hasher.child(parent, aux, fresh())).toBe(hasher.full(fresh()));
+    hasher.release();
   });
 });
 

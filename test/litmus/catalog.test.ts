@@ -38,7 +38,9 @@ describe('litmus catalog', () => {
     if (!parsed.ok) expect.fail(parsed.errors.map((d) => d.format()).join('\n'));
     const p = findProfile(profile);
     if (!p) expect.fail(`${file}: expected.json names unknown profile '${profile}'`);
-    const { answer } = runTest(parsed.test, p, {});
+    // checkWrites: every word a step changes was noted by the model's write path (src/arch/writes.ts), which the
+    // explorer's hash is updated from.
+    const { answer } = runTest(parsed.test, p, { checkWrites: true });
     if (want === 'Unsupported') {
       expect(answer.result).toBe('Unsupported');
       expect(answer.reason).toMatch(/not available under profile/);
