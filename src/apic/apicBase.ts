@@ -67,7 +67,7 @@ export function writeApicBase(t: ApicBaseTarget, value: bigint): boolean {
     if (to === 'disabled') {
       if (q.globalDisable === 'clear-svr-enable') {
         // QEMU apic_set_base: only the software enable goes ("s->spurious_vec &= ~APIC_SV_ENABLE").
-        put(s, b + A.SVR, s[b + A.SVR] & (~Svr.APIC_ENABLED));
+        put(s, b + A.SVR, s[b + A.SVR] & ~Svr.APIC_ENABLED);
       } else if (q.globalDisable === 'power-up') {
         // SDM Vol 3A 11.4.3: a globally disabled APIC may lose its state and return to the power-up state;
         // decision D-3: it does, so that re-enabling always starts from a defined state.

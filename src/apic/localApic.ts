@@ -256,7 +256,7 @@ export class LocalApic {
     const v = this.deliverableVector();
     const spurious = s[b + A.SVR] & Svr.VECTOR;
     if (v < 0) return spurious;
-    put(s, b + A.IRR + (v >>> 5), s[b + A.IRR + (v >>> 5)] & (~(1 << (v & 31))));
+    put(s, b + A.IRR + (v >>> 5), s[b + A.IRR + (v >>> 5)] & ~(1 << (v & 31)));
     if (!this.softwareEnabled() && this.softDisabledIrr() === 'spurious') return spurious;
     put(s, b + A.ISR + (v >>> 5), s[b + A.ISR + (v >>> 5)] | (1 << (v & 31)));
     return v;
@@ -271,7 +271,7 @@ export class LocalApic {
     const s = this.s, b = this.b;
     const v = this.highestIsr();
     if (v < 0) return;
-    put(s, b + A.ISR + (v >>> 5), s[b + A.ISR + (v >>> 5)] & (~(1 << (v & 31))));
+    put(s, b + A.ISR + (v >>> 5), s[b + A.ISR + (v >>> 5)] & ~(1 << (v & 31)));
     if (!this.tmr(v)) return;
     this.lintEoi(v);
     if ((s[b + A.SVR] & Svr.EOI_BROADCAST_SUPPRESSION) === 0) this.host.eoiBroadcast(v);
@@ -294,7 +294,7 @@ export class LocalApic {
   virtualEoi(eoiExitBitmap: (vector: number) => boolean): { vector: number; exited: boolean } {
     const v = this.highestIsr();
     if (v < 0) return { vector: -1, exited: false };
-    put(this.s, this.b + A.ISR + (v >>> 5), this.s[this.b + A.ISR + (v >>> 5)] & (~(1 << (v & 31))));
+    put(this.s, this.b + A.ISR + (v >>> 5), this.s[this.b + A.ISR + (v >>> 5)] & ~(1 << (v & 31)));
     const exited = eoiExitBitmap(v);
     if (exited) this.host.eoiBroadcast(v);
     return { vector: v, exited };
@@ -319,9 +319,9 @@ export class LocalApic {
       return false;
     }
     const s = this.s, w = vector >>> 5, m = 1 << (vector & 31);
-    put(s, this.b + A.IRR + w, s[this.b + A.IRR + w] | (m));
-    if (levelTriggered) put(s, this.b + A.TMR + w, s[this.b + A.TMR + w] | (m));
-    else put(s, this.b + A.TMR + w, s[this.b + A.TMR + w] & (~m));
+    put(s, this.b + A.IRR + w, s[this.b + A.IRR + w] | m);
+    if (levelTriggered) put(s, this.b + A.TMR + w, s[this.b + A.TMR + w] | m);
+    else put(s, this.b + A.TMR + w, s[this.b + A.TMR + w] & ~m);
     return true;
   }
 
@@ -337,7 +337,7 @@ export class LocalApic {
     if (mode === DeliveryMode.FIXED) {
       if (vector < FIRST_LEGAL_VECTOR && i === LvtIndex.ERROR) {
         // An illegal error vector would report itself forever; latch the error without another interrupt.
-        put(this.s, this.b + A.ESR_LATCH, this.s[this.b + A.ESR_LATCH] | (Esr.RECEIVE_ILLEGAL_VECTOR));
+        put(this.s, this.b + A.ESR_LATCH, this.s[this.b + A.ESR_LATCH] | Esr.RECEIVE_ILLEGAL_VECTOR);
         return;
       }
       // SDM Vol 3A 11.5.1 Local Vector Table: a fixed, level-triggered LINT0 sets the entry's Remote IRR when the
@@ -346,7 +346,7 @@ export class LocalApic {
       const level = i === LvtIndex.LINT0 && (lvt & Lvt.TRIGGER_LEVEL) !== 0;
       if (level) {
         if ((lvt & Lvt.REMOTE_IRR) !== 0) return;
-        if (this.acceptFixed(vector, true)) put(this.s, this.b + A.LVT + i, this.s[this.b + A.LVT + i] | (Lvt.REMOTE_IRR));
+        if (this.acceptFixed(vector, true)) put(this.s, this.b + A.LVT + i, this.s[this.b + A.LVT + i] | Lvt.REMOTE_IRR);
         return;
       }
       this.acceptFixed(vector, false);
@@ -361,7 +361,7 @@ export class LocalApic {
    */
   error(bits: number): void {
     if (this.cfg.quirks.esrNotModelled) return;
-    put(this.s, this.b + A.ESR_LATCH, this.s[this.b + A.ESR_LATCH] | (bits));
+    put(this.s, this.b + A.ESR_LATCH, this.s[this.b + A.ESR_LATCH] | bits);
     this.host.trace?.(this.cpu, `apic: error 0x${bits.toString(16)}`);
     this.signalLvt(LvtIndex.ERROR);
   }
@@ -558,7 +558,7 @@ export class LocalApic {
     const s = this.s, b = this.b;
     put(s, b + A.SVR, value & this.svrWritable());
     if ((value & Svr.APIC_ENABLED) === 0 && !this.cfg.quirks.softDisabledLvtNotMasked) {
-      for (let i = 0; i < LVT_COUNT; i++) put(s, b + A.LVT + i, s[b + A.LVT + i] | (Lvt.MASKED));
+      for (let i = 0; i < LVT_COUNT; i++) put(s, b + A.LVT + i, s[b + A.LVT + i] | Lvt.MASKED);
     }
   }
 

@@ -20,11 +20,11 @@ export function post(a: AssistCore, vector: number, t: number): void {
     if (a.tracing) a.trace(t, `posted 0x${vector.toString(16)}: PIR set, ${what}`);
   };
   if (s[pi] & Pi.ON) return traced('ON already set: no notification');
-  put(s, pi, s[pi] | (Pi.ON));
+  put(s, pi, s[pi] | Pi.ON);
   if (s[pi] & Pi.SN) return traced('ON set; SN set: no notification');
   const v = s[a.w(t, W.SCHED)];
   if (!(v & Sched.NOT_RUNNING)) {
-    put(s, pi, s[pi] | (Pi.NOTIFY));
+    put(s, pi, s[pi] | Pi.NOTIFY);
     traced('ON set: notification to the running vCPU');
   } else if (v & Sched.BLOCKED) {
     traced('ON set: the blocked vCPU is woken');
@@ -63,7 +63,7 @@ function syncPir(a: AssistCore, c: number): void {
     }
     put(s, at, 0);
   }
-  put(s, a.w(c, W.PI_FLAGS), s[a.w(c, W.PI_FLAGS)] & (~Pi.ON));
+  put(s, a.w(c, W.PI_FLAGS), s[a.w(c, W.PI_FLAGS)] & ~Pi.ON);
 }
 
 /** The vCPU's next step is the hypervisor's or the notification's, not the guest's. */
@@ -80,7 +80,7 @@ export function apicvHasWork(a: AssistCore, c: number): boolean {
 export function apicvStep(a: AssistCore, c: number): void {
   const s = a.s, pi = a.w(c, W.PI_FLAGS), flags = s[pi];
   const swapped = a.quirks.apicvCheckOnBeforeClearingSn;
-  const clearSn = (): void => void (put(s, pi, s[pi] & (~Pi.SN)));
+  const clearSn = (): void => put(s, pi, s[pi] & ~Pi.SN);
   const sync = (): void => {
     if (s[pi] & Pi.ON) syncPir(a, c);
   };
@@ -94,13 +94,13 @@ export function apicvStep(a: AssistCore, c: number): void {
   if (flags & Pi.RESUME_2) {
     if (swapped) clearSn();
     else sync();
-    put(s, pi, s[pi] & (~Pi.RESUME_2));
+    put(s, pi, s[pi] & ~Pi.RESUME_2);
     put(s, a.w(c, W.SCHED), 0);
     if (a.tracing) a.trace(c, `kvm: ${swapped ? 'clears SN' : 'syncs PIR'} and enters the guest`);
     return;
   }
   // The notification vector arrived while the vCPU runs: posted-interrupt processing.
-  put(s, pi, s[pi] & (~Pi.NOTIFY));
+  put(s, pi, s[pi] & ~Pi.NOTIFY);
   if (s[pi] & Pi.ON) syncPir(a, c);
   if (a.tracing) a.trace(c, 'posted-interrupt notification: PIR synced into vIRR');
 }

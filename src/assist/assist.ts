@@ -129,7 +129,7 @@ export class Assist implements AssistCore {
     if (this.accel === 'apicv') {
       // The vCPU thread wakes and goes back in through vcpu_load (apicvStep), still off the CPU until then.
       put(this.s, v, Sched.NOT_RUNNING);
-      put(this.s, this.w(c, W.PI_FLAGS), this.s[this.w(c, W.PI_FLAGS)] | (Pi.RESUME_1));
+      put(this.s, this.w(c, W.PI_FLAGS), this.s[this.w(c, W.PI_FLAGS)] | Pi.RESUME_1);
       if (this.tracing) this.trace(c, 'vcpu woken');
       return;
     }
@@ -157,7 +157,7 @@ export class Assist implements AssistCore {
       if (this.s[pi] & (Pi.RESUME_1 | Pi.RESUME_2)) return this.traceSched(c, 'vcpu being put back on its CPU: preempt changes nothing');
       put(this.s, pi, (this.s[pi] | Pi.SN) & ~Pi.NOTIFY);
     }
-    put(this.s, v, this.s[v] | (Sched.NOT_RUNNING));
+    put(this.s, v, this.s[v] | Sched.NOT_RUNNING);
     this.traceSched(c, `vcpu preempted: ${this.accel === 'avic' ? 'IsRunning = 0' : this.accel === 'apicv' ? 'SN set' : 'off its CPU'}`);
   }
 
@@ -167,8 +167,8 @@ export class Assist implements AssistCore {
     const v = this.w(c, W.SCHED);
     if (this.s[v] & Sched.BLOCKED) return this.traceSched(c, 'vcpu blocked: resume changes nothing until something wakes it');
     if (!(this.s[v] & Sched.NOT_RUNNING)) return this.traceSched(c, 'vcpu already running: resume changes nothing');
-    if (this.accel === 'apicv') put(this.s, this.w(c, W.PI_FLAGS), this.s[this.w(c, W.PI_FLAGS)] | (Pi.RESUME_1));
-    else put(this.s, v, this.s[v] & (~Sched.NOT_RUNNING));
+    if (this.accel === 'apicv') put(this.s, this.w(c, W.PI_FLAGS), this.s[this.w(c, W.PI_FLAGS)] | Pi.RESUME_1);
+    else put(this.s, v, this.s[v] & ~Sched.NOT_RUNNING);
     if (this.accel === 'avic') avicEntered(this, c);
     this.traceSched(c, `vcpu resumed: ${this.accel === 'avic' ? 'IsRunning = 1' : this.accel === 'apicv' ? 'kvm puts it back through vcpu_load' : 'on its CPU'}`);
   }

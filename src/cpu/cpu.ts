@@ -122,8 +122,8 @@ export class Cpu {
     return (this.s[this.b + C.FLAGS] & f) !== 0;
   }
   private set(f: number, on: boolean): void {
-    if (on) put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] | (f));
-    else put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] & (~f));
+    if (on) put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] | f);
+    else put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] & ~f);
   }
   inSmm(): boolean {
     return this.has(F.SMM);
@@ -453,7 +453,7 @@ export class Cpu {
 
   /** Time passes while the processor runs a delay loop (a litmus `wait`): instructions run, every shadow ends. */
   instructionsRun(): void {
-    put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] & (~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED)));
+    put(this.s, this.b + C.FLAGS, this.s[this.b + C.FLAGS] & ~(F.STI_SHADOW | F.MOVSS_SHADOW | F.STI_SHADOW_EXTENDED));
   }
 
   /**

@@ -67,22 +67,22 @@ export class Pic {
       } else if (step === 2) {
         next = (mode & M.IC4) !== 0 ? 3 : 0; // ICW3: the cascade wiring, which has no effect here
       } else if ((v & Icw4.AEOI) !== 0) {
-        put(s, b + W.MODE, s[b + W.MODE] | (M.AEOI));
+        put(s, b + W.MODE, s[b + W.MODE] | M.AEOI);
       }
       put(s, b + W.MODE, (s[b + W.MODE] & ~M.STEP) | next);
     } else if (a0 === 1) {
       put(s, b + W.IMR, v); // OCW1
     } else if ((v & Ocw.KIND_MASK) === Ocw.OCW3) {
       const rd = v & Ocw.OCW3_READ_MASK;
-      if (rd === Ocw.READ_IRR) put(s, b + W.MODE, s[b + W.MODE] & (~M.READ_ISR));
-      else if (rd === Ocw.READ_ISR) put(s, b + W.MODE, s[b + W.MODE] | (M.READ_ISR));
+      if (rd === Ocw.READ_IRR) put(s, b + W.MODE, s[b + W.MODE] & ~M.READ_ISR);
+      else if (rd === Ocw.READ_ISR) put(s, b + W.MODE, s[b + W.MODE] | M.READ_ISR);
     } else if ((v & Ocw.KIND_MASK) === Ocw.OCW2) {
       const cmd = v & Ocw.OCW2_CMD_MASK;
       if (cmd === Ocw.NONSPECIFIC_EOI) {
         const isr = s[b + W.ISR];
         if (isr !== 0) put(s, b + W.ISR, isr & (isr - 1)); // the highest priority in service: the lowest IR number
       } else if (cmd === Ocw.SPECIFIC_EOI) {
-        put(s, b + W.ISR, s[b + W.ISR] & (~(1 << (v & 7))));
+        put(s, b + W.ISR, s[b + W.ISR] & ~(1 << (v & 7)));
       }
     }
     this.onChange();
@@ -103,9 +103,9 @@ export class Pic {
     const s = this.s, b = this.b, bit = 1 << irq;
     const was = (s[b + W.LINES] & bit) !== 0;
     if (was === high) return;
-    put(s, b + W.LINES, s[b + W.LINES] ^ (bit));
+    put(s, b + W.LINES, s[b + W.LINES] ^ bit);
     if ((this.mode & M.LTIM) !== 0) put(s, b + W.IRR, high ? s[b + W.IRR] | bit : s[b + W.IRR] & ~bit);
-    else if (high) put(s, b + W.IRR, s[b + W.IRR] | (bit));
+    else if (high) put(s, b + W.IRR, s[b + W.IRR] | bit);
     this.onChange();
   }
 
@@ -138,8 +138,8 @@ export class Pic {
       return base | PIC_SPURIOUS_IRQ;
     }
     const bit = 1 << irq;
-    if ((this.mode & M.AEOI) === 0) put(s, b + W.ISR, s[b + W.ISR] | (bit));
-    if ((this.mode & M.LTIM) === 0) put(s, b + W.IRR, s[b + W.IRR] & (~bit));
+    if ((this.mode & M.AEOI) === 0) put(s, b + W.ISR, s[b + W.ISR] | bit);
+    if ((this.mode & M.LTIM) === 0) put(s, b + W.IRR, s[b + W.IRR] & ~bit);
     this.onChange();
     return base | irq;
   }

@@ -509,7 +509,7 @@ export class Simulator extends SimWords implements ExecCtx {
       }
       case 'end':
         if (this.cpu === null) return NO_PC;
-        if (op.main) put(this.s, this.w(this.cur, P.FLAGS), this.s[this.w(this.cur, P.FLAGS)] | (1));
+        if (op.main) put(this.s, this.w(this.cur, P.FLAGS), this.s[this.w(this.cur, P.FLAGS)] | 1);
         this.halt();
         return PC_IDLE;
       default:
