@@ -38,8 +38,9 @@ export class WriteLog {
 
 let active: WriteLog | null = null;
 
-/** s[i] = v. */
+/** s[i] = v. A write that leaves the word as it was is not noted: the hash looks for words that changed. */
 export function put(s: Uint32Array, i: number, v: number): void {
+  if (s[i] === v >>> 0) return;
   s[i] = v;
   const log = active;
   if (log !== null && log.state === s) {
@@ -56,10 +57,14 @@ export function putAll(s: Uint32Array, from: Uint32Array): void {
 
 /** s.fill(v, from, to). */
 export function putFill(s: Uint32Array, v: number, from: number, to: number): void {
-  s.fill(v, from, to);
   const log = active;
   if (log !== null && log.state === s) {
-    if (log.n + (to - from) > log.at.length) log.overflow = true;
-    else for (let i = from; i < to; i++) log.at[log.n++] = i;
+    const w = v >>> 0;
+    for (let i = from; i < to; i++) {
+      if (s[i] === w) continue;
+      if (log.n < log.at.length) log.at[log.n++] = i;
+      else log.overflow = true;
+    }
   }
+  s.fill(v, from, to);
 }
