@@ -134,6 +134,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     peakMemory = Math.max(peakMemory, memory());
   };
 
+  /** The open frame whose state the live state is (null: none; the next step restores its frame's state whole). */
+  let liveOf: Frame | null = null;
   push(hasher.full(aux), -1);
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
@@ -144,7 +146,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         continue;
       }
       const s = f.steps[f.next++];
-      copyWords(live, f.state);
+      if (liveOf !== f) copyWords(live, f.state);
+      liveOf = null;
       hasher.beforeStep();
       if (!applyStep(sim, s)) {
         cutBy = 'bus-capacity';
@@ -162,7 +165,12 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
           continue;
         }
         push(h, s);
-      } else if (idx >= 0) {
+        if (stack[stack.length - 1] !== f) liveOf = stack[stack.length - 1];
+        continue;
+      }
+      // A state seen before: the next step is f's again, from f's state with the words this step changed put back.
+      if (hasher.undo(live, f.state)) liveOf = f;
+      if (idx >= 0) {
         if (h === f.hash) f.selfLoop = true;
         if (idx < f.lowlink) f.lowlink = idx;
         if (f.all) f.expand = true;

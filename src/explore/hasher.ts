@@ -319,7 +319,7 @@ export class StateHasher {
   private check(parent: Int32Array, parentId: number): void {
     const changed = this.diff.differ(this.si, parent, parentId), at = this.diff.at;
     for (let j = 0; j < changed; j++) {
-      if (this.seen[at[j]] === 0) throw new Error(`state word ${at[j]} changed in a step without a noted write (src/arch/writes.ts: every state write goes through put)`);
+      if (this.seen[at[j]] === 0) throw new Error(`state word ${at[j]} changed in a step without a noted write (a write past put, src/arch/writes.ts, or the parent's state not put back whole before the step)`);
     }
   }
 
@@ -327,6 +327,17 @@ export class StateHasher {
   beforeStep(): void {
     this.log.start();
     this.stepping = true;
+  }
+
+  /**
+   * After `child`: put back in `live` the parent's values of the words the step changed, so that it is the parent's
+   * state again without a copy of the whole; false where the log cannot say which (the caller restores it whole).
+   */
+  undo(live: Int32Array, parent: Int32Array): boolean {
+    const log = this.log;
+    if (!log.complete()) return false;
+    for (let j = 0; j < log.n; j++) live[log.at[j]] = parent[log.at[j]];
+    return true;
   }
 
   /** The search is over: writes are no longer noted. */
