@@ -157,7 +157,9 @@ export function nextEvent(cpu: Cpu): EventKind {
   const f = cpu.flags();
   for (const rule of EVENT_LADDER) {
     if ((f & rule.needs) !== rule.needs) continue;
-    if (rule.pending(cpu) && rule.blockedBy(cpu) === null) {
+    // Both are pure; what blocks is asked first: for the interrupt rows it is a few flags, where pending scans the
+    // IRR and ISR (LocalApic.deliverableVector), and a row that `needs` a flag is pending whenever it passes here.
+    if (rule.blockedBy(cpu) === null && rule.pending(cpu)) {
       // Quirk nestedNoInitExit: no INIT VM exit, the INIT resets the processor as outside VMX (Cpu.init).
       return rule.kind === EventKind.INIT && cpu.vmx() === VmxMode.NON_ROOT && !cpu.quirks.nestedNoInitExit ? EventKind.INIT_VMEXIT : rule.kind;
     }
