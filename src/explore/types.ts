@@ -31,7 +31,7 @@ export interface ExploreOptions {
   /**
    * Check the model's write path (src/arch/writes.ts): after every step, compare the whole state with its parent's
    * and throw where a word changed without a noted write (the incremental hash would have missed it). For tests; a
-   * search is about 1.3x slower with it.
+   * search is about 1.4x slower with it. One thread: a search with `jobs` > 1 does not check.
    */
   checkWrites?: boolean;
   /** Called now and then with the number of states so far and the depth of the run (for a progress line). */
