@@ -254,33 +254,29 @@ export class StateHasher {
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
     const s = this.si, L = this.busBase, log = this.log;
-    if (this.stepping && log.complete()) {
-      // The words the step wrote (src/arch/writes.ts), each once, those that changed.
-      const at = log.at, n = log.n, seen = this.seen;
-      for (let j = 0; j < n; j++) {
-        const i = at[j];
-        if (i >= L || seen[i] !== 0) continue;
-        seen[i] = 1;
-        const v = s[i], o = parent[i];
-        if (v === o) continue;
-        // update(i, v, o, aux), written out: as a call it is not inlined here, and its mixes are not either.
-        const t = this.trig[i];
-        if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
-          this.mark[t] = 1;
-          this.dirty.push(t);
-        }
-        if (this.cls[i] !== PLAIN) continue;
-        const k = this.key[i], ax = 2 + 2 * this.own[i];
-        aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
-        aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
+    // The words the step wrote (src/arch/writes.ts noted them; only writes that changed a word are noted); without a
+    // log of this step (not begun by beforeStep, or more writes than the log holds) the words where a compare of the
+    // whole state with the parent's finds a difference.
+    const logged = this.stepping && log.complete();
+    const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent, parentId), seen = this.seen;
+    for (let j = 0; j < n; j++) {
+      const i = noted[j];
+      if (i >= L || seen[i] !== 0) continue;
+      seen[i] = 1;
+      const v = s[i], o = parent[i];
+      if (v === o) continue;
+      const t = this.trig[i];
+      if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
+        this.mark[t] = 1;
+        this.dirty.push(t);
       }
-      if (this.checkWrites) this.check(parent, parentId);
-      for (let j = 0; j < n; j++) if (at[j] < L) seen[at[j]] = 0;
-    } else {
-      // No log of this step (not begun by beforeStep, or more writes than the log holds): compare the whole state.
-      const diff = this.diff, changed = diff.differ(s, parent, parentId), at = diff.at;
-      for (let j = 0; j < changed; j++) this.update(at[j], s[at[j]], parent[at[j]], aux);
+      if (this.cls[i] !== PLAIN) continue;
+      const k = this.key[i], ax = 2 + 2 * this.own[i];
+      aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
+      aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
     }
+    if (logged && this.checkWrites) this.check(parent, parentId);
+    for (let j = 0; j < n; j++) if (noted[j] < L) seen[noted[j]] = 0;
     this.stepping = false;
     if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
       for (const g of this.timeGroups) {
@@ -300,19 +296,6 @@ export class StateHasher {
     const end = L + 1 + Math.max(count, parent[L]);
     if (nextDiff(s, parent, L, end) < end) this.rebus(aux);
     return this.result(aux);
-  }
-
-  /** Word i changed from o to v: its mix in `aux`, or its derived group marked to be recomputed. */
-  private update(i: number, v: number, o: number, aux: Uint32Array): void {
-    const t = this.trig[i];
-    if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
-      this.mark[t] = 1;
-      this.dirty.push(t);
-    }
-    if (this.cls[i] !== PLAIN) return;
-    const k = this.key[i], ax = 2 + 2 * this.own[i];
-    aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
-    aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
   }
 
   /** checkWrites: every word the compare finds changed was noted by the write log (`seen`). */
