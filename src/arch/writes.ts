@@ -7,7 +7,8 @@
 
 /** A log of the indices written to one state array. At most one log notes writes at a time (the active one). */
 export class WriteLog {
-  /** The indices written since `start`, in order, with repeats; `n` of them. */
+  /** The indices of the words changed since `start` (a write of the value a word has is not noted), in order, with
+   *  repeats; `n` of them. */
   readonly at: Int32Array;
   n = 0;
   /** More writes than `at` holds: the indices are incomplete, and the reader must compare the whole state. */
