@@ -117,10 +117,9 @@ export class StateHasher {
   private readonly busAux: number;
   readonly auxLength: number;
 
-  /** The step's writes (beforeStep .. child), and which words below busBase it has counted. */
+  /** The writes since beforeStep, and which words below busBase the hash has counted. */
   private readonly log: WriteLog;
   private readonly seen: Uint8Array;
-  private stepping = false;
 
   /** `checkWrites`: compare the whole state after each step as well, and throw where a changed word was not noted. */
   constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null, private readonly checkWrites = false) {
@@ -254,10 +253,11 @@ export class StateHasher {
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
     const s = this.si, L = this.busBase, log = this.log;
-    // The words the step wrote (src/arch/writes.ts noted them; only writes that changed a word are noted); without a
-    // log of this step (not begun by beforeStep, or more writes than the log holds) the words where a compare of the
+    // The words written since beforeStep (src/arch/writes.ts noted them; only writes that changed a word are noted): a
+    // superset of those the step changed, as the live state was `parent` when the step began and every write since
+    // was noted. Without a complete log (none active, or more writes than it holds) the words where a compare of the
     // whole state with the parent's finds a difference.
-    const logged = this.stepping && log.complete();
+    const logged = log.complete();
     const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent, parentId), seen = this.seen;
     for (let j = 0; j < n; j++) {
       const i = noted[j];
@@ -277,7 +277,6 @@ export class StateHasher {
     }
     if (logged && this.checkWrites) this.check(parent, parentId);
     for (let j = 0; j < n; j++) if (noted[j] < L) seen[noted[j]] = 0;
-    this.stepping = false;
     if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
       for (const g of this.timeGroups) {
         if (this.mark[g] === 0) {
@@ -306,10 +305,9 @@ export class StateHasher {
     }
   }
 
-  /** The next `child` hashes a step about to be taken from a restored state: its writes are noted from now on. */
+  /** A step is about to be taken from a restored state: its writes are noted from now on, for `child` and `undo`. */
   beforeStep(): void {
     this.log.start();
-    this.stepping = true;
   }
 
   /**
@@ -326,7 +324,6 @@ export class StateHasher {
   /** The search is over: writes are no longer noted. */
   release(): void {
     this.log.stop();
-    this.stepping = false;
   }
 
   /** Replace group g's contribution in `aux` by its value in the live state. */

@@ -364,8 +364,8 @@ class Share {
   /** The live state is new (number id): a frame for it. */
   private push(id: number, via: number): void {
     const f = this.frame();
-    f.state.set(this.live);
-    f.aux.set(this.aux);
+    copyWords(f.state, this.live);
+    copyWords(f.aux, this.aux);
     f.id = id;
     f.next = 0;
     f.via = via;
@@ -482,8 +482,8 @@ class Share {
         Atomics.sub(c, IDLE, 1);
         this.unlock();
         this.hasher.full(this.aux);
-        f.state.set(this.live);
-        f.aux.set(this.aux);
+        copyWords(f.state, this.live);
+        copyWords(f.aux, this.aux);
         f.next = 0;
         f.via = -1;
         this.stack.push(f);
