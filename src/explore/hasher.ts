@@ -1,8 +1,8 @@
 // The explorer's state hash, kept up to date incrementally. A state's hash is a sum over its words of a 64-bit
-// mix of (word key, value), so a step changes it by the mixes of the words it wrote: after a step the explorer
-// compares the new state with its parent's (a pass of compares, about three times cheaper than hashing every
-// word) and updates the sum from the words that differ. What the sum covers is the state as the explorer compares
-// states (docs/explorer.md, "Hash compaction"):
+// mix of (word key, value), so a step changes it by the mixes of the words it wrote: after a step the sum is updated
+// from the words the step's write log noted (src/arch/writes.ts), or, without a complete log, from those where a
+// compare of the new state with its parent's finds a difference. What the sum covers is the state as the explorer
+// compares states (docs/explorer.md, "Hash compaction"):
 // - time relative to now when the test allows it (Machine.relativeHash): the clock reads 0, each APIC timer and
 //   each `wait` counts from now. These words are derived groups, recomputed when one of their inputs changed.
 // - the bus as in-flight records per channel (sender, target) in order: records of different channels are not
@@ -29,6 +29,15 @@ const M1 = 0xcc9e2d51, M2 = 0x1b873593, M3 = 0x85ebca6b;
 /** The lanes are signed 32-bit sums. */
 function fmix(h: number): number {
   return finalMix(h) | 0;
+}
+
+/** A lane's mix of value v under its key's seeds (s, t) and the lane's multiplier m. */
+function mix(v: number, s: number, t: number, m: number): number {
+  return fmix(Math.imul(v ^ s, m) ^ t);
+}
+
+function unnoted(i: number): never {
+  throw new Error(`state word ${i} changed in a step without a noted write (a write past put, src/arch/writes.ts, or the parent's state not put back whole before the step)`);
 }
 
 /** A word slot's key: distinct keys get independent mixes. */
@@ -96,10 +105,8 @@ export class StateHasher {
   private readonly trig: Int16Array;
   /** Trigger words that count only when what they say of presence changes (the activity words: presentIn). */
   private readonly presenceWord: Uint8Array;
-  private readonly sa: Int32Array;
-  private readonly ta: Int32Array;
-  private readonly sb: Int32Array;
-  private readonly tb: Int32Array;
+  /** Per key k, the four seeds of its lane mixes at 4k..4k+3 (one array: a step reads them side by side). */
+  private readonly z: Int32Array;
   private readonly groups: Group[] = [];
   /** Groups that time moves: all of them are recomputed when the clock changes. */
   private readonly timeGroups: number[] = [];
@@ -119,14 +126,15 @@ export class StateHasher {
 
   /** The writes since beforeStep, and which words below busBase the hash has counted. */
   private readonly log: WriteLog;
-  private readonly seen: Uint8Array;
+  private readonly seen: Uint32Array;
+  private stamp = 0;
 
   /** `checkWrites`: compare the whole state after each step as well, and throw where a changed word was not noted. */
   constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null, private readonly checkWrites = false) {
     const m = sim.machine;
     this.s = m.state;
     this.log = new WriteLog(m.state);
-    this.seen = new Uint8Array(m.busBase);
+    this.seen = new Uint32Array(m.busBase);
     this.diff = new WordDiff(m.busBase, m.state.length);
     this.si = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
     this.busBase = m.busBase;
@@ -152,15 +160,12 @@ export class StateHasher {
       for (const at of canon.ignored) this.cls[at] = IGNORED;
     }
     const K = L + memberWords;
-    this.sa = new Int32Array(K);
-    this.ta = new Int32Array(K);
-    this.sb = new Int32Array(K);
-    this.tb = new Int32Array(K);
+    this.z = new Int32Array(4 * K);
     for (let k = 0; k < K; k++) {
-      this.sa[k] = seed(k, 0x3c6ef372);
-      this.ta[k] = seed(k, 0x5bd1e995);
-      this.sb[k] = seed(k, 0x7f4a7c15);
-      this.tb[k] = seed(k, 0x165667b1);
+      this.z[4 * k] = seed(k, 0x3c6ef372);
+      this.z[4 * k + 1] = seed(k, 0x5bd1e995);
+      this.z[4 * k + 2] = seed(k, 0x7f4a7c15);
+      this.z[4 * k + 3] = seed(k, 0x165667b1);
     }
     this.rel = new Uint32Array(this.s.length);
     if (sim.relativeTime) {
@@ -225,10 +230,10 @@ export class StateHasher {
 
   // Lane mixes of (key, value).
   private ga(k: number, v: number): number {
-    return fmix(Math.imul(v ^ this.sa[k], M1) ^ this.ta[k]);
+    return mix(v, this.z[4 * k], this.z[4 * k + 1], M1);
   }
   private gb(k: number, v: number): number {
-    return fmix(Math.imul(v ^ this.sb[k], M2) ^ this.tb[k]);
+    return mix(v, this.z[4 * k + 2], this.z[4 * k + 3], M2);
   }
 
   /** The hash of the live state, from nothing; fills `aux` for later `child` calls. */
@@ -252,17 +257,24 @@ export class StateHasher {
    */
   child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
-    const s = this.si, L = this.busBase, log = this.log;
+    const s = this.si, L = this.busBase, log = this.log, z = this.z;
     // The words written since beforeStep (src/arch/writes.ts noted them; only writes that changed a word are noted): a
     // superset of those the step changed, as the live state was `parent` when the step began and every write since
     // was noted. Without a complete log (none active, or more writes than it holds) the words where a compare of the
     // whole state with the parent's finds a difference.
     const logged = log.complete();
     const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent, parentId), seen = this.seen;
+    // A word is counted once a step: `seen` holds the step's stamp where it was.
+    const stamp = this.stamp = this.stamp === 0xffffffff ? this.restamp() : this.stamp + 1;
+    let bus = false;
     for (let j = 0; j < n; j++) {
       const i = noted[j];
-      if (i >= L || seen[i] !== 0) continue;
-      seen[i] = 1;
+      if (i >= L) {
+        bus = true;
+        continue;
+      }
+      if (seen[i] === stamp) continue;
+      seen[i] = stamp;
       const v = s[i], o = parent[i];
       if (v === o) continue;
       const t = this.trig[i];
@@ -271,12 +283,12 @@ export class StateHasher {
         this.dirty.push(t);
       }
       if (this.cls[i] !== PLAIN) continue;
-      const k = this.key[i], ax = 2 + 2 * this.own[i];
-      aux[ax] = (aux[ax] + this.ga(k, v) - this.ga(k, o)) | 0;
-      aux[ax + 1] = (aux[ax + 1] + this.gb(k, v) - this.gb(k, o)) | 0;
+      const q = 4 * this.key[i], ax = 2 + 2 * this.own[i];
+      const sa = z[q], ta = z[q + 1], sb = z[q + 2], tb = z[q + 3];
+      aux[ax] = (aux[ax] + mix(v, sa, ta, M1) - mix(o, sa, ta, M1)) | 0;
+      aux[ax + 1] = (aux[ax + 1] + mix(v, sb, tb, M2) - mix(o, sb, tb, M2)) | 0;
     }
-    if (logged && this.checkWrites) this.check(parent, parentId);
-    for (let j = 0; j < n; j++) if (noted[j] < L) seen[noted[j]] = 0;
+    if (logged && this.checkWrites) this.check(parent, parentId, bus);
     if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
       for (const g of this.timeGroups) {
         if (this.mark[g] === 0) {
@@ -291,18 +303,27 @@ export class StateHasher {
       this.mark[g] = 0;
       this.regroup(g, aux);
     }
-    const count = s[L];
-    const end = L + 1 + Math.max(count, parent[L]);
-    if (nextDiff(s, parent, L, end) < end) this.rebus(aux);
+    // The bus's words changed: noted at or past busBase (the log), or found by a compare of them (no log).
+    if (!logged) {
+      const end = L + 1 + Math.max(s[L], parent[L]);
+      bus = nextDiff(s, parent, L, end) < end;
+    }
+    if (bus) this.rebus(aux);
     return this.result(aux);
   }
 
-  /** checkWrites: every word the compare finds changed was noted by the write log (`seen`). */
-  private check(parent: Int32Array, parentId: number): void {
+  /** Clear `seen` when its stamp would wrap around; the next stamp. */
+  private restamp(): number {
+    this.seen.fill(0);
+    return 1;
+  }
+
+  /** checkWrites: every word the compare finds changed was noted by the write log (`seen`; the bus's: `bus`). */
+  private check(parent: Int32Array, parentId: number, bus: boolean): void {
     const changed = this.diff.differ(this.si, parent, parentId), at = this.diff.at;
-    for (let j = 0; j < changed; j++) {
-      if (this.seen[at[j]] === 0) throw new Error(`state word ${at[j]} changed in a step without a noted write (a write past put, src/arch/writes.ts, or the parent's state not put back whole before the step)`);
-    }
+    for (let j = 0; j < changed; j++) if (this.seen[at[j]] !== this.stamp) unnoted(at[j]);
+    const L = this.busBase, end = L + 1 + Math.max(this.si[L], parent[L]), busAt = nextDiff(this.si, parent, L, end);
+    if (!bus && busAt < end) unnoted(busAt);
   }
 
   /** A step is about to be taken from a restored state: its writes are noted from now on, for `child` and `undo`. */
@@ -416,8 +437,8 @@ export class StateHasher {
     }
     for (let r = 0; r < n; r++) {
       const p = order[r], x = aux[2 + 2 * p], y = aux[3 + 2 * p];
-      a = (a + fmix(Math.imul(x ^ this.sa[r], M1) ^ y)) | 0;
-      b = (b + fmix(Math.imul(y ^ this.sb[r], M2) ^ x)) | 0;
+      a = (a + fmix(Math.imul(x ^ this.z[4 * r], M1) ^ y)) | 0;
+      b = (b + fmix(Math.imul(y ^ this.z[4 * r + 2], M2) ^ x)) | 0;
     }
     const s = this.s, L = this.busBase, count = s[L];
     for (let i = 0; i < count; i++) {
