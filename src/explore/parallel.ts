@@ -252,6 +252,9 @@ class Share {
   private readonly giveSteps: number[] = [];
   private readonly stack: Frame[] = [];
   private readonly frames: Frame[] = [];
+  /** The frame whose state the live state is (null: none; the next step restores its frame's state whole). A frame
+   *  taken from `frames` is filled from the live state before it is used, so one left here after its pop is harmless. */
+  private liveOf: Frame | null = null;
   /** The run from the root to the state this search started from (null: too long to keep). */
   private prefix: number[] | null = [];
   private edges = new Int32Array(1 << 12);
@@ -370,6 +373,7 @@ class Share {
     f.next = 0;
     f.via = via;
     successors(this.sim, this.reducer, f.steps, f.enabled);
+    this.liveOf = f;
     this.stack.push(f);
     if (f.steps.length === 0) {
       this.finals++;
@@ -381,7 +385,8 @@ class Share {
   /** Step from frame f by s into the live state: its number (or -1 - its number when already there; null when the
    *  bus overflowed). */
   private step(f: Frame, s: number): number | null {
-    copyWords(this.live, f.state);
+    if (this.liveOf !== f) copyWords(this.live, f.state);
+    this.liveOf = null;
     this.hasher.beforeStep();
     if (!applyStep(this.sim, s)) {
       this.cut('bus-capacity');
@@ -389,6 +394,8 @@ class Share {
     }
     const id = this.insert(this.hasher.child(f.state, f.aux, this.aux, f.id));
     this.edge(f.id, id >= 0 ? id : -1 - id);
+    // A state seen before: the next step is f's again, from f's state with the words this step changed put back.
+    if (id < 0 && this.hasher.undo(this.live, f.state)) this.liveOf = f;
     return id;
   }
 
@@ -486,6 +493,7 @@ class Share {
         copyWords(f.aux, this.aux);
         f.next = 0;
         f.via = -1;
+        this.liveOf = f;
         this.stack.push(f);
         return true;
       }
