@@ -1,11 +1,10 @@
 // Where the raw search's time goes (the raw-throughput row's search: bring-up N = 3, no POR, no symmetry). Its state
 // graph is recorded once; then the same depth-first search is replayed over it, each replay doing one part more:
-//   search   the explorer's own work: restoring the parent before each step, the frames and their copies, the visited
-//            set's probes and Tarjan's stack, with each step's next state and hash read from the recording;
-//   model    + the model's step (Simulator.apply) from the restored parent, its writes noted (src/arch/writes.ts);
+//   search   the explorer's own work: the frames, the visited set's probes and Tarjan's stack, with each step's next
+//            state and hash read from the recording;
+//   model    + the model's step (Simulator.apply), its writes noted (src/arch/writes.ts), and the way back: the step
+//            undone from its log, or saved on the undo stack and undone when its frame closes (src/explore/undo.ts);
 //   hash     + the incremental hash from the noted writes (StateHasher.child after beforeStep, as the explorer does);
-//   compare  the model's step and the hash from a whole-state compare instead (StateHasher.child without a log: the
-//            explorer's hash before the write log), to show what the log saves;
 // and the explorer itself, whose time beyond the hash replay is each state's enabled steps and the glue between the
 // parts. The replays are interleaved with the real search, round by round (the host's load moves), median of each.
 import { parseLitmus } from '../src/litmus/parse.js';
@@ -14,12 +13,13 @@ import { explore } from '../src/explore/explore.js';
 import { StateHasher } from '../src/explore/hasher.js';
 import { VisitedSet } from '../src/explore/visited.js';
 import { applyStep, successors } from '../src/explore/successors.js';
+import { UndoStack } from '../src/explore/undo.js';
 import { bringupLitmus } from '../src/scenarios/bringup.js';
 
 interface Graph { root: Int32Array; hash: number[]; next: number[][]; step: number[][]; edges: number }
-interface Frame { state: Int32Array; aux: Uint32Array; id: number; next: number; index: number; lowlink: number; tpos: number }
+interface Frame { aux: Uint32Array; undoFrom: number; id: number; next: number; index: number; lowlink: number; tpos: number }
 
-const PARTS = ['search', 'model', 'hash', 'compare'] as const;
+const PARTS = ['search', 'model', 'hash'] as const;
 
 function simulator(): Simulator {
   const r = parseLitmus(bringupLitmus(3, true));
@@ -65,16 +65,15 @@ function record(sim: Simulator, hasher: StateHasher): Graph {
 /** The search replayed over `g`, doing the parts up to `part`; its time in ms. */
 function replay(g: Graph, sim: Simulator, hasher: StateHasher, part: number): number {
   const t0 = performance.now();
-  const m = sim.machine, W = m.state.length;
-  const live = part > 0 ? new Int32Array(m.state.buffer, m.state.byteOffset, W) : new Int32Array(W);
-  const aux = new Uint32Array(hasher.auxLength), visited = new VisitedSet();
+  const m = sim.machine, live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
+  const aux = new Uint32Array(hasher.auxLength), visited = new VisitedSet(), undo = new UndoStack();
   const stack: Frame[] = [], pool: Frame[] = [], tHash: number[] = [];
   let nextIndex = 0;
   live.set(g.root);
   hasher.full(aux);
-  const push = (id: number): void => {
-    const f = pool.pop() ?? { state: new Int32Array(W), aux: new Uint32Array(aux.length), id: 0, next: 0, index: 0, lowlink: 0, tpos: 0 };
-    f.state.set(live);
+  const push = (id: number, stepped: boolean): void => {
+    const f = pool.pop() ?? { aux: new Uint32Array(aux.length), undoFrom: 0, id: 0, next: 0, index: 0, lowlink: 0, tpos: 0 };
+    f.undoFrom = stepped ? undo.save(hasher.log) : undo.top;
     f.aux.set(aux);
     f.id = id;
     f.next = 0;
@@ -84,21 +83,27 @@ function replay(g: Graph, sim: Simulator, hasher: StateHasher, part: number): nu
     visited.add(g.hash[id], f.index);
     stack.push(f);
   };
-  push(0);
+  push(0, false);
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
     if (f.next < g.next[f.id].length) {
       const k = f.next++, c = g.next[f.id][k];
-      live.set(f.state);
-      if (part === 1 || part === 2) hasher.beforeStep();
-      if (part >= 1) applyStep(sim, g.step[f.id][k]);
-      if (part >= 2) hasher.child(f.state, f.aux, aux, f.index);
+      if (part >= 1) {
+        hasher.beforeStep();
+        applyStep(sim, g.step[f.id][k]);
+      }
+      // The hash agrees with the recording's: the replay takes each step from the state it was recorded from.
+      if (part >= 2 && hasher.child(null, f.aux, aux) !== g.hash[c]) throw new Error('replay hash differs from the recording');
       const idx = visited.index(g.hash[c]);
-      if (idx === undefined) push(c);
-      else if (idx >= 0 && idx < f.lowlink) f.lowlink = idx;
+      if (idx === undefined) push(c, part >= 1);
+      else {
+        if (part >= 1) hasher.undo(live);
+        if (idx >= 0 && idx < f.lowlink) f.lowlink = idx;
+      }
       continue;
     }
     stack.pop();
+    undo.restore(live, f.undoFrom);
     pool.push(f);
     const parent = stack[stack.length - 1];
     if (f.lowlink === f.index) {
@@ -116,7 +121,7 @@ export interface SplitRow { part: string; nsPerStep: number }
 export function rawSplit(rounds = 5): { rows: SplitRow[]; states: number; stepsPerState: number } {
   const sim = simulator(), hasher = new StateHasher(sim);
   const g = record(sim, hasher);
-  const times: number[][] = [[], [], [], [], []];
+  const times: number[][] = [[], [], [], []];
   for (let r = 0; r <= rounds; r++) {
     const t = PARTS.map((_, part) => replay(g, sim, hasher, part));
     t.push(explore(simulator(), { por: false, symmetry: false }).ms);
@@ -124,12 +129,11 @@ export function rawSplit(rounds = 5): { rows: SplitRow[]; states: number; stepsP
   }
   const med = times.map((x) => [...x].sort((a, b) => a - b)[x.length >> 1] * 1e6 / g.edges);
   const rows: SplitRow[] = [
-    { part: 'search (restore, frames, visited set, Tarjan)', nsPerStep: med[0] },
-    { part: 'model step (its writes noted)', nsPerStep: med[1] - med[0] },
+    { part: 'search (frames, visited set, Tarjan)', nsPerStep: med[0] },
+    { part: 'model step (its writes noted) and its undo', nsPerStep: med[1] - med[0] },
     { part: 'incremental hash from the noted writes (mixes, derived time words, bus)', nsPerStep: med[2] - med[1] },
-    { part: 'enabled steps and glue (the explorer against the hash replay)', nsPerStep: med[4] - med[2] },
-    { part: 'the explorer, whole', nsPerStep: med[4] },
-    { part: 'the hash from a whole-state compare instead, against the one from the noted writes', nsPerStep: med[3] - med[2] },
+    { part: 'enabled steps and glue (the explorer against the hash replay)', nsPerStep: med[3] - med[2] },
+    { part: 'the explorer, whole', nsPerStep: med[3] },
   ];
   return { rows, states: g.hash.length, stepsPerState: g.edges / g.hash.length };
 }

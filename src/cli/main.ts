@@ -119,7 +119,7 @@ program
   .option('--max-states <n>', `stop after this many distinct states (default ${thousands(DEFAULT_MAX_STATES)})`, int('--max-states'))
   .option('--max-depth <n>', `do not follow runs longer than this (default ${thousands(DEFAULT_MAX_DEPTH)})`, int('--max-depth'))
   .option('--timeout <seconds>', 'stop after this long', int('--timeout'))
-  .option('--max-memory <MB>', 'stop before the search holds more than this (visited set, stacked states)', int('--max-memory'))
+  .option('--max-memory <MB>', 'stop before the search holds more than this (visited set, DFS stack)', int('--max-memory'))
   .option('--random <runs>', 'random runs instead of exhaustive search', int('--random'))
   .option('--seed <n>', 'with --random: the seed (default 1)', int('--seed'))
   .option('--first', 'stop at the first run that decides the answer (a witness or a counterexample)')

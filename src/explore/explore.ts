@@ -16,12 +16,13 @@ export type { ExploreOptions, ExploreResult, Outcome } from './types.js';
 import { Reducer } from './por.js';
 import { Deadline } from './deadline.js';
 import { copyWords } from './copy.js';
+import { UndoStack } from './undo.js';
 
 interface Frame {
-  /** The state's words (as signed words: see StateHasher). */
-  state: Int32Array;
   /** The hasher's sums for this state (src/explore/hasher.ts). */
   aux: Uint32Array;
+  /** Where the undo stack's entries for the step into this state start (src/explore/undo.ts). */
+  undoFrom: number;
   hash: number;
   steps: number[];
   next: number;
@@ -73,43 +74,50 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   let nonTerminatingWitness: number[] | null = null;
   /** Frames of closed states, reused (a search allocates nothing per state once its stack is as deep as it gets). */
   const framePool: Frame[] = [];
+  // The live state is always the top frame's: a step is undone from its write log, a closed frame's step from the
+  // undo stack (src/explore/undo.ts). No frame keeps a copy of its state.
   const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
+  const undo = new UndoStack();
   const sym = opts.symmetry === false ? null : findSymmetry(sim).symmetry;
   const hasher = new StateHasher(sim, sym, opts.checkWrites ?? false);
   /** The hasher's sums for the live state. */
   const aux = new Uint32Array(hasher.auxLength);
   const outcomes = new OutcomeSet(sim, sym, maxOutcomes, opts.stopWhenDecided ?? false);
-  const maxMemory = opts.maxMemory ?? Infinity, stateBytes = m.state.byteLength + aux.byteLength;
+  const maxMemory = opts.maxMemory ?? Infinity, auxBytes = aux.byteLength;
   /** Bytes of the open frames' step lists. */
   let listBytes = 0, peakMemory = 0;
-  const memory = (): number => visited.bytes() + (stack.length + framePool.length) * stateBytes + listBytes + tHash.length * TARJAN_BYTES + outcomes.bytes;
+  const memory = (): number => visited.bytes() + (stack.length + framePool.length) * auxBytes + undo.bytes() + listBytes + tHash.length * TARJAN_BYTES + outcomes.bytes;
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
   const reducer = opts.por === false ? null : new Reducer(sim);
   // A reduction can be slow in one piece (many CPUs): it gives up, unreduced, once the deadline has passed.
   const expired = opts.timeoutMs !== undefined ? () => deadline.passedNow() : undefined;
+  /** The live state is new: a frame for it (its step's writes are in the log), unless maxMemory cuts the search. */
   const push = (hash: number, via: number): void => {
     const pooled = framePool.length > 0;
     const f = framePool.pop() ?? {
-      state: new Int32Array(m.state.length), aux: new Uint32Array(aux.length), hash: 0, steps: [], next: 0, index: 0, lowlink: 0,
+      aux: new Uint32Array(aux.length), undoFrom: 0, hash: 0, steps: [], next: 0, index: 0, lowlink: 0,
       tpos: 0, exit: false, selfLoop: false, via: 0, all: null, enabled: [], expand: false, bytes: 0,
     };
+    // Saved before the steps are worked out: that may take a step and put the state back (the log notes both).
+    const need = via >= 0 && maxMemory < Infinity ? undo.growthBytes(hasher.log.n) : 0;
+    f.undoFrom = via >= 0 ? undo.save(hasher.log) : undo.top;
     f.all = successors(sim, reducer, f.steps, f.enabled, expired) ? f.enabled : null;
     f.bytes = FRAME_BYTES + 8 * (f.all ? f.steps.length + f.all.length : f.steps.length);
     const final = f.steps.length === 0 ? sim.outcome() : null;
     if (via >= 0 && maxMemory < Infinity) {
-      // What this state adds: its slot (and the table's growth, when both tables live), its buffers, its frame,
-      // its Tarjan entry and, for a new outcome, the witness.
-      let need = memory() + visited.growthBytes() + (pooled ? 0 : stateBytes) + f.bytes + TARJAN_BYTES;
-      if (final && !outcomes.entries.has(final.key)) need += OutcomeSet.entryBytes(final.key, stack.length);
-      if (need > maxMemory) {
+      // What this state adds: its slot (and the table's growth, when both tables live), its sums, its frame, its
+      // undo entries, its Tarjan entry and, for a new outcome, the witness.
+      let total = memory() + need + visited.growthBytes() + (pooled ? 0 : auxBytes) + f.bytes + TARJAN_BYTES;
+      if (final && !outcomes.entries.has(final.key)) total += OutcomeSet.entryBytes(final.key, stack.length);
+      if (total > maxMemory) {
+        undo.top = f.undoFrom;
         framePool.push(f);
         cutBy = 'memory';
         return;
       }
     }
-    copyWords(f.state, live);
     copyWords(f.aux, aux);
     const index = nextIndex++;
     visited.add(hash, index);
@@ -134,8 +142,11 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     peakMemory = Math.max(peakMemory, memory());
   };
 
-  /** The open frame whose state the live state is (null: none; the next step restores its frame's state whole). */
-  let liveOf: Frame | null = null;
+  /** Undo the step just taken (the live state is the top frame's again). */
+  const back = (): void => {
+    if (!hasher.undo(live)) throw new Error('explore: a step without a write log cannot be undone');
+  };
+
   push(hasher.full(aux), -1);
   while (stack.length > 0) {
     const f = stack[stack.length - 1];
@@ -146,30 +157,22 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
         continue;
       }
       const s = f.steps[f.next++];
-      if (liveOf !== f) copyWords(live, f.state);
-      liveOf = null;
       hasher.beforeStep();
       if (!applyStep(sim, s)) {
+        back();
         cutBy = 'bus-capacity';
         continue;
       }
-      const h = hasher.child(f.state, f.aux, aux, f.index);
+      const h = hasher.child(null, f.aux, aux);
       const idx = visited.index(h);
       if (idx === undefined) {
-        if (visited.size >= maxStates) {
-          cutBy = 'max-states';
-          continue;
-        }
-        if (stack.length > maxDepth) {
-          cutBy = 'max-depth';
-          continue;
-        }
-        push(h, s);
-        if (stack[stack.length - 1] !== f) liveOf = stack[stack.length - 1];
+        if (visited.size >= maxStates) cutBy = 'max-states';
+        else if (stack.length > maxDepth) cutBy = 'max-depth';
+        else push(h, s);
+        if (stack[stack.length - 1] === f) back();
         continue;
       }
-      // A state seen before: the next step is f's again, from f's state with the words this step changed put back.
-      if (hasher.undo(live, f.state)) liveOf = f;
+      back();
       if (idx >= 0) {
         if (h === f.hash) f.selfLoop = true;
         if (idx < f.lowlink) f.lowlink = idx;
@@ -185,8 +188,9 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
       f.all = null;
       continue;
     }
-    // All successors done: close the frame.
+    // All successors done: close the frame, and go back to its parent's state.
     stack.pop();
+    undo.restore(live, f.undoFrom);
     framePool.push(f);
     listBytes -= f.bytes;
     tExit[f.tpos] = f.exit;

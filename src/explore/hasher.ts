@@ -124,16 +124,24 @@ export class StateHasher {
   private readonly busAux: number;
   readonly auxLength: number;
 
-  /** The writes since beforeStep, and which words below busBase the hash has counted. */
-  private readonly log: WriteLog;
+  /** The writes since beforeStep and the values they replaced (the explorer saves them to undo a step later), and
+   *  which words below busBase the hash has counted. */
+  readonly log: WriteLog;
   private readonly seen: Uint32Array;
   private stamp = 0;
+  /** checkWrites: the state when the step began. */
+  private readonly before: Int32Array | null;
 
-  /** `checkWrites`: compare the whole state after each step as well, and throw where a changed word was not noted. */
-  constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null, private readonly checkWrites = false) {
+  /**
+   * `checkWrites`: after each logged step compare the whole state with the one it began from as well, and throw where
+   * a changed word was not noted, where the noted values do not undo the step, or where the hash differs from the
+   * hash from nothing.
+   */
+  constructor(private readonly sim: Simulator, private readonly canon: CanonLayout | null = null, checkWrites = false) {
     const m = sim.machine;
     this.s = m.state;
     this.log = new WriteLog(m.state);
+    this.before = checkWrites ? new Int32Array(m.state.length) : null;
     this.seen = new Uint32Array(m.busBase);
     this.diff = new WordDiff(m.busBase, m.state.length);
     this.si = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
@@ -252,21 +260,24 @@ export class StateHasher {
   }
 
   /**
-   * The hash of the live state, which one step made from `parent` (whose aux is `parentAux`); fills `aux`
-   * (it may be `parentAux` itself). `parentId` names the parent's words for WordDiff.differ (-1: unnamed).
+   * The hash of the live state, which one step made from the parent whose sums are `parentAux`; fills `aux` (it may
+   * be `parentAux` itself). With the write log (beforeStep) the step's writes and the values they replaced say what
+   * changed; without it, a compare with `parent`, the parent's words (`parentId` names them for WordDiff.differ; -1:
+   * unnamed).
    */
-  child(parent: Int32Array, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
+  child(parent: Int32Array | null, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
     const s = this.si, L = this.busBase, log = this.log, z = this.z;
-    // The words written since beforeStep (src/arch/writes.ts noted them; only writes that changed a word are noted): a
-    // superset of those the step changed, as the live state was `parent` when the step began and every write since
-    // was noted. Without a complete log (none active, or more writes than it holds) the words where a compare of the
-    // whole state with the parent's finds a difference.
+    // The words written since beforeStep, each with the value it had before that write (src/arch/writes.ts; only
+    // writes that changed a word are noted): a word's first entry holds the parent's value. Without the log, the
+    // words where a compare of the whole state with the parent's finds a difference.
     const logged = log.complete();
-    const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent, parentId), seen = this.seen;
+    if (!logged && parent === null) throw new Error('StateHasher.child: no write log (beforeStep) and no parent state to compare with');
+    const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent!, parentId), seen = this.seen;
+    const olds = logged ? log.old : null;
     // A word is counted once a step: `seen` holds the step's stamp where it was.
     const stamp = this.stamp = this.stamp === 0xffffffff ? this.restamp() : this.stamp + 1;
-    let bus = false;
+    let bus = false, clock = false;
     for (let j = 0; j < n; j++) {
       const i = noted[j];
       if (i >= L) {
@@ -275,8 +286,10 @@ export class StateHasher {
       }
       if (seen[i] === stamp) continue;
       seen[i] = stamp;
-      const v = s[i], o = parent[i];
+      const v = s[i], o = olds !== null ? olds[j] : parent![i];
       if (v === o) continue;
+      // The clock: words 0 and 1 (Machine.relativeHash).
+      if (i < 2) clock = true;
       const t = this.trig[i];
       if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
         this.mark[t] = 1;
@@ -288,8 +301,7 @@ export class StateHasher {
       aux[ax] = (aux[ax] + mix(v, sa, ta, M1) - mix(o, sa, ta, M1)) | 0;
       aux[ax + 1] = (aux[ax + 1] + mix(v, sb, tb, M2) - mix(o, sb, tb, M2)) | 0;
     }
-    if (logged && this.checkWrites) this.check(parent, parentId, bus);
-    if (this.clockWords.length > 0 && (s[0] !== parent[0] || s[1] !== parent[1])) {
+    if (clock && this.clockWords.length > 0) {
       for (const g of this.timeGroups) {
         if (this.mark[g] === 0) {
           this.mark[g] = 1;
@@ -305,11 +317,13 @@ export class StateHasher {
     }
     // The bus's words changed: noted at or past busBase (the log), or found by a compare of them (no log).
     if (!logged) {
-      const end = L + 1 + Math.max(s[L], parent[L]);
-      bus = nextDiff(s, parent, L, end) < end;
+      const end = L + 1 + Math.max(s[L], parent![L]);
+      bus = nextDiff(s, parent!, L, end) < end;
     }
     if (bus) this.rebus(aux);
-    return this.result(aux);
+    const h = this.result(aux);
+    if (logged && this.before !== null) this.check(bus, h);
+    return h;
   }
 
   /** Clear `seen` when its stamp would wrap around; the next stamp. */
@@ -318,27 +332,43 @@ export class StateHasher {
     return 1;
   }
 
-  /** checkWrites: every word the compare finds changed was noted by the write log (`seen`; the bus's: `bus`). */
-  private check(parent: Int32Array, parentId: number, bus: boolean): void {
-    const changed = this.diff.differ(this.si, parent, parentId), at = this.diff.at;
+  /**
+   * checkWrites, after a logged step from the state `before` holds: every word that changed was noted (`seen`; the
+   * bus's: `bus`), and each noted word's first entry holds the value it had, so that the log undoes the step; every
+   * eighth step (the hash from nothing costs a pass over the whole state), the hash `h` is the hash from nothing.
+   */
+  private check(bus: boolean, h: number): void {
+    const before = this.before!, s = this.si, log = this.log;
+    const changed = this.diff.differ(s, before), at = this.diff.at;
     for (let j = 0; j < changed; j++) if (this.seen[at[j]] !== this.stamp) unnoted(at[j]);
-    const L = this.busBase, end = L + 1 + Math.max(this.si[L], parent[L]), busAt = nextDiff(this.si, parent, L, end);
+    const L = this.busBase, end = L + 1 + Math.max(s[L], before[L]), busAt = nextDiff(s, before, L, end);
     if (!bus && busAt < end) unnoted(busAt);
+    const first = new Set<number>();
+    for (let j = 0; j < log.n; j++) {
+      const i = log.at[j];
+      if (first.has(i)) continue;
+      first.add(i);
+      if (log.old[j] !== before[i]) throw new Error(`state word ${i}: the write log holds ${log.old[j] >>> 0} as its value before the step, not ${before[i] >>> 0}: it would not undo the step`);
+    }
+    if ((this.stamp & 7) === 0 && h !== this.full(new Uint32Array(this.auxLength))) {
+      throw new Error('the incremental hash differs from the hash from nothing after a step (the step did not start from the state whose sums it was given)');
+    }
   }
 
-  /** A step is about to be taken from a restored state: its writes are noted from now on, for `child` and `undo`. */
+  /** A step is about to be taken: its writes, and the values they replace, are noted from now on, for `child` and
+   *  `undo`. */
   beforeStep(): void {
     this.log.start();
+    if (this.before !== null) copyWords(this.before, this.si);
   }
 
   /**
-   * After `child`: put back in `live` the parent's values of the words the step changed, so that it is the parent's
-   * state again without a copy of the whole; false where the log cannot say which (the caller restores it whole).
+   * Undo the writes noted since beforeStep in `live` (newest first): it is the state the step started from again,
+   * with no copy of it kept. False where there is no log to say what they were (none started).
    */
-  undo(live: Int32Array, parent: Int32Array): boolean {
-    const log = this.log;
-    if (!log.complete()) return false;
-    for (let j = 0; j < log.n; j++) live[log.at[j]] = parent[log.at[j]];
+  undo(live: Int32Array): boolean {
+    if (!this.log.complete()) return false;
+    this.log.undo(live);
     return true;
   }
 

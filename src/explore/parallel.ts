@@ -395,7 +395,7 @@ class Share {
     const id = this.insert(this.hasher.child(f.state, f.aux, this.aux, f.id));
     this.edge(f.id, id >= 0 ? id : -1 - id);
     // A state seen before: the next step is f's again, from f's state with the words this step changed put back.
-    if (id < 0 && this.hasher.undo(this.live, f.state)) this.liveOf = f;
+    if (id < 0 && this.hasher.undo(this.live)) this.liveOf = f;
     return id;
   }
 

@@ -23,7 +23,7 @@ export interface RunOptions {
   maxDepth?: number;
   /** Stop after this many milliseconds. */
   timeoutMs?: number;
-  /** Stop before the search holds more than this many bytes (visited set, stacked states; explore's maxMemory). */
+  /** Stop before the search holds more than this many bytes (visited set, DFS stack; explore's maxMemory). */
   maxMemory?: number;
   /** Stop at the first run that decides the answer (a witness or a counterexample). */
   first?: boolean;

@@ -29,9 +29,10 @@ export interface ExploreOptions {
   /** Symmetry reduction (interchangeable CPUs, src/explore/symmetry.ts) when the test has a symmetry; default on. */
   symmetry?: boolean;
   /**
-   * Check the model's write path (src/arch/writes.ts): after every step, compare the whole state with its parent's
-   * and throw where a word changed without a noted write (the incremental hash would have missed it). For tests; a
-   * search is about 1.4x slower with it. One thread: a search with `jobs` > 1 does not check.
+   * Check the model's write path (src/arch/writes.ts): after every step, compare the whole state with the one it began
+   * from and throw where a word changed without a noted write (the incremental hash would have missed it) or where the
+   * log's values would not undo the step; every eighth step, check the incremental hash against the hash from
+   * nothing. For tests; a search is about 2.5x slower with it. One thread: a search with `jobs` > 1 does not check.
    */
   checkWrites?: boolean;
   /** Called now and then with the number of states so far and the depth of the run (for a progress line). */

@@ -159,9 +159,10 @@ describe('the write log behind the incremental hash', () => {
     hasher.release();
   });
 
-  it('falls back to the whole-state compare without a complete log; a log over more than one step still hashes right', () => {
+  it('without a log compares with the parent state; a whole state put back during a step is logged; a log over two steps still hashes and undoes right', () => {
     const sim = new Simulator(parse(text)), m = sim.machine, hasher = new StateHasher(sim);
     const fresh = (): Uint32Array => new Uint32Array(hasher.auxLength);
+    const live = new Int32Array(m.state.buffer, m.state.byteOffset, m.state.length);
     const start = m.snapshot();
     sim.apply(0); // P0 sends: the IPI is on the bus
     const sent = m.snapshot();
@@ -171,23 +172,29 @@ describe('the write log behind the incremental hash', () => {
       hasher.full(aux);
       return { aux, words: Int32Array.from(state) };
     };
-    // No log: the step is found by the compare.
+    // No log: the step is found by the compare with the parent; without the parent there is nothing to go by.
     const p = hashOf(start);
     sim.apply(0);
     expect(hasher.child(p.words, p.aux, fresh())).toBe(hasher.full(fresh()));
-    // A whole state put back during the step (Machine.restore): the log is incomplete, the compare finds the change.
+    expect(() => hasher.child(null, p.aux, fresh())).toThrow('no write log');
+    expect(hasher.undo(live)).toBe(false);
+    // A whole state put back during the step (Machine.restore): the log notes each word it changes.
     const q = hashOf(start);
     hasher.beforeStep();
     m.restore(sent);
-    expect(hasher.child(q.words, q.aux, fresh())).toBe(hasher.full(fresh()));
-    // A log over two steps, the state copied back past put between them (as the explorer restores a frame): the
-    // words the first step noted are the parent's again, those the second changed were noted.
+    expect(hasher.child(null, q.aux, fresh())).toBe(hasher.full(fresh()));
+    expect(hasher.undo(live)).toBe(true);
+    expect([...m.state]).toEqual([...start]);
+    // A log over two steps, the state copied back past put between them: the words the first step noted are the
+    // parent's again (their first entries hold the parent's values), those the second changed were noted.
     const r = hashOf(start);
     hasher.beforeStep();
     sim.apply(0);
     m.state.set(start);
     sim.apply(0);
-    expect(hasher.child(r.words, r.aux, fresh())).toBe(hasher.full(fresh()));
+    expect(hasher.child(null, r.aux, fresh())).toBe(hasher.full(fresh()));
+    hasher.undo(live);
+    expect([...m.state]).toEqual([...start]);
     hasher.release();
   });
 });
