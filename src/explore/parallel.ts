@@ -14,6 +14,7 @@ import { HostError } from '../arch/errors.js';
 import { Reducer } from './por.js';
 import { StateHasher } from './hasher.js';
 import { copyWords } from './copy.js';
+import { UndoStack } from './undo.js';
 import { findSymmetry } from './symmetry.js';
 import { OutcomeSet, type OutcomeEntry } from './outcomes.js';
 import { applyStep, successors } from './successors.js';
@@ -201,8 +202,9 @@ function hasCycle(edges: Int32Array[], n: number): boolean {
 }
 
 interface Frame {
-  state: Int32Array;
   aux: Uint32Array;
+  /** Where the undo stack's entries for the step into this state start (src/explore/undo.ts). */
+  undoFrom: number;
   /** Its number in the shared table. */
   id: number;
   steps: number[];
@@ -252,9 +254,11 @@ class Share {
   private readonly giveSteps: number[] = [];
   private readonly stack: Frame[] = [];
   private readonly frames: Frame[] = [];
-  /** The frame whose state the live state is (null: none; the next step restores its frame's state whole). A frame
-   *  taken from `frames` is filled from the live state before it is used, so one left here after its pop is harmless. */
-  private liveOf: Frame | null = null;
+  /** The way back to each stacked frame's state: the live state is always the top frame's, as in the sequential
+   *  search (docs/explorer.md, "The way back"). */
+  private readonly undo = new UndoStack();
+  /** Scratch for a hand-over: a stacked frame's state, rebuilt from the live state and the undo stack. */
+  private readonly given: Int32Array;
   /** The run from the root to the state this search started from (null: too long to keep). */
   private prefix: number[] | null = [];
   private edges = new Int32Array(1 << 12);
@@ -262,8 +266,8 @@ class Share {
   private finals = 0;
   private work = 0;
   private readonly deadline: Deadline;
-  /** Bytes of a frame's state and hasher sums. */
-  private readonly stateBytes: number;
+  /** Bytes of a frame's hasher sums. */
+  private readonly auxBytes: number;
 
   constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>, own?: Own) {
     // The deadline is in the epoch's milliseconds; this thread's clock starts at its own timeOrigin.
@@ -282,7 +286,8 @@ class Share {
     this.pool = new Int32Array(data.pool);
     this.itemWords = itemWords(m.state.length);
     this.poolItems = data.pool.byteLength / 4 / this.itemWords;
-    this.stateBytes = m.state.byteLength + this.aux.byteLength;
+    this.auxBytes = this.aux.byteLength;
+    this.given = new Int32Array(m.state.length);
   }
 
   run(): ShareResult {
@@ -324,7 +329,7 @@ class Share {
   /** Publish what this thread holds (its peak, in KiB) and cut the search when all together pass maxMemory. */
   private account(): void {
     const c = this.c, at = CONTROL_WORDS + this.data.index;
-    const own = (this.stack.length + this.frames.length) * (this.stateBytes + FRAME_BYTES) + this.edges.byteLength + this.outcomes.bytes;
+    const own = (this.stack.length + this.frames.length) * (this.auxBytes + FRAME_BYTES) + this.undo.bytes() + this.edges.byteLength + this.outcomes.bytes;
     const kib = Math.ceil(own / 1024);
     if (kib > Atomics.load(c, at)) Atomics.store(c, at, kib);
     if (this.data.maxMemory < Infinity && memoryOf(c, this.data.jobs, this.data.pool.byteLength) > this.data.maxMemory) this.cut('memory');
@@ -361,19 +366,19 @@ class Share {
   }
 
   private frame(): Frame {
-    return this.frames.pop() ?? { state: new Int32Array(this.live.length), aux: new Uint32Array(this.aux.length), id: 0, steps: [], enabled: [], next: 0, via: 0 };
+    return this.frames.pop() ?? { aux: new Uint32Array(this.aux.length), undoFrom: 0, id: 0, steps: [], enabled: [], next: 0, via: 0 };
   }
 
-  /** The live state is new (number id): a frame for it. */
+  /** The live state is new (number id): a frame for it (its step's writes, when it has one, are in the log). */
   private push(id: number, via: number): void {
     const f = this.frame();
-    copyWords(f.state, this.live);
+    // Saved before the steps are worked out: that may take a step and put the state back (the log notes both).
+    f.undoFrom = via >= 0 ? this.undo.save(this.hasher.log) : this.undo.top;
     copyWords(f.aux, this.aux);
     f.id = id;
     f.next = 0;
     f.via = via;
     successors(this.sim, this.reducer, f.steps, f.enabled);
-    this.liveOf = f;
     this.stack.push(f);
     if (f.steps.length === 0) {
       this.finals++;
@@ -382,33 +387,43 @@ class Share {
     }
   }
 
-  /** Step from frame f by s into the live state: its number (or -1 - its number when already there; null when the
-   *  bus overflowed). */
+  /** Step from frame f, the top frame, by s: the next state's number (or -1 - its number when already there, the
+   *  live state f's again; null when the bus overflowed). */
   private step(f: Frame, s: number): number | null {
-    if (this.liveOf !== f) copyWords(this.live, f.state);
-    this.liveOf = null;
     this.hasher.beforeStep();
     if (!applyStep(this.sim, s)) {
+      this.back();
       this.cut('bus-capacity');
       return null;
     }
-    const id = this.insert(this.hasher.child(f.state, f.aux, this.aux, f.id));
+    const id = this.insert(this.hasher.child(null, f.aux, this.aux));
     this.edge(f.id, id >= 0 ? id : -1 - id);
-    // A state seen before: the next step is f's again, from f's state with the words this step changed put back.
-    if (id < 0 && this.hasher.undo(this.live)) this.liveOf = f;
+    if (id < 0) this.back();
     return id;
+  }
+
+  /** Undo the step just taken (the live state is the top frame's again). */
+  private back(): void {
+    if (!this.hasher.undo(this.live)) throw new Error('parallel search: a step without a write log cannot be undone');
+  }
+
+  /** Close the top frame: the live state is its parent's again. */
+  private pop(): void {
+    const f = this.stack.pop()!;
+    this.undo.restore(this.live, f.undoFrom);
+    this.frames.push(f);
   }
 
   private search(): void {
     const c = this.c, stack = this.stack, data = this.data;
     while (stack.length > 0) {
       if (Atomics.load(c, CUT) !== 0) {
-        while (stack.length > 0) this.frames.push(stack.pop()!);
+        while (stack.length > 0) this.pop();
         return;
       }
       const f = stack[stack.length - 1];
       if (f.next >= f.steps.length) {
-        this.frames.push(stack.pop()!);
+        this.pop();
         continue;
       }
       const cut = this.deadline.check();
@@ -421,6 +436,7 @@ class Share {
       if (id >= data.maxStates) this.cut('max-states');
       else if ((this.prefix?.length ?? 0) + stack.length > data.maxDepth) this.cut('max-depth');
       else this.push(id, s);
+      if (stack[stack.length - 1] === f) this.back();
     }
   }
 
@@ -442,9 +458,16 @@ class Share {
       at.push(i);
       k.push(give);
     }
-    const pool = this.pool, L = this.live.length, p = this.prefix;
+    const pool = this.pool, L = this.live.length, p = this.prefix, given = this.given;
+    // Each frame's state: the live state (the top frame's) with the steps of the frames above it undone, the top
+    // frame's first (the items go top frame first).
+    copyWords(given, this.live);
+    let undone = this.undo.top;
     for (let j = at.length - 1; j >= 0; j--) {
       const g = stack[at[j]], item = this.c[POOLED]++ * this.itemWords, n = p === null ? -1 : p.length + at[j];
+      const from = at[j] + 1 < stack.length ? stack[at[j] + 1].undoFrom : undone;
+      this.undo.rewind(given, from, undone);
+      undone = from;
       if (n < 0 || n > POOL_PATH) pool[item] = -1;
       else {
         pool[item] = n;
@@ -452,7 +475,7 @@ class Share {
         for (let x = 1; x <= at[j]; x++) pool[item + p!.length + x] = stack[x].via;
       }
       let w = item + 1 + POOL_PATH;
-      pool.set(g.state, w);
+      pool.set(given, w);
       w += L;
       pool[w++] = g.id;
       pool[w++] = k[j];
@@ -483,17 +506,16 @@ class Share {
         this.prefix = n >= 0 ? Array.from(pool.subarray(at + 1, at + 1 + n)) : null;
         this.live.set(pool.subarray(w, w + L));
         const f = this.frame();
+        f.undoFrom = this.undo.top = 0;
         f.id = pool[w + L];
         f.steps.length = 0;
         for (let x = 0, k = pool[w + L + 1]; x < k; x++) f.steps.push(pool[w + L + 2 + x]);
         Atomics.sub(c, IDLE, 1);
         this.unlock();
         this.hasher.full(this.aux);
-        copyWords(f.state, this.live);
         copyWords(f.aux, this.aux);
         f.next = 0;
         f.via = -1;
-        this.liveOf = f;
         this.stack.push(f);
         return true;
       }

@@ -27,9 +27,14 @@ export class UndoStack {
 
   /** Write back into `live`, newest first, the values of the entries from `from` on, and drop them. */
   restore(live: Int32Array, from: number): void {
-    const at = this.at, old = this.old;
-    for (let j = this.top - 1; j >= from; j--) live[at[j]] = old[j];
+    this.rewind(live, from, this.top);
     this.top = from;
+  }
+
+  /** Write back into `into`, newest first, the values of the entries in [from, to), keeping them. */
+  rewind(into: Int32Array, from: number, to: number): void {
+    const at = this.at, old = this.old;
+    for (let j = to - 1; j >= from; j--) into[at[j]] = old[j];
   }
 
   /** Bytes held. */
