@@ -99,14 +99,16 @@ describe('maxMemory', () => {
   it('lapis run --max-memory MB cuts the search and says so in the answer', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lapis-limits-'));
     try {
-      const file = join(dir, 'big.litmus');
-      writeFileSync(file, bigMemory(40_000, 12));
-      const r = spawnSync(process.execPath, ['dist/cli/main.js', 'run', file, '--max-memory', '2', '--no-por', '--json'], { encoding: 'utf8', timeout: 120_000 });
+      const file = join(dir, 'bringup.litmus');
+      // 216,835 states without reduction: a visited set of 3 MiB.
+      writeFileSync(file, bringupLitmus(3, true));
+      const args = ['dist/cli/main.js', 'run', file, '--max-memory', '2', '--no-por', '--no-symmetry'];
+      const r = spawnSync(process.execPath, [...args, '--json'], { encoding: 'utf8', timeout: 120_000 });
       const a = JSON.parse(r.stdout) as { complete: boolean; cutBy: string; ok: boolean };
       expect(a.complete).toBe(false);
       expect(a.cutBy).toBe('memory');
       expect(a.ok).toBe(false);
-      const text = spawnSync(process.execPath, ['dist/cli/main.js', 'run', file, '--max-memory', '2', '--no-por'], { encoding: 'utf8', timeout: 120_000 });
+      const text = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 });
       expect(text.stdout).toMatch(/^Incomplete: exploration cut short by memory; complete: false$/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
