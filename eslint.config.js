@@ -27,8 +27,9 @@ function layerRules(i) {
   };
 }
 
-// The model's state words are written only through src/arch/writes.ts (`put`, `putFill`): the explorer's hash is
-// updated from the writes they note, so a write past them would leave it stale. The state array is `s` or `state`
+// The model's state words are written only through src/arch/writes.ts (`put`, `putFill`, `putAll`): the explorer's
+// hash is updated from the writes they note and its way back undoes them, so a write past them would leave the hash
+// stale and the undo wrong. The state array is `s` or `state`
 // (or `x.s`, `x.state`) in every device, the simulator and the assist layer.
 const STATE = '/^(s|state)$/';
 const stateWrites = {
@@ -41,7 +42,7 @@ const stateWrites = {
       `UpdateExpression > MemberExpression.argument[computed=true][object.property.name=${STATE}]`,
       `CallExpression > MemberExpression.callee[property.name=/^(fill|set|copyWithin)$/][object.name=${STATE}]`,
       `CallExpression > MemberExpression.callee[property.name=/^(fill|set|copyWithin)$/][object.property.name=${STATE}]`,
-    ].map((selector) => ({ selector, message: 'state words are written through put / putFill (src/arch/writes.ts), which the explorer\'s hash relies on' }))],
+    ].map((selector) => ({ selector, message: 'state words are written through put / putFill / putAll (src/arch/writes.ts), which the explorer\'s hash and undo rely on' }))],
   },
 };
 
