@@ -201,6 +201,16 @@ forall (P0.done = 1)
     expect(new Simulator(parse(readFileSync('litmus/timer-masked-periodic-final.litmus', 'utf8'))).relativeTime).toBe(true);
   });
 
+  it('a search ends at the root state, complete or cut by any bound (every step and frame undone)', () => {
+    const bounds: ExploreOptions[] = [{}, { por: false }, { maxStates: 50, por: false }, { maxDepth: 4 }, { maxMemory: 20_000, por: false }, { symmetry: false }];
+    for (const opts of bounds) {
+      const sim = new Simulator(parse(bringupLitmus(3, true))), root = sim.machine.snapshot();
+      const res = explore(sim, opts);
+      expect(res.states).toBeGreaterThan(1);
+      expect([...sim.machine.state]).toEqual([...root]);
+    }
+  });
+
   it('the catalog bring-up test is the generator output for N = 4', () => {
     expect(readFileSync('litmus/bringup-4.litmus', 'utf8')).toBe(bringupLitmus(4, true));
   });
