@@ -122,8 +122,6 @@ export class WordDiff {
   private readonly second: number;
   /** Where the module writes its (offset, mask) pairs, in words. */
   private readonly found: number;
-  /** The `bId` of the second state copied there last (-1: none to keep). */
-  private lastB = -1;
 
   /** Compares the first `words` words of two states of `length` words. */
   constructor(private readonly words: number, length: number, useSimd = true) {
@@ -141,19 +139,14 @@ export class WordDiff {
     }
   }
 
-  /**
-   * The words among the first `words` where a and b differ: their indices in `at`; how many.
-   * `bId` names b's words (equal ids only for equal words; -1: unnamed): b is not copied again for the same id, as
-   * the explorer compares a parent with each of its children in turn.
-   */
-  differ(a: Int32Array, b: Int32Array, bId = -1): number {
+  /** The words among the first `words` where a and b differ: their indices in `at`; how many. */
+  differ(a: Int32Array, b: Int32Array): number {
     const n = this.words, at = this.at;
     let k = 0;
     if (this.fn) {
       const mem = this.mem!, second = this.second, found = this.found;
       copyWords(mem, a, 0);
-      if (bId < 0 || bId !== this.lastB) copyWords(mem, b, second);
-      this.lastB = bId;
+      copyWords(mem, b, second);
       const chunks = this.fn(0, 4 * second, 4 * Math.ceil(n / CHUNK) * CHUNK, 4 * found);
       for (let c = 0; c < chunks; c++) {
         const base = mem[found + 2 * c] >>> 2;

@@ -73,6 +73,8 @@ export interface CanonLayout {
 }
 
 const PLAIN = 0, IGNORED = 1, GROUP = 2;
+/** The clock: the state's first two words (Machine.relativeHash). */
+const CLOCK_WORDS = 2;
 
 /** The APIC timer words relativeHash rewrites (from the CPU's base), and the words they are computed from
  *  (Machine.relativeTimerWords: the timer's mode, divisor, count and start, the TSC deadline; and the CPU's presence,
@@ -110,7 +112,8 @@ export class StateHasher {
   private readonly groups: Group[] = [];
   /** Groups that time moves: all of them are recomputed when the clock changes. */
   private readonly timeGroups: number[] = [];
-  private readonly clockWords: number[] = [];
+  /** Time relative to now (Machine.relativeHash): the clock words count as 0 and time moves the time groups. */
+  private readonly relative: boolean;
   private readonly mark: Uint8Array;
   private readonly dirty: number[] = [];
   private readonly rel: Uint32Array;
@@ -176,10 +179,10 @@ export class StateHasher {
       this.z[4 * k + 3] = seed(k, 0x165667b1);
     }
     this.rel = new Uint32Array(this.s.length);
+    this.relative = sim.relativeTime;
     if (sim.relativeTime) {
       // Machine.relativeHash: the clock reads 0 (two words at the start of the state), timers and waits relative.
-      this.clockWords.push(0, 1);
-      for (const at of this.clockWords) this.cls[at] = IGNORED;
+      for (let at = 0; at < CLOCK_WORDS; at++) this.cls[at] = IGNORED;
       for (let c = 0; c < m.cpus.length; c++) {
         const base = m.cpuBase(c), words = TIMER_WORDS.map((o) => base + o);
         this.timeGroups.push(this.addGroup(words, (rel) => {
@@ -262,10 +265,9 @@ export class StateHasher {
   /**
    * The hash of the live state, which one step made from the parent whose sums are `parentAux`; fills `aux` (it may
    * be `parentAux` itself). With the write log (beforeStep) the step's writes and the values they replaced say what
-   * changed; without it, a compare with `parent`, the parent's words (`parentId` names them for WordDiff.differ; -1:
-   * unnamed).
+   * changed; without it, a compare with `parent`, the parent's words.
    */
-  child(parent: Int32Array | null, parentAux: Uint32Array, aux: Uint32Array, parentId = -1): number {
+  child(parent: Int32Array | null, parentAux: Uint32Array, aux: Uint32Array): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
     const s = this.si, L = this.busBase, log = this.log, z = this.z;
     // The words written since beforeStep, each with the value it had before that write (src/arch/writes.ts; only
@@ -273,7 +275,7 @@ export class StateHasher {
     // words where a compare of the whole state with the parent's finds a difference.
     const logged = log.complete();
     if (!logged && parent === null) throw new Error('StateHasher.child: no write log (beforeStep) and no parent state to compare with');
-    const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent!, parentId), seen = this.seen;
+    const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent!), seen = this.seen;
     const olds = logged ? log.old : null;
     // A word is counted once a step: `seen` holds the step's stamp where it was.
     const stamp = this.stamp = this.stamp === 0xffffffff ? this.restamp() : this.stamp + 1;
@@ -288,8 +290,7 @@ export class StateHasher {
       seen[i] = stamp;
       const v = s[i], o = olds !== null ? olds[j] : parent![i];
       if (v === o) continue;
-      // The clock: words 0 and 1 (Machine.relativeHash).
-      if (i < 2) clock = true;
+      if (i < CLOCK_WORDS) clock = true;
       const t = this.trig[i];
       if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
         this.mark[t] = 1;
@@ -301,7 +302,7 @@ export class StateHasher {
       aux[ax] = (aux[ax] + mix(v, sa, ta, M1) - mix(o, sa, ta, M1)) | 0;
       aux[ax + 1] = (aux[ax + 1] + mix(v, sb, tb, M2) - mix(o, sb, tb, M2)) | 0;
     }
-    if (clock && this.clockWords.length > 0) {
+    if (clock && this.relative) {
       for (const g of this.timeGroups) {
         if (this.mark[g] === 0) {
           this.mark[g] = 1;

@@ -239,9 +239,7 @@ describe('the word compare', () => {
       expect([simd.simd, js.simd]).toEqual([true, false]);
       for (const d of [simd, js]) {
         expect([...d.at.subarray(0, d.differ(a, b))]).toEqual(want);
-        // Named (id 7): copied into the module once, then kept for the same id; the answers stay exact.
-        expect([...d.at.subarray(0, d.differ(a, b, 7))]).toEqual(want);
-        expect([...d.at.subarray(0, d.differ(b, b, 7))]).toEqual([]);
+        expect([...d.at.subarray(0, d.differ(b, b))]).toEqual([]);
       }
     }), { numRuns: 300 });
   });
