@@ -197,7 +197,9 @@ describe('lapis kut', () => {
     const r = lapis('x2apic', '--on', 'qemu10-tcg', '--env', 'TEST_DEVICE=0', '--json', '--timeout', '600');
     expect(r.status, r.stderr).toBe(1);
     const j = JSON.parse(r.stdout) as KutResult;
-    expect(j.status).toBe('failed');
+    // Once, under a loaded `npm test` (2026-12-07), this run came back 'crashed'; not seen again in seven runs beside
+    // CPU-bound processes. The reason, QEMU's last lines and the guest's say which crash it was, should it recur.
+    expect(j.status, `${j.reason}\n${j.diagnostics}\n${j.output.split('\n').slice(-10).join('\n')}`).toBe('failed');
     expect(j.consistent).toBe(true);
   }, TEST_MS);
 });
