@@ -109,6 +109,11 @@ export class StateHasher {
   private readonly presenceWord: Uint8Array;
   /** Per key k, the four seeds of its lane mixes at 4k..4k+3 (one array: a step reads them side by side). */
   private readonly z: Int32Array;
+  /** Per word below busBase: the offset of its lane sums in aux (-1: not PLAIN); its four seeds at 4i..4i+3; 1 where
+   *  it is the clock or a derived group's input. */
+  private readonly lane: Int32Array;
+  private readonly zi: Int32Array;
+  private readonly watched: Uint8Array;
   private readonly groups: Group[] = [];
   /** Groups that time moves: all of them are recomputed when the clock changes. */
   private readonly timeGroups: number[] = [];
@@ -217,6 +222,18 @@ export class StateHasher {
         for (const at of words) rel[at] = live ? this.s[at] : 0;
       }, [...words, d.pcWord]);
     }
+    // Per word below busBase, what `child` reads of it in one place: its lane sums' offset in aux (-1: not a plain
+    // word), its seeds by word (not by key), and whether it is the clock or a derived group's input.
+    this.lane = new Int32Array(L).fill(-1);
+    this.zi = new Int32Array(4 * L);
+    this.watched = new Uint8Array(L);
+    for (let i = 0; i < L; i++) {
+      if (this.cls[i] === PLAIN) {
+        this.lane[i] = 2 + 2 * this.own[i];
+        for (let q = 0; q < 4; q++) this.zi[4 * i + q] = this.z[4 * this.key[i] + q];
+      }
+      if (i < CLOCK_WORDS || this.trig[i] >= 0) this.watched[i] = 1;
+    }
     this.mark = new Uint8Array(this.groups.length);
     this.cutsBuf = new Int32Array(this.n + 2);
     this.order = new Int32Array(this.n);
@@ -269,14 +286,14 @@ export class StateHasher {
    */
   child(parent: Int32Array | null, parentAux: Uint32Array, aux: Uint32Array): number {
     if (aux !== parentAux) copyWords(aux, parentAux);
-    const s = this.si, L = this.busBase, log = this.log, z = this.z;
+    const s = this.si, L = this.busBase, log = this.log;
     // The words written since beforeStep, each with the value it had before that write (src/arch/writes.ts; only
     // writes that changed a word are noted): a word's first entry holds the parent's value. Without the log, the
     // words where a compare of the whole state with the parent's finds a difference.
     const logged = log.complete();
     if (!logged && parent === null) throw new Error('StateHasher.child: no write log (beforeStep) and no parent state to compare with');
     const noted = logged ? log.at : this.diff.at, n = logged ? log.n : this.diff.differ(s, parent!), seen = this.seen;
-    const olds = logged ? log.old : null;
+    const olds = logged ? log.old : null, lane = this.lane, watched = this.watched, z = this.zi;
     // A word is counted once a step: `seen` holds the step's stamp where it was.
     const stamp = this.stamp = this.stamp === 0xffffffff ? this.restamp() : this.stamp + 1;
     let bus = false, clock = false;
@@ -290,15 +307,17 @@ export class StateHasher {
       seen[i] = stamp;
       const v = s[i], o = olds !== null ? olds[j] : parent![i];
       if (v === o) continue;
-      if (i < CLOCK_WORDS) clock = true;
-      const t = this.trig[i];
-      if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
-        this.mark[t] = 1;
-        this.dirty.push(t);
+      if (watched[i] !== 0) {
+        if (i < CLOCK_WORDS) clock = true;
+        const t = this.trig[i];
+        if (t >= 0 && this.mark[t] === 0 && (this.presenceWord[i] === 0 || presentIn(v) !== presentIn(o))) {
+          this.mark[t] = 1;
+          this.dirty.push(t);
+        }
       }
-      if (this.cls[i] !== PLAIN) continue;
-      const q = 4 * this.key[i], ax = 2 + 2 * this.own[i];
-      const sa = z[q], ta = z[q + 1], sb = z[q + 2], tb = z[q + 3];
+      const ax = lane[i];
+      if (ax < 0) continue;
+      const q = 4 * i, sa = z[q], ta = z[q + 1], sb = z[q + 2], tb = z[q + 3];
       aux[ax] = (aux[ax] + mix(v, sa, ta, M1) - mix(o, sa, ta, M1)) | 0;
       aux[ax + 1] = (aux[ax + 1] + mix(v, sb, tb, M2) - mix(o, sb, tb, M2)) | 0;
     }
