@@ -32,7 +32,9 @@ export { formatValue, valueEquals, type OutcomeValue };
 export { StepKind, TIME_STEP, stepIndex, stepKind, SimError, UnsupportedError };
 
 /** What a CPU's next step is (Simulator.cpuEnabled). */
-const enum CpuNext { NONE, WORK, EVENT, OP }
+/** A process's next step, as `enabled` needs it: none, the assist's work, an event (or window exit), an op, or an
+ *  op that is a `pause` (it does not hold time back). */
+const enum CpuNext { NONE, WORK, EVENT, OP, PAUSE }
 
 export class Simulator extends SimWords implements ExecCtx {
   readonly observables: Observable[];
@@ -306,7 +308,7 @@ export class Simulator extends SimWords implements ExecCtx {
 
   /**
    * The CPU's next step, if it has one: the assist's work, a pending event it must take (or a window VM exit), or
-   * its next op. Which of them, so that `enabled` need not ask the event ladder again.
+   * its next op (a `pause` or not). Which of them, so that `enabled` need not ask the event ladder or the op again.
    */
   private cpuEnabled(c: number): CpuNext {
     const cpu = this.machine.cpus[c];
@@ -315,12 +317,13 @@ export class Simulator extends SimWords implements ExecCtx {
       const next = this.assist.next(c);
       if (next !== 'guest') return next === 'work' ? CpuNext.WORK : CpuNext.NONE;
     }
-    if (nextEvent(cpu) !== EventKind.NONE || this.windowExit(cpu) !== null) return CpuNext.EVENT;
+    // No window control set: no window exit (Cpu.windowExitDue), and no call to ask.
+    if (nextEvent(cpu) !== EventKind.NONE || (cpu.has(F.INTR_WINDOW | F.NMI_WINDOW) && this.windowExit(cpu) !== null)) return CpuNext.EVENT;
     if (cpu.activity() !== Activity.ACTIVE) return CpuNext.NONE;
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
     if (pc === NO_PC) return CpuNext.NONE;
-    return this.opEnabled(pc, code, c, cpu) ? CpuNext.OP : CpuNext.NONE;
+    return this.opEnabled(pc, code, c, cpu) ? this.pausesAt(code, pc) ? CpuNext.PAUSE : CpuNext.OP : CpuNext.NONE;
   }
 
   private opEnabled(pc: number, code: ProcCode, c: number, cpu: Cpu | null): boolean {
@@ -336,18 +339,23 @@ export class Simulator extends SimWords implements ExecCtx {
     return def.enabled(code.insns[pc] as never, this);
   }
 
-  private agentEnabled(a: number): boolean {
+  /** Agent a's next op, if it is enabled (OP, or PAUSE for a `pause`), else NONE. */
+  private agentEnabled(a: number): CpuNext {
     const code = this.program.agents[a];
     const pc = this.pcOf(code);
-    if (pc === NO_PC) return false;
-    if (code.defs[pc] === null && code.insns[pc].kind === 'end') return false;
-    return this.opEnabled(pc, code, -1, null);
+    if (pc === NO_PC) return CpuNext.NONE;
+    if (code.defs[pc] === null && code.insns[pc].kind === 'end') return CpuNext.NONE;
+    return this.opEnabled(pc, code, -1, null) ? this.pausesAt(code, pc) ? CpuNext.PAUSE : CpuNext.OP : CpuNext.NONE;
   }
 
   /** Whether a process's next op is a `pause` (it does not hold time back). */
   pausing(code: ProcCode): boolean {
     const pc = this.pcOf(code);
-    if (pc === NO_PC) return false;
+    return pc !== NO_PC && this.pausesAt(code, pc);
+  }
+
+  /** Whether the op at pc is a `pause`. */
+  private pausesAt(code: ProcCode, pc: number): boolean {
     const p = code.defs[pc]?.pauses;
     return p === true || (typeof p === 'function' && p(code.insns[pc] as never));
   }
@@ -362,13 +370,15 @@ export class Simulator extends SimWords implements ExecCtx {
       const next = this.cpuEnabled(c);
       if (next === CpuNext.NONE) continue;
       out.push(step(StepKind.CPU, c));
-      // Time waits for an event (or a window exit) to be taken, and for any step but a `pause`.
-      if (next === CpuNext.EVENT || (next === CpuNext.WORK && this.eventDue(c)) || !this.pausing(this.program.cpus[c])) holdsTime = true;
+      // Time waits for an event (or a window exit) to be taken, and for any step but a `pause` (the assist's work:
+      // unless its CPU's next op is one).
+      if (next === CpuNext.EVENT || next === CpuNext.OP || (next === CpuNext.WORK && (this.eventDue(c) || !this.pausing(this.program.cpus[c])))) holdsTime = true;
     }
     for (let a = 0; a < this.program.agents.length; a++) {
-      if (!this.agentEnabled(a)) continue;
+      const next = this.agentEnabled(a);
+      if (next === CpuNext.NONE) continue;
       out.push(step(StepKind.AGENT, a));
-      if (!this.pausing(this.program.agents[a])) holdsTime = true;
+      if (next === CpuNext.OP) holdsTime = true;
     }
     const bus = m.bus;
     for (let i = 0; i < bus.count(); i++) {
@@ -383,13 +393,17 @@ export class Simulator extends SimWords implements ExecCtx {
   /** The next virtual time something happens: a timer, or the end of a `wait`. */
   nextTime(): number {
     const now = this.machine.now();
+    // Loops, not a closure over `t`: `enabled` asks this for most states, and a closure would be allocated each time.
     let t = this.machine.nextDeadline();
-    const consider = (code: ProcCode): void => {
-      const w = this.waitUntil(code);
+    const cpus = this.program.cpus, agents = this.program.agents;
+    for (let i = 0; i < cpus.length; i++) {
+      const w = this.waitUntil(cpus[i]);
       if (w > now && w < t) t = w;
-    };
-    for (const c of this.program.cpus) consider(c);
-    for (const a of this.program.agents) consider(a);
+    }
+    for (let i = 0; i < agents.length; i++) {
+      const w = this.waitUntil(agents[i]);
+      if (w > now && w < t) t = w;
+    }
     return t;
   }
 

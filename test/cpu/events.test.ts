@@ -8,7 +8,7 @@ import { Reg } from '../../src/arch/apic.js';
 import { VmxMode, sipiStartAddress } from '../../src/arch/cpu.js';
 import { A } from '../../src/apic/layout.js';
 import { F } from '../../src/cpu/cpu.js';
-import { EVENT_LADDER, EVENT_NAMES } from '../../src/cpu/events.js';
+import { EVENT_LADDER, EVENT_NAMES, EventKind, nextEvent } from '../../src/cpu/events.js';
 import { Machine } from '../../src/machine/machine.js';
 import { INIT, SIPI, SVR_ON, machine, activity, ipi, interrupt, extint, readyBsp, bootAp, held } from './events-helpers.js';
 
@@ -61,6 +61,23 @@ describe('the ladder\'s cheap skip (EventRule.needs)', () => {
       }
     }), { numRuns: 500 });
     expect(EVENT_LADDER.filter((r) => r.needs !== 0).map((r) => EVENT_NAMES[r.kind])).toEqual(['smi', 'init', 'sipi-discard', 'nmi']);
+  });
+
+  it('nextEvent, which asks the rows one by one, names the first row of EVENT_LADDER that is pending and not blocked', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.boolean(), fc.boolean(), fc.constantFrom('intel', 'amd'),
+      (flags, act, vmx, x2apic, irr, vendor) => {
+        const m = machine({ x2apic, vendor: vendor as 'intel' | 'amd' });
+        const cpu = m.cpus[1];
+        m.apicWrite(1, Reg.SVR, SVR_ON);
+        if (irr) interrupt(m, 1, 0x41);
+        cpu.setFlags(flags >>> 0);
+        cpu.setActivity(act);
+        cpu.setVmx(vmx as VmxMode);
+        const first = EVENT_LADDER.find((rule) => rule.blockedBy(cpu) === null && rule.pending(cpu));
+        const expected = first === undefined ? 'none' : first.kind === EventKind.INIT && vmx === VmxMode.NON_ROOT ? 'init-vmexit' : EVENT_NAMES[first.kind];
+        expect(EVENT_NAMES[nextEvent(cpu)]).toBe(expected);
+      }), { numRuns: 2000 });
   });
 });
 
