@@ -17,6 +17,13 @@ import { put, putFill } from '../arch/writes.js';
 
 export { GP, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
 
+/** The words from TPR up to the LINT levels as RESET and INIT leave them (SDM Vol 3A 11.4.7.1): DFR all 1s, SVR 0xFF,
+ *  each LVT entry masked, the rest 0. */
+const RESET_VALUES = new Uint32Array(A.LINT - A.TPR);
+RESET_VALUES[A.DFR - A.TPR] = DFR_FLAT;
+RESET_VALUES[A.SVR - A.TPR] = SPURIOUS_RESET;
+RESET_VALUES.fill(Lvt.MASKED, A.LVT - A.TPR, A.LVT - A.TPR + LVT_COUNT);
+
 /** One local APIC, a view on its words of the machine state. */
 export class LocalApic {
   readonly timer: ApicTimer;
@@ -72,11 +79,10 @@ export class LocalApic {
   }
 
   private resetRegisters(): void {
-    const s = this.s, b = this.b;
-    putFill(s, 0, b + A.TPR, b + A.LINT);
-    put(s, b + A.DFR, DFR_FLAT);
-    put(s, b + A.SVR, SPURIOUS_RESET);
-    for (let i = 0; i < LVT_COUNT; i++) put(s, b + A.LVT + i, Lvt.MASKED);
+    // Each word written once, with its value after RESET (a fill with 0 and the rest written again wrote DFR, SVR and
+    // the LVT twice, and the explorer's write log noted both).
+    const s = this.s, at = this.b + A.TPR;
+    for (let i = 0; i < RESET_VALUES.length; i++) put(s, at + i, RESET_VALUES[i]);
   }
 
   // ---------------------------------------------------------------- mode and IA32_APIC_BASE
