@@ -115,6 +115,15 @@ describe('a VMM\'s host-side ops', () => {
   });
 });
 
+describe('64-bit registers and memory words', () => {
+  it('keep all 64 bits through store, load and arithmetic, wrap modulo 2^64, and a small value clears the high word', () => {
+    const t = `lapis T\nP0 {\n  store x = 0x123456789\n  load r1 = x\n  r2 = r1 + 0xfffffffffffffff0\n  store y = 0x100000005\n  store y = 7\n  r3 = 0xffffffff00000000\n  r3 = 3\n  store z = r2\n}\nforall (x = 0x123456789 /\\ P0:r1 = 0x123456789 /\\ z = 0x123456779 /\\ y = 7 /\\ P0:r3 = 3)\n`;
+    expect(run(t).ok).toBe(true);
+    // The claim's negation: the high word of x is there to be seen.
+    expect(run(t.replace('x = 0x123456789 /\\', 'x = 0x23456789 /\\')).ok).toBe(false);
+  });
+});
+
 describe('config apic-ids', () => {
   it('Pk is addressed by its APIC ID; CPUID reports it', () => {
     const t = `lapis T\nconfig {\n  cpus = 2\n  apic-ids = 0, 6\n}\nP0 {\n  send fixed 0x40 -> P1\n  send fixed 0x41 -> phys 1\n}\nP1 {\n  cpuid r0 = 0x1.ebx\n}\nforall (P1.count(0x40) = 1 /\\ P1.count(0x41) = 0 /\\ P1:r0 = 0x06000000)\n`;
