@@ -197,7 +197,11 @@ export function heldEvents(cpu: Cpu): { kind: EventKind; blockedBy: string }[] {
  * (+1, so 0 means none) in bits 8-16, so that the hot path allocates nothing.
  */
 export function takeEvent(cpu: Cpu): number {
-  const kind = nextEvent(cpu);
+  return takeNext(cpu, nextEvent(cpu));
+}
+
+/** takeEvent, where the caller has just asked nextEvent (`kind`) of the same state. */
+export function takeNext(cpu: Cpu, kind: EventKind): number {
   if (kind === EventKind.NONE) return 0;
   if (kind === EventKind.INIT_VMEXIT) {
     // SDM Vol 3C 26.2 Other Causes of VM Exits: INIT in VMX non-root operation causes a VM exit, and the INIT is

@@ -8,7 +8,7 @@
 
 import { Reg } from '../arch/apic.js';
 import { ACTIVITY_NAMES, Activity, VMX_MODE_NAMES, VmxMode } from '../arch/cpu.js';
-import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeEvent } from '../cpu/events.js';
+import { EVENT_NAMES, EventKind, eventKind, eventVector, nextEvent, takeNext } from '../cpu/events.js';
 import { F, type Cpu } from '../cpu/cpu.js';
 import { A } from '../apic/layout.js';
 import { MSR_IA32_TIME_STAMP_COUNTER } from '../cpu/msr.js';
@@ -35,6 +35,10 @@ export { StepKind, TIME_STEP, stepIndex, stepKind, SimError, UnsupportedError };
 /** A process's next step, as `enabled` needs it: none, the assist's work, an event (or window exit), an op, or an
  *  op that is a `pause` (it does not hold time back). */
 const enum CpuNext { NONE, WORK, EVENT, OP, PAUSE }
+
+/** The VM-execution controls for window exits: with neither set there is no window exit (Cpu.windowExitDue), and the
+ *  hot paths do not call to ask. */
+const WINDOW_CONTROLS = F.INTR_WINDOW | F.NMI_WINDOW;
 
 export class Simulator extends SimWords implements ExecCtx {
   readonly observables: Observable[];
@@ -317,8 +321,7 @@ export class Simulator extends SimWords implements ExecCtx {
       const next = this.assist.next(c);
       if (next !== 'guest') return next === 'work' ? CpuNext.WORK : CpuNext.NONE;
     }
-    // No window control set: no window exit (Cpu.windowExitDue), and no call to ask.
-    if (nextEvent(cpu) !== EventKind.NONE || (cpu.has(F.INTR_WINDOW | F.NMI_WINDOW) && this.windowExit(cpu) !== null)) return CpuNext.EVENT;
+    if (nextEvent(cpu) !== EventKind.NONE || (cpu.has(WINDOW_CONTROLS) && this.windowExit(cpu) !== null)) return CpuNext.EVENT;
     if (cpu.activity() !== Activity.ACTIVE) return CpuNext.NONE;
     const code = this.program.cpus[c];
     const pc = this.pcOf(code);
@@ -495,7 +498,7 @@ export class Simulator extends SimWords implements ExecCtx {
   private cpuStep(c: number): void {
     const cpu = this.machine.cpus[c], code = this.program.cpus[c];
     if (this.vcpus && this.assist.next(c) === 'work') return this.assist.work(c);
-    const window = this.windowExit(cpu);
+    const window = cpu.has(WINDOW_CONTROLS) ? this.windowExit(cpu) : null;
     if (window !== null) {
       // The exit clears its control, as L1's handler would before its next entry (docs/litmus.md).
       cpu.setWindowExiting(window === 'nmi' ? cpu.has(F.INTR_WINDOW) : false, window === 'intr' ? cpu.has(F.NMI_WINDOW) : false);
@@ -504,7 +507,8 @@ export class Simulator extends SimWords implements ExecCtx {
       cpu.setActivity(Activity.ACTIVE);
       return this.vmExit(c, code, pc, `vmexit-${window}-window`, window === 'nmi' ? code.vmexitNmiWindow : code.vmexitIntrWindow);
     }
-    if (nextEvent(cpu) !== EventKind.NONE) return this.takeEvent(c, cpu, code);
+    const event = nextEvent(cpu);
+    if (event !== EventKind.NONE) return this.takeEvent(c, cpu, code, event);
     cpu.beginInstruction();
     this.enter(code, c, cpu);
     this.setPc(code, this.execInsn(code.insns[this.pc]));
@@ -549,12 +553,13 @@ export class Simulator extends SimWords implements ExecCtx {
     return w === 'intr' && ev === EventKind.NMI ? null : w;
   }
 
-  private takeEvent(c: number, cpu: Cpu, code: ProcCode): void {
+  /** CPU c takes `event`, which nextEvent has just named. */
+  private takeEvent(c: number, cpu: Cpu, code: ProcCode, event: EventKind): void {
     const pc = this.pcOf(code);
     const ifBefore = cpu.interruptsEnabled();
     // Where the event is taken (`Pn.in-shadow(...)`): inside an STI or MOV SS shadow.
     const shadow = code.counts.size > 0 && cpu.has(F.STI_SHADOW | F.MOVSS_SHADOW);
-    const taken = takeEvent(cpu);
+    const taken = takeNext(cpu, event);
     const kind = eventKind(taken), vector = eventVector(taken);
     if (shadow) this.count(code, kind === EventKind.SMI ? 'shadow-smi' : kind === EventKind.NMI ? 'shadow-nmi' : `shadow-${vector}`);
     switch (kind) {
