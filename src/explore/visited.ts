@@ -1,22 +1,27 @@
 // The visited-state set: open addressing over 53-bit state hashes (hash compaction: a state is stored as its
 // hash only, so two distinct states with equal hashes would be merged; with 53 bits the chance of any merge
 // among 10^8 states is about 6e-4, documented in docs/explorer.md). A slot is 8 bytes: the hash's low 32 bits,
-// then its high 21 bits with an occupied bit and an "on the Tarjan stack" bit; the Tarjan index of the few states
-// on that stack is kept beside the table. Robin Hood linear probing (a probe stops at the first entry nearer its
+// then its high 21 bits with an occupied bit. Robin Hood linear probing (a probe stops at the first entry nearer its
 // home than the probe is to ours) keeps lookups short at a load of up to 0.8, and the table grows by 3/2 and 4/3
 // in turn, so it is never less than 0.53 full: 10 to 15 bytes per visited state.
+// The few states on the Tarjan stack (about the search's depth of them) are kept apart, with their Tarjan indices,
+// until their strongly connected component is complete; only then do they enter the table, whose room for them is
+// kept from the moment they are added. A state thus goes into the table once and is never looked up there again to
+// change it (a flag in its slot cost a second probe of the table, a cache miss, for every state).
 
-const OCCUPIED = 0x80000000, ON_STACK = 0x40000000, HI_MASK = 0x1fffff;
+const OCCUPIED = 0x80000000, HI_MASK = 0x1fffff;
 const MAX_LOAD = 0.8;
 
 export class VisitedSet {
-  /** Slot i is words 2i (the hash's low 32 bits) and 2i + 1 (the rest, with the flags): one cache line per probe. */
+  /** Slot i is words 2i (the hash's low 32 bits) and 2i + 1 (the rest, with the occupied bit): one cache line per
+   *  probe. */
   private t: Uint32Array;
   private cap: number;
   /** cap / 2^32: a hash's home slot is its low word scaled to the table (exact in a double). */
   private scale: number;
-  /** Tarjan indices of the states with ON_STACK set. */
+  /** The states on the Tarjan stack, with their Tarjan indices: not in the table yet. */
   private readonly tarjan = new StackIndex();
+  /** States in the table and on the Tarjan stack: the table has room for all of them. */
   size = 0;
 
   constructor(capacity = 1 << 10) {
@@ -57,18 +62,23 @@ export class VisitedSet {
   }
 
   has(h: number): boolean {
-    return this.find(h) >= 0;
+    return this.find(h) >= 0 || this.tarjan.index(h) !== undefined;
   }
 
-  /** Add h with a Tarjan index (-1: none); returns false if it was already there. */
+  /** Add h, on the Tarjan stack with its index (>= 0), or with its component complete (-1); false if it was there. */
   add(h: number, index: number): boolean {
-    if (this.find(h) >= 0) return false;
+    if (this.has(h)) return false;
+    // Room in the table now, for a state on the stack too: it enters the table when its component is complete.
     if (this.size + 1 > this.cap * MAX_LOAD) this.grow();
-    const lo = h >>> 0, hi = (h - lo) / 0x100000000;
-    this.place(lo, (hi | OCCUPIED | (index >= 0 ? ON_STACK : 0)) >>> 0);
     if (index >= 0) this.tarjan.set(h, index);
+    else this.insert(h);
     this.size++;
     return true;
+  }
+
+  private insert(h: number): void {
+    const lo = h >>> 0, hi = (h - lo) / 0x100000000;
+    this.place(lo, (hi | OCCUPIED) >>> 0);
   }
 
   private place(lo: number, hi: number): void {
@@ -99,22 +109,22 @@ export class VisitedSet {
 
   /** The Tarjan index of a visited state (-1: its SCC is complete; undefined: not visited). */
   index(h: number): number | undefined {
-    const i = this.find(h);
-    if (i < 0) return undefined;
-    return (this.t[2 * i + 1] & ON_STACK) !== 0 ? this.tarjan.get(h) : -1;
+    if (this.find(h) >= 0) return -1;
+    return this.tarjan.index(h);
   }
 
+  /** A state's new Tarjan index; -1: its component is complete, and it leaves the stack for the table. */
   setIndex(h: number, index: number): void {
-    const i = this.find(h);
-    if (i < 0) return;
-    const at = 2 * i + 1, w = this.t[at];
-    if (index >= 0) {
-      this.t[at] = (w | ON_STACK) >>> 0;
-      this.tarjan.set(h, index);
-    } else if ((w & ON_STACK) !== 0) {
-      this.t[at] = (w & ~ON_STACK) >>> 0;
-      this.tarjan.delete(h);
+    if (this.tarjan.index(h) === undefined) {
+      if (index >= 0 && this.find(h) >= 0) throw new Error('VisitedSet.setIndex: a state whose component is complete cannot go back on the Tarjan stack');
+      return;
     }
+    if (index >= 0) {
+      this.tarjan.set(h, index);
+      return;
+    }
+    this.tarjan.delete(h);
+    this.insert(h);
   }
 
   private grow(): void {
@@ -144,9 +154,11 @@ class StackIndex {
     }
   }
 
-  /** The index of h (which is there). */
-  get(h: number): number {
-    return this.val[this.slot(h)];
+  /** The index of h, or undefined. */
+  index(h: number): number | undefined {
+    if (this.n === 0) return undefined;
+    const i = this.slot(h);
+    return this.hi[i] === 0 ? undefined : this.val[i];
   }
 
   set(h: number, v: number): void {

@@ -43,6 +43,18 @@ describe('the visited set', () => {
     }), { numRuns: 100, endOnFailure: true }); // not shrunk: a thousand operations shrink for minutes
   });
 
+  it('keeps room in the table for the states on the Tarjan stack, which enter it when their component is complete', () => {
+    const v = new VisitedSet(16);
+    const hs = Array.from({ length: 1000 }, (_, i) => hash(Math.imul(i + 1, 0x9e3779b1) >>> 0, i));
+    hs.forEach((h, i) => expect(v.add(h, i)).toBe(true));
+    expect(v.bytes() / 8 * 0.8).toBeGreaterThanOrEqual(v.size);
+    expect(hs.map((h) => v.index(h))).toEqual(hs.map((_, i) => i));
+    for (const h of hs) v.setIndex(h, -1);
+    expect(hs.every((h) => v.index(h) === -1 && v.has(h))).toBe(true);
+    expect([v.size, v.add(hs[0], 5)]).toEqual([1000, false]);
+    expect(() => v.setIndex(hs[1], 3)).toThrow('cannot go back on the Tarjan stack');
+  });
+
   it('adds after lookups that missed, another add between them, and a hash that wraps past the table\'s end', () => {
     const v = new VisitedSet(16);
     const a = hash(2 ** 32 - 1, 1), b = hash(2 ** 32 - 1, 2), c = hash(0, 3);
