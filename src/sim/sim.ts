@@ -31,9 +31,8 @@ export { formatValue, valueEquals, type OutcomeValue };
 
 export { StepKind, TIME_STEP, stepIndex, stepKind, SimError, UnsupportedError };
 
-/** What a CPU's next step is (Simulator.cpuEnabled). */
-/** A process's next step, as `enabled` needs it: none, the assist's work, an event (or window exit), an op, or an
- *  op that is a `pause` (it does not hold time back). */
+/** A process's next step, as `enabled` needs it (Simulator.cpuEnabled, agentEnabled): none, the assist's work, an
+ *  event (or window exit), an op, or an op that is a `pause` (it does not hold time back). */
 const enum CpuNext { NONE, WORK, EVENT, OP, PAUSE }
 
 /** The VM-execution controls for window exits: with neither set there is no window exit (Cpu.windowExitDue), and the
