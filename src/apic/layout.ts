@@ -45,3 +45,19 @@ export function set64(s: Uint32Array, i: number, v: number): void {
   put(s, i, v >>> 0);
   put(s, i + 1, Math.floor(v / TWO32));
 }
+
+/** The 64-bit value of the two words at i (low word first). Most are below 2^32: one BigInt, not four. */
+export function get64n(s: Uint32Array, i: number): bigint {
+  const hi = s[i + 1];
+  return hi === 0 ? BigInt(s[i]) : (BigInt(hi) << 32n) | BigInt(s[i]);
+}
+/** Write v modulo 2^64 into the two words at i; a value in [0, 2^32) without BigInt arithmetic. */
+export function set64n(s: Uint32Array, i: number, v: bigint): void {
+  if (v >= 0n && v <= 0xffffffffn) {
+    put(s, i, Number(v));
+    put(s, i + 1, 0);
+    return;
+  }
+  put(s, i, Number(v & 0xffffffffn));
+  put(s, i + 1, Number((v >> 32n) & 0xffffffffn));
+}

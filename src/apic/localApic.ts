@@ -8,7 +8,7 @@ import {
 } from '../arch/apic.js';
 import type { Vendor } from '../arch/cpu.js';
 import type { SoftDisabledIrr } from '../arch/quirks.js';
-import { A, get64 } from './layout.js';
+import { A, get64, get64n } from './layout.js';
 import { ApicTimer } from './timer.js';
 import { derivedX2apicLdr, matchesLogical, matchesPhysical } from './destination.js';
 import { GP, XAPIC_READ_ONLY, type ApicConfig, type ApicHost, type ApicMode } from './host.js';
@@ -130,7 +130,7 @@ export class LocalApic {
   }
 
   apicBase(): bigint {
-    return (BigInt(this.s[this.b + A.BASE_HI]) << 32n) | BigInt(this.s[this.b + A.BASE_LO]);
+    return get64n(this.s, this.b + A.BASE_LO);
   }
 
   /** WRMSR IA32_APIC_BASE (src/apic/apicBase.ts): false on #GP. */
@@ -443,7 +443,7 @@ export class LocalApic {
     if (!this.cfg.x2apic && this.cfg.quirks.x2apicAbsentNoGp) return 0n;
     if (!this.isX2apic()) return GP;
     const offset = x2apicMsrToOffset(msr);
-    if (offset === Reg.ICR_LO) return (BigInt(this.s[this.b + A.ICR_HI]) << 32n) | BigInt(this.s[this.b + A.ICR_LO]);
+    if (offset === Reg.ICR_LO) return get64n(this.s, this.b + A.ICR_LO);
     // Quirk x2apicMsrUnchecked: QEMU's apic_register_read answers EOI (0), APR and ICR_HI in x2APIC mode too.
     if (this.cfg.quirks.x2apicMsrUnchecked && (offset === Reg.EOI || offset === Reg.APR || offset === Reg.ICR_HI)) return BigInt(this.readRegister(offset, false));
     const v = this.readRegister(offset, true);

@@ -4,21 +4,13 @@
 
 import { LvtIndex, Lvt, TimerMode, timerDivisor } from '../arch/apic.js';
 import type { Quirks } from '../arch/quirks.js';
-import { A, get64, set64 } from './layout.js';
+import { A, get64, get64n, set64, set64n } from './layout.js';
 import { put } from '../arch/writes.js';
 
 /** The largest integer a double holds exactly: up to here time arithmetic runs in doubles. */
 export const SAFE = Number.MAX_SAFE_INTEGER;
 /** The clock counts 0..2^64 - 1 (the TSC is 64 bits); nothing happens at or after 2^64. */
 export const CLOCK_END = 1n << 64n;
-
-export function get64n(s: Uint32Array, i: number): bigint {
-  return (BigInt(s[i + 1]) << 32n) | BigInt(s[i]);
-}
-export function set64n(s: Uint32Array, i: number, v: bigint): void {
-  put(s, i, Number(v & 0xffffffffn));
-  put(s, i + 1, Number((v >> 32n) & 0xffffffffn));
-}
 
 const f64 = new Float64Array(1);
 const u64 = new BigUint64Array(f64.buffer);

@@ -109,8 +109,8 @@ export class StateHasher {
   private readonly presenceWord: Uint8Array;
   /** Per key k, the four seeds of its lane mixes at 4k..4k+3 (one array: a step reads them side by side). */
   private readonly z: Int32Array;
-  /** Per word below busBase: the offset of its lane sums in aux (-1: not PLAIN); its four seeds at 4i..4i+3; 1 where
-   *  it is the clock or a derived group's input. */
+  /** Per word below busBase, what `full` and `child` read of it: the offset of its lane sums in aux (-1: not PLAIN);
+   *  its four seeds at 4i..4i+3; 1 where it is the clock or a derived group's input. */
   private readonly lane: Int32Array;
   private readonly zi: Int32Array;
   private readonly watched: Uint8Array;
@@ -222,8 +222,8 @@ export class StateHasher {
         for (const at of words) rel[at] = live ? this.s[at] : 0;
       }, [...words, d.pcWord]);
     }
-    // Per word below busBase, what `child` reads of it in one place: its lane sums' offset in aux (-1: not a plain
-    // word), its seeds by word (not by key), and whether it is the clock or a derived group's input.
+    // Per word below busBase, what `full` and `child` read of it in one place: its lane sums' offset in aux (-1: not
+    // a plain word), its seeds by word (not by key), and whether it is the clock or a derived group's input.
     this.lane = new Int32Array(L).fill(-1);
     this.zi = new Int32Array(4 * L);
     this.watched = new Uint8Array(L);
@@ -267,12 +267,14 @@ export class StateHasher {
   /** The hash of the live state, from nothing; fills `aux` for later `child` calls. */
   full(aux: Uint32Array): number {
     aux.fill(0);
-    const s = this.s;
+    // The plain words through the same per-word table as `child`.
+    const s = this.s, lane = this.lane, z = this.zi;
     for (let i = 0; i < this.busBase; i++) {
-      if (this.cls[i] !== PLAIN) continue;
-      const o = this.own[i], at = 2 + 2 * o;
-      aux[at] = (aux[at] + this.ga(this.key[i], s[i])) | 0;
-      aux[at + 1] = (aux[at + 1] + this.gb(this.key[i], s[i])) | 0;
+      const ax = lane[i];
+      if (ax < 0) continue;
+      const v = s[i], q = 4 * i;
+      aux[ax] = (aux[ax] + mix(v, z[q], z[q + 1], M1)) | 0;
+      aux[ax + 1] = (aux[ax + 1] + mix(v, z[q + 2], z[q + 3], M2)) | 0;
     }
     for (let g = 0; g < this.groups.length; g++) this.regroup(g, aux);
     this.rebus(aux);

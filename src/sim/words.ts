@@ -15,8 +15,8 @@ import { SimError } from './steps.js';
 import { FIXED_WORDS, MAX_DEPTH, P, PC_IDLE, compile, type CountKey, type ProcCode, type Program } from './program.js';
 import { DEFAULT_PROFILE, type Profile } from './profile.js';
 import { put } from '../arch/writes.js';
+import { get64n, set64n } from '../apic/layout.js';
 
-const MASK64 = (1n << 64n) - 1n;
 
 export class SimWords {
   readonly machine: Machine;
@@ -93,11 +93,11 @@ export class SimWords {
   }
   protected getReg(code: ProcCode, cpu: Cpu | null, name: string): bigint {
     if (name === 'sv') return BigInt(cpu?.sipiVector() ?? 0);
-    return this.wide(this.regAt(code, name));
+    return get64n(this.s, this.regAt(code, name));
   }
   /** Register rK of process `code` (the initial state's `init` sets them too). */
   setRegOf(code: ProcCode, name: string, v: bigint): void {
-    this.setWide(this.regAt(code, name), v);
+    set64n(this.s, this.regAt(code, name), v);
   }
   memAt(name: string): number {
     const slot = this.program.memory.get(name);
@@ -105,26 +105,10 @@ export class SimWords {
     return this.base + this.program.memoryBase + 2 * slot;
   }
   mem(name: string): bigint {
-    return this.wide(this.memAt(name));
+    return get64n(this.s, this.memAt(name));
   }
   setMem(name: string, v: bigint): void {
-    this.setWide(this.memAt(name), v);
-  }
-  /** The 64-bit value of the two words at `at` (low word first). Most are below 2^32: one BigInt, not four. */
-  private wide(at: number): bigint {
-    const hi = this.s[at + 1];
-    return hi === 0 ? BigInt(this.s[at]) : (BigInt(hi) << 32n) | BigInt(this.s[at]);
-  }
-  /** Write v modulo 2^64 into the two words at `at`; a value in [0, 2^32) without BigInt arithmetic. */
-  private setWide(at: number, v: bigint): void {
-    if (v >= 0n && v <= 0xffffffffn) {
-      put(this.s, at, Number(v));
-      put(this.s, at + 1, 0);
-      return;
-    }
-    v &= MASK64;
-    put(this.s, at, Number(v & 0xffffffffn));
-    put(this.s, at + 1, Number(v >> 32n));
+    set64n(this.s, this.memAt(name), v);
   }
   /** Counters stop at the program's countCap and read `>=cap` there (src/sim/program.ts). */
   protected count(code: ProcCode, key: CountKey): void {
