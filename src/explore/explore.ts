@@ -17,6 +17,7 @@ import { Reducer } from './por.js';
 import { Deadline } from './deadline.js';
 import { copyWords } from './copy.js';
 import { UndoStack } from './undo.js';
+import { TarjanStack } from './tarjan.js';
 
 interface Frame {
   /** The hasher's sums for this state (src/explore/hasher.ts). */
@@ -51,8 +52,8 @@ export const DEFAULT_MAX_DEPTH = 100_000;
 
 /** Runs deeper than this keep no DFS path as their witness. */
 const WITNESS_DEPTH = 10_000;
-/** Estimated bytes of a DFS frame (beside its state and step lists), a Tarjan entry. */
-const FRAME_BYTES = 160, TARJAN_BYTES = 24;
+/** Estimated bytes of a DFS frame (beside its sums and step lists). */
+const FRAME_BYTES = 160;
 
 export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResult {
   const t0 = performance.now();
@@ -69,7 +70,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const deadline = new Deadline(opts.timeoutMs !== undefined ? t0 + opts.timeoutMs : Infinity, t0, opts, () => [visited.size, stack.length]);
   const stack: Frame[] = [];
   /** Tarjan stack: hashes of states whose SCC is not complete, with their exit flags and self-loops. */
-  const tHash: number[] = [], tExit: boolean[] = [], tSelf: boolean[] = [];
+  const tarjan = new TarjanStack();
   let nextIndex = 0, finals = 0, cutBy: ExploreResult['cutBy'] = null;
   let nonTerminatingWitness: number[] | null = null;
   /** Frames of closed states, reused (a search allocates nothing per state once its stack is as deep as it gets). */
@@ -86,7 +87,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
   const maxMemory = opts.maxMemory ?? Infinity, auxBytes = aux.byteLength;
   /** Bytes of the open frames' step lists. */
   let listBytes = 0, peakMemory = 0;
-  const memory = (): number => visited.bytes() + (stack.length + framePool.length) * auxBytes + undo.bytes() + listBytes + tHash.length * TARJAN_BYTES + outcomes.bytes;
+  const memory = (): number => visited.bytes() + visited.stackBytes() + (stack.length + framePool.length) * auxBytes + undo.bytes() + listBytes + tarjan.bytes() + outcomes.bytes;
 
   const path = (): number[] => stack.slice(1).map((f) => f.via);
 
@@ -108,8 +109,8 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     const final = f.steps.length === 0 ? sim.outcome() : null;
     if (via >= 0 && maxMemory < Infinity) {
       // What this state adds: its slot (and the table's growth, when both tables live), its sums, its frame, its
-      // undo entries, its Tarjan entry and, for a new outcome, the witness.
-      let total = memory() + need + visited.growthBytes() + (pooled ? 0 : auxBytes) + f.bytes + TARJAN_BYTES;
+      // undo entries, its Tarjan entry (the stack's growth) and, for a new outcome, the witness.
+      let total = memory() + need + visited.growthBytes(true) + (pooled ? 0 : auxBytes) + f.bytes + tarjan.growthBytes();
       if (final && !outcomes.entries.has(final.key)) total += OutcomeSet.entryBytes(final.key, stack.length);
       if (total > maxMemory) {
         undo.top = f.undoFrom;
@@ -121,10 +122,7 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     copyWords(f.aux, aux);
     const index = nextIndex++;
     visited.add(hash, index);
-    f.tpos = tHash.length;
-    tHash.push(hash);
-    tExit.push(false);
-    tSelf.push(false);
+    f.tpos = tarjan.push(hash);
     f.hash = hash;
     f.next = 0;
     f.index = f.lowlink = index;
@@ -193,25 +191,19 @@ export function explore(sim: Simulator, opts: ExploreOptions = {}): ExploreResul
     undo.restore(live, f.undoFrom);
     framePool.push(f);
     listBytes -= f.bytes;
-    tExit[f.tpos] = f.exit;
-    tSelf[f.tpos] = f.selfLoop;
+    tarjan.setFlags(f.tpos, f.exit, f.selfLoop);
     const parent = stack[stack.length - 1];
     if (f.lowlink === f.index) {
       // f is the root of an SCC: everything above it on the Tarjan stack belongs to it.
       const at = f.tpos;
       let exits = false, size = 0, selfLoop = false;
-      for (let i = at; i < tHash.length; i++) {
-        exits ||= tExit[i];
-        selfLoop ||= tSelf[i];
-        visited.setIndex(tHash[i], -1);
+      for (let i = at; i < tarjan.length; i++) {
+        exits ||= tarjan.exitAt(i);
+        selfLoop ||= tarjan.selfAt(i);
+        visited.setIndex(tarjan.hashAt(i), -1);
         size++;
       }
-      // Popped, not truncated: setting an array's length is a call into the runtime (and at 0 frees its store).
-      while (tHash.length > at) {
-        tHash.pop();
-        tExit.pop();
-        tSelf.pop();
-      }
+      tarjan.truncate(at);
       if (!exits && (size > 1 || selfLoop) && cutBy === null) {
         nonTerminatingWitness ??= [...path(), ...(f.via >= 0 ? [f.via] : [])];
       }
@@ -271,7 +263,7 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
         cutBy = cut;
         break;
       }
-      if (seen.bytes() + seen.growthBytes() + listBytes + 8 * path.length > maxMemory) {
+      if (seen.bytes() + seen.stackBytes() + seen.growthBytes(false) + listBytes + 8 * path.length > maxMemory) {
         cutBy = 'memory';
         break;
       }
@@ -299,6 +291,6 @@ function randomRuns(sim: Simulator, opts: ExploreOptions, t0: number): ExploreRe
   return {
     outcomes: [...outcomes.values()], states: seen.size, finals, complete: false, cutBy,
     nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0, visitedBytes: seen.bytes(),
-    memoryBytes: seen.bytes() + listBytes, symmetry: null,
+    memoryBytes: seen.bytes() + seen.stackBytes() + listBytes, symmetry: null,
   };
 }

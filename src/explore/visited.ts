@@ -30,14 +30,20 @@ export class VisitedSet {
     this.t = new Uint32Array(2 * capacity);
   }
 
-  /** Bytes used by the table. */
+  /** Bytes used by the table (what a visited state costs: docs/explorer.md). */
   bytes(): number {
     return this.t.byteLength;
   }
 
-  /** Bytes the next add allocates when it grows the table (the old table lives while it is copied), else 0. */
-  growthBytes(): number {
-    return this.size + 1 > this.cap * MAX_LOAD ? 8 * nextCapacity(this.cap) : 0;
+  /** Bytes used by the index of the states on the Tarjan stack (about the search's depth of them). */
+  stackBytes(): number {
+    return this.tarjan.bytes();
+  }
+
+  /** Bytes the next add (of a state on the Tarjan stack, or not) allocates when it grows the table or the stack's
+   *  index (the old arrays live while they are copied), else 0. */
+  growthBytes(onStack: boolean): number {
+    return (this.size + 1 > this.cap * MAX_LOAD ? 8 * nextCapacity(this.cap) : 0) + (onStack ? this.tarjan.growthBytes() : 0);
   }
 
   /** floor(lo * cap / 2^32): below cap, as lo < 2^32. */
@@ -152,6 +158,16 @@ class StackIndex {
       const w = this.hi[i];
       if (w === 0 || (w === hi >>> 0 && this.lo[i] === lo)) return i;
     }
+  }
+
+  /** Bytes held. */
+  bytes(): number {
+    return 12 * this.lo.length;
+  }
+
+  /** Bytes the next new entry allocates when it grows the index, else 0. */
+  growthBytes(): number {
+    return (this.n + 1) * 2 > this.lo.length ? 24 * this.lo.length : 0;
   }
 
   /** The index of h, or undefined. */
