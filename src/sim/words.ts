@@ -17,7 +17,6 @@ import { DEFAULT_PROFILE, type Profile } from './profile.js';
 import { put } from '../arch/writes.js';
 import { get64n, set64n } from '../apic/layout.js';
 
-
 export class SimWords {
   readonly machine: Machine;
   /** The hypervisor and hardware-assist layer the CPUs run under (a pass-through for plain CPUs). */
