@@ -25,13 +25,16 @@ export type { ShareData, Threads, ThreadHandle } from './types.js';
 
 interface ShareResult {
   error?: string;
+  /** The states it added to the table. */
+  states: number;
   entries: OutcomeEntry[];
   /** The transitions it followed, as pairs of state numbers (SharedTable). */
   edges: Int32Array;
   finals: number;
 }
 
-// Control words; then, per thread, the most KiB it has held (beside the shared table and pool).
+// Control words; then, per thread, the most KiB it has held (beside the shared table and pool). STATES: the state
+// numbers handed out in blocks (Share.reserve), at least the states in the table.
 const STATES = 0, IDLE = 1, CUT = 2, LOCK = 3, POOLED = 4, WAKE = 5, FINISHED = 6, DONE = 7, CAPACITY = 8, GROW = 9, ARRIVED = 10, GEN = 11;
 const CONTROL_WORDS = 12;
 /** Estimated bytes of a DFS frame beside its state (as explore.ts counts it). */
@@ -45,10 +48,13 @@ const POOL_PATH = 10_000;
 const ITEM_STEPS = 64;
 /** Pool items per thread. */
 const ITEMS_PER_JOB = 4;
+/** State numbers a thread takes at a time (fewer as maxStates nears): the counter's cache line is written once per
+ *  block, not at every thread's every new state. */
+const NUMBER_BLOCK = 1024;
 
 /**
  * The shared visited table: 3 words a slot (the hash's low 32 bits; its high 21 bits with OCCUPIED, and BUSY while
- * the rest is being written; the state's number, in the order states were added), linear probing over the first
+ * the rest is being written; the state's number, from its thread's block of numbers), linear probing over the first
  * `capacity` slots of the buffer (a power of two, in a control word): it starts small and doubles in place when 3/4
  * full (`grow`, while every thread waits), so that the pages it touches are about the states it holds.
  */
@@ -68,15 +74,14 @@ export class SharedTable {
   get capacity(): number {
     return Atomics.load(this.c, CAPACITY);
   }
-  /** Add hash h: its number if this call added it, else -1 - its number. */
-  insert(h: number): number {
+  /** Add hash h as state number `id`: id if this call added it, else -1 - the number it has. */
+  insert(h: number, id: number): number {
     const lo = h | 0, hi = (((h - (h >>> 0)) / 0x100000000) & HI) | OCCUPIED, a = this.a, mask = this.capacity - 1;
     for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
       let w = Atomics.load(a, 3 * i + 1);
       if (w === 0) {
         w = Atomics.compareExchange(a, 3 * i + 1, 0, hi | BUSY);
         if (w === 0) {
-          const id = Atomics.add(this.c, STATES, 1);
           Atomics.store(a, 3 * i, lo);
           Atomics.store(a, 3 * i + 2, id);
           Atomics.store(a, 3 * i + 1, hi);
@@ -147,7 +152,8 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   const failed = results.find((r) => r!.error !== undefined);
   if (failed) throw new Error(`a search thread failed: ${failed.error}`);
   const cut = CUTS[Atomics.load(c, CUT)];
-  if (cut === null && hasCycle(results.map((r) => r!.edges), Atomics.load(c, STATES))) {
+  // State numbers are below both (a block's unused numbers are states no edge names).
+  if (cut === null && hasCycle(results.map((r) => r!.edges), Math.min(Atomics.load(c, STATES), maxStates))) {
     const left = opts.timeoutMs !== undefined ? Math.max(0, opts.timeoutMs - (performance.now() - t0)) : undefined;
     return { ...sequential(sim, { ...opts, jobs: 1, timeoutMs: left }), ms: performance.now() - t0 };
   }
@@ -156,7 +162,7 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   for (const r of results) for (const e of r!.entries) outcomes.add(e.key, e.values, () => e.satisfies, e.path, e.from, e.count);
   const cutBy = cut ?? outcomes.cut;
   return {
-    outcomes: outcomes.list(), states: Atomics.load(c, STATES), finals: results.reduce((n, r) => n + r!.finals, 0),
+    outcomes: outcomes.list(), states: results.reduce((n, r) => n + r!.states, 0), finals: results.reduce((n, r) => n + r!.finals, 0),
     complete: cutBy === null, cutBy, nonTerminating: false, nonTerminatingWitness: null, ms: performance.now() - t0,
     visitedBytes: 12 * Atomics.load(c, CAPACITY), memoryBytes: memoryOf(c, jobs, poolBytes), symmetry: sym?.describe() ?? null,
   };
@@ -223,7 +229,7 @@ interface Own {
 /** One thread's part of a parallel search; `send` gets its result once; `hooks` (the calling thread's) are called now and then. */
 export function exploreShare(data: ShareData, send: (result: ShareResult) => void, hooks: Pick<ExploreOptions, 'progress' | 'interrupted'> = {}, own?: Own): void {
   const c = new Int32Array(data.control);
-  let result: ShareResult = { entries: [], edges: new Int32Array(0), finals: 0 };
+  let result: ShareResult = { states: 0, entries: [], edges: new Int32Array(0), finals: 0 };
   try {
     result = new Share(data, c, hooks, own).run();
   } catch (e) {
@@ -264,6 +270,11 @@ class Share {
   private edges = new Int32Array(1 << 12);
   private nEdges = 0;
   private finals = 0;
+  /** This thread's block of state numbers: the next one, and the end of the block. */
+  private number = 0;
+  private numberEnd = 0;
+  /** The states it added. */
+  private added = 0;
   private work = 0;
   private readonly deadline: Deadline;
   /** Bytes of a frame's hasher sums. */
@@ -272,7 +283,7 @@ class Share {
   constructor(private readonly data: ShareData, private readonly c: Int32Array, private readonly hooks: Pick<ExploreOptions, 'progress' | 'interrupted'>, own?: Own) {
     // The deadline is in the epoch's milliseconds; this thread's clock starts at its own timeOrigin.
     this.deadline = new Deadline(data.deadline - performance.timeOrigin, performance.now(), hooks,
-      () => [Atomics.load(c, STATES), (this.prefix?.length ?? 0) + this.stack.length]);
+      () => [Math.min(Atomics.load(c, STATES), data.maxStates), (this.prefix?.length ?? 0) + this.stack.length]);
     this.sim = own?.sim ?? new Simulator(data.test, data.profile);
     const m = this.sim.machine;
     m.restore(data.root);
@@ -292,15 +303,17 @@ class Share {
 
   run(): ShareResult {
     let more = true;
-    if (this.data.index === 0) this.push(this.insert(this.hasher.full(this.aux)), -1);
-    else more = this.take();
+    if (this.data.index === 0) {
+      const id = this.insert(this.hasher.full(this.aux));
+      if (id !== null) this.push(id, -1);
+    } else more = this.take();
     while (more) {
       this.search();
       more = this.take();
     }
     this.account();
     this.hasher.release();
-    return { entries: [...this.outcomes.entries.values()], edges: this.edges.slice(0, this.nEdges), finals: this.finals };
+    return { states: this.added, entries: [...this.outcomes.entries.values()], edges: this.edges.slice(0, this.nEdges), finals: this.finals };
   }
 
   private cut(why: ExploreResult['cutBy']): void {
@@ -308,22 +321,50 @@ class Share {
   }
 
   /**
-   * Add h to the shared table (its number if new, else -1 - its number), growing it when 3/4 full; when it has no
-   * room to grow (maxMemory, or 2^26 slots), the search is cut before the table fills.
+   * Add h to the shared table: its number if new, else -1 - its number; null when there is no number for it (the
+   * search is cut: maxStates, or a table with no room to grow).
    */
-  private insert(h: number): number {
-    const c = this.c, t = this.table;
-    if (Atomics.load(c, GROW) !== 0) this.barrier();
-    const id = t.insert(h);
-    if (id >= 0 && 4 * (id + 1) > 3 * t.capacity) {
-      if (t.capacity >= t.room) this.cut(this.data.maxMemory < Infinity ? 'memory' : 'max-states');
-      else if (Atomics.compareExchange(c, GROW, 0, 1) === 0) {
-        // Idle threads wait on WAKE: they come to the barrier now rather than at their next timeout.
-        Atomics.notify(c, WAKE);
-        this.barrier();
-      }
+  private insert(h: number): number | null {
+    if (Atomics.load(this.c, GROW) !== 0) this.barrier();
+    if (this.number === this.numberEnd && !this.reserve()) return null;
+    const id = this.table.insert(h, this.number);
+    if (id >= 0) {
+      this.number++;
+      this.added++;
     }
     return id;
+  }
+
+  /**
+   * Take the next block of state numbers, and make room in the table for every number handed out: it grows (every
+   * thread at the barrier) past 3/4 full. False, with the search cut, when the numbers below maxStates are all handed
+   * out, or the table has no room to grow (maxMemory, or 2^26 slots). Blocks shrink as maxStates nears, so that a
+   * search cut there has found all but a few of maxStates.
+   */
+  private reserve(): boolean {
+    const c = this.c, t = this.table, max = this.data.maxStates;
+    const block = Math.max(1, Math.min(NUMBER_BLOCK, Math.floor((max - Atomics.load(c, STATES)) / (4 * this.data.jobs))));
+    const start = Atomics.add(c, STATES, block);
+    if (start >= max) {
+      this.cut('max-states');
+      return false;
+    }
+    const end = Math.min(start + block, max);
+    while (4 * end > 3 * t.capacity) {
+      if (t.capacity >= t.room) {
+        this.cut(this.data.maxMemory < Infinity ? 'memory' : 'max-states');
+        return false;
+      }
+      const cap = t.capacity;
+      // Idle threads wait on WAKE: they come to the barrier now rather than at their next timeout.
+      if (Atomics.compareExchange(c, GROW, 0, 1) === 0) Atomics.notify(c, WAKE);
+      this.barrier();
+      // Not grown: the search ended meanwhile (a cut, or another thread's error).
+      if (t.capacity === cap) return false;
+    }
+    this.number = start;
+    this.numberEnd = end;
+    return true;
   }
 
   /** Publish what this thread holds (its peak, in KiB) and cut the search when all together pass maxMemory. */
@@ -388,7 +429,7 @@ class Share {
   }
 
   /** Step from frame f, the top frame, by s: the next state's number (or -1 - its number when already there, the
-   *  live state f's again; null when the bus overflowed). */
+   *  live state f's again; null, the live state f's again, when the bus overflowed or the state got no number). */
   private step(f: Frame, s: number): number | null {
     this.hasher.beforeStep();
     if (!applyStep(this.sim, s)) {
@@ -397,6 +438,10 @@ class Share {
       return null;
     }
     const id = this.insert(this.hasher.child(null, f.aux, this.aux));
+    if (id === null) {
+      this.back();
+      return null;
+    }
     this.edge(f.id, id >= 0 ? id : -1 - id);
     if (id < 0) this.back();
     return id;
@@ -433,8 +478,7 @@ class Share {
       const s = f.steps[f.next++];
       const id = this.step(f, s);
       if (id === null || id < 0) continue;
-      if (id >= data.maxStates) this.cut('max-states');
-      else if ((this.prefix?.length ?? 0) + stack.length > data.maxDepth) this.cut('max-depth');
+      if ((this.prefix?.length ?? 0) + stack.length > data.maxDepth) this.cut('max-depth');
       else this.push(id, s);
       if (stack[stack.length - 1] === f) this.back();
     }

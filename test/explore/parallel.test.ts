@@ -61,6 +61,13 @@ describe('parallel exploration', () => {
     const r = explore(new Simulator(parse(bringupLitmus(4, true))), { jobs: 2, threads: nodeThreads, maxStates: 50, symmetry: false });
     expect(r.complete).toBe(false);
     expect(r.cutBy).toBe('max-states');
+    expect(r.states).toBeLessThanOrEqual(50);
+    // The threads take state numbers in blocks: a cut search has found every number below maxStates but those left in
+    // the other thread's block (at most 1,024), and no more.
+    const raw = explore(new Simulator(parse(bringupLitmus(3, true))), { jobs: 2, threads: nodeThreads, maxStates: 100_000, por: false, symmetry: false });
+    expect(raw.cutBy).toBe('max-states');
+    expect(raw.states).toBeLessThanOrEqual(100_000);
+    expect(raw.states).toBeGreaterThanOrEqual(100_000 - 1024);
     const first = explore(new Simulator(parse(bringupLitmus(4, false))), { jobs: 2, threads: nodeThreads, stopWhenDecided: true });
     expect(first.cutBy).toBe('decided');
     expect(answer(parse(bringupLitmus(4, false)), 'spec', first).ok).toBe(true);
