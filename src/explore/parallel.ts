@@ -144,7 +144,8 @@ export function exploreParallel(sim: Simulator, opts: ExploreOptions, t0: number
   const threads = opts.threads;
   if (!threads) throw new HostError('bad-argument', 'jobs > 1 needs threads to run on (ExploreOptions.threads; in Node, nodeThreads from src/cli/threads)');
   const jobs = opts.jobs!, root = sim.machine.snapshot();
-  const maxStates = opts.maxStates!, maxMemory = opts.maxMemory ?? Infinity;
+  // The root counts whatever the bound, as in the sequential search.
+  const maxStates = Math.max(1, opts.maxStates!), maxMemory = opts.maxMemory ?? Infinity;
   const poolBytes = 4 * itemWords(root.length) * ITEMS_PER_JOB * jobs;
   // One buffer for the table (threads cannot hand each other a new one while they search): room for maxStates at
   // 3/4 full, up to 2^26 slots (768 MB of address space; only the part in use is ever written), and within

@@ -68,6 +68,11 @@ describe('parallel exploration', () => {
     expect(raw.cutBy).toBe('max-states');
     expect(raw.states).toBeLessThanOrEqual(100_000);
     expect(raw.states).toBeGreaterThanOrEqual(100_000 - 1024);
+    // The root counts whatever the bound, as in the sequential search.
+    for (const jobs of [1, 2]) {
+      const none = explore(new Simulator(parse(bringupLitmus(2, true))), { jobs, threads: nodeThreads, maxStates: 0 });
+      expect([none.states, none.cutBy]).toEqual([1, 'max-states']);
+    }
     const first = explore(new Simulator(parse(bringupLitmus(4, false))), { jobs: 2, threads: nodeThreads, stopWhenDecided: true });
     expect(first.cutBy).toBe('decided');
     expect(answer(parse(bringupLitmus(4, false)), 'spec', first).ok).toBe(true);
