@@ -146,8 +146,9 @@ function exploreBench(n: number, resend: boolean, opts: ExploreOptions, variant:
     statesPerSec: res.states / (res.ms / 1000), bytesPerState: res.visitedBytes / res.states });
 }
 /**
- * Two threads against one, three rounds each in turn (the machine's load moves): the medians of the wall-clock
- * times. Two-thread searches run first, untimed, `warm` of them: nodeThreads keeps its threads between searches,
+ * Two threads against one, five rounds of one search each way, back to back (the machine's load moves from minute to
+ * minute): the speed-up is the median of the rounds' ratios, each from two searches a few seconds apart, and the
+ * times are the medians. Two-thread searches run first, untimed, `warm` of them: nodeThreads keeps its threads between searches,
  * so the rounds measure the search, not starting a V8 isolate and compiling the model in it (70-150 ms,
  * docs/explorer.md), which a one-off `lapis run --jobs 2` pays once; and the kept thread's code is about as warm as
  * the calling thread's, which has run every row above.
@@ -156,15 +157,16 @@ function speedup(n: number, opts: ExploreOptions, variant: string, warm: number,
   for (let i = 0; i < warm; i++) exploreOnce(text, { ...opts, jobs: 2 });
   const one: number[] = [], two: number[] = [];
   let states = 0, answer = '';
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 5; round++) {
     one.push(exploreOnce(text, opts).res.ms);
     const r = exploreOnce(text, { ...opts, jobs: 2 });
     two.push(r.res.ms);
     states = r.res.states;
     answer = r.res.complete ? (r.ok ? 'Ok' : 'No') : `cut (${r.res.cutBy})`;
   }
-  const med = (x: number[]): number => [...x].sort((a, b) => a - b)[1];
-  exploreRows.push({ n, variant: `${variant}: 2 threads, ${(med(one) / med(two)).toFixed(2)}x one thread (${(med(one) / 1000).toFixed(3)} s)`, answer, states, ms: med(two),
+  const med = (x: number[]): number => [...x].sort((a, b) => a - b)[x.length >> 1];
+  const ratio = med(one.map((t, i) => t / two[i]));
+  exploreRows.push({ n, variant: `${variant}: 2 threads, ${ratio.toFixed(2)}x one thread (${(med(one) / 1000).toFixed(3)} s)`, answer, states, ms: med(two),
     statesPerSec: states / (med(two) / 1000), bytesPerState: NaN });
 }
 /**
