@@ -102,6 +102,16 @@ export class SharedTable {
       if (w === hi && Atomics.load(a, 3 * i) === lo) return -1 - Atomics.load(a, 3 * i + 2);
     }
   }
+  /** Hash h's number, or -1 when it is not in the table. */
+  find(h: number): number {
+    const lo = h | 0, hi = (((h - (h >>> 0)) / 0x100000000) & HI) | OCCUPIED, a = this.a, mask = this.capacity - 1;
+    for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
+      let w = Atomics.load(a, 3 * i + 1);
+      while ((w & BUSY) !== 0) w = Atomics.load(a, 3 * i + 1);
+      if (w === 0) return -1;
+      if (w === hi && Atomics.load(a, 3 * i) === lo) return Atomics.load(a, 3 * i + 2);
+    }
+  }
 
   /**
    * Double the capacity, moving the entries in place (no other thread may touch the table meanwhile): no copy of the
@@ -354,7 +364,12 @@ class Share {
    */
   private insert(h: number): number | null {
     if (Atomics.load(this.c, GROW) !== 0) this.barrier();
-    if (this.number === this.numberEnd && !this.reserve()) return null;
+    if (this.number === this.numberEnd) {
+      // A state already there needs no number: only a new one may find them all handed out, and cut the search.
+      const seen = this.table.find(h);
+      if (seen >= 0) return -1 - seen;
+      if (!this.reserve()) return null;
+    }
     const id = this.table.insert(h, this.number);
     if (id >= 0) {
       this.number++;
@@ -366,8 +381,9 @@ class Share {
   /**
    * Take the next block of state numbers, and make room in the table for every number handed out: it grows (every
    * thread at the barrier) past 3/4 full. False, with the search cut, when the numbers below maxStates are all handed
-   * out, or the table has no room to grow (maxMemory, or 2^26 slots). Blocks shrink as maxStates nears, so that a
-   * search cut there has found all but a few of maxStates.
+   * out, or the table has no room to grow (maxMemory, or 2^26 slots). Blocks shrink as maxStates nears; a search
+   * cut there has found all but the numbers other threads hold unused (at most a block each), so a state space that
+   * just fits the bound may be reported cut, never complete with a state missing.
    */
   private reserve(): boolean {
     const c = this.c, t = this.table, max = this.data.maxStates;

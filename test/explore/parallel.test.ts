@@ -68,6 +68,12 @@ describe('parallel exploration', () => {
     expect(raw.cutBy).toBe('max-states');
     expect(raw.states).toBeLessThanOrEqual(100_000);
     expect(raw.states).toBeGreaterThanOrEqual(100_000 - 1024);
+    // A bound the search just fits in: complete with every state, or cut short of the bound (numbers left unused in
+    // the other thread's block), never complete with fewer.
+    const rawOpts = { por: false, symmetry: false }, all = explore(new Simulator(parse(bringupLitmus(2, true))), rawOpts).states;
+    const exact = explore(new Simulator(parse(bringupLitmus(2, true))), { ...rawOpts, jobs: 2, threads: nodeThreads, maxStates: all });
+    if (exact.complete) expect(exact.states).toBe(all);
+    else expect([exact.cutBy, exact.states <= all]).toEqual(['max-states', true]);
     // The root counts whatever the bound, as in the sequential search.
     for (const jobs of [1, 2]) {
       const none = explore(new Simulator(parse(bringupLitmus(2, true))), { jobs, threads: nodeThreads, maxStates: 0 });
